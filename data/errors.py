@@ -1,0 +1,49 @@
+"""Errors that callers can catch; each message names the offending value.
+
+Every class subclasses a built-in so that ``except ValueError`` keeps working for callers that do not know
+Kappa's classes. The CLI turns these into a one-line reason and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+
+class KappaError(Exception):
+    """Base class of every error Kappa raises on purpose."""
+
+
+class InputError(KappaError, ValueError):
+    """An input file cannot be loaded at all (as opposed to single bad rows, which are quarantined)."""
+
+    def __init__(self, message: str, *, path: str | None = None, rule: str | None = None) -> None:
+        self.path = path
+        self.rule = rule
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class MissingColumnError(InputError):
+    """A required column of the input contract (DESIGN §2) is absent; nothing from the file is loaded."""
+
+    def __init__(self, path: str, table: str, missing: list[str]) -> None:
+        self.missing = missing
+        super().__init__(
+            f"missing required column(s) {', '.join(missing)} for table '{table}'; nothing was loaded",
+            path=path,
+            rule="missing_column",
+        )
+
+
+class DatabaseBusyError(KappaError, RuntimeError):
+    """Another process holds the DuckDB file (DuckDB locks the whole file, even against readers)."""
+
+    def __init__(self, path: str, waited_s: float) -> None:
+        self.db_path = path
+        super().__init__(
+            f"a Kappa job is writing to {path} (waited {waited_s:.0f} s); try again when it has finished"
+        )
+
+
+class DatabaseMissingError(KappaError, FileNotFoundError):
+    """The database has not been created yet."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"no Kappa database at {path}; run `kappa ingest` or `kappa demo` first")

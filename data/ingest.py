@@ -1,0 +1,442 @@
+"""Load input files into Kappa: validate, quarantine, stage, then commit everything in one transaction.
+
+Replacement rules (what "loading a corrected file replaces that date" means per table):
+
+- ``quotes``, ``trades``: the rows a load brings for a (session date, symbol) replace all stored rows of
+  that date and symbol; other symbols of the date are kept.
+- ``orders``: likewise by (arrival session date, symbol).
+- ``fills``: by ``fill_id`` (a multi-day order's fills arrive in several files, so no date is replaced).
+- ``daily``: by (symbol, date).
+
+Loading the same file twice gives the same tables. Every rejected row lands in ``quarantine`` with its file,
+row number, rule and raw values; the quarantine rows of a file are replaced when the file is loaded again.
+Each load is one row in ``runs`` and one row per file in ``loads``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import signal
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from data import lake
+from data.calendar import DEFAULT_CALENDAR
+from data.contract import TABLES, TableSpec
+from data.errors import InputError
+from data.home import KappaHome
+from data.readers import DEFAULT_BATCH_ROWS, column_names, file_format, read_batches
+from data.rules import QUARANTINE_COLUMNS, check_fills, drop_duplicate_keys, empty_quarantine
+from data.schema import refresh_market_view
+from data.store import new_run_id, transaction, writer
+from data.validation import clean_schema, validate_batch
+
+Progress = Callable[[str, int], None]
+FAULT_ENV = "KAPPA_FAULT_AT"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    """What one load did: rows read, loaded and quarantined (per rule), and the dates it touched."""
+
+    run_id: str
+    table: str
+    files: list[str]
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    dates: list[dt.date] = field(default_factory=list)
+
+
+def _fault_point(name: str) -> None:
+    """Kill this process with SIGKILL at ``name`` when ``$KAPPA_FAULT_AT`` says so (crash-safety tests)."""
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_files(spec: TableSpec, paths: list[Path]) -> None:
+    """Fail before loading anything if a file is missing, of unknown type, or lacks a required column."""
+    if not paths:
+        raise InputError("no input files given")
+    for p in paths:
+        if not p.is_file():
+            raise InputError("no such file", path=str(p))
+        file_format(p)
+        names = column_names(p)
+        missing = [c for c in spec.required if c not in names]
+        if missing:
+            from data.errors import MissingColumnError
+
+            raise MissingColumnError(str(p), spec.name, missing)
+
+
+def ingest(
+    home: KappaHome,
+    table: str,
+    paths: list[Path],
+    *,
+    calendar: str = DEFAULT_CALENDAR,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    progress: Progress | None = None,
+) -> LoadReport:
+    """Validate and load ``paths`` into ``table`` (one of quotes, trades, orders, fills, daily).
+
+    Parameters
+    ----------
+    home
+        The Kappa home holding the database and the lake.
+    table
+        The input table of DESIGN §2.
+    paths
+        CSV or Parquet files; all are checked for required columns before any is loaded.
+    calendar
+        Exchange calendar for session dates and the trading-session rule.
+    batch_rows
+        Rows held in memory at once while streaming a file.
+    progress
+        Called with (file, rows) after each batch.
+
+    Returns
+    -------
+    LoadReport
+    """
+    if table not in TABLES:
+        raise InputError(f"unknown table '{table}' (expected one of {', '.join(TABLES)})")
+    spec = TABLES[table]
+    paths = [p.expanduser().resolve() for p in paths]
+    _check_files(spec, paths)
+    home.ensure()
+    run_id = new_run_id(f"ingest-{table}")
+    params = {"table": table, "files": [str(p) for p in paths], "calendar": calendar}
+    with writer(home) as con:
+        _start_run(con, run_id, "ingest", params)
+        manifest = _manifest(con)
+    lake.collect_garbage(home, {r["path"] for r in manifest.values()})
+    stage_dir = home.staging / run_id
+    try:
+        if spec.market:
+            report = _load_market(home, spec, paths, run_id, stage_dir, manifest, calendar, batch_rows, progress)
+        else:
+            report = _load_table(home, spec, paths, run_id, stage_dir, calendar, batch_rows, progress)
+    except BaseException as exc:
+        _fail_run(home, run_id, exc)
+        raise
+    finally:
+        shutil.rmtree(stage_dir, ignore_errors=True)
+    return report
+
+
+def _start_run(con: duckdb.DuckDBPyConnection, run_id: str, command: str, params: dict[str, object]) -> None:
+    con.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, now()::TIMESTAMP, NULL, 'running', NULL, NULL, NULL)",
+        [run_id, command, json.dumps(params, default=str)],
+    )
+
+
+def _fail_run(home: KappaHome, run_id: str, exc: BaseException) -> None:
+    try:
+        with writer(home, wait_s=2.0) as con:
+            con.execute(
+                "UPDATE runs SET status = 'failed', finished_at = now()::TIMESTAMP, message = ? WHERE run_id = ?",
+                [f"{type(exc).__name__}: {exc}"[:500], run_id],
+            )
+    except Exception:  # the failure being reported matters more than its bookkeeping
+        pass
+
+
+def _manifest(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, dt.date], dict[str, object]]:
+    rows = con.sql("SELECT table_name, date, path FROM lake_files").fetchall()
+    return {(t, d): {"path": p} for t, d, p in rows}
+
+
+def _tag(clean: pl.DataFrame, path: Path, index: int) -> pl.DataFrame:
+    return clean.with_columns(
+        pl.lit(str(path)).alias("source_file"), pl.lit(index, dtype=pl.Int64).alias("file_index")
+    )
+
+
+class _Quarantine:
+    """Collects rejected rows in a staged Parquet file so that a wholly bad file does not fill memory."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.parts = 0
+        self.counts: Counter[str] = Counter()
+
+    def add(self, rejected: pl.DataFrame) -> None:
+        if rejected.height == 0:
+            return
+        rejected.select(QUARANTINE_COLUMNS).write_parquet(self.folder / f"q{self.parts:06d}.parquet")
+        self.parts += 1
+        self.counts.update(rejected["rule"].to_list())
+
+    def insert(self, con: duckdb.DuckDBPyConnection, run_id: str, table: str) -> None:
+        if self.parts == 0:
+            return
+        glob = str(self.folder / "q*.parquet").replace("'", "''")
+        con.execute(
+            f"""INSERT INTO quarantine SELECT ?, ?, source_file, row_number, rule, detail, raw,
+                now()::TIMESTAMP FROM read_parquet('{glob}') ORDER BY source_file, row_number""",
+            [run_id, table],
+        )
+
+
+def _read_validated(
+    spec: TableSpec,
+    paths: list[Path],
+    calendar: str,
+    batch_rows: int,
+    quarantine: _Quarantine,
+    progress: Progress | None,
+    sink: Callable[[pl.DataFrame], None],
+) -> int:
+    read = 0
+    for index, path in enumerate(paths):
+        for batch in read_batches(path, spec, batch_rows):
+            result = validate_batch(batch, spec, calendar)
+            rejected = result.rejected.with_columns(pl.lit(str(path)).alias("source_file"))
+            quarantine.add(rejected)
+            sink(_tag(result.clean, path, index))
+            read += batch.height
+            if progress:
+                progress(str(path), batch.height)
+    return read
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    spec: TableSpec,
+    paths: list[Path],
+    quarantine: _Quarantine,
+    rows_read: int,
+    rows_loaded: int,
+    per_file: dict[str, tuple[int, int]],
+) -> None:
+    """The common tail of every commit: quarantine, loads and the run row."""
+    files = [str(p) for p in paths]
+    con.execute(
+        "DELETE FROM quarantine WHERE table_name = ? AND source_file IN (SELECT unnest(?))", [spec.name, files]
+    )
+    quarantine.insert(con, run_id, spec.name)
+    for p in paths:
+        loaded, rejected = per_file.get(str(p), (0, 0))
+        con.execute(
+            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            [run_id, spec.name, str(p), _sha256(p), loaded + rejected, loaded, rejected],
+        )
+    n_q = sum(quarantine.counts.values())
+    con.execute(
+        """UPDATE runs SET status = 'success', finished_at = now()::TIMESTAMP, rows_written = ?,
+           rows_quarantined = ?, message = ? WHERE run_id = ?""",
+        [rows_loaded, n_q, json.dumps(dict(sorted(quarantine.counts.items()))), run_id],
+    )
+    assert rows_loaded + n_q == rows_read, (rows_loaded, n_q, rows_read)
+
+
+def _per_file(loaded: pl.DataFrame, quarantine_dir: Path) -> dict[str, tuple[int, int]]:
+    counts: dict[str, list[int]] = {}
+    for f, n in loaded.iter_rows():
+        counts.setdefault(f, [0, 0])[0] += int(n)
+    parts = list(quarantine_dir.glob("q*.parquet"))
+    if parts:
+        rej = pl.read_parquet(parts).group_by("source_file").len()
+        for f, n in rej.iter_rows():
+            counts.setdefault(f, [0, 0])[1] += int(n)
+    return {f: (a, b) for f, (a, b) in counts.items()}
+
+
+def _load_market(
+    home: KappaHome,
+    spec: TableSpec,
+    paths: list[Path],
+    run_id: str,
+    stage_dir: Path,
+    manifest: dict[tuple[str, dt.date], dict[str, object]],
+    calendar: str,
+    batch_rows: int,
+    progress: Progress | None,
+) -> LoadReport:
+    staging = lake.StagingWriter(stage_dir / spec.name)
+    quarantine = _Quarantine(stage_dir / "quarantine")
+    try:
+        rows_read = _read_validated(spec, paths, calendar, batch_rows, quarantine, progress, staging.write)
+    finally:
+        staging.close()
+    _fault_point("after_staging")
+    merged: list[lake.MergedPartition] = []
+    for day in sorted(staging.rows):
+        current = manifest.get((spec.name, day))
+        part = lake.merge_partition(
+            home, spec.name, day, staging.path(day), str(current["path"]) if current else None, run_id,
+            spec.key if spec.key and spec.name == "trades" else (),
+        )  # fmt: skip
+        if part.duplicates.height:
+            quarantine.add(part.duplicates)
+        merged.append(part)
+    other = "trades" if spec.name == "quotes" else "quotes"
+    daily_rows = []
+    for part in merged:
+        other_file = manifest.get((other, part.date))
+        other_path = str(other_file["path"]) if other_file else None
+        q, t = (str(part.path), other_path) if spec.name == "quotes" else (other_path, str(part.path))
+        daily_rows.append(lake.daily_from_intraday(home, part.date, q, t))
+    daily = pl.concat(daily_rows) if daily_rows else pl.DataFrame()
+    staged_loaded = (
+        pl.read_parquet(list((stage_dir / spec.name).glob("*.parquet")), columns=["source_file"])
+        .group_by("source_file")
+        .len()
+        if staging.rows
+        else pl.DataFrame({"source_file": [], "len": []})
+    )
+    per_file = _per_file(staged_loaded, quarantine.folder)
+    rows_loaded = rows_read - sum(quarantine.counts.values())
+    per_file = _subtract_duplicates(per_file, merged)
+    _fault_point("before_commit")
+    replaced: list[str] = []
+    with writer(home) as con, transaction(con):
+        for part in merged:
+            old = con.execute(
+                "SELECT path FROM lake_files WHERE table_name = ? AND date = ?", [spec.name, part.date]
+            ).fetchone()
+            if old:
+                replaced.append(old[0])
+            con.execute("DELETE FROM lake_files WHERE table_name = ? AND date = ?", [spec.name, part.date])
+            con.execute(
+                "INSERT INTO lake_files VALUES (?, ?, ?, ?, ?, ?)",
+                [spec.name, part.date, str(part.path), part.row_count, part.symbols, run_id],
+            )
+        refresh_market_view(con, spec.name)
+        if daily.height:
+            con.register("new_daily", daily)
+            con.execute(
+                "DELETE FROM daily USING new_daily n WHERE daily.symbol = n.symbol AND daily.date = n.date"
+            )
+            con.execute(
+                f"""INSERT INTO daily SELECT symbol, date, open, high, low, close, volume, 'intraday', '{run_id}'
+                    FROM new_daily"""
+            )
+            con.unregister("new_daily")
+        _finish(con, run_id, spec, paths, quarantine, rows_read, rows_loaded, per_file)
+        _fault_point("inside_commit")
+    _fault_point("after_commit")
+    for old_path in replaced:
+        Path(old_path).unlink(missing_ok=True)
+    return LoadReport(
+        run_id, spec.name, [str(p) for p in paths], rows_read, rows_loaded, sum(quarantine.counts.values()),
+        dict(sorted(quarantine.counts.items())), [p.date for p in merged],
+    )  # fmt: skip
+
+
+def _subtract_duplicates(
+    per_file: dict[str, tuple[int, int]], merged: list[lake.MergedPartition]
+) -> dict[str, tuple[int, int]]:
+    out = dict(per_file)
+    for part in merged:
+        if part.duplicates.height == 0:
+            continue
+        for f, n in part.duplicates.group_by("source_file").len().iter_rows():
+            loaded, rejected = out.get(f, (0, 0))
+            out[f] = (loaded - int(n), rejected)
+    return out
+
+
+def _load_table(
+    home: KappaHome,
+    spec: TableSpec,
+    paths: list[Path],
+    run_id: str,
+    stage_dir: Path,
+    calendar: str,
+    batch_rows: int,
+    progress: Progress | None,
+) -> LoadReport:
+    """orders, fills, daily: small enough to hold in memory; committed with upserts."""
+    quarantine = _Quarantine(stage_dir / "quarantine")
+    frames: list[pl.DataFrame] = []
+    rows_read = _read_validated(spec, paths, calendar, batch_rows, quarantine, progress, frames.append)
+    empty = pl.DataFrame(schema={**clean_schema(spec), "source_file": pl.String, "file_index": pl.Int64})
+    rows = pl.concat([empty, *frames], how="vertical_relaxed")
+    data_cols = spec.names
+    rows, dups = drop_duplicate_keys(rows, spec.key, data_cols)
+    quarantine.add(dups)
+    _fault_point("before_commit")
+    with writer(home) as con, transaction(con):
+        if spec.name == "fills" and rows.height:
+            ids = rows["order_id"].unique().to_list()
+            orders = con.sql(
+                "SELECT order_id, quantity, arrival_ts, end_ts FROM orders WHERE order_id IN (SELECT unnest(?))",
+                params=[ids],
+            ).pl()
+            existing = con.sql(
+                "SELECT fill_id, order_id, ts, quantity FROM fills WHERE order_id IN (SELECT unnest(?))",
+                params=[ids],
+            ).pl()
+            rows, bad = check_fills(rows, orders, existing, data_cols)
+            quarantine.add(bad)
+        rows_loaded = rows.height
+        if rows_loaded:
+            _upsert(con, spec, rows, run_id)
+        counts = rows.group_by("source_file").len() if rows_loaded else pl.DataFrame({"source_file": [], "len": []})
+        per_file = _per_file(counts, quarantine.folder)
+        _finish(con, run_id, spec, paths, quarantine, rows_read, rows_loaded, per_file)
+        _fault_point("inside_commit")
+    dates = sorted(set(rows["date"].to_list())) if rows_loaded and "date" in rows.columns else []
+    return LoadReport(
+        run_id, spec.name, [str(p) for p in paths], rows_read, rows_loaded, sum(quarantine.counts.values()),
+        dict(sorted(quarantine.counts.items())), dates,
+    )  # fmt: skip
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: pl.DataFrame, run_id: str) -> None:
+    con.register("incoming", rows)
+    try:
+        if spec.name == "orders":
+            con.execute(
+                """DELETE FROM orders USING (SELECT DISTINCT date, symbol FROM incoming) i
+                   WHERE orders.date = i.date AND orders.symbol = i.symbol"""
+            )
+            con.execute("DELETE FROM orders WHERE order_id IN (SELECT order_id FROM incoming)")
+            cols = ", ".join(spec.names)
+            con.execute(
+                f"""INSERT INTO orders SELECT {cols}, date, source_file, row_number, '{run_id}'
+                    FROM incoming ORDER BY date, symbol, order_id"""
+            )
+        elif spec.name == "fills":
+            con.execute("DELETE FROM fills WHERE fill_id IN (SELECT fill_id FROM incoming)")
+            cols = ", ".join(spec.names)
+            con.execute(
+                f"""INSERT INTO fills SELECT {cols}, source_file, row_number, '{run_id}'
+                    FROM incoming ORDER BY order_id, ts, fill_id"""
+            )
+        elif spec.name == "daily":
+            con.execute(
+                "DELETE FROM daily USING incoming i WHERE daily.symbol = i.symbol AND daily.date = i.date"
+            )
+            con.execute(
+                f"""INSERT INTO daily SELECT symbol, date, open, high, low, close, volume, 'file', '{run_id}'
+                    FROM incoming ORDER BY symbol, date"""
+            )
+        else:  # pragma: no cover - market tables go through the lake
+            raise AssertionError(spec.name)
+    finally:
+        con.unregister("incoming")

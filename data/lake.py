@@ -1,0 +1,195 @@
+"""The Parquet lake of market data: staging a load, merging it into date partitions, daily facts.
+
+A load never touches a live file. Clean rows are staged per session date; each staged date is merged with
+the date's current file into a *new* file (rows of the symbols the load brings replace that symbol's rows
+for the date; other symbols are kept), sorted by ``symbol, ts`` so that the same inputs give the same file.
+Only the commit in :mod:`data.ingest` switches the manifest ``lake_files`` (and the views) to the new files,
+in one transaction; the replaced files are deleted after it. A crash before the commit leaves orphan files
+that :func:`collect_garbage` removes later, and the previous state intact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+
+from data.home import KappaHome
+from data.schema import MARKET_COLUMNS, _sql_str
+
+ORPHAN_AGE_S = 3600.0
+MERGE_MEMORY_LIMIT = "4GB"
+
+
+class StagingWriter:
+    """Appends validated batches of one market table to one Parquet file per session date."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._writers: dict[dt.date, pq.ParquetWriter] = {}
+        self.rows: dict[dt.date, int] = {}
+
+    def write(self, clean: pl.DataFrame) -> None:
+        """Append ``clean`` rows (with ``date``, ``file_index``, ``row_number``) to their dates' files."""
+        for (day,), part in clean.partition_by("date", as_dict=True, maintain_order=True).items():
+            table = part.to_arrow()
+            assert isinstance(day, dt.date)
+            if day not in self._writers:
+                self._writers[day] = pq.ParquetWriter(self.path(day), table.schema, compression="lz4")
+                self.rows[day] = 0
+            self._writers[day].write_table(table)
+            self.rows[day] += part.height
+
+    def path(self, day: dt.date) -> Path:
+        return self.folder / f"{day.isoformat()}.parquet"
+
+    def close(self) -> None:
+        for w in self._writers.values():
+            w.close()
+        self._writers.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class MergedPartition:
+    """A new lake file for one table and date, not yet committed."""
+
+    table: str
+    date: dt.date
+    path: Path
+    row_count: int
+    symbols: int
+    duplicates: pl.DataFrame  # quarantine rows for duplicate keys found while merging
+
+
+def partition_path(home: KappaHome, table: str, day: dt.date, run_id: str) -> Path:
+    """Where a load writes the new file of ``table`` for ``day``."""
+    return home.lake / table / f"date={day.isoformat()}" / f"{run_id}.parquet"
+
+
+def _merge_connection(home: KappaHome) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET memory_limit = '{MERGE_MEMORY_LIMIT}'")
+    con.execute(f"SET temp_directory = {_sql_str(str(home.tmp))}")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def merge_partition(
+    home: KappaHome,
+    table: str,
+    day: dt.date,
+    staged: Path,
+    current: str | None,
+    run_id: str,
+    key: tuple[str, ...],
+) -> MergedPartition:
+    """Write the new file of ``table`` for ``day``: staged rows replace the current rows of their symbols.
+
+    Duplicate keys among the staged rows (e.g. a repeated ``trade_id``) keep their first occurrence; the rest
+    are returned as quarantine rows.
+    """
+    cols = [c for c, _ in MARKET_COLUMNS[table]]
+    out = partition_path(home, table, day, run_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    con = _merge_connection(home)
+    try:
+        con.execute(f"CREATE VIEW staged AS SELECT * FROM read_parquet({_sql_str(str(staged))})")
+        if key:
+            part = ", ".join(key)
+            not_null = " AND ".join(f"{k} IS NOT NULL" for k in key)
+            con.execute(
+                f"""CREATE TEMP TABLE ranked AS SELECT *, CASE WHEN {not_null} THEN
+                    row_number() OVER (PARTITION BY {part} ORDER BY file_index, row_number) ELSE 1 END AS _rank
+                    FROM staged"""
+            )
+            raw = "to_json(struct_pack(" + ", ".join(f"{c} := CAST({c} AS VARCHAR)" for c in cols[:-1]) + "))"
+            duplicates = con.sql(
+                f"""SELECT source_file, row_number, 'duplicate_key' AS rule, '{",".join(key)}' AS detail,
+                    CAST({raw} AS VARCHAR) AS raw FROM ranked WHERE _rank > 1"""
+            ).pl()
+            new_rows = "(SELECT * FROM ranked WHERE _rank = 1)"
+        else:
+            duplicates = pl.DataFrame()
+            new_rows = "staged"
+        select = ", ".join(cols)
+        parts = [f"SELECT {select} FROM {new_rows}"]
+        if current is not None:
+            parts.append(
+                f"""SELECT {select} FROM read_parquet({_sql_str(current)})
+                    WHERE symbol NOT IN (SELECT DISTINCT symbol FROM staged)"""
+            )
+        union = " UNION ALL ".join(parts)
+        con.execute(
+            f"COPY (SELECT * FROM ({union}) ORDER BY symbol, ts, {', '.join(cols[2:-1])}) "
+            f"TO {_sql_str(str(out))} (FORMAT parquet, COMPRESSION zstd)"
+        )
+        row = con.execute(
+            f"SELECT count(*), count(DISTINCT symbol) FROM read_parquet({_sql_str(str(out))})"
+        ).fetchone()
+        assert row is not None
+    finally:
+        con.close()
+    return MergedPartition(table, day, out, int(row[0]), int(row[1]), duplicates)
+
+
+def daily_from_intraday(home: KappaHome, day: dt.date, quotes: str | None, trades: str | None) -> pl.DataFrame:
+    """One ``daily`` row per symbol for ``day`` from its lake files.
+
+    ``open``, ``high``, ``low``, ``close`` are of the quoted mid (bid + ask) / 2 over the session, ``close``
+    the last mid at or before the close; ``volume`` is the sum of trade sizes (shares). A symbol with trades
+    but no quotes gets ``close`` from its last trade price.
+    """
+    con = _merge_connection(home)
+    try:
+        q = (
+            f"""SELECT symbol, arg_min((bid + ask) / 2, ts) AS open, max((bid + ask) / 2) AS high,
+                min((bid + ask) / 2) AS low, arg_max((bid + ask) / 2, ts) AS close
+                FROM read_parquet({_sql_str(quotes)}) GROUP BY symbol"""
+            if quotes
+            else "SELECT NULL::VARCHAR symbol, NULL::DOUBLE open, NULL::DOUBLE high, NULL::DOUBLE low, "
+            "NULL::DOUBLE close WHERE false"
+        )
+        t = (
+            f"""SELECT symbol, sum(size) AS volume, arg_max(price, ts) AS last_price
+                FROM read_parquet({_sql_str(trades)}) GROUP BY symbol"""
+            if trades
+            else "SELECT NULL::VARCHAR symbol, NULL::DOUBLE volume, NULL::DOUBLE last_price WHERE false"
+        )
+        frame = con.sql(
+            f"""SELECT coalesce(q.symbol, t.symbol) AS symbol, DATE '{day.isoformat()}' AS date,
+                q.open, q.high, q.low, coalesce(q.close, t.last_price) AS close, coalesce(t.volume, 0) AS volume
+                FROM ({q}) q FULL OUTER JOIN ({t}) t ON q.symbol = t.symbol ORDER BY symbol"""
+        ).pl()
+    finally:
+        con.close()
+    return frame
+
+
+def collect_garbage(home: KappaHome, referenced: set[str], min_age_s: float = ORPHAN_AGE_S) -> int:
+    """Delete lake files no manifest row references and abandoned staging folders older than ``min_age_s``.
+
+    The age guard keeps the files of a load that is still running in another process.
+    """
+    now = time.time()
+    removed = 0
+    if home.staging.exists():
+        for folder in home.staging.iterdir():
+            if now - folder.stat().st_mtime > min_age_s:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+    for table in MARKET_COLUMNS:
+        root = home.lake / table
+        if not root.exists():
+            continue
+        for f in root.glob("date=*/*.parquet"):
+            if str(f) not in referenced and now - f.stat().st_mtime > min_age_s:
+                f.unlink(missing_ok=True)
+                removed += 1
+    return removed

@@ -1,0 +1,117 @@
+"""DuckDB tables and views of DESIGN §5, created by numbered migrations.
+
+Units: prices and costs in USD (per share where the column says so), sizes and quantities in shares,
+timestamps ``TIMESTAMP_NS`` in UTC, dates are exchange session dates.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from data.contract import TABLES
+
+MIGRATIONS: list[str] = [
+    # 1: inputs, the lake manifest, quarantine and runs
+    """
+    CREATE TABLE orders (
+        order_id VARCHAR PRIMARY KEY, symbol VARCHAR NOT NULL, side VARCHAR NOT NULL,
+        quantity DOUBLE NOT NULL, arrival_ts TIMESTAMP_NS NOT NULL, end_ts TIMESTAMP_NS NOT NULL,
+        decision_ts TIMESTAMP_NS, decision_price DOUBLE, limit_price DOUBLE,
+        broker VARCHAR, algo VARCHAR, trader VARCHAR, risk_aversion DOUBLE,
+        date DATE NOT NULL, source_file VARCHAR, source_row BIGINT, run_id VARCHAR
+    );
+    CREATE TABLE fills (
+        fill_id VARCHAR PRIMARY KEY, order_id VARCHAR NOT NULL, ts TIMESTAMP_NS NOT NULL,
+        price DOUBLE NOT NULL, quantity DOUBLE NOT NULL, venue VARCHAR, fee_usd DOUBLE, liquidity VARCHAR,
+        source_file VARCHAR, source_row BIGINT, run_id VARCHAR
+    );
+    CREATE TABLE daily (
+        symbol VARCHAR NOT NULL, date DATE NOT NULL,
+        open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE NOT NULL, volume DOUBLE,
+        source VARCHAR NOT NULL, run_id VARCHAR,
+        PRIMARY KEY (symbol, date)
+    );
+    CREATE TABLE lake_files (
+        table_name VARCHAR NOT NULL, date DATE NOT NULL, path VARCHAR NOT NULL, row_count BIGINT NOT NULL,
+        symbols BIGINT NOT NULL, run_id VARCHAR NOT NULL,
+        PRIMARY KEY (table_name, date)
+    );
+    CREATE TABLE quarantine (
+        run_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL, source_file VARCHAR NOT NULL,
+        row_number BIGINT NOT NULL, rule VARCHAR NOT NULL, detail VARCHAR, raw VARCHAR,
+        quarantined_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE loads (
+        run_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL, source_file VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL, rows_read BIGINT NOT NULL, rows_loaded BIGINT NOT NULL,
+        rows_quarantined BIGINT NOT NULL, loaded_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE runs (
+        run_id VARCHAR PRIMARY KEY, command VARCHAR NOT NULL, parameters VARCHAR,
+        started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, status VARCHAR NOT NULL,
+        rows_written BIGINT, rows_quarantined BIGINT, message VARCHAR
+    );
+    """,
+]
+
+MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "quotes": [
+        ("symbol", "VARCHAR"), ("ts", "TIMESTAMP_NS"), ("bid", "DOUBLE"), ("ask", "DOUBLE"),
+        ("bid_size", "DOUBLE"), ("ask_size", "DOUBLE"), ("exchange", "VARCHAR"), ("date", "DATE"),
+    ],
+    "trades": [
+        ("symbol", "VARCHAR"), ("ts", "TIMESTAMP_NS"), ("price", "DOUBLE"), ("size", "DOUBLE"),
+        ("exchange", "VARCHAR"), ("conditions", "VARCHAR"), ("trade_id", "VARCHAR"), ("date", "DATE"),
+    ],
+}  # fmt: skip
+assert all(set(TABLES[t].names) <= {c for c, _ in cols} for t, cols in MARKET_COLUMNS.items())
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply the migrations this database has not seen yet; return the schema version."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    current = int(row[0]) if row and row[0] is not None else 0
+    for version, ddl in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(ddl)
+            con.execute("INSERT INTO schema_version VALUES (?)", [version])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    if current < len(MIGRATIONS) or not _has_view(con, "quotes"):
+        for table in MARKET_COLUMNS:
+            refresh_market_view(con, table)
+    return len(MIGRATIONS)
+
+
+def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name]).fetchone()
+    return bool(row and row[0])
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def market_view_sql(table: str, files: list[str]) -> str:
+    """The ``CREATE OR REPLACE VIEW`` statement exposing the lake files of ``table`` as one relation."""
+    cols = MARKET_COLUMNS[table]
+    select = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in cols)
+    if not files:
+        empty = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in cols)
+        return f"CREATE OR REPLACE VIEW {table} AS SELECT {empty} WHERE false"
+    listing = "[" + ", ".join(_sql_str(f) for f in files) + "]"
+    return f"CREATE OR REPLACE VIEW {table} AS SELECT {select} FROM read_parquet({listing})"
+
+
+def refresh_market_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Point the view ``table`` at the files the manifest ``lake_files`` lists (call inside the commit)."""
+    rows = con.execute(
+        "SELECT path FROM lake_files WHERE table_name = ? ORDER BY date", [table]
+    ).fetchall()
+    con.execute(market_view_sql(table, [r[0] for r in rows]))

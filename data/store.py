@@ -1,0 +1,82 @@
+"""Connections to the DuckDB file: a brief writer, patient readers, and transactions.
+
+DuckDB locks the whole file: while one process writes, no other process can even read it. So writers hold
+the connection only for the commit of work prepared elsewhere, and both readers and writers wait a little
+for a busy file before saying clearly that a job is writing (:class:`DatabaseBusyError`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+from data.errors import DatabaseBusyError, DatabaseMissingError
+from data.home import KappaHome
+from data.schema import migrate
+
+DEFAULT_WAIT_S = 10.0
+_POLL_S = 0.2
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def _connect(home: KappaHome, *, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait_s
+    config = {"temp_directory": str(home.tmp)}
+    while True:
+        try:
+            return duckdb.connect(str(home.db_path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseBusyError(str(home.db_path), wait_s) from None
+            time.sleep(_POLL_S)
+
+
+@contextmanager
+def writer(home: KappaHome, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection with the schema migrated; closed (lock released) on exit."""
+    home.ensure()
+    con = _connect(home, read_only=False, wait_s=wait_s)
+    try:
+        migrate(con)
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def reader(home: KappaHome, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection; :class:`DatabaseMissingError` if there is no database yet."""
+    if not home.db_path.exists():
+        raise DatabaseMissingError(str(home.db_path))
+    con = _connect(home, read_only=True, wait_s=wait_s)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``BEGIN`` ... ``COMMIT``, or ``ROLLBACK`` if the block raises (the previous state stays intact)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def new_run_id(command: str) -> str:
+    """A unique, sortable run id: ``<command>-<UTC time>-<random>``."""
+    return f"{command}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,209 @@
+"""The ``kappa`` command line.
+
+Every command honours ``KAPPA_HOME`` and ``--home``, exits 0 on success and non-zero with a one-line reason
+on failure. Set ``KAPPA_DEBUG=1`` to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import click
+import polars as pl
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from data.errors import KappaError
+from data.home import KappaHome
+from data.store import reader
+
+if TYPE_CHECKING:
+    from data.ingest import LoadReport
+
+app = typer.Typer(
+    name="kappa",
+    help="Almgren-Chriss calibration, optimal schedules and transaction-cost analysis on DuckDB.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Kappa home (database, lake, reports); default $KAPPA_HOME or ./.kappa"),
+]
+
+
+class InputTable(str, Enum):
+    quotes = "quotes"
+    trades = "trades"
+    orders = "orders"
+    fills = "fills"
+    daily = "daily"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f} rows"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+def _print_load(report: LoadReport) -> None:
+    out.print(
+        f"[bold]{report.table}[/]: read {report.rows_read:,} rows from {len(report.files)} file(s), "
+        f"loaded {report.rows_loaded:,}, quarantined {report.rows_quarantined:,}"
+        + (f" (dates {report.dates[0]} .. {report.dates[-1]})" if report.dates else "")
+    )
+    if report.quarantined_by_rule:
+        t = Table("rule", "rows", title=f"quarantined {report.table} rows by rule", title_justify="left")
+        for rule, n in report.quarantined_by_rule.items():
+            t.add_row(rule, f"{n:,}")
+        out.print(t)
+
+
+@app.command("ingest")
+def ingest_cmd(
+    table: Annotated[InputTable, typer.Argument(help="Input table of the data contract")],
+    paths: Annotated[list[Path], typer.Argument(help="CSV (optionally .gz) or Parquet files")],
+    home: HomeOption = None,
+    calendar: Annotated[str, typer.Option(help="exchange_calendars code for sessions")] = "XNYS",
+) -> None:
+    """Validate and load files; bad rows go to the quarantine table with the rule they broke.
+
+    Example: kappa ingest quotes inbox/2026-11-20/quotes.csv --home ./.kappa
+    """
+    from data.ingest import ingest
+
+    kh = KappaHome.resolve(home)
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def advance(path: str, rows: int) -> None:
+            if path not in tasks:
+                tasks[path] = bar.add_task(Path(path).name, total=None)
+            bar.advance(tasks[path], rows)
+
+        report = ingest(kh, table.value, paths, calendar=calendar, progress=advance)
+    _print_load(report)
+
+
+@app.command("sql")
+def sql_cmd(
+    query: Annotated[str, typer.Argument(help="A SQL query over Kappa's tables and views")],
+    home: HomeOption = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json")] = OutputFormat.table,
+    wait: Annotated[float, typer.Option(help="Seconds to wait while a job is writing")] = 5.0,
+    max_rows: Annotated[int, typer.Option(help="Rows shown in table format")] = 50,
+) -> None:
+    """Run a read-only query against the Kappa database.
+
+    Example: kappa sql "SELECT rule, count(*) FROM quarantine GROUP BY rule" --format csv
+    """
+    kh = KappaHome.resolve(home)
+    with reader(kh, wait_s=wait) as con:
+        try:
+            frame = con.sql(query).pl()
+        except Exception as exc:  # DuckDB's parser/binder errors are user errors here
+            raise KappaError(f"query failed: {str(exc).splitlines()[0]}") from exc
+    if fmt is OutputFormat.csv:
+        sys.stdout.write(frame.write_csv())
+    elif fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(frame.to_dicts(), default=str) + "\n")
+    else:
+        _print_frame(frame, max_rows)
+
+
+def _print_frame(frame: pl.DataFrame, max_rows: int) -> None:
+    t = Table(*frame.columns, show_lines=False)
+    for row in frame.head(max_rows).iter_rows():
+        t.add_row(*("" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v)) for v in row))
+    out.print(t)
+    if frame.height > max_rows:
+        out.print(f"... {frame.height - max_rows:,} more rows (use --max-rows or --format csv)")
+    out.print(f"{frame.height:,} row(s)")
+
+
+@app.command("demo")
+def demo_cmd(
+    home: HomeOption = None,
+    symbols: Annotated[int, typer.Option(help="Simulated symbols")] = 5,
+    days: Annotated[int, typer.Option(help="Simulated sessions")] = 5,
+    history_days: Annotated[int, typer.Option(help="Sessions of daily history before them")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 7,
+) -> None:
+    """Simulate a small market, ingest it and print what landed where.
+
+    Example: kappa demo --home /tmp/kappa-demo --symbols 5 --days 5
+    """
+    from flows.demo import run_demo
+
+    kh = KappaHome.resolve(home)
+    with _progress() as bar:
+        task = bar.add_task("demo", total=None)
+        result = run_demo(
+            kh, symbols=symbols, days=days, history_days=history_days, seed=seed,
+            progress=lambda _p, n: bar.advance(task, n),
+        )  # fmt: skip
+    out.print(f"[bold]Kappa demo[/]: {symbols} symbols × {len(result.dates)} sessions "
+              f"({result.dates[0]} .. {result.dates[-1]}) simulated into {result.data_dir}")  # fmt: skip
+    for report in result.loads:
+        _print_load(report)
+    t = Table("table", "rows", title="rows in the database", title_justify="left")
+    for name, n in result.table_rows.items():
+        t.add_row(name, f"{n:,}")
+    out.print(t)
+    out.print(f"database: {kh.db_path}\nlake:     {kh.lake}\ntruth:    {result.data_dir / 'truth.json'}")
+    h = f" --home {kh.root}" if home else ""
+    out.print("try:")
+    out.print(f'  kappa sql{h} "SELECT symbol, date, close, volume FROM daily ORDER BY date DESC, symbol LIMIT 10"')
+    out.print(f'  kappa sql{h} "SELECT symbol, count(*) AS quotes, avg(ask - bid) AS avg_spread FROM quotes GROUP BY 1"')
+    out.print(f'  kappa sql{h} "SELECT table_name, rule, count(*) FROM quarantine GROUP BY ALL"')
+
+
+def main() -> None:
+    """Entry point: run the app, turning errors into one line on stderr and a non-zero exit code."""
+    try:
+        app(standalone_mode=False)
+    except KappaError as exc:
+        err.print(f"[red]error:[/] {exc}", soft_wrap=True, highlight=False)
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", getattr(exc, "code", 0))
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and anything unexpected: one line, not a traceback
+        if isinstance(exc, typer.BadParameter | click.ClickException) or hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if os.environ.get("KAPPA_DEBUG"):
+            raise
+        err.print(f"[red]error:[/] {type(exc).__name__}: {exc}", soft_wrap=True, highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

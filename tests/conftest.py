@@ -1,0 +1,77 @@
+"""Shared fixtures: a fresh Kappa home per test and small helpers to write input files."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from data.home import KappaHome
+from data.store import reader
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A plain Monday session of XNYS (14:30-21:00 UTC) and the early close after Thanksgiving 2026.
+DAY = "2026-11-16"
+EARLY_CLOSE_DAY = "2026-11-27"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> KappaHome:
+    return KappaHome.resolve(tmp_path / "home")
+
+
+WriteCsv = Callable[[str, Sequence[Sequence[object]]], Path]
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> WriteCsv:
+    """``write_csv(name, rows)`` with the header as the first row; returns the path."""
+
+    def _write(name: str, rows: Sequence[Sequence[object]]) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as f:
+            csv.writer(f).writerows(rows)
+        return path
+
+    return _write
+
+
+def query(home: KappaHome, sql: str) -> list[tuple[object, ...]]:
+    with reader(home) as con:
+        return con.execute(sql).fetchall()
+
+
+def snapshot(home: KappaHome) -> dict[str, list[tuple[object, ...]]]:
+    """Every input table and the quarantine, sorted, without run ids and load times: what users see."""
+    tables = {
+        "quotes": "SELECT * FROM quotes ORDER BY ALL",
+        "trades": "SELECT * FROM trades ORDER BY ALL",
+        "orders": "SELECT * EXCLUDE (run_id) FROM orders ORDER BY ALL",
+        "fills": "SELECT * EXCLUDE (run_id) FROM fills ORDER BY ALL",
+        "daily": "SELECT * EXCLUDE (run_id) FROM daily ORDER BY ALL",
+        "quarantine": "SELECT * EXCLUDE (run_id, quarantined_at) FROM quarantine ORDER BY ALL",
+        "lake_files": "SELECT table_name, date, row_count, symbols FROM lake_files ORDER BY ALL",
+    }
+    if not home.db_path.exists():
+        return {k: [] for k in tables}
+    return {k: query(home, q) for k, q in tables.items()}
+
+
+def run_kappa(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the ``kappa`` CLI in a subprocess, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=full_env,
+        timeout=timeout,
+    )
