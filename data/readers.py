@@ -109,7 +109,7 @@ def read_batches(
     if file_format(path) == "parquet":
         batches = pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
     else:
-        batches = iter(_csv_reader(path, block_bytes=max(1 << 20, batch_rows * 64)))
+        batches = iter(_csv_reader(path, block_bytes=max(1 << 12, batch_rows * 64)))
     try:
         for rb in batches:
             frame = pl.from_arrow(rb)

@@ -285,23 +285,28 @@ def simulate_symbol_day(
     signs = np.where(rng.uniform(size=n_t) < 0.5, 1.0, -1.0)
     orders, f_t, f_q, f_tau, f_idx = _own_orders(rng, p, cfg, day, length_s, first_order_id)
 
-    # kind: 0 quote update, 1 public trade, 2 own fill
+    # kind: 0 quote update, 1 public trade, 2 own fill; a quote at the open and one at the close
+    t_q = np.concatenate([t_q, [length_s]])
     times = np.concatenate([t_q, t_t, f_t])
     kind = np.concatenate([np.zeros(len(t_q), int), np.ones(n_t, int), np.full(len(f_t), 2)])
     signed = np.concatenate([np.zeros(len(t_q)), signs * sizes, f_q])
     ref = np.concatenate([np.arange(len(t_q)), np.arange(n_t), np.arange(len(f_t))])
     order = np.lexsort((kind, times))
     times, kind, signed, ref = times[order], kind[order], signed[order], ref[order]
-    dt_days = np.diff(np.concatenate([[0.0], times])) / SESSION_SECONDS
-    walk = np.cumsum(rng.standard_normal(len(times)) * np.sqrt(dt_days)) * p.sigma_diffusion_usd
+    # The diffusion is sampled at the quote updates, so the prevailing quote always shows the mid that a
+    # trade meets: W jumps by √Δt·Z at each quote update (Δt since the previous one) and is flat between.
+    is_q = kind == 0
+    q_times = times[is_q]
+    dw = np.sqrt(np.diff(np.concatenate([[0.0], q_times])) / SESSION_SECONDS) * rng.standard_normal(len(q_times))
+    walk_q = np.cumsum(dw) * p.sigma_diffusion_usd
+    walk = walk_q[np.cumsum(is_q) - 1]
     impact = p.gamma * np.concatenate([[0.0], np.cumsum(signed)[:-1]])
     mid_pre = s_open + walk + impact
     mid_post = mid_pre + p.gamma * signed
-    close_walk = rng.standard_normal() * math.sqrt(max(length_s - times[-1], 0.0) / SESSION_SECONDS)
-    close_mid = float(mid_post[-1] + p.sigma_diffusion_usd * close_walk)
+    close_mid = float(mid_post[-1])
 
     to_ns = lambda s: open_ns + np.round(s * NS).astype(np.int64)  # noqa: E731
-    is_q, is_t, is_f = kind == 0, kind == 1, kind == 2
+    is_t, is_f = kind == 1, kind == 2
     traded = ~is_q
     q_ts = np.concatenate([to_ns(times[is_q]), to_ns(times[traded]) + POST_TRADE_QUOTE_NS])
     q_mid = np.concatenate([mid_pre[is_q], mid_post[traded]])
