@@ -35,7 +35,7 @@ from data.contract import TABLES, TableSpec
 from data.errors import InputError
 from data.home import KappaHome
 from data.readers import DEFAULT_BATCH_ROWS, column_names, file_format, read_batches
-from data.rules import QUARANTINE_COLUMNS, check_fills, drop_duplicate_keys, empty_quarantine
+from data.rules import QUARANTINE_COLUMNS, check_fills, drop_duplicate_keys
 from data.schema import refresh_market_view
 from data.store import new_run_id, transaction, writer
 from data.validation import clean_schema, validate_batch
@@ -125,15 +125,17 @@ def ingest(
     _check_files(spec, paths)
     home.ensure()
     run_id = new_run_id(f"ingest-{table}")
-    params = {"table": table, "files": [str(p) for p in paths], "calendar": calendar}
+    params: dict[str, object] = {"table": table, "files": [str(p) for p in paths], "calendar": calendar}
     with writer(home) as con:
         _start_run(con, run_id, "ingest", params)
         manifest = _manifest(con)
-    lake.collect_garbage(home, {r["path"] for r in manifest.values()})
+    lake.collect_garbage(home, set(manifest.values()))
     stage_dir = home.staging / run_id
     try:
         if spec.market:
-            report = _load_market(home, spec, paths, run_id, stage_dir, manifest, calendar, batch_rows, progress)
+            report = _load_market(
+                home, spec, paths, run_id, stage_dir, manifest, calendar, batch_rows, progress
+            )
         else:
             report = _load_table(home, spec, paths, run_id, stage_dir, calendar, batch_rows, progress)
     except BaseException as exc:
@@ -162,9 +164,10 @@ def _fail_run(home: KappaHome, run_id: str, exc: BaseException) -> None:
         pass
 
 
-def _manifest(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, dt.date], dict[str, object]]:
+def _manifest(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, dt.date], str]:
+    """The current lake file of every (table, date)."""
     rows = con.sql("SELECT table_name, date, path FROM lake_files").fetchall()
-    return {(t, d): {"path": p} for t, d, p in rows}
+    return {(t, d): p for t, d, p in rows}
 
 
 def _tag(clean: pl.DataFrame, path: Path, index: int) -> pl.DataFrame:
@@ -235,7 +238,8 @@ def _finish(
     """The common tail of every commit: quarantine, loads and the run row."""
     files = [str(p) for p in paths]
     con.execute(
-        "DELETE FROM quarantine WHERE table_name = ? AND source_file IN (SELECT unnest(?))", [spec.name, files]
+        "DELETE FROM quarantine WHERE table_name = ? AND source_file IN (SELECT unnest(?))",
+        [spec.name, files],
     )
     quarantine.insert(con, run_id, spec.name)
     for p in paths:
@@ -271,7 +275,7 @@ def _load_market(
     paths: list[Path],
     run_id: str,
     stage_dir: Path,
-    manifest: dict[tuple[str, dt.date], dict[str, object]],
+    manifest: dict[tuple[str, dt.date], str],
     calendar: str,
     batch_rows: int,
     progress: Progress | None,
@@ -287,17 +291,21 @@ def _load_market(
     for day in sorted(staging.rows):
         current = manifest.get((spec.name, day))
         part = lake.merge_partition(
-            home, spec.name, day, staging.path(day), str(current["path"]) if current else None, run_id,
+            home,
+            spec.name,
+            day,
+            staging.path(day),
+            current,
+            run_id,
             spec.key if spec.key and spec.name == "trades" else (),
-        )  # fmt: skip
+        )
         if part.duplicates.height:
             quarantine.add(part.duplicates)
         merged.append(part)
     other = "trades" if spec.name == "quotes" else "quotes"
     daily_rows = []
     for part in merged:
-        other_file = manifest.get((other, part.date))
-        other_path = str(other_file["path"]) if other_file else None
+        other_path = manifest.get((other, part.date))
         q, t = (str(part.path), other_path) if spec.name == "quotes" else (other_path, str(part.path))
         daily_rows.append(lake.daily_from_intraday(home, part.date, q, t))
     daily = pl.concat(daily_rows) if daily_rows else pl.DataFrame()
@@ -342,9 +350,15 @@ def _load_market(
     for old_path in replaced:
         Path(old_path).unlink(missing_ok=True)
     return LoadReport(
-        run_id, spec.name, [str(p) for p in paths], rows_read, rows_loaded, sum(quarantine.counts.values()),
-        dict(sorted(quarantine.counts.items())), [p.date for p in merged],
-    )  # fmt: skip
+        run_id,
+        spec.name,
+        [str(p) for p in paths],
+        rows_read,
+        rows_loaded,
+        sum(quarantine.counts.values()),
+        dict(sorted(quarantine.counts.items())),
+        [p.date for p in merged],
+    )
 
 
 def _subtract_duplicates(
@@ -396,15 +410,25 @@ def _load_table(
         rows_loaded = rows.height
         if rows_loaded:
             _upsert(con, spec, rows, run_id)
-        counts = rows.group_by("source_file").len() if rows_loaded else pl.DataFrame({"source_file": [], "len": []})
+        counts = (
+            rows.group_by("source_file").len()
+            if rows_loaded
+            else pl.DataFrame({"source_file": [], "len": []})
+        )
         per_file = _per_file(counts, quarantine.folder)
         _finish(con, run_id, spec, paths, quarantine, rows_read, rows_loaded, per_file)
         _fault_point("inside_commit")
     dates = sorted(set(rows["date"].to_list())) if rows_loaded and "date" in rows.columns else []
     return LoadReport(
-        run_id, spec.name, [str(p) for p in paths], rows_read, rows_loaded, sum(quarantine.counts.values()),
-        dict(sorted(quarantine.counts.items())), dates,
-    )  # fmt: skip
+        run_id,
+        spec.name,
+        [str(p) for p in paths],
+        rows_read,
+        rows_loaded,
+        sum(quarantine.counts.values()),
+        dict(sorted(quarantine.counts.items())),
+        dates,
+    )
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: pl.DataFrame, run_id: str) -> None:

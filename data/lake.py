@@ -139,7 +139,9 @@ def merge_partition(
     return MergedPartition(table, day, out, int(row[0]), int(row[1]), duplicates)
 
 
-def daily_from_intraday(home: KappaHome, day: dt.date, quotes: str | None, trades: str | None) -> pl.DataFrame:
+def daily_from_intraday(
+    home: KappaHome, day: dt.date, quotes: str | None, trades: str | None
+) -> pl.DataFrame:
     """One ``daily`` row per symbol for ``day`` from its lake files.
 
     ``open``, ``high``, ``low``, ``close`` are of the quoted mid (bid + ask) / 2 over the session, ``close``

@@ -85,9 +85,7 @@ def column_names(path: Path) -> list[str]:
     return _normalised(names, path)
 
 
-def read_batches(
-    path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_ROWS
-) -> Iterator[pl.DataFrame]:
+def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pl.DataFrame]:
     """Yield the rows of ``path`` as polars frames with lower-cased names and a ``row_number`` column.
 
     ``row_number`` counts data rows from 1 (the CSV header is not a row). A missing required column raises

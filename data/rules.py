@@ -78,12 +78,15 @@ def check_fills(
     inside = known.filter(~outside_mask)
 
     prior = existing.filter(~pl.col("fill_id").is_in(fills["fill_id"].implode())).select(
-        "order_id", "ts", "quantity", pl.lit(0).alias("_new"), pl.lit(-1, dtype=pl.Int64).alias("file_index"),
-        pl.lit(0, dtype=pl.Int64).alias(ROW), pl.lit(None, dtype=pl.String).alias("fill_id"),
-    )  # fmt: skip
-    new = inside.select(
-        "order_id", "ts", "quantity", pl.lit(1).alias("_new"), "file_index", ROW, "fill_id"
+        "order_id",
+        "ts",
+        "quantity",
+        pl.lit(0).alias("_new"),
+        pl.lit(-1, dtype=pl.Int64).alias("file_index"),
+        pl.lit(0, dtype=pl.Int64).alias(ROW),
+        pl.lit(None, dtype=pl.String).alias("fill_id"),
     )
+    new = inside.select("order_id", "ts", "quantity", pl.lit(1).alias("_new"), "file_index", ROW, "fill_id")
     seq = (
         pl.concat([prior, new], how="vertical_relaxed")
         .sort("order_id", "ts", "_new", "file_index", ROW)

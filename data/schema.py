@@ -56,14 +56,26 @@ MIGRATIONS: list[str] = [
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "quotes": [
-        ("symbol", "VARCHAR"), ("ts", "TIMESTAMP_NS"), ("bid", "DOUBLE"), ("ask", "DOUBLE"),
-        ("bid_size", "DOUBLE"), ("ask_size", "DOUBLE"), ("exchange", "VARCHAR"), ("date", "DATE"),
+        ("symbol", "VARCHAR"),
+        ("ts", "TIMESTAMP_NS"),
+        ("bid", "DOUBLE"),
+        ("ask", "DOUBLE"),
+        ("bid_size", "DOUBLE"),
+        ("ask_size", "DOUBLE"),
+        ("exchange", "VARCHAR"),
+        ("date", "DATE"),
     ],
     "trades": [
-        ("symbol", "VARCHAR"), ("ts", "TIMESTAMP_NS"), ("price", "DOUBLE"), ("size", "DOUBLE"),
-        ("exchange", "VARCHAR"), ("conditions", "VARCHAR"), ("trade_id", "VARCHAR"), ("date", "DATE"),
+        ("symbol", "VARCHAR"),
+        ("ts", "TIMESTAMP_NS"),
+        ("price", "DOUBLE"),
+        ("size", "DOUBLE"),
+        ("exchange", "VARCHAR"),
+        ("conditions", "VARCHAR"),
+        ("trade_id", "VARCHAR"),
+        ("date", "DATE"),
     ],
-}  # fmt: skip
+}
 assert all(set(TABLES[t].names) <= {c for c, _ in cols} for t, cols in MARKET_COLUMNS.items())
 
 
@@ -111,7 +123,5 @@ def market_view_sql(table: str, files: list[str]) -> str:
 
 def refresh_market_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Point the view ``table`` at the files the manifest ``lake_files`` lists (call inside the commit)."""
-    rows = con.execute(
-        "SELECT path FROM lake_files WHERE table_name = ? ORDER BY date", [table]
-    ).fetchall()
+    rows = con.execute("SELECT path FROM lake_files WHERE table_name = ? ORDER BY date", [table]).fetchall()
     con.execute(market_view_sql(table, [r[0] for r in rows]))

@@ -125,7 +125,9 @@ class SimDay:
     close_mid: dict[str, float] = field(default_factory=dict)
 
 
-def random_universe(n: int, seed: int = 7, quotes_per_day: float = 3_000.0, adv_scale: float = 1.0) -> tuple[SymbolParams, ...]:
+def random_universe(
+    n: int, seed: int = 7, quotes_per_day: float = 3_000.0, adv_scale: float = 1.0
+) -> tuple[SymbolParams, ...]:
     """``n`` symbols with different S0, σ, γ, η, ε and volume, drawn reproducibly from ``seed``.
 
     σ is 15-60 % annualised; γ·ADV is 0.3-1.0 σ (a day's volume moves the price by about a σ); η is set so
@@ -266,9 +268,17 @@ def _own_orders(
 
 
 def simulate_symbol_day(
-    rng: np.random.Generator, p: SymbolParams, cfg: SimConfig, day: dt.date, open_ns: int, close_ns: int,
-    s_open: float, first_order_id: int = 0,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], list[dict[str, object]], dict[str, np.ndarray], float]:  # fmt: skip
+    rng: np.random.Generator,
+    p: SymbolParams,
+    cfg: SimConfig,
+    day: dt.date,
+    open_ns: int,
+    close_ns: int,
+    s_open: float,
+    first_order_id: int = 0,
+) -> tuple[
+    dict[str, np.ndarray], dict[str, np.ndarray], list[dict[str, object]], dict[str, np.ndarray], float
+]:
     """Quotes, trades, orders and fills of one symbol for one session; returns also the closing mid.
 
     Events are quote updates (``quotes_per_day``, U-shaped), public trades and own child fills. The mid just
@@ -297,7 +307,9 @@ def simulate_symbol_day(
     # trade meets: W jumps by √Δt·Z at each quote update (Δt since the previous one) and is flat between.
     is_q = kind == 0
     q_times = times[is_q]
-    dw = np.sqrt(np.diff(np.concatenate([[0.0], q_times])) / SESSION_SECONDS) * rng.standard_normal(len(q_times))
+    dw = np.sqrt(np.diff(np.concatenate([[0.0], q_times])) / SESSION_SECONDS) * rng.standard_normal(
+        len(q_times)
+    )
     walk_q = np.cumsum(dw) * p.sigma_diffusion_usd
     walk = walk_q[np.cumsum(is_q) - 1]
     impact = p.gamma * np.concatenate([[0.0], np.cumsum(signed)[:-1]])
@@ -305,7 +317,9 @@ def simulate_symbol_day(
     mid_post = mid_pre + p.gamma * signed
     close_mid = float(mid_post[-1])
 
-    to_ns = lambda s: open_ns + np.round(s * NS).astype(np.int64)  # noqa: E731
+    def to_ns(seconds: np.ndarray) -> np.ndarray:
+        return open_ns + np.round(seconds * NS).astype(np.int64)
+
     is_t, is_f = kind == 1, kind == 2
     traded = ~is_q
     q_ts = np.concatenate([to_ns(times[is_q]), to_ns(times[traded]) + POST_TRADE_QUOTE_NS])
@@ -376,12 +390,7 @@ def simulate_days(cfg: SimConfig) -> list[SimDay]:
             ids = [str(o["order_id"]) for o in orders]
             o_rows.extend(orders)
             if len(f["ts"]):
-                f_parts.append(
-                    pl.DataFrame(f).with_columns(
-                        pl.col("order_index").map_elements(lambda i, ids=ids: ids[i], return_dtype=pl.String)
-                        .alias("order_id")
-                    )
-                )  # fmt: skip
+                f_parts.append(pl.DataFrame({**f, "order_id": np.asarray(ids)[f["order_index"]]}))
         out.append(_assemble_day(rng, day, q_parts, t_parts, o_rows, f_parts, dict(mids)))
     return out
 
@@ -391,18 +400,38 @@ def _ts(col: str) -> pl.Expr:
 
 
 def _assemble_day(
-    rng: np.random.Generator, day: dt.date, q_parts: list[pl.DataFrame], t_parts: list[pl.DataFrame],
-    o_rows: list[dict[str, object]], f_parts: list[pl.DataFrame], closes: dict[str, float],
-) -> SimDay:  # fmt: skip
+    rng: np.random.Generator,
+    day: dt.date,
+    q_parts: list[pl.DataFrame],
+    t_parts: list[pl.DataFrame],
+    o_rows: list[dict[str, object]],
+    f_parts: list[pl.DataFrame],
+    closes: dict[str, float],
+) -> SimDay:
     quotes = pl.concat(q_parts).select("symbol", _ts("ts"), "bid", "ask", "bid_size", "ask_size")
     trades = pl.concat(t_parts)
     trades = trades.select(
-        "symbol", _ts("ts"), "price", "size",
+        "symbol",
+        _ts("ts"),
+        "price",
+        "size",
         pl.Series("exchange", rng.choice(VENUES, trades.height)),
         pl.format("{}-{}", pl.lit(f"{day:%Y%m%d}"), pl.int_range(pl.len())).alias("trade_id"),
-    )  # fmt: skip
-    order_cols = ["order_id", "symbol", "side", "quantity", "arrival_ts", "end_ts", "decision_ts",
-                  "decision_price", "broker", "algo", "trader", "risk_aversion"]  # fmt: skip
+    )
+    order_cols = [
+        "order_id",
+        "symbol",
+        "side",
+        "quantity",
+        "arrival_ts",
+        "end_ts",
+        "decision_ts",
+        "decision_price",
+        "broker",
+        "algo",
+        "trader",
+        "risk_aversion",
+    ]
     if o_rows:
         orders = pl.DataFrame(o_rows).select(order_cols)
         orders = orders.with_columns(_ts("arrival_ts"), _ts("end_ts"), _ts("decision_ts"))
@@ -411,22 +440,30 @@ def _assemble_day(
     if f_parts:
         fills = pl.concat(f_parts).sort("order_id", "ts")
         fills = fills.select(
-            (pl.col("order_id") + "-" + pl.int_range(pl.len()).over("order_id").cast(pl.String)).alias("fill_id"),
-            "order_id", _ts("ts"), "price", "quantity",
+            (pl.col("order_id") + "-" + pl.int_range(pl.len()).over("order_id").cast(pl.String)).alias(
+                "fill_id"
+            ),
+            "order_id",
+            _ts("ts"),
+            "price",
+            "quantity",
             pl.Series("venue", rng.choice(VENUES, fills.height)),
             "fee_usd",
             pl.lit("remove").alias("liquidity"),
             "rate_shares_per_day",
-        )  # fmt: skip
+        )
     else:
         fills = pl.DataFrame(schema={"fill_id": pl.String, "order_id": pl.String})
     return SimDay(day, quotes, trades, orders, fills, closes)
 
 
 def daily_history(
-    symbols: tuple[SymbolParams, ...], end_before: dt.date, days: int, seed: int = 11,
+    symbols: tuple[SymbolParams, ...],
+    end_before: dt.date,
+    days: int,
+    seed: int = 11,
     calendar: str = DEFAULT_CALENDAR,
-) -> pl.DataFrame:  # fmt: skip
+) -> pl.DataFrame:
     """``days`` sessions of daily closes and volumes ending the session before ``end_before``.
 
     Log returns × 100 follow GARCH(1,1) with constant mean 0 and normal errors,
@@ -494,7 +531,10 @@ def _ts_out(frame: pl.DataFrame, ts_format: str, tz: str) -> pl.DataFrame:
     if ts_format == "ns":
         return frame.with_columns(pl.col(cols).cast(pl.Int64))
     return frame.with_columns(
-        pl.col(cols).dt.replace_time_zone("UTC").dt.convert_time_zone(tz).dt.strftime("%Y-%m-%dT%H:%M:%S%.9f%:z")
+        pl.col(cols)
+        .dt.replace_time_zone("UTC")
+        .dt.convert_time_zone(tz)
+        .dt.strftime("%Y-%m-%dT%H:%M:%S%.9f%:z")
     )
 
 

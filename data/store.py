@@ -29,7 +29,7 @@ def _is_lock_error(exc: Exception) -> bool:
 
 def _connect(home: KappaHome, *, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + wait_s
-    config = {"temp_directory": str(home.tmp)}
+    config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(home.tmp)}
     while True:
         try:
             return duckdb.connect(str(home.db_path), read_only=read_only, config=config)

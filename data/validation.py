@@ -11,6 +11,7 @@ Cross-row rules (duplicate keys, fills against their orders) need more than one 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -135,6 +136,8 @@ def _first_rule(rules: list[tuple[str, str, pl.Expr]]) -> tuple[pl.Expr, pl.Expr
     if not rules:
         none = pl.lit(None, dtype=pl.String)
         return none, none
+    rule_chain: Any
+    col_chain: Any
     rule_chain = pl.when(rules[0][2].fill_null(False)).then(pl.lit(rules[0][0]))
     col_chain = pl.when(rules[0][2].fill_null(False)).then(pl.lit(rules[0][1]))
     for rule, col, cond in rules[1:]:
@@ -168,9 +171,7 @@ def validate_batch(batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT
     """
     raw_cols = [c for c in batch.columns if c != ROW]
     present = [c for c in spec.names if c in batch.columns]
-    parsed = batch.with_columns(
-        [_parse(spec.column(c), batch.schema[c]).alias(f"{c}__v") for c in present]
-    )
+    parsed = batch.with_columns([_parse(spec.column(c), batch.schema[c]).alias(f"{c}__v") for c in present])
     rules = _row_rules(spec, present)
     if spec.market:
         parsed = parsed.with_columns(session_date_expr(pl.col("ts__v"), calendar).alias("date__v"))

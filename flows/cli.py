@@ -9,15 +9,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import click
 import polars as pl
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from data.errors import KappaError
@@ -43,7 +42,7 @@ HomeOption = Annotated[
 ]
 
 
-class InputTable(str, Enum):
+class InputTable(StrEnum):
     quotes = "quotes"
     trades = "trades"
     orders = "orders"
@@ -51,7 +50,7 @@ class InputTable(str, Enum):
     daily = "daily"
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -98,7 +97,7 @@ def ingest_cmd(
 
     kh = KappaHome.resolve(home)
     with _progress() as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def advance(path: str, rows: int) -> None:
             if path not in tasks:
@@ -113,7 +112,9 @@ def ingest_cmd(
 def sql_cmd(
     query: Annotated[str, typer.Argument(help="A SQL query over Kappa's tables and views")],
     home: HomeOption = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv or json")] = OutputFormat.table,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="table, csv or json")
+    ] = OutputFormat.table,
     wait: Annotated[float, typer.Option(help="Seconds to wait while a job is writing")] = 5.0,
     max_rows: Annotated[int, typer.Option(help="Rows shown in table format")] = 50,
 ) -> None:
@@ -163,11 +164,17 @@ def demo_cmd(
     with _progress() as bar:
         task = bar.add_task("demo", total=None)
         result = run_demo(
-            kh, symbols=symbols, days=days, history_days=history_days, seed=seed,
+            kh,
+            symbols=symbols,
+            days=days,
+            history_days=history_days,
+            seed=seed,
             progress=lambda _p, n: bar.advance(task, n),
-        )  # fmt: skip
-    out.print(f"[bold]Kappa demo[/]: {symbols} symbols × {len(result.dates)} sessions "
-              f"({result.dates[0]} .. {result.dates[-1]}) simulated into {result.data_dir}")  # fmt: skip
+        )
+    out.print(
+        f"[bold]Kappa demo[/]: {symbols} symbols × {len(result.dates)} sessions "
+        f"({result.dates[0]} .. {result.dates[-1]}) simulated into {result.data_dir}"
+    )
     for report in result.loads:
         _print_load(report)
     t = Table("table", "rows", title="rows in the database", title_justify="left")
@@ -177,8 +184,12 @@ def demo_cmd(
     out.print(f"database: {kh.db_path}\nlake:     {kh.lake}\ntruth:    {result.data_dir / 'truth.json'}")
     h = f" --home {kh.root}" if home else ""
     out.print("try:")
-    out.print(f'  kappa sql{h} "SELECT symbol, date, close, volume FROM daily ORDER BY date DESC, symbol LIMIT 10"')
-    out.print(f'  kappa sql{h} "SELECT symbol, count(*) AS quotes, avg(ask - bid) AS avg_spread FROM quotes GROUP BY 1"')
+    out.print(
+        f'  kappa sql{h} "SELECT symbol, date, close, volume FROM daily ORDER BY date DESC, symbol LIMIT 10"'
+    )
+    out.print(
+        f'  kappa sql{h} "SELECT symbol, count(*) AS quotes, avg(ask - bid) AS avg_spread FROM quotes GROUP BY 1"'
+    )
     out.print(f'  kappa sql{h} "SELECT table_name, rule, count(*) FROM quarantine GROUP BY ALL"')
 
 
@@ -196,9 +207,10 @@ def main() -> None:
         err.print("aborted")
         sys.exit(130)
     except Exception as exc:  # click usage errors and anything unexpected: one line, not a traceback
-        if isinstance(exc, typer.BadParameter | click.ClickException) or hasattr(exc, "exit_code"):
-            exc.show()
-            sys.exit(exc.exit_code)
+        show = getattr(exc, "show", None)  # click's usage errors (typer vendors its own click)
+        if callable(show):
+            show()
+            sys.exit(int(getattr(exc, "exit_code", 2)))
         if os.environ.get("KAPPA_DEBUG"):
             raise
         err.print(f"[red]error:[/] {type(exc).__name__}: {exc}", soft_wrap=True, highlight=False)

@@ -64,7 +64,9 @@ def snapshot(home: KappaHome) -> dict[str, list[tuple[object, ...]]]:
     return {k: query(home, q) for k, q in tables.items()}
 
 
-def run_kappa(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_kappa(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the ``kappa`` CLI in a subprocess, as a user would."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(

@@ -26,21 +26,30 @@ def _load_in_subprocess(home: KappaHome, table: str, path: Path, fault: str | No
     env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
     if fault:
         env[FAULT_ENV] = fault
-    return subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, text=True, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, env=env, text=True, stderr=subprocess.PIPE
+    )
 
 
 def _files(write_csv: WriteCsv) -> tuple[Path, Path]:
-    old = write_csv("old.csv", [Q_HEADER, *[["AAA", f"{DAY}T10:00:{s:02d}-05:00", 10, 10.02, 1, 1] for s in range(30)]])
+    old = write_csv(
+        "old.csv", [Q_HEADER, *[["AAA", f"{DAY}T10:00:{s:02d}-05:00", 10, 10.02, 1, 1] for s in range(30)]]
+    )
     new = write_csv(
         "new.csv",
-        [Q_HEADER, *[["AAA", f"{DAY}T11:00:{s:02d}-05:00", 11, 11.02, 1, 1] for s in range(30)],
-         ["AAA", f"{DAY}T11:00:00-05:00", 12, 11, 1, 1]],
-    )  # fmt: skip
+        [
+            Q_HEADER,
+            *[["AAA", f"{DAY}T11:00:{s:02d}-05:00", 11, 11.02, 1, 1] for s in range(30)],
+            ["AAA", f"{DAY}T11:00:00-05:00", 12, 11, 1, 1],
+        ],
+    )
     return old, new
 
 
 @pytest.mark.parametrize("fault", ["after_staging", "before_commit", "inside_commit", "after_commit"])
-def test_kill_at_each_step_then_rerun(home: KappaHome, tmp_path: Path, write_csv: WriteCsv, fault: str) -> None:
+def test_kill_at_each_step_then_rerun(
+    home: KappaHome, tmp_path: Path, write_csv: WriteCsv, fault: str
+) -> None:
     old, new = _files(write_csv)
     ingest(home, "quotes", [old])
     before = snapshot(home)

@@ -20,7 +20,9 @@ def _quotes(write_csv: WriteCsv, name: str, rows: list[tuple[str, str, float, fl
 
 def test_loading_the_same_file_twice_changes_nothing(home: KappaHome, write_csv: WriteCsv) -> None:
     q = _quotes(write_csv, "q.csv", [("AAA", "10:00:00", 10.0, 10.02), ("AAA", "10:00:01", 10.01, 10.0)])
-    t = write_csv("t.csv", [["symbol", "ts", "price", "size"], ["AAA", f"{DAY}T10:00:00.5-05:00", 10.02, 300]])
+    t = write_csv(
+        "t.csv", [["symbol", "ts", "price", "size"], ["AAA", f"{DAY}T10:00:00.5-05:00", 10.02, 300]]
+    )
     ingest(home, "quotes", [q])
     ingest(home, "trades", [t])
     first = snapshot(home)
@@ -37,7 +39,11 @@ def test_corrected_file_replaces_its_date_and_symbols(home: KappaHome, write_csv
     day1 = _quotes(
         write_csv,
         "day1.csv",
-        [("AAA", "10:00:00", 10.0, 10.02), ("AAA", "11:00:00", 10.1, 10.12), ("BBB", "10:00:00", 20.0, 20.02)],
+        [
+            ("AAA", "10:00:00", 10.0, 10.02),
+            ("AAA", "11:00:00", 10.1, 10.12),
+            ("BBB", "10:00:00", 20.0, 20.02),
+        ],
     )
     other_day = write_csv("day2.csv", [Q_HEADER, ["AAA", "2026-11-17T10:00:00-05:00", 11.0, 11.02, 1, 1]])
     ingest(home, "quotes", [day1, other_day])
@@ -53,8 +59,15 @@ def test_corrected_file_replaces_its_date_and_symbols(home: KappaHome, write_csv
 def test_orders_replace_by_date_and_symbol_fills_by_id(home: KappaHome, write_csv: WriteCsv) -> None:
     header = ["order_id", "symbol", "side", "quantity", "arrival_ts", "end_ts"]
     a, e = f"{DAY}T10:00:00-05:00", f"{DAY}T11:00:00-05:00"
-    v1 = write_csv("o1.csv", [header, ["o1", "AAA", "buy", 100, a, e], ["o2", "AAA", "buy", 100, a, e],
-                               ["o3", "BBB", "sell", 100, a, e]])  # fmt: skip
+    v1 = write_csv(
+        "o1.csv",
+        [
+            header,
+            ["o1", "AAA", "buy", 100, a, e],
+            ["o2", "AAA", "buy", 100, a, e],
+            ["o3", "BBB", "sell", 100, a, e],
+        ],
+    )
     ingest(home, "orders", [v1])
     v2 = write_csv("o2.csv", [header, ["o1", "AAA", "buy", 200, a, e]])
     ingest(home, "orders", [v2])
@@ -66,11 +79,18 @@ def test_orders_replace_by_date_and_symbol_fills_by_id(home: KappaHome, write_cs
     ingest(home, "fills", [f1])
     ingest(home, "fills", [f2])
     ingest(home, "fills", [f1b])
-    assert query(home, "SELECT fill_id, price, quantity FROM fills ORDER BY 1") == [("f1", 10.5, 60.0), ("f2", 10.0, 50.0)]
+    assert query(home, "SELECT fill_id, price, quantity FROM fills ORDER BY 1") == [
+        ("f1", 10.5, 60.0),
+        ("f2", 10.0, 50.0),
+    ]
 
 
 def test_parquet_and_csv_and_batching_agree(home: KappaHome, tmp_path: Path, write_csv: WriteCsv) -> None:
-    rows = [("AAA", f"10:{m:02d}:{s:02d}", 10 + m / 100, 10.02 + m / 100) for m in range(30) for s in range(0, 60, 7)]
+    rows = [
+        ("AAA", f"10:{m:02d}:{s:02d}", 10 + m / 100, 10.02 + m / 100)
+        for m in range(30)
+        for s in range(0, 60, 7)
+    ]
     rows.append(("AAA", "10:59:59", 11.0, 10.0))  # crossed
     csv_path = _quotes(write_csv, "q.csv", rows)
     ingest(home, "quotes", [csv_path])
@@ -90,10 +110,19 @@ def test_parquet_and_csv_and_batching_agree(home: KappaHome, tmp_path: Path, wri
 
 
 def test_daily_rows_from_intraday_days(home: KappaHome, write_csv: WriteCsv) -> None:
-    q = _quotes(write_csv, "q.csv", [("AAA", "09:30:00", 10.0, 10.02), ("AAA", "12:00:00", 9.0, 9.02),
-                                      ("AAA", "15:59:59", 10.5, 10.52)])  # fmt: skip
-    t = write_csv("t.csv", [["symbol", "ts", "price", "size"], ["AAA", f"{DAY}T10:00:00-05:00", 10.0, 300],
-                            ["AAA", f"{DAY}T11:00:00-05:00", 10.0, 200]])  # fmt: skip
+    q = _quotes(
+        write_csv,
+        "q.csv",
+        [("AAA", "09:30:00", 10.0, 10.02), ("AAA", "12:00:00", 9.0, 9.02), ("AAA", "15:59:59", 10.5, 10.52)],
+    )
+    t = write_csv(
+        "t.csv",
+        [
+            ["symbol", "ts", "price", "size"],
+            ["AAA", f"{DAY}T10:00:00-05:00", 10.0, 300],
+            ["AAA", f"{DAY}T11:00:00-05:00", 10.0, 200],
+        ],
+    )
     ingest(home, "quotes", [q])
     ingest(home, "trades", [t])
     assert query(home, "SELECT open, high, low, close, volume, source FROM daily") == [
@@ -110,7 +139,12 @@ def test_daily_rows_from_intraday_days(home: KappaHome, write_csv: WriteCsv) -> 
 def test_runs_and_loads_record_every_load(home: KappaHome, write_csv: WriteCsv) -> None:
     q = _quotes(write_csv, "q.csv", [("AAA", "10:00:00", 10.0, 10.02), ("AAA", "10:00:01", 10.01, 10.0)])
     report = ingest(home, "quotes", [q])
-    run = query(home, f"SELECT command, status, rows_written, rows_quarantined FROM runs WHERE run_id = '{report.run_id}'")
+    run = query(
+        home,
+        f"SELECT command, status, rows_written, rows_quarantined FROM runs WHERE run_id = '{report.run_id}'",
+    )
     assert run == [("ingest", "success", 1, 1)]
-    load = query(home, "SELECT source_file, rows_read, rows_loaded, rows_quarantined, length(sha256) FROM loads")
+    load = query(
+        home, "SELECT source_file, rows_read, rows_loaded, rows_quarantined, length(sha256) FROM loads"
+    )
     assert load == [(str(q), 2, 1, 1, 64)]

@@ -38,7 +38,14 @@ def test_quote_rules(home: KappaHome, write_csv: WriteCsv) -> None:
             ["AAA", T, "ten", "10.02", "100", "200"],  # 6 unparseable number
             ["AAA", f"{DAY}T09:29:59.999999999-05:00", "10.00", "10.02", "100", "200"],  # 7 before the open
             ["AAA", "2026-11-26T10:00:00-05:00", "10.00", "10.02", "100", "200"],  # 8 Thanksgiving
-            ["AAA", f"{EARLY_CLOSE_DAY}T13:00:00.000000001-05:00", "10.00", "10.02", "1", "1"],  # 9 early close
+            [
+                "AAA",
+                f"{EARLY_CLOSE_DAY}T13:00:00.000000001-05:00",
+                "10.00",
+                "10.02",
+                "1",
+                "1",
+            ],  # 9 early close
             ["", T, "10.00", "10.02", "100", "200"],  # 10 missing symbol
             ["AAA", f"{DAY}T10:00:00", "10.00", "10.02", "100", "200"],  # 11 no UTC offset: ambiguous
             ["AAA", "1794841200000000001", "10.00", "10.00", "1", "1"],  # 12 good: ns epoch, locked quote
@@ -62,7 +69,14 @@ def test_quote_rules(home: KappaHome, write_csv: WriteCsv) -> None:
         13: "unparseable_number",
     }
     assert q[2][1] == "bid" and q[3][1] == "bid_size"
-    assert q[6][2] == {"symbol": "AAA", "ts": T, "bid": "ten", "ask": "10.02", "bid_size": "100", "ask_size": "200"}
+    assert q[6][2] == {
+        "symbol": "AAA",
+        "ts": T,
+        "bid": "ten",
+        "ask": "10.02",
+        "bid_size": "100",
+        "ask_size": "200",
+    }
     src = query(home, "SELECT DISTINCT source_file FROM quarantine")
     assert src == [(str(path),)]
     # nanoseconds are kept

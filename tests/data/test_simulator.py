@@ -14,15 +14,34 @@ import numpy as np
 import polars as pl
 import pytest
 
-from data.simulator import SESSION_SECONDS, SimConfig, SymbolParams, daily_history, simulate_days, truth, write_dataset
+from data.simulator import (
+    SESSION_SECONDS,
+    SimConfig,
+    SymbolParams,
+    daily_history,
+    simulate_days,
+    truth,
+    write_dataset,
+)
 
 START = dt.date(2026, 9, 1)
 # A symbol whose public flow moves the price a lot, so that σ² = σ_d² + γ²·E[N]·E[s²] is tested in
 # both of its terms: here the impact term is 0.6² of the diffusion's 0.8².
-HEAVY = SymbolParams("HEAVY", s0=50.0, sigma_diffusion_usd=0.8, gamma=0.0, eta=2e-6, epsilon_usd=0.02,
-                     adv_shares=400_000, mean_trade_lots=2.0, quotes_per_day=1_500)  # fmt: skip
+HEAVY = SymbolParams(
+    "HEAVY",
+    s0=50.0,
+    sigma_diffusion_usd=0.8,
+    gamma=0.0,
+    eta=2e-6,
+    epsilon_usd=0.02,
+    adv_shares=400_000,
+    mean_trade_lots=2.0,
+    quotes_per_day=1_500,
+)
 _m2, _n = HEAVY.trade_size_moments[1], HEAVY.trades_per_day
-HEAVY = SymbolParams(**{**{f: getattr(HEAVY, f) for f in HEAVY.__slots__}, "gamma": 0.6 / math.sqrt(_n * _m2)})  # type: ignore[arg-type]
+HEAVY = SymbolParams(
+    **{**{f: getattr(HEAVY, f) for f in HEAVY.__slots__}, "gamma": 0.6 / math.sqrt(_n * _m2)}
+)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +72,17 @@ def test_quotes_sit_at_mid_plus_minus_epsilon(quiet_days: list) -> None:
 def test_public_trades_print_at_the_prevailing_quote_and_move_the_mid_by_gamma(quiet_days: list) -> None:
     d = quiet_days[1]
     q = d.quotes.with_columns(mid=(pl.col("bid") + pl.col("ask")) / 2).sort("ts")
-    t = d.trades.sort("ts").join_asof(q.select("ts", "bid", "ask", "mid"), on="ts", strategy="backward",
-                                      allow_exact_matches=False)  # fmt: skip
+    t = d.trades.sort("ts").join_asof(
+        q.select("ts", "bid", "ask", "mid"), on="ts", strategy="backward", allow_exact_matches=False
+    )
     at_quote = np.isclose(t["price"], t["ask"], atol=1e-9) | np.isclose(t["price"], t["bid"], atol=1e-9)
     assert at_quote.all()
-    after = t.join_asof(q.select("ts", pl.col("mid").alias("mid_after")), on="ts", strategy="forward",
-                        allow_exact_matches=False)  # fmt: skip
+    after = t.join_asof(
+        q.select("ts", pl.col("mid").alias("mid_after")),
+        on="ts",
+        strategy="forward",
+        allow_exact_matches=False,
+    )
     sign = np.where(t["price"].to_numpy() > t["mid"].to_numpy(), 1.0, -1.0)
     jump = after["mid_after"].to_numpy() - t["mid"].to_numpy()
     # the quote 1 µs after the trade shows exactly the trade's impact (no diffusion between them)
@@ -85,11 +109,15 @@ def test_volume_and_u_shaped_profile(quiet_days: list) -> None:
 def test_own_fills_pay_epsilon_plus_eta_times_rate() -> None:
     sym = SymbolParams("OWN", 40.0, 0.3, 5e-7, 4e-6, 0.015, 300_000, quotes_per_day=20_000)
     days = simulate_days(SimConfig((sym,), START, 15, orders_per_symbol_day=6, seed=5, partial_fill_prob=0.3))
-    quotes = pl.concat([d.quotes for d in days]).with_columns(mid=(pl.col("bid") + pl.col("ask")) / 2).sort("ts")
+    quotes = (
+        pl.concat([d.quotes for d in days]).with_columns(mid=(pl.col("bid") + pl.col("ask")) / 2).sort("ts")
+    )
     orders = pl.concat([d.orders for d in days])
     parents = orders.select("order_id", "side", pl.col("quantity").alias("order_qty"), "arrival_ts", "end_ts")
     fills = pl.concat([d.fills for d in days]).sort("ts").join(parents, on="order_id")
-    fills = fills.join_asof(quotes.select("ts", "mid"), on="ts", strategy="backward", allow_exact_matches=False)
+    fills = fills.join_asof(
+        quotes.select("ts", "mid"), on="ts", strategy="backward", allow_exact_matches=False
+    )
     side = np.where(fills["side"] == "buy", 1.0, -1.0)
     y = side * (fills["price"] - fills["mid"]).to_numpy()
     x = fills["rate_shares_per_day"].to_numpy()
@@ -124,7 +152,11 @@ def test_written_dataset_has_truth_and_inbox_layout(tmp_path: Path) -> None:
     cfg = SimConfig((HEAVY,), START, 2, history_days=30, seed=2)
     dates = write_dataset(cfg, tmp_path)
     assert {p.name for p in (tmp_path / dates[0].isoformat()).iterdir()} == {
-        "quotes.csv", "trades.csv", "orders.csv", "fills.csv"}  # fmt: skip
+        "quotes.csv",
+        "trades.csv",
+        "orders.csv",
+        "fills.csv",
+    }
     t = json.loads((tmp_path / "truth.json").read_text())
     assert t["symbols"]["HEAVY"]["sigma_usd"] == pytest.approx(1.0)
     assert t == json.loads(json.dumps(truth(cfg), default=str))

@@ -19,9 +19,15 @@ Q_HEADER = ["symbol", "ts", "bid", "ask", "bid_size", "ask_size"]
 
 
 def _quotes(write_csv: WriteCsv) -> Path:
-    return write_csv("q.csv", [Q_HEADER, ["AAA", f"{DAY}T10:00:00-05:00", 10, 10.02, 1, 1],
-                               ["AAA", f"{DAY}T10:00:01-05:00", 10.05, 10.02, 1, 1],
-                               ["AAA", f"{DAY}T20:00:01-05:00", 10.0, 10.02, 1, 1]])  # fmt: skip
+    return write_csv(
+        "q.csv",
+        [
+            Q_HEADER,
+            ["AAA", f"{DAY}T10:00:00-05:00", 10, 10.02, 1, 1],
+            ["AAA", f"{DAY}T10:00:01-05:00", 10.05, 10.02, 1, 1],
+            ["AAA", f"{DAY}T20:00:01-05:00", 10.0, 10.02, 1, 1],
+        ],
+    )
 
 
 def test_ingest_prints_counts_per_rule(tmp_path: Path, write_csv: WriteCsv) -> None:
@@ -59,11 +65,16 @@ def test_sql_formats_and_errors(tmp_path: Path, write_csv: WriteCsv) -> None:
     assert run_kappa("ingest", "quotes", str(_quotes(write_csv)), "--home", h).returncode == 0
     q = "SELECT rule, row_number FROM quarantine ORDER BY row_number"
     res = run_kappa("sql", q, "--home", h, "--format", "csv")
-    assert list(csv.reader(io.StringIO(res.stdout))) == [["rule", "row_number"], ["bid_gt_ask", "2"],
-                                                         ["outside_session", "3"]]  # fmt: skip
+    assert list(csv.reader(io.StringIO(res.stdout))) == [
+        ["rule", "row_number"],
+        ["bid_gt_ask", "2"],
+        ["outside_session", "3"],
+    ]
     res = run_kappa("sql", q, "--home", h, "--format", "json")
-    assert json.loads(res.stdout) == [{"rule": "bid_gt_ask", "row_number": 2},
-                                      {"rule": "outside_session", "row_number": 3}]  # fmt: skip
+    assert json.loads(res.stdout) == [
+        {"rule": "bid_gt_ask", "row_number": 2},
+        {"rule": "outside_session", "row_number": 3},
+    ]
     res = run_kappa("sql", q, "--home", h)
     assert "bid_gt_ask" in res.stdout and "2 row(s)" in res.stdout
     res = run_kappa("sql", "SELEC nonsense", "--home", h)
@@ -76,13 +87,18 @@ def test_sql_says_a_job_is_writing_while_the_database_is_locked(tmp_path: Path, 
     h = tmp_path / "h"
     assert run_kappa("ingest", "quotes", str(_quotes(write_csv)), "--home", str(h)).returncode == 0
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time\n"
-         f"con = duckdb.connect({str(h / 'kappa.duckdb')!r})\n"
-         "con.execute('BEGIN'); con.execute('CREATE TABLE busy AS SELECT range AS x FROM range(10)')\n"
-         "print('locked', flush=True); time.sleep(30)\n"],
-        stdout=subprocess.PIPE, text=True, cwd=REPO,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            f"con = duckdb.connect({str(h / 'kappa.duckdb')!r})\n"
+            "con.execute('BEGIN'); con.execute('CREATE TABLE busy AS SELECT range AS x FROM range(10)')\n"
+            "print('locked', flush=True); time.sleep(30)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         t0 = time.monotonic()
