@@ -38,10 +38,11 @@ def _blank_to_null(expr: pl.Expr) -> pl.Expr:
     return pl.when(s == "").then(None).otherwise(s)
 
 
-def _parse_ts(name: str, dtype: pl.DataType) -> pl.Expr:
+def _parse_ts(name: str, dtype: pl.DataType, all_digits: bool = False) -> pl.Expr:
     """ISO-8601 with an offset (``Z`` accepted) or integer ns since the epoch -> UTC ``Datetime('ns')``.
 
     A string without an offset is ambiguous and does not parse. Tz-naive Parquet timestamps are UTC.
+    ``all_digits`` says that every value of the batch is an integer, so the ISO parsers are skipped.
     """
     col = pl.col(name)
     if isinstance(dtype, pl.Datetime):
@@ -52,6 +53,8 @@ def _parse_ts(name: str, dtype: pl.DataType) -> pl.Expr:
         return col.cast(pl.Int64).cast(pl.Datetime("ns"))
     s = _blank_to_null(col)
     as_int = s.str.to_integer(strict=False).cast(pl.Datetime("ns"))
+    if all_digits:
+        return as_int
     iso = (
         s.str.replace(" ", "T", literal=True)
         .str.replace(r"Z$", "+00:00")
@@ -77,10 +80,14 @@ def _parse_date(name: str, dtype: pl.DataType) -> pl.Expr:
     return _blank_to_null(col).str.to_date("%Y-%m-%d", strict=False)
 
 
-def _parse(column: Column, dtype: pl.DataType) -> pl.Expr:
+def _all_digits(values: pl.Series) -> bool:
+    return values.dtype == pl.String and bool(values.str.contains(r"^\d+$").all())
+
+
+def _parse(column: Column, dtype: pl.DataType, batch: pl.DataFrame) -> pl.Expr:
     name = column.name
     if column.kind == "ts":
-        return _parse_ts(name, dtype)
+        return _parse_ts(name, dtype, _all_digits(batch[name]))
     if column.kind == "float":
         return _parse_float(name, dtype)
     if column.kind == "date":
@@ -171,7 +178,9 @@ def validate_batch(batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT
     """
     raw_cols = [c for c in batch.columns if c != ROW]
     present = [c for c in spec.names if c in batch.columns]
-    parsed = batch.with_columns([_parse(spec.column(c), batch.schema[c]).alias(f"{c}__v") for c in present])
+    parsed = batch.with_columns(
+        [_parse(spec.column(c), batch.schema[c], batch).alias(f"{c}__v") for c in present]
+    )
     rules = _row_rules(spec, present)
     if spec.market:
         parsed = parsed.with_columns(session_date_expr(pl.col("ts__v"), calendar).alias("date__v"))

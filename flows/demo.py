@@ -28,6 +28,29 @@ class DemoResult:
     table_rows: dict[str, int]
 
 
+BAD_ROWS: dict[str, list[str]] = {
+    # a crossed quote, a quote before the open, an unparseable price
+    "quotes": ["{sym},{day}T10:00:00-05:00,10.05,10.00,100,100", "{sym},{day}T09:00:00-05:00,10.00,10.02,100,100",
+               "{sym},{day}T10:00:00-05:00,n/a,10.02,100,100"],
+    # a print with no size, a repeated trade id
+    "trades": ["{sym},{day}T10:00:00-05:00,10.01,0,XNYS,bad-1", "{sym},{day}T10:00:01-05:00,10.01,100,XNYS,bad-2",
+               "{sym},{day}T10:00:02-05:00,10.01,100,XNYS,bad-2"],
+    # a fill for an order nobody sent
+    "fills": ["bad-fill-1,no-such-order,{day}T10:00:00-05:00,10.0,100,XNYS,0.05,remove,0"],
+}  # fmt: skip
+
+
+def append_bad_rows(day_dir: Path) -> None:
+    """Append a few rows that break the contract to a simulated day, so the demo shows the quarantine."""
+    day = day_dir.name
+    with (day_dir / "quotes.csv").open() as f:
+        f.readline()
+        sym = f.readline().split(",", 1)[0]
+    for table, rows in BAD_ROWS.items():
+        with (day_dir / f"{table}.csv").open("a") as f:
+            f.writelines(r.format(sym=sym, day=day) + "\n" for r in rows)
+
+
 def run_demo(
     home: KappaHome,
     *,
@@ -51,6 +74,7 @@ def run_demo(
     )
     data_dir = home.root / "demo"
     dates = write_dataset(cfg, data_dir)
+    append_bad_rows(data_dir / dates[0].isoformat())
     loads: list[LoadReport] = []
     if history_days:
         loads.append(ingest(home, "daily", [data_dir / "daily.csv"], progress=progress))

@@ -132,5 +132,14 @@ def test_demo_runs_end_to_end_and_reruns_identically(tmp_path: Path) -> None:
     assert query(home, "SELECT count(DISTINCT symbol), count(DISTINCT date) FROM quotes") == [(3, 2)]
     assert query(home, "SELECT count(*) FROM daily") == [(3 * 62,)]
     assert len(first["fills"]) > 0 and len(first["orders"]) > 0
+    # the demo's deliberately bad rows, each under its rule
+    assert query(home, "SELECT table_name, rule, count(*) FROM quarantine GROUP BY ALL ORDER BY ALL") == [
+        ("fills", "unknown_order", 1),
+        ("quotes", "bid_gt_ask", 1),
+        ("quotes", "outside_session", 1),
+        ("quotes", "unparseable_number", 1),
+        ("trades", "duplicate_key", 1),
+        ("trades", "non_positive", 1),
+    ]
     assert run_kappa(*args).returncode == 0
     assert snapshot(home) == first

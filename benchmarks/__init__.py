@@ -1,0 +1,1 @@
+"""Kappa's performance harness (`make bench`)."""
