@@ -34,7 +34,7 @@ from data.calendar import DEFAULT_CALENDAR
 from data.contract import TABLES, TableSpec
 from data.errors import InputError
 from data.home import KappaHome
-from data.readers import DEFAULT_BATCH_ROWS, column_names, file_format, read_batches
+from data.readers import DEFAULT_BATCH_ROWS, check_columns, read_batches
 from data.rules import QUARANTINE_COLUMNS, check_fills, drop_duplicate_keys
 from data.schema import refresh_market_view
 from data.store import new_run_id, transaction, writer
@@ -79,13 +79,7 @@ def _check_files(spec: TableSpec, paths: list[Path]) -> None:
     for p in paths:
         if not p.is_file():
             raise InputError("no such file", path=str(p))
-        file_format(p)
-        names = column_names(p)
-        missing = [c for c in spec.required if c not in names]
-        if missing:
-            from data.errors import MissingColumnError
-
-            raise MissingColumnError(str(p), spec.name, missing)
+        check_columns(p, spec)
 
 
 def ingest(
@@ -183,7 +177,8 @@ class _Quarantine:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.parts = 0
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()  # per rule
+        self.by_file: Counter[str] = Counter()
 
     def add(self, rejected: pl.DataFrame) -> None:
         if rejected.height == 0:
@@ -191,6 +186,11 @@ class _Quarantine:
         rejected.select(QUARANTINE_COLUMNS).write_parquet(self.folder / f"q{self.parts:06d}.parquet")
         self.parts += 1
         self.counts.update(rejected["rule"].to_list())
+        self.by_file.update(rejected["source_file"].to_list())
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
 
     def insert(self, con: duckdb.DuckDBPyConnection, run_id: str, table: str) -> None:
         if self.parts == 0:
@@ -211,15 +211,19 @@ def _read_validated(
     quarantine: _Quarantine,
     progress: Progress | None,
     sink: Callable[[pl.DataFrame], None],
-) -> int:
-    read = 0
+) -> Counter[str]:
+    """Stream, validate and tag every file; rejected rows go to ``quarantine``, clean ones to ``sink``.
+
+    Returns the rows read per file.
+    """
+    read: Counter[str] = Counter()
     for index, path in enumerate(paths):
         for batch in read_batches(path, spec, batch_rows):
             result = validate_batch(batch, spec, calendar)
             rejected = result.rejected.with_columns(pl.lit(str(path)).alias("source_file"))
             quarantine.add(rejected)
             sink(_tag(result.clean, path, index))
-            read += batch.height
+            read[str(path)] += batch.height
             if progress:
                 progress(str(path), batch.height)
     return read
@@ -231,11 +235,13 @@ def _finish(
     spec: TableSpec,
     paths: list[Path],
     quarantine: _Quarantine,
-    rows_read: int,
+    read: Counter[str],
     rows_loaded: int,
-    per_file: dict[str, tuple[int, int]],
 ) -> None:
-    """The common tail of every commit: quarantine, loads and the run row."""
+    """The common tail of every commit: quarantine, loads and the run row.
+
+    Every row read is either loaded or quarantined, per file and in total.
+    """
     files = [str(p) for p in paths]
     con.execute(
         "DELETE FROM quarantine WHERE table_name = ? AND source_file IN (SELECT unnest(?))",
@@ -243,30 +249,18 @@ def _finish(
     )
     quarantine.insert(con, run_id, spec.name)
     for p in paths:
-        loaded, rejected = per_file.get(str(p), (0, 0))
+        n_read, rejected = read[str(p)], quarantine.by_file[str(p)]
         con.execute(
             "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [run_id, spec.name, str(p), _sha256(p), loaded + rejected, loaded, rejected],
+            [run_id, spec.name, str(p), _sha256(p), n_read, n_read - rejected, rejected],
         )
-    n_q = sum(quarantine.counts.values())
+    n_q = quarantine.total
     con.execute(
         """UPDATE runs SET status = 'success', finished_at = now()::TIMESTAMP, rows_written = ?,
            rows_quarantined = ?, message = ? WHERE run_id = ?""",
         [rows_loaded, n_q, json.dumps(dict(sorted(quarantine.counts.items()))), run_id],
     )
-    assert rows_loaded + n_q == rows_read, (rows_loaded, n_q, rows_read)
-
-
-def _per_file(loaded: pl.DataFrame, quarantine_dir: Path) -> dict[str, tuple[int, int]]:
-    counts: dict[str, list[int]] = {}
-    for f, n in loaded.iter_rows():
-        counts.setdefault(f, [0, 0])[0] += int(n)
-    parts = list(quarantine_dir.glob("q*.parquet"))
-    if parts:
-        rej = pl.read_parquet(parts).group_by("source_file").len()
-        for f, n in rej.iter_rows():
-            counts.setdefault(f, [0, 0])[1] += int(n)
-    return {f: (a, b) for f, (a, b) in counts.items()}
+    assert rows_loaded + n_q == read.total(), (rows_loaded, n_q, read.total())
 
 
 def _load_market(
@@ -283,7 +277,7 @@ def _load_market(
     staging = lake.StagingWriter(stage_dir / spec.name)
     quarantine = _Quarantine(stage_dir / "quarantine")
     try:
-        rows_read = _read_validated(spec, paths, calendar, batch_rows, quarantine, progress, staging.write)
+        read = _read_validated(spec, paths, calendar, batch_rows, quarantine, progress, staging.write)
     finally:
         staging.close()
     _fault_point("after_staging")
@@ -309,16 +303,7 @@ def _load_market(
         q, t = (str(part.path), other_path) if spec.name == "quotes" else (other_path, str(part.path))
         daily_rows.append(lake.daily_from_intraday(home, part.date, q, t))
     daily = pl.concat(daily_rows) if daily_rows else pl.DataFrame()
-    staged_loaded = (
-        pl.read_parquet(list((stage_dir / spec.name).glob("*.parquet")), columns=["source_file"])
-        .group_by("source_file")
-        .len()
-        if staging.rows
-        else pl.DataFrame({"source_file": [], "len": []})
-    )
-    per_file = _per_file(staged_loaded, quarantine.folder)
-    rows_loaded = rows_read - sum(quarantine.counts.values())
-    per_file = _subtract_duplicates(per_file, merged)
+    rows_loaded = read.total() - quarantine.total
     _fault_point("before_commit")
     replaced: list[str] = []
     with writer(home) as con, transaction(con):
@@ -344,7 +329,7 @@ def _load_market(
                     FROM new_daily"""
             )
             con.unregister("new_daily")
-        _finish(con, run_id, spec, paths, quarantine, rows_read, rows_loaded, per_file)
+        _finish(con, run_id, spec, paths, quarantine, read, rows_loaded)
         _fault_point("inside_commit")
     _fault_point("after_commit")
     for old_path in replaced:
@@ -353,25 +338,12 @@ def _load_market(
         run_id,
         spec.name,
         [str(p) for p in paths],
-        rows_read,
+        read.total(),
         rows_loaded,
-        sum(quarantine.counts.values()),
+        quarantine.total,
         dict(sorted(quarantine.counts.items())),
         [p.date for p in merged],
     )
-
-
-def _subtract_duplicates(
-    per_file: dict[str, tuple[int, int]], merged: list[lake.MergedPartition]
-) -> dict[str, tuple[int, int]]:
-    out = dict(per_file)
-    for part in merged:
-        if part.duplicates.height == 0:
-            continue
-        for f, n in part.duplicates.group_by("source_file").len().iter_rows():
-            loaded, rejected = out.get(f, (0, 0))
-            out[f] = (loaded - int(n), rejected)
-    return out
 
 
 def _load_table(
@@ -387,7 +359,7 @@ def _load_table(
     """orders, fills, daily: small enough to hold in memory; committed with upserts."""
     quarantine = _Quarantine(stage_dir / "quarantine")
     frames: list[pl.DataFrame] = []
-    rows_read = _read_validated(spec, paths, calendar, batch_rows, quarantine, progress, frames.append)
+    read = _read_validated(spec, paths, calendar, batch_rows, quarantine, progress, frames.append)
     empty = pl.DataFrame(schema={**clean_schema(spec), "source_file": pl.String, "file_index": pl.Int64})
     rows = pl.concat([empty, *frames], how="vertical_relaxed")
     data_cols = spec.names
@@ -410,22 +382,16 @@ def _load_table(
         rows_loaded = rows.height
         if rows_loaded:
             _upsert(con, spec, rows, run_id)
-        counts = (
-            rows.group_by("source_file").len()
-            if rows_loaded
-            else pl.DataFrame({"source_file": [], "len": []})
-        )
-        per_file = _per_file(counts, quarantine.folder)
-        _finish(con, run_id, spec, paths, quarantine, rows_read, rows_loaded, per_file)
+        _finish(con, run_id, spec, paths, quarantine, read, rows_loaded)
         _fault_point("inside_commit")
     dates = sorted(set(rows["date"].to_list())) if rows_loaded and "date" in rows.columns else []
     return LoadReport(
         run_id,
         spec.name,
         [str(p) for p in paths],
-        rows_read,
+        read.total(),
         rows_loaded,
-        sum(quarantine.counts.values()),
+        quarantine.total,
         dict(sorted(quarantine.counts.items())),
         dates,
     )

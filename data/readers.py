@@ -47,10 +47,13 @@ def _normalised(names: list[str], path: Path) -> list[str]:
     return lowered
 
 
-def _check_columns(names: list[str], spec: TableSpec, path: Path) -> None:
+def check_columns(path: Path, spec: TableSpec) -> list[str]:
+    """The file's lower-cased column names; :class:`MissingColumnError` if a required one is absent."""
+    names = column_names(path)
     missing = [c for c in spec.required if c not in names]
     if missing:
         raise MissingColumnError(str(path), spec.name, missing)
+    return names
 
 
 def _csv_reader(path: Path, block_bytes: int) -> pacsv.CSVStreamingReader:
@@ -100,8 +103,7 @@ def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_RO
     batch_rows
         Rows per Parquet batch; CSV blocks are sized to hold roughly this many rows.
     """
-    names = column_names(path)
-    _check_columns(names, spec, path)
+    names = check_columns(path, spec)
     offset = 0
     batches: Iterator[pa.RecordBatch]
     if file_format(path) == "parquet":
