@@ -334,16 +334,7 @@ def _load_market(
     _fault_point("after_commit")
     for old_path in replaced:
         Path(old_path).unlink(missing_ok=True)
-    return LoadReport(
-        run_id,
-        spec.name,
-        [str(p) for p in paths],
-        read.total(),
-        rows_loaded,
-        quarantine.total,
-        dict(sorted(quarantine.counts.items())),
-        [p.date for p in merged],
-    )
+    return _report(run_id, spec, paths, read, quarantine, [p.date for p in merged])
 
 
 def _load_table(
@@ -385,12 +376,23 @@ def _load_table(
         _finish(con, run_id, spec, paths, quarantine, read, rows_loaded)
         _fault_point("inside_commit")
     dates = sorted(set(rows["date"].to_list())) if rows_loaded and "date" in rows.columns else []
+    return _report(run_id, spec, paths, read, quarantine, dates)
+
+
+def _report(
+    run_id: str,
+    spec: TableSpec,
+    paths: list[Path],
+    read: Counter[str],
+    quarantine: _Quarantine,
+    dates: list[dt.date],
+) -> LoadReport:
     return LoadReport(
         run_id,
         spec.name,
         [str(p) for p in paths],
         read.total(),
-        rows_loaded,
+        read.total() - quarantine.total,
         quarantine.total,
         dict(sorted(quarantine.counts.items())),
         dates,
