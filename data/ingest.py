@@ -37,7 +37,8 @@ from data.home import KappaHome
 from data.readers import DEFAULT_BATCH_ROWS, check_columns, read_batches
 from data.rules import QUARANTINE_COLUMNS, check_fills, drop_duplicate_keys
 from data.schema import refresh_market_view
-from data.store import new_run_id, transaction, writer
+from data.sql import first_row
+from data.store import fail_run, finish_run, new_run_id, start_run, transaction, writer
 from data.validation import clean_schema, validate_batch
 
 Progress = Callable[[str, int], None]
@@ -121,7 +122,7 @@ def ingest(
     run_id = new_run_id(f"ingest-{table}")
     params: dict[str, object] = {"table": table, "files": [str(p) for p in paths], "calendar": calendar}
     with writer(home) as con:
-        _start_run(con, run_id, "ingest", params)
+        start_run(con, run_id, "ingest", params)
         manifest = _manifest(con)
     lake.collect_garbage(home, set(manifest.values()))
     stage_dir = home.staging / run_id
@@ -133,29 +134,11 @@ def ingest(
         else:
             report = _load_table(home, spec, paths, run_id, stage_dir, calendar, batch_rows, progress)
     except BaseException as exc:
-        _fail_run(home, run_id, exc)
+        fail_run(home, run_id, exc)
         raise
     finally:
         shutil.rmtree(stage_dir, ignore_errors=True)
     return report
-
-
-def _start_run(con: duckdb.DuckDBPyConnection, run_id: str, command: str, params: dict[str, object]) -> None:
-    con.execute(
-        "INSERT INTO runs VALUES (?, ?, ?, now()::TIMESTAMP, NULL, 'running', NULL, NULL, NULL)",
-        [run_id, command, json.dumps(params, default=str)],
-    )
-
-
-def _fail_run(home: KappaHome, run_id: str, exc: BaseException) -> None:
-    try:
-        with writer(home, wait_s=2.0) as con:
-            con.execute(
-                "UPDATE runs SET status = 'failed', finished_at = now()::TIMESTAMP, message = ? WHERE run_id = ?",
-                [f"{type(exc).__name__}: {exc}"[:500], run_id],
-            )
-    except Exception:  # the failure being reported matters more than its bookkeeping
-        pass
 
 
 def _manifest(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, dt.date], str]:
@@ -255,11 +238,7 @@ def _finish(
             [run_id, spec.name, str(p), _sha256(p), n_read, n_read - rejected, rejected],
         )
     n_q = quarantine.total
-    con.execute(
-        """UPDATE runs SET status = 'success', finished_at = now()::TIMESTAMP, rows_written = ?,
-           rows_quarantined = ?, message = ? WHERE run_id = ?""",
-        [rows_loaded, n_q, json.dumps(dict(sorted(quarantine.counts.items()))), run_id],
-    )
+    finish_run(con, run_id, rows_loaded, n_q, json.dumps(dict(sorted(quarantine.counts.items()))))
     assert rows_loaded + n_q == read.total(), (rows_loaded, n_q, read.total())
 
 
@@ -308,9 +287,9 @@ def _load_market(
     replaced: list[str] = []
     with writer(home) as con, transaction(con):
         for part in merged:
-            old = con.execute(
-                "SELECT path FROM lake_files WHERE table_name = ? AND date = ?", [spec.name, part.date]
-            ).fetchone()
+            old = first_row(
+                con, "SELECT path FROM lake_files WHERE table_name = ? AND date = ?", [spec.name, part.date]
+            )
             if old:
                 replaced.append(old[0])
             con.execute("DELETE FROM lake_files WHERE table_name = ? AND date = ?", [spec.name, part.date])

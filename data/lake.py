@@ -21,7 +21,8 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from data.home import KappaHome
-from data.schema import MARKET_COLUMNS, _sql_str
+from data.schema import MARKET_COLUMNS
+from data.sql import first_row, quote_literal
 
 ORPHAN_AGE_S = 3600.0
 MERGE_MEMORY_LIMIT = "4GB"
@@ -76,7 +77,7 @@ def partition_path(home: KappaHome, table: str, day: dt.date, run_id: str) -> Pa
 def _merge_connection(home: KappaHome) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     con.execute(f"SET memory_limit = '{MERGE_MEMORY_LIMIT}'")
-    con.execute(f"SET temp_directory = {_sql_str(str(home.tmp))}")
+    con.execute(f"SET temp_directory = {quote_literal(str(home.tmp))}")
     con.execute("SET preserve_insertion_order = false")
     return con
 
@@ -100,7 +101,7 @@ def merge_partition(
     out.parent.mkdir(parents=True, exist_ok=True)
     con = _merge_connection(home)
     try:
-        con.execute(f"CREATE VIEW staged AS SELECT * FROM read_parquet({_sql_str(str(staged))})")
+        con.execute(f"CREATE VIEW staged AS SELECT * FROM read_parquet({quote_literal(str(staged))})")
         if key:
             part = ", ".join(key)
             not_null = " AND ".join(f"{k} IS NOT NULL" for k in key)
@@ -122,17 +123,17 @@ def merge_partition(
         parts = [f"SELECT {select} FROM {new_rows}"]
         if current is not None:
             parts.append(
-                f"""SELECT {select} FROM read_parquet({_sql_str(current)})
+                f"""SELECT {select} FROM read_parquet({quote_literal(current)})
                     WHERE symbol NOT IN (SELECT DISTINCT symbol FROM staged)"""
             )
         union = " UNION ALL ".join(parts)
         con.execute(
             f"COPY (SELECT * FROM ({union}) ORDER BY symbol, ts, {', '.join(cols[2:-1])}) "
-            f"TO {_sql_str(str(out))} (FORMAT parquet, COMPRESSION zstd)"
+            f"TO {quote_literal(str(out))} (FORMAT parquet, COMPRESSION zstd)"
         )
-        row = con.execute(
-            f"SELECT count(*), count(DISTINCT symbol) FROM read_parquet({_sql_str(str(out))})"
-        ).fetchone()
+        row = first_row(
+            con, f"SELECT count(*), count(DISTINCT symbol) FROM read_parquet({quote_literal(str(out))})"
+        )
         assert row is not None
     finally:
         con.close()
@@ -153,14 +154,14 @@ def daily_from_intraday(
         q = (
             f"""SELECT symbol, arg_min((bid + ask) / 2, ts) AS open, max((bid + ask) / 2) AS high,
                 min((bid + ask) / 2) AS low, arg_max((bid + ask) / 2, ts) AS close
-                FROM read_parquet({_sql_str(quotes)}) GROUP BY symbol"""
+                FROM read_parquet({quote_literal(quotes)}) GROUP BY symbol"""
             if quotes
             else "SELECT NULL::VARCHAR symbol, NULL::DOUBLE open, NULL::DOUBLE high, NULL::DOUBLE low, "
             "NULL::DOUBLE close WHERE false"
         )
         t = (
             f"""SELECT symbol, sum(size) AS volume, arg_max(price, ts) AS last_price
-                FROM read_parquet({_sql_str(trades)}) GROUP BY symbol"""
+                FROM read_parquet({quote_literal(trades)}) GROUP BY symbol"""
             if trades
             else "SELECT NULL::VARCHAR symbol, NULL::DOUBLE volume, NULL::DOUBLE last_price WHERE false"
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from data.contract import TABLES
+from data.sql import first_row, quote_literal
 
 MIGRATIONS: list[str] = [
     # 1: inputs, the lake manifest, quarantine and runs
@@ -52,6 +53,29 @@ MIGRATIONS: list[str] = [
         rows_written BIGINT, rows_quarantined BIGINT, message VARCHAR
     );
     """,
+    # 2: calibrations (DESIGN §3-4); units in the column names or as documented in the README
+    """
+    CREATE TABLE calibrations (
+        symbol VARCHAR NOT NULL, as_of DATE NOT NULL, run_id VARCHAR NOT NULL, lookback_days INTEGER NOT NULL,
+        window_start DATE, window_end DATE, status VARCHAR NOT NULL, reason VARCHAR,
+        mid_close_usd DOUBLE, adv_shares DOUBLE, half_spread_usd DOUBLE, n_quotes BIGINT, n_trades BIGINT,
+        sigma_usd DOUBLE, sigma_se_usd DOUBLE, sigma_pct_ann DOUBLE, sigma_tsrv_usd DOUBLE,
+        sigma_nobs BIGINT, sigma_days BIGINT, sigma_status VARCHAR,
+        sigma_garch_usd DOUBLE, sigma_garch_se_usd DOUBLE, sigma_garch_pct_ann DOUBLE,
+        garch_variance_forecast DOUBLE, garch_omega DOUBLE, garch_omega_se DOUBLE, garch_alpha DOUBLE,
+        garch_alpha_se DOUBLE, garch_beta DOUBLE, garch_beta_se DOUBLE, garch_loglik DOUBLE, garch_nobs BIGINT,
+        garch_converged BOOLEAN, garch_status VARCHAR, garch_message VARCHAR,
+        gamma DOUBLE, gamma_se DOUBLE, gamma_r2 DOUBLE, gamma_nobs BIGINT, gamma_status VARCHAR,
+        epsilon_usd DOUBLE, epsilon_se_usd DOUBLE, epsilon_source VARCHAR,
+        eta DOUBLE, eta_se DOUBLE, eta_r2 DOUBLE, eta_nobs BIGINT, eta_orders BIGINT, eta_status VARCHAR,
+        eta_source VARCHAR,
+        beta DOUBLE, beta_se DOUBLE, eta_nl DOUBLE, eta_nl_se DOUBLE, power_r2 DOUBLE, power_nobs BIGINT,
+        power_status VARCHAR,
+        PRIMARY KEY (symbol, as_of)
+    );
+    CREATE VIEW latest_calibrations AS
+        SELECT * FROM calibrations QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY as_of DESC) = 1;
+    """,
 ]
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {
@@ -82,7 +106,7 @@ assert all(set(TABLES[t].names) <= {c for c, _ in cols} for t, cols in MARKET_CO
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
     """Apply the migrations this database has not seen yet; return the schema version."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    row = first_row(con, "SELECT max(version) FROM schema_version")
     current = int(row[0]) if row and row[0] is not None else 0
     for version, ddl in enumerate(MIGRATIONS, start=1):
         if version <= current:
@@ -102,12 +126,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name]).fetchone()
+    row = first_row(con, "SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name])
     return bool(row and row[0])
-
-
-def _sql_str(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 def market_view_sql(table: str, files: list[str]) -> str:
@@ -117,7 +137,7 @@ def market_view_sql(table: str, files: list[str]) -> str:
     if not files:
         empty = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in cols)
         return f"CREATE OR REPLACE VIEW {table} AS SELECT {empty} WHERE false"
-    listing = "[" + ", ".join(_sql_str(f) for f in files) + "]"
+    listing = "[" + ", ".join(quote_literal(f) for f in files) + "]"
     return f"CREATE OR REPLACE VIEW {table} AS SELECT {select} FROM read_parquet({listing})"
 
 

@@ -146,6 +146,8 @@ def random_universe(
         # choose the diffusion so that the total σ (with public impact) hits the drawn level
         probe = SymbolParams(f"S{i:04d}", s0, 0.0, gamma, eta, eps, adv, lots, quotes_per_day)
         impact_var = probe.sigma_usd**2
+        # GARCH persistence α + β in [0.90, 0.97]: stationary, and a 500-day sample shows its variance
+        persistence, alpha = float(rng.uniform(0.90, 0.97)), float(rng.uniform(0.04, 0.10))
         sigma_d = math.sqrt(max((sigma_total_pct * s0) ** 2 - impact_var, 0.25 * (sigma_total_pct * s0) ** 2))
         out.append(
             SymbolParams(
@@ -158,8 +160,8 @@ def random_universe(
                 adv_shares=round(adv),
                 mean_trade_lots=lots,
                 quotes_per_day=quotes_per_day,
-                garch_alpha=float(rng.uniform(0.04, 0.12)),
-                garch_beta=float(rng.uniform(0.80, 0.90)),
+                garch_alpha=alpha,
+                garch_beta=persistence - alpha,
             )
         )
     return tuple(out)

@@ -7,6 +7,7 @@ for a busy file before saying clearly that a job is writing (:class:`DatabaseBus
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import duckdb
 from data.errors import DatabaseBusyError, DatabaseMissingError
 from data.home import KappaHome
 from data.schema import migrate
+from data.sql import first_row
 
 DEFAULT_WAIT_S = 10.0
 _POLL_S = 0.2
@@ -75,6 +77,59 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: object, key: list[str]) -> int:
+    """Replace the rows of ``table`` whose ``key`` values appear in ``frame``, inserting ``frame`` by name.
+
+    Call inside :func:`transaction`; returns the number of rows inserted.
+    """
+    con.register("_incoming", frame)
+    try:
+        on = " AND ".join(f"{table}.{k} = i.{k}" for k in key)
+        con.execute(
+            f"DELETE FROM {table} USING (SELECT DISTINCT {', '.join(key)} FROM _incoming) i WHERE {on}"
+        )
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
+        row = first_row(con, "SELECT count(*) FROM _incoming")
+    finally:
+        con.unregister("_incoming")
+    return int(row[0]) if row else 0
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, command: str, params: dict[str, object]) -> None:
+    """Record a run as ``running`` in ``runs`` (a run killed mid-way stays so)."""
+    con.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, now()::TIMESTAMP, NULL, 'running', NULL, NULL, NULL)",
+        [run_id, command, json.dumps(params, default=str)],
+    )
+
+
+def finish_run(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    rows_written: int,
+    rows_quarantined: int = 0,
+    message: str = "",
+) -> None:
+    """Mark a run ``success`` (call inside the transaction that writes its results)."""
+    con.execute(
+        """UPDATE runs SET status = 'success', finished_at = now()::TIMESTAMP, rows_written = ?,
+           rows_quarantined = ?, message = ? WHERE run_id = ?""",
+        [rows_written, rows_quarantined, message or None, run_id],
+    )
+
+
+def fail_run(home: KappaHome, run_id: str, exc: BaseException) -> None:
+    """Mark a run ``failed`` with the error, best effort (the error itself is re-raised by the caller)."""
+    try:
+        with writer(home, wait_s=2.0) as con:
+            con.execute(
+                "UPDATE runs SET status = 'failed', finished_at = now()::TIMESTAMP, message = ? WHERE run_id = ?",
+                [f"{type(exc).__name__}: {exc}"[:500], run_id],
+            )
+    except Exception:  # the failure being reported matters more than its bookkeeping
+        pass
 
 
 def new_run_id(command: str) -> str:

@@ -6,6 +6,7 @@ on failure. Set ``KAPPA_DEBUG=1`` to see the traceback of an unexpected error.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -33,7 +34,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True)
 
 HomeOption = Annotated[
@@ -144,6 +145,47 @@ def _print_frame(frame: pl.DataFrame, max_rows: int) -> None:
     if frame.height > max_rows:
         out.print(f"... {frame.height - max_rows:,} more rows (use --max-rows or --format csv)")
     out.print(f"{frame.height:,} row(s)")
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    as_of: Annotated[str, typer.Option("--as-of", help="As-of session date, YYYY-MM-DD")],
+    home: HomeOption = None,
+    lookback_days: Annotated[int, typer.Option(help="Sessions of intraday data (σ realized, γ, η, ε)")] = 20,
+    garch_days: Annotated[int, typer.Option(help="Daily closes for GARCH(1,1)")] = 500,
+    symbols: Annotated[
+        str | None, typer.Option(help="Comma-separated symbols (default: all with data)")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes for GARCH fits (default: CPU count)")] = None,
+) -> None:
+    """Estimate σ (realized, GARCH), γ, η, ε and β per symbol; rows go to `calibrations` (rerun = replace).
+
+    Example: kappa calibrate --as-of 2026-11-20 --lookback-days 20 --symbols AAPL,MSFT
+    """
+    from flows.calibrate import calibrate
+
+    kh = KappaHome.resolve(home)
+    day = _parse_date(as_of, "--as-of")
+    chosen = [s.strip() for s in symbols.split(",") if s.strip()] if symbols else None
+    result = calibrate(
+        kh, day, lookback_days=lookback_days, garch_days=garch_days, symbols=chosen, workers=workers
+    )
+    rows = result.rows
+    if not rows.height:
+        raise KappaError(f"no symbol has data for a calibration as of {day}")
+    shown = rows.select(
+        "symbol", "status", "sigma_usd", "sigma_pct_ann", "sigma_garch_usd", "gamma", "gamma_se",
+        "eta", "eta_source", "epsilon_usd", "beta",
+    ).sort("symbol")  # fmt: skip
+    out.print(f"[bold]calibrations[/] as of {day} (run {result.run_id}): {rows.height} symbol(s)")
+    _print_frame(shown, 50)
+
+
+def _parse_date(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise KappaError(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 @app.command("demo")

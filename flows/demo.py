@@ -12,7 +12,9 @@ from pathlib import Path
 from data.home import KappaHome
 from data.ingest import LoadReport, Progress, ingest
 from data.simulator import SimConfig, random_universe, write_dataset
+from data.sql import first_row
 from data.store import reader
+from flows.calibrate import calibrate
 
 DEMO_START = dt.date(2026, 11, 16)
 INPUT_TABLES = ("quotes", "trades", "orders", "fills")
@@ -81,9 +83,10 @@ def run_demo(
     for table in INPUT_TABLES:
         files = [data_dir / d.isoformat() / f"{table}.csv" for d in dates]
         loads.append(ingest(home, table, files, progress=progress))
+    calibrate(home, dates[-1], lookback_days=days)
     with reader(home) as con:
         counts = {}
-        for t in ("quotes", "trades", "orders", "fills", "daily", "quarantine", "runs"):
-            row = con.execute(f"SELECT count(*) FROM {t}").fetchone()
+        for t in ("quotes", "trades", "orders", "fills", "daily", "quarantine", "calibrations", "runs"):
+            row = first_row(con, f"SELECT count(*) FROM {t}")
             counts[t] = int(row[0]) if row else 0
     return DemoResult(data_dir, dates, loads, counts)

@@ -1,0 +1,271 @@
+"""All estimates for every symbol of a window: one row of ``calibrations`` per symbol and as-of date.
+
+:func:`calibrate_window` is the one entry point: it takes the market data of the window (already read by
+the data layer) and returns a polars frame whose columns are those of the ``calibrations`` table. One
+symbol's failure is recorded in its row (``status`` = ``failed`` with the reason) and never stops the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import polars as pl
+
+from calibration.bars import bucket_mids, impact_buckets
+from calibration.impact import (
+    TemporaryFit,
+    child_rates,
+    eta_fallback,
+    permanent_impact,
+    temporary_impact,
+)
+from calibration.signs import lee_ready_signs
+from calibration.volatility import TRADING_DAYS_PER_YEAR, GarchFit, garch_sigma, realized_sigma
+
+MapFn = Callable[[Callable[[np.ndarray], GarchFit], Iterable[np.ndarray]], Iterator[GarchFit]]
+
+
+@dataclass(frozen=True, slots=True)
+class MarketWindow:
+    """The inputs of one calibration: the lookback window's sessions and data, and the daily history.
+
+    ``quotes``: symbol, date, ts, bid, ask; ``trades``: symbol, date, ts, price, size; ``fills``: order_id,
+    symbol, side, ts, price, quantity, arrival_ts (own fills joined to their orders); ``daily``: symbol,
+    date, close, volume (the GARCH window, ending on the as-of date); ``sessions``: date, open_ts, close_ts
+    of the lookback window.
+    """
+
+    as_of: dt.date
+    lookback_days: int
+    sessions: pl.DataFrame
+    quotes: pl.DataFrame
+    trades: pl.DataFrame
+    fills: pl.DataFrame
+    daily: pl.DataFrame
+
+
+def _nan_garch(reason: str) -> GarchFit:
+    n = float("nan")
+    return GarchFit(n, n, n, n, n, n, n, n, n, n, 0, False, "insufficient_data", reason)
+
+
+def calibrate_window(window: MarketWindow, map_fn: MapFn = map) -> pl.DataFrame:
+    """Calibrate every symbol with data in ``window``; see the module docstring.
+
+    ``map_fn`` runs the GARCH fits (pass a process pool's ``map`` to fit them in parallel).
+    """
+    symbols = sorted(set(window.quotes["symbol"].unique()) | set(window.daily["symbol"].unique()))
+    facts = daily_facts(window)
+    realized = _safe_realized(window)
+    closes = {
+        s: g.sort("date")["close"].to_numpy()
+        for (s,), g in window.daily.partition_by("symbol", as_dict=True).items()
+    }
+    garch = dict(
+        zip(symbols, map_fn(garch_sigma, [closes.get(s, np.empty(0)) for s in symbols]), strict=True)
+    )
+    signed = lee_ready_signs(window.trades, window.quotes) if window.trades.height else None
+    buckets = (
+        impact_buckets(bucket_mids(window.quotes, window.sessions), signed, window.sessions)
+        if signed is not None and window.quotes.height
+        else None
+    )
+    children = (
+        child_rates(window.fills, window.quotes) if window.fills.height and window.quotes.height else None
+    )
+    rows = []
+    for s in symbols:
+        try:
+            rows.append(
+                _symbol_row(s, window, facts.get(s, {}), realized.get(s), garch[s], buckets, children)
+            )
+        except Exception as exc:  # one symbol's failure is data, not a crash
+            rows.append({"symbol": s, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500]})
+    frame = _fill_eta_fallbacks(pl.DataFrame(rows, schema=CALIBRATION_SCHEMA))
+    floats = [c for c, t in CALIBRATION_SCHEMA.items() if t == pl.Float64]
+    return frame.with_columns(
+        pl.col(floats).fill_nan(None),  # NaN is "not estimated": NULL in SQL
+        pl.lit(window.as_of).alias("as_of"),
+        pl.lit(window.lookback_days).alias("lookback_days"),
+    )
+
+
+def _safe_realized(window: MarketWindow) -> dict[str, dict[str, object]]:
+    if not window.quotes.height:
+        return {}
+    frame = realized_sigma(bucket_mids(window.quotes, window.sessions), window.quotes)
+    return {r["symbol"]: r for r in frame.to_dicts()}
+
+
+def daily_facts(window: MarketWindow) -> dict[str, dict[str, object]]:
+    """Per symbol over the lookback window: ADV (shares/day), mean quoted half spread, quote/trade counts."""
+    dates = window.sessions["date"]
+    adv = (
+        window.daily.filter(pl.col("date").is_in(dates.implode()))
+        .group_by("symbol")
+        .agg(
+            pl.col("volume").mean().alias("adv_shares"), pl.col("close").sort_by("date").last().alias("close")
+        )
+    )
+    q = window.quotes.group_by("symbol").agg(
+        ((pl.col("ask") - pl.col("bid")) / 2).mean().alias("half_spread_usd"), pl.len().alias("n_quotes")
+    )
+    t = window.trades.group_by("symbol").agg(pl.len().alias("n_trades"))
+    out: dict[str, dict[str, object]] = {}
+    for frame in (adv, q, t):
+        for r in frame.to_dicts():
+            out.setdefault(str(r.pop("symbol")), {}).update(r)
+    return out
+
+
+def _symbol_row(
+    symbol: str,
+    window: MarketWindow,
+    facts: dict[str, object],
+    realized: dict[str, object] | None,
+    garch: GarchFit,
+    buckets: pl.DataFrame | None,
+    children: pl.DataFrame | None,
+) -> dict[str, object]:
+    nan = float("nan")
+    row: dict[str, object] = {"symbol": symbol, **facts}
+    adv = float(facts.get("adv_shares") or nan)  # type: ignore[arg-type]
+    reasons: list[str] = []
+    if realized is not None:
+        row.update(
+            sigma_usd=realized["sigma_usd"], sigma_se_usd=realized["se_usd"],
+            sigma_tsrv_usd=realized["sigma_tsrv_usd"], sigma_pct_ann=realized["sigma_pct_ann"],
+            mid_close_usd=realized["mid_close_usd"], sigma_nobs=realized["nobs"], sigma_days=realized["days"],
+            sigma_status=realized["status"],
+        )  # fmt: skip
+    else:
+        row.update(sigma_status="insufficient_data", mid_close_usd=facts.get("close"))
+        reasons.append("no quotes in the window")
+    g = asdict(garch)
+    row.update({f"garch_{k}" if not k.startswith("sigma") else k: v for k, v in g.items()})
+    mid_close = float(row.get("mid_close_usd") or nan)  # type: ignore[arg-type]
+    row["sigma_garch_pct_ann"] = 100 * garch.sigma_garch_usd / mid_close * math.sqrt(TRADING_DAYS_PER_YEAR)
+    if garch.status != "ok":
+        row["sigma_garch_usd"] = row.get("sigma_usd", nan)
+        row["sigma_garch_se_usd"] = row.get("sigma_se_usd", nan)
+        row["sigma_garch_pct_ann"] = row.get("sigma_pct_ann", nan)
+        row["garch_status"] = f"fallback_realized:{garch.status}"
+    if buckets is not None:
+        fit = permanent_impact(buckets.filter(pl.col("symbol") == symbol))
+        row.update(
+            gamma=fit.coef, gamma_se=fit.se, gamma_nobs=fit.nobs, gamma_r2=fit.r2, gamma_status=fit.status
+        )
+    else:
+        row.update(gamma_status="insufficient_data")
+    if row.get("gamma_status") != "ok":
+        reasons.append("too few 5-minute buckets with trades for gamma")
+    sigma = float(row.get("sigma_usd") or nan)  # type: ignore[arg-type]
+    mine = children.filter(pl.col("symbol") == symbol) if children is not None else None
+    temp = temporary_impact(mine, sigma, adv) if mine is not None and mine.height else None
+    if temp is not None and temp.status == "ok":
+        row.update(_temporary_columns(temp), eta_source="fills")
+    else:
+        row.update(_temporary_columns(temp) if temp is not None else {}, eta_source=None)
+        row["epsilon_usd"] = facts.get("half_spread_usd")
+        row["epsilon_se_usd"] = None
+        row["epsilon_source"] = "quoted_half_spread"
+        reasons.append(f"own fills: {temp.status if temp else 'none'}")
+    if row.get("eta_source") == "fills":
+        row["epsilon_source"] = "fills"
+    row["status"] = "ok" if not reasons else ("insufficient_data" if realized is None else "partial")
+    row["reason"] = "; ".join(reasons) or None
+    return row
+
+
+def _temporary_columns(t: TemporaryFit) -> dict[str, object]:
+    return {
+        "epsilon_usd": t.epsilon_usd, "epsilon_se_usd": t.epsilon_se_usd, "eta": t.eta, "eta_se": t.eta_se,
+        "eta_r2": t.r2, "eta_nobs": t.nobs, "eta_orders": t.orders, "eta_status": t.status, "beta": t.beta,
+        "beta_se": t.beta_se, "eta_nl": t.eta_nl, "eta_nl_se": t.eta_nl_se, "power_r2": t.power_r2,
+        "power_nobs": t.power_nobs, "power_status": t.power_status,
+    }  # fmt: skip
+
+
+def _fill_eta_fallbacks(frame: pl.DataFrame) -> pl.DataFrame:
+    """η for symbols without a fill-based fit: cross-sectional η·ADV/σ median, else Almgren et al. (2005)."""
+    fitted = frame.filter(pl.col("eta_source") == "fills")
+    scale = (
+        float(fitted.select((pl.col("eta") * pl.col("adv_shares") / pl.col("sigma_usd")).median()).item())
+        if fitted.height
+        else None
+    )
+    etas: list[float | None] = []
+    sources: list[str | None] = []
+    for r in frame.iter_rows(named=True):
+        if r["eta_source"] == "fills":
+            etas.append(r["eta"])
+            sources.append("fills")
+        elif r["sigma_usd"] is not None and r["adv_shares"] and math.isfinite(r["sigma_usd"]):
+            eta, source = eta_fallback(r["sigma_usd"], r["adv_shares"], scale)
+            etas.append(eta)
+            sources.append(source)
+        else:
+            etas.append(None)
+            sources.append(None)
+    return frame.with_columns(pl.Series("eta", etas, pl.Float64), pl.Series("eta_source", sources, pl.String))
+
+
+F, INT, S, B = pl.Float64, pl.Int64, pl.String, pl.Boolean
+CALIBRATION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "symbol": S,
+    "status": S,
+    "reason": S,
+    "mid_close_usd": F,
+    "adv_shares": F,
+    "half_spread_usd": F,
+    "n_quotes": INT,
+    "n_trades": INT,
+    "sigma_usd": F,
+    "sigma_se_usd": F,
+    "sigma_pct_ann": F,
+    "sigma_tsrv_usd": F,
+    "sigma_nobs": INT,
+    "sigma_days": INT,
+    "sigma_status": S,
+    "sigma_garch_usd": F,
+    "sigma_garch_se_usd": F,
+    "sigma_garch_pct_ann": F,
+    "garch_variance_forecast": F,
+    "garch_omega": F,
+    "garch_omega_se": F,
+    "garch_alpha": F,
+    "garch_alpha_se": F,
+    "garch_beta": F,
+    "garch_beta_se": F,
+    "garch_loglik": F,
+    "garch_nobs": INT,
+    "garch_converged": B,
+    "garch_status": S,
+    "garch_message": S,
+    "gamma": F,
+    "gamma_se": F,
+    "gamma_r2": F,
+    "gamma_nobs": INT,
+    "gamma_status": S,
+    "epsilon_usd": F,
+    "epsilon_se_usd": F,
+    "epsilon_source": S,
+    "eta": F,
+    "eta_se": F,
+    "eta_r2": F,
+    "eta_nobs": INT,
+    "eta_orders": INT,
+    "eta_status": S,
+    "eta_source": S,
+    "beta": F,
+    "beta_se": F,
+    "eta_nl": F,
+    "eta_nl_se": F,
+    "power_r2": F,
+    "power_nobs": INT,
+    "power_status": S,
+}

@@ -1,0 +1,174 @@
+"""Market impact: permanent γ (Kyle's lambda), temporary η and fixed cost ε, and the power-law exponent.
+
+Units (DESIGN §3): γ in $/share per share traded; η in $/share per (share/day) of trading rate; ε in
+$/share; a child's rate is n/τ in shares per trading day, τ from the previous fill of the order (the first
+from the order's arrival).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from calibration import SESSION_SECONDS
+from calibration.signs import prevailing_mid
+
+MIN_BUCKETS = 30
+MIN_FILLS = 20
+MIN_ORDERS = 3
+ALMGREN_2005_ETA = 0.142
+ALMGREN_2005_BETA = 0.6
+REFERENCE_PARTICIPATION = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactFit:
+    """One regression coefficient with its standard error, observations, R² and status."""
+
+    coef: float
+    se: float
+    nobs: int
+    r2: float
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class TemporaryFit:
+    """ε (intercept) and η (slope) of side·(fill − mid) on the child's rate, and the power-law fit."""
+
+    epsilon_usd: float
+    epsilon_se_usd: float
+    eta: float
+    eta_se: float
+    r2: float
+    nobs: int
+    orders: int
+    status: str
+    beta: float
+    beta_se: float
+    eta_nl: float
+    eta_nl_se: float
+    power_r2: float
+    power_nobs: int
+    power_status: str
+
+
+def newey_west_lags(n: int) -> int:
+    """Newey & West (1994) rule of thumb: ⌊4 (n/100)^(2/9)⌋."""
+    return math.floor(4 * (n / 100) ** (2 / 9))
+
+
+def permanent_impact(buckets: pl.DataFrame) -> ImpactFit:
+    """γ from OLS of each 5-minute bucket's mid change on its net signed volume (one symbol).
+
+    Parameters
+    ----------
+    buckets
+        ``dmid_usd`` ($/share) and ``net_signed_shares`` (shares) per bucket (see
+        :func:`calibration.bars.impact_buckets`).
+
+    Notes
+    -----
+    Δmid_k = c + γ·Q_k + u_k with Q_k the net Lee-Ready-signed volume of bucket k: the permanent impact of
+    Almgren & Chriss (2000, eq. 2) estimated as Kyle's (1985) lambda. Standard errors are Newey-West HAC
+    (statsmodels, Bartlett kernel, :func:`newey_west_lags` lags), robust to the serial correlation and
+    heteroskedasticity of intraday returns.
+    """
+    import statsmodels.api as sm
+
+    b = buckets.drop_nulls(["dmid_usd", "net_signed_shares"])
+    n = b.height
+    x = b["net_signed_shares"].to_numpy()
+    if n < MIN_BUCKETS or np.ptp(x) == 0:
+        return ImpactFit(float("nan"), float("nan"), n, float("nan"), "insufficient_data")
+    y = b["dmid_usd"].to_numpy()
+    res = sm.OLS(y, sm.add_constant(x, has_constant="add")).fit(
+        cov_type="HAC", cov_kwds={"maxlags": newey_west_lags(n)}
+    )
+    return ImpactFit(float(res.params[1]), float(res.bse[1]), n, float(res.rsquared), "ok")
+
+
+def child_rates(fills: pl.DataFrame, quotes: pl.DataFrame) -> pl.DataFrame:
+    """Own fills with their prevailing mid, half spread, τ (days) and rate n/τ (shares/day).
+
+    ``fills`` needs ``order_id, symbol, side, ts, price, quantity, arrival_ts``. The cost per share
+    ``cost_usd`` = side·(price − mid) is positive when the trader pays.
+    """
+    f = fills.sort("order_id", "ts").with_columns(
+        pl.col("ts").shift(1).over("order_id").fill_null(pl.col("arrival_ts")).alias("_prev")
+    )
+    f = f.with_columns(
+        ((pl.col("ts") - pl.col("_prev")).dt.total_nanoseconds() / 1e9 / SESSION_SECONDS).alias("tau_days")
+    ).drop("_prev")
+    f = prevailing_mid(f, quotes)
+    side = pl.when(pl.col("side") == "buy").then(1.0).otherwise(-1.0)
+    return f.with_columns(
+        (pl.col("quantity") / pl.col("tau_days")).alias("rate_shares_per_day"),
+        (side * (pl.col("price") - pl.col("mid"))).alias("cost_usd"),
+    ).filter(pl.col("tau_days") > 0, pl.col("mid").is_not_null())
+
+
+def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float) -> TemporaryFit:
+    """ε and η from one symbol's own fills, and the Almgren et al. (2005) power law beside them.
+
+    Parameters
+    ----------
+    children
+        Output of :func:`child_rates` for one symbol.
+    sigma_usd
+        σ of the symbol ($/share/√day), to express the power law in units of σ.
+    adv_shares
+        Average daily volume (shares).
+
+    Notes
+    -----
+    Linear: side·(p − mid) = ε + η·n/τ + u (Almgren & Chriss 2000, eq. 7), weighted least squares with
+    weights = child quantity, heteroskedasticity-robust (HC1) standard errors.
+    Power law: J = (side·(p − mid) − ε)/mid = η_nl · σ_frac · |v/ADV|^β with σ_frac = σ_usd/mid (Almgren,
+    Thum, Hauptmann & Li 2005, eq. 4), fitted by OLS of ln(J/σ_frac) on ln(v/ADV) over children with J > 0;
+    η_nl = exp(intercept) with its delta-method error.
+    """
+    import statsmodels.api as sm
+
+    c = children.drop_nulls(["cost_usd", "rate_shares_per_day"])
+    n, orders = c.height, c["order_id"].n_unique()
+    nan = float("nan")
+    if n < MIN_FILLS or orders < MIN_ORDERS or np.ptp(c["rate_shares_per_day"].to_numpy()) == 0:
+        return TemporaryFit(nan, nan, nan, nan, nan, n, orders, "insufficient_data",
+                            nan, nan, nan, nan, nan, 0, "insufficient_data")  # fmt: skip
+    x, y, w = (c[k].to_numpy() for k in ("rate_shares_per_day", "cost_usd", "quantity"))
+    lin = sm.WLS(y, sm.add_constant(x, has_constant="add"), weights=w).fit(cov_type="HC1")
+    eps, eta = float(lin.params[0]), float(lin.params[1])
+    mid = c["mid"].to_numpy()
+    j = (y - eps) / mid
+    keep = (j > 0) & (x > 0)
+    if keep.sum() >= MIN_FILLS and math.isfinite(sigma_usd) and sigma_usd > 0 and adv_shares > 0:
+        sigma_frac = sigma_usd / mid[keep]
+        lx = np.log(x[keep] / adv_shares)
+        ly = np.log(j[keep] / sigma_frac)
+        pw = sm.OLS(ly, sm.add_constant(lx, has_constant="add")).fit(cov_type="HC1")
+        eta_nl = math.exp(float(pw.params[0]))
+        power = (float(pw.params[1]), float(pw.bse[1]), eta_nl, eta_nl * float(pw.bse[0]), float(pw.rsquared),
+                 int(keep.sum()), "ok")  # fmt: skip
+    else:
+        power = (nan, nan, nan, nan, nan, int(keep.sum()), "insufficient_data")
+    return TemporaryFit(
+        eps, float(lin.bse[0]), eta, float(lin.bse[1]), float(lin.rsquared), n, orders,
+        "ok" if eta > 0 and eps >= 0 else "implausible_sign", *power,
+    )  # fmt: skip
+
+
+def eta_fallback(sigma_usd: float, adv_shares: float, scale: float | None = None) -> tuple[float, str]:
+    """η where a symbol has too few fills: a cross-sectional scale, else Almgren et al. (2005).
+
+    ``scale`` is the cross-sectional median of η·ADV/σ over the symbols whose fills were fitted (η scales
+    like σ/ADV). Without one, the Almgren et al. (2005, eq. 4) law J = 0.142·σ·(v/ADV)^0.6 is linearised
+    at a participation of 10 % of ADV per day: η = 0.142·σ_usd·0.1^(0.6−1)/ADV.
+    """
+    if scale is not None and math.isfinite(scale):
+        return scale * sigma_usd / adv_shares, "cross_section"
+    eta = ALMGREN_2005_ETA * sigma_usd * REFERENCE_PARTICIPATION ** (ALMGREN_2005_BETA - 1) / adv_shares
+    return eta, "almgren_2005"

@@ -1,0 +1,230 @@
+"""Volatility σ of the mid: realized (5-minute and two-scales) and GARCH(1,1).
+
+σ is in $/share/√day (arithmetic, as Almgren-Chriss needs it): σ_usd = mid_close · √(daily variance of log
+returns), with a day = the regular session. ``sigma_pct_ann`` = 100 · σ_usd / mid_close · √252.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from calibration.bars import bucket_returns
+
+TRADING_DAYS_PER_YEAR = 252
+GARCH_MIN_RETURNS = 100
+"""Fewer daily returns than this and GARCH(1,1) is not fitted (its three parameters are too loose)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RealizedSigma:
+    """Realized σ of one symbol over a window of sessions.
+
+    ``sigma_usd`` from 5-minute returns, ``sigma_tsrv_usd`` from the two-scales estimator; ``se_usd`` by
+    the delta method from the dispersion of the daily variances; ``nobs`` 5-minute returns in ``days``.
+    """
+
+    sigma_usd: float
+    se_usd: float
+    sigma_tsrv_usd: float
+    sigma_pct_ann: float
+    mid_close_usd: float
+    nobs: int
+    days: int
+    status: str
+
+
+def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None = None) -> pl.DataFrame:
+    """Realized σ per symbol from 5-minute boundary mids (see :func:`calibration.bars.bucket_mids`).
+
+    Parameters
+    ----------
+    mids
+        ``symbol, date, bucket, mid, day_fraction``.
+    quotes
+        ``symbol, date, ts, bid, ask``: every quote, for the two-scales estimator.
+    tsrv_k
+        Slow-scale lag K of the two-scales estimator; default ⌈n^(2/3)⌉ per symbol-day.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per symbol with the fields of :class:`RealizedSigma`.
+
+    Notes
+    -----
+    Daily realized variance RV_d = Σ_k r²_{d,k} over the session's 5-minute log returns, divided by the
+    session's length in days (an early close counts as a fraction of a day). σ²_usd,d = mid_close,d² · RV_d
+    and σ_usd = √(mean_d σ²_usd,d): the root of the mean variance, not the mean of the roots, so it is
+    unbiased for σ². Two-scales realized variance (Zhang, Mykland & Aït-Sahalia 2005, eq. 55, with the
+    small-sample factor of their eq. 64): TSRV = (1 − n̄/n)⁻¹ (RV^(K) − (n̄/n) RV^(all)), where
+    RV^(K) = (1/K) Σ_i (x_{i+K} − x_i)², RV^(all) = Σ_i (x_{i+1} − x_i)², n̄ = (n − K + 1)/K, x = log mid.
+    """
+    rets = bucket_returns(mids)
+    closes = mids.group_by("symbol", "date").agg(pl.col("mid").sort_by("bucket").last().alias("mid_close"))
+    daily = (
+        rets.group_by("symbol", "date")
+        .agg(
+            (pl.col("log_return") ** 2).sum().alias("rv"),
+            pl.col("day_fraction").first(),
+            pl.len().alias("n"),
+        )
+        .join(closes, on=["symbol", "date"])
+        .join(tsrv_by_day(quotes, tsrv_k), on=["symbol", "date"], how="left")
+        .with_columns(
+            (pl.col("mid_close") ** 2 * pl.col("rv") / pl.col("day_fraction")).alias("var_usd"),
+            (pl.col("mid_close") ** 2 * pl.col("tsrv") / pl.col("day_fraction")).alias("tsrv_usd"),
+        )
+    )
+    out = (
+        daily.sort("date")
+        .group_by("symbol")
+        .agg(
+            pl.col("var_usd").mean().sqrt().alias("sigma_usd"),
+            pl.col("var_usd").std().alias("_var_sd"),
+            pl.col("tsrv_usd").mean().clip(0.0).sqrt().alias("sigma_tsrv_usd"),
+            pl.col("mid_close").last().alias("mid_close_usd"),
+            pl.col("n").sum().alias("nobs"),
+            pl.len().alias("days"),
+        )
+        .with_columns(
+            # delta method: se(σ) = se(σ²) / (2σ), se(σ²) = sd(daily σ²) / √days
+            (pl.col("_var_sd") / pl.col("days").sqrt() / (2 * pl.col("sigma_usd"))).alias("se_usd"),
+            (100 * pl.col("sigma_usd") / pl.col("mid_close_usd") * math.sqrt(TRADING_DAYS_PER_YEAR)).alias(
+                "sigma_pct_ann"
+            ),
+            pl.when(pl.col("days") >= 2).then(pl.lit("ok")).otherwise(pl.lit("single_day")).alias("status"),
+        )
+        .drop("_var_sd")
+    )
+    return out.sort("symbol")
+
+
+def tsrv_by_day(quotes: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
+    """Two-scales realized variance of the log mid per (symbol, date) from every quote (see above)."""
+    x = quotes.sort("symbol", "ts").with_columns(((pl.col("bid") + pl.col("ask")) / 2).log().alias("x"))
+    rows = []
+    for (symbol, date), g in x.group_by("symbol", "date", maintain_order=True):
+        rows.append((symbol, date, two_scales_variance(g["x"].to_numpy(), k)))
+    return pl.DataFrame(rows, schema={"symbol": pl.String, "date": pl.Date, "tsrv": pl.Float64}, orient="row")
+
+
+def two_scales_variance(x: np.ndarray, k: int | None = None) -> float:
+    """TSRV of one day's log prices ``x`` (Zhang, Mykland & Aït-Sahalia 2005, eqs. 55 and 64)."""
+    n = len(x) - 1
+    if n < 2:
+        return float("nan")
+    k = k or max(1, math.ceil(n ** (2 / 3)))
+    k = min(k, n)
+    rv_all = float(np.sum(np.diff(x) ** 2))
+    rv_k = float(np.sum((x[k:] - x[:-k]) ** 2)) / k
+    n_bar = (n - k + 1) / k
+    if n_bar >= n:
+        return rv_all
+    return (rv_k - n_bar / n * rv_all) / (1 - n_bar / n)
+
+
+@dataclass(frozen=True, slots=True)
+class GarchFit:
+    """GARCH(1,1) of daily log returns × 100 and its one-day-ahead σ.
+
+    ``omega`` in %², ``alpha``, ``beta`` unitless, each with its standard error; ``variance_forecast``
+    in %² per day; ``sigma_garch_usd`` = mid_close · √variance_forecast / 100.
+    """
+
+    sigma_garch_usd: float
+    sigma_garch_se_usd: float
+    variance_forecast: float
+    omega: float
+    omega_se: float
+    alpha: float
+    alpha_se: float
+    beta: float
+    beta_se: float
+    loglik: float
+    nobs: int
+    converged: bool
+    status: str
+    message: str
+
+
+def garch_sigma(closes: np.ndarray) -> GarchFit:
+    """Fit GARCH(1,1) to ``closes`` (closing mids, oldest first) and forecast tomorrow's variance.
+
+    Notes
+    -----
+    ``arch`` with a constant mean and normal errors (Bollerslev 1986):
+    r_t = μ + ε_t, ε_t = √h_t z_t, h_t = ω + α ε²_{t−1} + β h_{t−1}, with r_t = 100 ln(C_t / C_{t−1}); the
+    forecast is h_{T+1} = ω + α ε²_T + β h_T. Warnings (e.g. ``ConvergenceWarning``) are caught and kept in
+    ``message``; a fit that raises, does not converge, or is not stationary (α + β ≥ 1) has ``status``
+    other than ``ok`` and NaN σ, so the caller falls back to the realized σ. The standard error of σ comes
+    from the parameters' covariance by the delta method (numerical gradient of h_{T+1}).
+    """
+    closes = np.asarray(closes, dtype=float)
+    closes = closes[np.isfinite(closes) & (closes > 0)]
+    r = 100.0 * np.diff(np.log(closes))
+    nan = float("nan")
+    if len(r) < GARCH_MIN_RETURNS:
+        return GarchFit(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, len(r), False, "insufficient_data",
+                        f"{len(r)} daily returns < {GARCH_MIN_RETURNS}")  # fmt: skip
+    from arch import arch_model
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            res = arch_model(r, mean="Constant", vol="GARCH", p=1, q=1, dist="normal", rescale=False).fit(
+                disp="off", show_warning=True
+            )
+        except Exception as exc:  # a numerical failure of one symbol must not stop the night
+            return GarchFit(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, len(r), False, "failed",
+                            f"{type(exc).__name__}: {exc}")  # fmt: skip
+    message = "; ".join(sorted({str(w.message).splitlines()[0] for w in caught}))
+    params, se = res.params, res.std_err
+    converged = int(res.convergence_flag) == 0
+    omega, alpha, beta = float(params["omega"]), float(params["alpha[1]"]), float(params["beta[1]"])
+    h_next = float(res.forecast(horizon=1, reindex=False).variance.iloc[-1, 0])
+    status = "ok"
+    if not converged:
+        status = "not_converged"
+    elif alpha + beta >= 1.0:
+        status = "nonstationary"
+    sigma = float(closes[-1]) * math.sqrt(h_next) / 100.0 if status == "ok" else nan
+    sigma_se = (
+        _forecast_se(r, np.asarray(params), np.asarray(res.param_cov), float(closes[-1]))
+        if status == "ok"
+        else nan
+    )
+    return GarchFit(
+        sigma, sigma_se, h_next, omega, float(se["omega"]), alpha, float(se["alpha[1]"]), beta,
+        float(se["beta[1]"]), float(res.loglikelihood), len(r), converged, status, message,
+    )  # fmt: skip
+
+
+def _forecast_variance(r: np.ndarray, theta: np.ndarray) -> float:
+    """h_{T+1} for parameters (μ, ω, α, β) with arch's start-up: h_1 = backcast (weighted mean of ε²)."""
+    mu, omega, alpha, beta = theta
+    e = r - mu
+    tau = min(75, len(e))
+    w = 0.94 ** np.arange(tau)
+    h = float(np.sum(w / w.sum() * e[:tau] ** 2))
+    for t in range(len(e)):
+        h = omega + alpha * e[t] ** 2 + beta * h
+    return h
+
+
+def _forecast_se(r: np.ndarray, theta: np.ndarray, cov: np.ndarray, close: float) -> float:
+    base = _forecast_variance(r, theta)
+    grad = np.empty(len(theta))
+    for i in range(len(theta)):
+        step = 1e-5 * max(abs(theta[i]), 1e-4)
+        up, dn = theta.copy(), theta.copy()
+        up[i] += step
+        dn[i] -= step
+        grad[i] = (_forecast_variance(r, up) - _forecast_variance(r, dn)) / (2 * step)
+    var_h = float(grad @ cov @ grad)
+    # σ = C √h / 100  ⇒  dσ/dh = C / (200 √h)
+    return close / (200.0 * math.sqrt(base)) * math.sqrt(max(var_h, 0.0))

@@ -1,0 +1,99 @@
+"""Read the inputs of a calibration window: lake files for market data, DuckDB for the rest.
+
+Market data is read from the Parquet files the manifest lists (never through the database views), so the
+same reads work in worker processes that must not open the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from data.calendar import DEFAULT_CALENDAR, previous_sessions, session_bounds
+from data.home import KappaHome
+from data.store import reader
+
+
+@dataclass(frozen=True, slots=True)
+class WindowData:
+    """Frames of one lookback window (see ``calibration.estimates.MarketWindow`` for their columns)."""
+
+    as_of: dt.date
+    sessions: pl.DataFrame
+    quotes: pl.DataFrame
+    trades: pl.DataFrame
+    fills: pl.DataFrame
+    daily: pl.DataFrame
+
+
+def lake_paths(home: KappaHome, table: str, dates: list[dt.date]) -> dict[dt.date, str]:
+    """The current lake file of ``table`` for each of ``dates`` that has one."""
+    with reader(home) as con:
+        rows = con.execute(
+            "SELECT date, path FROM lake_files WHERE table_name = ? AND date IN (SELECT unnest(?))",
+            [table, dates],
+        ).fetchall()
+    return {d: p for d, p in rows}
+
+
+def scan_market(paths: list[str], columns: list[str], symbols: list[str] | None) -> pl.DataFrame:
+    """Read ``columns`` of the lake files ``paths``, only ``symbols`` if given (row groups are pruned)."""
+    if not paths:
+        return pl.DataFrame()
+    lf = pl.scan_parquet(paths).select(columns)
+    if symbols:
+        lf = lf.filter(pl.col("symbol").is_in(symbols))
+    return lf.collect()
+
+
+def read_window(
+    home: KappaHome,
+    as_of: dt.date,
+    lookback_days: int,
+    garch_days: int,
+    symbols: list[str] | None = None,
+    calendar: str = DEFAULT_CALENDAR,
+) -> WindowData:
+    """Everything a calibration as of ``as_of`` needs.
+
+    The intraday window is the ``lookback_days`` sessions ending on ``as_of`` (those with quotes loaded);
+    the daily history is the last ``garch_days`` + 1 closes up to ``as_of``; fills are those of the window.
+    """
+    dates = previous_sessions(as_of, lookback_days, calendar)
+    qpaths = lake_paths(home, "quotes", dates)
+    tpaths = lake_paths(home, "trades", dates)
+    have = sorted(qpaths)
+    sessions = (
+        session_bounds(have[0], have[-1], calendar).filter(pl.col("date").is_in(have))
+        if have
+        else pl.DataFrame(
+            schema={"date": pl.Date, "open_ts": pl.Datetime("ns"), "close_ts": pl.Datetime("ns")}
+        )
+    )
+    quotes = scan_market(list(qpaths.values()), ["symbol", "date", "ts", "bid", "ask"], symbols)
+    trades = scan_market(list(tpaths.values()), ["symbol", "date", "ts", "price", "size"], symbols)
+    if not quotes.height:
+        quotes = pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "ts": pl.Datetime("ns"),
+                                      "bid": pl.Float64, "ask": pl.Float64})  # fmt: skip
+    if not trades.height:
+        trades = pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "ts": pl.Datetime("ns"),
+                                      "price": pl.Float64, "size": pl.Float64})  # fmt: skip
+    sym_filter = "AND o.symbol IN (SELECT unnest(?))" if symbols else ""
+    with reader(home) as con:
+        start = sessions["open_ts"].min() if sessions.height else None
+        end = sessions["close_ts"].max() if sessions.height else None
+        fills = con.sql(
+            f"""SELECT f.order_id, o.symbol, o.side, f.ts, f.price, f.quantity, o.arrival_ts
+                FROM fills f JOIN orders o USING (order_id)
+                WHERE f.ts BETWEEN ? AND ? {sym_filter} ORDER BY o.symbol, f.order_id, f.ts""",
+            params=[start, end, *([symbols] if symbols else [])],
+        ).pl()
+        daily = con.sql(
+            f"""SELECT symbol, date, close, volume FROM daily o WHERE date <= ? {sym_filter}
+                QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) <= ?
+                ORDER BY symbol, date""",
+            params=[as_of, *([symbols] if symbols else []), garch_days + 1],
+        ).pl()
+    return WindowData(as_of, sessions, quotes, trades, fills, daily)
