@@ -127,9 +127,11 @@ def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float
     -----
     Linear: side·(p − mid) = ε + η·n/τ + u (Almgren & Chriss 2000, eq. 7), weighted least squares with
     weights = child quantity, heteroskedasticity-robust (HC1) standard errors.
-    Power law: J = (side·(p − mid) − ε)/mid = η_nl · σ_frac · |v/ADV|^β with σ_frac = σ_usd/mid (Almgren,
+    Power law: J = (side·(p − mid) − s)/mid = η_nl · σ_frac · |v/ADV|^β with σ_frac = σ_usd/mid (Almgren,
     Thum, Hauptmann & Li 2005, eq. 4), fitted by OLS of ln(J/σ_frac) on ln(v/ADV) over children with J > 0;
-    η_nl = exp(intercept) with its delta-method error.
+    η_nl = exp(intercept) with its delta-method error. The fixed part s is the prevailing quoted half spread
+    of each fill (measured, not fitted: a linear intercept would absorb the curvature the power law is
+    there to measure), or the linear ε where no quote is known.
     """
     import statsmodels.api as sm
 
@@ -143,7 +145,8 @@ def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float
     lin = sm.WLS(y, sm.add_constant(x, has_constant="add"), weights=w).fit(cov_type="HC1")
     eps, eta = float(lin.params[0]), float(lin.params[1])
     mid = c["mid"].to_numpy()
-    j = (y - eps) / mid
+    fixed = c["half_spread"].fill_null(eps).to_numpy() if "half_spread" in c.columns else np.full(n, eps)
+    j = (y - fixed) / mid
     keep = (j > 0) & (x > 0)
     if keep.sum() >= MIN_FILLS and math.isfinite(sigma_usd) and sigma_usd > 0 and adv_shares > 0:
         sigma_frac = sigma_usd / mid[keep]

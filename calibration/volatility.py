@@ -16,6 +16,7 @@ import polars as pl
 from calibration.bars import bucket_returns
 
 TRADING_DAYS_PER_YEAR = 252
+BUCKETS_PER_SESSION = 78  # 6.5 h / 5 min
 GARCH_MIN_RETURNS = 100
 """Fewer daily returns than this and GARCH(1,1) is not fitted (its three parameters are too loose)."""
 
@@ -48,7 +49,8 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
     quotes
         ``symbol, date, ts, bid, ask``: every quote, for the two-scales estimator.
     tsrv_k
-        Slow-scale lag K of the two-scales estimator; default ⌈n^(2/3)⌉ per symbol-day.
+        Slow-scale lag K of the two-scales estimator; default: the mean number of quotes in five minutes
+        of that symbol-day (a 5-minute slow scale in quote time, averaged over all K offsets).
 
     Returns
     -------
@@ -114,11 +116,14 @@ def tsrv_by_day(quotes: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
 
 
 def two_scales_variance(x: np.ndarray, k: int | None = None) -> float:
-    """TSRV of one day's log prices ``x`` (Zhang, Mykland & Aït-Sahalia 2005, eqs. 55 and 64)."""
+    """TSRV of one day's log prices ``x`` (Zhang, Mykland & Aït-Sahalia 2005, eqs. 55 and 64).
+
+    ``k`` defaults to ⌈n / 78⌉, a five-minute slow scale for a full session of n + 1 quotes.
+    """
     n = len(x) - 1
     if n < 2:
         return float("nan")
-    k = k or max(1, math.ceil(n ** (2 / 3)))
+    k = k or max(1, math.ceil(n / BUCKETS_PER_SESSION))
     k = min(k, n)
     rv_all = float(np.sum(np.diff(x) ** 2))
     rv_k = float(np.sum((x[k:] - x[:-k]) ** 2)) / k

@@ -1,0 +1,167 @@
+"""γ, ε, η and the power law against the simulator's truth; Lee-Ready on hand-worked trades."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from calibration.bars import bucket_mids, impact_buckets
+from calibration.estimates import calibrate_window
+from calibration.impact import (
+    ALMGREN_2005_ETA,
+    child_rates,
+    eta_fallback,
+    newey_west_lags,
+    permanent_impact,
+    temporary_impact,
+)
+from calibration.signs import lee_ready_signs
+from data.simulator import SymbolParams
+from tests.calibration.conftest import simulate_window
+
+# Heavy public flow relative to σ so that γ is identified in a few weeks of 5-minute buckets.
+KYLE = SymbolParams("KYLE", 30.0, 0.25, 2e-6, 3e-6, 0.01, 600_000, quotes_per_day=2_000)
+OWN = SymbolParams("OWN", 60.0, 1.2, 5e-7, 4e-6, 0.03, 500_000, quotes_per_day=2_000)
+T0 = dt.datetime(2026, 11, 16, 15, 0)
+
+
+def _ts(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def test_lee_ready_quote_rule_then_tick_rule() -> None:
+    quotes = pl.DataFrame({"symbol": ["A"] * 3, "ts": [_ts(0), _ts(10), _ts(20)],
+                           "bid": [10.0, 10.0, 10.1], "ask": [10.2, 10.2, 10.3]})  # fmt: skip
+    trades = pl.DataFrame({
+        "symbol": ["A"] * 6,
+        "ts": [_ts(1), _ts(2), _ts(3), _ts(4), _ts(5), _ts(20)],
+        "price": [10.2, 10.0, 10.1, 10.15, 10.15, 10.1],
+        "size": [100.0] * 6,
+    })  # fmt: skip
+    signed = lee_ready_signs(trades, quotes).sort("ts")
+    # above mid, below mid, at mid after a rise (10.0 -> 10.1: tick up), above, zero tick: keep +1; the last
+    # trade prints at the quote stamped at the same instant, which is not yet prevailing (mid 10.1): at mid,
+    # after a fall 10.15 -> 10.1: −1
+    assert signed["sign"].to_list() == [1, -1, 1, 1, 1, -1]
+    assert signed["mid"].to_list()[-1] == pytest.approx(10.1)
+
+
+def test_lee_ready_is_sign_symmetric() -> None:
+    w = simulate_window((KYLE,), dt.date(2026, 11, 2), 2, orders_per_symbol_day=0)
+    s = lee_ready_signs(w.trades, w.quotes)
+    mirror_q = w.quotes.with_columns((100 - pl.col("ask")).alias("bid"), (100 - pl.col("bid")).alias("ask"))
+    m = lee_ready_signs(w.trades.with_columns((100 - pl.col("price")).alias("price")), mirror_q)
+    assert (s["sign"] == -m["sign"]).all()
+    assert s["sign"].null_count() == 0
+
+
+def test_gamma_within_two_standard_errors_and_tighter_with_a_longer_window() -> None:
+    fits = {}
+    for days in (10, 40):
+        w = simulate_window((KYLE,), dt.date(2026, 8, 3), days, orders_per_symbol_day=0, seed=days)
+        b = impact_buckets(bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes), w.sessions)
+        fits[days] = permanent_impact(b)
+    for fit in fits.values():
+        assert fit.status == "ok"
+        assert abs(fit.coef - KYLE.gamma) < 2 * fit.se, (fit.coef, fit.se, KYLE.gamma)
+    assert fits[40].se < 0.7 * fits[10].se  # √(10/40) = 0.5 in expectation
+    assert abs(fits[40].coef - KYLE.gamma) / KYLE.gamma < 0.15
+    assert fits[40].nobs == 40 * 78
+
+
+def test_newey_west_lag_rule() -> None:
+    assert [newey_west_lags(n) for n in (100, 780, 3120)] == [4, 6, 8]
+
+
+@pytest.fixture(scope="module")
+def own_window():
+    return simulate_window((OWN,), dt.date(2026, 9, 14), 15, orders_per_symbol_day=6, seed=11)
+
+
+def test_epsilon_and_eta_within_10_percent_of_truth(own_window) -> None:
+    children = child_rates(own_window.fills, own_window.quotes)
+    fit = temporary_impact(children, OWN.sigma_usd, OWN.adv_shares)
+    assert fit.status == "ok" and fit.nobs == own_window.fills.height
+    assert fit.epsilon_usd == pytest.approx(OWN.epsilon_usd, rel=0.10)
+    assert fit.eta == pytest.approx(OWN.eta, rel=0.10)
+    # the child's rate computed from its fills equals the simulator's n/τ
+    truth = own_window.fills.select("order_id", "ts", "rate_shares_per_day")
+    joined = children.join(truth, on=["order_id", "ts"], suffix="_true")
+    np.testing.assert_allclose(joined["rate_shares_per_day"], joined["rate_shares_per_day_true"], rtol=1e-9)
+    # linear temporary impact: the power-law exponent is 1
+    assert fit.beta == pytest.approx(1.0, abs=0.05)
+
+
+def test_buys_and_sells_give_the_same_estimates(own_window) -> None:
+    children = child_rates(own_window.fills, own_window.quotes)
+    mirrored = children.with_columns(
+        pl.when(pl.col("side") == "buy").then(pl.lit("sell")).otherwise(pl.lit("buy")).alias("side"),
+        (2 * pl.col("mid") - pl.col("price")).alias("price"),
+    )
+    side = pl.when(pl.col("side") == "buy").then(1.0).otherwise(-1.0)
+    mirrored = mirrored.with_columns((side * (pl.col("price") - pl.col("mid"))).alias("cost_usd"))
+    a = temporary_impact(children, OWN.sigma_usd, OWN.adv_shares)
+    b = temporary_impact(mirrored, OWN.sigma_usd, OWN.adv_shares)
+    assert (a.epsilon_usd, a.eta) == pytest.approx((b.epsilon_usd, b.eta), rel=1e-12)
+    buys = temporary_impact(children.filter(pl.col("side") == "buy"), OWN.sigma_usd, OWN.adv_shares)
+    sells = temporary_impact(children.filter(pl.col("side") == "sell"), OWN.sigma_usd, OWN.adv_shares)
+    assert buys.eta == pytest.approx(sells.eta, rel=0.05)
+    assert buys.epsilon_usd == pytest.approx(sells.epsilon_usd, rel=0.05)
+
+
+def test_power_law_recovers_a_known_exponent() -> None:
+    rng = np.random.default_rng(3)
+    n, mid, sigma, adv, eps = 400, 50.0, 1.0, 1e6, 0.02
+    rate = np.exp(rng.uniform(np.log(1e4), np.log(5e5), n))
+    j = 0.3 * (sigma / mid) * (rate / adv) ** 0.6 * np.exp(rng.normal(0, 0.05, n))
+    cost = eps + j * mid
+    children = pl.DataFrame({"order_id": [f"o{i % 20}" for i in range(n)], "rate_shares_per_day": rate,
+                             "cost_usd": cost, "quantity": np.full(n, 100.0), "mid": np.full(n, mid),
+                             "half_spread": np.full(n, eps)})  # fmt: skip
+    fit = temporary_impact(children, sigma, adv)
+    assert fit.power_status == "ok" and fit.power_nobs == n
+    assert abs(fit.beta - 0.6) < 3 * fit.beta_se and fit.beta_se < 0.01
+    assert fit.eta_nl == pytest.approx(0.3, rel=0.05)
+
+
+def test_symbols_without_fills_fall_back_and_say_so() -> None:
+    w = simulate_window((OWN, KYLE), dt.date(2026, 9, 14), 10, orders_per_symbol_day=6, seed=3)
+    w_no_kyle_fills = type(w)(w.as_of, w.lookback_days, w.sessions, w.quotes, w.trades,
+                              w.fills.filter(pl.col("symbol") == "OWN"), w.daily)  # fmt: skip
+    out = calibrate_window(w_no_kyle_fills)
+    own = out.filter(pl.col("symbol") == "OWN").row(0, named=True)
+    kyle = out.filter(pl.col("symbol") == "KYLE").row(0, named=True)
+    assert own["eta_source"] == "fills" and own["status"] == "ok"
+    assert kyle["eta_source"] == "cross_section" and kyle["status"] == "partial"
+    assert kyle["epsilon_source"] == "quoted_half_spread"
+    assert kyle["epsilon_usd"] == pytest.approx(KYLE.epsilon_usd, rel=1e-9)
+    scale = own["eta"] * own["adv_shares"] / own["sigma_usd"]
+    assert kyle["eta"] == pytest.approx(scale * kyle["sigma_usd"] / kyle["adv_shares"], rel=1e-12)
+    eta, source = eta_fallback(1.0, 1e6)
+    assert source == "almgren_2005" and eta == pytest.approx(ALMGREN_2005_ETA * 0.1**-0.4 / 1e6)
+
+
+def test_robust_to_locked_quotes_and_odd_lots(own_window) -> None:
+    q = own_window.quotes
+    locked = (
+        q.sample(200, seed=1)
+        .with_columns(
+            pl.col("ts") + pl.duration(nanoseconds=1), ((pl.col("bid") + pl.col("ask")) / 2).alias("bid")
+        )
+        .with_columns(pl.col("bid").alias("ask"))
+    )
+    odd = own_window.trades.sample(300, seed=2).with_columns(
+        pl.lit(7.0).alias("size"), pl.col("ts") + pl.duration(nanoseconds=3)
+    )
+    w = type(own_window)(own_window.as_of, own_window.lookback_days, own_window.sessions,
+                         pl.concat([q, locked]), pl.concat([own_window.trades, odd]), own_window.fills,
+                         own_window.daily)  # fmt: skip
+    r = calibrate_window(w).row(0, named=True)
+    assert r["sigma_usd"] == pytest.approx(OWN.sigma_usd, rel=0.05)
+    assert r["eta"] == pytest.approx(OWN.eta, rel=0.10)
+    assert r["epsilon_usd"] == pytest.approx(OWN.epsilon_usd, rel=0.10)
+    assert math.isfinite(r["gamma"]) and math.isfinite(r["gamma_se"])

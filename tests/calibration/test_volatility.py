@@ -1,0 +1,88 @@
+"""σ realized, two-scales and GARCH against the simulator's truth and against closed forms."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+from arch import arch_model
+
+from calibration.bars import bucket_mids
+from calibration.estimates import calibrate_window
+from calibration.volatility import GARCH_MIN_RETURNS, garch_sigma, realized_sigma, two_scales_variance
+from data.simulator import SymbolParams, garch_path
+from tests.calibration.conftest import simulate_window
+
+SYMS = (
+    SymbolParams("AAA", 50.0, 0.9, 4e-7, 2e-6, 0.02, 800_000, quotes_per_day=3_000),
+    SymbolParams("BBB", 120.0, 2.5, 1e-6, 5e-6, 0.03, 400_000, quotes_per_day=3_000),
+)
+
+
+@pytest.fixture(scope="module")
+def window():  # 40 sessions that include the early close of 2026-11-27
+    return simulate_window(SYMS, dt.date(2026, 10, 19), 40, orders_per_symbol_day=3)
+
+
+def test_realized_sigma_within_5_percent_of_truth(window) -> None:
+    assert dt.date(2026, 11, 27) in window.sessions["date"].to_list()
+    rs = realized_sigma(bucket_mids(window.quotes, window.sessions), window.quotes)
+    for p in SYMS:
+        r = rs.filter(pl.col("symbol") == p.symbol).row(0, named=True)
+        assert r["sigma_usd"] == pytest.approx(p.sigma_usd, rel=0.05)
+        assert r["sigma_tsrv_usd"] == pytest.approx(p.sigma_usd, rel=0.05)
+        assert abs(r["sigma_usd"] - p.sigma_usd) < 3 * r["se_usd"]
+        assert r["days"] == 40 and r["nobs"] == 39 * 78 + 42  # 78 buckets a day, 42 on the early close
+        assert r["sigma_pct_ann"] == pytest.approx(100 * r["sigma_usd"] / r["mid_close_usd"] * math.sqrt(252))
+
+
+def test_two_scales_removes_microstructure_noise() -> None:
+    # x = X + u with X a Brownian path of daily variance 1e-4 and u iid noise of variance 1e-8:
+    # E[RV_all] = IV + 2 n Var(u) (Zhang et al. 2005, eq. 7): with n = 23,400 the noise term is 4.7 × IV.
+    rng = np.random.default_rng(0)
+    n, iv = 23_400, 1e-4
+    tsrv, rv = [], []
+    for _ in range(40):
+        x = np.concatenate([[0.0], np.cumsum(rng.standard_normal(n) * math.sqrt(iv / n))])
+        y = x + rng.standard_normal(n + 1) * 1e-4
+        tsrv.append(two_scales_variance(y))
+        rv.append(np.sum(np.diff(y) ** 2))
+    assert np.mean(rv) == pytest.approx(iv + 2 * n * 1e-8, rel=0.02)
+    assert np.mean(tsrv) == pytest.approx(iv, rel=0.05)
+
+
+def test_garch_recovers_simulated_parameters_and_matches_arch() -> None:
+    rng = np.random.default_rng(2024)
+    omega, alpha, beta = 0.04, 0.07, 0.90
+    r = garch_path(rng, omega, alpha, beta, 3_000)
+    closes = 40.0 * np.exp(np.concatenate([[0.0], np.cumsum(r / 100)]))
+    fit = garch_sigma(closes)
+    assert fit.status == "ok" and fit.converged and fit.nobs == 3_000
+    for est, se, truth in ((fit.omega, fit.omega_se, omega), (fit.alpha, fit.alpha_se, alpha),
+                           (fit.beta, fit.beta_se, beta)):  # fmt: skip
+        assert abs(est - truth) < 2 * se, (est, se, truth)
+    direct = arch_model(100 * np.diff(np.log(closes)), mean="Constant", vol="GARCH", p=1, q=1,
+                        dist="normal", rescale=False).fit(disp="off")  # fmt: skip
+    h = direct.forecast(horizon=1).variance.iloc[-1, 0]
+    assert fit.sigma_garch_usd == pytest.approx(closes[-1] * math.sqrt(h) / 100, rel=1e-6)
+    assert fit.loglik == pytest.approx(direct.loglikelihood, rel=1e-9)
+    assert 0 < fit.sigma_garch_se_usd < 0.2 * fit.sigma_garch_usd
+
+
+def test_garch_failures_fall_back_to_realized_with_a_status(window) -> None:
+    short = garch_sigma(np.linspace(10, 11, GARCH_MIN_RETURNS))
+    assert short.status == "insufficient_data" and math.isnan(short.sigma_garch_usd)
+    out = calibrate_window(window)  # only 40 daily closes: GARCH cannot be fitted
+    for r in out.iter_rows(named=True):
+        assert r["garch_status"] == "fallback_realized:insufficient_data"
+        assert r["sigma_garch_usd"] == r["sigma_usd"]
+
+
+def test_calibrate_window_garch_on_long_history() -> None:
+    w = simulate_window(SYMS[:1], dt.date(2026, 11, 2), 5, orders_per_symbol_day=2, history=600)
+    r = calibrate_window(w).row(0, named=True)
+    assert r["garch_status"] == "ok" and r["garch_nobs"] == 604
+    assert r["sigma_garch_usd"] == pytest.approx(SYMS[0].sigma_usd, rel=0.5)  # a conditional forecast

@@ -1,0 +1,99 @@
+"""`kappa calibrate` end to end: simulated files -> ingest -> calibrate -> `calibrations`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from data.home import KappaHome
+from data.ingest import ingest
+from data.simulator import SimConfig, SymbolParams, write_dataset
+from tests.conftest import WriteCsv, query, run_kappa
+
+SYMS = (
+    SymbolParams("AAA", 50.0, 0.9, 4e-7, 2e-6, 0.02, 600_000, quotes_per_day=2_000),
+    SymbolParams("BBB", 120.0, 2.5, 1e-6, 5e-6, 0.03, 300_000, quotes_per_day=2_000),
+)
+START = dt.date(2026, 11, 9)
+DAYS = 8
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> KappaHome:
+    root = tmp_path_factory.mktemp("cal")
+    cfg = SimConfig(SYMS, START, DAYS, orders_per_symbol_day=8, history_days=300, seed=21)
+    dates = write_dataset(cfg, root / "inbox")
+    home = KappaHome.resolve(root / "home")
+    ingest(home, "daily", [root / "inbox" / "daily.csv"])
+    for table in ("quotes", "trades", "orders", "fills"):
+        ingest(home, table, [root / "inbox" / d.isoformat() / f"{table}.csv" for d in dates])
+    return home
+
+
+def test_calibrate_cli_writes_one_row_per_symbol_close_to_truth(loaded: KappaHome) -> None:
+    as_of = "2026-11-18"  # the 8th session from 2026-11-09
+    res = run_kappa("calibrate", "--as-of", as_of, "--lookback-days", str(DAYS), "--home", str(loaded.root))
+    assert res.returncode == 0, res.stderr
+    assert "AAA" in res.stdout and "BBB" in res.stdout
+    rows = query(loaded, f"""SELECT symbol, status, sigma_usd, eta, epsilon_usd, eta_source, garch_status,
+                             sigma_days, window_start, window_end FROM calibrations
+                             WHERE as_of = '{as_of}' ORDER BY symbol""")  # fmt: skip
+    assert [r[0] for r in rows] == ["AAA", "BBB"]
+    for r, p in zip(rows, SYMS, strict=True):
+        assert r[1] == "ok", r
+        assert r[2] == pytest.approx(p.sigma_usd, rel=0.10)
+        assert r[3] == pytest.approx(p.eta, rel=0.10)
+        assert r[4] == pytest.approx(p.epsilon_usd, rel=0.10)
+        assert r[5] == "fills" and r[6] == "ok" and r[7] == DAYS
+        assert (str(r[8]), str(r[9])) == (START.isoformat(), as_of)
+
+
+def test_rerun_replaces_and_latest_view(loaded: KappaHome) -> None:
+    args = ("calibrate", "--as-of", "2026-11-18", "--lookback-days", "5", "--home", str(loaded.root))
+    assert run_kappa(*args).returncode == 0
+    first = query(
+        loaded, "SELECT * EXCLUDE (run_id) FROM calibrations WHERE lookback_days = 5 ORDER BY symbol"
+    )
+    assert run_kappa(*args).returncode == 0
+    again = query(
+        loaded, "SELECT * EXCLUDE (run_id) FROM calibrations WHERE lookback_days = 5 ORDER BY symbol"
+    )
+    assert again == first
+    assert query(loaded, "SELECT count(*) FROM calibrations WHERE as_of = '2026-11-18'") == [(2,)]
+    res = run_kappa("calibrate", "--as-of", "2026-11-17", "--symbols", "BBB", "--lookback-days", "5",
+                    "--home", str(loaded.root))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    latest = query(loaded, "SELECT symbol, CAST(as_of AS VARCHAR) FROM latest_calibrations ORDER BY symbol")
+    assert latest == [("AAA", "2026-11-18"), ("BBB", "2026-11-18")]
+    run = query(
+        loaded,
+        "SELECT status, rows_written FROM runs WHERE command = 'calibrate' ORDER BY started_at DESC LIMIT 1",
+    )
+    assert run == [("success", 1)]
+
+
+def test_a_symbol_with_only_daily_history_gets_an_insufficient_data_row(
+    loaded: KappaHome, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    rows = [["symbol", "date", "close", "volume"]]
+    rows += [["ZZZ", d.isoformat(), 10 + (i % 7) * 0.1, 1e5] for i, d in enumerate(
+        [START - dt.timedelta(days=k) for k in range(1, 200)]) if d.weekday() < 5]  # fmt: skip
+    ingest(loaded, "daily", [write_csv("zzz.csv", rows)])
+    res = run_kappa("calibrate", "--as-of", "2026-11-18", "--symbols", "ZZZ", "--home", str(loaded.root))
+    assert res.returncode == 0, res.stderr
+    (row,) = query(loaded, "SELECT status, reason, sigma_usd FROM calibrations WHERE symbol = 'ZZZ'")
+    assert row[0] == "insufficient_data" and "no quotes" in row[1] and row[2] is None
+
+
+def test_calibrate_errors_are_one_line(loaded: KappaHome) -> None:
+    res = run_kappa("calibrate", "--as-of", "18/11/2026", "--home", str(loaded.root))
+    assert res.returncode == 2 and "is not a date" in res.stderr and "Traceback" not in res.stderr
+    res = run_kappa("calibrate", "--as-of", "2020-01-03", "--home", str(loaded.root))
+    assert res.returncode == 2 and "no symbol has data" in res.stderr
+    params = json.loads(
+        query(loaded, "SELECT parameters FROM runs WHERE command = 'calibrate' LIMIT 1")[0][0]
+    )
+    assert set(params) >= {"as_of", "lookback_days", "garch_days", "symbols"}
