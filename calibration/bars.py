@@ -40,7 +40,7 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
         _bucket(pl.col("ts"), pl.col("open_ts")).alias("bucket"),
         ((pl.col("bid") + pl.col("ask")) / 2).alias("mid"),
     )
-    last = q.sort("ts").group_by("symbol", "date", "bucket").agg(pl.col("mid").last())
+    last = q.group_by("symbol", "date", "bucket").agg(pl.col("mid").get(pl.col("ts").arg_max()))
     grid = (
         sessions.with_columns(
             ((pl.col("close_ts") - pl.col("open_ts")).dt.total_nanoseconds() / 1e9 / SESSION_SECONDS).alias(

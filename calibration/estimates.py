@@ -20,7 +20,7 @@ from calibration.impact import (
     TemporaryFit,
     child_rates,
     eta_fallback,
-    permanent_impact,
+    permanent_impact_by_symbol,
     temporary_impact,
 )
 from calibration.signs import lee_ready_signs
@@ -60,29 +60,31 @@ def calibrate_window(window: MarketWindow, map_fn: MapFn = map) -> pl.DataFrame:
     """
     symbols = sorted(set(window.quotes["symbol"].unique()) | set(window.daily["symbol"].unique()))
     facts = daily_facts(window)
-    realized = _safe_realized(window)
+    mids = bucket_mids(window.quotes, window.sessions) if window.quotes.height else None
+    realized = _realized_by_symbol(mids, window.quotes)
     closes = {
         s: g.sort("date")["close"].to_numpy()
         for (s,), g in window.daily.partition_by("symbol", as_dict=True).items()
     }
-    garch = dict(
-        zip(symbols, map_fn(garch_sigma, [closes.get(s, np.empty(0)) for s in symbols]), strict=True)
-    )
+    # started first: with a process pool's map the fits run while the intraday estimators below do
+    garch_fits = map_fn(garch_sigma, [closes.get(s, np.empty(0)) for s in symbols])
     signed = lee_ready_signs(window.trades, window.quotes) if window.trades.height else None
     buckets = (
-        impact_buckets(bucket_mids(window.quotes, window.sessions), signed, window.sessions)
-        if signed is not None and window.quotes.height
-        else None
+        impact_buckets(mids, signed, window.sessions) if signed is not None and mids is not None else None
+    )
+    gammas = (
+        {str(r.pop("symbol")): r for r in permanent_impact_by_symbol(buckets).to_dicts()}
+        if buckets is not None
+        else {}
     )
     children = (
         child_rates(window.fills, window.quotes) if window.fills.height and window.quotes.height else None
     )
+    garch = dict(zip(symbols, garch_fits, strict=True))
     rows = []
     for s in symbols:
         try:
-            rows.append(
-                _symbol_row(s, window, facts.get(s, {}), realized.get(s), garch[s], buckets, children)
-            )
+            rows.append(_symbol_row(s, window, facts.get(s, {}), realized.get(s), garch[s], gammas, children))
         except Exception as exc:  # one symbol's failure is data, not a crash
             rows.append({"symbol": s, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500]})
     frame = _fill_eta_fallbacks(pl.DataFrame(rows, schema=CALIBRATION_SCHEMA))
@@ -94,10 +96,10 @@ def calibrate_window(window: MarketWindow, map_fn: MapFn = map) -> pl.DataFrame:
     )
 
 
-def _safe_realized(window: MarketWindow) -> dict[str, dict[str, object]]:
-    if not window.quotes.height:
+def _realized_by_symbol(mids: pl.DataFrame | None, quotes: pl.DataFrame) -> dict[str, dict[str, object]]:
+    if mids is None:
         return {}
-    frame = realized_sigma(bucket_mids(window.quotes, window.sessions), window.quotes)
+    frame = realized_sigma(mids, quotes)
     return {r["symbol"]: r for r in frame.to_dicts()}
 
 
@@ -112,7 +114,8 @@ def daily_facts(window: MarketWindow) -> dict[str, dict[str, object]]:
         )
     )
     q = window.quotes.group_by("symbol").agg(
-        ((pl.col("ask") - pl.col("bid")) / 2).mean().alias("half_spread_usd"), pl.len().alias("n_quotes")
+        ((pl.col("ask") - pl.col("bid")) / 2).sort().mean().alias("half_spread_usd"),
+        pl.len().alias("n_quotes"),
     )
     t = window.trades.group_by("symbol").agg(pl.len().alias("n_trades"))
     out: dict[str, dict[str, object]] = {}
@@ -128,7 +131,7 @@ def _symbol_row(
     facts: dict[str, object],
     realized: dict[str, object] | None,
     garch: GarchFit,
-    buckets: pl.DataFrame | None,
+    gamma: dict[str, dict[str, object]],
     children: pl.DataFrame | None,
 ) -> dict[str, object]:
     nan = float("nan")
@@ -154,13 +157,7 @@ def _symbol_row(
         row["sigma_garch_se_usd"] = row.get("sigma_se_usd", nan)
         row["sigma_garch_pct_ann"] = row.get("sigma_pct_ann", nan)
         row["garch_status"] = f"fallback_realized:{garch.status}"
-    if buckets is not None:
-        fit = permanent_impact(buckets.filter(pl.col("symbol") == symbol))
-        row.update(
-            gamma=fit.coef, gamma_se=fit.se, gamma_nobs=fit.nobs, gamma_r2=fit.r2, gamma_status=fit.status
-        )
-    else:
-        row.update(gamma_status="insufficient_data")
+    row.update(gamma.get(symbol, {"gamma_status": "insufficient_data"}))
     if row.get("gamma_status") != "ok":
         reasons.append("too few 5-minute buckets with trades for gamma")
     sigma = float(row.get("sigma_usd") or nan)  # type: ignore[arg-type]
@@ -170,7 +167,10 @@ def _symbol_row(
         row.update(_temporary_columns(temp), eta_source="fills")
     else:
         row.update(_temporary_columns(temp) if temp is not None else {}, eta_source=None)
-        row["epsilon_usd"] = facts.get("half_spread_usd")
+        fee = temp.fee_usd_per_share if temp is not None else 0.0
+        half = facts.get("half_spread_usd")
+        row["epsilon_usd"] = float(half) + fee if half is not None else None  # type: ignore[arg-type]
+        row["fee_usd_per_share"] = fee
         row["epsilon_se_usd"] = None
         row["epsilon_source"] = "quoted_half_spread"
         reasons.append(f"own fills: {temp.status if temp else 'none'}")
@@ -183,7 +183,8 @@ def _symbol_row(
 
 def _temporary_columns(t: TemporaryFit) -> dict[str, object]:
     return {
-        "epsilon_usd": t.epsilon_usd, "epsilon_se_usd": t.epsilon_se_usd, "eta": t.eta, "eta_se": t.eta_se,
+        "epsilon_usd": t.epsilon_usd, "epsilon_se_usd": t.epsilon_se_usd,
+        "fee_usd_per_share": t.fee_usd_per_share, "eta": t.eta, "eta_se": t.eta_se,
         "eta_r2": t.r2, "eta_nobs": t.nobs, "eta_orders": t.orders, "eta_status": t.status, "beta": t.beta,
         "beta_se": t.beta_se, "eta_nl": t.eta_nl, "eta_nl_se": t.eta_nl_se, "power_r2": t.power_r2,
         "power_nobs": t.power_nobs, "power_status": t.power_status,
@@ -254,6 +255,7 @@ CALIBRATION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "epsilon_usd": F,
     "epsilon_se_usd": F,
     "epsilon_source": S,
+    "fee_usd_per_share": F,
     "eta": F,
     "eta_se": F,
     "eta_r2": F,

@@ -41,6 +41,7 @@ class TemporaryFit:
 
     epsilon_usd: float
     epsilon_se_usd: float
+    fee_usd_per_share: float
     eta: float
     eta_se: float
     r2: float
@@ -67,8 +68,9 @@ def permanent_impact(buckets: pl.DataFrame) -> ImpactFit:
     Parameters
     ----------
     buckets
-        ``dmid_usd`` ($/share) and ``net_signed_shares`` (shares) per bucket (see
-        :func:`calibration.bars.impact_buckets`).
+        ``dmid_usd`` ($/share) and ``net_signed_shares`` (shares) per bucket, in time order (see
+        :func:`calibration.bars.impact_buckets`). The reference implementation: the nightly calibration
+        uses :func:`permanent_impact_by_symbol`, the same numbers for all symbols at once.
 
     Notes
     -----
@@ -91,11 +93,78 @@ def permanent_impact(buckets: pl.DataFrame) -> ImpactFit:
     return ImpactFit(float(res.params[1]), float(res.bse[1]), n, float(res.rsquared), "ok")
 
 
+def permanent_impact_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
+    """γ for every symbol at once: group-wise OLS in closed form with Newey-West HAC errors.
+
+    The same estimator as :func:`permanent_impact` (which calls statsmodels, and against which this is
+    tested to machine precision), vectorised across symbols: per symbol, with X_t = (1, Q_t) and OLS
+    residuals e_t, u_t = X_t e_t, Γ_l = Σ_t u_t u'_{t−l}, S = Γ_0 + Σ_{l=1..L} (1 − l/(L+1)) (Γ_l + Γ'_l),
+    Cov = (X'X)⁻¹ S (X'X)⁻¹ (Newey & West 1987; as statsmodels, without a small-sample factor), with
+    L = :func:`newey_west_lags` (n). Buckets are taken in time order (symbol, date, bucket).
+
+    Every sum is taken over sorted values, so a rerun gives the same bits whatever the thread schedule.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``symbol, gamma, gamma_se, gamma_nobs, gamma_r2, gamma_status``.
+    """
+    x, y = pl.col("net_signed_shares"), pl.col("dmid_usd")
+    b = buckets.drop_nulls(["dmid_usd", "net_signed_shares"]).sort("symbol", "date", "bucket")
+    st = b.group_by("symbol").agg(
+        pl.len().alias("n"), x.sort().sum().alias("sx"), (x * x).sort().sum().alias("sxx"),
+        y.sort().mean().alias("ym"), x.sort().mean().alias("xm"),
+        ((x - x.sort().mean()) * (y - y.sort().mean())).sort().sum().alias("cxy"),
+        ((x - x.sort().mean()) ** 2).sort().sum().alias("cxx"), ((y - y.sort().mean()) ** 2).sort().sum().alias("cyy"),
+    )  # fmt: skip
+    st = st.with_columns((pl.col("cxy") / pl.col("cxx")).alias("gamma")).with_columns(
+        (pl.col("ym") - pl.col("gamma") * pl.col("xm")).alias("const"),
+        pl.col("n").map_elements(newey_west_lags, return_dtype=pl.Int64).alias("lags"),
+    )
+    e = y - pl.col("const") - pl.col("gamma") * x
+    r = b.join(st.select("symbol", "gamma", "const", "lags"), on="symbol").with_columns(
+        e.alias("u0"), (e * x).alias("u1")
+    )
+    max_lag = int(st["lags"].max()) if st.height else 0  # type: ignore[arg-type]
+    sums = []
+    for lag in range(max_lag + 1):
+        w = (1 - lag / (pl.col("lags") + 1)).clip(0.0) if lag else pl.lit(1.0)
+        sh = {k: pl.col(k).shift(lag).over("symbol") for k in ("u0", "u1")}
+        terms = {
+            f"g{lag}_{a}{c}": (w * pl.col(f"u{a}") * sh[f"u{c}"]).sort().sum() for a in "01" for c in "01"
+        }
+        sums.append(r.group_by("symbol").agg(**terms))
+    g = st
+    for part in sums:
+        g = g.join(part, on="symbol")
+    out: list[tuple[object, ...]] = []
+    for row in g.sort("symbol").iter_rows(named=True):
+        n = row["n"]
+        if n < MIN_BUCKETS or not row["cxx"]:
+            out.append((row["symbol"], None, None, n, None, "insufficient_data"))
+            continue
+        s = np.zeros((2, 2))
+        for lag in range(max_lag + 1):
+            gl = np.array([[row[f"g{lag}_00"], row[f"g{lag}_01"]], [row[f"g{lag}_10"], row[f"g{lag}_11"]]])
+            s += gl if lag == 0 else gl + gl.T
+        bread = np.linalg.inv(np.array([[n, row["sx"]], [row["sx"], row["sxx"]]]))
+        cov = bread @ s @ bread
+        resid_ss = row["cyy"] - row["gamma"] * row["cxy"]
+        r2 = 1 - resid_ss / row["cyy"] if row["cyy"] else float("nan")
+        out.append((row["symbol"], row["gamma"], math.sqrt(cov[1, 1]), n, r2, "ok"))
+    return pl.DataFrame(
+        out,
+        schema={"symbol": pl.String, "gamma": pl.Float64, "gamma_se": pl.Float64, "gamma_nobs": pl.Int64,
+                "gamma_r2": pl.Float64, "gamma_status": pl.String},
+        orient="row",
+    )  # fmt: skip
+
+
 def child_rates(fills: pl.DataFrame, quotes: pl.DataFrame) -> pl.DataFrame:
     """Own fills with their prevailing mid, half spread, τ (days) and rate n/τ (shares/day).
 
-    ``fills`` needs ``order_id, symbol, side, ts, price, quantity, arrival_ts``. The cost per share
-    ``cost_usd`` = side·(price − mid) is positive when the trader pays.
+    ``fills`` needs ``order_id, symbol, side, ts, price, quantity, arrival_ts`` (``fee_usd`` optional). The
+    cost per share ``cost_usd`` = side·(price − mid) is positive when the trader pays.
     """
     f = fills.sort("order_id", "ts").with_columns(
         pl.col("ts").shift(1).over("order_id").fill_null(pl.col("arrival_ts")).alias("_prev")
@@ -125,8 +194,9 @@ def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float
 
     Notes
     -----
-    Linear: side·(p − mid) = ε + η·n/τ + u (Almgren & Chriss 2000, eq. 7), weighted least squares with
-    weights = child quantity, heteroskedasticity-robust (HC1) standard errors.
+    Linear: side·(p − mid) = ε_p + η·n/τ + u (Almgren & Chriss 2000, eq. 7), weighted least squares with
+    weights = child quantity, heteroskedasticity-robust (HC1) standard errors. The fixed cost of DESIGN §3
+    is ε = ε_p + fees per share (Σ fee_usd / Σ quantity; fees are charged outside the price).
     Power law: J = (side·(p − mid) − s)/mid = η_nl · σ_frac · |v/ADV|^β with σ_frac = σ_usd/mid (Almgren,
     Thum, Hauptmann & Li 2005, eq. 4), fitted by OLS of ln(J/σ_frac) on ln(v/ADV) over children with J > 0;
     η_nl = exp(intercept) with its delta-method error. The fixed part s is the prevailing quoted half spread
@@ -139,7 +209,7 @@ def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float
     n, orders = c.height, c["order_id"].n_unique()
     nan = float("nan")
     if n < MIN_FILLS or orders < MIN_ORDERS or np.ptp(c["rate_shares_per_day"].to_numpy()) == 0:
-        return TemporaryFit(nan, nan, nan, nan, nan, n, orders, "insufficient_data",
+        return TemporaryFit(nan, nan, fee_per_share(c), nan, nan, nan, n, orders, "insufficient_data",
                             nan, nan, nan, nan, nan, 0, "insufficient_data")  # fmt: skip
     x, y, w = (c[k].to_numpy() for k in ("rate_shares_per_day", "cost_usd", "quantity"))
     lin = sm.WLS(y, sm.add_constant(x, has_constant="add"), weights=w).fit(cov_type="HC1")
@@ -158,10 +228,28 @@ def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float
                  int(keep.sum()), "ok")  # fmt: skip
     else:
         power = (nan, nan, nan, nan, nan, int(keep.sum()), "insufficient_data")
+    fee = fee_per_share(c)
+    status = "ok" if eta > 0 and eps >= 0 else "implausible_sign"
     return TemporaryFit(
-        eps, float(lin.bse[0]), eta, float(lin.bse[1]), float(lin.rsquared), n, orders,
-        "ok" if eta > 0 and eps >= 0 else "implausible_sign", *power,
-    )  # fmt: skip
+        eps + fee,
+        float(lin.bse[0]),
+        fee,
+        eta,
+        float(lin.bse[1]),
+        float(lin.rsquared),
+        n,
+        orders,
+        status,
+        *power,
+    )
+
+
+def fee_per_share(children: pl.DataFrame) -> float:
+    """Σ fee_usd / Σ quantity of ``children`` ($/share); 0 where no fee is recorded."""
+    if "fee_usd" not in children.columns or not children.height:
+        return 0.0
+    qty = float(children["quantity"].sum())
+    return float(children["fee_usd"].fill_null(0.0).sum()) / qty if qty > 0 else 0.0
 
 
 def eta_fallback(sigma_usd: float, adv_shares: float, scale: float | None = None) -> tuple[float, str]:

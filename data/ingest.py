@@ -38,8 +38,8 @@ from data.readers import DEFAULT_BATCH_ROWS, check_columns, read_batches
 from data.rules import QUARANTINE_COLUMNS, check_fills, drop_duplicate_keys
 from data.schema import refresh_market_view
 from data.sql import first_row
-from data.store import fail_run, finish_run, new_run_id, start_run, transaction, writer
-from data.validation import clean_schema, validate_batch
+from data.store import fail_run, finish_run, new_run_id, replace_rows, start_run, transaction, writer
+from data.validation import ROW, clean_schema, validate_batch
 
 Progress = Callable[[str, int], None]
 FAULT_ENV = "KAPPA_FAULT_AT"
@@ -299,15 +299,8 @@ def _load_market(
             )
         refresh_market_view(con, spec.name)
         if daily.height:
-            con.register("new_daily", daily)
-            con.execute(
-                "DELETE FROM daily USING new_daily n WHERE daily.symbol = n.symbol AND daily.date = n.date"
-            )
-            con.execute(
-                f"""INSERT INTO daily SELECT symbol, date, open, high, low, close, volume, 'intraday', '{run_id}'
-                    FROM new_daily"""
-            )
-            con.unregister("new_daily")
+            tagged = daily.with_columns(source=pl.lit("intraday"), run_id=pl.lit(run_id))
+            replace_rows(con, "daily", tagged, ["symbol", "date"])
         _finish(con, run_id, spec, paths, quarantine, read, rows_loaded)
         _fault_point("inside_commit")
     _fault_point("after_commit")
@@ -379,35 +372,16 @@ def _report(
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: pl.DataFrame, run_id: str) -> None:
-    con.register("incoming", rows)
-    try:
-        if spec.name == "orders":
-            con.execute(
-                """DELETE FROM orders USING (SELECT DISTINCT date, symbol FROM incoming) i
-                   WHERE orders.date = i.date AND orders.symbol = i.symbol"""
-            )
-            con.execute("DELETE FROM orders WHERE order_id IN (SELECT order_id FROM incoming)")
-            cols = ", ".join(spec.names)
-            con.execute(
-                f"""INSERT INTO orders SELECT {cols}, date, source_file, row_number, '{run_id}'
-                    FROM incoming ORDER BY date, symbol, order_id"""
-            )
-        elif spec.name == "fills":
-            con.execute("DELETE FROM fills WHERE fill_id IN (SELECT fill_id FROM incoming)")
-            cols = ", ".join(spec.names)
-            con.execute(
-                f"""INSERT INTO fills SELECT {cols}, source_file, row_number, '{run_id}'
-                    FROM incoming ORDER BY order_id, ts, fill_id"""
-            )
-        elif spec.name == "daily":
-            con.execute(
-                "DELETE FROM daily USING incoming i WHERE daily.symbol = i.symbol AND daily.date = i.date"
-            )
-            con.execute(
-                f"""INSERT INTO daily SELECT symbol, date, open, high, low, close, volume, 'file', '{run_id}'
-                    FROM incoming ORDER BY symbol, date"""
-            )
-        else:  # pragma: no cover - market tables go through the lake
-            raise AssertionError(spec.name)
-    finally:
-        con.unregister("incoming")
+    """Write validated rows of orders, fills or daily, replacing what they correct (module docstring)."""
+    tagged = rows.rename({ROW: "source_row"}).with_columns(run_id=pl.lit(run_id)).drop("file_index")
+    if spec.name == "orders":
+        # an order may move to another (date, symbol): drop it by id first
+        con.execute("DELETE FROM orders WHERE order_id IN (SELECT unnest(?))", [rows["order_id"].to_list()])
+        replace_rows(con, "orders", tagged.sort("date", "symbol", "order_id"), ["date", "symbol"])
+    elif spec.name == "fills":
+        replace_rows(con, "fills", tagged.sort("order_id", "ts", "fill_id"), ["fill_id"])
+    elif spec.name == "daily":
+        daily = tagged.select(*spec.names, source=pl.lit("file"), run_id=pl.col("run_id"))
+        replace_rows(con, "daily", daily.sort("symbol", "date"), ["symbol", "date"])
+    else:  # pragma: no cover - market tables go through the lake
+        raise AssertionError(spec.name)

@@ -85,7 +85,8 @@ def read_window(
         start = sessions["open_ts"].min() if sessions.height else None
         end = sessions["close_ts"].max() if sessions.height else None
         fills = con.sql(
-            f"""SELECT f.order_id, o.symbol, o.side, f.ts, f.price, f.quantity, o.arrival_ts
+            f"""SELECT f.order_id, o.symbol, o.side, f.ts, f.price, f.quantity, coalesce(f.fee_usd, 0) AS fee_usd,
+                       o.arrival_ts
                 FROM fills f JOIN orders o USING (order_id)
                 WHERE f.ts BETWEEN ? AND ? {sym_filter} ORDER BY o.symbol, f.order_id, f.ts""",
             params=[start, end, *([symbols] if symbols else [])],

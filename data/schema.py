@@ -66,7 +66,7 @@ MIGRATIONS: list[str] = [
         garch_alpha_se DOUBLE, garch_beta DOUBLE, garch_beta_se DOUBLE, garch_loglik DOUBLE, garch_nobs BIGINT,
         garch_converged BOOLEAN, garch_status VARCHAR, garch_message VARCHAR,
         gamma DOUBLE, gamma_se DOUBLE, gamma_r2 DOUBLE, gamma_nobs BIGINT, gamma_status VARCHAR,
-        epsilon_usd DOUBLE, epsilon_se_usd DOUBLE, epsilon_source VARCHAR,
+        epsilon_usd DOUBLE, epsilon_se_usd DOUBLE, epsilon_source VARCHAR, fee_usd_per_share DOUBLE,
         eta DOUBLE, eta_se DOUBLE, eta_r2 DOUBLE, eta_nobs BIGINT, eta_orders BIGINT, eta_status VARCHAR,
         eta_source VARCHAR,
         beta DOUBLE, beta_se DOUBLE, eta_nl DOUBLE, eta_nl_se DOUBLE, power_r2 DOUBLE, power_nobs BIGINT,

@@ -60,7 +60,7 @@ class SymbolParams:
     adv_shares: float
     mean_trade_lots: float = 2.0
     quotes_per_day: float = 3_000.0
-    fee_usd_per_share: float = 0.0005
+    fee_usd_per_share: float = 0.0
     garch_alpha: float = 0.08
     garch_beta: float = 0.88
 
@@ -505,6 +505,8 @@ def truth(cfg: SimConfig) -> dict[str, object]:
         e1, e2 = p.trade_size_moments
         symbols[p.symbol] = {
             **asdict(p),
+            "half_spread_usd": p.epsilon_usd,
+            "epsilon_usd": p.epsilon_usd + p.fee_usd_per_share,
             "sigma_usd": p.sigma_usd,
             "sigma_pct_ann": 100 * p.sigma_usd / p.s0 * math.sqrt(252),
             "garch_omega": p.garch_omega,
@@ -518,7 +520,8 @@ def truth(cfg: SimConfig) -> dict[str, object]:
             "sigma_usd": "$/share/sqrt(day), day = 6.5 h session",
             "gamma": "$/share per share",
             "eta": "$/share per share/day",
-            "epsilon_usd": "$/share (half spread; fees are separate in fee_usd)",
+            "epsilon_usd": "$/share: half spread + fee per share (DESIGN §3)",
+            "half_spread_usd": "$/share: quotes sit at mid ± half spread; fills pay it inside the price",
         },
         "seed": cfg.seed,
         "start": cfg.start.isoformat(),

@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import duckdb
 
@@ -93,7 +93,8 @@ def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: object, key:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _incoming")
         row = first_row(con, "SELECT count(*) FROM _incoming")
     finally:
-        con.unregister("_incoming")
+        with suppress(duckdb.Error):  # an aborted transaction refuses even this; keep the first error
+            con.unregister("_incoming")
     return int(row[0]) if row else 0
 
 

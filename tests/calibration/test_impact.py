@@ -17,6 +17,7 @@ from calibration.impact import (
     eta_fallback,
     newey_west_lags,
     permanent_impact,
+    permanent_impact_by_symbol,
     temporary_impact,
 )
 from calibration.signs import lee_ready_signs
@@ -165,3 +166,28 @@ def test_robust_to_locked_quotes_and_odd_lots(own_window) -> None:
     assert r["eta"] == pytest.approx(OWN.eta, rel=0.10)
     assert r["epsilon_usd"] == pytest.approx(OWN.epsilon_usd, rel=0.10)
     assert math.isfinite(r["gamma"]) and math.isfinite(r["gamma_se"])
+
+
+def test_vectorised_gamma_equals_statsmodels_per_symbol() -> None:
+    from data.simulator import random_universe
+
+    syms = random_universe(12, seed=5, quotes_per_day=1_500, adv_scale=0.5)
+    w = simulate_window(syms, dt.date(2026, 11, 2), 6, orders_per_symbol_day=1, seed=8)
+    b = impact_buckets(bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes), w.sessions)
+    vec = permanent_impact_by_symbol(b)
+    assert vec.height == 12
+    for r in vec.iter_rows(named=True):
+        ref = permanent_impact(b.filter(pl.col("symbol") == r["symbol"]).sort("date", "bucket"))
+        assert r["gamma"] == pytest.approx(ref.coef, rel=1e-10)
+        assert r["gamma_se"] == pytest.approx(ref.se, rel=1e-10)
+        assert r["gamma_r2"] == pytest.approx(ref.r2, rel=1e-9, abs=1e-12)
+        assert r["gamma_nobs"] == ref.nobs == 6 * 78
+
+
+def test_epsilon_includes_fees_per_share(own_window) -> None:
+    fills = own_window.fills.with_columns((pl.col("quantity") * 0.0015).alias("fee_usd"))
+    fit = temporary_impact(child_rates(fills, own_window.quotes), OWN.sigma_usd, OWN.adv_shares)
+    assert fit.fee_usd_per_share == pytest.approx(0.0015, rel=1e-12)
+    base = temporary_impact(child_rates(own_window.fills, own_window.quotes), OWN.sigma_usd, OWN.adv_shares)
+    assert fit.epsilon_usd - base.epsilon_usd == pytest.approx(0.0015, rel=1e-9)
+    assert (fit.eta, fit.beta) == (base.eta, base.beta)

@@ -86,3 +86,14 @@ def test_calibrate_window_garch_on_long_history() -> None:
     r = calibrate_window(w).row(0, named=True)
     assert r["garch_status"] == "ok" and r["garch_nobs"] == 604
     assert r["sigma_garch_usd"] == pytest.approx(SYMS[0].sigma_usd, rel=0.5)  # a conditional forecast
+
+
+def test_vectorised_tsrv_equals_the_per_day_estimator(window) -> None:
+    from calibration.volatility import tsrv_by_day
+
+    days = tsrv_by_day(window.quotes)
+    assert days.height == 2 * 40
+    for r in days.head(12).iter_rows(named=True):
+        g = window.quotes.filter((pl.col("symbol") == r["symbol"]) & (pl.col("date") == r["date"])).sort("ts")
+        ref = two_scales_variance(np.log(((g["bid"] + g["ask"]) / 2).to_numpy()))
+        assert r["tsrv"] == pytest.approx(ref, rel=1e-12)
