@@ -108,39 +108,15 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
 
 
 def tsrv_by_day(quotes: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
-    """Two-scales realized variance of the log mid per (symbol, date) from every quote (see above).
-
-    Vectorised over all symbol-days at once; equal to :func:`two_scales_variance` applied to each day.
-    """
+    """Two-scales realized variance of the log mid per (symbol, date) from every quote (see above)."""
     x = quotes.sort("symbol", "date", "ts").select(
         "symbol", "date", ((pl.col("bid") + pl.col("ask")) / 2).log().alias("x")
     )
-    days = x.group_by("symbol", "date", maintain_order=True).agg(pl.len().alias("m"))
-    if not days.height:
-        return pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "tsrv": pl.Float64})
-    m = days["m"].to_numpy().astype(np.int64)  # quotes per day: n = m − 1 returns
-    n = m - 1
-    default = np.maximum(1, np.ceil(n / BUCKETS_PER_SESSION)).astype(np.int64)
-    lag = np.clip(np.full(len(m), k, dtype=np.int64) if k else default, 1, np.maximum(n, 1))
-    start = np.concatenate([[0], np.cumsum(m)[:-1]])
-    gid = np.repeat(np.arange(len(m)), m)
-    xv = x["x"].to_numpy()
-    idx = np.arange(len(xv))
-    end = (start + m)[gid]
-
-    def lagged_sum(step: np.ndarray) -> np.ndarray:
-        j = idx + step[gid]
-        ok = j < end
-        d = xv[j[ok]] - xv[idx[ok]]
-        return np.bincount(gid[ok], weights=d * d, minlength=len(m))
-
-    rv_all = lagged_sum(np.ones(len(m), dtype=np.int64))
-    rv_k = lagged_sum(lag) / lag
-    n_bar = (n - lag + 1) / lag
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tsrv = np.where(n_bar >= n, rv_all, (rv_k - n_bar / n * rv_all) / (1 - n_bar / n))
-    tsrv = np.where(n < 2, np.nan, tsrv)
-    return days.select("symbol", "date").with_columns(pl.Series("tsrv", tsrv, dtype=pl.Float64))
+    rows = [
+        (symbol, date, two_scales_variance(g["x"].to_numpy(), k))
+        for (symbol, date), g in x.group_by("symbol", "date", maintain_order=True)
+    ]
+    return pl.DataFrame(rows, schema={"symbol": pl.String, "date": pl.Date, "tsrv": pl.Float64}, orient="row")
 
 
 def two_scales_variance(x: np.ndarray, k: int | None = None) -> float:

@@ -88,7 +88,7 @@ def test_calibrate_window_garch_on_long_history() -> None:
     assert r["sigma_garch_usd"] == pytest.approx(SYMS[0].sigma_usd, rel=0.5)  # a conditional forecast
 
 
-def test_vectorised_tsrv_equals_the_per_day_estimator(window) -> None:
+def test_tsrv_by_day_equals_the_per_day_estimator(window) -> None:
     from calibration.volatility import tsrv_by_day
 
     days = tsrv_by_day(window.quotes)
