@@ -77,14 +77,19 @@ def calibrate_window(window: MarketWindow, map_fn: MapFn = map) -> pl.DataFrame:
         if buckets is not None
         else {}
     )
-    children = (
-        child_rates(window.fills, window.quotes) if window.fills.height and window.quotes.height else None
+    children: dict[str, pl.DataFrame] = (
+        {
+            str(k[0]): g
+            for k, g in child_rates(window.fills, window.quotes).partition_by("symbol", as_dict=True).items()
+        }
+        if window.fills.height and window.quotes.height
+        else {}
     )
     garch = dict(zip(symbols, garch_fits, strict=True))
     rows = []
     for s in symbols:
         try:
-            rows.append(_symbol_row(s, window, facts.get(s, {}), realized.get(s), garch[s], gammas, children))
+            rows.append(_symbol_row(s, facts.get(s, {}), realized.get(s), garch[s], gammas, children.get(s)))
         except Exception as exc:  # one symbol's failure is data, not a crash
             rows.append({"symbol": s, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500]})
     frame = _fill_eta_fallbacks(pl.DataFrame(rows, schema=CALIBRATION_SCHEMA))
@@ -127,12 +132,11 @@ def daily_facts(window: MarketWindow) -> dict[str, dict[str, object]]:
 
 def _symbol_row(
     symbol: str,
-    window: MarketWindow,
     facts: dict[str, object],
     realized: dict[str, object] | None,
     garch: GarchFit,
     gamma: dict[str, dict[str, object]],
-    children: pl.DataFrame | None,
+    mine: pl.DataFrame | None,
 ) -> dict[str, object]:
     nan = float("nan")
     row: dict[str, object] = {"symbol": symbol, **facts}
@@ -161,7 +165,6 @@ def _symbol_row(
     if row.get("gamma_status") != "ok":
         reasons.append("too few 5-minute buckets with trades for gamma")
     sigma = float(row.get("sigma_usd") or nan)  # type: ignore[arg-type]
-    mine = children.filter(pl.col("symbol") == symbol) if children is not None else None
     temp = temporary_impact(mine, sigma, adv) if mine is not None and mine.height else None
     if temp is not None and temp.status == "ok":
         row.update(_temporary_columns(temp), eta_source="fills")
