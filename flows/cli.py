@@ -223,6 +223,10 @@ def demo_cmd(
     for name, n in result.table_rows.items():
         t.add_row(name, f"{n:,}")
     out.print(t)
+    out.print(
+        f"calibrated as of {result.dates[-1]} over the {len(result.dates)} sessions, beside the simulator's truth:"
+    )
+    _print_frame(result.calibration_vs_truth, 50)
     out.print(f"database: {kh.db_path}\nlake:     {kh.lake}\ntruth:    {result.data_dir / 'truth.json'}")
     h = f" --home {kh.root}" if home else ""
     out.print("try:")

@@ -6,8 +6,11 @@ Later stages (calibration, schedules, attribution, the report) hook into :func:`
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
+
+import polars as pl
 
 from data.home import KappaHome
 from data.ingest import LoadReport, Progress, ingest
@@ -28,6 +31,7 @@ class DemoResult:
     dates: list[dt.date]
     loads: list[LoadReport]
     table_rows: dict[str, int]
+    calibration_vs_truth: pl.DataFrame
 
 
 BAD_ROWS: dict[str, list[str]] = {
@@ -83,10 +87,24 @@ def run_demo(
     for table in INPUT_TABLES:
         files = [data_dir / d.isoformat() / f"{table}.csv" for d in dates]
         loads.append(ingest(home, table, files, progress=progress))
-    calibrate(home, dates[-1], lookback_days=days)
+    calibrated = calibrate(home, dates[-1], lookback_days=days).rows
     with reader(home) as con:
         counts = {}
         for t in ("quotes", "trades", "orders", "fills", "daily", "quarantine", "calibrations", "runs"):
             row = first_row(con, f"SELECT count(*) FROM {t}")
             counts[t] = int(row[0]) if row else 0
-    return DemoResult(data_dir, dates, loads, counts)
+    return DemoResult(data_dir, dates, loads, counts, _against_truth(calibrated, data_dir / "truth.json"))
+
+
+def _against_truth(rows: pl.DataFrame, truth_file: Path) -> pl.DataFrame:
+    """Calibrated σ, γ, η, ε beside the values the demo market was simulated with."""
+    truth = json.loads(truth_file.read_text())["symbols"]
+    t = pl.DataFrame(
+        [(s, p["sigma_usd"], p["gamma"], p["eta"], p["epsilon_usd"]) for s, p in truth.items()],
+        schema=["symbol", "sigma_usd_true", "gamma_true", "eta_true", "epsilon_usd_true"],
+        orient="row",
+    )
+    cols = ("sigma_usd", "gamma", "eta", "epsilon_usd")
+    est = rows.select("symbol", *cols, "gamma_se", "eta_source")
+    return est.join(t, on="symbol").select("symbol", *[c for k in cols for c in (k, f"{k}_true")], "gamma_se",
+                                           "eta_source").sort("symbol")  # fmt: skip
