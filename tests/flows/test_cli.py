@@ -141,5 +141,10 @@ def test_demo_runs_end_to_end_and_reruns_identically(tmp_path: Path) -> None:
         ("trades", "duplicate_key", 1),
         ("trades", "non_positive", 1),
     ]
+    # the demo calibrates every symbol as of its last session and shows the truth beside it
+    assert "beside the simulator's truth" in res.stdout
+    assert query(home, "SELECT count(*), count(*) FILTER (WHERE eta_source = 'fills') FROM calibrations") == [
+        (3, 3)
+    ]
     assert run_kappa(*args).returncode == 0
     assert snapshot(home) == first
