@@ -24,7 +24,13 @@ from calibration.impact import (
     temporary_impact,
 )
 from calibration.signs import lee_ready_signs
-from calibration.volatility import TRADING_DAYS_PER_YEAR, GarchFit, garch_sigma, realized_sigma
+from calibration.volatility import (
+    MIN_MOVING_RETURNS,
+    TRADING_DAYS_PER_YEAR,
+    GarchFit,
+    garch_sigma,
+    realized_sigma,
+)
 
 MapFn = Callable[[Callable[[np.ndarray], GarchFit], Iterable[np.ndarray]], Iterator[GarchFit]]
 
@@ -149,6 +155,8 @@ def _symbol_row(
             mid_close_usd=realized["mid_close_usd"], sigma_nobs=realized["nobs"], sigma_days=realized["days"],
             sigma_status=realized["status"],
         )  # fmt: skip
+        if realized["status"] == "insufficient_data":
+            reasons.append(f"fewer than {MIN_MOVING_RETURNS} non-zero 5-minute mid returns")
     else:
         row.update(sigma_status="insufficient_data", mid_close_usd=facts.get("close"))
         reasons.append("no quotes in the window")
@@ -179,7 +187,8 @@ def _symbol_row(
         reasons.append(f"own fills: {temp.status if temp else 'none'}")
     if row.get("eta_source") == "fills":
         row["epsilon_source"] = "fills"
-    row["status"] = "ok" if not reasons else ("insufficient_data" if realized is None else "partial")
+    no_sigma = row.get("sigma_usd") is None
+    row["status"] = "ok" if not reasons else ("insufficient_data" if no_sigma else "partial")
     row["reason"] = "; ".join(reasons) or None
     return row
 
@@ -197,11 +206,12 @@ def _temporary_columns(t: TemporaryFit) -> dict[str, object]:
 def _fill_eta_fallbacks(frame: pl.DataFrame) -> pl.DataFrame:
     """η for symbols without a fill-based fit: cross-sectional η·ADV/σ median, else Almgren et al. (2005)."""
     fitted = frame.filter(pl.col("eta_source") == "fills")
-    scale = (
-        float(fitted.select((pl.col("eta") * pl.col("adv_shares") / pl.col("sigma_usd")).median()).item())
+    median = (
+        fitted.select((pl.col("eta") * pl.col("adv_shares") / pl.col("sigma_usd")).median()).item()
         if fitted.height
         else None
     )
+    scale = float(median) if median is not None else None
     etas: list[float | None] = []
     sources: list[str | None] = []
     for r in frame.iter_rows(named=True):
@@ -215,7 +225,12 @@ def _fill_eta_fallbacks(frame: pl.DataFrame) -> pl.DataFrame:
         else:
             etas.append(None)
             sources.append(None)
-    return frame.with_columns(pl.Series("eta", etas, pl.Float64), pl.Series("eta_source", sources, pl.String))
+    fitted_eta = pl.col("eta_source") == "fills"
+    return frame.with_columns(
+        pl.Series("eta", etas, pl.Float64), pl.Series("eta_source", sources, pl.String)
+    ).with_columns(  # the errors and fit statistics describe the fills regression only
+        [pl.when(fitted_eta).then(pl.col(c)).otherwise(None).alias(c) for c in ("eta_se", "eta_r2")]
+    )
 
 
 F, INT, S, B = pl.Float64, pl.Int64, pl.String, pl.Boolean

@@ -18,6 +18,8 @@ from calibration.bars import bucket_returns
 TRADING_DAYS_PER_YEAR = 252
 BUCKETS_PER_SESSION = 78  # 6.5 h / 5 min
 GARCH_MIN_RETURNS = 100
+MIN_MOVING_RETURNS = 20
+"""Fewer non-zero 5-minute returns than this in the window and realized σ is ``insufficient_data``."""
 """Fewer daily returns than this and GARCH(1,1) is not fitted (its three parameters are too loose)."""
 
 
@@ -75,6 +77,7 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
             (pl.col("log_return") ** 2).sort().sum().alias("rv"),
             pl.col("day_fraction").first(),
             pl.len().alias("n"),
+            (pl.col("log_return") != 0).sum().alias("moves"),
         )
         .join(closes, on=["symbol", "date"])
         .join(tsrv_by_day(quotes, tsrv_k), on=["symbol", "date"], how="left")
@@ -92,6 +95,7 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
             pl.col("tsrv_usd").sort().mean().clip(0.0).sqrt().alias("sigma_tsrv_usd"),
             pl.col("mid_close").last().alias("mid_close_usd"),
             pl.col("n").sum().alias("nobs"),
+            pl.col("moves").sum().alias("moves"),
             pl.len().alias("days"),
         )
         .with_columns(
@@ -100,10 +104,21 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
             (100 * pl.col("sigma_usd") / pl.col("mid_close_usd") * math.sqrt(TRADING_DAYS_PER_YEAR)).alias(
                 "sigma_pct_ann"
             ),
-            pl.when(pl.col("days") >= 2).then(pl.lit("ok")).otherwise(pl.lit("single_day")).alias("status"),
+            pl.when(pl.col("moves") < MIN_MOVING_RETURNS)
+            .then(pl.lit("insufficient_data"))
+            .when(pl.col("days") >= 2)
+            .then(pl.lit("ok"))
+            .otherwise(pl.lit("single_day"))
+            .alias("status"),
         )
-        .drop("_var_sd")
+        .drop("_var_sd", "moves")
     )
+    # a mid that hardly moves (a quote or two a day) says nothing about σ: no number rather than σ = 0
+    stale = pl.col("status") == "insufficient_data"
+    out = out.with_columns(
+        [pl.when(stale).then(None).otherwise(pl.col(c)).alias(c)
+         for c in ("sigma_usd", "se_usd", "sigma_tsrv_usd", "sigma_pct_ann")]
+    )  # fmt: skip
     return out.sort("symbol")
 
 

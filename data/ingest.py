@@ -38,7 +38,16 @@ from data.readers import DEFAULT_BATCH_ROWS, check_columns, read_batches
 from data.rules import QUARANTINE_COLUMNS, check_fills, drop_duplicate_keys
 from data.schema import refresh_market_view
 from data.sql import first_row
-from data.store import fail_run, finish_run, new_run_id, replace_rows, start_run, transaction, writer
+from data.store import (
+    fail_run,
+    finish_run,
+    load_lock,
+    new_run_id,
+    replace_rows,
+    start_run,
+    transaction,
+    writer,
+)
 from data.validation import ROW, clean_schema, validate_batch
 
 Progress = Callable[[str, int], None]
@@ -116,15 +125,28 @@ def ingest(
     if table not in TABLES:
         raise InputError(f"unknown table '{table}' (expected one of {', '.join(TABLES)})")
     spec = TABLES[table]
-    paths = [p.expanduser().resolve() for p in paths]
+    paths = list(dict.fromkeys(p.expanduser().resolve() for p in paths))  # a file named twice loads once
     _check_files(spec, paths)
     home.ensure()
+    with load_lock(home):
+        return _ingest_locked(home, spec, paths, calendar, batch_rows, progress)
+
+
+def _ingest_locked(
+    home: KappaHome,
+    spec: TableSpec,
+    paths: list[Path],
+    calendar: str,
+    batch_rows: int,
+    progress: Progress | None,
+) -> LoadReport:
+    table = spec.name
     run_id = new_run_id(f"ingest-{table}")
     params: dict[str, object] = {"table": table, "files": [str(p) for p in paths], "calendar": calendar}
     with writer(home) as con:
         start_run(con, run_id, "ingest", params)
         manifest = _manifest(con)
-    lake.collect_garbage(home, set(manifest.values()))
+    lake.collect_garbage(home, set(manifest.values()))  # no other load runs: every orphan is a crash's
     stage_dir = home.staging / run_id
     try:
         if spec.market:

@@ -5,7 +5,7 @@ the date's current file into a *new* file (rows of the symbols the load brings r
 for the date; other symbols are kept), sorted by ``symbol, ts`` so that the same inputs give the same file.
 Only the commit in :mod:`data.ingest` switches the manifest ``lake_files`` (and the views) to the new files,
 in one transaction; the replaced files are deleted after it. A crash before the commit leaves orphan files
-that :func:`collect_garbage` removes later, and the previous state intact.
+that :func:`collect_garbage` removes at the next load, and the previous state intact.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from data.home import KappaHome
 from data.schema import MARKET_COLUMNS
 from data.sql import first_row, quote_literal
 
-ORPHAN_AGE_S = 3600.0
 MERGE_MEMORY_LIMIT = "4GB"
 
 
@@ -175,16 +174,17 @@ def daily_from_intraday(
     return frame
 
 
-def collect_garbage(home: KappaHome, referenced: set[str], min_age_s: float = ORPHAN_AGE_S) -> int:
-    """Delete lake files no manifest row references and abandoned staging folders older than ``min_age_s``.
+def collect_garbage(home: KappaHome, referenced: set[str], min_age_s: float = 0.0) -> int:
+    """Delete lake files no manifest row references, and staging folders, older than ``min_age_s``.
 
-    The age guard keeps the files of a load that is still running in another process.
+    Call it under :func:`data.store.load_lock`: then no load is running and every such file is the
+    leftover of a load that crashed before its commit.
     """
     now = time.time()
     removed = 0
     if home.staging.exists():
         for folder in home.staging.iterdir():
-            if now - folder.stat().st_mtime > min_age_s:
+            if now - folder.stat().st_mtime >= min_age_s:
                 shutil.rmtree(folder, ignore_errors=True)
                 removed += 1
     for table in MARKET_COLUMNS:
@@ -192,7 +192,7 @@ def collect_garbage(home: KappaHome, referenced: set[str], min_age_s: float = OR
         if not root.exists():
             continue
         for f in root.glob("date=*/*.parquet"):
-            if str(f) not in referenced and now - f.stat().st_mtime > min_age_s:
+            if str(f) not in referenced and now - f.stat().st_mtime >= min_age_s:
                 f.unlink(missing_ok=True)
                 removed += 1
     return removed

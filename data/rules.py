@@ -60,7 +60,8 @@ def check_fills(
         ``order_id, quantity, arrival_ts, end_ts`` of the orders the fills name.
     existing
         ``fill_id, order_id, ts, quantity`` of fills already stored for those orders; a stored fill with the
-        same ``fill_id`` as a new one is being replaced and does not count.
+        same ``fill_id`` as a new fill inside its window is being replaced and does not count (one whose
+        replacement is quarantined stays, and counts).
     columns
         Data columns shown in the quarantine's ``raw``.
 
@@ -77,7 +78,8 @@ def check_fills(
     outside = known.filter(outside_mask)
     inside = known.filter(~outside_mask)
 
-    prior = existing.filter(~pl.col("fill_id").is_in(fills["fill_id"].implode())).select(
+    # a stored fill leaves the running total only if a new fill that passed the checks above replaces it
+    prior = existing.filter(~pl.col("fill_id").is_in(inside["fill_id"].implode())).select(
         "order_id",
         "ts",
         "quantity",

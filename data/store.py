@@ -7,6 +7,7 @@ for a busy file before saying clearly that a job is writing (:class:`DatabaseBus
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
 import uuid
@@ -131,6 +132,23 @@ def fail_run(home: KappaHome, run_id: str, exc: BaseException) -> None:
             )
     except Exception:  # the failure being reported matters more than its bookkeeping
         pass
+
+
+@contextmanager
+def load_lock(home: KappaHome) -> Iterator[None]:
+    """Hold the home's load lock: loads run one at a time, a second one waits for the first.
+
+    A load merges against the lake's current files and replaces them at its commit; two at once would
+    each replace what the other wrote. The lock is an ``flock`` on ``lake/.load.lock``, released by the
+    kernel if the process dies.
+    """
+    home.ensure()
+    with (home.lake / ".load.lock").open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def new_run_id(command: str) -> str:

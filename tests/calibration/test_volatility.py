@@ -97,3 +97,15 @@ def test_tsrv_by_day_equals_the_per_day_estimator(window) -> None:
         g = window.quotes.filter((pl.col("symbol") == r["symbol"]) & (pl.col("date") == r["date"])).sort("ts")
         ref = two_scales_variance(np.log(((g["bid"] + g["ask"]) / 2).to_numpy()))
         assert r["tsrv"] == pytest.approx(ref, rel=1e-12)
+
+
+def test_a_mid_that_hardly_moves_gives_no_sigma_rather_than_zero(window) -> None:
+    # one quote a day: every 5-minute return is zero
+    sparse = window.quotes.group_by("symbol", "date").agg(pl.all().first()).select(window.quotes.columns)
+    w = type(window)(window.as_of, window.lookback_days, window.sessions, sparse, window.trades.head(0),
+                     window.fills.head(0), window.daily)  # fmt: skip
+    out = calibrate_window(w)
+    for r in out.iter_rows(named=True):
+        assert r["sigma_status"] == "insufficient_data" and r["sigma_usd"] is None
+        assert r["status"] == "insufficient_data" and "non-zero 5-minute" in r["reason"]
+        assert r["eta"] is None

@@ -148,3 +148,33 @@ def test_runs_and_loads_record_every_load(home: KappaHome, write_csv: WriteCsv) 
         home, "SELECT source_file, rows_read, rows_loaded, rows_quarantined, length(sha256) FROM loads"
     )
     assert load == [(str(q), 2, 1, 1, 64)]
+
+
+def test_a_file_named_twice_loads_once(home: KappaHome, write_csv: WriteCsv) -> None:
+    t = write_csv("t.csv", [["symbol", "ts", "price", "size"], ["AAA", f"{DAY}T10:00:00-05:00", 10.0, 100]])
+    report = ingest(home, "trades", [t, t])
+    assert (report.rows_read, report.rows_loaded) == (1, 1)
+    assert query(home, "SELECT volume FROM daily") == [(100.0,)]
+
+
+def test_concurrent_loads_of_one_date_keep_both(home: KappaHome, write_csv: WriteCsv) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    files = [
+        _quotes(
+            write_csv,
+            f"{s}.csv",
+            [(s, f"10:{m:02d}:{sec:02d}", 10.0, 10.02) for m in range(60) for sec in range(60)],
+        )
+        for s in ("AAA", "BBB", "CCC")
+    ]
+    code = "import sys; from pathlib import Path; from data.home import KappaHome; from data.ingest import ingest;"
+    code += f"ingest(KappaHome.resolve({str(home.root)!r}), 'quotes', [Path(sys.argv[1])])"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(f)], cwd=REPO) for f in files]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    assert query(home, "SELECT symbol, count(*) FROM quotes GROUP BY 1 ORDER BY 1") == [
+        ("AAA", 3600), ("BBB", 3600), ("CCC", 3600)]  # fmt: skip
+    assert len(list((home.lake / "quotes").glob("date=*/*.parquet"))) == 1

@@ -223,3 +223,19 @@ def test_unreadable_inputs_are_clear_errors(home: KappaHome, tmp_path: Path) -> 
         ingest(home, "quotes", [other])
     with pytest.raises(InputError, match="unknown table"):
         ingest(home, "ticks", [other])
+
+
+def test_a_quarantined_correction_does_not_hide_the_stored_fill_from_the_overfill_rule(
+    home: KappaHome, write_csv: WriteCsv
+) -> None:
+    ingest(home, "orders", [_orders(write_csv)])  # o2: sell 500
+    header = ["fill_id", "order_id", "ts", "price", "quantity"]
+    ingest(home, "fills", [write_csv("a.csv", [header, ["g1", "o2", f"{DAY}T10:10:00-05:00", 10, 500]])])
+    report = ingest(
+        home,
+        "fills",
+        [write_csv("b.csv", [header, ["g1", "o2", f"{DAY}T12:00:00-05:00", 10, 500],  # outside: quarantined
+                             ["g2", "o2", f"{DAY}T10:20:00-05:00", 10, 500]])],  # would double the order
+    )  # fmt: skip
+    assert report.quarantined_by_rule == {"fill_outside_window": 1, "overfill": 1}
+    assert query(home, "SELECT fill_id, quantity FROM fills WHERE order_id = 'o2'") == [("g1", 500.0)]
