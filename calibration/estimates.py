@@ -54,26 +54,21 @@ class MarketWindow:
     daily: pl.DataFrame
 
 
-def _nan_garch(reason: str) -> GarchFit:
-    n = float("nan")
-    return GarchFit(n, n, n, n, n, n, n, n, n, n, 0, False, "insufficient_data", reason)
-
-
 def calibrate_window(window: MarketWindow, map_fn: MapFn = map) -> pl.DataFrame:
     """Calibrate every symbol with data in ``window``; see the module docstring.
 
     ``map_fn`` runs the GARCH fits (pass a process pool's ``map`` to fit them in parallel).
     """
     symbols = sorted(set(window.quotes["symbol"].unique()) | set(window.daily["symbol"].unique()))
-    facts = daily_facts(window)
-    mids = bucket_mids(window.quotes, window.sessions) if window.quotes.height else None
-    realized = _realized_by_symbol(mids, window.quotes)
     closes = {
         s: g.sort("date")["close"].to_numpy()
         for (s,), g in window.daily.partition_by("symbol", as_dict=True).items()
     }
     # started first: with a process pool's map the fits run while the intraday estimators below do
     garch_fits = map_fn(garch_sigma, [closes.get(s, np.empty(0)) for s in symbols])
+    facts = daily_facts(window)
+    mids = bucket_mids(window.quotes, window.sessions) if window.quotes.height else None
+    realized = _realized_by_symbol(mids, window.quotes)
     signed = lee_ready_signs(window.trades, window.quotes) if window.trades.height else None
     buckets = (
         impact_buckets(mids, signed, window.sessions) if signed is not None and mids is not None else None

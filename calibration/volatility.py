@@ -175,6 +175,12 @@ class GarchFit:
     status: str
     message: str
 
+    @classmethod
+    def unfitted(cls, nobs: int, status: str, message: str) -> GarchFit:
+        """A fit that did not happen: every number NaN, with the status and reason."""
+        nan = float("nan")
+        return cls(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nobs, False, status, message)
+
 
 def garch_sigma(closes: np.ndarray) -> GarchFit:
     """Fit GARCH(1,1) to ``closes`` (closing mids, oldest first) and forecast tomorrow's variance.
@@ -193,8 +199,7 @@ def garch_sigma(closes: np.ndarray) -> GarchFit:
     r = 100.0 * np.diff(np.log(closes))
     nan = float("nan")
     if len(r) < GARCH_MIN_RETURNS:
-        return GarchFit(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, len(r), False, "insufficient_data",
-                        f"{len(r)} daily returns < {GARCH_MIN_RETURNS}")  # fmt: skip
+        return GarchFit.unfitted(len(r), "insufficient_data", f"{len(r)} daily returns < {GARCH_MIN_RETURNS}")
     from arch import arch_model
 
     with warnings.catch_warnings(record=True) as caught:
@@ -204,8 +209,7 @@ def garch_sigma(closes: np.ndarray) -> GarchFit:
                 disp="off", show_warning=True
             )
         except Exception as exc:  # a numerical failure of one symbol must not stop the night
-            return GarchFit(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, len(r), False, "failed",
-                            f"{type(exc).__name__}: {exc}")  # fmt: skip
+            return GarchFit.unfitted(len(r), "failed", f"{type(exc).__name__}: {exc}")
     message = "; ".join(sorted({str(w.message).splitlines()[0] for w in caught}))
     params, se = res.params, res.std_err
     converged = int(res.convergence_flag) == 0
