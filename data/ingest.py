@@ -208,6 +208,14 @@ class _Quarantine:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What streaming the files of a load saw: rows read and SHA-256, per file."""
+
+    rows: Counter[str]
+    sha256: dict[str, str]
+
+
 def _read_validated(
     spec: TableSpec,
     paths: list[Path],
@@ -216,21 +224,22 @@ def _read_validated(
     quarantine: _Quarantine,
     progress: Progress | None,
     sink: Callable[[pl.DataFrame], None],
-) -> Counter[str]:
+) -> _Read:
     """Stream, validate and tag every file; rejected rows go to ``quarantine``, clean ones to ``sink``.
 
-    Returns the rows read per file.
+    Each file is hashed right after it is read (while it is in the page cache), not under the write lock.
     """
-    read: Counter[str] = Counter()
+    read = _Read(Counter(), {})
     for index, path in enumerate(paths):
         for batch in read_batches(path, spec, batch_rows):
             result = validate_batch(batch, spec, calendar)
             rejected = result.rejected.with_columns(pl.lit(str(path)).alias("source_file"))
             quarantine.add(rejected)
             sink(_tag(result.clean, path, index))
-            read[str(path)] += batch.height
+            read.rows[str(path)] += batch.height
             if progress:
                 progress(str(path), batch.height)
+        read.sha256[str(path)] = _sha256(path)
     return read
 
 
@@ -240,7 +249,7 @@ def _finish(
     spec: TableSpec,
     paths: list[Path],
     quarantine: _Quarantine,
-    read: Counter[str],
+    read: _Read,
     rows_loaded: int,
 ) -> None:
     """The common tail of every commit: quarantine, loads and the run row.
@@ -254,14 +263,14 @@ def _finish(
     )
     quarantine.insert(con, run_id, spec.name)
     for p in paths:
-        n_read, rejected = read[str(p)], quarantine.by_file[str(p)]
+        n_read, rejected = read.rows[str(p)], quarantine.by_file[str(p)]
         con.execute(
             "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [run_id, spec.name, str(p), _sha256(p), n_read, n_read - rejected, rejected],
+            [run_id, spec.name, str(p), read.sha256[str(p)], n_read, n_read - rejected, rejected],
         )
     n_q = quarantine.total
     finish_run(con, run_id, rows_loaded, n_q, json.dumps(dict(sorted(quarantine.counts.items()))))
-    assert rows_loaded + n_q == read.total(), (rows_loaded, n_q, read.total())
+    assert rows_loaded + n_q == read.rows.total(), (rows_loaded, n_q, read.rows.total())
 
 
 def _load_market(
@@ -292,7 +301,7 @@ def _load_market(
             staging.path(day),
             current,
             run_id,
-            spec.key if spec.key and spec.name == "trades" else (),
+            spec.key,
         )
         if part.duplicates.height:
             quarantine.add(part.duplicates)
@@ -304,7 +313,7 @@ def _load_market(
         q, t = (str(part.path), other_path) if spec.name == "quotes" else (other_path, str(part.path))
         daily_rows.append(lake.daily_from_intraday(home, part.date, q, t))
     daily = pl.concat(daily_rows) if daily_rows else pl.DataFrame()
-    rows_loaded = read.total() - quarantine.total
+    rows_loaded = read.rows.total() - quarantine.total
     _fault_point("before_commit")
     replaced: list[str] = []
     with writer(home) as con, transaction(con):
@@ -377,7 +386,7 @@ def _report(
     run_id: str,
     spec: TableSpec,
     paths: list[Path],
-    read: Counter[str],
+    read: _Read,
     quarantine: _Quarantine,
     dates: list[dt.date],
 ) -> LoadReport:
@@ -385,8 +394,8 @@ def _report(
         run_id,
         spec.name,
         [str(p) for p in paths],
-        read.total(),
-        read.total() - quarantine.total,
+        read.rows.total(),
+        read.rows.total() - quarantine.total,
         quarantine.total,
         dict(sorted(quarantine.counts.items())),
         dates,
