@@ -97,3 +97,44 @@ def impact_buckets(mids: pl.DataFrame, signed_trades: pl.DataFrame, sessions: pl
         .join(vol, on=["symbol", "date", "bucket"], how="left")
         .with_columns(pl.col("net_signed_shares").fill_null(0.0), pl.col("n_trades").fill_null(0))
     )
+
+
+def intraday_volume_profile(trades: pl.DataFrame, sessions: pl.DataFrame, bins: int = 78) -> pl.DataFrame:
+    """Expected fraction of a session's volume in each of ``bins`` equal bins of the session, per symbol.
+
+    Parameters
+    ----------
+    trades
+        ``symbol, date, ts, size``.
+    sessions
+        ``date, open_ts, close_ts`` (an early close is divided into the same number of shorter bins).
+    bins
+        Bins per session (78 = 5 minutes of a 6.5-hour session).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``symbol, bin, volume_fraction, days``: the mean over days of each day's share of its volume in
+        the bin (each day weighs the same, so one heavy day does not set the shape), and the days averaged.
+        A trade at the close counts in the last bin.
+    """
+    length = (pl.col("close_ts") - pl.col("open_ts")).dt.total_nanoseconds()
+    pos = (pl.col("ts") - pl.col("open_ts")).dt.total_nanoseconds() / length
+    t = (
+        trades.join(sessions, on="date")
+        .filter(pl.col("ts") >= pl.col("open_ts"), pl.col("ts") <= pl.col("close_ts"))
+        .with_columns((pos * bins).floor().clip(0, bins - 1).cast(pl.Int32).alias("bin"))
+    )
+    per_day = t.group_by("symbol", "date", "bin").agg(pl.col("size").sum().alias("volume"))
+    per_day = per_day.with_columns(
+        (pl.col("volume") / pl.col("volume").sum().over("symbol", "date")).alias("share")
+    ).filter(pl.col("share").is_finite())
+    days = per_day.group_by("symbol").agg(pl.col("date").n_unique().alias("days"))
+    grid = days.join(pl.DataFrame({"bin": pl.int_range(0, bins, eager=True).cast(pl.Int32)}), how="cross")
+    summed = per_day.group_by("symbol", "bin").agg(pl.col("share").sort().sum())
+    return (
+        grid.join(summed, on=["symbol", "bin"], how="left")
+        .with_columns((pl.col("share").fill_null(0.0) / pl.col("days")).alias("volume_fraction"))
+        .select("symbol", "bin", "volume_fraction", "days")
+        .sort("symbol", "bin")
+    )

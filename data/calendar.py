@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import exchange_calendars as xcals
 import polars as pl
+
+if TYPE_CHECKING:
+    import exchange_calendars as xcals
 
 DEFAULT_CALENDAR = "XNYS"
 
 
 @lru_cache(maxsize=8)
 def exchange_calendar(name: str = DEFAULT_CALENDAR) -> xcals.ExchangeCalendar:
-    """The ``exchange_calendars`` calendar ``name`` (cached: building one takes ~0.3 s)."""
+    """The ``exchange_calendars`` calendar ``name`` (cached: building one takes ~0.3 s).
+
+    ``exchange_calendars`` (and pandas) are imported here, not at module load: they take about a second.
+    """
+    import exchange_calendars as xcals
+
     return xcals.get_calendar(name, start="2000-01-01")
 
 
@@ -63,3 +71,64 @@ def previous_sessions(end: dt.date, count: int, name: str = DEFAULT_CALENDAR) ->
 def session_date_expr(ts: pl.Expr, name: str = DEFAULT_CALENDAR) -> pl.Expr:
     """The exchange-local calendar date of a UTC tz-naive timestamp expression."""
     return ts.dt.replace_time_zone("UTC").dt.convert_time_zone(exchange_timezone(name)).dt.date()
+
+
+SESSION_NS = 23_400 * 1_000_000_000  # one trading day of DESIGN §3: the regular 6.5-hour session
+
+
+def session_clock(
+    start: dt.datetime, times_days: list[float], name: str = DEFAULT_CALENDAR
+) -> tuple[float, list[dt.datetime]]:
+    """Wall-clock instants of trading times, counting only the exchange's sessions.
+
+    Parameters
+    ----------
+    start
+        The start (timezone-aware; a start outside a session moves to the next open).
+    times_days
+        Trading days after the start, one day = 6.5 hours of session (an early close holds less).
+
+    Returns
+    -------
+    (float, list[datetime.datetime])
+        How far into its session the start is (0 at the open, 1 at the close), and the UTC instant of each
+        time (a time that falls on a session's close stays on that close).
+    """
+    if start.tzinfo is None:
+        raise ValueError("start must carry a time zone")
+    start_ns = _to_ns(start)
+    horizon = max(times_days, default=0.0)
+    begin_date = (start.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
+    span = int(horizon * 2) + 14
+    while True:
+        sched = session_bounds(begin_date, begin_date + dt.timedelta(days=span), name)
+        opens = sched["open_ts"].dt.epoch("ns").to_numpy()
+        closes = sched["close_ts"].dt.epoch("ns").to_numpy()
+        first = int((closes > start_ns).argmax()) if (closes > start_ns).any() else len(closes)
+        avail = closes[first:] - opens[first:]
+        if first < len(closes):
+            begin = max(start_ns, int(opens[first]))
+            avail[0] = closes[first] - begin
+        if first < len(closes) and avail.sum() >= horizon * SESSION_NS:
+            break
+        span *= 2
+    fraction = float((begin - opens[first]) / (closes[first] - opens[first]))
+    starts = opens[first:].copy()
+    starts[0] = begin
+    cum = avail.cumsum()
+    out = []
+    for t in times_days:
+        target = round(t * SESSION_NS)
+        i = int((cum < target).sum())
+        before = int(cum[i - 1]) if i else 0
+        ns = int(starts[i]) + target - before
+        out.append(_EPOCH + dt.timedelta(microseconds=ns // 1000))
+    return fraction, out
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _to_ns(ts: dt.datetime) -> int:
+    delta = ts - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000

@@ -98,3 +98,25 @@ def read_window(
             params=[as_of, *([symbols] if symbols else []), garch_days + 1],
         ).pl()
     return WindowData(as_of, sessions, quotes, trades, fills, daily)
+
+
+def read_trades(
+    home: KappaHome, as_of: dt.date, lookback_days: int, symbols: list[str], calendar: str = DEFAULT_CALENDAR
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The sessions (``date, open_ts, close_ts``) and trades (``symbol, date, ts, size``) of ``symbols`` in
+    the ``lookback_days`` sessions ending on ``as_of``, from the lake files."""
+    dates = previous_sessions(as_of, lookback_days, calendar)
+    tpaths = lake_paths(home, "trades", dates)
+    have = sorted(tpaths)
+    if not have:
+        return (
+            pl.DataFrame(
+                schema={"date": pl.Date, "open_ts": pl.Datetime("ns"), "close_ts": pl.Datetime("ns")}
+            ),
+            pl.DataFrame(
+                schema={"symbol": pl.String, "date": pl.Date, "ts": pl.Datetime("ns"), "size": pl.Float64}
+            ),
+        )
+    sessions = session_bounds(have[0], have[-1], calendar).filter(pl.col("date").is_in(have))
+    trades = scan_market([tpaths[d] for d in have], ["symbol", "date", "ts", "size"], symbols)
+    return sessions, trades

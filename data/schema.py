@@ -76,6 +76,34 @@ MIGRATIONS: list[str] = [
     CREATE VIEW latest_calibrations AS
         SELECT * FROM calibrations QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY as_of DESC) = 1;
     """,
+    # 3: schedules (one row per schedule × period, k = 0..M) and efficient frontiers (one row per λ)
+    """
+    CREATE TABLE schedules (
+        schedule_id VARCHAR NOT NULL, period INTEGER NOT NULL, run_id VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL, order_id VARCHAR, symbol VARCHAR, as_of DATE,
+        strategy VARCHAR NOT NULL, model VARCHAR NOT NULL, side VARCHAR NOT NULL, shares DOUBLE NOT NULL,
+        horizon_days DOUBLE NOT NULL, periods INTEGER NOT NULL, tau_days DOUBLE NOT NULL,
+        risk_aversion DOUBLE, drift_usd_per_day DOUBLE NOT NULL, participation DOUBLE,
+        sigma_usd DOUBLE NOT NULL, gamma DOUBLE NOT NULL, eta DOUBLE NOT NULL, eta_tilde DOUBLE,
+        epsilon_usd DOUBLE NOT NULL, eta_nl DOUBLE, beta DOUBLE, adv_shares DOUBLE,
+        kappa_per_day DOUBLE, half_life_days DOUBLE,
+        expected_cost_usd DOUBLE NOT NULL, permanent_cost_usd DOUBLE NOT NULL, fixed_cost_usd DOUBLE NOT NULL,
+        temporary_cost_usd DOUBLE NOT NULL, drift_cost_usd DOUBLE NOT NULL,
+        variance_usd2 DOUBLE NOT NULL, std_usd DOUBLE NOT NULL, start_ts TIMESTAMP_NS,
+        t_days DOUBLE NOT NULL, ts TIMESTAMP_NS, holdings_shares DOUBLE NOT NULL, trade_shares DOUBLE NOT NULL,
+        PRIMARY KEY (schedule_id, period)
+    );
+    CREATE TABLE frontiers (
+        frontier_id VARCHAR NOT NULL, point INTEGER NOT NULL, run_id VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL, symbol VARCHAR, as_of DATE, model VARCHAR NOT NULL,
+        side VARCHAR NOT NULL, shares DOUBLE NOT NULL, horizon_days DOUBLE NOT NULL, periods INTEGER NOT NULL,
+        drift_usd_per_day DOUBLE NOT NULL, sigma_usd DOUBLE NOT NULL, gamma DOUBLE NOT NULL, eta DOUBLE NOT NULL,
+        epsilon_usd DOUBLE NOT NULL, eta_nl DOUBLE, beta DOUBLE, adv_shares DOUBLE,
+        risk_aversion DOUBLE NOT NULL, kappa_per_day DOUBLE, expected_cost_usd DOUBLE NOT NULL,
+        variance_usd2 DOUBLE NOT NULL, std_usd DOUBLE NOT NULL, selected BOOLEAN NOT NULL,
+        PRIMARY KEY (frontier_id, point)
+    );
+    """,
 ]
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {

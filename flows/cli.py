@@ -23,6 +23,7 @@ from rich.table import Table
 from data.errors import KappaError
 from data.home import KappaHome
 from data.store import reader
+from schedule.model import ScheduleError
 
 if TYPE_CHECKING:
     from data.ingest import LoadReport
@@ -181,6 +182,150 @@ def calibrate_cmd(
     _print_frame(shown, 50)
 
 
+class Side(StrEnum):
+    buy = "buy"
+    sell = "sell"
+
+
+class Model(StrEnum):
+    linear = "linear"
+    power = "power"
+
+
+class Baseline(StrEnum):
+    twap = "twap"
+    vwap = "vwap"
+    pov = "pov"
+
+
+class SigmaSource(StrEnum):
+    realized = "realized"
+    garch = "garch"
+    tsrv = "tsrv"
+
+
+@app.command("schedule")
+def schedule_cmd(
+    shares: Annotated[float, typer.Option("--shares", help="X: shares to buy or sell")],
+    side: Annotated[Side, typer.Option("--side", help="buy or sell")],
+    horizon_days: Annotated[float, typer.Option("--horizon-days", help="T: trading days to finish in")],
+    periods: Annotated[int | None, typer.Option("--periods", help="N: equal periods (τ = T/N)")] = None,
+    period_days: Annotated[
+        float | None, typer.Option("--period-days", help="τ instead of N (must divide T)")
+    ] = None,
+    risk_aversion: Annotated[
+        float | None, typer.Option("--risk-aversion", help="λ (1/$); 0 gives TWAP")
+    ] = None,
+    symbol: Annotated[str | None, typer.Option(help="Take parameters from this symbol's calibration")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Calibration on or before this date (default: latest)")
+    ] = None,
+    sigma: Annotated[float | None, typer.Option(help="σ ($/share/√day)")] = None,
+    gamma: Annotated[float | None, typer.Option(help="γ ($/share per share)")] = None,
+    eta: Annotated[float | None, typer.Option(help="η ($/share per share/day)")] = None,
+    epsilon: Annotated[float | None, typer.Option(help="ε ($/share)")] = None,
+    eta_nl: Annotated[float | None, typer.Option("--eta-nl", help="Power-law η_nl (dimensionless)")] = None,
+    beta: Annotated[float | None, typer.Option(help="Power-law exponent β")] = None,
+    adv: Annotated[float | None, typer.Option(help="ADV (shares/day), for POV and the power law")] = None,
+    sigma_source: Annotated[
+        SigmaSource, typer.Option(help="Which calibrated σ: realized, garch or tsrv")
+    ] = SigmaSource.realized,
+    drift: Annotated[float, typer.Option(help="Expected drift α ($/share/day, + = price rises)")] = 0.0,
+    model: Annotated[Model, typer.Option(help="Temporary impact: linear or power")] = Model.linear,
+    baseline: Annotated[
+        Baseline | None, typer.Option(help="Show this baseline instead of the optimum: twap, vwap, pov")
+    ] = None,
+    participation: Annotated[float | None, typer.Option(help="POV participation rate, e.g. 0.1")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Start: ISO time with offset, or a date (its open); default next open")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
+    save: Annotated[bool, typer.Option(help="Write the `schedules` (and `frontiers`) table")] = False,
+    frontier: Annotated[bool, typer.Option(help="Also compute the efficient frontier over λ")] = False,
+    points: Annotated[int, typer.Option(help="Frontier points")] = 41,
+    plot: Annotated[Path | None, typer.Option(help="Draw the frontier to a .png, .svg or .html file")] = None,
+    order_id: Annotated[str | None, typer.Option("--order-id", help="Order this schedule is for")] = None,
+    calendar: Annotated[str, typer.Option(help="exchange_calendars code")] = "XNYS",
+    home: HomeOption = None,
+) -> None:
+    """Optimal Almgren-Chriss schedule (exact discrete solution) with E, V and the baselines beside it.
+
+    Example: kappa schedule --shares 1e6 --side sell --horizon-days 5 --periods 5 --risk-aversion 1e-6
+    --sigma 0.95 --eta 2.5e-6 --gamma 2.5e-7 --epsilon 0.0625
+    """
+    from flows.schedule import ScheduleRequest, plan_schedule, save_plan
+    from schedule import periods_for
+
+    if periods is None and period_days is None:
+        raise KappaError("pass --periods N or --period-days τ")
+    n = periods_for(horizon_days, period_days) if period_days is not None else periods
+    if periods is not None and n != periods:
+        raise KappaError(f"--periods {periods} and --period-days {period_days} disagree (T/τ = {n})")
+    assert n is not None
+    req = ScheduleRequest(
+        shares=shares, side=side.value, horizon_days=horizon_days, periods=n, risk_aversion=risk_aversion,
+        symbol=symbol, as_of=_parse_date(as_of, "--as-of") if as_of else None, sigma_usd=sigma, gamma=gamma,
+        eta=eta, epsilon_usd=epsilon, eta_nl=eta_nl, beta=beta, adv_shares=adv, sigma_source=sigma_source.value,
+        drift_usd_per_day=drift, model=model.value, strategy=baseline.value if baseline else "optimal",
+        participation=participation, start=_parse_start(start, calendar) if start else None,
+        frontier=frontier or plot is not None, frontier_points=points, order_id=order_id, calendar=calendar,
+    )  # fmt: skip
+    kh = KappaHome.resolve(home)
+    plan = plan_schedule(kh if symbol else None, req)
+    run_id = save_plan(kh, plan) if save else None
+    if plot is not None:
+        from flows.schedule import frontier_rows
+        from reports.charts import frontier_chart, save_chart
+
+        front = frontier_rows(plan, run_id or "", dt.datetime.now())
+        others = pl.DataFrame(
+            [{"strategy": s.strategy, "variance_usd2": s.variance_usd2, "expected_cost_usd": s.expected_cost_usd}
+             for s in plan.comparison if s.strategy != "optimal"],
+            schema={"strategy": pl.String, "variance_usd2": pl.Float64, "expected_cost_usd": pl.Float64},
+        )  # fmt: skip
+        title = f"{side.value} {shares:,.0f} {symbol or ''} over {horizon_days:g} days, N = {n}".replace(
+            "  ", " "
+        )
+        try:
+            save_chart(frontier_chart(front, others, title), plot)
+        except ValueError as exc:
+            raise KappaError(str(exc)) from None
+    if json_out:
+        from flows.schedule_output import plan_json
+
+        sys.stdout.write(json.dumps(plan_json(plan), default=str) + "\n")
+    else:
+        from flows.schedule_output import print_plan
+
+        print_plan(out, plan)
+    if run_id:
+        (err if json_out else out).print(f"saved {plan.schedule_id} to schedules (run {run_id})")
+    if plot is not None:
+        (err if json_out else out).print(f"frontier drawn to {plot}")
+
+
+def _parse_start(value: str, calendar: str) -> dt.datetime:
+    """An ISO time with an offset, or a date meaning that session's open."""
+    from data.calendar import session_bounds
+
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        sess = session_bounds(day, day, calendar)
+        if not sess.height:
+            raise KappaError(f"--start {value} is not a session of {calendar}")
+        return sess["open_ts"][0].replace(tzinfo=dt.UTC)
+    try:
+        ts = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise KappaError(f"--start {value!r} is neither a date nor an ISO time") from None
+    if ts.tzinfo is None:
+        raise KappaError(f"--start {value!r} has no UTC offset; add one, e.g. 2026-11-24T09:30-05:00")
+    return ts
+
+
 def _parse_date(value: str, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
@@ -243,7 +388,7 @@ def main() -> None:
     """Entry point: run the app, turning errors into one line on stderr and a non-zero exit code."""
     try:
         app(standalone_mode=False)
-    except KappaError as exc:
+    except (KappaError, ScheduleError) as exc:
         err.print(f"[red]error:[/] {exc}", soft_wrap=True, highlight=False)
         sys.exit(2)
     except (typer.Exit, SystemExit) as exc:

@@ -1,0 +1,153 @@
+"""How ``kappa schedule`` shows a plan: JSON for programs, tables and a text chart for people."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from flows.schedule import SchedulePlan
+from schedule import Schedule
+
+_BLOCKS = " ▏▎▍▌▋▊▉█"
+CHART_WIDTH = 32
+MAX_ROWS = 40
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def schedule_json(s: Schedule) -> dict[str, Any]:
+    """One schedule as JSON-able values (infinite half-life → null)."""
+    return {
+        "strategy": s.strategy,
+        "model": s.model,
+        "kappa": _finite(s.kappa_per_day),
+        "tau": s.tau_days,
+        "times_days": s.times_days.tolist(),
+        "holdings": s.holdings.tolist(),
+        "trades": s.trades.tolist(),
+        "expected_cost_usd": s.expected_cost_usd,
+        "variance_usd2": s.variance_usd2,
+        "std_usd": s.std_usd,
+        "half_life_days": _finite(s.half_life_days),
+        "cost_usd": {
+            "permanent": s.cost.permanent_usd,
+            "fixed": s.cost.fixed_usd,
+            "temporary": s.cost.temporary_usd,
+            "drift": s.cost.drift_usd,
+        },
+        "info": s.info,
+    }
+
+
+def plan_json(plan: SchedulePlan) -> dict[str, Any]:
+    """``kappa schedule --json``: the schedule's keys, its parameters, the baselines and the frontier."""
+    s, req = plan.schedule, plan.request
+    p = s.params
+    parameters = {
+        "symbol": req.symbol, "as_of": plan.as_of, "side": req.side, "shares": req.shares,
+        "horizon_days": req.horizon_days, "periods": req.periods, "risk_aversion": req.risk_aversion,
+        "drift_usd_per_day": req.drift_usd_per_day, "sigma_usd": p.sigma_usd, "gamma": p.gamma, "eta": p.eta,
+        "eta_tilde": p.eta - 0.5 * p.gamma * s.tau_days, "epsilon_usd": p.epsilon_usd,
+        "sigma_source": req.sigma_source if req.symbol else None,
+        "eta_nl": p.power.eta_nl if p.power else None, "beta": p.power.beta if p.power else None,
+        "adv_shares": p.power.adv_shares if p.power else None, "participation": req.participation,
+        "start": plan.start, "order_id": req.order_id,
+    }  # fmt: skip
+    out = {
+        "schedule_id": plan.schedule_id,
+        **schedule_json(s),
+        "times_utc": [t.isoformat() for t in plan.times_utc] if plan.times_utc else None,
+        "parameters": parameters,
+        "comparison": [
+            {"strategy": c.strategy, "expected_cost_usd": c.expected_cost_usd, "variance_usd2": c.variance_usd2,
+             "std_usd": c.std_usd, "utility_usd": c.utility_usd(req.risk_aversion),
+             "duration_days": float(c.times_days[-1])}
+            for c in plan.comparison
+        ],
+    }  # fmt: skip
+    if plan.frontier:
+        out["frontier"] = {
+            "frontier_id": plan.frontier_id,
+            "risk_aversion": [f.risk_aversion for f in plan.frontier],
+            "kappa": [_finite(f.kappa_per_day) for f in plan.frontier],
+            "expected_cost_usd": [f.expected_cost_usd for f in plan.frontier],
+            "variance_usd2": [f.variance_usd2 for f in plan.frontier],
+        }
+    return out
+
+
+def bar(fraction: float, width: int = CHART_WIDTH) -> str:
+    """A horizontal bar of ``fraction`` (clipped to [0, 1]) of ``width`` characters in eighth blocks."""
+    eighths = round(min(max(fraction, 0.0), 1.0) * width * 8)
+    full, part = divmod(eighths, 8)
+    return "█" * full + (_BLOCKS[part] if part else "")
+
+
+def print_plan(console: Console, plan: SchedulePlan) -> None:
+    """Summary, parameters, the holdings table with a text chart, the baselines and the frontier."""
+    s, req = plan.schedule, plan.request
+    p = s.params
+    what = f"{req.side} {req.shares:,.0f}" + (f" {req.symbol}" if req.symbol else " shares")
+    lam = f", λ = {req.risk_aversion:g}/$" if req.risk_aversion is not None else ""
+    console.print(
+        f"[bold]{s.strategy} schedule[/] ({s.model} impact): {what} over {req.horizon_days:g} day(s) "
+        f"in {s.trades.size} period(s) of τ = {s.tau_days:g} day(s){lam}"
+    )
+    src = f"calibration of {req.symbol} as of {plan.as_of} (σ {req.sigma_source})" if req.symbol else "given"
+    power = (
+        f", η_nl = {p.power.eta_nl:.4g}, β = {p.power.beta:.3g}, ADV = {p.power.adv_shares:,.0f}"
+        if p.power
+        else ""
+    )
+    console.print(
+        f"parameters ({src}): σ = {p.sigma_usd:.6g} $/sh/√day, γ = {p.gamma:.4g}, η = {p.eta:.4g}, "
+        f"η̃ = {p.eta - 0.5 * p.gamma * s.tau_days:.4g}, ε = {p.epsilon_usd:.4g} $/sh{power}"
+        + (f", drift α = {req.drift_usd_per_day:g} $/sh/day" if req.drift_usd_per_day else "")
+    )
+    if s.kappa_per_day is not None:
+        hl = s.half_life_days
+        console.print(
+            f"κ = {s.kappa_per_day:.6g}/day (κT = {s.kappa_per_day * req.horizon_days:.4g}), half-life θ = "
+            + (f"{hl:.4g} days" if hl is not None and math.isfinite(hl) else "∞ (TWAP)")
+        )
+    c = s.cost
+    console.print(
+        f"E = ${s.expected_cost_usd:,.2f} (permanent {c.permanent_usd:,.2f}, fixed {c.fixed_usd:,.2f}, "
+        f"temporary {c.temporary_usd:,.2f}, drift {c.drift_usd:,.2f}); √V = ${s.std_usd:,.2f}"
+        + (f"; E + λV = ${s.utility_usd():,.2f}" if req.risk_aversion is not None else "")
+    )
+    t = Table(
+        "k", "t (days)", *(["time (UTC)"] if plan.times_utc else []), "holdings", "trade", "holdings chart"
+    )
+    step = max(1, math.ceil(s.holdings.size / MAX_ROWS))
+    shown = sorted({*range(0, s.holdings.size, step), s.holdings.size - 1})
+    for k in shown:
+        when = [plan.times_utc[k].strftime("%Y-%m-%d %H:%M")] if plan.times_utc else []
+        trade = f"{s.trades[k - 1]:,.0f}" if k else ""
+        t.add_row(str(k), f"{s.times_days[k]:.4g}", *when, f"{s.holdings[k]:,.0f}", trade,
+                  bar(s.holdings[k] / req.shares))  # fmt: skip
+    console.print(t)
+    if step > 1:
+        console.print(f"(every {step}th period shown; --json for all)")
+    cmp = Table("schedule", "E ($)", "√V ($)", "E + λV ($)", "days", title="compared on the same cost model",
+                title_justify="left")  # fmt: skip
+    for x in plan.comparison:
+        util = f"{x.utility_usd(req.risk_aversion):,.0f}" if req.risk_aversion is not None else ""
+        cmp.add_row(
+            x.strategy, f"{x.expected_cost_usd:,.0f}", f"{x.std_usd:,.0f}", util, f"{x.times_days[-1]:.4g}"
+        )
+    console.print(cmp)
+    if plan.frontier:
+        ft = Table("λ (1/$)", "κT", "E ($)", "√V ($)", "", title="efficient frontier", title_justify="left")
+        for f in plan.frontier:
+            kt = f"{f.kappa_per_day * req.horizon_days:.3g}" if f.kappa_per_day is not None else ""
+            mark = (
+                "◀ chosen" if req.risk_aversion is not None and f.risk_aversion == req.risk_aversion else ""
+            )
+            ft.add_row(f"{f.risk_aversion:.4g}", kt, f"{f.expected_cost_usd:,.0f}", f"{f.std_usd:,.0f}", mark)
+        console.print(ft)

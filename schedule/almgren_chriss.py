@@ -1,0 +1,173 @@
+"""The exact discrete Almgren-Chriss (2000) optimal execution trajectory, its closed forms and limits.
+
+Almgren, R. & Chriss, N. (2000), "Optimal execution of portfolio transactions", J. Risk 3(2), 5–39.
+With τ = T/N and η̃ = η − γτ/2, the schedule minimising E + λV is
+
+    x_j = X·sinh(κ(T − t_j)) / sinh(κT),   t_j = jτ,      (eq. 18)
+    (2/τ²)(cosh κτ − 1) = κ̃² = λσ²/η̃                     (eq. 19)
+
+so κτ = 2·asinh(κ̃τ/2) exactly. The ratio of sinh is evaluated as e^{−κt}·(1 − e^{−2κ(T−t)})/(1 − e^{−2κT}),
+which neither overflows for a large κT nor loses digits for a small one; λ = 0 (or σ = 0) is TWAP exactly
+and λ = ∞ the minimum-variance limit (everything in the first period).
+
+With a drift α (§4.3 of the paper) the optimum is shifted towards x̄ = −μ/(2λσ²), μ = side·α:
+
+    x_j = X·sinh(κ(T−t_j))/sinh(κT) + x̄·[1 − (sinh(κ(T−t_j)) + sinh(κt_j))/sinh(κT)]
+
+where the bracket is evaluated as (1 − e^{−a})(1 − e^{−b})/(1 + e^{−(a+b)}), a = κ(T−t_j), b = κt_j (the same
+quantity, written without cancellation), and at λ = 0 its limit −μ·t_j(T − t_j)/(4η̃) is used.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from schedule.costs import schedule_from_holdings
+from schedule.model import FloatArray, MarketParams, Order, Schedule, ScheduleError
+
+
+def _check_risk_aversion(risk_aversion: float) -> None:
+    if math.isnan(risk_aversion) or risk_aversion < 0:
+        raise ScheduleError(f"risk aversion λ must be >= 0 (1/$), got {risk_aversion}")
+
+
+def kappa_discrete(risk_aversion: float, sigma_usd: float, eta_tilde: float, tau_days: float) -> float:
+    """κ (1/day) solving (2/τ²)(cosh κτ − 1) = λσ²/η̃ (Almgren & Chriss 2000, eq. 19).
+
+    Notes
+    -----
+    Since cosh κτ − 1 = 2 sinh²(κτ/2), the root is κ = (2/τ)·asinh(τ·√(λσ²/η̃)/2), exact and stable for
+    every λ ≥ 0; λ = ∞ gives κ = ∞.
+    """
+    _check_risk_aversion(risk_aversion)
+    if eta_tilde <= 0:
+        raise ScheduleError(f"η̃ must be positive, got {eta_tilde}")
+    if math.isinf(risk_aversion):
+        return math.inf if sigma_usd > 0 else 0.0
+    kappa_tilde = math.sqrt(risk_aversion * sigma_usd**2 / eta_tilde)
+    return 2.0 / tau_days * math.asinh(kappa_tilde * tau_days / 2.0)
+
+
+def risk_aversion_for_kappa(kappa: float, sigma_usd: float, eta_tilde: float, tau_days: float) -> float:
+    """The λ whose exact discrete κ is ``kappa``: λ = η̃·(4/τ²)·sinh²(κτ/2)/σ² (inverse of eq. 19)."""
+    if sigma_usd <= 0:
+        raise ScheduleError("with σ = 0 every λ gives TWAP; there is no λ for a given κ")
+    return eta_tilde * (2.0 / tau_days * math.sinh(kappa * tau_days / 2.0)) ** 2 / sigma_usd**2
+
+
+def kappa_continuous(risk_aversion: float, sigma_usd: float, eta: float) -> float:
+    """κ = √(λσ²/η), the continuous-time limit τ → 0 of eq. 19 (Almgren & Chriss 2000, §2.3)."""
+    _check_risk_aversion(risk_aversion)
+    return math.sqrt(risk_aversion * sigma_usd**2 / eta)
+
+
+def _sinh_ratio(kappa: float, t: FloatArray, horizon: float) -> FloatArray:
+    """sinh(κ(T − t))/sinh(κT) for 0 < κ < ∞ without overflow or cancellation."""
+    return (
+        np.exp(-kappa * t) * (-np.expm1(-2.0 * kappa * (horizon - t))) / (-math.expm1(-2.0 * kappa * horizon))
+    )
+
+
+def _drift_shape(kappa: float, t: FloatArray, horizon: float) -> FloatArray:
+    """1 − (sinh(κ(T−t)) + sinh(κt))/sinh(κT) = 2 sinh(a/2) sinh(b/2)/cosh((a+b)/2), a = κ(T−t), b = κt."""
+    a, b = kappa * (horizon - t), kappa * t
+    return (-np.expm1(-a)) * (-np.expm1(-b)) / (1.0 + np.exp(-(a + b)))
+
+
+def optimal_holdings(order: Order, params: MarketParams, risk_aversion: float) -> tuple[float, FloatArray]:
+    """κ and the holdings x_0..x_N of the exact discrete optimum (eq. 18, with the drift term of §4.3).
+
+    Returns
+    -------
+    (float, numpy.ndarray)
+        κ (1/day) and x_j (shares still to trade, x_0 = X, x_N = 0).
+    """
+    _check_risk_aversion(risk_aversion)
+    tau, horizon, x0, n = order.tau_days, order.horizon_days, order.shares, order.periods
+    eta_tilde = params.eta_tilde(tau)
+    kappa = kappa_discrete(risk_aversion, params.sigma_usd, eta_tilde, tau)
+    t = tau * np.arange(n + 1, dtype=np.float64)
+    mu = order.drift_cost_usd_per_share_day
+    if math.isinf(kappa):
+        x = np.zeros(n + 1)
+    elif kappa == 0.0:  # λσ² = 0: TWAP, bent by the drift (the λ → 0 limit of the drift term)
+        x = x0 * (horizon - t) / horizon - mu * t * (horizon - t) / (4.0 * eta_tilde)
+    else:
+        x = x0 * _sinh_ratio(kappa, t, horizon)
+        if mu:
+            x_bar = -mu / (2.0 * risk_aversion * params.sigma_usd**2)
+            x = x + x_bar * _drift_shape(kappa, t, horizon)
+    x[0], x[-1] = x0, 0.0
+    return kappa, x
+
+
+def optimal_schedule(order: Order, params: MarketParams, risk_aversion: float) -> Schedule:
+    """The exact discrete Almgren-Chriss schedule minimising E + λV, with E and V from the paper's sums."""
+    kappa, x = optimal_holdings(order, params, risk_aversion)
+    return schedule_from_holdings(
+        "optimal", x, order, params, risk_aversion=risk_aversion, kappa_per_day=kappa
+    )
+
+
+def closed_form_expected_cost(order: Order, params: MarketParams, kappa: float) -> float:
+    """E of the optimal trajectory without drift in closed form (Almgren & Chriss 2000, eq. 20).
+
+    E = ½γX² + εX + η̃X²·tanh(κτ/2)·(τ sinh 2κT + 2T sinh κτ) / (2τ² sinh² κT); at κ = 0, ½γX² + εX + η̃X²/T.
+    It loses digits for κT ≲ 1e-4 and overflows for κT ≳ 350: :func:`optimal_schedule` uses the sums.
+    """
+    x0, tau, horizon = order.shares, order.tau_days, order.horizon_days
+    eta_tilde = params.eta_tilde(tau)
+    fixed = 0.5 * params.gamma * x0**2 + params.epsilon_usd * x0
+    if kappa == 0:
+        return fixed + eta_tilde * x0**2 / horizon
+    k = kappa
+    num = math.tanh(k * tau / 2) * (tau * math.sinh(2 * k * horizon) + 2 * horizon * math.sinh(k * tau))
+    return fixed + eta_tilde * x0**2 * num / (2 * tau**2 * math.sinh(k * horizon) ** 2)
+
+
+def closed_form_variance(order: Order, params: MarketParams, kappa: float) -> float:
+    """V of the optimal trajectory without drift in closed form (Almgren & Chriss 2000, eq. 21).
+
+    V = ½σ²X²·(τ sinh κT cosh κ(T−τ) − T sinh κτ) / (sinh² κT sinh κτ); at κ = 0 (TWAP) it is
+    σ²X²T(1 − 1/N)(1 − 1/(2N))/3.
+    """
+    x0, tau, horizon, n = order.shares, order.tau_days, order.horizon_days, order.periods
+    s2 = params.sigma_usd**2
+    if kappa == 0:
+        return s2 * x0**2 * horizon * (1 - 1 / n) * (1 - 1 / (2 * n)) / 3
+    k = kappa
+    num = tau * math.sinh(k * horizon) * math.cosh(k * (horizon - tau)) - horizon * math.sinh(k * tau)
+    return 0.5 * s2 * x0**2 * num / (math.sinh(k * horizon) ** 2 * math.sinh(k * tau))
+
+
+def continuous_holdings(
+    order: Order, params: MarketParams, risk_aversion: float, t: FloatArray
+) -> FloatArray:
+    """x(t) = X·sinh(κ(T−t))/sinh(κT) with κ = √(λσ²/η): the continuous-time limit (no drift)."""
+    kappa = kappa_continuous(risk_aversion, params.sigma_usd, params.eta)
+    t = np.asarray(t, dtype=np.float64)
+    if kappa == 0:
+        return order.shares * (order.horizon_days - t) / order.horizon_days
+    return order.shares * _sinh_ratio(kappa, t, order.horizon_days)
+
+
+def continuous_cost_variance(order: Order, params: MarketParams, risk_aversion: float) -> tuple[float, float]:
+    """E and V of the continuous-time optimum (no drift): the N → ∞ limit of the discrete sums.
+
+    Notes
+    -----
+    With v(t) = −x'(t): E = ½γX² + εX + η∫v² dt = ½γX² + εX + ηX²κ(sinh 2κT + 2κT)/(4 sinh² κT) and
+    V = σ²∫x² dt = σ²X²(sinh 2κT − 2κT)/(4κ sinh² κT); at κ = 0, ηX²/T and σ²X²T/3.
+    """
+    x0, horizon = order.shares, order.horizon_days
+    kappa = kappa_continuous(risk_aversion, params.sigma_usd, params.eta)
+    fixed = 0.5 * params.gamma * x0**2 + params.epsilon_usd * x0
+    if kappa * horizon < 1e-6:
+        return fixed + params.eta * x0**2 / horizon, params.sigma_usd**2 * x0**2 * horizon / 3
+    k, h = kappa, horizon
+    s2 = math.sinh(k * h) ** 2
+    e = fixed + params.eta * x0**2 * k * (math.sinh(2 * k * h) + 2 * k * h) / (4 * s2)
+    v = params.sigma_usd**2 * x0**2 * (math.sinh(2 * k * h) - 2 * k * h) / (4 * k * s2)
+    return e, v

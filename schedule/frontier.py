@@ -1,0 +1,46 @@
+"""The efficient frontier: the (V, E) of the optimal schedule over a grid of risk aversions λ.
+
+Every point minimises E + λV, so along the frontier dE/dV = −λ (Almgren & Chriss 2000, §3, Fig. 1): the
+frontier is convex and the point for a given λ is where its slope is −λ. The grid is spaced evenly in log κT
+(the urgency), from a nearly linear schedule to one that trades almost everything at once, and λ = 0 (TWAP)
+is always its first point.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from schedule.almgren_chriss import optimal_schedule, risk_aversion_for_kappa
+from schedule.model import FloatArray, MarketParams, Order, Schedule
+from schedule.nonlinear import power_law_schedule
+
+DEFAULT_POINTS = 41
+KAPPA_T_RANGE = (1e-2, 30.0)
+
+
+def frontier_risk_aversions(
+    order: Order, params: MarketParams, points: int = DEFAULT_POINTS, include: float | None = None
+) -> FloatArray:
+    """λ = 0 and the λ whose κT runs geometrically over :data:`KAPPA_T_RANGE`, plus ``include`` (sorted).
+
+    With σ = 0 every λ gives TWAP and the grid is just [0] (and ``include``).
+    """
+    lams = [0.0]
+    if params.sigma_usd > 0 and points > 1:
+        tau = order.tau_days
+        eta_tilde = params.eta_tilde(tau)
+        for kt in np.geomspace(*KAPPA_T_RANGE, points - 1):
+            lams.append(risk_aversion_for_kappa(kt / order.horizon_days, params.sigma_usd, eta_tilde, tau))
+    if include is not None and math.isfinite(include):
+        lams.append(include)
+    return np.unique(np.asarray(lams, dtype=np.float64))
+
+
+def efficient_frontier(
+    order: Order, params: MarketParams, risk_aversions: FloatArray, *, power: bool = False
+) -> list[Schedule]:
+    """The optimal schedule for each λ of ``risk_aversions`` (linear: exact; power law: numerical)."""
+    build = power_law_schedule if power else optimal_schedule
+    return [build(order, params, float(lam)) for lam in risk_aversions]

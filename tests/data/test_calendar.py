@@ -1,0 +1,37 @@
+"""Trading time to wall-clock time across nights, weekends, holidays and early closes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from data.calendar import session_clock
+
+UTC = dt.UTC
+NY = dt.timezone(dt.timedelta(hours=-5))
+
+
+def test_session_clock_skips_nights_holidays_and_early_closes() -> None:
+    start = dt.datetime(2026, 11, 24, 9, 30, tzinfo=NY)  # Tuesday's open
+    fraction, times = session_clock(start, [0.0, 0.5, 1.0, 1.5, 2.5, 3.0])
+    assert fraction == 0.0
+    assert times == [
+        dt.datetime(2026, 11, 24, 14, 30, tzinfo=UTC),
+        dt.datetime(2026, 11, 24, 17, 45, tzinfo=UTC),
+        dt.datetime(2026, 11, 24, 21, 0, tzinfo=UTC),  # day 1 ends on the close, not the next open
+        dt.datetime(2026, 11, 25, 17, 45, tzinfo=UTC),
+        # Thursday is Thanksgiving; Friday closes at 13:00 ET and holds 3.5/6.5 of a day
+        dt.datetime(2026, 11, 27, 17, 45, tzinfo=UTC),
+        dt.datetime(2026, 11, 30, 17, 30, tzinfo=UTC),  # 3 − 2 − 3.5/6.5 = 6/13 day = 3 h into Monday
+    ]
+
+
+def test_session_clock_starts_mid_session_or_at_the_next_open() -> None:
+    fraction, times = session_clock(dt.datetime(2026, 11, 24, 12, 45, tzinfo=NY), [0.0, 0.5])
+    assert fraction == pytest.approx(0.5)
+    assert times[1] == dt.datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
+    fraction, times = session_clock(dt.datetime(2026, 11, 25, 20, 0, tzinfo=NY), [0.0])  # evening
+    assert fraction == 0.0 and times[0] == dt.datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
+    with pytest.raises(ValueError, match="time zone"):
+        session_clock(dt.datetime(2026, 11, 24, 9, 30), [0.0])

@@ -1,0 +1,137 @@
+"""`kappa schedule` end to end: the paper's example from the command line, storage, frontier, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.home import KappaHome
+from data.ingest import ingest
+from data.simulator import SimConfig, SymbolParams, write_dataset
+from flows.calibrate import calibrate
+from tests.conftest import query, run_kappa
+
+PAPER = ["--shares", "1e6", "--side", "sell", "--horizon-days", "5", "--periods", "5",
+         "--sigma", "0.95", "--eta", "2.5e-6", "--gamma", "2.5e-7", "--epsilon", "0.0625"]  # fmt: skip
+
+
+def _json(*args: str) -> dict[str, object]:
+    res = run_kappa("schedule", *args, "--json")
+    assert res.returncode == 0, res.stderr
+    out: dict[str, object] = json.loads(res.stdout)
+    return out
+
+
+def test_paper_example_from_the_command_line() -> None:
+    zero = _json(*PAPER, "--risk-aversion", "0")
+    assert zero["expected_cost_usd"] == pytest.approx(662_500.0) and zero["variance_usd2"] == pytest.approx(
+        1.083e12
+    )
+    assert zero["half_life_days"] is None and zero["kappa"] == 0.0
+    s = _json(*PAPER, "--risk-aversion", "1e-6")
+    kappa = math.acosh(1 + 0.5 * 1e-6 * 0.95**2 / 2.375e-6)  # eq. 19 with τ = 1
+    assert s["kappa"] == pytest.approx(kappa, rel=1e-12) and s["tau"] == 1.0
+    x = 1e6 * np.sinh(kappa * (5 - np.arange(6))) / np.sinh(5 * kappa)
+    np.testing.assert_allclose(s["holdings"], x, rtol=1e-12, atol=1e-6)
+    n = x[:-1] - x[1:]
+    e = 0.5 * 2.5e-7 * 1e12 + 0.0625 * 1e6 + 2.375e-6 * np.sum(n**2)
+    assert s["expected_cost_usd"] == pytest.approx(e, rel=1e-12)
+    assert s["variance_usd2"] == pytest.approx(0.9025 * np.sum(x[1:] ** 2), rel=1e-12)
+    assert s["half_life_days"] == pytest.approx(1 / kappa)
+    assert s["times_days"] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    params = s["parameters"]
+    assert isinstance(params, dict) and params["eta_tilde"] == pytest.approx(2.375e-6)
+    comparison = {c["strategy"]: c for c in s["comparison"]}  # type: ignore[attr-defined]
+    assert comparison["twap"]["expected_cost_usd"] == pytest.approx(662_500.0)
+
+
+def test_save_is_idempotent_and_frontier_is_stored_and_drawn(home: KappaHome, tmp_path: Path) -> None:
+    png = tmp_path / "frontier.png"
+    args = [*PAPER, "--risk-aversion", "1e-6", "--home", str(home.root), "--save", "--frontier",
+            "--points", "21", "--plot", str(png)]  # fmt: skip
+    for _ in range(2):
+        res = run_kappa("schedule", *args)
+        assert res.returncode == 0, res.stderr
+        assert "saved s-" in res.stdout and "◀ chosen" in res.stdout
+    rows = query(home, "SELECT period, holdings_shares, trade_shares, kappa_per_day, expected_cost_usd, "
+                       "strategy FROM schedules ORDER BY period")  # fmt: skip
+    assert len(rows) == 6 and {r[5] for r in rows} == {"optimal"}
+    assert rows[0][1] == 1e6 and rows[-1][1] == 0.0 and rows[0][2] == 0.0
+    assert sum(r[2] for r in rows) == pytest.approx(1e6)
+    front = query(
+        home, "SELECT risk_aversion, expected_cost_usd, variance_usd2, selected FROM frontiers ORDER BY point"
+    )
+    assert len(front) == 22 and front[0][0] == 0.0 and front[0][1] == pytest.approx(662_500.0)
+    assert [r[0] for r in front if r[3]] == [1e-6]
+    assert query(home, "SELECT count(*), min(status) FROM runs WHERE command = 'schedule'") == [
+        (2, "success")
+    ]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--eta", "1e-7", "--risk-aversion", "1e-6"], "η̃ = η − γτ/2"),
+        (["--period-days", "2", "--risk-aversion", "1e-6"], "not a whole number of periods"),
+        (["--start", "2026-11-24T09:30", "--risk-aversion", "1e-6"], "no UTC offset"),
+        (["--baseline", "vwap"], "VWAP needs a volume profile"),
+        ([], "--risk-aversion"),
+        (["--baseline", "pov", "--participation", "0.1"], "--adv"),
+    ],
+)
+def test_errors_are_one_line(args: list[str], message: str) -> None:
+    drop = {"--periods"} if "--period-days" in args else {"--eta"} if "--eta" in args else set()
+    base = [v for i, v in enumerate(PAPER) if PAPER[i - (i % 2)] not in drop]
+    res = run_kappa("schedule", *base, *args)
+    assert res.returncode == 2, res.stdout
+    assert message in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory: pytest.TempPathFactory) -> KappaHome:
+    root = tmp_path_factory.mktemp("sched")
+    syms = (SymbolParams("AAA", 50.0, 0.9, 4e-7, 2e-6, 0.02, 600_000, quotes_per_day=2_000),)
+    cfg = SimConfig(syms, dt.date(2026, 11, 9), 5, orders_per_symbol_day=8, history_days=300, seed=5)
+    dates = write_dataset(cfg, root / "inbox")
+    home = KappaHome.resolve(root / "home")
+    ingest(home, "daily", [root / "inbox" / "daily.csv"])
+    for table in ("quotes", "trades", "orders", "fills"):
+        ingest(home, table, [root / "inbox" / d.isoformat() / f"{table}.csv" for d in dates])
+    calibrate(home, dates[-1])
+    return home
+
+
+def test_symbol_takes_the_calibration_and_the_volume_profile(calibrated: KappaHome) -> None:
+    home = ["--home", str(calibrated.root)]
+    cal = query(calibrated, "SELECT as_of, sigma_usd, gamma, eta, epsilon_usd, sigma_garch_usd, adv_shares "
+                            "FROM calibrations WHERE symbol = 'AAA'")[0]  # fmt: skip
+    order = ["--symbol", "AAA", "--shares", "2e5", "--side", "buy", "--horizon-days", "1", "--periods", "13"]
+    s = _json(*order, "--risk-aversion", "1e-6", "--gamma", "4e-7", *home)
+    p = s["parameters"]
+    assert isinstance(p, dict)
+    assert (p["sigma_usd"], p["eta"], p["epsilon_usd"]) == (cal[1], cal[3], cal[4]) and p["gamma"] == 4e-7
+    assert p["as_of"] == str(cal[0]) == "2026-11-13"
+    # planned overnight: from the next session's open (Monday 2026-11-16, 14:30 UTC) to its close
+    times = s["times_utc"]
+    assert (
+        isinstance(times, list)
+        and times[0].startswith("2026-11-16T14:30")
+        and times[-1].startswith("2026-11-16T21:00")
+    )
+    garch = _json(*order, "--risk-aversion", "1e-6", "--gamma", "4e-7", "--sigma-source", "garch", *home)
+    assert garch["parameters"]["sigma_usd"] == cal[5]  # type: ignore[index]
+    # VWAP: the profile from the lake's trades (U-shaped in the simulator) front- and back-loads
+    v = _json(*order, "--baseline", "vwap", "--gamma", "4e-7", *home)
+    trades = np.array(v["trades"])
+    assert v["strategy"] == "vwap" and trades.sum() == pytest.approx(2e5)
+    assert trades[0] > trades[6] < trades[-1]
+    pov = _json(*order, "--baseline", "pov", "--participation", "0.05", "--gamma", "4e-7", *home)
+    assert pov["trades"] and sum(pov["trades"]) == pytest.approx(2e5)  # type: ignore[arg-type]
+    assert pov["info"]["duration_days"] == pytest.approx(2e5 / (0.05 * cal[6]), abs=1 / 13 + 0.05)  # type: ignore[index]

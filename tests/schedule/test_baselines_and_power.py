@@ -1,0 +1,129 @@
+"""TWAP, VWAP and POV against hand-worked schedules; the power-law optimiser against the exact linear one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize
+
+from schedule import (
+    MarketParams,
+    Order,
+    PowerLaw,
+    ScheduleError,
+    cumulative_volume_days,
+    expected_cost,
+    optimal_schedule,
+    pov_schedule,
+    power_law_schedule,
+    twap_schedule,
+    variance_usd2,
+    vwap_schedule,
+)
+from tests.schedule.conftest import PAPER_ORDER, PAPER_PARAMS
+
+ADV = 5e6
+
+
+def test_twap_is_the_risk_neutral_optimum() -> None:
+    twap = twap_schedule(PAPER_ORDER, PAPER_PARAMS)
+    opt = optimal_schedule(PAPER_ORDER, PAPER_PARAMS, 0.0)
+    np.testing.assert_allclose(twap.holdings, opt.holdings, rtol=1e-15)
+    assert twap.expected_cost_usd == pytest.approx(662_500.0) and twap.variance_usd2 == pytest.approx(
+        1.083e12
+    )
+
+
+def test_vwap_follows_the_profile() -> None:
+    # a session in 4 bins holding 40 %, 10 %, 10 %, 40 % of the volume; one day in 4 periods from the open
+    profile = np.array([0.4, 0.1, 0.1, 0.4])
+    order = Order(1e5, "buy", 1.0, 4)
+    s = vwap_schedule(order, PAPER_PARAMS, profile)
+    np.testing.assert_allclose(s.trades, [4e4, 1e4, 1e4, 4e4], rtol=1e-12)
+    # the same periods, starting half-way through the session: bins 3, 4 then 1, 2 of the next day
+    half = vwap_schedule(order, PAPER_PARAMS, profile, start_fraction=0.5)
+    np.testing.assert_allclose(half.trades, [1e4, 4e4, 4e4, 1e4], rtol=1e-12)
+    # within a bin volume is even: 8 periods split each bin in two
+    fine = vwap_schedule(replace(order, periods=8), PAPER_PARAMS, profile)
+    np.testing.assert_allclose(fine.trades, [2e4, 2e4, 5e3, 5e3, 5e3, 5e3, 2e4, 2e4], rtol=1e-12)
+    # a flat profile is TWAP; and E, V come from the same sums as the optimum
+    flat = vwap_schedule(order, PAPER_PARAMS, np.ones(13))
+    np.testing.assert_allclose(flat.holdings, twap_schedule(order, PAPER_PARAMS).holdings, rtol=1e-12)
+    et = PAPER_PARAMS.eta - 0.5 * PAPER_PARAMS.gamma * 0.25
+    e = 0.5 * 2.5e-7 * 1e10 + 0.0625 * 1e5 + et / 0.25 * (2 * 4e4**2 + 2 * 1e4**2)
+    assert s.expected_cost_usd == pytest.approx(e, rel=1e-12)
+    assert s.variance_usd2 == pytest.approx(0.9025 * 0.25 * (6e4**2 + 5e4**2 + 4e4**2), rel=1e-12)
+
+
+def test_cumulative_volume_over_several_days() -> None:
+    profile = np.array([0.5, 0.25, 0.25])
+    c = cumulative_volume_days(np.array([0.0, 1 / 3, 1.0, 4 / 3, 2.5]), profile, 0.0)
+    np.testing.assert_allclose(c, [0.0, 0.5, 1.0, 1.5, 2.0 + 0.5 + 0.25 * 0.5], rtol=1e-12)
+    with pytest.raises(ScheduleError):
+        cumulative_volume_days(np.array([0.0]), np.array([-1.0, 2.0]), 0.0)
+
+
+def test_pov_trades_the_participation_until_done() -> None:
+    order = Order(1e6, "sell", 5.0, 10)
+    s = pov_schedule(order, PAPER_PARAMS, 0.1, ADV)  # 500,000 shares a day: two days
+    assert s.info["duration_days"] == pytest.approx(2.0)
+    assert s.trades.size == 4 and np.allclose(s.trades, 2.5e5)
+    slow = pov_schedule(order, PAPER_PARAMS, 0.01, ADV)  # 50,000 a day: longer than the horizon
+    assert slow.info["duration_days"] == pytest.approx(20.0) and slow.trades.sum() == pytest.approx(1e6)
+    # with a profile the per-period amounts follow it, the last period takes what is left
+    prof = pov_schedule(Order(1e6, "buy", 1.0, 4), PAPER_PARAMS, 0.3, ADV, np.array([0.4, 0.1, 0.1, 0.4]))
+    np.testing.assert_allclose(prof.trades, [6e5, 1.5e5, 1.5e5, 1e5], rtol=1e-12)
+    with pytest.raises(ScheduleError, match="participation"):
+        pov_schedule(order, PAPER_PARAMS, 1.5, ADV)
+
+
+def _power_params(beta: float, eta_nl: float | None = None) -> MarketParams:
+    # at β = 1, η = η_nl·σ/ADV reproduces the paper's η = 2.5e-6
+    nl = eta_nl if eta_nl is not None else 2.5e-6 * ADV / 0.95
+    return replace(PAPER_PARAMS, power=PowerLaw(nl, beta, ADV))
+
+
+@pytest.mark.parametrize("lam", [0.0, 1e-7, 1e-6, 1e-4])
+@pytest.mark.parametrize("n", [2, 5, 50, 390])
+def test_power_law_at_beta_1_reproduces_the_exact_linear_solution(lam: float, n: int) -> None:
+    order = replace(PAPER_ORDER, periods=n)
+    power = power_law_schedule(order, _power_params(1.0), lam)
+    linear = optimal_schedule(order, PAPER_PARAMS, lam)
+    assert power.info["converged"]
+    np.testing.assert_allclose(power.holdings, linear.holdings, rtol=1e-9, atol=1e-9 * order.shares)
+    assert power.expected_cost_usd == pytest.approx(linear.expected_cost_usd, rel=1e-10)
+    assert power.variance_usd2 == pytest.approx(linear.variance_usd2, rel=1e-9, abs=1.0)
+
+
+@pytest.mark.parametrize("lam", [0.0, 1e-7, 1e-6, 1e-5])
+def test_power_law_optimum_is_not_beaten_by_a_generic_minimiser(lam: float) -> None:
+    order = Order(1e6, "buy", 5.0, 20)
+    params = _power_params(0.6, eta_nl=0.3)
+    s = power_law_schedule(order, params, lam)
+    assert s.info["converged"]
+
+    def u(y: np.ndarray) -> float:
+        x = np.concatenate(([1e6], y * 1e6, [0.0]))
+        return (
+            expected_cost(x, order, params, power=True).total_usd + lam * variance_usd2(x, order, params)
+        ) / 1e6
+
+    res = minimize(u, np.linspace(1, 0, 21)[1:-1], method="L-BFGS-B", options={"ftol": 1e-15, "gtol": 1e-12})
+    assert s.utility_usd() <= res.fun * 1e6 * (1 + 1e-12)
+    # the temporary cost is Σ η_nl σ ADV^−β τ^−β |n|^{1+β} − ½γΣn², checked by hand for TWAP
+    twap = twap_schedule(order, params, power=True)
+    n, tau = 5e4, 0.25
+    temp = 20 * (0.3 * 0.95 * (n / tau / ADV) ** 0.6 * n) - 0.5 * 2.5e-7 * 20 * n**2
+    assert twap.cost.temporary_usd == pytest.approx(temp, rel=1e-12)
+    if lam == 0.0:  # convex and symmetric: the risk-neutral optimum is TWAP
+        np.testing.assert_allclose(s.holdings, twap.holdings, rtol=1e-9, atol=1e-3)
+
+
+def test_power_law_buys_and_sells_mirror_and_trade_monotonically() -> None:
+    order = Order(1e6, "sell", 5.0, 10)
+    sell = power_law_schedule(order, _power_params(0.6, eta_nl=0.3), 1e-6)
+    buy = power_law_schedule(replace(order, side="buy"), _power_params(0.6, eta_nl=0.3), 1e-6)
+    np.testing.assert_array_equal(sell.holdings, buy.holdings)
+    assert np.all(np.diff(sell.holdings) < 0) and sell.trades.sum() == pytest.approx(1e6)
