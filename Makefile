@@ -29,6 +29,7 @@ format: sync
 
 bench: sync
 	$(RUN) python -m benchmarks.ingest --quotes 20000000
+	$(RUN) python -m benchmarks.schedule
 
 bench-large: sync
 	$(RUN) python -m benchmarks.ingest --quotes 100000000
