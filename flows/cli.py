@@ -382,6 +382,13 @@ def demo_cmd(
         f'  kappa sql{h} "SELECT symbol, count(*) AS quotes, avg(ask - bid) AS avg_spread FROM quotes GROUP BY 1"'
     )
     out.print(f'  kappa sql{h} "SELECT table_name, rule, count(*) FROM quarantine GROUP BY ALL"')
+    cal = result.calibration_vs_truth.filter(pl.col("gamma") >= 0, pl.col("eta") > 0)
+    if cal.height:
+        sym = cal["symbol"][0]
+        out.print(
+            f"  kappa schedule{h} --symbol {sym} --shares 50000 --side buy --horizon-days 1 --periods 13 "
+            "--risk-aversion 1e-6 --save"
+        )
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -146,5 +147,12 @@ def test_demo_runs_end_to_end_and_reruns_identically(tmp_path: Path) -> None:
     assert query(home, "SELECT count(*), count(*) FILTER (WHERE eta_source = 'fills') FROM calibrations") == [
         (3, 3)
     ]
+    # every suggested command runs as printed (the schedule one saves a schedule)
+    suggested = [ln.strip() for ln in res.stdout.splitlines() if ln.strip().startswith("kappa ")]
+    assert len(suggested) == 4 and suggested[-1].startswith("kappa schedule")
+    for line in suggested:
+        done = run_kappa(*shlex.split(line)[1:])
+        assert done.returncode == 0, (line, done.stderr)
+    assert query(home, "SELECT count(*) FROM schedules") == [(14,)]
     assert run_kappa(*args).returncode == 0
     assert snapshot(home) == first
