@@ -98,3 +98,25 @@ def test_discrete_approaches_continuous_as_n_grows(p: MarketParams, kt: float) -
         gaps.append(abs(s.kappa_per_day - k_c) / k_c + abs(s.expected_cost_usd - e_c) / e_c
                     + abs(s.variance_usd2 - v_c) / v_c)  # fmt: skip
     assert gaps[2] < gaps[1] < gaps[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(order=orders, p=params, kts=st.lists(st.floats(0.01, 40.0), min_size=3, max_size=3, unique=True))
+def test_frontier_is_convex_and_each_point_minimises_its_own_utility(
+    order: Order, p: MarketParams, kts: list[float]
+) -> None:
+    from schedule import risk_aversion_for_kappa
+
+    p = replace(p, eta=p.eta + p.gamma * order.tau_days)
+    et = p.eta - 0.5 * p.gamma * order.tau_days
+    lam = sorted(
+        risk_aversion_for_kappa(k / order.horizon_days, p.sigma_usd, et, order.tau_days) for k in kts
+    )
+    pts = efficient_frontier(order, p, np.array(lam))
+    (v1, e1), (v2, e2), (v3, e3) = ((s.variance_usd2, s.expected_cost_usd) for s in pts)
+    if v1 - v3 <= 1e-9 * v1 or order.periods == 1:
+        return  # the points coincide (one period, or κτ beyond floating-point reach)
+    chord = e3 + (e1 - e3) * (v2 - v3) / (v1 - v3)
+    assert e2 <= chord + 1e-9 * abs(chord)
+    for s, lam_s in zip(pts, lam, strict=True):  # no other point of the frontier does better at its λ
+        assert all(s.utility_usd(lam_s) <= o.utility_usd(lam_s) * (1 + 1e-12) for o in pts)
