@@ -291,9 +291,9 @@ def schedule_cmd(
         except ValueError as exc:
             raise KappaError(str(exc)) from None
     if json_out:
-        from flows.schedule_output import plan_json
+        from flows.schedule_output import json_safe, plan_json
 
-        sys.stdout.write(json.dumps(plan_json(plan), default=str) + "\n")
+        sys.stdout.write(json.dumps(json_safe(plan_json(plan)), default=str, allow_nan=False) + "\n")
     else:
         from flows.schedule_output import print_plan
 

@@ -20,6 +20,17 @@ def _finite(v: float | None) -> float | None:
     return v if v is not None and math.isfinite(v) else None
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by None, so the output is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def schedule_json(s: Schedule) -> dict[str, Any]:
     """One schedule as JSON-able values (infinite half-life → null)."""
     return {
@@ -52,7 +63,8 @@ def plan_json(plan: SchedulePlan) -> dict[str, Any]:
         "symbol": req.symbol, "as_of": plan.as_of, "side": req.side, "shares": req.shares,
         "horizon_days": req.horizon_days, "periods": req.periods, "risk_aversion": req.risk_aversion,
         "drift_usd_per_day": req.drift_usd_per_day, "sigma_usd": p.sigma_usd, "gamma": p.gamma, "eta": p.eta,
-        "eta_tilde": p.eta - 0.5 * p.gamma * s.tau_days, "epsilon_usd": p.epsilon_usd,
+        "eta_tilde": p.eta - 0.5 * p.gamma * s.tau_days if s.model == "linear" else None,
+        "epsilon_usd": p.epsilon_usd,
         "sigma_source": req.sigma_source if req.symbol else None,
         "eta_nl": p.power.eta_nl if p.power else None, "beta": p.power.beta if p.power else None,
         "adv_shares": p.power.adv_shares if p.power else None, "participation": req.participation,
@@ -105,8 +117,9 @@ def print_plan(console: Console, plan: SchedulePlan) -> None:
         else ""
     )
     console.print(
-        f"parameters ({src}): σ = {p.sigma_usd:.6g} $/sh/√day, γ = {p.gamma:.4g}, η = {p.eta:.4g}, "
-        f"η̃ = {p.eta - 0.5 * p.gamma * s.tau_days:.4g}, ε = {p.epsilon_usd:.4g} $/sh{power}"
+        f"parameters ({src}): σ = {p.sigma_usd:.6g} $/sh/√day, γ = {p.gamma:.4g}, "
+        + (f"η = {p.eta:.4g}, η̃ = {p.eta - 0.5 * p.gamma * s.tau_days:.4g}, " if s.model == "linear" else "")
+        + f"ε = {p.epsilon_usd:.4g} $/sh{power}"
         + (f", drift α = {req.drift_usd_per_day:g} $/sh/day" if req.drift_usd_per_day else "")
     )
     if s.kappa_per_day is not None:
@@ -119,7 +132,7 @@ def print_plan(console: Console, plan: SchedulePlan) -> None:
     console.print(
         f"E = ${s.expected_cost_usd:,.2f} (permanent {c.permanent_usd:,.2f}, fixed {c.fixed_usd:,.2f}, "
         f"temporary {c.temporary_usd:,.2f}, drift {c.drift_usd:,.2f}); √V = ${s.std_usd:,.2f}"
-        + (f"; E + λV = ${s.utility_usd():,.2f}" if req.risk_aversion is not None else "")
+        + (f"; E + λV = ${s.utility_usd(req.risk_aversion):,.2f}" if req.risk_aversion is not None else "")
     )
     t = Table(
         "k", "t (days)", *(["time (UTC)"] if plan.times_utc else []), "holdings", "trade", "holdings chart"

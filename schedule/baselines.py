@@ -117,7 +117,8 @@ def pov_schedule(
     done = np.minimum(
         participation * adv_shares * cumulative_volume_days(t, profile, start_fraction), order.shares
     )
-    last = int(np.argmax(done >= order.shares)) if done[-1] >= order.shares else periods
+    finished = done >= order.shares * (1 - 1e-12)  # not one more period for a rounding error's dust
+    last = int(np.argmax(finished)) if finished[-1] else periods
     x = order.shares - done[: last + 1]
     x[0], x[-1] = order.shares, 0.0
     return schedule_from_holdings(

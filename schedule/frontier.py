@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from schedule.almgren_chriss import optimal_schedule, risk_aversion_for_kappa
-from schedule.model import FloatArray, MarketParams, Order, Schedule
+from schedule.model import FloatArray, MarketParams, Order, Schedule, ScheduleError
 from schedule.nonlinear import power_law_schedule
 
 DEFAULT_POINTS = 41
@@ -25,12 +25,23 @@ def frontier_risk_aversions(
 ) -> FloatArray:
     """λ = 0 and the λ whose κT runs geometrically over :data:`KAPPA_T_RANGE`, plus ``include`` (sorted).
 
-    With σ = 0 every λ gives TWAP and the grid is just [0] (and ``include``).
+    With σ = 0 every λ gives TWAP and the grid is just [0] (and ``include``). With a power law the κ of a
+    λ is that of the linear model whose η̃ matches the power law's curvature at the TWAP trade:
+    η̃ = τ·A(1+β)β(X/N)^{β−1}/2 with A = η_nl·σ/(ADV·τ)^β (only the grid's spacing depends on it).
     """
+    if points < 2:
+        raise ScheduleError(f"a frontier needs at least 2 points, got {points}")
     lams = [0.0]
-    if params.sigma_usd > 0 and points > 1:
+    if params.sigma_usd > 0:
         tau = order.tau_days
-        eta_tilde = params.eta_tilde(tau)
+        pw = params.power
+        if pw is not None:
+            a = pw.eta_nl * params.sigma_usd / (pw.adv_shares * tau) ** pw.beta
+            eta_tilde = (
+                tau * a * (1 + pw.beta) * pw.beta * (order.shares / order.periods) ** (pw.beta - 1) / 2
+            )
+        else:
+            eta_tilde = params.eta_tilde(tau)
         for kt in np.geomspace(*KAPPA_T_RANGE, points - 1):
             lams.append(risk_aversion_for_kappa(kt / order.horizon_days, params.sigma_usd, eta_tilde, tau))
     if include is not None and math.isfinite(include):

@@ -20,6 +20,7 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 
 SIDES = {"buy": 1.0, "sell": -1.0}
+MAX_PERIODS = 100_000
 
 
 class ScheduleError(ValueError):
@@ -50,6 +51,10 @@ class Order:
             raise ScheduleError(f"horizon_days must be positive, got {self.horizon_days}")
         if isinstance(self.periods, bool) or int(self.periods) != self.periods or self.periods < 1:
             raise ScheduleError(f"periods must be a whole number >= 1, got {self.periods}")
+        if self.periods > MAX_PERIODS:
+            raise ScheduleError(
+                f"periods N = {self.periods:,} is more than {MAX_PERIODS:,}: use longer periods"
+            )
         if not math.isfinite(self.drift_usd_per_day):
             raise ScheduleError(f"drift must be finite, got {self.drift_usd_per_day}")
 
@@ -196,4 +201,4 @@ class Schedule:
     def utility_usd(self, risk_aversion: float | None = None) -> float:
         """E + λV at ``risk_aversion`` (default the schedule's own λ, else 0)."""
         lam = risk_aversion if risk_aversion is not None else (self.risk_aversion or 0.0)
-        return self.expected_cost_usd + lam * self.variance_usd2
+        return self.expected_cost_usd + (lam * self.variance_usd2 if self.variance_usd2 else 0.0)

@@ -135,3 +135,20 @@ def test_symbol_takes_the_calibration_and_the_volume_profile(calibrated: KappaHo
     pov = _json(*order, "--baseline", "pov", "--participation", "0.05", "--gamma", "4e-7", *home)
     assert pov["trades"] and sum(pov["trades"]) == pytest.approx(2e5)  # type: ignore[arg-type]
     assert pov["info"]["duration_days"] == pytest.approx(2e5 / (0.05 * cal[6]), abs=1 / 13 + 0.05)  # type: ignore[index]
+
+
+def test_baseline_header_prices_risk_at_the_given_lambda_and_json_is_strict() -> None:
+    res = run_kappa("schedule", *PAPER, "--risk-aversion", "1e-6", "--baseline", "twap")
+    assert res.returncode == 0, res.stderr
+    # TWAP: E = 662,500 and V = 1.083e12, so E + λV = 1,745,500 at λ = 1e-6
+    assert "E + λV = $1,745,500.00" in res.stdout
+    res = run_kappa("schedule", *PAPER, "--risk-aversion", "inf", "--json")
+    assert res.returncode == 0, res.stderr
+    assert "Infinity" not in res.stdout and "NaN" not in res.stdout
+    s = json.loads(res.stdout)
+    assert s["holdings"] == [1e6, 0, 0, 0, 0, 0] and s["kappa"] is None and s["variance_usd2"] == 0.0
+    assert s["comparison"][0]["utility_usd"] == pytest.approx(125_000 + 62_500 + 2.375e-6 * 1e12)
+    res = run_kappa("schedule", *PAPER, "--risk-aversion", "1e-6", "--frontier", "--points", "1")
+    assert res.returncode == 2 and "at least 2 points" in res.stderr
+    res = run_kappa("schedule", *PAPER, "--risk-aversion", "1e-6", "--periods", "1000000000")
+    assert res.returncode == 2 and "more than 100,000" in res.stderr

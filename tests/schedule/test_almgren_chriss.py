@@ -204,3 +204,29 @@ def test_bad_parameters_are_refused() -> None:
         Order(1e6, "short", 5, 5)
     with pytest.raises(ScheduleError, match="shares"):
         Order(-5, "buy", 5, 5)
+
+
+def test_continuous_limit_has_no_overflow_or_jump() -> None:
+    e_big, v_big = continuous_cost_variance(PAPER_ORDER, PAPER_PARAMS, 1e6)  # κT ≈ 3,000
+    k = kappa_continuous(1e6, 0.95, 2.5e-6)
+    # κT → ∞: E → ½γX² + εX + ηX²κ/2, V → σ²X²/(2κ)
+    assert e_big == pytest.approx(125_000 + 62_500 + 2.5e-6 * 1e12 * k / 2, rel=1e-12)
+    assert v_big == pytest.approx(0.9025 * 1e12 / (2 * k), rel=1e-12)
+    # either side of the series' cut-off at κT = 1e-2
+    lam_cut = (1e-2 / 5) ** 2 * 2.5e-6 / 0.9025
+    lo, hi = (continuous_cost_variance(PAPER_ORDER, PAPER_PARAMS, lam_cut * f) for f in (0.999999, 1.000001))
+    assert lo[0] == pytest.approx(hi[0], rel=1e-12) and lo[1] == pytest.approx(hi[1], rel=1e-9)
+
+
+def test_a_drift_that_makes_the_schedule_trade_both_ways_is_flagged() -> None:
+    s = optimal_schedule(Order(1e6, "sell", 5, 5, drift_usd_per_day=0.5), PAPER_PARAMS, 0.0)
+    assert s.holdings[1] > 1e6 and s.info == {"one_way": False}
+    # the fixed cost is counted in full: ε·Σ|n| > εX
+    assert s.cost.fixed_usd == pytest.approx(0.0625 * float(np.sum(np.abs(s.trades))))
+    assert s.cost.fixed_usd > 0.0625 * 1e6
+    assert optimal_schedule(PAPER_ORDER, PAPER_PARAMS, 1e-6).info == {}
+
+
+def test_too_many_periods_are_refused() -> None:
+    with pytest.raises(ScheduleError, match="more than 100,000"):
+        Order(1e6, "sell", 1.0, 10**9)

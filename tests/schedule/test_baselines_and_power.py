@@ -127,3 +127,30 @@ def test_power_law_buys_and_sells_mirror_and_trade_monotonically() -> None:
     buy = power_law_schedule(replace(order, side="buy"), _power_params(0.6, eta_nl=0.3), 1e-6)
     np.testing.assert_array_equal(sell.holdings, buy.holdings)
     assert np.all(np.diff(sell.holdings) < 0) and sell.trades.sum() == pytest.approx(1e6)
+
+
+def test_a_power_law_weaker_than_the_permanent_term_is_refused_not_returned() -> None:
+    from schedule.nonlinear import convex_trade_limit
+
+    # η_nl = 0.142 at ADV 5·10⁶: A(1+β)β|n|^(β−1) falls below γ = 2.5e-7 for trades above the limit
+    params = replace(PAPER_PARAMS, power=PowerLaw(0.142, 0.1, 5e6))
+    limit = convex_trade_limit(PAPER_ORDER, params)
+    a = 0.142 * 0.95 / (5e6 * 1.0) ** 0.1
+    assert a * 1.1 * 0.1 * limit ** (0.1 - 1) == pytest.approx(2.5e-7, rel=1e-12)  # f''(limit) = 0
+    assert limit < PAPER_ORDER.shares / PAPER_ORDER.periods
+    with pytest.raises(ScheduleError, match="not convex in trades above"):
+        power_law_schedule(PAPER_ORDER, params, 0.0)
+
+
+def test_an_unbounded_power_law_problem_is_refused() -> None:
+    # β < 1: at large amplitudes the own-trade credit ½γn² outgrows A|n|^(1+β), and with a strong drift a
+    # zigzag of holdings lowers E + λV without bound; no schedule that trades one way is a minimum
+    params = replace(PAPER_PARAMS, power=PowerLaw(0.142, 0.5, 5e6))
+    with pytest.raises(ScheduleError, match="no power-law optimum"):
+        power_law_schedule(Order(1e6, "sell", 5.0, 10, drift_usd_per_day=2.0), params, 1e-7)
+
+
+def test_pov_ends_in_the_period_that_completes_it() -> None:
+    # 0.3 × 10⁶ a day: 7·10⁵ shares take 2⅓ days, exactly 7 periods of ⅓ day (no extra period of dust)
+    s = pov_schedule(Order(7e5, "buy", 1.0, 3), PAPER_PARAMS, 0.3, 1e6)
+    assert s.trades.size == 7 and s.info["duration_days"] == pytest.approx(7 / 3)
