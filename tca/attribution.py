@@ -1,0 +1,167 @@
+"""One row of ``attribution`` per parent order: shortfall, benchmarks, the model's verdict and markouts.
+
+:func:`attribute_orders` is the one entry point: the data layer hands it the day's orders and their fills,
+the market data around them and the calibration a pre-trade model would have had; it returns a polars
+frame whose columns are those of the ``attribution`` table (units in the names: ``_usd`` $, ``_bps`` basis
+points of quantity × reference price, positive = cost, for buys and sells alike).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from tca.model import realized_path_moments
+from tca.prices import market_vwap, quote_at, time_weighted_mid
+from tca.shortfall import COMPONENTS, implementation_shortfall, slippage_bps
+
+MARKOUT_MINUTES = (1, 5, 30)
+BENCHMARKS = {"arrival": "arrival_mid_usd", "interval_vwap": "interval_vwap_usd", "twap": "twap_mid_usd",
+              "close": "close_mid_usd", "pwp": "pwp_usd"}  # fmt: skip
+
+
+def attribute_orders(
+    orders: pl.DataFrame,
+    fills: pl.DataFrame,
+    quotes: pl.DataFrame,
+    trades: pl.DataFrame,
+    sessions: pl.DataFrame,
+    closes: pl.DataFrame,
+    params: pl.DataFrame,
+) -> pl.DataFrame:
+    """Attribute every order of ``orders`` against its ``fills``.
+
+    Parameters
+    ----------
+    orders
+        ``order_id, symbol, side, quantity, arrival_ts, end_ts, decision_price, broker, algo, trader``.
+    fills
+        ``fill_id, order_id, ts, price, quantity, fee_usd, venue`` of those orders.
+    quotes, trades
+        The market around the orders (``symbol, ts, bid, ask`` and ``symbol, ts, price, size``).
+    sessions
+        ``date, open_ts, close_ts`` of the sessions the fills fall in (markouts stop at the close).
+    closes
+        ``symbol, close_mid_usd`` for the day attributed.
+    params
+        ``symbol, calibration_as_of, sigma_usd, gamma, eta, epsilon_usd`` (one row per symbol; a symbol
+        without one gets ``model_status`` = ``no_calibration``).
+    """
+    ns = pl.Datetime("ns")
+    o = orders.with_columns(
+        pl.col("decision_price").cast(pl.Float64), pl.col("arrival_ts", "end_ts").cast(ns)
+    )
+    fills = fills.with_columns(pl.col("ts").cast(ns))
+    quotes = quotes.with_columns(pl.col("ts").cast(ns))
+    trades = trades.with_columns(pl.col("ts").cast(ns))
+    sessions = sessions.with_columns(pl.col("open_ts", "close_ts").cast(ns))
+    f = fills.join(o.select("order_id", "symbol", "side", "arrival_ts"), on="order_id")
+    f = quote_at(f, quotes, "ts", "fill", strict=True)
+    per = f.group_by("order_id").agg(
+        pl.col("quantity").sum().alias("filled_shares"),
+        ((pl.col("price") * pl.col("quantity")).sum() / pl.col("quantity").sum()).alias("fill_vwap_usd"),
+        pl.col("fee_usd").fill_null(0.0).sum().alias("fees_usd"),
+        pl.when(pl.col("fill_half_spread").is_null().any())
+        .then(None)
+        .otherwise((pl.col("quantity") * pl.col("fill_half_spread")).sum())
+        .alias("spread_paid_usd"),
+        pl.col("ts").min().alias("first_fill_ts"),
+        pl.col("ts").max().alias("last_fill_ts"),
+        pl.len().alias("fills"),
+        pl.col("venue").drop_nulls().mode().sort().first().alias("venue"),
+        pl.col("venue").drop_nulls().n_unique().alias("venues"),
+    )
+    a = o.join(per, on="order_id", how="left").with_columns(
+        pl.col("filled_shares").fill_null(0.0),
+        pl.col("fees_usd").fill_null(0.0),
+        pl.col("fills").fill_null(0),
+    )
+    a = a.with_columns(pl.coalesce("last_fill_ts", "end_ts").alias("_active_end"))
+    a = quote_at(a, quotes, "arrival_ts", "arrival").rename({"arrival_mid": "arrival_mid_usd"})
+    a = quote_at(a, quotes, "end_ts", "end").rename({"end_mid": "end_mid_usd"})
+    a = market_vwap(a, trades, "arrival_ts", "end_ts", "interval").rename(
+        {"interval_vwap": "interval_vwap_usd"}
+    )
+    a = market_vwap(a, trades, "arrival_ts", "_active_end", "active").rename({"active_vwap": "pwp_usd"})
+    a = time_weighted_mid(a, quotes, "arrival_ts", "end_ts", "twap_mid_usd")
+    a = a.join(closes, on="symbol", how="left")
+    a = _markouts(a, quotes, sessions)
+    a = implementation_shortfall(a)
+    a = a.with_columns(
+        *(slippage_bps("fill_vwap_usd", col, f"slippage_{name}_bps") for name, col in BENCHMARKS.items()),
+        (pl.col("filled_shares") / pl.col("quantity")).alias("fill_rate"),
+        pl.when(pl.col("active_volume") > 0)
+        .then(pl.col("filled_shares") / pl.col("active_volume"))
+        .alias("participation_rate"),
+        pl.col("active_volume").alias("market_volume_shares"),
+        ((pl.col("_active_end") - pl.col("arrival_ts")).dt.total_nanoseconds() / 6e10).alias("duration_min"),
+    )
+    moments = realized_path_moments(
+        f.join(a.select("order_id", "arrival_mid_usd"), on="order_id").filter(
+            pl.col("arrival_mid_usd").is_not_null()
+        ),
+        params.select("symbol", "sigma_usd", "gamma", "eta", "epsilon_usd"),
+    )
+    a = a.join(moments, on="order_id", how="left").join(params, on="symbol", how="left")
+    complete = pl.all_horizontal(
+        pl.col(c).is_not_null() for c in ("sigma_usd", "gamma", "eta", "epsilon_usd")
+    )
+    a = a.with_columns(
+        pl.when(pl.col("filled_shares") <= 0)
+        .then(pl.lit("no_fills"))
+        .when(pl.col("arrival_mid_usd").is_null())
+        .then(pl.lit("no_quotes"))
+        .when(pl.col("spread_paid_usd").is_null())
+        .then(pl.lit("partial_quotes"))
+        .otherwise(pl.lit("ok"))
+        .alias("status"),
+        pl.when(pl.col("calibration_as_of").is_null())
+        .then(pl.lit("no_calibration"))
+        .when(~complete)
+        .then(pl.lit("incomplete_calibration"))
+        .when(pl.col("filled_shares") <= 0)
+        .then(pl.lit("no_fills"))
+        .when(pl.col("z_score").is_null())
+        .then(pl.lit("no_quotes"))
+        .otherwise(pl.lit("ok"))
+        .alias("model_status"),
+    )
+    return a.select(ATTRIBUTION_COLUMNS).sort("order_id")
+
+
+def _markouts(a: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """``markout_{m}m_bps`` = s·(P̄ − mid(t_last + m min))/P̄: positive when the price came back against the
+    fills (the trade paid for impact that did not last); null past the session's close or without fills."""
+    s = pl.when(pl.col("side") == "buy").then(1.0).otherwise(-1.0)
+    closes = sessions.select(pl.col("open_ts").alias("_open"), pl.col("close_ts").alias("_close")).sort(
+        "_open"
+    )
+    a = a.sort("last_fill_ts").join_asof(
+        closes, left_on="last_fill_ts", right_on="_open", strategy="backward", check_sortedness=False
+    )
+    for m in MARKOUT_MINUTES:
+        col = f"_t{m}"
+        a = a.with_columns(
+            (pl.col("last_fill_ts") + pl.duration(minutes=m)).cast(pl.Datetime("ns")).alias(col)
+        )
+        a = quote_at(a.with_columns(pl.col(col).fill_null(pl.col("arrival_ts"))), quotes, col, col)
+        a = a.with_columns(
+            pl.when(pl.col("last_fill_ts").is_not_null() & (pl.col(col) <= pl.col("_close")))
+            .then(s * (pl.col("fill_vwap_usd") - pl.col(f"{col}_mid")) / pl.col("fill_vwap_usd") * 1e4)
+            .alias(f"markout_{m}m_bps")
+        ).drop(col, f"{col}_mid", f"{col}_half_spread")
+    return a.drop("_open", "_close")
+
+
+ATTRIBUTION_COLUMNS = [
+    "order_id", "symbol", "side", "quantity", "filled_shares", "fill_rate", "status",
+    "broker", "algo", "trader", "venue", "venues", "fills",
+    "arrival_ts", "end_ts", "first_fill_ts", "last_fill_ts", "duration_min",
+    "decision_price", "reference_price_usd", "notional_usd", "arrival_mid_usd", "end_mid_usd", "fill_vwap_usd",
+    "interval_vwap_usd", "twap_mid_usd", "close_mid_usd", "pwp_usd", "market_volume_shares", "participation_rate",
+    *(f"{c}_usd" for c in COMPONENTS), *(f"{c}_bps" for c in COMPONENTS),
+    *(f"slippage_{b}_bps" for b in BENCHMARKS),
+    "model_status", "calibration_as_of", "sigma_usd", "gamma", "eta", "epsilon_usd",
+    "model_expected_cost_usd", "model_permanent_usd", "model_temporary_usd", "model_std_usd",
+    "realized_cost_usd", "z_score",
+    *(f"markout_{m}m_bps" for m in MARKOUT_MINUTES),
+]  # fmt: skip

@@ -1,0 +1,95 @@
+"""Perold's shortfall on the worked example, benchmarks by hand, statuses for missing data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from tca.attribution import attribute_orders
+
+D = dt.date(2026, 11, 16)
+OPEN, CLOSE = dt.datetime(2026, 11, 16, 14, 30), dt.datetime(2026, 11, 16, 21, 0)
+
+
+def t(h: int, m: int, s: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 11, 16, h, m, s)
+
+
+def _frames(side: str, filled: list[tuple[dt.datetime, float, float]], decision: float | None = 40.0,
+            mids: tuple[float, float] = (40.04, 40.08), quotes: bool = True) -> dict[str, pl.DataFrame]:  # fmt: skip
+    sgn = 1 if side == "buy" else -1
+    m0, m1 = (40 + sgn * (m - 40) for m in mids)  # the sell mirrors the buy around 40
+    orders = pl.DataFrame({
+        "order_id": ["A"], "symbol": ["X"], "side": [side], "quantity": [1000.0], "arrival_ts": [t(14, 35)],
+        "end_ts": [t(15, 0)], "decision_price": [decision], "broker": ["B1"], "algo": ["VWAP"], "trader": ["T1"],
+    })  # fmt: skip
+    fills = pl.DataFrame(
+        {"fill_id": [f"F{i}" for i in range(len(filled))], "order_id": ["A"] * len(filled),
+         "ts": [f[0] for f in filled], "price": [f[1] for f in filled], "quantity": [f[2] for f in filled],
+         "fee_usd": [17.0 / max(1, len(filled))] * len(filled), "venue": ["XNAS"] * len(filled)},
+        schema={"fill_id": pl.String, "order_id": pl.String, "ts": pl.Datetime("us"), "price": pl.Float64,
+                "quantity": pl.Float64, "fee_usd": pl.Float64, "venue": pl.String},
+    )  # fmt: skip
+    q = pl.DataFrame({"symbol": ["X"] * 3, "ts": [t(14, 30), t(14, 50), t(15, 10)],
+                      "bid": [m0 - 0.01, m1 - 0.01, m1 - 0.01], "ask": [m0 + 0.01, m1 + 0.01, m1 + 0.01]})  # fmt: skip
+    if not quotes:
+        q = q.clear()
+    trades = pl.DataFrame({"symbol": ["X", "X", "X"], "ts": [t(14, 40), t(14, 55), t(15, 5)],
+                           "price": [40.0, 40.1, 41.0], "size": [100.0, 300.0, 1000.0]})  # fmt: skip
+    return {
+        "orders": orders, "fills": fills, "quotes": q, "trades": trades,
+        "sessions": pl.DataFrame({"date": [D], "open_ts": [OPEN], "close_ts": [CLOSE]}),
+        "closes": pl.DataFrame({"symbol": ["X"], "close_mid_usd": [40.2]}),
+        "params": pl.DataFrame(schema={"symbol": pl.String, "calibration_as_of": pl.Date, "sigma_usd": pl.Float64,
+                                       "gamma": pl.Float64, "eta": pl.Float64, "epsilon_usd": pl.Float64}),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_worked_perold_example_and_its_mirror(side: str) -> None:
+    price = 40.05 if side == "buy" else 39.95
+    row = attribute_orders(**_frames(side, [(t(14, 40), price, 700.0)])).row(0, named=True)
+    # buy 1,000 at a 40.00 decision; arrival mid 40.04; 700 at 40.05; the rest cancelled at a 40.08 mid; $17 fees
+    assert row["delay_bps"] == pytest.approx(7.00)
+    assert row["trading_bps"] == pytest.approx(1.75)
+    assert row["opportunity_bps"] == pytest.approx(6.00)
+    assert row["fees_bps"] == pytest.approx(4.25)
+    assert row["total_bps"] == pytest.approx(19.00)
+    assert row["total_usd"] == pytest.approx(76.0)
+    # the half spread of 0.01 prevailing at the fill is the whole trading cost here
+    assert row["spread_usd"] == pytest.approx(7.0) and row["impact_usd"] == pytest.approx(0.0, abs=1e-9)
+    parts = sum(row[f"{c}_usd"] for c in ("delay", "spread", "impact", "opportunity", "fees"))
+    assert parts == pytest.approx(row["total_usd"], rel=1e-12)
+    assert row["status"] == "ok" and row["model_status"] == "no_calibration" and row["fill_rate"] == 0.7
+
+
+def test_benchmarks_by_hand() -> None:
+    row = attribute_orders(**_frames("buy", [(t(14, 40), 40.05, 700.0)])).row(0, named=True)
+    # interval VWAP over [14:35, 15:00]: 100 @ 40.0 and 300 @ 40.1 → 40.075; the PWP window ends at the
+    # last fill (14:40): 100 @ 40.0, so participation = 700 / 100
+    assert row["interval_vwap_usd"] == pytest.approx(40.075)
+    assert row["pwp_usd"] == pytest.approx(40.0) and row["participation_rate"] == pytest.approx(7.0)
+    # TWAP mid: 40.04 for 15 minutes, 40.08 for 10 → 40.056
+    assert row["twap_mid_usd"] == pytest.approx((40.04 * 15 + 40.08 * 10) / 25)
+    assert row["slippage_arrival_bps"] == pytest.approx((40.05 - 40.04) / 40.04 * 1e4)
+    assert row["slippage_close_bps"] == pytest.approx((40.05 - 40.2) / 40.2 * 1e4)
+    assert row["slippage_interval_vwap_bps"] == pytest.approx((40.05 - 40.075) / 40.075 * 1e4)
+    # markouts: the mid 1 and 5 minutes after the 14:40 fill is 40.04, 30 minutes after 40.08
+    assert row["markout_1m_bps"] == pytest.approx((40.05 - 40.04) / 40.05 * 1e4)
+    assert row["markout_30m_bps"] == pytest.approx((40.05 - 40.08) / 40.05 * 1e4)
+
+
+def test_no_fills_and_fills_without_quotes() -> None:
+    none = attribute_orders(**_frames("buy", [])).row(0, named=True)
+    assert none["status"] == "no_fills" and none["filled_shares"] == 0.0
+    assert none["opportunity_usd"] == pytest.approx(1000 * 0.08) and none["trading_usd"] == 0.0
+    assert none["fees_usd"] == 0.0 and none["total_usd"] == pytest.approx(80.0)
+    blind = attribute_orders(**_frames("buy", [(t(14, 40), 40.05, 700.0)], quotes=False)).row(0, named=True)
+    assert blind["status"] == "no_quotes" and blind["fill_vwap_usd"] == 40.05
+    assert blind["arrival_mid_usd"] is None and blind["total_usd"] is None and blind["trading_usd"] is None
+    # no decision price: the arrival mid is the reference and there is no delay
+    nodec = attribute_orders(**_frames("buy", [(t(14, 40), 40.05, 1000.0)], decision=None)).row(0, named=True)
+    assert nodec["reference_price_usd"] == pytest.approx(40.04) and nodec["delay_usd"] == 0.0
+    assert nodec["opportunity_usd"] == 0.0 and nodec["total_usd"] == pytest.approx(10.0 + 17.0)
