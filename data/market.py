@@ -120,3 +120,67 @@ def read_trades(
     sessions = session_bounds(have[0], have[-1], calendar).filter(pl.col("date").is_in(have))
     trades = scan_market([tpaths[d] for d in have], ["symbol", "date", "ts", "size"], symbols)
     return sessions, trades
+
+
+@dataclass(frozen=True, slots=True)
+class AttributionInputs:
+    """What the attribution of one day needs (see ``tca.attribution.attribute_orders`` for the columns)."""
+
+    date: dt.date
+    orders: pl.DataFrame
+    fills: pl.DataFrame
+    quotes: pl.DataFrame
+    trades: pl.DataFrame
+    sessions: pl.DataFrame
+    closes: pl.DataFrame
+    params: pl.DataFrame
+
+
+def read_attribution_inputs(
+    home: KappaHome, date: dt.date, calendar: str = DEFAULT_CALENDAR
+) -> AttributionInputs:
+    """The orders that arrived or traded in the session ``date``, their fills up to its close, the market
+    data of their symbols from the first arrival to that close (lake files), the day's closing mids, and
+    for each symbol the latest calibration *before* ``date`` (what a pre-trade model would have had)."""
+    day = session_bounds(date, date, calendar)
+    if not day.height:
+        from data.errors import InputError
+
+        raise InputError(f"{date} is not a session of {calendar}")
+    open_ts, close_ts = day["open_ts"][0], day["close_ts"][0]
+    with reader(home) as con:
+        orders = con.sql(
+            """SELECT order_id, symbol, side, quantity, arrival_ts, end_ts, decision_price, broker, algo, trader
+               FROM orders WHERE date = ? OR order_id IN (SELECT order_id FROM fills WHERE ts BETWEEN ? AND ?)
+               ORDER BY order_id""",
+            params=[date, open_ts, close_ts],
+        ).pl()
+        fills = con.sql(
+            """SELECT fill_id, order_id, ts, price, quantity, fee_usd, venue FROM fills
+               WHERE order_id IN (SELECT unnest(?)) AND ts <= ? ORDER BY order_id, ts""",
+            params=[orders["order_id"].to_list(), close_ts],
+        ).pl()
+        symbols = sorted(set(orders["symbol"].to_list()))
+        closes = con.sql(
+            "SELECT symbol, close AS close_mid_usd FROM daily WHERE date = ? AND symbol IN (SELECT unnest(?))",
+            params=[date, symbols],
+        ).pl()
+        params = con.sql(
+            """SELECT symbol, as_of AS calibration_as_of, sigma_usd, gamma, eta, epsilon_usd FROM calibrations
+               WHERE as_of < ? AND symbol IN (SELECT unnest(?))
+               QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY as_of DESC) = 1""",
+            params=[date, symbols],
+        ).pl()
+    first = min([date, *(ts.date() for ts in orders["arrival_ts"].to_list() if ts is not None)])
+    sessions = session_bounds(first, date, calendar)
+    dates = sessions["date"].to_list()
+    qpaths, tpaths = lake_paths(home, "quotes", dates), lake_paths(home, "trades", dates)
+    quotes = scan_market(list(qpaths.values()), ["symbol", "ts", "bid", "ask"], symbols or ["\0"])
+    trades = scan_market(list(tpaths.values()), ["symbol", "ts", "price", "size"], symbols or ["\0"])
+    if not quotes.height:
+        quotes = pl.DataFrame(schema={"symbol": pl.String, "ts": pl.Datetime("ns"), "bid": pl.Float64,
+                                      "ask": pl.Float64})  # fmt: skip
+    if not trades.height:
+        trades = pl.DataFrame(schema={"symbol": pl.String, "ts": pl.Datetime("ns"), "price": pl.Float64,
+                                      "size": pl.Float64})  # fmt: skip
+    return AttributionInputs(date, orders, fills, quotes, trades, sessions, closes, params)

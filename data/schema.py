@@ -11,6 +11,28 @@ import duckdb
 from data.contract import TABLES
 from data.sql import first_row, quote_literal
 
+SCORECARD_DIMENSIONS = ("broker", "algo", "trader", "symbol", "day")
+
+
+def _scorecard_view(dim: str) -> str:
+    """``scorecard_<dim>``: per day and ``dim``, notional-weighted and median costs and the model's z."""
+    key = "date" if dim == "day" else f"date, {dim}"
+    parts = ", ".join(
+        f"1e4 * sum({c}_usd) / sum(notional_usd) AS {c}_bps"
+        for c in ("delay", "spread", "impact", "opportunity", "fees", "total")
+    )
+    return f"""
+    CREATE VIEW scorecard_{dim} AS
+        SELECT {key}, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, {parts},
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps) / sum(notional_usd) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps) / sum(notional_usd) AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY {key};
+    """
+
+
 MIGRATIONS: list[str] = [
     # 1: inputs, the lake manifest, quarantine and runs
     """
@@ -103,6 +125,40 @@ MIGRATIONS: list[str] = [
         variance_usd2 DOUBLE NOT NULL, std_usd DOUBLE NOT NULL, selected BOOLEAN NOT NULL,
         PRIMARY KEY (frontier_id, point)
     );
+    """,
+    # 4: post-trade attribution (one row per order and day it traded) and the scorecards over it
+    f"""
+    CREATE TABLE attribution (
+        order_id VARCHAR NOT NULL, date DATE NOT NULL, run_id VARCHAR NOT NULL, symbol VARCHAR NOT NULL,
+        side VARCHAR NOT NULL, quantity DOUBLE NOT NULL, filled_shares DOUBLE NOT NULL, fill_rate DOUBLE,
+        status VARCHAR NOT NULL, broker VARCHAR, algo VARCHAR, trader VARCHAR, venue VARCHAR, venues BIGINT,
+        fills BIGINT, arrival_ts TIMESTAMP_NS, end_ts TIMESTAMP_NS, first_fill_ts TIMESTAMP_NS,
+        last_fill_ts TIMESTAMP_NS, duration_min DOUBLE, decision_price DOUBLE, reference_price_usd DOUBLE,
+        notional_usd DOUBLE, arrival_mid_usd DOUBLE, end_mid_usd DOUBLE, fill_vwap_usd DOUBLE,
+        interval_vwap_usd DOUBLE, twap_mid_usd DOUBLE, close_mid_usd DOUBLE, pwp_usd DOUBLE,
+        market_volume_shares DOUBLE, participation_rate DOUBLE,
+        delay_usd DOUBLE, trading_usd DOUBLE, spread_usd DOUBLE, impact_usd DOUBLE, opportunity_usd DOUBLE,
+        fees_usd DOUBLE, total_usd DOUBLE, delay_bps DOUBLE, trading_bps DOUBLE, spread_bps DOUBLE,
+        impact_bps DOUBLE, opportunity_bps DOUBLE, fees_bps DOUBLE, total_bps DOUBLE,
+        slippage_arrival_bps DOUBLE, slippage_interval_vwap_bps DOUBLE, slippage_twap_bps DOUBLE,
+        slippage_close_bps DOUBLE, slippage_pwp_bps DOUBLE,
+        model_status VARCHAR NOT NULL, calibration_as_of DATE, sigma_usd DOUBLE, gamma DOUBLE, eta DOUBLE,
+        epsilon_usd DOUBLE, model_expected_cost_usd DOUBLE, model_permanent_usd DOUBLE,
+        model_temporary_usd DOUBLE, model_std_usd DOUBLE, realized_cost_usd DOUBLE, z_score DOUBLE,
+        markout_1m_bps DOUBLE, markout_5m_bps DOUBLE, markout_30m_bps DOUBLE,
+        PRIMARY KEY (date, order_id)
+    );
+    {"".join(_scorecard_view(dim) for dim in SCORECARD_DIMENSIONS)}
+    CREATE VIEW scorecard_venue AS
+        SELECT a.date, f.venue, count(*) AS fills, count(DISTINCT a.order_id) AS orders,
+               sum(f.quantity) AS shares, sum(f.quantity * f.price) AS notional_usd,
+               1e4 * sum(CASE a.side WHEN 'buy' THEN 1 ELSE -1 END * f.quantity * (f.price - a.arrival_mid_usd))
+                   / sum(f.quantity * a.arrival_mid_usd) AS slippage_arrival_bps,
+               1e4 * sum(coalesce(f.fee_usd, 0)) / sum(f.quantity * f.price) AS fees_bps
+        FROM attribution a JOIN fills f USING (order_id)
+        WHERE a.arrival_mid_usd IS NOT NULL AND f.ts <= a.last_fill_ts
+              AND f.ts >= a.arrival_ts AND CAST(f.ts AS DATE) = a.date
+        GROUP BY ALL;
     """,
 ]
 

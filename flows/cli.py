@@ -182,6 +182,52 @@ def calibrate_cmd(
     _print_frame(shown, 50)
 
 
+@app.command("attribute")
+def attribute_cmd(
+    date: Annotated[str, typer.Option("--date", help="Session date, YYYY-MM-DD")],
+    home: HomeOption = None,
+    calendar: Annotated[str, typer.Option(help="exchange_calendars code")] = "XNYS",
+) -> None:
+    """Attribute every order that arrived or traded on a date (Perold shortfall, benchmarks, the model's z,
+    markouts); rows go to `attribution` (rerun = replace).
+
+    Example: kappa attribute --date 2026-11-20
+    """
+    from flows.attribute import attribute, summary
+
+    kh = KappaHome.resolve(home)
+    day = _parse_date(date, "--date")
+    result = attribute(kh, day, calendar)
+    out.print(f"[bold]attribution[/] {day} (run {result.run_id}): {summary(result.rows)}")
+    if result.rows.height:
+        shown = result.rows.select(
+            "order_id", "symbol", "side", "quantity", "filled_shares", "status", "total_bps", "delay_bps",
+            "spread_bps", "impact_bps", "opportunity_bps", "fees_bps", "slippage_interval_vwap_bps", "z_score",
+        ).sort("order_id")  # fmt: skip
+        _print_frame(shown, 30)
+
+
+@app.command("report")
+def report_cmd(
+    date: Annotated[str, typer.Option("--date", help="Session date, YYYY-MM-DD")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder (default KAPPA_HOME/reports/DATE)")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Render the date's post-trade report: one self-contained HTML file and PNG charts.
+
+    Example: kappa report --date 2026-11-20 --out /tmp/tca
+    """
+    from flows.report import report
+
+    kh = KappaHome.resolve(home)
+    files = report(kh, _parse_date(date, "--date"), out_dir)
+    out.print(f"report: {files.html}")
+    for name, path in files.pngs.items():
+        out.print(f"  {name}: {path}")
+
+
 class Side(StrEnum):
     buy = "buy"
     sell = "sell"
