@@ -418,7 +418,9 @@ def demo_cmd(
         f"calibrated as of {result.dates[-1]} over the {len(result.dates)} sessions, beside the simulator's truth:"
     )
     _print_frame(result.calibration_vs_truth, 50)
+    out.print(f"attribution of {result.dates[-1]}: {result.attribution_summary}")
     out.print(f"database: {kh.db_path}\nlake:     {kh.lake}\ntruth:    {result.data_dir / 'truth.json'}")
+    out.print(f"report:   {result.report}")
     h = f" --home {kh.root}" if home else ""
     out.print("try:")
     out.print(
@@ -428,6 +430,9 @@ def demo_cmd(
         f'  kappa sql{h} "SELECT symbol, count(*) AS quotes, avg(ask - bid) AS avg_spread FROM quotes GROUP BY 1"'
     )
     out.print(f'  kappa sql{h} "SELECT table_name, rule, count(*) FROM quarantine GROUP BY ALL"')
+    out.print(
+        f'  kappa sql{h} "SELECT broker, orders, total_bps, z_mean, z_std FROM scorecard_broker ORDER BY 1"'
+    )
     cal = result.calibration_vs_truth.filter(pl.col("gamma") >= 0, pl.col("eta") > 0)
     if cal.height:
         sym = cal["symbol"][0]

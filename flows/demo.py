@@ -17,7 +17,9 @@ from data.ingest import LoadReport, Progress, ingest
 from data.simulator import SimConfig, random_universe, write_dataset
 from data.sql import first_row
 from data.store import reader
+from flows.attribute import attribute, summary
 from flows.calibrate import calibrate
+from flows.report import report
 
 DEMO_START = dt.date(2026, 11, 16)
 INPUT_TABLES = ("quotes", "trades", "orders", "fills")
@@ -32,6 +34,8 @@ class DemoResult:
     loads: list[LoadReport]
     table_rows: dict[str, int]
     calibration_vs_truth: pl.DataFrame
+    attribution_summary: str
+    report: Path
 
 
 BAD_ROWS: dict[str, list[str]] = {
@@ -87,13 +91,30 @@ def run_demo(
     for table in INPUT_TABLES:
         files = [data_dir / d.isoformat() / f"{table}.csv" for d in dates]
         loads.append(ingest(home, table, files, progress=progress))
+    if len(dates) > 1:  # what a pre-trade model had the night before the last session: judged by attribution
+        calibrate(home, dates[-2], lookback_days=days - 1)
     calibrated = calibrate(home, dates[-1], lookback_days=days).rows
+    attributed = attribute(home, dates[-1])
+    report_files = report(home, dates[-1])
     with reader(home) as con:
         counts = {}
-        for t in ("quotes", "trades", "orders", "fills", "daily", "quarantine", "calibrations", "runs"):
+        for t in (
+            "quotes",
+            "trades",
+            "orders",
+            "fills",
+            "daily",
+            "quarantine",
+            "calibrations",
+            "attribution",
+            "runs",
+        ):
             row = first_row(con, f"SELECT count(*) FROM {t}")
             counts[t] = int(row[0]) if row else 0
-    return DemoResult(data_dir, dates, loads, counts, _against_truth(calibrated, data_dir / "truth.json"))
+    return DemoResult(
+        data_dir, dates, loads, counts, _against_truth(calibrated, data_dir / "truth.json"),
+        summary(attributed.rows), report_files.html,
+    )  # fmt: skip
 
 
 def _against_truth(rows: pl.DataFrame, truth_file: Path) -> pl.DataFrame:

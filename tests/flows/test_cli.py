@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import shlex
@@ -144,12 +145,19 @@ def test_demo_runs_end_to_end_and_reruns_identically(tmp_path: Path) -> None:
     ]
     # the demo calibrates every symbol as of its last session and shows the truth beside it
     assert "beside the simulator's truth" in res.stdout
-    assert query(home, "SELECT count(*), count(*) FILTER (WHERE eta_source = 'fills') FROM calibrations") == [
-        (3, 3)
+    assert query(
+        home, "SELECT count(*), count(*) FILTER (WHERE eta_source = 'fills' AND as_of = DATE '2026-11-17') "
+              "FROM calibrations"
+    ) == [(6, 3)]  # fmt: skip
+    # and attributes the last session's orders with the calibration of the night before, into a report
+    n_orders = query(home, "SELECT count(*) FROM orders WHERE date = (SELECT max(date) FROM orders)")[0][0]
+    assert query(home, "SELECT count(*), min(calibration_as_of) FROM attribution") == [
+        (n_orders, dt.date(2026, 11, 16))
     ]
+    assert (h / "reports" / "2026-11-17" / "report.html").exists() and "report:" in res.stdout
     # every suggested command runs as printed (the schedule one saves a schedule)
     suggested = [ln.strip() for ln in res.stdout.splitlines() if ln.strip().startswith("kappa ")]
-    assert len(suggested) == 4 and suggested[-1].startswith("kappa schedule")
+    assert len(suggested) == 5 and suggested[-1].startswith("kappa schedule")
     for line in suggested:
         done = run_kappa(*shlex.split(line)[1:])
         assert done.returncode == 0, (line, done.stderr)
