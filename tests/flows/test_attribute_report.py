@@ -51,6 +51,8 @@ def test_attribution_rows_and_rerun(attributed: KappaHome) -> None:
     gap = query(h, "SELECT max(abs(delay_usd + spread_usd + impact_usd + opportunity_usd + fees_usd - total_usd)) "
                    "FROM attribution WHERE status = 'ok'")[0][0]  # fmt: skip
     assert gap < 1e-6
+    # overfills never reach attribution: the ingest quarantines them
+    assert query(h, "SELECT max(fill_rate) FROM attribution")[0][0] <= 1.0
     # fees: the simulator charges 0.003 $/share on AAA and nothing on BBB
     fees = dict(query(h, "SELECT symbol, sum(fees_usd) / sum(filled_shares) FROM attribution GROUP BY ALL"))
     assert fees["AAA"] == pytest.approx(0.003) and fees["BBB"] == 0.0
@@ -61,6 +63,8 @@ def test_attribution_rows_and_rerun(attributed: KappaHome) -> None:
     assert run_kappa("attribute", "--date", str(START), "--home", str(h.root)).returncode == 0
     statuses = query(h, f"SELECT DISTINCT model_status FROM attribution WHERE date = DATE '{START}'")
     assert statuses == [("no_calibration",)]
+    weekend = run_kappa("attribute", "--date", "2026-11-14", "--home", str(h.root))
+    assert weekend.returncode == 2 and "not a session" in weekend.stderr and "Traceback" not in weekend.stderr
 
 
 def test_scorecards_weight_by_notional(attributed: KappaHome) -> None:
