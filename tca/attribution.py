@@ -11,7 +11,7 @@ from __future__ import annotations
 import polars as pl
 
 from tca.model import realized_path_moments
-from tca.prices import market_vwap, quote_at, time_weighted_mid
+from tca.prices import market_vwap, prepared_quotes, prepared_trades, quote_at, time_weighted_mid
 from tca.shortfall import COMPONENTS, implementation_shortfall, slippage_bps
 
 MARKOUT_MINUTES = (1, 5, 30)
@@ -51,8 +51,8 @@ def attribute_orders(
         pl.col("decision_price").cast(pl.Float64), pl.col("arrival_ts", "end_ts").cast(ns)
     )
     fills = fills.with_columns(pl.col("ts").cast(ns))
-    quotes = quotes.with_columns(pl.col("ts").cast(ns))
-    trades = trades.with_columns(pl.col("ts").cast(ns))
+    quotes = prepared_quotes(quotes.with_columns(pl.col("ts").cast(ns)))
+    trades = prepared_trades(trades.with_columns(pl.col("ts").cast(ns)))
     sessions = sessions.with_columns(pl.col("open_ts", "close_ts").cast(ns))
     f = fills.join(o.select("order_id", "symbol", "side", "arrival_ts"), on="order_id")
     f = quote_at(f, quotes, "ts", "fill", strict=True)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import polars as pl
 
 
-def _quotes(quotes: pl.DataFrame) -> pl.DataFrame:
+def prepared_quotes(quotes: pl.DataFrame) -> pl.DataFrame:
+    """Quotes as the functions here use them (sorted, with mid and half spread): prepare once, join many times."""
+    if "_mid" in quotes.columns:
+        return quotes
     return quotes.select(
         "symbol",
         pl.col("ts").alias("_qts"),
@@ -26,7 +29,7 @@ def quote_at(
     ``strict`` takes the last quote strictly before (a fill's own quote update comes after it); otherwise
     a quote at the same instant counts. Null where no quote precedes.
     """
-    q = _quotes(quotes)
+    q = prepared_quotes(quotes)
     out = events.sort("symbol", at).join_asof(
         q, left_on=at, right_on="_qts", by="symbol", strategy="backward", allow_exact_matches=not strict,
         check_sortedness=False,
@@ -36,6 +39,17 @@ def quote_at(
 
 def _cumulative(frame: pl.DataFrame, ts: str, values: dict[str, pl.Expr]) -> pl.DataFrame:
     return frame.sort("symbol", ts).with_columns(**{k: v.cum_sum().over("symbol") for k, v in values.items()})
+
+
+def prepared_trades(trades: pl.DataFrame) -> pl.DataFrame:
+    """Trades with cumulative volume and notional per symbol: prepare once, join many times."""
+    if "_v" in trades.columns:
+        return trades
+    return _cumulative(
+        trades.select("symbol", pl.col("ts").alias("_ts"), "price", "size"),
+        "_ts",
+        {"_v": pl.col("size"), "_pv": pl.col("price") * pl.col("size")},
+    )
 
 
 def _asof_sum(
@@ -59,11 +73,7 @@ def market_vwap(
     From cumulative volume and notional per symbol: V(end, inclusive) − V(start, exclusive); the VWAP is
     null where no trade printed in the window.
     """
-    cum = _cumulative(
-        trades.select("symbol", pl.col("ts").alias("_ts"), "price", "size"),
-        "_ts",
-        {"_v": pl.col("size"), "_pv": pl.col("price") * pl.col("size")},
-    )
+    cum = prepared_trades(trades)
     out = _asof_sum(events, cum, start, ["_v", "_pv"], "_a", strict=True)
     out = _asof_sum(out, cum, end, ["_v", "_pv"], "_b", strict=False)
     vol = pl.col("_v_b") - pl.col("_v_a")
@@ -81,7 +91,7 @@ def time_weighted_mid(
     With I(t) = ∫ mid dt from the first quote, I(t) = I(t_i) + mid_i·(t − t_i) for the last quote t_i ≤ t,
     and the mean is (I(end) − I(start)) / (end − start). Null before the first quote or for an empty window.
     """
-    q = _quotes(quotes)
+    q = prepared_quotes(quotes)
     secs = (pl.col("_qts").shift(-1).over("symbol") - pl.col("_qts")).dt.total_nanoseconds() / 1e9
     q = q.with_columns((pl.col("_mid") * secs.fill_null(0.0)).cum_sum().over("symbol").alias("_after"))
     q = q.with_columns((pl.col("_after") - pl.col("_mid") * secs.fill_null(0.0)).alias("_cum"))
