@@ -13,8 +13,8 @@ from data.home import KappaHome
 from data.store import reader
 from reports.tca_report import ReportFiles, render_report
 from schedule import MarketParams, Order, ScheduleError, optimal_schedule
+from tca import SESSION_SECONDS
 
-SESSION_SECONDS = 23_400
 PLOTTED_ORDERS = 6
 MODEL_PERIODS = 20
 

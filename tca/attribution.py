@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from tca import side_sign
 from tca.model import realized_path_moments
 from tca.prices import market_vwap, prepared_quotes, prepared_trades, quote_at, time_weighted_mid
 from tca.shortfall import COMPONENTS, implementation_shortfall, slippage_bps
@@ -131,7 +132,7 @@ def attribute_orders(
 def _markouts(a: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """``markout_{m}m_bps`` = s·(P̄ − mid(t_last + m min))/P̄: positive when the price came back against the
     fills (the trade paid for impact that did not last); null past the session's close or without fills."""
-    s = pl.when(pl.col("side") == "buy").then(1.0).otherwise(-1.0)
+    s = side_sign()
     closes = sessions.select(pl.col("open_ts").alias("_open"), pl.col("close_ts").alias("_close")).sort(
         "_open"
     )

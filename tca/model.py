@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import polars as pl
 
-SESSION_SECONDS = 23_400
+from tca import SESSION_SECONDS, side_sign
 
 
 def realized_path_moments(fills: pl.DataFrame, params: pl.DataFrame) -> pl.DataFrame:
@@ -35,7 +35,7 @@ def realized_path_moments(fills: pl.DataFrame, params: pl.DataFrame) -> pl.DataF
         ``order_id, model_permanent_usd, model_temporary_usd, model_expected_cost_usd, model_std_usd,
         realized_cost_usd, z_score``.
     """
-    s = pl.when(pl.col("side") == "buy").then(1.0).otherwise(-1.0)
+    s = side_sign()
     f = fills.sort("order_id", "ts").with_columns(
         pl.col("ts").shift(1).over("order_id").fill_null(pl.col("arrival_ts")).alias("_prev"),
         (pl.col("quantity").cum_sum().over("order_id") - pl.col("quantity")).alias("_done"),

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from tca import side_sign
+
 COMPONENTS = ("delay", "trading", "spread", "impact", "opportunity", "fees", "total")
 
 
@@ -37,7 +39,7 @@ def implementation_shortfall(orders: pl.DataFrame) -> pl.DataFrame:
         ``orders`` with ``reference_price_usd``, ``notional_usd`` (Q × reference) and the components.
         Components that need a missing mid are null, never guessed.
     """
-    s = pl.when(pl.col("side") == "buy").then(1.0).otherwise(-1.0)
+    s = side_sign()
     q, big_q = pl.col("filled_shares"), pl.col("quantity")
     p_d = pl.coalesce("decision_price", "arrival_mid_usd")
     trading = (
@@ -67,5 +69,5 @@ def implementation_shortfall(orders: pl.DataFrame) -> pl.DataFrame:
 
 def slippage_bps(price: str, benchmark: str, name: str) -> pl.Expr:
     """s·(price − benchmark)/benchmark in bps: positive when the fills were worse than the benchmark."""
-    s = pl.when(pl.col("side") == "buy").then(1.0).otherwise(-1.0)
+    s = side_sign()
     return (s * (pl.col(price) - pl.col(benchmark)) / pl.col(benchmark) * 1e4).alias(name)
