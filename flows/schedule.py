@@ -188,7 +188,7 @@ def market_params(req: ScheduleRequest, row: dict[str, object] | None) -> Market
         _require(nl, req, row)
         power = PowerLaw(float(nl["eta-nl"] or 0), float(nl["beta"] or 0), float(nl["adv"] or 0))
         if values["eta"] is None and values["sigma"] is not None:
-            # only the frontier's λ grid uses η here: the power law's average slope h(v)/v at the TWAP rate
+            # the power model does not use η; it is stored as the power law's average slope h(v)/v at the TWAP rate
             v = req.shares / req.horizon_days
             values["eta"] = power.eta_nl * float(values["sigma"]) * (v / power.adv_shares) ** power.beta / v
     _require(values, req, row)
