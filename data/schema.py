@@ -26,8 +26,11 @@ def _scorecard_view(dim: str) -> str:
         SELECT {key}, count(*) AS orders, sum(notional_usd) AS notional_usd,
                sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, {parts},
                median(total_bps) AS total_bps_median,
-               sum(notional_usd * slippage_arrival_bps) / sum(notional_usd) AS slippage_arrival_bps,
-               sum(notional_usd * slippage_interval_vwap_bps) / sum(notional_usd) AS slippage_interval_vwap_bps,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
                count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
         FROM attribution WHERE total_usd IS NOT NULL GROUP BY {key};
     """

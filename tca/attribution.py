@@ -61,19 +61,27 @@ def attribute_orders(
         pl.col("quantity").sum().alias("filled_shares"),
         ((pl.col("price") * pl.col("quantity")).sum() / pl.col("quantity").sum()).alias("fill_vwap_usd"),
         pl.col("fee_usd").fill_null(0.0).sum().alias("fees_usd"),
-        pl.when(pl.col("fill_half_spread").is_null().any())
-        .then(None)
-        .otherwise((pl.col("quantity") * pl.col("fill_half_spread")).sum())
-        .alias("spread_paid_usd"),
+        # a fill with no quote before it (at the very open) pays no known spread: its cost counts as impact
+        (pl.col("quantity") * pl.col("fill_half_spread").fill_null(0.0)).sum().alias("spread_paid_usd"),
+        pl.col("fill_half_spread").is_null().any().alias("_unquoted_fill"),
         pl.col("ts").min().alias("first_fill_ts"),
         pl.col("ts").max().alias("last_fill_ts"),
         pl.len().alias("fills"),
-        pl.col("venue").drop_nulls().mode().sort().first().alias("venue"),
         pl.col("venue").drop_nulls().n_unique().alias("venues"),
     )
+    by_venue = (
+        f.filter(pl.col("venue").is_not_null())
+        .group_by("order_id", "venue")
+        .agg(pl.col("quantity").sum().alias("_shares"))
+        .sort("order_id", "_shares", "venue", descending=[False, True, False])
+        .group_by("order_id", maintain_order=True)
+        .agg(pl.col("venue").first())  # the venue with the most shares (ties: the first by name)
+    )
+    per = per.join(by_venue, on="order_id", how="left")
     a = o.join(per, on="order_id", how="left").with_columns(
         pl.col("filled_shares").fill_null(0.0),
         pl.col("fees_usd").fill_null(0.0),
+        pl.col("spread_paid_usd").fill_null(0.0),
         pl.col("fills").fill_null(0),
     )
     a = a.with_columns(pl.coalesce("last_fill_ts", "end_ts").alias("_active_end"))
@@ -111,7 +119,7 @@ def attribute_orders(
         .then(pl.lit("no_fills"))
         .when(pl.col("arrival_mid_usd").is_null())
         .then(pl.lit("no_quotes"))
-        .when(pl.col("spread_paid_usd").is_null())
+        .when(pl.col("_unquoted_fill"))
         .then(pl.lit("partial_quotes"))
         .otherwise(pl.lit("ok"))
         .alias("status"),
@@ -121,8 +129,10 @@ def attribute_orders(
         .then(pl.lit("incomplete_calibration"))
         .when(pl.col("filled_shares") <= 0)
         .then(pl.lit("no_fills"))
-        .when(pl.col("z_score").is_null())
+        .when(pl.col("arrival_mid_usd").is_null())
         .then(pl.lit("no_quotes"))
+        .when(pl.col("z_score").is_null())
+        .then(pl.lit("zero_interval"))
         .otherwise(pl.lit("ok"))
         .alias("model_status"),
     )

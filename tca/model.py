@@ -36,6 +36,13 @@ def realized_path_moments(fills: pl.DataFrame, params: pl.DataFrame) -> pl.DataF
         realized_cost_usd, z_score``.
     """
     s = side_sign()
+    # fills stamped with the same instant are one child (split across venues): they share its interval
+    fills = fills.group_by("order_id", "ts", maintain_order=True).agg(
+        pl.col("symbol", "side", "arrival_ts", "arrival_mid_usd").first(),
+        ((pl.col("price") * pl.col("quantity")).sum() / pl.col("quantity").sum()).alias("price"),
+        pl.col("quantity").sum(),
+        pl.col("fee_usd").fill_null(0.0).sum(),
+    )
     f = fills.sort("order_id", "ts").with_columns(
         pl.col("ts").shift(1).over("order_id").fill_null(pl.col("arrival_ts")).alias("_prev"),
         (pl.col("quantity").cum_sum().over("order_id") - pl.col("quantity")).alias("_done"),
@@ -59,7 +66,7 @@ def realized_path_moments(fills: pl.DataFrame, params: pl.DataFrame) -> pl.DataF
     )
     perm = 0.5 * pl.col("gamma") * (pl.col("_x") ** 2 - pl.col("_n2"))
     temp = pl.col("epsilon_usd") * pl.col("_x") + pl.col("eta") * pl.col("_n2_tau")
-    std = pl.col("sigma_usd") * pl.col("_tx2").sqrt()
+    std = pl.when(pl.col("_tau_ok")).then(pl.col("sigma_usd") * pl.col("_tx2").sqrt())
     out = per.with_columns(
         perm.alias("model_permanent_usd"),
         pl.when(pl.col("_tau_ok")).then(temp).alias("model_temporary_usd"),

@@ -69,15 +69,16 @@ def test_attribution_rows_and_rerun(attributed: KappaHome) -> None:
 
 def test_scorecards_weight_by_notional(attributed: KappaHome) -> None:
     h = attributed
-    rows = query(
-        h, f"SELECT broker, orders, total_bps FROM scorecard_broker WHERE date = DATE '{LAST}' ORDER BY 1"
-    )
-    for broker, n, bps in rows:
-        usd, notional, count = query(
-            h, f"SELECT sum(total_usd), sum(notional_usd), count(*) FROM attribution WHERE broker = '{broker}' "
+    rows = query(h, f"SELECT broker, orders, total_bps, slippage_arrival_bps FROM scorecard_broker "
+                    f"WHERE date = DATE '{LAST}' ORDER BY 1")  # fmt: skip
+    for broker, n, bps, slip in rows:
+        got = query(
+            h, f"SELECT total_usd, notional_usd, slippage_arrival_bps FROM attribution WHERE broker = '{broker}' "
                f"AND date = DATE '{LAST}' AND total_usd IS NOT NULL",
-        )[0]  # fmt: skip
-        assert n == count and bps == pytest.approx(1e4 * usd / notional)
+        )  # fmt: skip
+        assert n == len(got) and bps == pytest.approx(1e4 * sum(r[0] for r in got) / sum(r[1] for r in got))
+        sliced = [(r[1], r[2]) for r in got if r[2] is not None]  # orders without fills have no slippage
+        assert slip == pytest.approx(sum(w * x for w, x in sliced) / sum(w for w, _ in sliced))
     venues = query(h, f"SELECT sum(shares) FROM scorecard_venue WHERE date = DATE '{LAST}'")[0][0]
     filled = query(h, f"SELECT sum(filled_shares) FROM attribution WHERE date = DATE '{LAST}' "
                       "AND arrival_mid_usd IS NOT NULL")[0][0]  # fmt: skip

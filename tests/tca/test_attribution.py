@@ -93,3 +93,48 @@ def test_no_fills_and_fills_without_quotes() -> None:
     nodec = attribute_orders(**_frames("buy", [(t(14, 40), 40.05, 1000.0)], decision=None)).row(0, named=True)
     assert nodec["reference_price_usd"] == pytest.approx(40.04) and nodec["delay_usd"] == 0.0
     assert nodec["opportunity_usd"] == 0.0 and nodec["total_usd"] == pytest.approx(10.0 + 17.0)
+
+
+def _with_params(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    frames["params"] = pl.DataFrame(
+        {"symbol": ["X"], "calibration_as_of": [dt.date(2026, 11, 13)], "sigma_usd": [0.5], "gamma": [1e-6],
+         "eta": [2e-5], "epsilon_usd": [0.01]}
+    )  # fmt: skip
+    return frames
+
+
+def test_fills_at_one_instant_are_one_child_and_the_venue_is_the_one_with_most_shares() -> None:
+    fr = _with_params(
+        _frames("buy", [(t(14, 40), 40.05, 300.0), (t(14, 40), 40.06, 300.0), (t(14, 50), 40.1, 100.0)])
+    )
+    fr["fills"] = fr["fills"].with_columns(pl.Series("venue", ["XNAS", "XNAS", "ARCX"]).alias("venue"))
+    fr["fills"] = fr["fills"].with_columns(
+        pl.when(pl.col("fill_id") == "F2").then(pl.lit(600.0)).otherwise(pl.col("quantity")).alias("quantity")
+    )
+    row = attribute_orders(**fr).row(0, named=True)
+    assert row["venue"] == "ARCX" and row["venues"] == 2  # 600 shares on ARCX against 300 + 300 on XNAS
+    # two children: 600 at 14:40 (5 min after arrival), 600 at 14:50; E and V by hand
+    tau1, tau2 = 300 / 23_400, 600 / 23_400
+    e = 0.5 * 1e-6 * (1200**2 - 2 * 600**2) + 0.01 * 1200 + 2e-5 * (600**2 / tau1 + 600**2 / tau2)
+    v = 0.25 * (tau1 * 1200**2 + tau2 * 600**2)
+    c = 300 * (40.05 - 40.04) + 300 * (40.06 - 40.04) + 600 * (40.1 - 40.04) + 17.0
+    assert row["model_expected_cost_usd"] == pytest.approx(e) and row["model_std_usd"] == pytest.approx(
+        v**0.5
+    )
+    assert row["z_score"] == pytest.approx((c - e) / v**0.5) and row["model_status"] == "ok"
+
+
+def test_a_fill_at_the_arrival_instant_gets_no_z_and_says_why() -> None:
+    row = attribute_orders(**_with_params(_frames("buy", [(t(14, 35), 40.05, 700.0)]))).row(0, named=True)
+    assert row["z_score"] is None and row["model_status"] == "zero_interval"
+    assert row["total_bps"] == pytest.approx(19.0)  # the shortfall does not depend on the model
+
+
+def test_day_summary_adds_up_with_unfilled_orders() -> None:
+    from reports.tca_report import day_summary
+
+    filled = attribute_orders(**_frames("buy", [(t(14, 40), 40.05, 700.0)]))
+    empty = attribute_orders(**_frames("sell", [])).with_columns(pl.lit("B").alias("order_id"))
+    s = day_summary(pl.concat([filled, empty]))
+    parts = sum(s[f"{c}_bps"] for c in ("delay", "spread", "impact", "opportunity", "fees"))
+    assert parts == pytest.approx(s["total_bps"]) and s["spread_bps"] == pytest.approx(7.0 / 80_000 * 1e4)
