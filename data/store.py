@@ -135,6 +135,23 @@ def fail_run(home: KappaHome, run_id: str, exc: BaseException) -> None:
 
 
 @contextmanager
+def recorded_run(home: KappaHome, command: str, params: dict[str, object]) -> Iterator[str]:
+    """Record a run in ``runs``: ``running`` now, ``failed`` with the error if the block raises.
+
+    Yields the run id; the block marks success itself with :func:`finish_run` inside the transaction that
+    writes its results, so the results and the ``success`` land together or not at all.
+    """
+    run_id = new_run_id(command)
+    with writer(home) as con:
+        start_run(con, run_id, command, params)
+    try:
+        yield run_id
+    except BaseException as exc:
+        fail_run(home, run_id, exc)
+        raise
+
+
+@contextmanager
 def load_lock(home: KappaHome) -> Iterator[None]:
     """Hold the home's load lock: loads run one at a time, a second one waits for the first.
 

@@ -15,7 +15,7 @@ import polars as pl
 from data.calendar import DEFAULT_CALENDAR
 from data.home import KappaHome
 from data.market import read_attribution_inputs
-from data.store import fail_run, finish_run, new_run_id, start_run, transaction, writer
+from data.store import finish_run, recorded_run, transaction, writer
 from tca.attribution import attribute_orders
 
 
@@ -30,10 +30,7 @@ class AttributionRun:
 
 def attribute(home: KappaHome, date: dt.date, calendar: str = DEFAULT_CALENDAR) -> AttributionRun:
     """Attribute the orders of ``date`` and store them."""
-    run_id = new_run_id("attribute")
-    with writer(home) as con:
-        start_run(con, run_id, "attribute", {"date": date})
-    try:
+    with recorded_run(home, "attribute", {"date": date}) as run_id:
         inp = read_attribution_inputs(home, date, calendar)
         rows = attribute_orders(
             inp.orders, inp.fills, inp.quotes, inp.trades, inp.sessions, inp.closes, inp.params
@@ -45,9 +42,6 @@ def attribute(home: KappaHome, date: dt.date, calendar: str = DEFAULT_CALENDAR) 
                 con.execute("INSERT INTO attribution BY NAME SELECT * FROM _rows")
                 con.unregister("_rows")
             finish_run(con, run_id, rows.height, message=summary(rows))
-    except BaseException as exc:
-        fail_run(home, run_id, exc)
-        raise
     return AttributionRun(run_id, date, rows)
 
 

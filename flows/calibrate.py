@@ -18,7 +18,7 @@ from calibration.estimates import MarketWindow, calibrate_window
 from data.calendar import DEFAULT_CALENDAR
 from data.home import KappaHome
 from data.market import read_window
-from data.store import fail_run, finish_run, new_run_id, replace_rows, start_run, transaction, writer
+from data.store import finish_run, recorded_run, replace_rows, transaction, writer
 
 DEFAULT_LOOKBACK_DAYS = 20
 DEFAULT_GARCH_DAYS = 500
@@ -45,13 +45,10 @@ def calibrate(
     calendar: str = DEFAULT_CALENDAR,
 ) -> CalibrationRun:
     """Calibrate ``symbols`` (default: all with data) as of ``as_of`` and store the rows."""
-    run_id = new_run_id("calibrate")
     params: dict[str, object] = {
         "as_of": as_of, "lookback_days": lookback_days, "garch_days": garch_days, "symbols": symbols,
     }  # fmt: skip
-    with writer(home) as con:
-        start_run(con, run_id, "calibrate", params)
-    try:
+    with recorded_run(home, "calibrate", params) as run_id:
         data = read_window(home, as_of, lookback_days, garch_days, symbols, calendar)
         window = MarketWindow(
             as_of, lookback_days, data.sessions, data.quotes, data.trades, data.fills, data.daily
@@ -72,9 +69,6 @@ def calibrate(
         with writer(home) as con, transaction(con):
             n = replace_rows(con, "calibrations", rows, ["symbol", "as_of"]) if rows.height else 0
             finish_run(con, run_id, n, message=_summary(rows))
-    except BaseException as exc:
-        fail_run(home, run_id, exc)
-        raise
     return CalibrationRun(run_id, as_of, rows)
 
 
