@@ -230,3 +230,26 @@ def test_a_drift_that_makes_the_schedule_trade_both_ways_is_flagged() -> None:
 def test_too_many_periods_are_refused() -> None:
     with pytest.raises(ScheduleError, match="more than 100,000"):
         Order(1e6, "sell", 1.0, 10**9)
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_e_and_v_match_a_monte_carlo_of_the_price_dynamics(side: str) -> None:
+    # Almgren & Chriss (2000) eqs. 1-2 and 6-7, simulated path by path: the mid diffuses with σ√τ·ξ_k and
+    # drifts by α·τ, each period's trade fills at the period's starting mid + side·(ε + η n_k/τ) and then
+    # moves the mid by side·γ·n_k. The cost is side·Σ n_k·(fill_k − S_0).
+    order = Order(1e6, side, 5.0, 10, drift_usd_per_day=0.03)
+    lam = 1e-6
+    s = optimal_schedule(order, PAPER_PARAMS, lam)
+    sgn = 1.0 if side == "buy" else -1.0
+    rng = np.random.default_rng(2000)
+    paths, tau = 200_000, order.tau_days
+    p = PAPER_PARAMS
+    mid = np.zeros(paths)
+    cost = np.zeros(paths)
+    for n in s.trades:
+        fill = mid + sgn * (p.epsilon_usd + p.eta * n / tau)
+        cost += sgn * n * fill
+        mid = mid + sgn * p.gamma * n + p.sigma_usd * np.sqrt(tau) * rng.standard_normal(paths) + 0.03 * tau
+    mc_mean, mc_var = cost.mean(), cost.var(ddof=1)
+    assert mc_mean == pytest.approx(s.expected_cost_usd, abs=4 * np.sqrt(mc_var / paths))
+    assert mc_var == pytest.approx(s.variance_usd2, rel=4 * np.sqrt(2 / paths))
