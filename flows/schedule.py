@@ -292,7 +292,6 @@ def _param_columns(s: Schedule) -> dict[str, object]:
 def schedule_rows(plan: SchedulePlan, run_id: str, created_at: dt.datetime) -> pl.DataFrame:
     """The ``schedules`` rows of the plan's schedule: one per period k = 0..M (k = 0 trades nothing)."""
     s = plan.schedule
-    eta_tilde = s.params.eta - 0.5 * s.params.gamma * s.tau_days
     half_life = s.half_life_days
     per = {
         "period": np.arange(s.holdings.size, dtype=np.int32),
@@ -305,7 +304,7 @@ def schedule_rows(plan: SchedulePlan, run_id: str, created_at: dt.datetime) -> p
         "schedule_id": plan.schedule_id, "run_id": run_id, "created_at": created_at,
         "order_id": plan.request.order_id, "symbol": plan.request.symbol, "as_of": plan.as_of,
         "strategy": s.strategy, **_param_columns(s), "tau_days": s.tau_days, "risk_aversion": s.risk_aversion,
-        "participation": s.info.get("participation"), "eta_tilde": eta_tilde if s.model == "linear" else None,
+        "participation": s.info.get("participation"), "eta_tilde": s.eta_tilde,
         "kappa_per_day": s.kappa_per_day,
         "half_life_days": half_life if half_life is not None and math.isfinite(half_life) else None,
         "expected_cost_usd": s.expected_cost_usd, "permanent_cost_usd": s.cost.permanent_usd,

@@ -63,7 +63,7 @@ def plan_json(plan: SchedulePlan) -> dict[str, Any]:
         "symbol": req.symbol, "as_of": plan.as_of, "side": req.side, "shares": req.shares,
         "horizon_days": req.horizon_days, "periods": req.periods, "risk_aversion": req.risk_aversion,
         "drift_usd_per_day": req.drift_usd_per_day, "sigma_usd": p.sigma_usd, "gamma": p.gamma, "eta": p.eta,
-        "eta_tilde": p.eta - 0.5 * p.gamma * s.tau_days if s.model == "linear" else None,
+        "eta_tilde": s.eta_tilde,
         "epsilon_usd": p.epsilon_usd,
         "sigma_source": req.sigma_source if req.symbol else None,
         "eta_nl": p.power.eta_nl if p.power else None, "beta": p.power.beta if p.power else None,
@@ -118,7 +118,7 @@ def print_plan(console: Console, plan: SchedulePlan) -> None:
     )
     console.print(
         f"parameters ({src}): σ = {p.sigma_usd:.6g} $/sh/√day, γ = {p.gamma:.4g}, "
-        + (f"η = {p.eta:.4g}, η̃ = {p.eta - 0.5 * p.gamma * s.tau_days:.4g}, " if s.model == "linear" else "")
+        + (f"η = {p.eta:.4g}, η̃ = {s.eta_tilde:.4g}, " if s.eta_tilde is not None else "")
         + f"ε = {p.epsilon_usd:.4g} $/sh{power}"
         + (f", drift α = {req.drift_usd_per_day:g} $/sh/day" if req.drift_usd_per_day else "")
     )

@@ -29,8 +29,7 @@ def temporary_cost_usd(trades: FloatArray, tau_days: float, params: MarketParams
     n = np.abs(trades)
     if power:
         pw = _power(params)
-        scale = pw.eta_nl * params.sigma_usd / (pw.adv_shares**pw.beta * tau_days**pw.beta)
-        paid = scale * float(np.sum(n ** (1.0 + pw.beta)))
+        paid = pw.period_cost_coefficient(params.sigma_usd, tau_days) * float(np.sum(n ** (1.0 + pw.beta)))
     else:
         paid = params.eta / tau_days * float(np.sum(n * n))
     return paid - 0.5 * params.gamma * float(np.sum(n * n))

@@ -36,7 +36,7 @@ def frontier_risk_aversions(
         tau = order.tau_days
         pw = params.power
         if pw is not None:
-            a = pw.eta_nl * params.sigma_usd / (pw.adv_shares * tau) ** pw.beta
+            a = pw.period_cost_coefficient(params.sigma_usd, tau)
             eta_tilde = (
                 tau * a * (1 + pw.beta) * pw.beta * (order.shares / order.periods) ** (pw.beta - 1) / 2
             )

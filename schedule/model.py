@@ -106,6 +106,10 @@ class PowerLaw:
             if not (math.isfinite(v) and v > 0):
                 raise ScheduleError(f"power-law {name} must be positive, got {v}")
 
+    def period_cost_coefficient(self, sigma_usd: float, tau_days: float) -> float:
+        """A = η_nl·σ/(ADV·τ)^β: trading n shares in a period of τ days costs A·|n|^{1+β} ($)."""
+        return self.eta_nl * sigma_usd / (self.adv_shares * tau_days) ** self.beta
+
 
 @dataclass(frozen=True, slots=True)
 class MarketParams:
@@ -130,10 +134,10 @@ class MarketParams:
                 need = "positive" if name == "eta" else "non-negative"
                 raise ScheduleError(f"{name} must be a finite {need} number, got {v}")
 
-    def eta_tilde(self, tau_days: float) -> float:
-        """η̃ = η − γτ/2 (Almgren & Chriss 2000, eq. 17), refused unless positive."""
+    def eta_tilde(self, tau_days: float, *, require_positive: bool = True) -> float:
+        """η̃ = η − γτ/2 (Almgren & Chriss 2000, eq. 17), refused unless positive (if ``require_positive``)."""
         et = self.eta - 0.5 * self.gamma * tau_days
-        if not et > 0:
+        if require_positive and not et > 0:
             raise ScheduleError(
                 f"η̃ = η − γτ/2 = {self.eta:.6g} − {self.gamma:.6g}·{tau_days:.6g}/2 = {et:.6g} is not positive: "
                 "the temporary impact η must exceed γτ/2; use more periods (a shorter τ) or check η and γ"
@@ -182,6 +186,13 @@ class Schedule:
     cost: Cost
     variance_usd2: float
     info: dict[str, float | int | str]
+
+    @property
+    def eta_tilde(self) -> float | None:
+        """η̃ = η − γτ/2 of a linear-model schedule (None under the power law, which has no η̃)."""
+        return (
+            self.params.eta_tilde(self.tau_days, require_positive=False) if self.model == "linear" else None
+        )
 
     @property
     def expected_cost_usd(self) -> float:

@@ -39,7 +39,7 @@ def _parts(
     y: FloatArray, order: Order, params: MarketParams, pw: PowerLaw, risk_aversion: float
 ) -> tuple[float, FloatArray, FloatArray, FloatArray]:
     tau, beta = order.tau_days, pw.beta
-    a = pw.eta_nl * params.sigma_usd / (pw.adv_shares * tau) ** beta
+    a = pw.period_cost_coefficient(params.sigma_usd, tau)
     x = np.concatenate(([order.shares], y, [0.0]))
     n = -np.diff(x)
     an = np.abs(n)
@@ -149,7 +149,7 @@ def convex_trade_limit(order: Order, params: MarketParams) -> float:
     pw = params.power
     if pw is None or params.gamma <= 0 or pw.beta >= 1:
         return math.inf
-    a = pw.eta_nl * params.sigma_usd / (pw.adv_shares * order.tau_days) ** pw.beta
+    a = pw.period_cost_coefficient(params.sigma_usd, order.tau_days)
     return float((a * (1 + pw.beta) * pw.beta / params.gamma) ** (1 / (1 - pw.beta)))
 
 
