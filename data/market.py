@@ -13,6 +13,7 @@ import polars as pl
 
 from data.calendar import DEFAULT_CALENDAR, previous_sessions, session_bounds
 from data.home import KappaHome
+from data.schema import MARKET_COLUMNS
 from data.store import reader
 
 
@@ -38,14 +39,29 @@ def lake_paths(home: KappaHome, table: str, dates: list[dt.date]) -> dict[dt.dat
     return {d: p for d, p in rows}
 
 
-def scan_market(paths: list[str], columns: list[str], symbols: list[str] | None) -> pl.DataFrame:
-    """Read ``columns`` of the lake files ``paths``, only ``symbols`` if given (row groups are pruned)."""
-    if not paths:
-        return pl.DataFrame()
+_POLARS_TYPES: dict[str, pl.DataType | type[pl.DataType]] = {
+    "VARCHAR": pl.String,
+    "TIMESTAMP_NS": pl.Datetime("ns"),
+    "DOUBLE": pl.Float64,
+    "DATE": pl.Date,
+}
+EMPTY_SESSIONS = pl.DataFrame(
+    schema={"date": pl.Date, "open_ts": pl.Datetime("ns"), "close_ts": pl.Datetime("ns")}
+)
+
+
+def scan_market(table: str, paths: list[str], columns: list[str], symbols: list[str] | None) -> pl.DataFrame:
+    """Read ``columns`` of the lake files ``paths`` of ``table``: all symbols for None, else only ``symbols``
+    (row groups are pruned). With no file or no row, an empty frame with the columns' types."""
+    types = dict(MARKET_COLUMNS[table])
+    empty = pl.DataFrame(schema={c: _POLARS_TYPES[types[c]] for c in columns})
+    if not paths or symbols == []:
+        return empty
     lf = pl.scan_parquet(paths).select(columns)
-    if symbols:
+    if symbols is not None:
         lf = lf.filter(pl.col("symbol").is_in(symbols))
-    return lf.collect()
+    out = lf.collect()
+    return out if out.height else empty
 
 
 def read_window(
@@ -68,18 +84,10 @@ def read_window(
     sessions = (
         session_bounds(have[0], have[-1], calendar).filter(pl.col("date").is_in(have))
         if have
-        else pl.DataFrame(
-            schema={"date": pl.Date, "open_ts": pl.Datetime("ns"), "close_ts": pl.Datetime("ns")}
-        )
+        else EMPTY_SESSIONS
     )
-    quotes = scan_market(list(qpaths.values()), ["symbol", "date", "ts", "bid", "ask"], symbols)
-    trades = scan_market(list(tpaths.values()), ["symbol", "date", "ts", "price", "size"], symbols)
-    if not quotes.height:
-        quotes = pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "ts": pl.Datetime("ns"),
-                                      "bid": pl.Float64, "ask": pl.Float64})  # fmt: skip
-    if not trades.height:
-        trades = pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "ts": pl.Datetime("ns"),
-                                      "price": pl.Float64, "size": pl.Float64})  # fmt: skip
+    quotes = scan_market("quotes", list(qpaths.values()), ["symbol", "date", "ts", "bid", "ask"], symbols)
+    trades = scan_market("trades", list(tpaths.values()), ["symbol", "date", "ts", "price", "size"], symbols)
     sym_filter = "AND o.symbol IN (SELECT unnest(?))" if symbols else ""
     with reader(home) as con:
         start = sessions["open_ts"].min() if sessions.height else None
@@ -109,16 +117,9 @@ def read_trades(
     tpaths = lake_paths(home, "trades", dates)
     have = sorted(tpaths)
     if not have:
-        return (
-            pl.DataFrame(
-                schema={"date": pl.Date, "open_ts": pl.Datetime("ns"), "close_ts": pl.Datetime("ns")}
-            ),
-            pl.DataFrame(
-                schema={"symbol": pl.String, "date": pl.Date, "ts": pl.Datetime("ns"), "size": pl.Float64}
-            ),
-        )
+        return EMPTY_SESSIONS, scan_market("trades", [], ["symbol", "date", "ts", "size"], symbols)
     sessions = session_bounds(have[0], have[-1], calendar).filter(pl.col("date").is_in(have))
-    trades = scan_market([tpaths[d] for d in have], ["symbol", "date", "ts", "size"], symbols)
+    trades = scan_market("trades", [tpaths[d] for d in have], ["symbol", "date", "ts", "size"], symbols)
     return sessions, trades
 
 
@@ -175,12 +176,6 @@ def read_attribution_inputs(
     sessions = session_bounds(first, date, calendar)
     dates = sessions["date"].to_list()
     qpaths, tpaths = lake_paths(home, "quotes", dates), lake_paths(home, "trades", dates)
-    quotes = scan_market(list(qpaths.values()), ["symbol", "ts", "bid", "ask"], symbols or ["\0"])
-    trades = scan_market(list(tpaths.values()), ["symbol", "ts", "price", "size"], symbols or ["\0"])
-    if not quotes.height:
-        quotes = pl.DataFrame(schema={"symbol": pl.String, "ts": pl.Datetime("ns"), "bid": pl.Float64,
-                                      "ask": pl.Float64})  # fmt: skip
-    if not trades.height:
-        trades = pl.DataFrame(schema={"symbol": pl.String, "ts": pl.Datetime("ns"), "price": pl.Float64,
-                                      "size": pl.Float64})  # fmt: skip
+    quotes = scan_market("quotes", list(qpaths.values()), ["symbol", "ts", "bid", "ask"], symbols)
+    trades = scan_market("trades", list(tpaths.values()), ["symbol", "ts", "price", "size"], symbols)
     return AttributionInputs(date, orders, fills, quotes, trades, sessions, closes, params)

@@ -167,7 +167,7 @@ def calibrate_cmd(
 
     kh = KappaHome.resolve(home)
     day = _parse_date(as_of, "--as-of")
-    chosen = [s.strip() for s in symbols.split(",") if s.strip()] if symbols else None
+    chosen = ([s.strip() for s in symbols.split(",") if s.strip()] or None) if symbols else None
     result = calibrate(
         kh, day, lookback_days=lookback_days, garch_days=garch_days, symbols=chosen, workers=workers
     )
