@@ -48,7 +48,7 @@ def frontier_chart(
     return alt.LayerChart(layer=layers, width=560, height=360, title=title or "efficient frontier")
 
 
-def save_chart(chart: alt.Chart | alt.LayerChart, path: Path, scale: float = 2.0) -> Path:
+def save_chart(chart: alt.TopLevelMixin, path: Path, scale: float = 2.0) -> Path:
     """Write ``chart`` to ``path`` as PNG, SVG or HTML (by its suffix), with no network access."""
     import vl_convert as vlc
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import altair as alt
 import polars as pl
 
+from reports.charts import save_chart
+
 WATERFALL = ("delay", "spread", "impact", "opportunity", "fees")
 WIDTH, HEIGHT = 560, 300
 
@@ -159,13 +161,6 @@ def _svg(chart: alt.TopLevelMixin) -> str:
     return str(vlc.vegalite_to_svg(chart.to_json()))
 
 
-def _png(chart: alt.TopLevelMixin, path: Path) -> Path:
-    import vl_convert as vlc
-
-    path.write_bytes(vlc.vegalite_to_png(chart.to_json(), scale=2))
-    return path
-
-
 def _table(frame: pl.DataFrame, caption: str) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
     body = []
@@ -229,7 +224,7 @@ def render_report(
     if paths.height:
         charts["schedules"] = schedules_chart(paths)
     svgs = {k: _svg(c) for k, c in charts.items()}
-    pngs = {k: _png(c, out_dir / f"{k}.png") for k, c in charts.items()}
+    pngs = {k: save_chart(c, out_dir / f"{k}.png") for k, c in charts.items()}
     kpi = [
         ("orders", f"{s['orders']:,}"), ("filled", f"{s['filled_orders']:,}"),
         ("notional", f"${s['notional_usd']:,.0f}"), ("fill rate", f"{100 * s['fill_rate']:.1f} %"),
