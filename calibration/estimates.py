@@ -3,6 +3,10 @@
 :func:`calibrate_window` is the one entry point: it takes the market data of the window (already read by
 the data layer) and returns a polars frame whose columns are those of the ``calibrations`` table. One
 symbol's failure is recorded in its row (``status`` = ``failed`` with the reason) and never stops the rest.
+
+It is two steps, so that batches of symbols can be fitted apart (on other workers) and joined after:
+:func:`calibrate_symbols` fits each symbol on its own data alone; :func:`finish_calibrations` then does the
+one cross-sectional step (η for symbols without a fill-based fit, from the fitted symbols' median scale).
 """
 
 from __future__ import annotations
@@ -59,6 +63,16 @@ def calibrate_window(window: MarketWindow, map_fn: MapFn = map) -> pl.DataFrame:
 
     ``map_fn`` runs the GARCH fits (pass a process pool's ``map`` to fit them in parallel).
     """
+    return finish_calibrations(calibrate_symbols(window, map_fn), window.as_of, window.lookback_days)
+
+
+def calibrate_symbols(window: MarketWindow, map_fn: MapFn = map) -> pl.DataFrame:
+    """Per-symbol estimates of every symbol with data in ``window``, each from its own data only.
+
+    Rows in ``CALIBRATION_SCHEMA``; η of symbols without a fill-based fit is still missing (see
+    :func:`finish_calibrations`). The result for a symbol does not depend on which other symbols share the
+    window, so a universe may be split into batches.
+    """
     symbols = sorted(set(window.quotes["symbol"].unique()) | set(window.daily["symbol"].unique()))
     closes = {
         s: g.sort("date")["close"].to_numpy()
@@ -92,13 +106,24 @@ def calibrate_window(window: MarketWindow, map_fn: MapFn = map) -> pl.DataFrame:
         try:
             rows.append(_symbol_row(s, facts.get(s, {}), realized.get(s), garch[s], gammas, children.get(s)))
         except Exception as exc:  # one symbol's failure is data, not a crash
-            rows.append({"symbol": s, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500]})
-    frame = _fill_eta_fallbacks(pl.DataFrame(rows, schema=CALIBRATION_SCHEMA))
+            rows.append(failed_row(s, exc))
+    return pl.DataFrame(rows, schema=CALIBRATION_SCHEMA)
+
+
+def failed_row(symbol: str, exc: BaseException) -> dict[str, object]:
+    """The row of a symbol whose calibration raised: ``status`` = ``failed``, the error as the reason."""
+    return {"symbol": symbol, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+def finish_calibrations(frame: pl.DataFrame, as_of: dt.date, lookback_days: int) -> pl.DataFrame:
+    """Join per-symbol rows (:func:`calibrate_symbols`, one or many batches concatenated) into the
+    ``calibrations`` rows: the cross-sectional η fallback, NaN as NULL, the as-of date and lookback."""
+    frame = _fill_eta_fallbacks(frame.select(list(CALIBRATION_SCHEMA)).sort("symbol"))
     floats = [c for c, t in CALIBRATION_SCHEMA.items() if t == pl.Float64]
     return frame.with_columns(
         pl.col(floats).fill_nan(None),  # NaN is "not estimated": NULL in SQL
-        pl.lit(window.as_of).alias("as_of"),
-        pl.lit(window.lookback_days).alias("lookback_days"),
+        pl.lit(as_of).alias("as_of"),
+        pl.lit(lookback_days).alias("lookback_days"),
     )
 
 

@@ -132,3 +132,46 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 def _to_ns(ts: dt.datetime) -> int:
     delta = ts - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def session_time_days(start: dt.datetime, end: dt.datetime, name: str = DEFAULT_CALENDAR) -> float:
+    """Trading time between two instants, in days of DESIGN §3: session seconds in ``[start, end]`` / 23,400.
+
+    Nights, weekends and holidays count nothing; an early close counts only its shorter session. The
+    inverse of :func:`session_clock` for an instant inside a session.
+    """
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must carry a time zone")
+    if end <= start:
+        return 0.0
+    s_ns, e_ns = _to_ns(start), _to_ns(end)
+    sched = session_bounds(
+        (start.astimezone(dt.UTC) - dt.timedelta(days=1)).date(),
+        (end.astimezone(dt.UTC) + dt.timedelta(days=1)).date(),
+        name,
+    )
+    opens = sched["open_ts"].dt.epoch("ns").to_numpy()
+    closes = sched["close_ts"].dt.epoch("ns").to_numpy()
+    overlap = (closes.clip(None, e_ns) - opens.clip(s_ns, None)).clip(0, None)
+    return float(overlap.sum()) / SESSION_NS
+
+
+def last_closed_session(moment: dt.datetime, name: str = DEFAULT_CALENDAR) -> dt.date | None:
+    """The session of the exchange-local date of ``moment`` if it has closed by then; ``None`` if that
+    date is no session (a weekend or holiday: nothing closed that day). Before that day's close, the
+    previous session."""
+    if moment.tzinfo is None:
+        raise ValueError("moment must carry a time zone")
+    local = moment.astimezone(_zone(name)).date()
+    today = session_bounds(local, local, name)
+    if not today.height:
+        return None
+    if _to_ns(moment) >= int(today["close_ts"].dt.epoch("ns")[0]):
+        return local
+    return previous_sessions(local - dt.timedelta(days=1), 1, name)[0]
+
+
+def _zone(name: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(exchange_timezone(name))

@@ -1,4 +1,4 @@
-"""Read the inputs of a calibration window: lake files for market data, DuckDB for the rest.
+"""Read what calibration, attribution and schedules need: lake files for market data, DuckDB for the rest.
 
 Market data is read from the Parquet files the manifest lists (never through the database views), so the
 same reads work in worker processes that must not open the database.
@@ -12,21 +12,10 @@ from dataclasses import dataclass
 import polars as pl
 
 from data.calendar import DEFAULT_CALENDAR, previous_sessions, session_bounds
+from data.errors import InputError
 from data.home import KappaHome
 from data.schema import MARKET_COLUMNS
 from data.store import reader
-
-
-@dataclass(frozen=True, slots=True)
-class WindowData:
-    """Frames of one lookback window (see ``calibration.estimates.MarketWindow`` for their columns)."""
-
-    as_of: dt.date
-    sessions: pl.DataFrame
-    quotes: pl.DataFrame
-    trades: pl.DataFrame
-    fills: pl.DataFrame
-    daily: pl.DataFrame
 
 
 def lake_paths(home: KappaHome, table: str, dates: list[dt.date]) -> dict[dt.date, str]:
@@ -64,15 +53,45 @@ def scan_market(table: str, paths: list[str], columns: list[str], symbols: list[
     return out if out.height else empty
 
 
-def read_window(
+@dataclass(frozen=True, slots=True)
+class WindowInputs:
+    """What a calibration window needs from the database and the lake manifest (no market data yet).
+
+    ``symbols``: every symbol with quotes in the window or a daily close up to the as-of date;
+    ``quote_paths`` / ``trade_paths``: the window's lake files; ``fills``: own fills of the window joined to
+    their orders; ``daily``: the GARCH history (see ``calibration.estimates.MarketWindow`` for the columns).
+    """
+
+    as_of: dt.date
+    symbols: list[str]
+    sessions: pl.DataFrame
+    quote_paths: list[str]
+    trade_paths: list[str]
+    fills: pl.DataFrame
+    daily: pl.DataFrame
+
+
+@dataclass(frozen=True, slots=True)
+class WindowData:
+    """Frames of one lookback window (see ``calibration.estimates.MarketWindow`` for their columns)."""
+
+    as_of: dt.date
+    sessions: pl.DataFrame
+    quotes: pl.DataFrame
+    trades: pl.DataFrame
+    fills: pl.DataFrame
+    daily: pl.DataFrame
+
+
+def read_window_inputs(
     home: KappaHome,
     as_of: dt.date,
     lookback_days: int,
     garch_days: int,
     symbols: list[str] | None = None,
     calendar: str = DEFAULT_CALENDAR,
-) -> WindowData:
-    """Everything a calibration as of ``as_of`` needs.
+) -> WindowInputs:
+    """The database's part of a calibration as of ``as_of`` and the lake files of its market data.
 
     The intraday window is the ``lookback_days`` sessions ending on ``as_of`` (those with quotes loaded);
     the daily history is the last ``garch_days`` + 1 closes up to ``as_of``; fills are those of the window.
@@ -86,8 +105,6 @@ def read_window(
         if have
         else EMPTY_SESSIONS
     )
-    quotes = scan_market("quotes", list(qpaths.values()), ["symbol", "date", "ts", "bid", "ask"], symbols)
-    trades = scan_market("trades", list(tpaths.values()), ["symbol", "date", "ts", "price", "size"], symbols)
     sym_filter = "AND o.symbol IN (SELECT unnest(?))" if symbols else ""
     with reader(home) as con:
         start = sessions["open_ts"].min() if sessions.height else None
@@ -105,7 +122,26 @@ def read_window(
                 ORDER BY symbol, date""",
             params=[as_of, *([symbols] if symbols else []), garch_days + 1],
         ).pl()
-    return WindowData(as_of, sessions, quotes, trades, fills, daily)
+    quote_paths = [qpaths[d] for d in have]
+    quoted = scan_market("quotes", quote_paths, ["symbol"], symbols)["symbol"].unique().to_list()
+    universe = sorted(set(quoted) | set(daily["symbol"].unique().to_list()))
+    trade_paths = [tpaths[d] for d in sorted(tpaths)]
+    return WindowInputs(as_of, universe, sessions, quote_paths, trade_paths, fills, daily)
+
+
+def read_window(
+    home: KappaHome,
+    as_of: dt.date,
+    lookback_days: int,
+    garch_days: int,
+    symbols: list[str] | None = None,
+    calendar: str = DEFAULT_CALENDAR,
+) -> WindowData:
+    """Everything a calibration as of ``as_of`` needs, market data included (see :func:`read_window_inputs`)."""
+    w = read_window_inputs(home, as_of, lookback_days, garch_days, symbols, calendar)
+    quotes = scan_market("quotes", w.quote_paths, ["symbol", "date", "ts", "bid", "ask"], symbols)
+    trades = scan_market("trades", w.trade_paths, ["symbol", "date", "ts", "price", "size"], symbols)
+    return WindowData(as_of, w.sessions, quotes, trades, w.fills, w.daily)
 
 
 def read_trades(
@@ -125,28 +161,31 @@ def read_trades(
 
 @dataclass(frozen=True, slots=True)
 class AttributionInputs:
-    """What the attribution of one day needs (see ``tca.attribution.attribute_orders`` for the columns)."""
+    """What the attribution of one day needs (see ``tca.attribution.attribute_orders`` for the columns);
+    the market data stays in the lake files ``quote_paths`` / ``trade_paths`` until a worker reads it."""
 
     date: dt.date
     orders: pl.DataFrame
     fills: pl.DataFrame
-    quotes: pl.DataFrame
-    trades: pl.DataFrame
     sessions: pl.DataFrame
     closes: pl.DataFrame
     params: pl.DataFrame
+    quote_paths: list[str]
+    trade_paths: list[str]
+
+
+ATTRIBUTION_QUOTE_COLUMNS = ["symbol", "ts", "bid", "ask"]
+ATTRIBUTION_TRADE_COLUMNS = ["symbol", "ts", "price", "size"]
 
 
 def read_attribution_inputs(
     home: KappaHome, date: dt.date, calendar: str = DEFAULT_CALENDAR
 ) -> AttributionInputs:
-    """The orders that arrived or traded in the session ``date``, their fills up to its close, the market
-    data of their symbols from the first arrival to that close (lake files), the day's closing mids, and
-    for each symbol the latest calibration *before* ``date`` (what a pre-trade model would have had)."""
+    """The orders that arrived or traded in the session ``date``, their fills up to its close, the lake
+    files of the market data from the first arrival to that close, the day's closing mids, and for each
+    symbol the latest calibration *before* ``date`` (what a pre-trade model would have had)."""
     day = session_bounds(date, date, calendar)
     if not day.height:
-        from data.errors import InputError
-
         raise InputError(f"{date} is not a session of {calendar}")
     open_ts, close_ts = day["open_ts"][0], day["close_ts"][0]
     with reader(home) as con:
@@ -176,6 +215,20 @@ def read_attribution_inputs(
     sessions = session_bounds(first, date, calendar)
     dates = sessions["date"].to_list()
     qpaths, tpaths = lake_paths(home, "quotes", dates), lake_paths(home, "trades", dates)
-    quotes = scan_market("quotes", list(qpaths.values()), ["symbol", "ts", "bid", "ask"], symbols)
-    trades = scan_market("trades", list(tpaths.values()), ["symbol", "ts", "price", "size"], symbols)
-    return AttributionInputs(date, orders, fills, quotes, trades, sessions, closes, params)
+    return AttributionInputs(
+        date, orders, fills, sessions, closes, params, list(qpaths.values()), list(tpaths.values())
+    )
+
+
+def read_pending_orders(home: KappaHome, date: dt.date, calendar: str = DEFAULT_CALENDAR) -> pl.DataFrame:
+    """The next session's pending orders: those arriving after the close of ``date`` and by the close of
+    the session after it (``order_id, symbol, side, quantity, arrival_ts, end_ts, risk_aversion``)."""
+    days = session_bounds(date, date + dt.timedelta(days=15), calendar)
+    if days.height < 2 or days["date"][0] != date:
+        raise InputError(f"{date} is not a session of {calendar}")
+    with reader(home) as con:
+        return con.sql(
+            """SELECT order_id, symbol, side, quantity, arrival_ts, end_ts, risk_aversion FROM orders
+               WHERE arrival_ts > ? AND arrival_ts <= ? ORDER BY order_id""",
+            params=[days["close_ts"][0], days["close_ts"][1]],
+        ).pl()

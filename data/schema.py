@@ -163,6 +163,10 @@ MIGRATIONS: list[str] = [
               AND f.ts >= a.arrival_ts AND CAST(f.ts AS DATE) = a.date
         GROUP BY ALL;
     """,
+    # 5: why an order could not be attributed (status 'failed'); NULL for every attributed order
+    """
+    ALTER TABLE attribution ADD COLUMN reason VARCHAR;
+    """,
 ]
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {

@@ -7,6 +7,7 @@ for a busy file before saying clearly that a job is writing (:class:`DatabaseBus
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import json
 import time
@@ -113,12 +114,14 @@ def finish_run(
     rows_written: int,
     rows_quarantined: int = 0,
     message: str = "",
+    status: str = "success",
 ) -> None:
-    """Mark a run ``success`` (call inside the transaction that writes its results)."""
+    """Mark a run ``success`` (or ``warning``: done, with symbols that failed; call inside the transaction
+    that writes its results)."""
     con.execute(
-        """UPDATE runs SET status = 'success', finished_at = now()::TIMESTAMP, rows_written = ?,
+        """UPDATE runs SET status = ?, finished_at = now()::TIMESTAMP, rows_written = ?,
            rows_quarantined = ?, message = ? WHERE run_id = ?""",
-        [rows_written, rows_quarantined, message or None, run_id],
+        [status, rows_written, rows_quarantined, message or None, run_id],
     )
 
 
@@ -149,6 +152,21 @@ def recorded_run(home: KappaHome, command: str, params: dict[str, object]) -> It
     except BaseException as exc:
         fail_run(home, run_id, exc)
         raise
+
+
+def finished_run_dates(home: KappaHome, command: str, dates: list[dt.date]) -> set[dt.date]:
+    """The ``dates`` for which a ``command`` run finished (``success`` or ``warning``), by its ``date``
+    parameter."""
+    if not home.db_path.exists():
+        return set()
+    with reader(home) as con:
+        rows = con.execute(
+            """SELECT DISTINCT CAST(json_extract_string(parameters, '$.date') AS DATE) FROM runs
+               WHERE command = ? AND status IN ('success', 'warning')
+                 AND CAST(json_extract_string(parameters, '$.date') AS DATE) IN (SELECT unnest(?))""",
+            [command, dates],
+        ).fetchall()
+    return {r[0] for r in rows}
 
 
 @contextmanager

@@ -1,48 +1,113 @@
-"""Attribute every order that arrived or traded on a date and write ``attribution`` (rerun = replace).
+"""The steps of a day's attribution: plan in the flow process, attribute batches of symbols anywhere, write.
 
-Reads the inputs briefly (lake files for the market, the database for orders, fills, closes and the
-calibration a pre-trade model would have had), computes with no connection open, then replaces the date's
-rows in one transaction.
+1. :func:`plan_attribution` (flow process) reads the orders that arrived or traded on the date, their fills,
+   the closing mids and the calibration a pre-trade model would have had (the latest *before* the date),
+   and cuts them by symbol into :class:`AttributionBatch`es.
+2. :func:`attribute_batch` (any worker) reads the batch's quotes and trades from the Parquet lake and runs
+   ``tca.attribution.attribute_orders``.
+3. The flow's writer task replaces the date's rows of ``attribution`` in one transaction.
+
+A batch that raises is retried symbol by symbol; the orders of a symbol that still fails get a row with
+``status`` = ``failed`` and the error as ``reason``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import polars as pl
 
 from data.calendar import DEFAULT_CALENDAR
 from data.home import KappaHome
-from data.market import read_attribution_inputs
-from data.store import finish_run, recorded_run, transaction, writer
-from tca.attribution import attribute_orders
+from data.market import (
+    ATTRIBUTION_QUOTE_COLUMNS,
+    ATTRIBUTION_TRADE_COLUMNS,
+    read_attribution_inputs,
+    scan_market,
+)
+from flows.calibrate import DEFAULT_BATCH_SYMBOLS, chunks
+from tca.attribution import ATTRIBUTION_COLUMNS, attribute_orders
 
 
 @dataclass(frozen=True, slots=True)
-class AttributionRun:
-    """What an attribution wrote: its run id and the rows (one per order)."""
+class AttributionBatch:
+    """The orders of ``symbols`` with everything their attribution needs but the market data (lake files)."""
 
-    run_id: str
     date: dt.date
-    rows: pl.DataFrame
+    symbols: tuple[str, ...]
+    orders: pl.DataFrame
+    fills: pl.DataFrame
+    sessions: pl.DataFrame
+    closes: pl.DataFrame
+    params: pl.DataFrame
+    quote_paths: tuple[str, ...]
+    trade_paths: tuple[str, ...]
+
+    def only(self, symbols: tuple[str, ...]) -> AttributionBatch:
+        """The same batch restricted to ``symbols``."""
+        keep = pl.col("symbol").is_in(list(symbols))
+        orders = self.orders.filter(keep)
+        return replace(
+            self,
+            symbols=symbols,
+            orders=orders,
+            fills=self.fills.filter(pl.col("order_id").is_in(orders["order_id"].implode())),
+            closes=self.closes.filter(keep),
+            params=self.params.filter(keep),
+        )
+
+    def split(self) -> list[AttributionBatch]:
+        """One batch per symbol (to isolate the symbol that made a batch fail)."""
+        return [self.only((s,)) for s in self.symbols]
 
 
-def attribute(home: KappaHome, date: dt.date, calendar: str = DEFAULT_CALENDAR) -> AttributionRun:
-    """Attribute the orders of ``date`` and store them."""
-    with recorded_run(home, "attribute", {"date": date}) as run_id:
-        inp = read_attribution_inputs(home, date, calendar)
-        rows = attribute_orders(
-            inp.orders, inp.fills, inp.quotes, inp.trades, inp.sessions, inp.closes, inp.params
-        ).with_columns(pl.lit(date).alias("date"), pl.lit(run_id).alias("run_id"))
-        with writer(home) as con, transaction(con):
-            con.execute("DELETE FROM attribution WHERE date = ?", [date])
-            if rows.height:
-                con.register("_rows", rows)
-                con.execute("INSERT INTO attribution BY NAME SELECT * FROM _rows")
-                con.unregister("_rows")
-            finish_run(con, run_id, rows.height, message=summary(rows))
-    return AttributionRun(run_id, date, rows)
+def plan_attribution(
+    home: KappaHome,
+    date: dt.date,
+    *,
+    batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
+    calendar: str = DEFAULT_CALENDAR,
+) -> list[AttributionBatch]:
+    """The batches of the attribution of ``date`` (none when no order arrived or traded that day)."""
+    inp = read_attribution_inputs(home, date, calendar)
+    whole = AttributionBatch(
+        date, (), inp.orders, inp.fills, inp.sessions, inp.closes, inp.params,
+        tuple(inp.quote_paths), tuple(inp.trade_paths),
+    )  # fmt: skip
+    symbols = sorted(set(inp.orders["symbol"].to_list()))
+    return [whole.only(group) for group in chunks(symbols, batch_symbols)]
+
+
+def attribute_batch(batch: AttributionBatch) -> pl.DataFrame:
+    """The ``attribution`` rows of the batch's orders (without ``date`` and ``run_id``)."""
+    symbols = list(batch.symbols)
+    quotes = scan_market("quotes", list(batch.quote_paths), ATTRIBUTION_QUOTE_COLUMNS, symbols)
+    trades = scan_market("trades", list(batch.trade_paths), ATTRIBUTION_TRADE_COLUMNS, symbols)
+    rows = attribute_orders(
+        batch.orders, batch.fills, quotes, trades, batch.sessions, batch.closes, batch.params
+    )
+    return rows.with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
+
+
+def failed_rows(batch: AttributionBatch, exc: BaseException) -> pl.DataFrame:
+    """A row per order of a batch whose attribution raised: what was filled, ``failed``, and the error."""
+    filled = batch.fills.group_by("order_id").agg(pl.col("quantity").sum().alias("filled_shares"))
+    return batch.orders.join(filled, on="order_id", how="left").select(
+        "order_id", "symbol", "side", "quantity", pl.col("filled_shares").fill_null(0.0),
+        "broker", "algo", "trader", "arrival_ts", "end_ts", "decision_price",
+        pl.lit("failed").alias("status"), pl.lit("failed").alias("model_status"),
+        pl.lit(f"{type(exc).__name__}: {exc}"[:500]).alias("reason"),
+    )  # fmt: skip
+
+
+def join_rows(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """The batches' rows as one frame ordered by order id (columns a failed batch lacks are null)."""
+    parts = [p for p in parts if p.height]
+    if not parts:
+        return pl.DataFrame(schema={c: pl.Null for c in (*ATTRIBUTION_COLUMNS, "reason")})
+    return pl.concat(parts, how="diagonal_relaxed").select(*ATTRIBUTION_COLUMNS, "reason").sort("order_id")
 
 
 def summary(rows: pl.DataFrame) -> str:
@@ -56,4 +121,7 @@ def summary(rows: pl.DataFrame) -> str:
     zs = (
         f"z mean {z.mean():+.2f}, sd {z.std(ddof=1):.2f} over {z.size}" if z.size > 1 else "z: too few orders"
     )
-    return f"{rows.height} orders, ${notional:,.0f} notional, cost {bps:.2f} bps; {zs}"
+    failed = rows.filter(pl.col("status") == "failed").height
+    return f"{rows.height} orders, ${notional:,.0f} notional, cost {bps:.2f} bps; {zs}" + (
+        f"; {failed} failed" if failed else ""
+    )

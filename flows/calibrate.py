@@ -1,78 +1,158 @@
-"""Calibrate every symbol as of a date and write ``calibrations`` (one row per symbol × as-of date).
+"""The steps of a calibration as of a date: plan in the flow process, fit batches anywhere, join, write.
 
-Reads the window (lake files and the database) briefly, fits with no connection open (GARCH fits in a
-process pool, which never touches the database), then writes all rows in one transaction: a rerun for the
-same date replaces them.
+1. :func:`plan_calibration` (flow process) reads what only the database holds (own fills joined to their
+   orders, the daily history) and the lake manifest, and cuts the universe into :class:`CalibrationBatch`es.
+2. :func:`calibrate_batch` (any worker: a thread, a process, a Dask worker) reads the batch's quotes and
+   trades from the Parquet lake, never from the database, and fits each symbol on its own data.
+3. :func:`finish_calibration` joins the batches and applies the one cross-sectional step; the flow's
+   writer task stores the rows in one transaction (rerun = replace).
+
+A batch that raises is retried symbol by symbol (:meth:`CalibrationBatch.split`), so one bad symbol costs
+only its own row (``status`` = ``failed``, the error as the reason).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import polars as pl
 
-from calibration.estimates import MarketWindow, calibrate_window
+from calibration.estimates import (
+    CALIBRATION_SCHEMA,
+    MarketWindow,
+    calibrate_symbols,
+    failed_row,
+    finish_calibrations,
+)
 from data.calendar import DEFAULT_CALENDAR
 from data.home import KappaHome
-from data.market import read_window
-from data.store import finish_run, recorded_run, replace_rows, transaction, writer
+from data.market import read_window_inputs, scan_market
 
 DEFAULT_LOOKBACK_DAYS = 20
 DEFAULT_GARCH_DAYS = 500
-PARALLEL_GARCH_MIN_SYMBOLS = 50
+DEFAULT_BATCH_SYMBOLS = 250
 
 
 @dataclass(frozen=True, slots=True)
-class CalibrationRun:
-    """What a calibration wrote: its run id and the rows (one per symbol)."""
+class CalibrationBatch:
+    """Everything a worker needs to calibrate ``symbols``: lake files to read, and the database's rows.
 
-    run_id: str
+    ``fills`` and ``daily`` hold only the batch's symbols (columns as in ``MarketWindow``).
+    """
+
     as_of: dt.date
-    rows: pl.DataFrame
+    lookback_days: int
+    symbols: tuple[str, ...]
+    sessions: pl.DataFrame
+    quote_paths: tuple[str, ...]
+    trade_paths: tuple[str, ...]
+    fills: pl.DataFrame
+    daily: pl.DataFrame
+
+    def split(self) -> list[CalibrationBatch]:
+        """One batch per symbol (to isolate the symbol that made a batch fail)."""
+        return [
+            replace(
+                self,
+                symbols=(s,),
+                fills=self.fills.filter(pl.col("symbol") == s),
+                daily=self.daily.filter(pl.col("symbol") == s),
+            )
+            for s in self.symbols
+        ]
 
 
-def calibrate(
+@dataclass(frozen=True, slots=True)
+class CalibrationPlan:
+    """The batches of one calibration and its window's sessions."""
+
+    as_of: dt.date
+    lookback_days: int
+    sessions: pl.DataFrame
+    batches: list[CalibrationBatch]
+
+
+def chunks(items: Sequence[str], size: int) -> list[tuple[str, ...]]:
+    """``items`` in consecutive groups of at most ``size``."""
+    if size < 1:
+        raise ValueError(f"batch size must be at least 1, not {size}")
+    return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def plan_calibration(
     home: KappaHome,
     as_of: dt.date,
     *,
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     garch_days: int = DEFAULT_GARCH_DAYS,
     symbols: list[str] | None = None,
-    workers: int | None = None,
+    batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
     calendar: str = DEFAULT_CALENDAR,
-) -> CalibrationRun:
-    """Calibrate ``symbols`` (default: all with data) as of ``as_of`` and store the rows."""
-    params: dict[str, object] = {
-        "as_of": as_of, "lookback_days": lookback_days, "garch_days": garch_days, "symbols": symbols,
-    }  # fmt: skip
-    with recorded_run(home, "calibrate", params) as run_id:
-        data = read_window(home, as_of, lookback_days, garch_days, symbols, calendar)
-        window = MarketWindow(
-            as_of, lookback_days, data.sessions, data.quotes, data.trades, data.fills, data.daily
-        )
-        n_symbols = data.daily["symbol"].n_unique() if data.daily.height else 0
-        workers = workers if workers is not None else (os.cpu_count() or 1)
-        if workers > 1 and n_symbols >= PARALLEL_GARCH_MIN_SYMBOLS:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                rows = calibrate_window(window, map_fn=lambda f, xs: pool.map(f, xs, chunksize=16))
-        else:
-            rows = calibrate_window(window)
-        dates = data.sessions["date"]
-        rows = rows.with_columns(
-            pl.lit(run_id).alias("run_id"),
-            pl.lit(dates.min() if len(dates) else None, dtype=pl.Date).alias("window_start"),
-            pl.lit(dates.max() if len(dates) else None, dtype=pl.Date).alias("window_end"),
-        )
-        with writer(home) as con, transaction(con):
-            n = replace_rows(con, "calibrations", rows, ["symbol", "as_of"]) if rows.height else 0
-            finish_run(con, run_id, n, message=_summary(rows))
-    return CalibrationRun(run_id, as_of, rows)
+) -> CalibrationPlan:
+    """The batches of a calibration as of ``as_of`` over ``symbols`` (default: every symbol with data).
+
+    The intraday window is the ``lookback_days`` sessions ending on ``as_of`` that have quotes loaded; the
+    daily history is the last ``garch_days`` + 1 closes up to ``as_of``; fills are those of the window.
+    A symbol has data if it has quotes in the window or any daily close up to ``as_of``.
+    """
+    w = read_window_inputs(home, as_of, lookback_days, garch_days, symbols, calendar)
+    fills_by = w.fills.partition_by("symbol", as_dict=True)
+    daily_by = w.daily.partition_by("symbol", as_dict=True)
+
+    def part(
+        by: dict[tuple[object, ...], pl.DataFrame], empty: pl.DataFrame, group: tuple[str, ...]
+    ) -> pl.DataFrame:
+        frames = [by[(s,)] for s in group if (s,) in by]
+        return pl.concat(frames) if frames else empty.clear()
+
+    batches = [
+        CalibrationBatch(
+            as_of=as_of,
+            lookback_days=lookback_days,
+            symbols=group,
+            sessions=w.sessions,
+            quote_paths=tuple(w.quote_paths),
+            trade_paths=tuple(w.trade_paths),
+            fills=part(fills_by, w.fills, group),
+            daily=part(daily_by, w.daily, group),
+        )  # fmt: skip
+        for group in chunks(w.symbols, batch_symbols)
+    ]
+    return CalibrationPlan(as_of, lookback_days, w.sessions, batches)
 
 
-def _summary(rows: pl.DataFrame) -> str:
+def calibrate_batch(batch: CalibrationBatch) -> pl.DataFrame:
+    """Per-symbol estimates of the batch (``calibrate_symbols`` rows), reading market data from the lake."""
+    symbols = list(batch.symbols)
+    quotes = scan_market("quotes", list(batch.quote_paths), ["symbol", "date", "ts", "bid", "ask"], symbols)
+    trades = scan_market(
+        "trades", list(batch.trade_paths), ["symbol", "date", "ts", "price", "size"], symbols
+    )
+    window = MarketWindow(
+        batch.as_of, batch.lookback_days, batch.sessions, quotes, trades, batch.fills, batch.daily
+    )
+    return calibrate_symbols(window)
+
+
+def failed_rows(batch: CalibrationBatch, exc: BaseException) -> pl.DataFrame:
+    """A ``failed`` row for each symbol of a batch that raised ``exc``."""
+    return pl.DataFrame([failed_row(s, exc) for s in batch.symbols], schema=CALIBRATION_SCHEMA)
+
+
+def finish_calibration(plan: CalibrationPlan, parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """The ``calibrations`` rows of the joined batches, with the window's first and last session."""
+    frame = pl.concat(parts) if parts else pl.DataFrame(schema=CALIBRATION_SCHEMA)
+    dates = plan.sessions["date"]
+    return finish_calibrations(frame, plan.as_of, plan.lookback_days).with_columns(
+        pl.lit(dates.min() if len(dates) else None, dtype=pl.Date).alias("window_start"),
+        pl.lit(dates.max() if len(dates) else None, dtype=pl.Date).alias("window_end"),
+    )
+
+
+def summary(rows: pl.DataFrame) -> str:
+    """Counts per status, e.g. ``ok: 1998, failed: 2``."""
     if not rows.height:
         return "no symbol with data"
     counts = rows.group_by("status").len().sort("status")

@@ -28,6 +28,7 @@ from schedule import (
     Order,
     PowerLaw,
     Schedule,
+    ScheduleError,
     efficient_frontier,
     frontier_risk_aversions,
     optimal_schedule,
@@ -90,13 +91,20 @@ class SchedulePlan:
     profile_days: int = 0
 
 
-def plan_schedule(home: KappaHome | None, req: ScheduleRequest) -> SchedulePlan:
-    """Build the schedule of ``req`` (reading the calibration and profile from ``home`` for a symbol)."""
+def plan_schedule(
+    home: KappaHome | None, req: ScheduleRequest, calibration: dict[str, object] | None = None
+) -> SchedulePlan:
+    """Build the schedule of ``req``.
+
+    For a symbol, the parameters come from ``calibration`` (a ``calibrations`` row) if given, else from the
+    latest calibration in ``home`` up to ``req.as_of``; the volume profile (for VWAP) is read from ``home``'s
+    lake when there is a home.
+    """
     if req.strategy not in STRATEGIES:
         raise KappaError(f"strategy {req.strategy!r} is not one of {', '.join(STRATEGIES)}")
     if req.model not in ("linear", "power"):
         raise KappaError(f"model {req.model!r} is neither 'linear' nor 'power'")
-    row = _calibration(home, req) if req.symbol else None
+    row = calibration if calibration is not None else (_calibration(home, req) if req.symbol else None)
     as_of: dt.date | None = row["as_of"] if row else req.as_of  # type: ignore[assignment]
     params = market_params(req, row)
     order = Order(req.shares, req.side, req.horizon_days, req.periods, req.drift_usd_per_day)
@@ -366,3 +374,60 @@ def save_plan(home: KappaHome, plan: SchedulePlan) -> str:
             message=f"{plan.schedule_id}" + (f", {plan.frontier_id}" if front is not None else ""),
         )
     return run_id
+
+
+PERIODS_PER_DAY = 78  # 5-minute periods in a 6.5-hour session
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSchedules:
+    """The optimal schedules of pending orders (``schedules`` rows) and the orders that got none, with why."""
+
+    rows: pl.DataFrame
+    skipped: list[tuple[str, str]]
+
+
+def order_schedules(
+    orders: pl.DataFrame,
+    calibrations: pl.DataFrame,
+    run_id: str,
+    calendar: str = DEFAULT_CALENDAR,
+) -> OrderSchedules:
+    """The exact discrete Almgren-Chriss schedule of each order, from its symbol's calibration.
+
+    Each order (``order_id, symbol, side, quantity, arrival_ts, end_ts, risk_aversion``) trades from its
+    arrival to its end, the horizon T counted in session time (nights and holidays skipped), in
+    N = max(1, round(78·T)) periods of about 5 minutes, at its own λ (``risk_aversion``; 0, i.e. TWAP, where
+    it has none), with σ realized, γ, η and ε of its symbol's row in ``calibrations``. An order without a
+    usable calibration, or whose parameters admit no schedule, is skipped with the reason.
+    """
+    from data.calendar import session_time_days
+
+    by_symbol = {r["symbol"]: r for r in calibrations.iter_rows(named=True)}
+    created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    frames: list[pl.DataFrame] = []
+    skipped: list[tuple[str, str]] = []
+    for o in orders.sort("order_id").iter_rows(named=True):
+        start = o["arrival_ts"].replace(tzinfo=dt.UTC)
+        horizon = session_time_days(start, o["end_ts"].replace(tzinfo=dt.UTC), calendar)
+        row = by_symbol.get(o["symbol"])
+        if row is None:
+            skipped.append((o["order_id"], f"no calibration of {o['symbol']}"))
+            continue
+        if horizon <= 0:
+            skipped.append((o["order_id"], "the order's window holds no session time"))
+            continue
+        lam = o["risk_aversion"] if o["risk_aversion"] is not None else 0.0
+        req = ScheduleRequest(
+            shares=o["quantity"], side=o["side"], horizon_days=horizon,
+            periods=max(1, round(PERIODS_PER_DAY * horizon)), risk_aversion=lam, symbol=o["symbol"],
+            as_of=row["as_of"], start=start, order_id=o["order_id"], calendar=calendar,
+        )  # fmt: skip
+        try:
+            plan = plan_schedule(None, req, row)
+        except (KappaError, ScheduleError) as exc:
+            skipped.append((o["order_id"], str(exc)))
+            continue
+        frames.append(schedule_rows(plan, run_id, created))
+    rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    return OrderSchedules(rows, skipped)

@@ -1,0 +1,76 @@
+"""Write what a flow computed (calibrations, attribution, schedules) in one transaction.
+
+The flow's single writer: workers compute without a connection, and this one step, in the flow process,
+holds the database's write lock only for the commit. Each table's rows replace those of the same scope, so
+a rerun for the same date leaves the same rows; the run's ``success`` lands with them or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from data.home import KappaHome
+from data.store import finish_run, transaction, writer
+
+
+@dataclass(frozen=True, slots=True)
+class Results:
+    """Rows to store and what each replaces.
+
+    ``calibrations`` replace the rows of ``calibration_as_of`` (of ``calibration_symbols`` only, when
+    given); ``attribution`` replaces the rows of ``attribution_date``; ``schedules`` replace every schedule
+    of ``schedule_orders`` (so an order whose schedule could not be rebuilt keeps none).
+    """
+
+    calibrations: pl.DataFrame | None = None
+    calibration_as_of: dt.date | None = None
+    calibration_symbols: list[str] | None = None
+    attribution: pl.DataFrame | None = None
+    attribution_date: dt.date | None = None
+    schedules: pl.DataFrame | None = None
+    schedule_orders: list[str] | None = None
+
+
+def write_results(
+    home: KappaHome, run_id: str, results: Results, *, message: str = "", status: str = "success"
+) -> int:
+    """Store ``results`` and mark the run ``status`` in one transaction; returns the rows written."""
+    written = 0
+    with writer(home) as con, transaction(con):
+        if results.calibrations is not None:
+            if results.calibration_symbols is None:
+                con.execute("DELETE FROM calibrations WHERE as_of = ?", [results.calibration_as_of])
+            else:
+                con.execute(
+                    "DELETE FROM calibrations WHERE as_of = ? AND symbol IN (SELECT unnest(?))",
+                    [results.calibration_as_of, results.calibration_symbols],
+                )
+            written += _insert(con, "calibrations", results.calibrations.with_columns(run_id=pl.lit(run_id)))
+        if results.attribution is not None:
+            con.execute("DELETE FROM attribution WHERE date = ?", [results.attribution_date])
+            rows = results.attribution.with_columns(
+                date=pl.lit(results.attribution_date, dtype=pl.Date), run_id=pl.lit(run_id)
+            )
+            written += _insert(con, "attribution", rows)
+        if results.schedules is not None:
+            con.execute(
+                "DELETE FROM schedules WHERE order_id IN (SELECT unnest(?))", [results.schedule_orders or []]
+            )
+            written += _insert(con, "schedules", results.schedules)
+        finish_run(con, run_id, written, message=message, status=status)
+    return written
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> int:
+    if not rows.height:
+        return 0
+    con.register("_rows", rows)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
+    finally:
+        con.unregister("_rows")
+    return rows.height

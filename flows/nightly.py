@@ -1,0 +1,492 @@
+"""Prefect flows: ``nightly``, ``calibrate``, ``attribute`` and ``backfill``.
+
+``nightly(date)`` runs one evening's work for the session ``date``::
+
+    ingest inbox/DATE ─┬─ plan calibration ─ calibrate batch × B ─┐
+                       └─ plan attribution ─ attribute batch × C ─┼─ schedules of tomorrow's orders
+                                                                  └─ write (one transaction) ─ report ─ artifacts
+
+Every task is a thin wrapper around a function of ``data``, ``flows.calibrate``, ``flows.attribute``,
+``flows.schedule`` or ``reports``, so each can be called and tested without Prefect. Tasks that touch files
+or the database retry on I/O errors only (:func:`io_only`); the maths never retries. Batch tasks read market
+data from the Parquet lake, never from the DuckDB file, so they run on threads, processes or Dask workers;
+the database is read by the planning tasks and written by one task, both in the flow process.
+
+A batch that fails is retried symbol by symbol; a symbol that still fails gets a ``failed`` row with its
+error, the run is recorded with status ``warning`` and the flow ends in a ``Completed`` state named
+``Warning`` that lists the symbols. A rerun for the same date replaces the same rows (idempotent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
+from prefect.states import Completed, State
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from data.calendar import DEFAULT_CALENDAR, last_closed_session, session_bounds, sessions
+from data.errors import DatabaseBusyError, InputError
+from data.home import KappaHome
+from data.inbox import InboxLoad, inbox_folder, ingest_inbox
+from data.market import lake_paths, read_pending_orders
+from data.results import Results, write_results
+from data.store import finished_run_dates, recorded_run
+from flows import attribute as att
+from flows import calibrate as cal
+from flows.report import report as render_report
+from flows.schedule import order_schedules
+from flows.schedule_output import json_safe
+from reports.tca_report import day_summary
+
+IO_ERRORS: tuple[type[BaseException], ...] = (OSError, DatabaseBusyError, duckdb.IOException)
+IO_RETRIES = 2
+IO_RETRY_DELAY_S = 5
+
+
+def io_only(_task: object, _task_run: object, state: State) -> bool:  # type: ignore[type-arg]
+    """Retry a failed task only if it failed on I/O (a file, the network, a busy database)."""
+    try:
+        state.result()
+    except IO_ERRORS:
+        return True
+    except BaseException:
+        return False
+    return False
+
+
+def _io_task(fn: Callable[..., Any], name: str) -> Any:
+    return task(
+        fn, name=name, retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_S, retry_condition_fn=io_only,
+        cache_policy=NO_CACHE,
+    )  # fmt: skip
+
+
+def _math_task(fn: Callable[..., Any], name: str) -> Any:
+    return task(fn, name=name, cache_policy=NO_CACHE)
+
+
+load_inbox_task = _io_task(ingest_inbox, "ingest inbox")
+plan_calibration_task = _io_task(cal.plan_calibration, "plan calibration")
+calibrate_batch_task = _io_task(cal.calibrate_batch, "calibrate batch")  # reads the lake, then fits
+plan_attribution_task = _io_task(att.plan_attribution, "plan attribution")
+attribute_batch_task = _io_task(att.attribute_batch, "attribute batch")  # reads the lake, then attributes
+pending_orders_task = _io_task(read_pending_orders, "read pending orders")
+order_schedules_task = _math_task(order_schedules, "schedule pending orders")
+write_results_task = _io_task(write_results, "write results")
+report_task = _io_task(render_report, "render report")
+
+
+# ---------------------------------------------------------------------------------------------- batches
+
+B = TypeVar("B", cal.CalibrationBatch, att.AttributionBatch)
+
+
+@dataclass(slots=True)
+class Mapped:
+    """Batches submitted to a task, resolved with :meth:`collect`."""
+
+    task: Any
+    failed_rows: Callable[[Any, BaseException], pl.DataFrame]
+    batches: list[Any]
+    futures: list[PrefectFuture[pl.DataFrame]] = field(default_factory=list)
+
+    @classmethod
+    def submit(
+        cls, task_: Any, batches: Sequence[B], failed_rows: Callable[[B, BaseException], pl.DataFrame]
+    ) -> Mapped:
+        return cls(task_, failed_rows, list(batches), list(task_.map(list(batches))) if batches else [])
+
+    def collect(self) -> tuple[list[pl.DataFrame], list[tuple[str, str]]]:
+        """The batches' frames and the ``(symbol, error)`` of every symbol that failed on its own.
+
+        A failed batch of several symbols is resubmitted as one task per symbol, so a bad symbol takes
+        only itself down.
+        """
+        parts: list[pl.DataFrame] = []
+        failures: list[tuple[str, str]] = []
+        batches, futures = self.batches, self.futures
+        while batches:
+            again: list[Any] = []
+            for batch, fut in zip(batches, futures, strict=True):
+                fut.wait()
+                if fut.state.is_completed():
+                    parts.append(fut.result())
+                elif len(batch.symbols) > 1:
+                    again.extend(batch.split())
+                else:
+                    exc = _exception(fut.state)
+                    parts.append(self.failed_rows(batch, exc))
+                    failures.append((batch.symbols[0], f"{type(exc).__name__}: {exc}"))
+            batches, futures = again, list(self.task.map(again)) if again else []
+        return parts, failures
+
+
+def _exception(state: State) -> BaseException:  # type: ignore[type-arg]
+    try:
+        out = state.result(raise_on_failure=False)
+    except BaseException as exc:  # a crashed run raises even so
+        return exc
+    return out if isinstance(out, BaseException) else RuntimeError(state.message or state.name or "failed")
+
+
+# ---------------------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class NightlyResult:
+    """What one night did, in numbers (the rows themselves are in the database)."""
+
+    date: dt.date
+    run_id: str
+    loaded_rows: int = 0
+    quarantined_rows: int = 0
+    ignored_files: list[str] = field(default_factory=list)
+    calibration_status: dict[str, int] = field(default_factory=dict)
+    attribution: str = ""
+    orders_attributed: int = 0
+    schedules: int = 0
+    skipped_orders: list[tuple[str, str]] = field(default_factory=list)
+    failed_symbols: list[tuple[str, str]] = field(default_factory=list)
+    report: str | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        out = [f"{s} failed: {e}" for s, e in self.failed_symbols]
+        out += [f"file not loaded (matches no table): {f}" for f in self.ignored_files]
+        return out
+
+
+def _final_state(result: Any, warnings: list[str]) -> Any:
+    """The flow's return: the result, or a ``Completed`` state named ``Warning`` carrying it."""
+    if not warnings:
+        return result
+    shown = "; ".join(warnings[:5]) + (f"; and {len(warnings) - 5} more" if len(warnings) > 5 else "")
+    return Completed(name="Warning", message=shown, data=result)
+
+
+# ---------------------------------------------------------------------------------------------- dates
+
+
+def scheduled_session(calendar: str = DEFAULT_CALENDAR) -> dt.date | None:
+    """The session that had just closed when this flow run was scheduled (``None``: none closed that day).
+
+    Uses the run's scheduled start time (the time it was triggered, for a run started by hand): on a
+    weekend or an exchange holiday nothing closed, so a scheduled night is skipped; before the day's close
+    the session is the previous one.
+    """
+    from prefect.runtime import flow_run
+
+    when = flow_run.scheduled_start_time
+    moment = dt.datetime.fromtimestamp(when.timestamp(), dt.UTC)
+    return last_closed_session(moment, calendar)
+
+
+def _require_session(day: dt.date, calendar: str) -> None:
+    if not session_bounds(day, day, calendar).height:
+        raise InputError(f"{day} is not a session of {calendar}: pass the date of a trading day")
+
+
+def _run_name(command: str) -> Callable[[], str]:
+    def name() -> str:
+        from prefect.runtime import flow_run
+
+        p = flow_run.parameters
+        day = p.get("date") or p.get("as_of")
+        if day is None:
+            resolved = scheduled_session(p.get("calendar") or DEFAULT_CALENDAR)
+            return f"{command} {resolved}" if resolved else f"{command} (no session closed)"
+        return f"{command} {day}"
+
+    return name
+
+
+# ---------------------------------------------------------------------------------------------- steps
+
+
+def _calibrate(
+    home: KappaHome, as_of: dt.date, lookback_days: int, garch_days: int, symbols: list[str] | None,
+    batch_symbols: int, calendar: str,
+) -> tuple[cal.CalibrationPlan, Mapped]:  # fmt: skip
+    plan = plan_calibration_task(
+        home, as_of, lookback_days=lookback_days, garch_days=garch_days, symbols=symbols,
+        batch_symbols=batch_symbols, calendar=calendar,
+    )  # fmt: skip
+    return plan, Mapped.submit(calibrate_batch_task, plan.batches, cal.failed_rows)
+
+
+def _attribute(home: KappaHome, date: dt.date, batch_symbols: int, calendar: str) -> Mapped:
+    batches = plan_attribution_task(home, date, batch_symbols=batch_symbols, calendar=calendar)
+    return Mapped.submit(attribute_batch_task, batches, att.failed_rows)
+
+
+def _status_counts(rows: pl.DataFrame) -> dict[str, int]:
+    if not rows.height:
+        return {}
+    return {str(s): int(n) for s, n in rows.group_by("status").len().sort("status").iter_rows()}
+
+
+# ---------------------------------------------------------------------------------------------- flows
+
+
+@flow(name="nightly", flow_run_name=_run_name("nightly"), task_runner=ThreadPoolTaskRunner())
+def nightly(
+    date: dt.date | None = None,
+    home: str | None = None,
+    inbox: str | None = None,
+    lookback_days: int = cal.DEFAULT_LOOKBACK_DAYS,
+    garch_days: int = cal.DEFAULT_GARCH_DAYS,
+    batch_symbols: int = cal.DEFAULT_BATCH_SYMBOLS,
+    calendar: str = DEFAULT_CALENDAR,
+) -> Any:
+    """One evening: ingest the date's drop folder, calibrate as of the date, attribute the date's orders,
+    schedule the next session's pending orders, write everything in one transaction, render the report
+    and publish artifacts.
+
+    Parameters
+    ----------
+    date
+        The session that closed (default: the one that had just closed when the run was scheduled; on a
+        weekend or holiday evening the run is skipped).
+    home
+        ``KAPPA_HOME`` (default ``$KAPPA_HOME`` or ``./.kappa``).
+    inbox
+        The drop folder (default ``KAPPA_HOME/inbox/DATE``).
+    lookback_days, garch_days
+        Sessions of intraday data and daily closes for the calibration.
+    batch_symbols
+        Symbols per calibration or attribution task.
+    calendar
+        ``exchange_calendars`` code of the exchange.
+    """
+    logger = get_run_logger()
+    kh = KappaHome.resolve(home)
+    day = date or scheduled_session(calendar)
+    if day is None:
+        return Completed(name="Skipped", message=f"no {calendar} session closed on the scheduled day")
+    _require_session(day, calendar)
+    params = {"date": day, "lookback_days": lookback_days, "garch_days": garch_days, "calendar": calendar}
+    with recorded_run(kh, "nightly", params) as run_id:
+        folder = inbox_folder(kh, day) if inbox is None else Path(inbox).expanduser().resolve()
+        load: InboxLoad = load_inbox_task(kh, folder, calendar=calendar)
+        logger.info(
+            "ingested %s file(s) from %s: %s rows loaded, %s quarantined",
+            sum(len(r.files) for r in load.loads), folder, sum(r.rows_loaded for r in load.loads),
+            load.quarantined,
+        )  # fmt: skip
+        if not lake_paths(kh, "quotes", [day]):
+            raise InputError(f"no quotes for {day}: put the day's files in {folder} (or load them first)")
+        plan, cal_batches = _calibrate(kh, day, lookback_days, garch_days, None, batch_symbols, calendar)
+        att_batches = _attribute(kh, day, batch_symbols, calendar)
+        cal_parts, cal_failed = cal_batches.collect()
+        calibrations = cal.finish_calibration(plan, cal_parts)
+        logger.info(
+            "calibrated %d symbol(s) in %d batch(es): %s",
+            calibrations.height, len(plan.batches), cal.summary(calibrations),
+        )  # fmt: skip
+        att_parts, att_failed = att_batches.collect()
+        attribution = att.join_rows(att_parts)
+        logger.info("attributed %s", att.summary(attribution))
+        pending = pending_orders_task(kh, day, calendar)
+        scheduled = order_schedules_task(pending, calibrations, run_id, calendar)
+        logger.info(
+            "scheduled %d of %d pending order(s) for the next session",
+            pending.height - len(scheduled.skipped), pending.height,
+        )  # fmt: skip
+        failed = sorted(set(cal_failed) | set(att_failed))
+        failed += [(r["symbol"], r["reason"]) for r in calibrations.filter(pl.col("status") == "failed").to_dicts()
+                   if r["symbol"] not in {s for s, _ in failed}]  # fmt: skip
+        message = (
+            f"calibrations {cal.summary(calibrations)}; attribution {att.summary(attribution)}; "
+            f"schedules {pending.height - len(scheduled.skipped)}/{pending.height}"
+        )
+        write_results_task(
+            kh, run_id,
+            Results(
+                calibrations=calibrations, calibration_as_of=day, attribution=attribution, attribution_date=day,
+                schedules=scheduled.rows, schedule_orders=pending["order_id"].to_list(),
+            ),
+            message=message, status="warning" if failed or load.ignored else "success",
+        )  # fmt: skip
+        files = report_task(kh, day) if attribution.height else None
+        result = NightlyResult(
+            date=day, run_id=run_id, loaded_rows=sum(r.rows_loaded for r in load.loads),
+            quarantined_rows=load.quarantined, ignored_files=load.ignored,
+            calibration_status=_status_counts(calibrations), attribution=att.summary(attribution),
+            orders_attributed=attribution.height, schedules=pending.height - len(scheduled.skipped),
+            skipped_orders=scheduled.skipped, failed_symbols=failed,
+            report=str(files.html) if files else None,
+        )  # fmt: skip
+        publish_artifacts(result, calibrations, attribution)
+    return _final_state(result, result.warnings)
+
+
+@flow(name="calibrate", flow_run_name=_run_name("calibrate"), task_runner=ThreadPoolTaskRunner())
+def calibrate(
+    as_of: dt.date,
+    home: str | None = None,
+    lookback_days: int = cal.DEFAULT_LOOKBACK_DAYS,
+    garch_days: int = cal.DEFAULT_GARCH_DAYS,
+    symbols: list[str] | None = None,
+    batch_symbols: int = cal.DEFAULT_BATCH_SYMBOLS,
+    calendar: str = DEFAULT_CALENDAR,
+) -> Any:
+    """Calibrate ``symbols`` (default: every symbol with data) as of ``as_of`` into ``calibrations``.
+
+    Returns the rows written (a ``Warning`` state carrying them if a symbol failed).
+    """
+    kh = KappaHome.resolve(home)
+    params = {"as_of": as_of, "lookback_days": lookback_days, "garch_days": garch_days, "symbols": symbols}
+    with recorded_run(kh, "calibrate", params) as run_id:
+        plan, batches = _calibrate(kh, as_of, lookback_days, garch_days, symbols, batch_symbols, calendar)
+        parts, failed = batches.collect()
+        rows = cal.finish_calibration(plan, parts)
+        failed += [(r["symbol"], r["reason"]) for r in rows.filter(pl.col("status") == "failed").to_dicts()
+                   if r["symbol"] not in {s for s, _ in failed}]  # fmt: skip
+        write_results_task(
+            kh, run_id, Results(calibrations=rows, calibration_as_of=as_of, calibration_symbols=symbols),
+            message=cal.summary(rows), status="warning" if failed else "success",
+        )  # fmt: skip
+        if rows.height:
+            publish_calibrations(rows)
+    return _final_state(rows.with_columns(run_id=pl.lit(run_id)), [f"{s} failed: {e}" for s, e in failed])
+
+
+@flow(name="attribute", flow_run_name=_run_name("attribute"), task_runner=ThreadPoolTaskRunner())
+def attribute(
+    date: dt.date,
+    home: str | None = None,
+    batch_symbols: int = cal.DEFAULT_BATCH_SYMBOLS,
+    calendar: str = DEFAULT_CALENDAR,
+) -> Any:
+    """Attribute the orders that arrived or traded on ``date`` into ``attribution`` (rerun = replace).
+
+    Returns the rows written (a ``Warning`` state carrying them if a symbol failed).
+    """
+    kh = KappaHome.resolve(home)
+    with recorded_run(kh, "attribute", {"date": date}) as run_id:
+        parts, failed = _attribute(kh, date, batch_symbols, calendar).collect()
+        rows = att.join_rows(parts)
+        write_results_task(
+            kh, run_id, Results(attribution=rows, attribution_date=date),
+            message=att.summary(rows), status="warning" if failed else "success",
+        )  # fmt: skip
+    return _final_state(
+        rows.with_columns(date=pl.lit(date), run_id=pl.lit(run_id)), [f"{s} failed: {e}" for s, e in failed]
+    )
+
+
+@flow(name="backfill", flow_run_name="backfill {start}..{end}")
+def backfill(
+    start: dt.date,
+    end: dt.date,
+    home: str | None = None,
+    redo: bool = False,
+    lookback_days: int = cal.DEFAULT_LOOKBACK_DAYS,
+    garch_days: int = cal.DEFAULT_GARCH_DAYS,
+    batch_symbols: int = cal.DEFAULT_BATCH_SYMBOLS,
+    calendar: str = DEFAULT_CALENDAR,
+) -> list[NightlyResult]:
+    """Run ``nightly`` for every session from ``start`` to ``end``, oldest first.
+
+    A date whose nightly already finished (status ``success`` or ``warning`` in ``runs``) is skipped unless
+    ``redo``; the first date that fails stops the backfill (later nights depend on its calibration), so
+    running it again resumes there.
+    """
+    logger = get_run_logger()
+    kh = KappaHome.resolve(home)
+    days = sessions(start, end, calendar)
+    if not days:
+        raise InputError(f"no {calendar} session between {start} and {end}")
+    done = set() if redo else finished_run_dates(kh, "nightly", days)
+    night = nightly.with_options(task_runner=backfill_task_runner())
+    results: list[NightlyResult] = []
+    for day in days:
+        if day in done:
+            logger.info("%s: already done, skipped", day)
+            continue
+        state = night(
+            date=day, home=str(kh.root), lookback_days=lookback_days, garch_days=garch_days,
+            batch_symbols=batch_symbols, calendar=calendar, return_state=True,
+        )  # fmt: skip
+        if not state.is_completed():
+            raise RuntimeError(
+                f"nightly {day} ended {state.name}: {state.message}; rerun the backfill to resume"
+            )
+        results.append(state.result())
+    return results
+
+
+def backfill_task_runner() -> Any:
+    """The task runner of the backfill's own flow run, for the nights it runs."""
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    return ctx.task_runner.duplicate() if ctx and ctx.task_runner else ThreadPoolTaskRunner()
+
+
+# ---------------------------------------------------------------------------------------------- artifacts
+
+ARTIFACT_CALIBRATION_COLUMNS = (
+    "symbol", "status", "sigma_usd", "sigma_garch_usd", "gamma", "gamma_se", "eta", "eta_source",
+    "epsilon_usd", "beta", "adv_shares", "reason",
+)  # fmt: skip
+
+
+def publish_calibrations(calibrations: pl.DataFrame) -> None:
+    """A table artifact ``calibrations``: one row per symbol."""
+    table = [json_safe(r) for r in calibrations.select(ARTIFACT_CALIBRATION_COLUMNS).to_dicts()]
+    as_of = calibrations["as_of"][0] if calibrations.height else None
+    create_table_artifact(table, key="calibrations", description=f"Calibrations as of {as_of}")  # type: ignore[arg-type]
+
+
+def publish_artifacts(result: NightlyResult, calibrations: pl.DataFrame, attribution: pl.DataFrame) -> None:
+    """The night's artifacts: the calibrations table, a markdown summary, and a link to the HTML report."""
+    if calibrations.height:
+        publish_calibrations(calibrations)
+    create_markdown_artifact(nightly_markdown(result, attribution), key="nightly-summary",
+                             description=f"Kappa nightly {result.date}")  # fmt: skip
+    if result.report:
+        create_link_artifact(Path(result.report).as_uri(), link_text=f"TCA report {result.date}",
+                             key="tca-report", description=f"Post-trade report of {result.date}")  # fmt: skip
+
+
+def nightly_markdown(result: NightlyResult, attribution: pl.DataFrame) -> str:
+    """The night in markdown: loads, calibrations, the day's cost by component and the model's z."""
+    lines = [
+        f"# Kappa nightly {result.date}",
+        "",
+        f"run `{result.run_id}`: {result.loaded_rows:,} rows loaded, {result.quarantined_rows:,} quarantined",
+        "",
+        "calibrations: " + (", ".join(f"{k} {v}" for k, v in result.calibration_status.items()) or "none"),
+        f"schedules for the next session: {result.schedules}"
+        + (f" ({len(result.skipped_orders)} order(s) skipped)" if result.skipped_orders else ""),
+        "",
+    ]
+    costed = attribution.filter(pl.col("status") != "failed") if attribution.height else attribution
+    if costed.height:
+        s = day_summary(costed)
+        lines += [
+            f"## Cost of the day: {s['orders']} orders, ${s['notional_usd']:,.0f} notional",
+            "",
+            "| component | bps (notional-weighted) |",
+            "|---|---:|",
+            *(f"| {c} | {s[f'{c}_bps']:.2f} |" for c in ("delay", "spread", "impact", "opportunity", "fees", "total")),
+            "",
+            f"model z (realized − E)/√V over {s['z_n']} orders: mean {s['z_mean']:+.2f}, sd {s['z_std']:.2f}"
+            " (an unbiased model gives 0 and 1)",
+        ]  # fmt: skip
+    if result.warnings:
+        lines += ["", "## Warnings", "", *(f"- {w}" for w in result.warnings)]
+    if result.report:
+        lines += ["", f"report: `{result.report}`"]
+    return "\n".join(lines)

@@ -1,0 +1,78 @@
+"""Prefect's environment for a Kappa home, and the task runners a flow can run on.
+
+Call :func:`prefect_environment` before ``prefect`` is first imported (its settings are read then):
+
+- ``PREFECT_HOME`` = ``KAPPA_HOME/prefect``: the flow-run history of the temporary server lives with the
+  home's data;
+- ``PREFECT_SERVER_ANALYTICS_ENABLED`` = ``false``;
+- ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`` = 120 (a loaded 2-core machine needs more than the
+  default 20 s to start the temporary server);
+- without ``PREFECT_API_URL`` (the temporary server), ``PREFECT_SERVER_LOGGING_LEVEL`` = ``CRITICAL``: that
+  server is stopped when the command ends, and its event writers log the interruption as errors.
+
+Variables already set win, so a deployment can point everything at a real server.
+
+Task runners (``--task-runner``): ``threads`` (the default; polars releases the GIL, and the GARCH fits of
+a batch run one after another), ``processes`` (one process per CPU, each batch in its own process),
+``dask`` (a Dask cluster at ``--dask-address``, or a local one with ``--dask-workers`` processes).
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from data.home import KappaHome
+
+if TYPE_CHECKING:
+    from prefect.task_runners import TaskRunner
+
+STARTUP_TIMEOUT_S = "120"
+
+
+class Runner(StrEnum):
+    threads = "threads"
+    processes = "processes"
+    dask = "dask"
+
+
+def prefect_environment(home: KappaHome) -> None:
+    """Set Prefect's environment for ``home`` (see the module docstring); existing variables win."""
+    home.ensure()
+    home.prefect.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(home.prefect))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_TIMEOUT_S)
+    if not os.environ.get("PREFECT_API_URL"):
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+
+
+def task_runner(
+    kind: Runner | str = Runner.threads,
+    *,
+    workers: int | None = None,
+    dask_address: str | None = None,
+) -> TaskRunner:  # type: ignore[type-arg]
+    """The task runner ``kind`` with ``workers`` threads, processes or local Dask worker processes.
+
+    ``dask`` with ``dask_address`` connects to that scheduler (each worker needs the project installed, the
+    lake on storage it can read at the same path, and ``PREFECT_API_URL`` pointing at the Prefect server
+    the flow reports to); without an address it starts a local cluster of ``workers`` processes (default:
+    the CPU count) with one thread each.
+    """
+    kind = Runner(kind)
+    if kind is Runner.threads:
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=workers or os.cpu_count() or 1)
+    if kind is Runner.processes:
+        from prefect.task_runners import ProcessPoolTaskRunner
+
+        return ProcessPoolTaskRunner(max_workers=workers or os.cpu_count() or 1)
+    from prefect_dask import DaskTaskRunner
+
+    if dask_address:
+        return DaskTaskRunner(address=dask_address)
+    n = workers or os.cpu_count() or 1
+    return DaskTaskRunner(cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True})
