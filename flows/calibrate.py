@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import polars as pl
+from threadpoolctl import threadpool_limits
 
 from calibration.estimates import (
     CALIBRATION_SCHEMA,
@@ -117,14 +118,31 @@ def plan_calibration(
             trade_paths=tuple(w.trade_paths),
             fills=part(fills_by, w.fills, group),
             daily=part(daily_by, w.daily, group),
-        )  # fmt: skip
+        )
         for group in chunks(w.symbols, batch_symbols)
     ]
     return CalibrationPlan(as_of, lookback_days, w.sessions, batches)
 
 
+def single_threaded_blas() -> None:
+    """Run every BLAS this process has loaded, or will use for a calibration, on one thread.
+
+    SciPy bundles its own OpenBLAS beside NumPy's and loads it on first use: it is imported first, so
+    the limit reaches both.
+    """
+    import scipy.linalg  # noqa: F401  (loads SciPy's BLAS)
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def calibrate_batch(batch: CalibrationBatch) -> pl.DataFrame:
-    """Per-symbol estimates of the batch (``calibrate_symbols`` rows), reading market data from the lake."""
+    """Per-symbol estimates of the batch (``calibrate_symbols`` rows), reading market data from the lake.
+
+    Sets this process's BLAS to one thread: batches are the unit of parallelism, and the GARCH optimum
+    moves in its 7th digit with the BLAS thread count, so a night gives the same numbers on threads,
+    processes or Dask workers (which run BLAS single-threaded).
+    """
+    single_threaded_blas()
     symbols = list(batch.symbols)
     quotes = scan_market("quotes", list(batch.quote_paths), ["symbol", "date", "ts", "bid", "ask"], symbols)
     trades = scan_market(

@@ -148,6 +148,58 @@ def _print_frame(frame: pl.DataFrame, max_rows: int) -> None:
     out.print(f"{frame.height:,} row(s)")
 
 
+class TaskRunnerChoice(StrEnum):
+    threads = "threads"
+    processes = "processes"
+    dask = "dask"
+
+
+RunnerOption = Annotated[
+    TaskRunnerChoice,
+    typer.Option("--task-runner", help="Where batch tasks run: threads, processes or a Dask cluster"),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", help="Threads, processes or local Dask workers (default: CPU count)"),
+]
+DaskOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dask-address", help="Dask scheduler, e.g. tcp://host:8786 (default: start a local cluster)"
+    ),
+]
+BatchOption = Annotated[int, typer.Option("--batch-symbols", help="Symbols per calibration/attribution task")]
+CalendarOption = Annotated[str, typer.Option(help="exchange_calendars code")]
+
+
+def _run_flow(
+    home: KappaHome, name: str, runner: TaskRunnerChoice, workers: int | None, dask_address: str | None,
+    **params: object,
+) -> tuple[str, str | None, object]:  # fmt: skip
+    """Run the Prefect flow ``name`` of :mod:`flows.nightly` on the chosen task runner.
+
+    Returns the final state's name and message and the flow's result; a failed run raises its error.
+    """
+    from flows.settings import prefect_environment, quiet_known_errors, task_runner
+
+    prefect_environment(home)
+    from flows import nightly as flows_mod
+
+    quiet_known_errors()
+    if runner is not TaskRunnerChoice.dask and dask_address:
+        raise KappaError("--dask-address needs --task-runner dask")
+    chosen = task_runner(runner.value, workers=workers, dask_address=dask_address)
+    fl = getattr(flows_mod, name).with_options(task_runner=chosen)
+    state = fl(home=str(home.root), **params, return_state=True)
+    result = state.result()  # raises the flow's error when it failed
+    return state.name, state.message, result
+
+
+def _print_warnings(state_name: str, message: str | None) -> None:
+    if state_name == "Warning":
+        err.print(f"[yellow]warning:[/] {message}", soft_wrap=True, highlight=False)
+
+
 @app.command("calibrate")
 def calibrate_cmd(
     as_of: Annotated[str, typer.Option("--as-of", help="As-of session date, YYYY-MM-DD")],
@@ -157,54 +209,188 @@ def calibrate_cmd(
     symbols: Annotated[
         str | None, typer.Option(help="Comma-separated symbols (default: all with data)")
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Processes for GARCH fits (default: CPU count)")] = None,
+    task_runner: RunnerOption = TaskRunnerChoice.threads,
+    workers: WorkersOption = None,
+    dask_address: DaskOption = None,
+    batch_symbols: BatchOption = 250,
+    calendar: CalendarOption = "XNYS",
 ) -> None:
     """Estimate σ (realized, GARCH), γ, η, ε and β per symbol; rows go to `calibrations` (rerun = replace).
 
+    Runs the Prefect flow `calibrate`: symbols in batches, each read from the lake and fitted on the task
+    runner, then one write.
+
     Example: kappa calibrate --as-of 2026-11-20 --lookback-days 20 --symbols AAPL,MSFT
     """
-    from flows.calibrate import calibrate
-
     kh = KappaHome.resolve(home)
     day = _parse_date(as_of, "--as-of")
     chosen = ([s.strip() for s in symbols.split(",") if s.strip()] or None) if symbols else None
-    result = calibrate(
-        kh, day, lookback_days=lookback_days, garch_days=garch_days, symbols=chosen, workers=workers
-    )
-    rows = result.rows
+    name, message, rows = _run_flow(
+        kh, "calibrate", task_runner, workers, dask_address, as_of=day, lookback_days=lookback_days,
+        garch_days=garch_days, symbols=chosen, batch_symbols=batch_symbols, calendar=calendar,
+    )  # fmt: skip
+    assert isinstance(rows, pl.DataFrame)
     if not rows.height:
         raise KappaError(f"no symbol has data for a calibration as of {day}")
     shown = rows.select(
         "symbol", "status", "sigma_usd", "sigma_pct_ann", "sigma_garch_usd", "gamma", "gamma_se",
         "eta", "eta_source", "epsilon_usd", "beta",
     ).sort("symbol")  # fmt: skip
-    out.print(f"[bold]calibrations[/] as of {day} (run {result.run_id}): {rows.height} symbol(s)")
+    out.print(f"[bold]calibrations[/] as of {day} (run {rows['run_id'][0]}): {rows.height} symbol(s)")
     _print_frame(shown, 50)
+    _print_warnings(name, message)
 
 
 @app.command("attribute")
 def attribute_cmd(
     date: Annotated[str, typer.Option("--date", help="Session date, YYYY-MM-DD")],
     home: HomeOption = None,
-    calendar: Annotated[str, typer.Option(help="exchange_calendars code")] = "XNYS",
+    task_runner: RunnerOption = TaskRunnerChoice.threads,
+    workers: WorkersOption = None,
+    dask_address: DaskOption = None,
+    batch_symbols: BatchOption = 250,
+    calendar: CalendarOption = "XNYS",
 ) -> None:
     """Attribute every order that arrived or traded on a date (Perold shortfall, benchmarks, the model's z,
-    markouts); rows go to `attribution` (rerun = replace).
+    markouts); rows go to `attribution` (rerun = replace). Runs the Prefect flow `attribute`.
 
     Example: kappa attribute --date 2026-11-20
     """
-    from flows.attribute import attribute, summary
+    from flows.attribute import summary
 
     kh = KappaHome.resolve(home)
     day = _parse_date(date, "--date")
-    result = attribute(kh, day, calendar)
-    out.print(f"[bold]attribution[/] {day} (run {result.run_id}): {summary(result.rows)}")
-    if result.rows.height:
-        shown = result.rows.select(
+    name, message, rows = _run_flow(
+        kh, "attribute", task_runner, workers, dask_address, date=day, batch_symbols=batch_symbols,
+        calendar=calendar,
+    )  # fmt: skip
+    assert isinstance(rows, pl.DataFrame)
+    run = rows["run_id"][0] if rows.height else "-"
+    out.print(f"[bold]attribution[/] {day} (run {run}): {summary(rows)}")
+    if rows.height:
+        shown = rows.select(
             "order_id", "symbol", "side", "quantity", "filled_shares", "status", "total_bps", "delay_bps",
             "spread_bps", "impact_bps", "opportunity_bps", "fees_bps", "slippage_interval_vwap_bps", "z_score",
         ).sort("order_id")  # fmt: skip
         _print_frame(shown, 30)
+    _print_warnings(name, message)
+
+
+@app.command("nightly")
+def nightly_cmd(
+    date: Annotated[
+        str | None, typer.Option("--date", help="Session date, YYYY-MM-DD (default: the last closed session)")
+    ] = None,
+    home: HomeOption = None,
+    inbox: Annotated[
+        Path | None, typer.Option("--inbox", help="Drop folder (default KAPPA_HOME/inbox/DATE)")
+    ] = None,
+    lookback_days: Annotated[int, typer.Option(help="Sessions of intraday data for calibration")] = 20,
+    garch_days: Annotated[int, typer.Option(help="Daily closes for GARCH(1,1)")] = 500,
+    task_runner: RunnerOption = TaskRunnerChoice.threads,
+    workers: WorkersOption = None,
+    dask_address: DaskOption = None,
+    batch_symbols: BatchOption = 250,
+    calendar: CalendarOption = "XNYS",
+) -> None:
+    """One evening as a Prefect flow: ingest the drop folder, calibrate, attribute, schedule the next
+    session's pending orders, write, render the report and publish artifacts.
+
+    Example: kappa nightly --date 2026-11-20 --task-runner dask --dask-address tcp://10.0.0.5:8786
+    """
+    kh = KappaHome.resolve(home)
+    name, message, result = _run_flow(
+        kh, "nightly", task_runner, workers, dask_address, date=_parse_date(date, "--date") if date else None,
+        inbox=str(inbox) if inbox else None, lookback_days=lookback_days, garch_days=garch_days,
+        batch_symbols=batch_symbols, calendar=calendar,
+    )  # fmt: skip
+    if name == "Skipped":
+        out.print(f"skipped: {message}")
+        return
+    _print_night(result)
+    _print_warnings(name, message)
+
+
+def _print_night(result: object) -> None:
+    from flows.nightly import NightlyResult
+
+    assert isinstance(result, NightlyResult)
+    r = result
+    cal = ", ".join(f"{k} {v}" for k, v in r.calibration_status.items()) or "none"
+    out.print(f"[bold]nightly {r.date}[/] (run {r.run_id})")
+    out.print(f"  loaded {r.loaded_rows:,} rows, quarantined {r.quarantined_rows:,}")
+    out.print(f"  calibrations: {cal}")
+    out.print(f"  attribution: {r.attribution}")
+    out.print(f"  schedules for the next session: {r.schedules}")
+    for order_id, why in r.skipped_orders:
+        out.print(f"    {order_id} not scheduled: {why}", highlight=False)
+    if r.report:
+        out.print(f"  report: {r.report}")
+
+
+@app.command("backfill")
+def backfill_cmd(
+    start: Annotated[str, typer.Option("--start", help="First session, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--end", help="Last session, YYYY-MM-DD")],
+    home: HomeOption = None,
+    redo: Annotated[bool, typer.Option("--redo", help="Run dates that already finished again")] = False,
+    lookback_days: Annotated[int, typer.Option(help="Sessions of intraday data for calibration")] = 20,
+    garch_days: Annotated[int, typer.Option(help="Daily closes for GARCH(1,1)")] = 500,
+    task_runner: RunnerOption = TaskRunnerChoice.threads,
+    workers: WorkersOption = None,
+    dask_address: DaskOption = None,
+    batch_symbols: BatchOption = 250,
+    calendar: CalendarOption = "XNYS",
+) -> None:
+    """Run the nightly flow for every session from START to END in order; finished dates are skipped, so
+    a backfill that failed resumes where it stopped.
+
+    Example: kappa backfill --start 2026-11-02 --end 2026-11-20
+    """
+    kh = KappaHome.resolve(home)
+    first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
+    if last < first:
+        raise KappaError(f"--end {last} is before --start {first}")
+    _, _, results = _run_flow(
+        kh, "backfill", task_runner, workers, dask_address, start=first, end=last, redo=redo,
+        lookback_days=lookback_days, garch_days=garch_days, batch_symbols=batch_symbols, calendar=calendar,
+    )  # fmt: skip
+    assert isinstance(results, list)
+    for r in results:
+        _print_night(r)
+        for w in r.warnings:
+            err.print(f"[yellow]warning:[/] {r.date}: {w}", soft_wrap=True, highlight=False)
+    out.print(f"backfill {first} .. {last}: {len(results)} night(s) run, the others were already done")
+
+
+@app.command("serve")
+def serve_cmd(
+    home: HomeOption = None,
+    cron: Annotated[str, typer.Option(help="Cron expression in the exchange's time zone")] = "30 18 * * 1-5",
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone (default: the exchange's, America/New_York for XNYS)")
+    ] = None,
+    name: Annotated[str, typer.Option(help="Deployment name")] = "kappa-nightly",
+    calendar: CalendarOption = "XNYS",
+) -> None:
+    """Register the nightly deployment on a cron schedule and serve it until interrupted; each run
+    processes the session that had just closed, and holidays and weekends are skipped.
+
+    Example: kappa serve --cron "30 18 * * 1-5" --calendar XNYS
+    """
+    from flows.settings import prefect_environment
+
+    kh = KappaHome.resolve(home)
+    prefect_environment(kh)
+    from flows.deploy import nightly_deployment, serve, upcoming_nights
+
+    deployment = nightly_deployment(kh, cron=cron, timezone=timezone, calendar=calendar, name=name)
+    out.print(f"serving [bold]{name}[/]: cron '{cron}' in {deployment.schedules[0].schedule.timezone}")
+    for when, session in upcoming_nights(cron, deployment.schedules[0].schedule.timezone, calendar, 5):
+        out.print(
+            f"  {when:%a %Y-%m-%d %H:%M %Z}: " + (f"session {session}" if session else "skipped (no session)")
+        )
+    serve(deployment)
 
 
 @app.command("report")
@@ -383,63 +569,61 @@ def _parse_date(value: str, option: str) -> dt.date:
 def demo_cmd(
     home: HomeOption = None,
     symbols: Annotated[int, typer.Option(help="Simulated symbols")] = 5,
-    days: Annotated[int, typer.Option(help="Simulated sessions")] = 5,
+    days: Annotated[int, typer.Option(help="Nights to run (one more session is simulated: tomorrow)")] = 5,
     history_days: Annotated[int, typer.Option(help="Sessions of daily history before them")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed")] = 7,
+    task_runner: RunnerOption = TaskRunnerChoice.threads,
+    workers: WorkersOption = None,
 ) -> None:
-    """Simulate a small market, ingest it and print what landed where.
+    """Simulate a small market, deliver it to the drop folder night by night and run the nightly flow
+    over it (Prefect's temporary server, the embedded DuckDB); print what landed and where.
 
     Example: kappa demo --home /tmp/kappa-demo --symbols 5 --days 5
     """
+    from flows.settings import prefect_environment, quiet_known_errors
+    from flows.settings import task_runner as make_runner
+
+    if days < 1:
+        raise KappaError("--days must be at least 1")
+    kh = KappaHome.resolve(home)
+    prefect_environment(kh)
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the demo prints its own summary
     from flows.demo import run_demo
 
-    kh = KappaHome.resolve(home)
-    with _progress() as bar:
-        task = bar.add_task("demo", total=None)
-        result = run_demo(
-            kh,
-            symbols=symbols,
-            days=days,
-            history_days=history_days,
-            seed=seed,
-            progress=lambda _p, n: bar.advance(task, n),
-        )
+    quiet_known_errors()
+    result = run_demo(
+        kh, symbols=symbols, days=days, history_days=history_days, seed=seed,
+        task_runner=make_runner(task_runner.value, workers=workers),
+    )  # fmt: skip
     out.print(
-        f"[bold]Kappa demo[/]: {symbols} symbols × {len(result.dates)} sessions "
-        f"({result.dates[0]} .. {result.dates[-1]}) simulated into {result.data_dir}"
+        f"[bold]Kappa demo[/]: {symbols} symbols, nightly flow over {len(result.dates)} sessions "
+        f"({result.dates[0]} .. {result.dates[-1]}), simulated into {result.data_dir}"
     )
-    for report in result.loads:
-        _print_load(report)
+    for night in result.nights:
+        _print_night(night)
+        for w in getattr(night, "warnings", []):
+            out.print(f"    [yellow]warning:[/] {w}", highlight=False)
     t = Table("table", "rows", title="rows in the database", title_justify="left")
     for name, n in result.table_rows.items():
         t.add_row(name, f"{n:,}")
     out.print(t)
-    out.print(
-        f"calibrated as of {result.dates[-1]} over the {len(result.dates)} sessions, beside the simulator's truth:"
-    )
+    out.print(f"calibrated as of {result.dates[-1]}, beside the simulator's truth:")
     _print_frame(result.calibration_vs_truth, 50)
-    out.print(f"attribution of {result.dates[-1]}: {result.attribution_summary}")
-    out.print(f"database: {kh.db_path}\nlake:     {kh.lake}\ntruth:    {result.data_dir / 'truth.json'}")
+    out.print(f"database: {kh.db_path}\nlake:     {kh.lake}\ninbox:    {kh.inbox}")
     out.print(f"report:   {result.report}")
     h = f" --home {kh.root}" if home else ""
     out.print("try:")
     out.print(
-        f'  kappa sql{h} "SELECT symbol, date, close, volume FROM daily ORDER BY date DESC, symbol LIMIT 10"'
+        f'  kappa sql{h} "SELECT date, broker, orders, total_bps, z_mean, z_std FROM scorecard_broker '
+        'ORDER BY date, broker"'
     )
     out.print(
-        f'  kappa sql{h} "SELECT symbol, count(*) AS quotes, avg(ask - bid) AS avg_spread FROM quotes GROUP BY 1"'
+        f'  kappa sql{h} "SELECT symbol, as_of, sigma_usd, gamma, eta, epsilon_usd, status FROM latest_calibrations"'
     )
-    out.print(f'  kappa sql{h} "SELECT table_name, rule, count(*) FROM quarantine GROUP BY ALL"')
     out.print(
-        f'  kappa sql{h} "SELECT broker, orders, total_bps, z_mean, z_std FROM scorecard_broker ORDER BY 1"'
+        f'  kappa sql{h} "SELECT order_id, symbol, side, shares, count(*) - 1 AS periods, '
+        'max(expected_cost_usd) AS e_usd, max(std_usd) AS sd_usd FROM schedules GROUP BY ALL ORDER BY 1"'
     )
-    cal = result.calibration_vs_truth.filter(pl.col("gamma") >= 0, pl.col("eta") > 0)
-    if cal.height:
-        sym = cal["symbol"][0]
-        out.print(
-            f"  kappa schedule{h} --symbol {sym} --shares 50000 --side buy --horizon-days 1 --periods 13 "
-            "--risk-aversion 1e-6 --save"
-        )
 
 
 def main() -> None:

@@ -1,41 +1,44 @@
-"""``kappa demo``: simulate a small market, load it into Kappa and summarise what landed.
+"""``kappa demo``: simulate a small market and run the nightly flow over it, night after night.
 
-Later stages (calibration, schedules, attribution, the report) hook into :func:`run_demo` as they arrive.
+The simulator writes ``days`` + 1 sessions; the demo lays them out as a desk's drop folder would hold them
+(``KAPPA_HOME/inbox/YYYY-MM-DD/``): each evening brings the day's quotes, trades and fills and the next
+session's parent orders (known the evening before); the first evening also brings the daily history and
+its own day's orders. The last simulated session is "tomorrow": only its orders are delivered, so the last
+night schedules them. Then the ``backfill`` flow runs ``nightly`` over the days.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from data.home import KappaHome
-from data.ingest import LoadReport, Progress, ingest
+from data.inbox import inbox_folder
 from data.simulator import SimConfig, random_universe, write_dataset
 from data.sql import first_row
 from data.store import reader
-from flows.attribute import attribute, summary
-from flows.calibrate import calibrate
-from flows.report import report
 
 DEMO_START = dt.date(2026, 11, 16)
-INPUT_TABLES = ("quotes", "trades", "orders", "fills")
+TABLES_SHOWN = ("quotes", "trades", "orders", "fills", "daily", "quarantine", "calibrations", "attribution",
+                "schedules", "runs")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class DemoResult:
-    """What the demo produced: where the simulated files are, the loads, and row counts per table."""
+    """What the demo produced: the simulated files, the nights run, and row counts per table."""
 
     data_dir: Path
     dates: list[dt.date]
-    loads: list[LoadReport]
+    nights: list[object]
     table_rows: dict[str, int]
     calibration_vs_truth: pl.DataFrame
-    attribution_summary: str
-    report: Path
+    report: Path | None
 
 
 BAD_ROWS: dict[str, list[str]] = {
@@ -61,6 +64,27 @@ def append_bad_rows(day_dir: Path) -> None:
             f.writelines(r.format(sym=sym, day=day) + "\n" for r in rows)
 
 
+def arrange_inbox(home: KappaHome, sim_dir: Path, dates: list[dt.date]) -> list[dt.date]:
+    """Copy the simulated sessions ``dates`` into the drop folders of all but the last; returns the nights.
+
+    Night k gets the day's quotes, trades and fills and the orders of session k + 1; the first night also
+    gets the daily history and its own orders.
+    """
+    nights = dates[:-1]
+    for k, day in enumerate(nights):
+        src, dst = sim_dir / day.isoformat(), inbox_folder(home, day)
+        if dst.exists():
+            shutil.rmtree(dst)
+        dst.mkdir(parents=True)
+        for table in ("quotes", "trades", "fills"):
+            shutil.copy(src / f"{table}.csv", dst / f"{table}.csv")
+        if k == 0:
+            shutil.copy(sim_dir / "daily.csv", dst / "daily.csv")
+            shutil.copy(src / "orders.csv", dst / "orders.csv")
+        shutil.copy(sim_dir / dates[k + 1].isoformat() / "orders.csv", dst / "orders-next-session.csv")
+    return nights
+
+
 def run_demo(
     home: KappaHome,
     *,
@@ -68,52 +92,36 @@ def run_demo(
     days: int = 5,
     history_days: int = 500,
     seed: int = 7,
-    progress: Progress | None = None,
+    task_runner: Any = None,
 ) -> DemoResult:
-    """Simulate ``symbols`` × ``days`` sessions (plus a daily history) under ``home/demo`` and ingest them.
+    """Simulate ``symbols`` × ``days`` sessions (and a daily history), lay them out in the inbox and run
+    the nightly flow over them (every night again on a rerun: the result is the same)."""
+    from flows.nightly import NightlyResult, backfill
 
-    The simulated files sit in the nightly inbox layout (``YYYY-MM-DD/quotes.csv`` ...) with ``truth.json``,
-    the parameters the market was generated with.
-    """
     cfg = SimConfig(
         random_universe(symbols, seed=seed, quotes_per_day=2_000),
         DEMO_START,
-        days,
+        days + 1,
         history_days=history_days,
         seed=seed,
     )
-    data_dir = home.root / "demo"
-    dates = write_dataset(cfg, data_dir)
-    append_bad_rows(data_dir / dates[0].isoformat())
-    loads: list[LoadReport] = []
-    if history_days:
-        loads.append(ingest(home, "daily", [data_dir / "daily.csv"], progress=progress))
-    for table in INPUT_TABLES:
-        files = [data_dir / d.isoformat() / f"{table}.csv" for d in dates]
-        loads.append(ingest(home, table, files, progress=progress))
-    if len(dates) > 1:  # what a pre-trade model had the night before the last session: judged by attribution
-        calibrate(home, dates[-2], lookback_days=days - 1)
-    calibrated = calibrate(home, dates[-1], lookback_days=days).rows
-    attributed = attribute(home, dates[-1])
-    report_files = report(home, dates[-1])
+    sim_dir = home.root / "demo"
+    dates = write_dataset(cfg, sim_dir)
+    nights = arrange_inbox(home, sim_dir, dates)
+    append_bad_rows(inbox_folder(home, nights[0]))
+    flow = backfill.with_options(task_runner=task_runner) if task_runner is not None else backfill
+    results = flow(start=nights[0], end=nights[-1], home=str(home.root), redo=True, lookback_days=days)
+    assert all(isinstance(r, NightlyResult) for r in results)
     with reader(home) as con:
         counts = {}
-        for t in (
-            "quotes",
-            "trades",
-            "orders",
-            "fills",
-            "daily",
-            "quarantine",
-            "calibrations",
-            "attribution",
-            "runs",
-        ):
+        for t in TABLES_SHOWN:
             row = first_row(con, f"SELECT count(*) FROM {t}")
             counts[t] = int(row[0]) if row else 0
+        calibrated = con.sql("SELECT * FROM calibrations WHERE as_of = ?", params=[nights[-1]]).pl()
+    last = results[-1] if results else None
     return DemoResult(
-        data_dir, dates, loads, counts, _against_truth(calibrated, data_dir / "truth.json"),
-        summary(attributed.rows), report_files.html,
+        sim_dir, nights, list(results), counts, _against_truth(calibrated, sim_dir / "truth.json"),
+        Path(last.report) if last is not None and last.report else None,
     )  # fmt: skip
 
 

@@ -20,10 +20,11 @@ error, the run is recorded with status ``warning`` and the flow ends in a ``Comp
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import duckdb
 import polars as pl
@@ -53,7 +54,7 @@ IO_RETRIES = 2
 IO_RETRY_DELAY_S = 5
 
 
-def io_only(_task: object, _task_run: object, state: State) -> bool:  # type: ignore[type-arg]
+def io_only(_task: object, _task_run: object, state: State[Any]) -> bool:
     """Retry a failed task only if it failed on I/O (a file, the network, a busy database)."""
     try:
         state.result()
@@ -64,15 +65,18 @@ def io_only(_task: object, _task_run: object, state: State) -> bool:  # type: ig
     return False
 
 
+_task: Any = task  # prefect's overloads do not type a plain function wrapped with options
+
+
 def _io_task(fn: Callable[..., Any], name: str) -> Any:
-    return task(
+    return _task(
         fn, name=name, retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_S, retry_condition_fn=io_only,
         cache_policy=NO_CACHE,
     )  # fmt: skip
 
 
 def _math_task(fn: Callable[..., Any], name: str) -> Any:
-    return task(fn, name=name, cache_policy=NO_CACHE)
+    return _task(fn, name=name, cache_policy=NO_CACHE)
 
 
 load_inbox_task = _io_task(ingest_inbox, "ingest inbox")
@@ -131,7 +135,7 @@ class Mapped:
         return parts, failures
 
 
-def _exception(state: State) -> BaseException:  # type: ignore[type-arg]
+def _exception(state: State[Any]) -> BaseException:
     try:
         out = state.result(raise_on_failure=False)
     except BaseException as exc:  # a crashed run raises even so
@@ -156,14 +160,31 @@ class NightlyResult:
     orders_attributed: int = 0
     schedules: int = 0
     skipped_orders: list[tuple[str, str]] = field(default_factory=list)
-    failed_symbols: list[tuple[str, str]] = field(default_factory=list)
+    failed_symbols: list[tuple[str, str, str]] = field(default_factory=list)
     report: str | None = None
 
     @property
     def warnings(self) -> list[str]:
-        out = [f"{s} failed: {e}" for s, e in self.failed_symbols]
+        out = [_warning(f) for f in self.failed_symbols]
         out += [f"file not loaded (matches no table): {f}" for f in self.ignored_files]
         return out
+
+
+def _failures(
+    step: str, batch_failures: list[tuple[str, str]], rows: pl.DataFrame | None = None
+) -> list[tuple[str, str, str]]:
+    """``(symbol, step, error)`` of every symbol that failed: its batch task, or its own row (``failed``)."""
+    out = {(s, step, e) for s, e in batch_failures}
+    seen = {s for s, _ in batch_failures}
+    if rows is not None and rows.height:
+        out |= {(r["symbol"], step, r["reason"]) for r in rows.filter(pl.col("status") == "failed").to_dicts()
+                if r["symbol"] not in seen}  # fmt: skip
+    return sorted(out)
+
+
+def _warning(failure: tuple[str, str, str]) -> str:
+    symbol, step, error = failure
+    return f"{step} of {symbol} failed: {error}"
 
 
 def _final_state(result: Any, warnings: list[str]) -> Any:
@@ -238,7 +259,12 @@ def _status_counts(rows: pl.DataFrame) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------------- flows
 
 
-@flow(name="nightly", flow_run_name=_run_name("nightly"), task_runner=ThreadPoolTaskRunner())
+def _threads() -> Any:
+    """The default task runner: a thread per CPU (``flows.settings.task_runner`` for the others)."""
+    return ThreadPoolTaskRunner(max_workers=os.cpu_count() or 1)
+
+
+@flow(name="nightly", flow_run_name=_run_name("nightly"), task_runner=_threads())
 def nightly(
     date: dt.date | None = None,
     home: str | None = None,
@@ -302,9 +328,7 @@ def nightly(
             "scheduled %d of %d pending order(s) for the next session",
             pending.height - len(scheduled.skipped), pending.height,
         )  # fmt: skip
-        failed = sorted(set(cal_failed) | set(att_failed))
-        failed += [(r["symbol"], r["reason"]) for r in calibrations.filter(pl.col("status") == "failed").to_dicts()
-                   if r["symbol"] not in {s for s, _ in failed}]  # fmt: skip
+        failed = _failures("calibration", cal_failed, calibrations) + _failures("attribution", att_failed)
         message = (
             f"calibrations {cal.summary(calibrations)}; attribution {att.summary(attribution)}; "
             f"schedules {pending.height - len(scheduled.skipped)}/{pending.height}"
@@ -330,7 +354,7 @@ def nightly(
     return _final_state(result, result.warnings)
 
 
-@flow(name="calibrate", flow_run_name=_run_name("calibrate"), task_runner=ThreadPoolTaskRunner())
+@flow(name="calibrate", flow_run_name=_run_name("calibrate"), task_runner=_threads())
 def calibrate(
     as_of: dt.date,
     home: str | None = None,
@@ -350,18 +374,17 @@ def calibrate(
         plan, batches = _calibrate(kh, as_of, lookback_days, garch_days, symbols, batch_symbols, calendar)
         parts, failed = batches.collect()
         rows = cal.finish_calibration(plan, parts)
-        failed += [(r["symbol"], r["reason"]) for r in rows.filter(pl.col("status") == "failed").to_dicts()
-                   if r["symbol"] not in {s for s, _ in failed}]  # fmt: skip
+        failures = _failures("calibration", failed, rows)
         write_results_task(
             kh, run_id, Results(calibrations=rows, calibration_as_of=as_of, calibration_symbols=symbols),
-            message=cal.summary(rows), status="warning" if failed else "success",
+            message=cal.summary(rows), status="warning" if failures else "success",
         )  # fmt: skip
         if rows.height:
             publish_calibrations(rows)
-    return _final_state(rows.with_columns(run_id=pl.lit(run_id)), [f"{s} failed: {e}" for s, e in failed])
+    return _final_state(rows.with_columns(run_id=pl.lit(run_id)), [_warning(f) for f in failures])
 
 
-@flow(name="attribute", flow_run_name=_run_name("attribute"), task_runner=ThreadPoolTaskRunner())
+@flow(name="attribute", flow_run_name=_run_name("attribute"), task_runner=_threads())
 def attribute(
     date: dt.date,
     home: str | None = None,
@@ -380,8 +403,9 @@ def attribute(
             kh, run_id, Results(attribution=rows, attribution_date=date),
             message=att.summary(rows), status="warning" if failed else "success",
         )  # fmt: skip
+    failures = _failures("attribution", failed)
     return _final_state(
-        rows.with_columns(date=pl.lit(date), run_id=pl.lit(run_id)), [f"{s} failed: {e}" for s, e in failed]
+        rows.with_columns(date=pl.lit(date), run_id=pl.lit(run_id)), [_warning(f) for f in failures]
     )
 
 
@@ -414,10 +438,18 @@ def backfill(
         if day in done:
             logger.info("%s: already done, skipped", day)
             continue
-        state = night(
-            date=day, home=str(kh.root), lookback_days=lookback_days, garch_days=garch_days,
-            batch_symbols=batch_symbols, calendar=calendar, return_state=True,
-        )  # fmt: skip
+        state = cast(
+            State[Any],
+            night(
+                date=day,
+                home=str(kh.root),
+                lookback_days=lookback_days,
+                garch_days=garch_days,
+                batch_symbols=batch_symbols,
+                calendar=calendar,
+                return_state=True,
+            ),
+        )
         if not state.is_completed():
             raise RuntimeError(
                 f"nightly {day} ended {state.name}: {state.message}; rerun the backfill to resume"
@@ -446,7 +478,7 @@ def publish_calibrations(calibrations: pl.DataFrame) -> None:
     """A table artifact ``calibrations``: one row per symbol."""
     table = [json_safe(r) for r in calibrations.select(ARTIFACT_CALIBRATION_COLUMNS).to_dicts()]
     as_of = calibrations["as_of"][0] if calibrations.height else None
-    create_table_artifact(table, key="calibrations", description=f"Calibrations as of {as_of}")  # type: ignore[arg-type]
+    create_table_artifact(table, key="calibrations", description=f"Calibrations as of {as_of}")
 
 
 def publish_artifacts(result: NightlyResult, calibrations: pl.DataFrame, attribution: pl.DataFrame) -> None:

@@ -398,8 +398,9 @@ def order_schedules(
     Each order (``order_id, symbol, side, quantity, arrival_ts, end_ts, risk_aversion``) trades from its
     arrival to its end, the horizon T counted in session time (nights and holidays skipped), in
     N = max(1, round(78·T)) periods of about 5 minutes, at its own λ (``risk_aversion``; 0, i.e. TWAP, where
-    it has none), with σ realized, γ, η and ε of its symbol's row in ``calibrations``. An order without a
-    usable calibration, or whose parameters admit no schedule, is skipped with the reason.
+    it has none), with σ realized, γ, η and ε of its symbol's row in ``calibrations``. A negative γ estimate
+    (buying would lower the price: noise, not impact) is used as γ = 0, which the row's ``gamma`` shows. An
+    order without a usable calibration, or whose parameters admit no schedule, is skipped with the reason.
     """
     from data.calendar import session_time_days
 
@@ -418,10 +419,12 @@ def order_schedules(
             skipped.append((o["order_id"], "the order's window holds no session time"))
             continue
         lam = o["risk_aversion"] if o["risk_aversion"] is not None else 0.0
+        gamma = row.get("gamma")
         req = ScheduleRequest(
             shares=o["quantity"], side=o["side"], horizon_days=horizon,
             periods=max(1, round(PERIODS_PER_DAY * horizon)), risk_aversion=lam, symbol=o["symbol"],
             as_of=row["as_of"], start=start, order_id=o["order_id"], calendar=calendar,
+            gamma=0.0 if isinstance(gamma, float) and gamma < 0 else None,
         )  # fmt: skip
         try:
             plan = plan_schedule(None, req, row)

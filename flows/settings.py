@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from data.home import KappaHome
 
@@ -53,7 +53,7 @@ def task_runner(
     *,
     workers: int | None = None,
     dask_address: str | None = None,
-) -> TaskRunner:  # type: ignore[type-arg]
+) -> TaskRunner[Any]:
     """The task runner ``kind`` with ``workers`` threads, processes or local Dask worker processes.
 
     ``dask`` with ``dask_address`` connects to that scheduler (each worker needs the project installed, the
@@ -76,3 +76,30 @@ def task_runner(
         return DaskTaskRunner(address=dask_address)
     n = workers or os.cpu_count() or 1
     return DaskTaskRunner(cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True})
+
+
+class _OneLineKnownErrors:
+    """A logging filter: Kappa's own errors (bad input, a busy database) are logged without a traceback."""
+
+    def filter(self, record: object) -> bool:
+        import logging
+
+        from data.errors import KappaError
+        from schedule.model import ScheduleError
+
+        assert isinstance(record, logging.LogRecord)
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, KappaError | ScheduleError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_known_errors() -> None:
+    """Log Kappa's own errors as one line in Prefect's console output (unexpected errors keep theirs)."""
+    import logging
+
+    for logger in (logging.getLogger("prefect"), logging.getLogger()):
+        for handler in logger.handlers:
+            if not any(isinstance(f, _OneLineKnownErrors) for f in handler.filters):
+                handler.addFilter(_OneLineKnownErrors())

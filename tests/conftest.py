@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh Kappa home per test and small helpers to write input files."""
+"""Shared fixtures: a fresh Kappa home per test, small helpers to write input files, and a Prefect server
+for the flows (started once per session)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import csv
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,11 +16,40 @@ import pytest
 from data.home import KappaHome
 from data.store import reader
 
+# Prefect reads its settings when first imported (no module above imports it): give the test session its
+# own Prefect home.
+os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="kappa-test-prefect-"))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+SERVER_STARTUP_TIMEOUT_S = 240  # a loaded 2-core CI machine can take a minute
+
 REPO = Path(__file__).resolve().parents[1]
 
 # A plain Monday session of XNYS (14:30-21:00 UTC) and the early close after Thanksgiving 2026.
 DAY = "2026-11-16"
 EARLY_CLOSE_DAY = "2026-11-27"
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """A Prefect server for the whole session (``prefect_test_harness``: a real server process on a
+    temporary SQLite database). Its URL is exported as ``PREFECT_API_URL``, so CLI subprocesses and Dask
+    workers report to it too."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=SERVER_STARTUP_TIMEOUT_S):
+        url = str(PREFECT_API_URL.value())
+        before = os.environ.get("PREFECT_API_URL")
+        os.environ["PREFECT_API_URL"] = url
+        try:
+            yield url
+        finally:
+            if before is None:
+                os.environ.pop("PREFECT_API_URL", None)
+            else:
+                os.environ["PREFECT_API_URL"] = before
 
 
 @pytest.fixture
@@ -65,10 +96,10 @@ def snapshot(home: KappaHome) -> dict[str, list[tuple[object, ...]]]:
 
 
 def run_kappa(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    *args: str, env: dict[str, str] | None = None, unset: Sequence[str] = (), timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """Run the ``kappa`` CLI in a subprocess, as a user would."""
-    full_env = {**os.environ, **(env or {})}
+    """Run the ``kappa`` CLI in a subprocess, as a user would (without the variables ``unset``)."""
+    full_env = {k: v for k, v in {**os.environ, **(env or {})}.items() if k not in unset}
     return subprocess.run(
         [sys.executable, "-m", "flows.cli", *args],
         capture_output=True,

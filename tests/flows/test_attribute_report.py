@@ -13,7 +13,6 @@ import pytest
 from data.home import KappaHome
 from data.ingest import ingest
 from data.simulator import SimConfig, SymbolParams, write_dataset
-from flows.calibrate import calibrate
 from tests.conftest import query, run_kappa
 
 SYMS = (
@@ -25,7 +24,9 @@ LAST = dt.date(2026, 11, 13)
 
 
 @pytest.fixture(scope="module")
-def attributed(tmp_path_factory: pytest.TempPathFactory) -> KappaHome:
+def attributed(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> KappaHome:
+    from flows.nightly import calibrate
+
     root = tmp_path_factory.mktemp("tca")
     cfg = SimConfig(SYMS, START, 5, orders_per_symbol_day=10, history_days=120, seed=3)
     dates = write_dataset(cfg, root / "inbox")
@@ -33,7 +34,7 @@ def attributed(tmp_path_factory: pytest.TempPathFactory) -> KappaHome:
     ingest(home, "daily", [root / "inbox" / "daily.csv"])
     for table in ("quotes", "trades", "orders", "fills"):
         ingest(home, table, [root / "inbox" / d.isoformat() / f"{table}.csv" for d in dates])
-    calibrate(home, dates[-2], lookback_days=4)
+    calibrate(as_of=dates[-2], home=str(home.root), lookback_days=4)
     res = run_kappa("attribute", "--date", str(LAST), "--home", str(home.root))
     assert res.returncode == 0, res.stderr
     assert "orders" in res.stdout and "z mean" in res.stdout

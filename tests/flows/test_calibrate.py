@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from data.home import KappaHome
@@ -22,7 +24,7 @@ DAYS = 8
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> KappaHome:
+def loaded(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> KappaHome:
     root = tmp_path_factory.mktemp("cal")
     cfg = SimConfig(SYMS, START, DAYS, orders_per_symbol_day=8, history_days=300, seed=21)
     dates = write_dataset(cfg, root / "inbox")
@@ -105,10 +107,26 @@ def test_calibrate_errors_are_one_line(loaded: KappaHome) -> None:
     assert set(params) >= {"as_of", "lookback_days", "garch_days", "symbols"}
 
 
-def test_parallel_garch_gives_the_same_rows(loaded: KappaHome, monkeypatch: pytest.MonkeyPatch) -> None:
-    import flows.calibrate as fc
+def test_batches_of_one_symbol_give_the_rows_of_one_window(loaded: KappaHome) -> None:
+    """The flow's batches (each read from the lake alone, joined by the cross-sectional finish) equal a
+    calibration of the whole window at once: batching changes where the work runs, not a number."""
+    from calibration.estimates import MarketWindow, calibrate_window
+    from data.market import read_window
+    from flows.calibrate import calibrate_batch, finish_calibration, plan_calibration
 
-    serial = fc.calibrate(loaded, dt.date(2026, 11, 18), lookback_days=5, workers=1).rows
-    monkeypatch.setattr(fc, "PARALLEL_GARCH_MIN_SYMBOLS", 1)
-    parallel = fc.calibrate(loaded, dt.date(2026, 11, 18), lookback_days=5, workers=2).rows
-    assert serial.drop("run_id").equals(parallel.drop("run_id"))
+    as_of = dt.date(2026, 11, 18)
+    plan = plan_calibration(loaded, as_of, lookback_days=5, batch_symbols=1)
+    assert all(len(b.symbols) == 1 for b in plan.batches) and {("AAA",), ("BBB",)} <= {
+        b.symbols for b in plan.batches
+    }
+    batched = finish_calibration(plan, [calibrate_batch(b) for b in plan.batches])
+    w = read_window(loaded, as_of, 5, 500)
+    whole = calibrate_window(MarketWindow(as_of, 5, w.sessions, w.quotes, w.trades, w.fills, w.daily))
+    assert batched.drop("window_start", "window_end").equals(whole)
+    # with the fallback η of a symbol without fills taken from the other symbols (cross-section)
+    no_fills = [replace(b, fills=b.fills.clear()) if b.symbols == ("BBB",) else b for b in plan.batches]
+    rows = finish_calibration(plan, [calibrate_batch(b) for b in no_fills]).sort("symbol")
+    assert rows.filter(pl.col("symbol").is_in(["AAA", "BBB"]))["eta_source"].to_list() == [
+        "fills",
+        "cross_section",
+    ]

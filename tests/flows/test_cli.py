@@ -122,18 +122,27 @@ def test_every_command_has_help_with_an_example() -> None:
         assert res.returncode == 0 and "Example: kappa " + cmd in res.stdout
 
 
+RESULTS = {
+    "calibrations": "SELECT * EXCLUDE (run_id) FROM calibrations ORDER BY ALL",
+    "attribution": "SELECT * EXCLUDE (run_id) FROM attribution ORDER BY ALL",
+    "schedules": "SELECT * EXCLUDE (run_id, created_at) FROM schedules ORDER BY ALL",
+}
+
+
 @pytest.mark.slow
-def test_demo_runs_end_to_end_and_reruns_identically(tmp_path: Path) -> None:
+def test_demo_runs_the_nightly_flow_end_to_end_and_reruns_identically(tmp_path: Path) -> None:
+    """``kappa demo`` as on a fresh machine: Prefect's temporary server, its home under KAPPA_HOME."""
     h = tmp_path / "demo"
     args = ("demo", "--home", str(h), "--symbols", "3", "--days", "2", "--history-days", "60")
-    res = run_kappa(*args)
+    res = run_kappa(*args, unset=("PREFECT_API_URL", "PREFECT_HOME"))
     assert res.returncode == 0, res.stderr
-    assert "rows in the database" in res.stdout and "kappa sql" in res.stdout
+    assert "Traceback" not in res.stderr
+    assert (h / "prefect" / "prefect.db").exists()
     home = KappaHome.resolve(h)
     first = snapshot(home)
+    nights = [dt.date(2026, 11, 16), dt.date(2026, 11, 17)]
     assert query(home, "SELECT count(DISTINCT symbol), count(DISTINCT date) FROM quotes") == [(3, 2)]
     assert query(home, "SELECT count(*) FROM daily") == [(3 * 62,)]
-    assert len(first["fills"]) > 0 and len(first["orders"]) > 0
     # the demo's deliberately bad rows, each under its rule
     assert query(home, "SELECT table_name, rule, count(*) FROM quarantine GROUP BY ALL ORDER BY ALL") == [
         ("fills", "unknown_order", 1),
@@ -143,24 +152,30 @@ def test_demo_runs_end_to_end_and_reruns_identically(tmp_path: Path) -> None:
         ("trades", "duplicate_key", 1),
         ("trades", "non_positive", 1),
     ]
-    # the demo calibrates every symbol as of its last session and shows the truth beside it
-    assert "beside the simulator's truth" in res.stdout
-    assert query(
-        home, "SELECT count(*), count(*) FILTER (WHERE eta_source = 'fills' AND as_of = DATE '2026-11-17') "
-              "FROM calibrations"
-    ) == [(6, 3)]  # fmt: skip
-    # and attributes the last session's orders with the calibration of the night before, into a report
-    n_orders = query(home, "SELECT count(*) FROM orders WHERE date = (SELECT max(date) FROM orders)")[0][0]
-    assert query(home, "SELECT count(*), min(calibration_as_of) FROM attribution") == [
-        (n_orders, dt.date(2026, 11, 16))
+    # one nightly flow run per night, each calibrating every symbol and attributing the day's orders
+    assert query(home, "SELECT status, count(*) FROM runs WHERE command = 'nightly' GROUP BY ALL") == [
+        ("success", 2)
     ]
-    assert (h / "reports" / "2026-11-17" / "report.html").exists() and "report:" in res.stdout
-    # every suggested command runs as printed (the schedule one saves a schedule)
+    assert query(home, "SELECT as_of, count(*) FROM calibrations GROUP BY ALL ORDER BY 1") == [
+        (nights[0], 3), (nights[1], 3)
+    ]  # fmt: skip
+    orders = dict(query(home, "SELECT date, count(*) FROM orders GROUP BY ALL"))
+    assert query(home, "SELECT date, count(*), max(calibration_as_of) FROM attribution GROUP BY ALL ORDER BY 1") == [
+        (nights[0], orders[nights[0]], None), (nights[1], orders[nights[1]], nights[0])
+    ]  # fmt: skip
+    # schedules for each next session's orders, delivered the evening before (tomorrow's included)
+    scheduled = query(home, "SELECT count(DISTINCT order_id) FROM schedules")[0][0]
+    assert scheduled == orders[nights[1]] + orders[dt.date(2026, 11, 18)]
+    assert "beside the simulator's truth" in res.stdout
+    report = h / "reports" / "2026-11-17" / "report.html"
+    assert report.exists() and f"report:   {report}" in res.stdout
+    # three example queries, each runs as printed
     suggested = [ln.strip() for ln in res.stdout.splitlines() if ln.strip().startswith("kappa ")]
-    assert len(suggested) == 5 and suggested[-1].startswith("kappa schedule")
+    assert len(suggested) == 3 and all(s.startswith("kappa sql") for s in suggested)
     for line in suggested:
         done = run_kappa(*shlex.split(line)[1:])
-        assert done.returncode == 0, (line, done.stderr)
-    assert query(home, "SELECT count(*) FROM schedules") == [(14,)]
-    assert run_kappa(*args).returncode == 0
+        assert done.returncode == 0 and "row(s)" in done.stdout, (line, done.stderr)
+    before = {t: query(home, q) for t, q in RESULTS.items()}
+    assert run_kappa(*args, unset=("PREFECT_API_URL", "PREFECT_HOME")).returncode == 0
     assert snapshot(home) == first
+    assert {t: query(home, q) for t, q in RESULTS.items()} == before

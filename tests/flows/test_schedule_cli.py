@@ -13,7 +13,6 @@ import pytest
 from data.home import KappaHome
 from data.ingest import ingest
 from data.simulator import SimConfig, SymbolParams, write_dataset
-from flows.calibrate import calibrate
 from tests.conftest import query, run_kappa
 
 PAPER = ["--shares", "1e6", "--side", "sell", "--horizon-days", "5", "--periods", "5",
@@ -95,7 +94,9 @@ def test_errors_are_one_line(args: list[str], message: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def calibrated(tmp_path_factory: pytest.TempPathFactory) -> KappaHome:
+def calibrated(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> KappaHome:
+    from flows.nightly import calibrate
+
     root = tmp_path_factory.mktemp("sched")
     syms = (SymbolParams("AAA", 50.0, 0.9, 4e-7, 2e-6, 0.02, 600_000, quotes_per_day=2_000),)
     cfg = SimConfig(syms, dt.date(2026, 11, 9), 5, orders_per_symbol_day=8, history_days=300, seed=5)
@@ -104,7 +105,7 @@ def calibrated(tmp_path_factory: pytest.TempPathFactory) -> KappaHome:
     ingest(home, "daily", [root / "inbox" / "daily.csv"])
     for table in ("quotes", "trades", "orders", "fills"):
         ingest(home, table, [root / "inbox" / d.isoformat() / f"{table}.csv" for d in dates])
-    calibrate(home, dates[-1])
+    calibrate(as_of=dates[-1], home=str(home.root))
     return home
 
 

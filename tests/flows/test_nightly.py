@@ -1,0 +1,403 @@
+"""The Prefect flows end to end on simulated nights: nightly, reruns, a failing symbol, backfill resume,
+Dask, and the served deployment's schedule.
+
+The simulated sessions are delivered as a desk's drop folder would hold them (``flows.demo.arrange_inbox``):
+each evening the day's quotes, trades and fills and the next session's orders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+import pytest
+
+from calibration.estimates import MarketWindow, calibrate_window
+from data.home import KappaHome
+from data.market import read_window
+from data.simulator import SimConfig, SymbolParams, write_dataset
+from flows.demo import arrange_inbox
+from tests.conftest import query
+
+SYMS = (
+    SymbolParams("AAA", 50.0, 0.9, 4e-7, 2e-6, 0.02, 600_000, quotes_per_day=1_500),
+    SymbolParams("BBB", 120.0, 2.5, 1e-6, 5e-6, 0.03, 300_000, quotes_per_day=1_500),
+    SymbolParams("CCC", 20.0, 0.4, 2e-7, 1e-6, 0.01, 900_000, quotes_per_day=1_500),
+)
+START = dt.date(2026, 11, 16)
+NIGHTS = [dt.date(2026, 11, 16), dt.date(2026, 11, 17), dt.date(2026, 11, 18)]
+LOOKBACK = 3
+NY = ZoneInfo("America/New_York")
+
+# what users see: every result table without run ids and creation times
+RESULT_QUERIES = {
+    "calibrations": "SELECT * EXCLUDE (run_id) FROM calibrations ORDER BY ALL",
+    "attribution": "SELECT * EXCLUDE (run_id) FROM attribution ORDER BY ALL",
+    "schedules": "SELECT * EXCLUDE (run_id, created_at) FROM schedules ORDER BY ALL",
+    "quotes": "SELECT * FROM quotes ORDER BY ALL",
+    "orders": "SELECT * EXCLUDE (run_id) FROM orders ORDER BY ALL",
+    "fills": "SELECT * EXCLUDE (run_id) FROM fills ORDER BY ALL",
+    "quarantine": "SELECT * EXCLUDE (run_id, quarantined_at) FROM quarantine ORDER BY ALL",
+}
+
+
+def differences(
+    a: list[tuple[object, ...]], b: list[tuple[object, ...]], rel: float = 0.0
+) -> list[tuple[int, int, object, object]]:
+    """(row, column, left, right) of every cell that differs, floats by more than ``rel`` relative."""
+    if len(a) != len(b):
+        return [(-1, -1, len(a), len(b))]
+
+    def same(x: object, y: object) -> bool:
+        if isinstance(x, float) and isinstance(y, float):
+            return math.isclose(x, y, rel_tol=rel, abs_tol=0.0) or x == y
+        return x == y
+
+    return [(i, j, x, y) for i, (ra, rb) in enumerate(zip(a, b, strict=True))
+            for j, (x, y) in enumerate(zip(ra, rb, strict=True)) if not same(x, y)]  # fmt: skip
+
+
+def results(home: KappaHome, where: dict[str, str] | None = None) -> dict[str, list[tuple[object, ...]]]:
+    out = {}
+    for table, sql in RESULT_QUERIES.items():
+        if where and table in where:
+            sql = sql.replace(" ORDER BY", f" WHERE {where[table]} ORDER BY")
+        out[table] = query(home, sql)
+    return out
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The simulated sessions (three nights and tomorrow), written once."""
+    root = tmp_path_factory.mktemp("sim")
+    cfg = SimConfig(SYMS, START, len(NIGHTS) + 1, orders_per_symbol_day=6, history_days=120, seed=11)
+    write_dataset(cfg, root)
+    return root
+
+
+@pytest.fixture
+def fresh_home(simulated: Path, tmp_path: Path) -> KappaHome:
+    """A new Kappa home whose inbox holds the three nights."""
+    home = KappaHome.resolve(tmp_path / "home").ensure()
+    dates = [*NIGHTS, dt.date(2026, 11, 19)]
+    assert arrange_inbox(home, simulated, dates) == NIGHTS
+    return home
+
+
+@pytest.fixture(scope="module")
+def two_nights(simulated: Path, tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> KappaHome:
+    """A home after the nightly flow ran for the first two nights (thread-pool task runner)."""
+    from flows.nightly import nightly
+
+    home = KappaHome.resolve(tmp_path_factory.mktemp("nightly") / "home").ensure()
+    arrange_inbox(home, simulated, [*NIGHTS, dt.date(2026, 11, 19)])
+    for day in NIGHTS[:2]:
+        state = nightly(date=day, home=str(home.root), lookback_days=LOOKBACK, return_state=True)
+        assert state.is_completed() and state.name == "Completed", state
+    return home
+
+
+# --------------------------------------------------------------------------------- the steps, without Prefect
+
+
+def test_inbox_files_are_sorted_by_table_and_the_rest_is_reported(tmp_path: Path) -> None:
+    from data.inbox import inbox_files
+
+    for name in ("quotes.csv", "Quotes-ARCA.parquet", "orders-next-session.csv", "fills.csv.gz", "notes.txt",
+                 "trades.json", "daily.csv"):  # fmt: skip
+        (tmp_path / name).write_text("x")
+    by_table, ignored = inbox_files(tmp_path)
+    assert list(by_table) == ["daily", "quotes", "orders", "fills"]  # the load order: fills after orders
+    assert [p.name for p in by_table["quotes"]] == ["Quotes-ARCA.parquet", "quotes.csv"]
+    assert ignored == ["notes.txt", "trades.json"]
+    assert inbox_files(tmp_path / "missing") == ({}, [])
+
+
+def test_pending_order_schedules_are_the_first_order_optimum() -> None:
+    """A pending order's schedule solves the first-order conditions of E + λV (a dense solve written out
+    in the tests, not the closed form), over its window in session time, with its own λ."""
+    from flows.schedule import order_schedules
+    from schedule import MarketParams, Order
+    from tests.schedule.conftest import brute_force_utility, first_order_holdings
+
+    cal = pl.DataFrame({"symbol": ["AAA", "BBB"], "as_of": [dt.date(2026, 11, 25)] * 2,
+                        "sigma_usd": [0.9, 2.5], "gamma": [4e-7, -3e-7], "eta": [2e-6, 5e-6],
+                        "epsilon_usd": [0.02, 0.03], "status": ["ok", "ok"]})  # fmt: skip
+    # AAA: Friday 2026-11-27 (an early close, 13:00) 12:00 to Monday 11:00: 1 h + 1.5 h = 2.5 h of session
+    orders = pl.DataFrame({
+        "order_id": ["o1", "o2", "o3"], "symbol": ["AAA", "BBB", "ZZZ"], "side": ["buy", "sell", "buy"],
+        "quantity": [1e5, 5e4, 1e3],
+        "arrival_ts": [dt.datetime(2026, 11, 27, 17), dt.datetime(2026, 11, 27, 14, 30), dt.datetime(2026, 11, 27, 15)],
+        "end_ts": [dt.datetime(2026, 11, 30, 16), dt.datetime(2026, 11, 27, 18), dt.datetime(2026, 11, 27, 16)],
+        "risk_aversion": [2e-6, None, 1e-6],
+    })  # fmt: skip
+    out = order_schedules(orders, cal, "run-x")
+    assert out.skipped == [("o3", "no calibration of ZZZ")]
+    rows = out.rows.sort("order_id", "period")
+    o1 = rows.filter(pl.col("order_id") == "o1")
+    horizon = 2.5 / 6.5
+    assert o1["horizon_days"][0] == pytest.approx(horizon) and o1.height - 1 == round(78 * horizon) == 30
+    order = Order(1e5, "buy", horizon, 30)
+    params = MarketParams(0.9, 4e-7, 2e-6, 0.02)
+    x = first_order_holdings(order, params, 2e-6)
+    np.testing.assert_allclose(o1["holdings_shares"].to_numpy(), x, rtol=0, atol=1e-6 * 1e5)
+    assert o1["expected_cost_usd"][0] + 2e-6 * o1["variance_usd2"][0] == pytest.approx(
+        brute_force_utility(x, order, params, 2e-6), rel=1e-9
+    )
+    # the clock: first period ends 5 min after arrival, the last at the end (Monday 16:00 UTC)
+    assert o1["ts"][1] == dt.datetime(2026, 11, 27, 17, 5) and o1["ts"][-1] == dt.datetime(2026, 11, 30, 16)
+    # BBB: no λ given, so TWAP; its negative γ estimate is used as 0, which the row shows
+    o2 = rows.filter(pl.col("order_id") == "o2")
+    assert o2["risk_aversion"][0] == 0.0 and o2["gamma"][0] == 0.0
+    np.testing.assert_allclose(np.diff(o2["holdings_shares"].to_numpy()), -5e4 / (o2.height - 1))
+
+
+# --------------------------------------------------------------------------------- the flows
+
+
+def test_nightly_writes_every_result_of_the_night(two_nights: KappaHome) -> None:
+    h = two_nights
+    day = NIGHTS[1]
+    runs = query(h, "SELECT status, count(*) FROM runs WHERE command = 'nightly' GROUP BY ALL")
+    assert runs == [("success", 2)]
+    # calibrations: one row per symbol and night, equal to a calibration of the whole window at once
+    cal = pl.DataFrame(query(h, f"SELECT symbol, status FROM calibrations WHERE as_of = '{day}' ORDER BY 1"),
+                       orient="row", schema=["symbol", "status"])  # fmt: skip
+    assert cal["symbol"].to_list() == ["AAA", "BBB", "CCC"] and set(cal["status"]) == {"ok"}
+    w = read_window(h, day, LOOKBACK, 500)
+    whole = calibrate_window(MarketWindow(day, LOOKBACK, w.sessions, w.quotes, w.trades, w.fills, w.daily))
+    from data.store import reader
+
+    with reader(h) as con:
+        stored = con.sql(
+            f"SELECT {', '.join(whole.columns)} FROM calibrations WHERE as_of = ? ORDER BY symbol",
+            params=[day],
+        ).pl()
+    assert stored.equals(whole.select(stored.columns))
+    # attribution: every order of the day, judged with the calibration of the night before
+    n_orders = query(h, f"SELECT count(*) FROM orders WHERE date = '{day}'")[0][0]
+    att = query(h, f"SELECT count(*), min(calibration_as_of), max(calibration_as_of), count(z_score) "
+                   f"FROM attribution WHERE date = '{day}'")[0]  # fmt: skip
+    assert att[0] == n_orders > 0 and att[1] == att[2] == NIGHTS[0] and att[3] > 0
+    # schedules: every order of the next session, from tonight's calibration, starting at its arrival
+    pending = query(h, "SELECT order_id, arrival_ts FROM orders WHERE date = '2026-11-18' ORDER BY 1")
+    sched = query(h, "SELECT order_id, min(ts), any_value(as_of), sum(trade_shares), any_value(shares) "
+                     "FROM schedules WHERE order_id LIKE '20261118%' GROUP BY 1 ORDER BY 1")  # fmt: skip
+    assert [s[0] for s in sched] == [p[0] for p in pending]
+    for (_, arrival), (_, first_ts, as_of, traded, shares) in zip(pending, sched, strict=True):
+        assert first_ts == arrival and as_of == day and traded == pytest.approx(shares)
+    assert (h.reports / day.isoformat() / "report.html").exists()
+
+
+def test_nightly_publishes_artifacts(two_nights: KappaHome) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
+
+    with get_client(sync_client=True) as client:
+        found = {}
+        for key in ("calibrations", "nightly-summary", "tca-report"):
+            arts = client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                sort=ArtifactSort.CREATED_DESC,
+            )
+            assert len(arts) >= 2, key  # a version per night
+            found[key] = arts[0]
+    summary = str(found["nightly-summary"].data)
+    assert "Cost of the day" in summary and "model z" in summary and "| total |" in summary
+    assert f"(file://{two_nights.reports}/{NIGHTS[1]}/report.html)" in str(found["tca-report"].data)
+    assert "sigma_usd" in str(found["calibrations"].data)
+
+
+def test_a_rerun_leaves_identical_tables(two_nights: KappaHome) -> None:
+    from flows.nightly import nightly
+
+    before = results(two_nights)
+    state = nightly(date=NIGHTS[1], home=str(two_nights.root), lookback_days=LOOKBACK, return_state=True)
+    assert state.name == "Completed"
+    assert results(two_nights) == before
+    assert query(two_nights, "SELECT count(*) FROM runs WHERE command = 'nightly'") == [(3,)]
+
+
+def test_a_failing_symbol_is_recorded_and_the_night_ends_in_a_warning(
+    fresh_home: KappaHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.attribute
+    import flows.calibrate
+    from flows.nightly import nightly
+
+    real_cal, real_att = flows.calibrate.calibrate_symbols, flows.attribute.attribute_orders
+
+    def cal_fails_on_bbb(window: MarketWindow) -> pl.DataFrame:
+        if "BBB" in window.daily["symbol"].to_list():
+            raise RuntimeError("injected calibration failure")
+        return real_cal(window)
+
+    def att_fails_on_bbb(orders: pl.DataFrame, *args: Any) -> pl.DataFrame:
+        if "BBB" in orders["symbol"].to_list():
+            raise ZeroDivisionError("injected attribution failure")
+        return real_att(orders, *args)
+
+    monkeypatch.setattr(flows.calibrate, "calibrate_symbols", cal_fails_on_bbb)
+    monkeypatch.setattr(flows.attribute, "attribute_orders", att_fails_on_bbb)
+    state = nightly(date=NIGHTS[0], home=str(fresh_home.root), lookback_days=LOOKBACK, return_state=True)
+    assert state.is_completed() and state.name == "Warning"
+    assert "calibration of BBB failed: RuntimeError: injected calibration failure" in state.message
+    result = state.result()
+    assert result.failed_symbols == [
+        ("BBB", "calibration", "RuntimeError: injected calibration failure"),
+        ("BBB", "attribution", "ZeroDivisionError: injected attribution failure"),
+    ]
+    h = fresh_home
+    assert query(h, "SELECT symbol, status, reason FROM calibrations ORDER BY 1") == [
+        ("AAA", "ok", None),
+        ("BBB", "failed", "RuntimeError: injected calibration failure"),
+        ("CCC", "ok", None),
+    ]
+    att = query(
+        h, "SELECT symbol, status, model_status, reason, count(*) FROM attribution GROUP BY ALL ORDER BY 1"
+    )
+    n_bbb = query(h, f"SELECT count(*) FROM orders WHERE symbol = 'BBB' AND date = '{NIGHTS[0]}'")[0][0]
+    assert ("BBB", "failed", "failed", "ZeroDivisionError: injected attribution failure", n_bbb) in att
+    assert all(r[1] == "ok" for r in att if r[0] != "BBB")
+    assert query(h, "SELECT status FROM runs WHERE command = 'nightly'") == [("warning",)]
+
+
+def test_backfill_resumes_after_a_failure_without_redoing_finished_nights(
+    fresh_home: KappaHome, two_nights: KappaHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import flows.nightly as fn
+
+    real_report = fn.report_task
+
+    @fn.task(name="render report")
+    def report_fails_on_second_night(home: KappaHome, day: dt.date) -> object:
+        if day == NIGHTS[1]:
+            raise OSError("injected: the report disk is full")
+        return real_report.fn(home, day)
+
+    h = str(fresh_home.root)
+    monkeypatch.setattr(fn, "report_task", report_fails_on_second_night)
+    state = fn.backfill(start=NIGHTS[0], end=NIGHTS[-1], home=h, lookback_days=LOOKBACK, return_state=True)
+    assert state.is_failed() and f"nightly {NIGHTS[1]} ended Failed" in state.message
+    status = query(fresh_home, "SELECT json_extract_string(parameters, '$.date'), status FROM runs "
+                               "WHERE command = 'nightly' ORDER BY started_at")  # fmt: skip
+    assert status == [(str(NIGHTS[0]), "success"), (str(NIGHTS[1]), "failed")]
+    monkeypatch.setattr(fn, "report_task", real_report)
+    done = fn.backfill(start=NIGHTS[0], end=NIGHTS[-1], home=h, lookback_days=LOOKBACK)
+    assert [r.date for r in done] == NIGHTS[1:]
+    status = query(fresh_home, "SELECT json_extract_string(parameters, '$.date'), status FROM runs "
+                               "WHERE command = 'nightly' ORDER BY started_at")  # fmt: skip
+    assert status == [(str(NIGHTS[0]), "success"), (str(NIGHTS[1]), "failed"),
+                      (str(NIGHTS[1]), "success"), (str(NIGHTS[2]), "success")]  # fmt: skip
+    # the resumed nights equal nights run straight through
+    first_two = {"calibrations": "as_of <= '2026-11-17'", "attribution": "date <= '2026-11-17'",
+                 "schedules": "as_of <= '2026-11-17'"}  # fmt: skip
+    mine, straight = results(fresh_home, first_two), results(two_nights, first_two)
+    for table in ("calibrations", "attribution", "schedules"):
+        assert mine[table] == straight[table], table
+
+
+def test_the_night_on_a_dask_cluster_equals_the_thread_pool_run(
+    fresh_home: KappaHome, two_nights: KappaHome
+) -> None:
+    """Two worker processes of a real ``LocalCluster``, reporting to the session's Prefect server.
+
+    Every number equals the thread-pool run's, bit for bit (each batch runs BLAS on one thread).
+    """
+    from distributed import LocalCluster
+    from prefect_dask import DaskTaskRunner
+
+    from flows.nightly import nightly
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        runner = DaskTaskRunner(address=cluster.scheduler_address)
+        state = nightly.with_options(task_runner=runner)(
+            date=NIGHTS[0], home=str(fresh_home.root), lookback_days=LOOKBACK, batch_symbols=1, return_state=True
+        )  # fmt: skip
+        assert state.name == "Completed", state
+        workers = set(cluster.scheduler_info["workers"])
+    assert len(workers) == 2
+    night_one = {"calibrations": f"as_of = '{NIGHTS[0]}'", "attribution": f"date = '{NIGHTS[0]}'",
+                 "schedules": f"as_of = '{NIGHTS[0]}'"}  # fmt: skip
+    mine, threads = results(fresh_home, night_one), results(two_nights, night_one)
+    for table in ("calibrations", "attribution", "schedules"):
+        diff = differences(mine[table], threads[table])
+        assert mine[table] and not diff, (table, diff[:5])
+
+
+def test_the_served_deployment_runs_weekday_evenings_and_skips_holidays(
+    tmp_path: Path, prefect_api: str
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.flow_engine import run_flow
+    from prefect.states import Scheduled
+
+    from flows.deploy import nightly_deployment, upcoming_nights
+    from flows.nightly import nightly
+
+    home = KappaHome.resolve(tmp_path / "home")
+    dep = nightly_deployment(home)
+    (sched,) = dep.schedules
+    assert sched.schedule.cron == "30 18 * * 1-5" and sched.schedule.timezone == "America/New_York"
+    assert dep.parameters == {"home": str(home.root), "calendar": "XNYS"}  # date: the session just closed
+    # Thanksgiving week 2026: Thursday 26 is a holiday, Friday 27 an early close
+    nights = upcoming_nights(
+        "30 18 * * 1-5", "America/New_York", after=dt.datetime(2026, 11, 23, 12, tzinfo=NY)
+    )
+    assert [(w.date(), s) for w, s in nights] == [
+        (dt.date(2026, 11, 23), dt.date(2026, 11, 23)),
+        (dt.date(2026, 11, 24), dt.date(2026, 11, 24)),
+        (dt.date(2026, 11, 25), dt.date(2026, 11, 25)),
+        (dt.date(2026, 11, 26), None),
+        (dt.date(2026, 11, 27), dt.date(2026, 11, 27)),
+    ]
+    # a run the schedule fired on a holiday evening (Labor Day, a Monday) ends Skipped without touching
+    # the home (a past evening: the engine waits for a run's scheduled time)
+    holiday = dt.datetime(2026, 9, 7, 18, 30, tzinfo=NY)
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run(nightly, parameters={"home": str(home.root)},
+                                     state=Scheduled(scheduled_time=holiday))  # fmt: skip
+    state = run_flow(nightly, flow_run=run, parameters={"home": str(home.root)}, return_type="state")
+    assert state.name == "Skipped" and "no XNYS session" in str(state.message)
+    assert not home.db_path.exists()
+
+
+def test_the_date_defaults_to_the_session_that_just_closed() -> None:
+    from data.calendar import last_closed_session
+
+    at: Callable[..., dt.date | None] = lambda *a: last_closed_session(dt.datetime(*a, tzinfo=NY))  # noqa: E731
+    assert at(2026, 11, 20, 18, 30) == dt.date(2026, 11, 20)  # a Friday evening
+    assert at(2026, 11, 20, 12, 0) == dt.date(2026, 11, 19)  # before the close: the previous session
+    assert at(2026, 11, 27, 13, 30) == dt.date(2026, 11, 27)  # after an early close (13:00)
+    assert at(2026, 11, 21, 18, 30) is None  # a Saturday: nothing closed
+
+
+def test_prefect_yaml_declares_the_same_deployment() -> None:
+    import yaml
+
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "prefect.yaml").read_text())
+    (dep,) = [d for d in spec["deployments"] if d["name"] == "nightly"]
+    assert dep["entrypoint"] == "flows/nightly.py:nightly"
+    (sched,) = dep["schedules"]
+    assert (sched["cron"], sched["timezone"]) == ("30 18 * * 1-5", "America/New_York")
+    assert dep["parameters"]["calendar"] == "XNYS" and "date" not in dep["parameters"]
+
+
+def test_nightly_cli_errors_are_one_line(tmp_path: Path, prefect_api: str) -> None:
+    from tests.conftest import run_kappa
+
+    res = run_kappa("nightly", "--date", "2026-11-21", "--home", str(tmp_path / "h"))
+    assert res.returncode == 2 and "not a session of XNYS" in res.stderr and "Traceback" not in res.stderr
+    res = run_kappa("nightly", "--date", "2026-11-20", "--home", str(tmp_path / "h"))
+    assert res.returncode == 2 and "no quotes for 2026-11-20" in res.stderr and "Traceback" not in res.stderr
+    res = run_kappa("backfill", "--start", "2026-11-20", "--end", "2026-11-19", "--home", str(tmp_path / "h"))
+    assert res.returncode == 2 and "is before" in res.stderr
+    shutil.rmtree(tmp_path / "h", ignore_errors=True)
