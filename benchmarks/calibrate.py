@@ -10,7 +10,8 @@ with `kappa ingest` into a cached home under ``benchmarks/.cache``, and then eac
 process (so its peak RSS is its own):
 
 - ``kappa``: the stages of :func:`calibration.estimates.calibrate_window` one by one, GARCH fits in a
-  process pool of ``os.cpu_count()`` workers, then the whole ``kappa calibrate`` step (read, fit, write);
+  process pool of ``os.cpu_count()`` workers, then the whole calibration step as the ``calibrate`` flow runs
+  it (plan, batches of 250 symbols over a process pool, one write; :mod:`benchmarks.flows` adds Prefect);
 - ``pandas``: :mod:`benchmarks.pandas_baseline` on the same frames (merge_asof, groupby, statsmodels and
   arch loops over symbols, serial GARCH).
 
@@ -80,12 +81,11 @@ def run_kappa(home: Path) -> dict[str, float]:
     """Kappa's stages, timed one by one, then the whole calibrate step."""
     import statsmodels.api  # noqa: F401  (imported before timing, as the pandas baseline does)
 
+    from benchmarks.flows import plain_calibrate
     from calibration.bars import bucket_mids, impact_buckets
     from calibration.impact import child_rates, permanent_impact_by_symbol, temporary_impact
     from calibration.signs import lee_ready_signs
     from calibration.volatility import garch_sigma, realized_sigma
-    from data.home import KappaHome
-    from flows.calibrate import calibrate
 
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -115,7 +115,8 @@ def run_kappa(home: Path) -> dict[str, float]:
     t["garch"] = time.perf_counter() - t0
     t["stages_total"] = sum(t[s] for s in STAGES)
     t0 = time.perf_counter()
-    calibrate(KappaHome.resolve(home), DAY, lookback_days=1, garch_days=HISTORY_DAYS)
+    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+        plain_calibrate(home, pool, batch_symbols=250)
     t["calibrate_step"] = time.perf_counter() - t0
     return t
 

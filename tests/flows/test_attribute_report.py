@@ -58,10 +58,12 @@ def test_attribution_rows_and_rerun(attributed: KappaHome) -> None:
     fees = dict(query(h, "SELECT symbol, sum(fees_usd) / sum(filled_shares) FROM attribution GROUP BY ALL"))
     assert fees["AAA"] == pytest.approx(0.003) and fees["BBB"] == 0.0
     before = query(h, "SELECT * EXCLUDE (run_id) FROM attribution ORDER BY order_id")
-    assert run_kappa("attribute", "--date", str(LAST), "--home", str(h.root)).returncode == 0
+    from flows.nightly import attribute  # the flow `kappa attribute` runs (its CLI is run by the fixture)
+
+    attribute(date=LAST, home=str(h.root))
     assert query(h, "SELECT * EXCLUDE (run_id) FROM attribution ORDER BY order_id") == before
     # no calibration before the first day: the model's verdict says so rather than guessing
-    assert run_kappa("attribute", "--date", str(START), "--home", str(h.root)).returncode == 0
+    attribute(date=START, home=str(h.root))
     statuses = query(h, f"SELECT DISTINCT model_status FROM attribution WHERE date = DATE '{START}'")
     assert statuses == [("no_calibration",)]
     weekend = run_kappa("attribute", "--date", "2026-11-14", "--home", str(h.root))

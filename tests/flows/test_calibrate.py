@@ -54,12 +54,16 @@ def test_calibrate_cli_writes_one_row_per_symbol_close_to_truth(loaded: KappaHom
 
 
 def test_rerun_replaces_and_latest_view(loaded: KappaHome) -> None:
-    args = ("calibrate", "--as-of", "2026-11-18", "--lookback-days", "5", "--home", str(loaded.root))
-    assert run_kappa(*args).returncode == 0
+    from flows.nightly import calibrate  # the flow `kappa calibrate` runs (its CLI is tested above)
+
+    def run(as_of: str, **kw: object) -> None:
+        calibrate(as_of=dt.date.fromisoformat(as_of), home=str(loaded.root), lookback_days=5, **kw)
+
+    run("2026-11-18")
     first = query(
         loaded, "SELECT * EXCLUDE (run_id) FROM calibrations WHERE lookback_days = 5 ORDER BY symbol"
     )
-    assert run_kappa(*args).returncode == 0
+    run("2026-11-18")
     again = query(
         loaded, "SELECT * EXCLUDE (run_id) FROM calibrations WHERE lookback_days = 5 ORDER BY symbol"
     )
@@ -71,9 +75,7 @@ def test_rerun_replaces_and_latest_view(loaded: KappaHome) -> None:
     ]
     assert again == first, diff
     assert query(loaded, "SELECT count(*) FROM calibrations WHERE as_of = '2026-11-18'") == [(2,)]
-    res = run_kappa("calibrate", "--as-of", "2026-11-17", "--symbols", "BBB", "--lookback-days", "5",
-                    "--home", str(loaded.root))  # fmt: skip
-    assert res.returncode == 0, res.stderr
+    run("2026-11-17", symbols=["BBB"])
     latest = query(loaded, "SELECT symbol, CAST(as_of AS VARCHAR) FROM latest_calibrations ORDER BY symbol")
     assert latest == [("AAA", "2026-11-18"), ("BBB", "2026-11-18")]
     run = query(
@@ -90,8 +92,9 @@ def test_a_symbol_with_only_daily_history_gets_an_insufficient_data_row(
     rows += [["ZZZ", d.isoformat(), 10 + (i % 7) * 0.1, 1e5] for i, d in enumerate(
         [START - dt.timedelta(days=k) for k in range(1, 200)]) if d.weekday() < 5]  # fmt: skip
     ingest(loaded, "daily", [write_csv("zzz.csv", rows)])
-    res = run_kappa("calibrate", "--as-of", "2026-11-18", "--symbols", "ZZZ", "--home", str(loaded.root))
-    assert res.returncode == 0, res.stderr
+    from flows.nightly import calibrate
+
+    calibrate(as_of=dt.date(2026, 11, 18), home=str(loaded.root), symbols=["ZZZ"])
     (row,) = query(loaded, "SELECT status, reason, sigma_usd FROM calibrations WHERE symbol = 'ZZZ'")
     assert row[0] == "insufficient_data" and "no quotes" in row[1] and row[2] is None
 

@@ -1,0 +1,169 @@
+"""Benchmark the Prefect flows' orchestration overhead: the ``calibrate`` and ``attribute`` flows against the
+very same steps called without Prefect, on the same executor.
+
+Usage::
+
+    python -m benchmarks.flows                      # 2,000 symbols (the day of benchmarks.calibrate)
+    python -m benchmarks.flows --symbols 200 --runs 1
+
+Each variant runs in a fresh process on the cached home of :mod:`benchmarks.calibrate`:
+
+- ``plain``: ``plan_*`` → ``calibrate_batch`` / ``attribute_batch`` over a ``concurrent.futures`` pool →
+  ``finish`` → ``write_results``, no Prefect imported;
+- ``flow``: the ``calibrate`` and ``attribute`` flows of :mod:`flows.nightly` on the matching Prefect task
+  runner, against Prefect's temporary server (started by a warm-up flow before the clock starts; its
+  start-up time is reported apart).
+
+Overhead = (flow − plain) / flow, per runner. Results go to stdout and ``benchmarks/results/flows-N.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+from benchmarks.calibrate import DAY, HERE, HISTORY_DAYS, RESULTS, prepare
+
+RUNNERS = ("threads", "processes")
+
+
+def plain_calibrate(home: Path, pool: Executor, batch_symbols: int) -> int:
+    """The ``calibrate`` flow's steps without Prefect: plan, batches over ``pool``, finish, one write."""
+    from data.home import KappaHome
+    from data.results import Results, write_results
+    from data.store import new_run_id, start_run, writer
+    from flows import calibrate as cal
+
+    kh = KappaHome.resolve(home)
+    run_id = new_run_id("calibrate")
+    with writer(kh) as con:
+        start_run(con, run_id, "calibrate", {"as_of": DAY})
+    plan = cal.plan_calibration(
+        kh, DAY, lookback_days=1, garch_days=HISTORY_DAYS, batch_symbols=batch_symbols
+    )
+    rows = cal.finish_calibration(plan, list(pool.map(cal.calibrate_batch, plan.batches)))
+    write_results(kh, run_id, Results(calibrations=rows, calibration_as_of=DAY))
+    return rows.height
+
+
+def plain_attribute(home: Path, pool: Executor, batch_symbols: int) -> int:
+    """The ``attribute`` flow's steps without Prefect."""
+    from data.home import KappaHome
+    from data.results import Results, write_results
+    from data.store import new_run_id, start_run, writer
+    from flows import attribute as att
+
+    kh = KappaHome.resolve(home)
+    run_id = new_run_id("attribute")
+    with writer(kh) as con:
+        start_run(con, run_id, "attribute", {"date": DAY})
+    rows = att.join_rows(
+        list(pool.map(att.attribute_batch, att.plan_attribution(kh, DAY, batch_symbols=batch_symbols)))
+    )
+    write_results(kh, run_id, Results(attribution=rows, attribution_date=DAY))
+    return rows.height
+
+
+def run_plain(home: Path, runner: str, batch_symbols: int) -> dict[str, float]:
+    """The flows' steps without Prefect, batches mapped over a thread or process pool."""
+    pool: Executor = (ThreadPoolExecutor if runner == "threads" else ProcessPoolExecutor)(os.cpu_count() or 1)
+    t: dict[str, float] = {}
+    with pool:
+        t0 = time.perf_counter()
+        t["symbols"] = float(plain_calibrate(home, pool, batch_symbols))
+        t["calibrate"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        t["orders"] = float(plain_attribute(home, pool, batch_symbols))
+        t["attribute"] = time.perf_counter() - t0
+    return t
+
+
+def run_flow(home: Path, runner: str, batch_symbols: int) -> dict[str, float]:
+    """The ``calibrate`` and ``attribute`` flows on Prefect's ``runner`` task runner."""
+    from data.home import KappaHome
+    from flows.settings import prefect_environment
+
+    kh = KappaHome.resolve(home)
+    prefect_environment(kh)
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    t0 = time.perf_counter()
+    from prefect import flow
+
+    from flows.nightly import attribute, calibrate
+    from flows.settings import task_runner
+
+    @flow
+    def warm_up() -> int:
+        return 1
+
+    warm_up()  # starts the temporary server
+    t: dict[str, float] = {"server_start": time.perf_counter() - t0}
+    t0 = time.perf_counter()
+    calibrate.with_options(task_runner=task_runner(runner))(
+        as_of=DAY, home=str(kh.root), lookback_days=1, garch_days=HISTORY_DAYS, batch_symbols=batch_symbols
+    )
+    t["calibrate"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    attribute.with_options(task_runner=task_runner(runner))(
+        date=DAY, home=str(kh.root), batch_symbols=batch_symbols
+    )
+    t["attribute"] = time.perf_counter() - t0
+    return t
+
+
+def _child(variant: str, home: Path, runner: str, batch_symbols: int) -> dict[str, float]:
+    code = (
+        "import json, resource; from pathlib import Path; from benchmarks.flows import run_plain, run_flow;"
+        f"t = run_{variant}(Path({str(home)!r}), {runner!r}, {batch_symbols});"
+        "t['peak_rss_gib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20;"
+        "t['children_peak_rss_gib'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20;"
+        "print(json.dumps(t))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["PREFECT_HOME"] = tempfile.mkdtemp(prefix="kappa-bench-prefect-")  # a fresh flow-run history
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                         cwd=HERE.parent, env=env)  # fmt: skip
+    if out.returncode:
+        raise SystemExit(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--symbols", type=int, default=2000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--batch-symbols", type=int, default=250)
+    args = ap.parse_args()
+    home = prepare(args.symbols)
+    report: dict[str, object] = {"symbols": args.symbols, "batch_symbols": args.batch_symbols,
+                                 "cpus": os.cpu_count(), "runs": args.runs}  # fmt: skip
+    for runner in RUNNERS:
+        for variant in ("plain", "flow"):
+            runs = [_child(variant, home, runner, args.batch_symbols) for _ in range(args.runs)]
+            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            report[f"{variant}_{runner}"] = med
+            print(
+                f"{variant:5s} {runner:9s} " + "  ".join(f"{k} {v:.2f}" for k, v in med.items()), flush=True
+            )
+        plain, fl = report[f"plain_{runner}"], report[f"flow_{runner}"]
+        assert isinstance(plain, dict) and isinstance(fl, dict)
+        for step in ("calibrate", "attribute"):
+            over = (fl[step] - plain[step]) / fl[step]
+            report[f"overhead_{runner}_{step}"] = over
+            print(
+                f"overhead {runner} {step}: {100 * over:.1f} % ({fl[step]:.2f} s flow vs {plain[step]:.2f} s plain)"
+            )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"flows-{args.symbols}.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
