@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -115,7 +116,7 @@ def run_kappa(home: Path) -> dict[str, float]:
     t["garch"] = time.perf_counter() - t0
     t["stages_total"] = sum(t[s] for s in STAGES)
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+    with ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
         plain_calibrate(home, pool, batch_symbols=250)
     t["calibrate_step"] = time.perf_counter() - t0
     return t

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from benchmarks.calibrate import DAY, HERE, HISTORY_DAYS, RESULTS, prepare
@@ -49,7 +51,11 @@ def plain_calibrate(home: Path, pool: Executor, batch_symbols: int) -> int:
     plan = cal.plan_calibration(
         kh, DAY, lookback_days=1, garch_days=HISTORY_DAYS, batch_symbols=batch_symbols
     )
-    rows = cal.finish_calibration(plan, list(pool.map(cal.calibrate_batch, plan.batches)))
+    symbols = sum(len(b.symbols) for b in plan.batches)
+    on_threads = isinstance(pool, ThreadPoolExecutor)  # as the flow on its thread-pool runner: GARCH pool
+    with cal.garch_pool(symbols, (os.cpu_count() or 1) if on_threads else 0) as garch_map:
+        parts = list(pool.map(partial(cal.calibrate_batch, garch_map=garch_map), plan.batches))
+    rows = cal.finish_calibration(plan, parts)
     write_results(kh, run_id, Results(calibrations=rows, calibration_as_of=DAY))
     return rows.height
 
@@ -74,7 +80,17 @@ def plain_attribute(home: Path, pool: Executor, batch_symbols: int) -> int:
 
 def run_plain(home: Path, runner: str, batch_symbols: int) -> dict[str, float]:
     """The flows' steps without Prefect, batches mapped over a thread or process pool."""
-    pool: Executor = (ThreadPoolExecutor if runner == "threads" else ProcessPoolExecutor)(os.cpu_count() or 1)
+    import calibration.estimates  # noqa: F401  (imported before the clock, as the flow variant's are)
+    import data.calendar
+    import flows.attribute  # noqa: F401
+
+    data.calendar.exchange_calendar()
+    workers = os.cpu_count() or 1
+    pool: Executor = (
+        ThreadPoolExecutor(workers)
+        if runner == "threads"  # spawned processes, as Prefect's: polars may deadlock in a forked child
+        else ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    )
     t: dict[str, float] = {}
     with pool:
         t0 = time.perf_counter()
@@ -141,14 +157,18 @@ def main() -> None:
     ap.add_argument("--symbols", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--batch-symbols", type=int, default=250)
+    ap.add_argument("--runners", default=",".join(RUNNERS), help="comma-separated: threads,processes")
     args = ap.parse_args()
     home = prepare(args.symbols)
     report: dict[str, object] = {"symbols": args.symbols, "batch_symbols": args.batch_symbols,
                                  "cpus": os.cpu_count(), "runs": args.runs}  # fmt: skip
-    for runner in RUNNERS:
-        for variant in ("plain", "flow"):
-            runs = [_child(variant, home, runner, args.batch_symbols) for _ in range(args.runs)]
-            med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    for runner in args.runners.split(","):
+        runs: dict[str, list[dict[str, float]]] = {"plain": [], "flow": []}
+        for i in range(args.runs):  # alternating, so neither variant always runs on a warmer machine
+            for variant in ("plain", "flow") if i % 2 == 0 else ("flow", "plain"):
+                runs[variant].append(_child(variant, home, runner, args.batch_symbols))
+        for variant, rs in runs.items():
+            med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
             report[f"{variant}_{runner}"] = med
             print(
                 f"{variant:5s} {runner:9s} " + "  ".join(f"{k} {v:.2f}" for k, v in med.items()), flush=True
@@ -162,7 +182,9 @@ def main() -> None:
                 f"overhead {runner} {step}: {100 * over:.1f} % ({fl[step]:.2f} s flow vs {plain[step]:.2f} s plain)"
             )
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"flows-{args.symbols}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"flows-{args.symbols}-{args.runners.replace(',', '-')}.json").write_text(
+        json.dumps(report, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -14,19 +14,26 @@ only its own row (``status`` = ``failed``, the error as the reason).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 
+import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
 from calibration.estimates import (
     CALIBRATION_SCHEMA,
+    MapFn,
     MarketWindow,
     calibrate_symbols,
     failed_row,
     finish_calibrations,
 )
+from calibration.volatility import GarchFit
 from data.calendar import DEFAULT_CALENDAR
 from data.home import KappaHome
 from data.market import read_window_inputs, scan_market
@@ -34,6 +41,7 @@ from data.market import read_window_inputs, scan_market
 DEFAULT_LOOKBACK_DAYS = 20
 DEFAULT_GARCH_DAYS = 500
 DEFAULT_BATCH_SYMBOLS = 250
+PARALLEL_GARCH_MIN_SYMBOLS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +143,36 @@ def single_threaded_blas() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-def calibrate_batch(batch: CalibrationBatch) -> pl.DataFrame:
+@contextmanager
+def garch_pool(symbols: int, workers: int) -> Iterator[MapFn | None]:
+    """A process pool's ``map`` for the GARCH fits of batches that run on threads, or ``None``.
+
+    A GARCH fit is a Python-level optimisation that holds the GIL, so batches on threads would fit one
+    symbol at a time; this pool (spawned processes with one BLAS thread each; polars may deadlock in a
+    forked child) fits them in parallel while the batches' polars work runs on the threads. Not worth
+    its start-up below ``PARALLEL_GARCH_MIN_SYMBOLS`` symbols or with a single worker.
+    """
+    if workers <= 1 or symbols < PARALLEL_GARCH_MIN_SYMBOLS:
+        yield None
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=single_threaded_blas) as pool:
+        yield partial(_pool_map, pool)
+
+
+def _pool_map(
+    pool: ProcessPoolExecutor, fn: Callable[[np.ndarray], GarchFit], xs: Iterable[np.ndarray]
+) -> Iterator[GarchFit]:
+    return pool.map(fn, xs, chunksize=8)
+
+
+def calibrate_batch(batch: CalibrationBatch, garch_map: MapFn | None = None) -> pl.DataFrame:
     """Per-symbol estimates of the batch (``calibrate_symbols`` rows), reading market data from the lake.
 
-    Sets this process's BLAS to one thread: batches are the unit of parallelism, and the GARCH optimum
-    moves in its 7th digit with the BLAS thread count, so a night gives the same numbers on threads,
-    processes or Dask workers (which run BLAS single-threaded).
+    ``garch_map`` runs the GARCH fits (default: here, one after another; see :func:`garch_pool`). Sets
+    this process's BLAS to one thread: batches are the unit of parallelism, and the GARCH optimum moves in
+    its 7th digit with the BLAS thread count, so a night gives the same numbers on threads, processes or
+    Dask workers (which run BLAS single-threaded).
     """
     single_threaded_blas()
     symbols = list(batch.symbols)
@@ -151,7 +183,7 @@ def calibrate_batch(batch: CalibrationBatch) -> pl.DataFrame:
     window = MarketWindow(
         batch.as_of, batch.lookback_days, batch.sessions, quotes, trades, batch.fills, batch.daily
     )
-    return calibrate_symbols(window)
+    return calibrate_symbols(window, garch_map or map)
 
 
 def failed_rows(batch: CalibrationBatch, exc: BaseException) -> pl.DataFrame:

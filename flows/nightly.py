@@ -22,20 +22,22 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.states import Completed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from data.calendar import DEFAULT_CALENDAR, last_closed_session, session_bounds, sessions
+from data.calendar import DEFAULT_CALENDAR, exchange_timezone, last_closed_session, session_bounds, sessions
 from data.errors import DatabaseBusyError, InputError
 from data.home import KappaHome
 from data.inbox import InboxLoad, inbox_folder, ingest_inbox
@@ -103,18 +105,32 @@ class Mapped:
     failed_rows: Callable[[Any, BaseException], pl.DataFrame]
     batches: list[Any]
     futures: list[PrefectFuture[pl.DataFrame]] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def submit(
-        cls, task_: Any, batches: Sequence[B], failed_rows: Callable[[B, BaseException], pl.DataFrame]
+        cls,
+        task_: Any,
+        batches: Sequence[B],
+        failed_rows: Callable[[B, BaseException], pl.DataFrame],
+        **options: Any,
     ) -> Mapped:
-        return cls(task_, failed_rows, list(batches), list(task_.map(list(batches))) if batches else [])
+        """Map ``task_`` over ``batches``; ``options`` go unmapped to every call."""
+        out = cls(task_, failed_rows, list(batches), options=options)
+        out.futures = out._map(out.batches)
+        return out
+
+    def _map(self, batches: list[Any]) -> list[PrefectFuture[pl.DataFrame]]:
+        if not batches:
+            return []
+        return list(self.task.map(batches, **{k: unmapped(v) for k, v in self.options.items()}))
 
     def collect(self) -> tuple[list[pl.DataFrame], list[tuple[str, str]]]:
         """The batches' frames and the ``(symbol, error)`` of every symbol that failed on its own.
 
         A failed batch of several symbols is resubmitted as one task per symbol, so a bad symbol takes
-        only itself down.
+        only itself down. An I/O error that outlived its retries (a lake file gone, a disk full) is no
+        symbol's fault: it is raised, and the night fails.
         """
         parts: list[pl.DataFrame] = []
         failures: list[tuple[str, str]] = []
@@ -125,13 +141,16 @@ class Mapped:
                 fut.wait()
                 if fut.state.is_completed():
                     parts.append(fut.result())
-                elif len(batch.symbols) > 1:
+                    continue
+                exc = _exception(fut.state)
+                if isinstance(exc, IO_ERRORS):
+                    raise exc
+                if len(batch.symbols) > 1:
                     again.extend(batch.split())
                 else:
-                    exc = _exception(fut.state)
                     parts.append(self.failed_rows(batch, exc))
                     failures.append((batch.symbols[0], f"{type(exc).__name__}: {exc}"))
-            batches, futures = again, list(self.task.map(again)) if again else []
+            batches, futures = again, self._map(again)
         return parts, failures
 
 
@@ -198,18 +217,20 @@ def _final_state(result: Any, warnings: list[str]) -> Any:
 # ---------------------------------------------------------------------------------------------- dates
 
 
+def scheduled_moment() -> dt.datetime:
+    """When this flow run was scheduled (for a run started by hand: when it was triggered), in UTC."""
+    from prefect.runtime import flow_run
+
+    return dt.datetime.fromtimestamp(flow_run.scheduled_start_time.timestamp(), dt.UTC)
+
+
 def scheduled_session(calendar: str = DEFAULT_CALENDAR) -> dt.date | None:
     """The session that had just closed when this flow run was scheduled (``None``: none closed that day).
 
-    Uses the run's scheduled start time (the time it was triggered, for a run started by hand): on a
-    weekend or an exchange holiday nothing closed, so a scheduled night is skipped; before the day's close
-    the session is the previous one.
+    On a weekend or an exchange holiday nothing closed, so a scheduled night is skipped; before the day's
+    close the session is the previous one (``data.calendar.last_closed_session``).
     """
-    from prefect.runtime import flow_run
-
-    when = flow_run.scheduled_start_time
-    moment = dt.datetime.fromtimestamp(when.timestamp(), dt.UTC)
-    return last_closed_session(moment, calendar)
+    return last_closed_session(scheduled_moment(), calendar)
 
 
 def _require_session(day: dt.date, calendar: str) -> None:
@@ -235,14 +256,31 @@ def _run_name(command: str) -> Callable[[], str]:
 
 
 def _calibrate(
-    home: KappaHome, as_of: dt.date, lookback_days: int, garch_days: int, symbols: list[str] | None,
-    batch_symbols: int, calendar: str,
+    stack: ExitStack, home: KappaHome, as_of: dt.date, lookback_days: int, garch_days: int,
+    symbols: list[str] | None, batch_symbols: int, calendar: str,
 ) -> tuple[cal.CalibrationPlan, Mapped]:  # fmt: skip
+    """Plan the calibration and submit its batches; on the thread-pool runner their GARCH fits go to a
+    process pool that lives as long as ``stack`` (``flows.calibrate.garch_pool``)."""
     plan = plan_calibration_task(
         home, as_of, lookback_days=lookback_days, garch_days=garch_days, symbols=symbols,
         batch_symbols=batch_symbols, calendar=calendar,
     )  # fmt: skip
-    return plan, Mapped.submit(calibrate_batch_task, plan.batches, cal.failed_rows)
+    workers = _thread_workers()
+    n_symbols = sum(len(b.symbols) for b in plan.batches)
+    garch_map = stack.enter_context(cal.garch_pool(n_symbols, workers)) if workers else None
+    return plan, Mapped.submit(calibrate_batch_task, plan.batches, cal.failed_rows, garch_map=garch_map)
+
+
+def _thread_workers() -> int:
+    """The threads of this flow run's task runner, 0 if it runs tasks elsewhere (processes, Dask)."""
+    from prefect.context import FlowRunContext
+
+    ctx = FlowRunContext.get()
+    runner = ctx.task_runner if ctx else None
+    if isinstance(runner, ThreadPoolTaskRunner):
+        cpus = os.cpu_count() or 1
+        return min(int(getattr(runner, "_max_workers", None) or cpus), cpus)
+    return 0
 
 
 def _attribute(home: KappaHome, date: dt.date, batch_symbols: int, calendar: str) -> Mapped:
@@ -298,10 +336,13 @@ def nightly(
     kh = KappaHome.resolve(home)
     day = date or scheduled_session(calendar)
     if day is None:
-        return Completed(name="Skipped", message=f"no {calendar} session closed on the scheduled day")
+        local = scheduled_moment().astimezone(ZoneInfo(exchange_timezone(calendar))).date()
+        return Completed(
+            name="Skipped", message=f"no {calendar} session closed on {local} (a weekend or holiday)"
+        )
     _require_session(day, calendar)
     params = {"date": day, "lookback_days": lookback_days, "garch_days": garch_days, "calendar": calendar}
-    with recorded_run(kh, "nightly", params) as run_id:
+    with recorded_run(kh, "nightly", params) as run_id, ExitStack() as stack:
         folder = inbox_folder(kh, day) if inbox is None else Path(inbox).expanduser().resolve()
         load: InboxLoad = load_inbox_task(kh, folder, calendar=calendar)
         logger.info(
@@ -311,7 +352,9 @@ def nightly(
         )  # fmt: skip
         if not lake_paths(kh, "quotes", [day]):
             raise InputError(f"no quotes for {day}: put the day's files in {folder} (or load them first)")
-        plan, cal_batches = _calibrate(kh, day, lookback_days, garch_days, None, batch_symbols, calendar)
+        plan, cal_batches = _calibrate(
+            stack, kh, day, lookback_days, garch_days, None, batch_symbols, calendar
+        )
         att_batches = _attribute(kh, day, batch_symbols, calendar)
         cal_parts, cal_failed = cal_batches.collect()
         calibrations = cal.finish_calibration(plan, cal_parts)
@@ -370,8 +413,10 @@ def calibrate(
     """
     kh = KappaHome.resolve(home)
     params = {"as_of": as_of, "lookback_days": lookback_days, "garch_days": garch_days, "symbols": symbols}
-    with recorded_run(kh, "calibrate", params) as run_id:
-        plan, batches = _calibrate(kh, as_of, lookback_days, garch_days, symbols, batch_symbols, calendar)
+    with recorded_run(kh, "calibrate", params) as run_id, ExitStack() as stack:
+        plan, batches = _calibrate(
+            stack, kh, as_of, lookback_days, garch_days, symbols, batch_symbols, calendar
+        )
         parts, failed = batches.collect()
         rows = cal.finish_calibration(plan, parts)
         failures = _failures("calibration", failed, rows)

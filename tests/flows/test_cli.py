@@ -117,9 +117,13 @@ def test_sql_says_a_job_is_writing_while_the_database_is_locked(tmp_path: Path, 
 
 
 def test_every_command_has_help_with_an_example() -> None:
-    for cmd in ("ingest", "sql", "demo"):
+    res = run_kappa("--help")
+    listed = {c for c in ("ingest", "sql", "calibrate", "schedule", "attribute", "report", "nightly", "backfill",
+                          "serve", "demo") if f" {c} " in res.stdout}  # fmt: skip
+    assert len(listed) == 10, res.stdout
+    for cmd in sorted(listed):
         res = run_kappa(cmd, "--help")
-        assert res.returncode == 0 and "Example: kappa " + cmd in res.stdout
+        assert res.returncode == 0 and "Example: kappa " + cmd in res.stdout, cmd
 
 
 RESULTS = {

@@ -83,8 +83,8 @@ def simulated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def fresh_home(simulated: Path, tmp_path: Path) -> KappaHome:
-    """A new Kappa home whose inbox holds the three nights."""
+def fresh_home(simulated: Path, tmp_path: Path, prefect_api: str) -> KappaHome:
+    """A new Kappa home whose inbox holds the three nights (flows report to the session's server)."""
     home = KappaHome.resolve(tmp_path / "home").ensure()
     dates = [*NIGHTS, dt.date(2026, 11, 19)]
     assert arrange_inbox(home, simulated, dates) == NIGHTS
@@ -235,10 +235,10 @@ def test_a_failing_symbol_is_recorded_and_the_night_ends_in_a_warning(
 
     real_cal, real_att = flows.calibrate.calibrate_symbols, flows.attribute.attribute_orders
 
-    def cal_fails_on_bbb(window: MarketWindow) -> pl.DataFrame:
+    def cal_fails_on_bbb(window: MarketWindow, *args: Any) -> pl.DataFrame:
         if "BBB" in window.daily["symbol"].to_list():
             raise RuntimeError("injected calibration failure")
-        return real_cal(window)
+        return real_cal(window, *args)
 
     def att_fails_on_bbb(orders: pl.DataFrame, *args: Any) -> pl.DataFrame:
         if "BBB" in orders["symbol"].to_list():
@@ -366,7 +366,10 @@ def test_the_served_deployment_runs_weekday_evenings_and_skips_holidays(
         run = client.create_flow_run(nightly, parameters={"home": str(home.root)},
                                      state=Scheduled(scheduled_time=holiday))  # fmt: skip
     state = run_flow(nightly, flow_run=run, parameters={"home": str(home.root)}, return_type="state")
-    assert state.name == "Skipped" and "no XNYS session" in str(state.message)
+    assert (
+        state.name == "Skipped"
+        and state.message == "no XNYS session closed on 2026-09-07 (a weekend or holiday)"
+    )
     assert not home.db_path.exists()
 
 
@@ -401,3 +404,28 @@ def test_nightly_cli_errors_are_one_line(tmp_path: Path, prefect_api: str) -> No
     res = run_kappa("backfill", "--start", "2026-11-20", "--end", "2026-11-19", "--home", str(tmp_path / "h"))
     assert res.returncode == 2 and "is before" in res.stderr
     shutil.rmtree(tmp_path / "h", ignore_errors=True)
+
+
+def test_an_io_failure_fails_the_night_instead_of_every_symbol(
+    fresh_home: KappaHome, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A lake file gone is no symbol's fault: the batches' I/O retries run out, the night fails with the
+    error, and the previous rows stay; nothing is marked ``failed`` symbol by symbol."""
+    import flows.nightly as fn
+
+    h = str(fresh_home.root)
+    assert fn.nightly(date=NIGHTS[0], home=h, lookback_days=LOOKBACK, return_state=True).name == "Completed"
+    before = results(fresh_home)
+    sql = f"SELECT path FROM lake_files WHERE table_name = 'trades' AND date = '{NIGHTS[0]}'"
+    gone = Path(str(query(fresh_home, sql)[0][0]))
+    gone.unlink()  # the batches read trades; planning reads only the quotes
+    for name in ("calibrate_batch_task", "attribute_batch_task"):
+        monkeypatch.setattr(fn, name, getattr(fn, name).with_options(retry_delay_seconds=0))
+    empty = tmp_path / "empty-inbox"
+    empty.mkdir()
+    state = fn.nightly(date=NIGHTS[0], home=h, inbox=str(empty), lookback_days=LOOKBACK, return_state=True)
+    assert state.is_failed() and gone.name in str(state.message), state.message
+    assert results(fresh_home) == before
+    assert query(fresh_home, "SELECT status FROM runs WHERE command = 'nightly' ORDER BY started_at") == [
+        ("success",), ("failed",)
+    ]  # fmt: skip
