@@ -14,7 +14,10 @@ Each variant runs in a fresh process on the cached home of :mod:`benchmarks.cali
   runner, against Prefect's temporary server (started by a warm-up flow before the clock starts; its
   start-up time is reported apart).
 
-Overhead = (flow − plain) / flow, per runner. Results go to stdout and ``benchmarks/results/flows-N.json``.
+With ``--nightly``, whole nights instead: the ``nightly`` flow against its steps called in a row (ingest of a
+drop folder linking the cached inputs, calibrate, attribute, schedules, report), each run into a fresh home.
+
+Overhead = (flow − plain) / flow, per runner. Results go to stdout and ``benchmarks/results/flows-*.json``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -135,10 +139,76 @@ def run_flow(home: Path, runner: str, batch_symbols: int) -> dict[str, float]:
     return t
 
 
-def _child(variant: str, home: Path, runner: str, batch_symbols: int) -> dict[str, float]:
+def inbox(symbols: int) -> Path:
+    """A drop folder of the benchmark day: links to the cached input files of :func:`prepare`."""
+    source = prepare(symbols).parent
+    folder = source / "inbox"
+    if not folder.exists():
+        folder.mkdir()
+        for f in sorted(source.glob("*.parquet")):
+            (folder / f.name).symlink_to(f)
+    return folder
+
+
+def run_plain_nightly(home: Path, runner: str, batch_symbols: int, drop: str = "") -> dict[str, float]:
+    """The nightly flow's steps without Prefect, into the fresh home ``home``."""
+    import calibration.estimates  # noqa: F401  (imported before the clock, as the flow variant's are)
+    import data.calendar
+    import flows.attribute  # noqa: F401
+    from data.home import KappaHome
+    from data.inbox import ingest_inbox
+    from data.market import read_pending_orders
+    from data.store import reader
+    from flows.report import report
+    from flows.schedule import order_schedules
+
+    data.calendar.exchange_calendar()
+    kh = KappaHome.resolve(home)
+    pool = ThreadPoolExecutor(os.cpu_count() or 1)
+    t0 = time.perf_counter()
+    ingest_inbox(kh, Path(drop))
+    with pool:
+        plain_calibrate(home, pool, batch_symbols)
+        plain_attribute(home, pool, batch_symbols)
+    with reader(kh) as con:
+        calibrations = con.sql("SELECT * FROM calibrations WHERE as_of = ?", params=[DAY]).pl()
+    order_schedules(read_pending_orders(kh, DAY), calibrations, "plain")
+    report(kh, DAY)
+    return {"nightly": time.perf_counter() - t0}
+
+
+def run_flow_nightly(home: Path, runner: str, batch_symbols: int, drop: str = "") -> dict[str, float]:
+    """The nightly flow, into the fresh home ``home``."""
+    from data.home import KappaHome
+    from flows.settings import prefect_environment
+
+    kh = KappaHome.resolve(home)
+    prefect_environment(kh)
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    from prefect import flow
+
+    from flows.nightly import nightly
+    from flows.settings import task_runner
+
+    @flow
+    def warm_up() -> int:
+        return 1
+
+    warm_up()  # starts the temporary server
+    t0 = time.perf_counter()
+    nightly.with_options(task_runner=task_runner(runner))(
+        date=DAY, home=str(kh.root), inbox=drop, lookback_days=1,
+        garch_days=HISTORY_DAYS, batch_symbols=batch_symbols,
+    )  # fmt: skip
+    return {"nightly": time.perf_counter() - t0}
+
+
+def _child(variant: str, home: Path, runner: str, batch_symbols: int, drop: str = "") -> dict[str, float]:
+    extra = f", {drop!r}" if drop else ""
     code = (
-        "import json, resource; from pathlib import Path; from benchmarks.flows import run_plain, run_flow;"
-        f"t = run_{variant}(Path({str(home)!r}), {runner!r}, {batch_symbols});"
+        "import json, resource; from pathlib import Path;"
+        "from benchmarks.flows import run_plain, run_flow, run_plain_nightly, run_flow_nightly;"
+        f"t = run_{variant}(Path({str(home)!r}), {runner!r}, {batch_symbols}{extra});"
         "t['peak_rss_gib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20;"
         "t['children_peak_rss_gib'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20;"
         "print(json.dumps(t))"
@@ -158,33 +228,41 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--batch-symbols", type=int, default=250)
     ap.add_argument("--runners", default=",".join(RUNNERS), help="comma-separated: threads,processes")
+    ap.add_argument("--nightly", action="store_true", help="whole nights (ingest included) into fresh homes")
     args = ap.parse_args()
     home = prepare(args.symbols)
     report: dict[str, object] = {"symbols": args.symbols, "batch_symbols": args.batch_symbols,
                                  "cpus": os.cpu_count(), "runs": args.runs}  # fmt: skip
+    kinds = ("plain_nightly", "flow_nightly") if args.nightly else ("plain", "flow")
+    steps = ("nightly",) if args.nightly else ("calibrate", "attribute")
+    drop = str(inbox(args.symbols)) if args.nightly else ""
     for runner in args.runners.split(","):
-        runs: dict[str, list[dict[str, float]]] = {"plain": [], "flow": []}
+        runs: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
         for i in range(args.runs):  # alternating, so neither variant always runs on a warmer machine
-            for variant in ("plain", "flow") if i % 2 == 0 else ("flow", "plain"):
-                runs[variant].append(_child(variant, home, runner, args.batch_symbols))
+            for variant in kinds if i % 2 == 0 else kinds[::-1]:
+                target = (
+                    Path(tempfile.mkdtemp(prefix="kappa-bench-night-")) / "home" if args.nightly else home
+                )
+                runs[variant].append(_child(variant, target, runner, args.batch_symbols, drop))
+                if args.nightly:
+                    shutil.rmtree(target.parent, ignore_errors=True)
         for variant, rs in runs.items():
             med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
             report[f"{variant}_{runner}"] = med
             print(
-                f"{variant:5s} {runner:9s} " + "  ".join(f"{k} {v:.2f}" for k, v in med.items()), flush=True
+                f"{variant:13s} {runner:9s} " + "  ".join(f"{k} {v:.2f}" for k, v in med.items()), flush=True
             )
-        plain, fl = report[f"plain_{runner}"], report[f"flow_{runner}"]
+        plain, fl = report[f"{kinds[0]}_{runner}"], report[f"{kinds[1]}_{runner}"]
         assert isinstance(plain, dict) and isinstance(fl, dict)
-        for step in ("calibrate", "attribute"):
+        for step in steps:
             over = (fl[step] - plain[step]) / fl[step]
             report[f"overhead_{runner}_{step}"] = over
             print(
                 f"overhead {runner} {step}: {100 * over:.1f} % ({fl[step]:.2f} s flow vs {plain[step]:.2f} s plain)"
             )
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"flows-{args.symbols}-{args.runners.replace(',', '-')}.json").write_text(
-        json.dumps(report, indent=2) + "\n"
-    )
+    name = f"flows-{args.symbols}-{args.runners.replace(',', '-')}" + ("-nightly" if args.nightly else "")
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

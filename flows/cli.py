@@ -169,6 +169,8 @@ DaskOption = Annotated[
     ),
 ]
 BatchOption = Annotated[int, typer.Option("--batch-symbols", help="Symbols per calibration/attribution task")]
+LookbackOption = Annotated[int, typer.Option(help="Sessions of intraday data (σ realized, γ, η, ε)")]
+GarchDaysOption = Annotated[int, typer.Option(help="Daily closes for GARCH(1,1)")]
 CalendarOption = Annotated[str, typer.Option(help="exchange_calendars code")]
 
 
@@ -204,8 +206,8 @@ def _print_warnings(state_name: str, message: str | None) -> None:
 def calibrate_cmd(
     as_of: Annotated[str, typer.Option("--as-of", help="As-of session date, YYYY-MM-DD")],
     home: HomeOption = None,
-    lookback_days: Annotated[int, typer.Option(help="Sessions of intraday data (σ realized, γ, η, ε)")] = 20,
-    garch_days: Annotated[int, typer.Option(help="Daily closes for GARCH(1,1)")] = 500,
+    lookback_days: LookbackOption = 20,
+    garch_days: GarchDaysOption = 500,
     symbols: Annotated[
         str | None, typer.Option(help="Comma-separated symbols (default: all with data)")
     ] = None,
@@ -285,8 +287,8 @@ def nightly_cmd(
     inbox: Annotated[
         Path | None, typer.Option("--inbox", help="Drop folder (default KAPPA_HOME/inbox/DATE)")
     ] = None,
-    lookback_days: Annotated[int, typer.Option(help="Sessions of intraday data for calibration")] = 20,
-    garch_days: Annotated[int, typer.Option(help="Daily closes for GARCH(1,1)")] = 500,
+    lookback_days: LookbackOption = 20,
+    garch_days: GarchDaysOption = 500,
     task_runner: RunnerOption = TaskRunnerChoice.threads,
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
@@ -334,8 +336,8 @@ def backfill_cmd(
     end: Annotated[str, typer.Option("--end", help="Last session, YYYY-MM-DD")],
     home: HomeOption = None,
     redo: Annotated[bool, typer.Option("--redo", help="Run dates that already finished again")] = False,
-    lookback_days: Annotated[int, typer.Option(help="Sessions of intraday data for calibration")] = 20,
-    garch_days: Annotated[int, typer.Option(help="Daily closes for GARCH(1,1)")] = 500,
+    lookback_days: LookbackOption = 20,
+    garch_days: GarchDaysOption = 500,
     task_runner: RunnerOption = TaskRunnerChoice.threads,
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
