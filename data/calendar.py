@@ -162,7 +162,7 @@ def last_closed_session(moment: dt.datetime, name: str = DEFAULT_CALENDAR) -> dt
     previous session."""
     if moment.tzinfo is None:
         raise ValueError("moment must carry a time zone")
-    local = moment.astimezone(_zone(name)).date()
+    local = moment.astimezone(exchange_zone(name)).date()
     today = session_bounds(local, local, name)
     if not today.height:
         return None
@@ -171,7 +171,8 @@ def last_closed_session(moment: dt.datetime, name: str = DEFAULT_CALENDAR) -> dt
     return previous_sessions(local - dt.timedelta(days=1), 1, name)[0]
 
 
-def _zone(name: str) -> dt.tzinfo:
+def exchange_zone(name: str = DEFAULT_CALENDAR) -> dt.tzinfo:
+    """The exchange's time zone as a ``tzinfo`` (see :func:`exchange_timezone`)."""
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(exchange_timezone(name))

@@ -26,7 +26,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
-from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
@@ -37,7 +36,7 @@ from prefect.futures import PrefectFuture
 from prefect.states import Completed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from data.calendar import DEFAULT_CALENDAR, exchange_timezone, last_closed_session, session_bounds, sessions
+from data.calendar import DEFAULT_CALENDAR, exchange_zone, last_closed_session, session_bounds, sessions
 from data.errors import DatabaseBusyError, InputError
 from data.home import KappaHome
 from data.inbox import InboxLoad, inbox_folder, ingest_inbox
@@ -336,7 +335,7 @@ def nightly(
     kh = KappaHome.resolve(home)
     day = date or scheduled_session(calendar)
     if day is None:
-        local = scheduled_moment().astimezone(ZoneInfo(exchange_timezone(calendar))).date()
+        local = scheduled_moment().astimezone(exchange_zone(calendar)).date()
         return Completed(
             name="Skipped", message=f"no {calendar} session closed on {local} (a weekend or holiday)"
         )
