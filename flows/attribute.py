@@ -27,7 +27,8 @@ from data.market import (
     read_attribution_inputs,
     scan_market,
 )
-from flows.calibrate import DEFAULT_BATCH_SYMBOLS, chunks
+from flows.calibrate import chunks
+from flows.settings import DEFAULT_BATCH_SYMBOLS
 from tca.attribution import ATTRIBUTION_COLUMNS, attribute_orders
 
 

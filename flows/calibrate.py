@@ -37,10 +37,8 @@ from calibration.volatility import GarchFit
 from data.calendar import DEFAULT_CALENDAR
 from data.home import KappaHome
 from data.market import read_window_inputs, scan_market
+from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
 
-DEFAULT_LOOKBACK_DAYS = 20
-DEFAULT_GARCH_DAYS = 500
-DEFAULT_BATCH_SYMBOLS = 250
 PARALLEL_GARCH_MIN_SYMBOLS = 50
 
 

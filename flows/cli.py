@@ -23,6 +23,7 @@ from rich.table import Table
 from data.errors import KappaError
 from data.home import KappaHome
 from data.store import reader
+from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
 from schedule.model import ScheduleError
 
 if TYPE_CHECKING:
@@ -206,15 +207,15 @@ def _print_warnings(state_name: str, message: str | None) -> None:
 def calibrate_cmd(
     as_of: Annotated[str, typer.Option("--as-of", help="As-of session date, YYYY-MM-DD")],
     home: HomeOption = None,
-    lookback_days: LookbackOption = 20,
-    garch_days: GarchDaysOption = 500,
+    lookback_days: LookbackOption = DEFAULT_LOOKBACK_DAYS,
+    garch_days: GarchDaysOption = DEFAULT_GARCH_DAYS,
     symbols: Annotated[
         str | None, typer.Option(help="Comma-separated symbols (default: all with data)")
     ] = None,
     task_runner: RunnerOption = TaskRunnerChoice.threads,
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
-    batch_symbols: BatchOption = 250,
+    batch_symbols: BatchOption = DEFAULT_BATCH_SYMBOLS,
     calendar: CalendarOption = "XNYS",
 ) -> None:
     """Estimate σ (realized, GARCH), γ, η, ε and β per symbol; rows go to `calibrations` (rerun = replace).
@@ -250,7 +251,7 @@ def attribute_cmd(
     task_runner: RunnerOption = TaskRunnerChoice.threads,
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
-    batch_symbols: BatchOption = 250,
+    batch_symbols: BatchOption = DEFAULT_BATCH_SYMBOLS,
     calendar: CalendarOption = "XNYS",
 ) -> None:
     """Attribute every order that arrived or traded on a date (Perold shortfall, benchmarks, the model's z,
@@ -287,12 +288,12 @@ def nightly_cmd(
     inbox: Annotated[
         Path | None, typer.Option("--inbox", help="Drop folder (default KAPPA_HOME/inbox/DATE)")
     ] = None,
-    lookback_days: LookbackOption = 20,
-    garch_days: GarchDaysOption = 500,
+    lookback_days: LookbackOption = DEFAULT_LOOKBACK_DAYS,
+    garch_days: GarchDaysOption = DEFAULT_GARCH_DAYS,
     task_runner: RunnerOption = TaskRunnerChoice.threads,
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
-    batch_symbols: BatchOption = 250,
+    batch_symbols: BatchOption = DEFAULT_BATCH_SYMBOLS,
     calendar: CalendarOption = "XNYS",
 ) -> None:
     """One evening as a Prefect flow: ingest the drop folder, calibrate, attribute, schedule the next
@@ -336,12 +337,12 @@ def backfill_cmd(
     end: Annotated[str, typer.Option("--end", help="Last session, YYYY-MM-DD")],
     home: HomeOption = None,
     redo: Annotated[bool, typer.Option("--redo", help="Run dates that already finished again")] = False,
-    lookback_days: LookbackOption = 20,
-    garch_days: GarchDaysOption = 500,
+    lookback_days: LookbackOption = DEFAULT_LOOKBACK_DAYS,
+    garch_days: GarchDaysOption = DEFAULT_GARCH_DAYS,
     task_runner: RunnerOption = TaskRunnerChoice.threads,
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
-    batch_symbols: BatchOption = 250,
+    batch_symbols: BatchOption = DEFAULT_BATCH_SYMBOLS,
     calendar: CalendarOption = "XNYS",
 ) -> None:
     """Run the nightly flow for every session from START to END in order; finished dates are skipped, so

@@ -48,6 +48,7 @@ from flows import calibrate as cal
 from flows.report import report as render_report
 from flows.schedule import order_schedules
 from flows.schedule_output import json_safe
+from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
 from reports.tca_report import day_summary
 
 IO_ERRORS: tuple[type[BaseException], ...] = (OSError, DatabaseBusyError, duckdb.IOException)
@@ -306,9 +307,9 @@ def nightly(
     date: dt.date | None = None,
     home: str | None = None,
     inbox: str | None = None,
-    lookback_days: int = cal.DEFAULT_LOOKBACK_DAYS,
-    garch_days: int = cal.DEFAULT_GARCH_DAYS,
-    batch_symbols: int = cal.DEFAULT_BATCH_SYMBOLS,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    garch_days: int = DEFAULT_GARCH_DAYS,
+    batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
     calendar: str = DEFAULT_CALENDAR,
 ) -> Any:
     """One evening: ingest the date's drop folder, calibrate as of the date, attribute the date's orders,
@@ -400,10 +401,10 @@ def nightly(
 def calibrate(
     as_of: dt.date,
     home: str | None = None,
-    lookback_days: int = cal.DEFAULT_LOOKBACK_DAYS,
-    garch_days: int = cal.DEFAULT_GARCH_DAYS,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    garch_days: int = DEFAULT_GARCH_DAYS,
     symbols: list[str] | None = None,
-    batch_symbols: int = cal.DEFAULT_BATCH_SYMBOLS,
+    batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
     calendar: str = DEFAULT_CALENDAR,
 ) -> Any:
     """Calibrate ``symbols`` (default: every symbol with data) as of ``as_of`` into ``calibrations``.
@@ -432,7 +433,7 @@ def calibrate(
 def attribute(
     date: dt.date,
     home: str | None = None,
-    batch_symbols: int = cal.DEFAULT_BATCH_SYMBOLS,
+    batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
     calendar: str = DEFAULT_CALENDAR,
 ) -> Any:
     """Attribute the orders that arrived or traded on ``date`` into ``attribution`` (rerun = replace).
@@ -459,9 +460,9 @@ def backfill(
     end: dt.date,
     home: str | None = None,
     redo: bool = False,
-    lookback_days: int = cal.DEFAULT_LOOKBACK_DAYS,
-    garch_days: int = cal.DEFAULT_GARCH_DAYS,
-    batch_symbols: int = cal.DEFAULT_BATCH_SYMBOLS,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    garch_days: int = DEFAULT_GARCH_DAYS,
+    batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
     calendar: str = DEFAULT_CALENDAR,
 ) -> list[NightlyResult]:
     """Run ``nightly`` for every session from ``start`` to ``end``, oldest first.

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 
 STARTUP_TIMEOUT_S = "120"
 
+# the defaults of the flows and of the CLI that runs them (here: importing this module costs nothing)
+DEFAULT_LOOKBACK_DAYS = 20  # sessions of intraday data for σ realized, γ, η, ε
+DEFAULT_GARCH_DAYS = 500  # daily closes for GARCH(1,1)
+DEFAULT_BATCH_SYMBOLS = 250  # symbols per calibration or attribution task
+
 
 class Runner(StrEnum):
     threads = "threads"
