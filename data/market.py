@@ -183,7 +183,8 @@ def read_attribution_inputs(
 ) -> AttributionInputs:
     """The orders that arrived or traded in the session ``date``, their fills up to its close, the lake
     files of the market data from the first arrival to that close, the day's closing mids, and for each
-    symbol the latest calibration *before* ``date`` (what a pre-trade model would have had)."""
+    symbol the latest usable calibration *before* ``date`` (status ``ok`` or ``partial``: what a pre-trade
+    model would have had; a night whose calibration ``failed`` or lacked data is passed over)."""
     day = session_bounds(date, date, calendar)
     if not day.height:
         raise InputError(f"{date} is not a session of {calendar}")
@@ -207,7 +208,7 @@ def read_attribution_inputs(
         ).pl()
         params = con.sql(
             """SELECT symbol, as_of AS calibration_as_of, sigma_usd, gamma, eta, epsilon_usd FROM calibrations
-               WHERE as_of < ? AND symbol IN (SELECT unnest(?))
+               WHERE as_of < ? AND symbol IN (SELECT unnest(?)) AND status IN ('ok', 'partial')
                QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY as_of DESC) = 1""",
             params=[date, symbols],
         ).pl()

@@ -108,7 +108,13 @@ def join_rows(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     parts = [p for p in parts if p.height]
     if not parts:
         return pl.DataFrame(schema={c: pl.Null for c in (*ATTRIBUTION_COLUMNS, "reason")})
-    return pl.concat(parts, how="diagonal_relaxed").select(*ATTRIBUTION_COLUMNS, "reason").sort("order_id")
+    frame = pl.concat(parts, how="diagonal_relaxed")
+    missing = [c for c in (*ATTRIBUTION_COLUMNS, "reason") if c not in frame.columns]  # every batch failed
+    return (
+        frame.with_columns(pl.lit(None).alias(c) for c in missing)
+        .select(*ATTRIBUTION_COLUMNS, "reason")
+        .sort("order_id")
+    )
 
 
 def summary(rows: pl.DataFrame) -> str:

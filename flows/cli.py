@@ -385,15 +385,19 @@ def serve_cmd(
 
     kh = KappaHome.resolve(home)
     prefect_environment(kh)
-    from flows.deploy import nightly_deployment, serve, upcoming_nights
+    from flows.deploy import nightly_deployment, prefect_server, serve, upcoming_nights
 
-    deployment = nightly_deployment(kh, cron=cron, timezone=timezone, calendar=calendar, name=name)
-    out.print(f"serving [bold]{name}[/]: cron '{cron}' in {deployment.schedules[0].schedule.timezone}")
-    for when, session in upcoming_nights(cron, deployment.schedules[0].schedule.timezone, calendar, 5):
-        out.print(
-            f"  {when:%a %Y-%m-%d %H:%M %Z}: " + (f"session {session}" if session else "skipped (no session)")
-        )
-    serve(deployment)
+    with prefect_server(kh) as url:
+        out.print(f"Prefect server: {url}")
+        deployment = nightly_deployment(kh, cron=cron, timezone=timezone, calendar=calendar, name=name)
+        tz = deployment.schedules[0].schedule.timezone
+        out.print(f"serving [bold]{name}[/]: cron '{cron}' in {tz}")
+        for when, session in upcoming_nights(cron, tz, calendar, 5):
+            out.print(
+                f"  {when:%a %Y-%m-%d %H:%M %Z}: "
+                + (f"session {session}" if session else "skipped (no session)")
+            )
+        serve(deployment)
 
 
 @app.command("report")

@@ -411,6 +411,8 @@ def calibrate(
 
     Returns the rows written (a ``Warning`` state carrying them if a symbol failed).
     """
+    if symbols is not None and not symbols:
+        raise InputError("no symbol given: pass symbols=None to calibrate every symbol with data")
     kh = KappaHome.resolve(home)
     params = {"as_of": as_of, "lookback_days": lookback_days, "garch_days": garch_days, "symbols": symbols}
     with recorded_run(kh, "calibrate", params) as run_id, ExitStack() as stack:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -157,6 +158,24 @@ def test_pending_order_schedules_are_the_first_order_optimum() -> None:
     o2 = rows.filter(pl.col("order_id") == "o2")
     assert o2["risk_aversion"][0] == 0.0 and o2["gamma"][0] == 0.0
     np.testing.assert_allclose(np.diff(o2["holdings_shares"].to_numpy()), -5e4 / (o2.height - 1))
+
+
+def test_a_night_whose_every_attribution_batch_failed_still_has_a_row_per_order() -> None:
+    from flows.attribute import AttributionBatch, failed_rows, join_rows
+    from tca.attribution import ATTRIBUTION_COLUMNS
+
+    orders = pl.DataFrame({"order_id": ["o1", "o2"], "symbol": ["AAA", "AAA"], "side": ["buy", "sell"],
+                           "quantity": [100.0, 50.0], "arrival_ts": [dt.datetime(2026, 11, 16, 15)] * 2,
+                           "end_ts": [dt.datetime(2026, 11, 16, 20)] * 2, "decision_price": [None, None],
+                           "broker": ["b", "b"], "algo": [None, None], "trader": [None, None]})  # fmt: skip
+    fills = pl.DataFrame({"order_id": ["o1"], "quantity": [40.0]})
+    empty = pl.DataFrame()
+    batch = AttributionBatch(NIGHTS[0], ("AAA",), orders, fills, empty, empty, empty, (), ())
+    rows = join_rows([failed_rows(batch, ValueError("boom"))])
+    assert rows.columns == [*ATTRIBUTION_COLUMNS, "reason"]
+    assert rows.select("order_id", "filled_shares", "status", "reason").rows() == [
+        ("o1", 40.0, "failed", "ValueError: boom"), ("o2", 0.0, "failed", "ValueError: boom")
+    ]  # fmt: skip
 
 
 # --------------------------------------------------------------------------------- the flows
@@ -429,3 +448,53 @@ def test_an_io_failure_fails_the_night_instead_of_every_symbol(
     assert query(fresh_home, "SELECT status FROM runs WHERE command = 'nightly' ORDER BY started_at") == [
         ("success",), ("failed",)
     ]  # fmt: skip
+
+
+def test_kappa_serve_schedules_weekday_evenings_on_a_server_it_starts(tmp_path: Path) -> None:
+    """Without ``PREFECT_API_URL`` (whose temporary server runs no scheduler), ``kappa serve`` starts a
+    Prefect server; its scheduler then creates the deployment's runs at 18:30 New York, Monday to Friday."""
+    import json
+    import queue
+    import subprocess
+    import sys
+    import threading
+    import time
+    import urllib.request
+
+    from tests.conftest import REPO
+
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
+    env["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"] = "1"
+    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--home", str(home)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stdout or []], daemon=True).start()
+    try:
+        url = ""
+        deadline = time.monotonic() + 240
+        while not url and time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=5)
+            except queue.Empty:
+                continue
+            if line.startswith("Prefect server: "):
+                url = line.split(": ", 1)[1].strip()
+        assert url, "kappa serve printed no server"
+        runs: list[dict[str, Any]] = []
+        while len(runs) < 3 and time.monotonic() < deadline:
+            time.sleep(2)
+            req = urllib.request.Request(f"{url}/flow_runs/filter", data=b'{"limit": 50}', method="POST",
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+            with urllib.request.urlopen(req, timeout=10) as r:
+                runs = json.loads(r.read())
+        assert len(runs) >= 3  # the scheduler keeps at least the next three runs
+        for run in runs:
+            when = dt.datetime.fromisoformat(run["expected_start_time"]).astimezone(NY)
+            assert (when.hour, when.minute) == (18, 30) and when.weekday() < 5, when
+            assert run["state_type"] == "SCHEDULED"
+            assert run["parameters"] == {"home": str(KappaHome.resolve(home).root), "calendar": "XNYS"}
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    assert (home / "prefect" / "server.log").exists()
