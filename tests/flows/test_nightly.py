@@ -498,3 +498,20 @@ def test_kappa_serve_schedules_weekday_evenings_on_a_server_it_starts(tmp_path: 
         proc.terminate()
         proc.wait(60)
     assert (home / "prefect" / "server.log").exists()
+
+
+def test_attribution_is_judged_with_the_latest_usable_calibration(fresh_home: KappaHome) -> None:
+    """A symbol whose calibration failed on the night before is judged with its last good one."""
+    from data.market import read_attribution_inputs
+    from data.store import writer
+    from flows.nightly import backfill
+
+    backfill(start=NIGHTS[0], end=NIGHTS[1], home=str(fresh_home.root), lookback_days=LOOKBACK)
+    with writer(fresh_home) as con:
+        con.execute(f"UPDATE calibrations SET status = 'failed', sigma_usd = NULL WHERE symbol = 'AAA' "
+                    f"AND as_of = '{NIGHTS[1]}'")  # fmt: skip
+    params = read_attribution_inputs(fresh_home, NIGHTS[2]).params.sort("symbol")
+    assert params.select("symbol", "calibration_as_of").rows() == [
+        ("AAA", NIGHTS[0]), ("BBB", NIGHTS[1]), ("CCC", NIGHTS[1])
+    ]  # fmt: skip
+    assert params["sigma_usd"].null_count() == 0
