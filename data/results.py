@@ -8,6 +8,7 @@ a rerun for the same date leaves the same rows; the run's ``success`` lands with
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import suppress
 from dataclasses import dataclass
 
 import duckdb
@@ -72,5 +73,6 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> i
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")
     finally:
-        con.unregister("_rows")
+        with suppress(duckdb.Error):  # an aborted transaction refuses even this; keep the first error
+            con.unregister("_rows")
     return rows.height
