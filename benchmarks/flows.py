@@ -45,22 +45,20 @@ def plain_calibrate(home: Path, pool: Executor, batch_symbols: int) -> int:
     """The ``calibrate`` flow's steps without Prefect: plan, batches over ``pool``, finish, one write."""
     from data.home import KappaHome
     from data.results import Results, write_results
-    from data.store import new_run_id, start_run, writer
+    from data.store import recorded_run
     from flows import calibrate as cal
 
     kh = KappaHome.resolve(home)
-    run_id = new_run_id("calibrate")
-    with writer(kh) as con:
-        start_run(con, run_id, "calibrate", {"as_of": DAY})
-    plan = cal.plan_calibration(
-        kh, DAY, lookback_days=1, garch_days=HISTORY_DAYS, batch_symbols=batch_symbols
-    )
-    symbols = sum(len(b.symbols) for b in plan.batches)
-    on_threads = isinstance(pool, ThreadPoolExecutor)  # as the flow on its thread-pool runner: GARCH pool
-    with cal.garch_pool(symbols, (os.cpu_count() or 1) if on_threads else 0) as garch_map:
-        parts = list(pool.map(partial(cal.calibrate_batch, garch_map=garch_map), plan.batches))
-    rows = cal.finish_calibration(plan, parts)
-    write_results(kh, run_id, Results(calibrations=rows, calibration_as_of=DAY))
+    with recorded_run(kh, "calibrate", {"as_of": DAY}) as run_id:
+        plan = cal.plan_calibration(
+            kh, DAY, lookback_days=1, garch_days=HISTORY_DAYS, batch_symbols=batch_symbols
+        )
+        symbols = sum(len(b.symbols) for b in plan.batches)
+        on_threads = isinstance(pool, ThreadPoolExecutor)  # as the flow on its thread-pool runner: GARCH pool
+        with cal.garch_pool(symbols, (os.cpu_count() or 1) if on_threads else 0) as garch_map:
+            parts = list(pool.map(partial(cal.calibrate_batch, garch_map=garch_map), plan.batches))
+        rows = cal.finish_calibration(plan, parts)
+        write_results(kh, run_id, Results(calibrations=rows, calibration_as_of=DAY))
     return rows.height
 
 
@@ -68,17 +66,14 @@ def plain_attribute(home: Path, pool: Executor, batch_symbols: int) -> int:
     """The ``attribute`` flow's steps without Prefect."""
     from data.home import KappaHome
     from data.results import Results, write_results
-    from data.store import new_run_id, start_run, writer
+    from data.store import recorded_run
     from flows import attribute as att
 
     kh = KappaHome.resolve(home)
-    run_id = new_run_id("attribute")
-    with writer(kh) as con:
-        start_run(con, run_id, "attribute", {"date": DAY})
-    rows = att.join_rows(
-        list(pool.map(att.attribute_batch, att.plan_attribution(kh, DAY, batch_symbols=batch_symbols)))
-    )
-    write_results(kh, run_id, Results(attribution=rows, attribution_date=DAY))
+    with recorded_run(kh, "attribute", {"date": DAY}) as run_id:
+        batches = att.plan_attribution(kh, DAY, batch_symbols=batch_symbols)
+        rows = att.join_rows(list(pool.map(att.attribute_batch, batches)))
+        write_results(kh, run_id, Results(attribution=rows, attribution_date=DAY))
     return rows.height
 
 
