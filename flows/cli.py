@@ -23,7 +23,7 @@ from rich.table import Table
 from data.errors import KappaError
 from data.home import KappaHome
 from data.store import reader
-from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
+from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS, Runner
 from schedule.model import ScheduleError
 
 if TYPE_CHECKING:
@@ -149,14 +149,8 @@ def _print_frame(frame: pl.DataFrame, max_rows: int) -> None:
     out.print(f"{frame.height:,} row(s)")
 
 
-class TaskRunnerChoice(StrEnum):
-    threads = "threads"
-    processes = "processes"
-    dask = "dask"
-
-
 RunnerOption = Annotated[
-    TaskRunnerChoice,
+    Runner,
     typer.Option("--task-runner", help="Where batch tasks run: threads, processes or a Dask cluster"),
 ]
 WorkersOption = Annotated[
@@ -176,7 +170,7 @@ CalendarOption = Annotated[str, typer.Option(help="exchange_calendars code")]
 
 
 def _run_flow(
-    home: KappaHome, name: str, runner: TaskRunnerChoice, workers: int | None, dask_address: str | None,
+    home: KappaHome, name: str, runner: Runner, workers: int | None, dask_address: str | None,
     **params: object,
 ) -> tuple[str, str | None, object]:  # fmt: skip
     """Run the Prefect flow ``name`` of :mod:`flows.nightly` on the chosen task runner.
@@ -189,7 +183,7 @@ def _run_flow(
     from flows import nightly as flows_mod
 
     quiet_known_errors()
-    if runner is not TaskRunnerChoice.dask and dask_address:
+    if runner is not Runner.dask and dask_address:
         raise KappaError("--dask-address needs --task-runner dask")
     chosen = task_runner(runner.value, workers=workers, dask_address=dask_address)
     fl = getattr(flows_mod, name).with_options(task_runner=chosen)
@@ -212,7 +206,7 @@ def calibrate_cmd(
     symbols: Annotated[
         str | None, typer.Option(help="Comma-separated symbols (default: all with data)")
     ] = None,
-    task_runner: RunnerOption = TaskRunnerChoice.threads,
+    task_runner: RunnerOption = Runner.threads,
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
     batch_symbols: BatchOption = DEFAULT_BATCH_SYMBOLS,
@@ -248,7 +242,7 @@ def calibrate_cmd(
 def attribute_cmd(
     date: Annotated[str, typer.Option("--date", help="Session date, YYYY-MM-DD")],
     home: HomeOption = None,
-    task_runner: RunnerOption = TaskRunnerChoice.threads,
+    task_runner: RunnerOption = Runner.threads,
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
     batch_symbols: BatchOption = DEFAULT_BATCH_SYMBOLS,
@@ -290,7 +284,7 @@ def nightly_cmd(
     ] = None,
     lookback_days: LookbackOption = DEFAULT_LOOKBACK_DAYS,
     garch_days: GarchDaysOption = DEFAULT_GARCH_DAYS,
-    task_runner: RunnerOption = TaskRunnerChoice.threads,
+    task_runner: RunnerOption = Runner.threads,
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
     batch_symbols: BatchOption = DEFAULT_BATCH_SYMBOLS,
@@ -339,7 +333,7 @@ def backfill_cmd(
     redo: Annotated[bool, typer.Option("--redo", help="Run dates that already finished again")] = False,
     lookback_days: LookbackOption = DEFAULT_LOOKBACK_DAYS,
     garch_days: GarchDaysOption = DEFAULT_GARCH_DAYS,
-    task_runner: RunnerOption = TaskRunnerChoice.threads,
+    task_runner: RunnerOption = Runner.threads,
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
     batch_symbols: BatchOption = DEFAULT_BATCH_SYMBOLS,
@@ -579,7 +573,7 @@ def demo_cmd(
     days: Annotated[int, typer.Option(help="Nights to run (one more session is simulated: tomorrow)")] = 5,
     history_days: Annotated[int, typer.Option(help="Sessions of daily history before them")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed")] = 7,
-    task_runner: RunnerOption = TaskRunnerChoice.threads,
+    task_runner: RunnerOption = Runner.threads,
     workers: WorkersOption = None,
 ) -> None:
     """Simulate a small market, deliver it to the drop folder night by night and run the nightly flow
