@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import polars as pl
@@ -37,6 +40,27 @@ from calibration.volatility import (
 )
 
 MapFn = Callable[[Callable[[np.ndarray], GarchFit], Iterable[np.ndarray]], Iterator[GarchFit]]
+
+
+@dataclass(slots=True)
+class StageClock:
+    """Wall seconds per stage of a calibration, summed over calls (batches), for benchmarks and logs.
+
+    Stages of :func:`calibrate_symbols`: ``garch`` (starting the fits, and waiting for those not done when
+    the rows are built), ``facts``, ``bars``, ``realized``, ``signs``, ``gamma``, ``eta`` (the fills' as-of
+    join, then each symbol's ε, η and power-law fits and its row); :func:`flows.calibrate.calibrate_batch`
+    adds ``read``.
+    """
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - t0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,47 +90,63 @@ def calibrate_window(window: MarketWindow, map_fn: MapFn = map) -> pl.DataFrame:
     return finish_calibrations(calibrate_symbols(window, map_fn), window.as_of, window.lookback_days)
 
 
-def calibrate_symbols(window: MarketWindow, map_fn: MapFn = map) -> pl.DataFrame:
+def calibrate_symbols(
+    window: MarketWindow, map_fn: MapFn = map, clock: StageClock | None = None
+) -> pl.DataFrame:
     """Per-symbol estimates of every symbol with data in ``window``, each from its own data only.
 
     Rows in ``CALIBRATION_SCHEMA``; η of symbols without a fill-based fit is still missing (see
     :func:`finish_calibrations`). The result for a symbol does not depend on which other symbols share the
-    window, so a universe may be split into batches.
+    window, so a universe may be split into batches. ``clock`` (optional) collects each stage's seconds.
     """
+    stage = (clock or StageClock()).stage
     symbols = sorted(set(window.quotes["symbol"].unique()) | set(window.daily["symbol"].unique()))
-    closes = {
-        s: g.sort("date")["close"].to_numpy()
-        for (s,), g in window.daily.partition_by("symbol", as_dict=True).items()
-    }
-    # started first: with a process pool's map the fits run while the intraday estimators below do
-    garch_fits = map_fn(garch_sigma, [closes.get(s, np.empty(0)) for s in symbols])
-    facts = daily_facts(window)
-    mids = bucket_mids(window.quotes, window.sessions) if window.quotes.height else None
-    realized = _realized_by_symbol(mids, window.quotes)
-    signed = lee_ready_signs(window.trades, window.quotes) if window.trades.height else None
-    buckets = (
-        impact_buckets(mids, signed, window.sessions) if signed is not None and mids is not None else None
-    )
-    gammas = (
-        {str(r.pop("symbol")): r for r in permanent_impact_by_symbol(buckets).to_dicts()}
-        if buckets is not None
-        else {}
-    )
-    children: dict[str, pl.DataFrame] = (
-        {
-            str(k[0]): g
-            for k, g in child_rates(window.fills, window.quotes).partition_by("symbol", as_dict=True).items()
+    with stage("garch"):
+        closes = {
+            s: g.sort("date")["close"].to_numpy()
+            for (s,), g in window.daily.partition_by("symbol", as_dict=True).items()
         }
-        if window.fills.height and window.quotes.height
-        else {}
-    )
-    garch = dict(zip(symbols, garch_fits, strict=True))
+        # started first: with a process pool's map the fits run while the intraday estimators below do
+        garch_fits = map_fn(garch_sigma, [closes.get(s, np.empty(0)) for s in symbols])
+    with stage("facts"):
+        facts = daily_facts(window)
+    with stage("bars"):
+        mids = bucket_mids(window.quotes, window.sessions) if window.quotes.height else None
+    with stage("realized"):
+        realized = _realized_by_symbol(mids, window.quotes)
+    with stage("signs"):
+        signed = lee_ready_signs(window.trades, window.quotes) if window.trades.height else None
+    with stage("gamma"):
+        buckets = (
+            impact_buckets(mids, signed, window.sessions) if signed is not None and mids is not None else None
+        )
+        gammas = (
+            {str(r.pop("symbol")): r for r in permanent_impact_by_symbol(buckets).to_dicts()}
+            if buckets is not None
+            else {}
+        )
+    with stage("eta"):
+        children: dict[str, pl.DataFrame] = (
+            {
+                str(k[0]): g
+                for k, g in child_rates(window.fills, window.quotes)
+                .partition_by("symbol", as_dict=True)
+                .items()
+            }
+            if window.fills.height and window.quotes.height
+            else {}
+        )
+    with stage("garch"):
+        garch = dict(zip(symbols, garch_fits, strict=True))
     rows = []
-    for s in symbols:
-        try:
-            rows.append(_symbol_row(s, facts.get(s, {}), realized.get(s), garch[s], gammas, children.get(s)))
-        except Exception as exc:  # one symbol's failure is data, not a crash
-            rows.append(failed_row(s, exc))
+    with stage("eta"):
+        for s in symbols:
+            try:
+                rows.append(
+                    _symbol_row(s, facts.get(s, {}), realized.get(s), garch[s], gammas, children.get(s))
+                )
+            except Exception as exc:  # one symbol's failure is data, not a crash
+                rows.append(failed_row(s, exc))
     return pl.DataFrame(rows, schema=CALIBRATION_SCHEMA)
 
 

@@ -29,6 +29,7 @@ from calibration.estimates import (
     CALIBRATION_SCHEMA,
     MapFn,
     MarketWindow,
+    StageClock,
     calibrate_symbols,
     failed_row,
     finish_calibrations,
@@ -164,24 +165,31 @@ def _pool_map(
     return pool.map(fn, xs, chunksize=8)
 
 
-def calibrate_batch(batch: CalibrationBatch, garch_map: MapFn | None = None) -> pl.DataFrame:
+def calibrate_batch(
+    batch: CalibrationBatch, garch_map: MapFn | None = None, clock: StageClock | None = None
+) -> pl.DataFrame:
     """Per-symbol estimates of the batch (``calibrate_symbols`` rows), reading market data from the lake.
 
-    ``garch_map`` runs the GARCH fits (default: here, one after another; see :func:`garch_pool`). Sets
+    ``garch_map`` runs the GARCH fits (default: here, one after another; see :func:`garch_pool`);
+    ``clock`` collects each stage's seconds (see :class:`calibration.estimates.StageClock`). Sets
     this process's BLAS to one thread: batches are the unit of parallelism, and the GARCH optimum moves in
     its 7th digit with the BLAS thread count, so a night gives the same numbers on threads, processes or
     Dask workers (which run BLAS single-threaded).
     """
     single_threaded_blas()
     symbols = list(batch.symbols)
-    quotes = scan_market("quotes", list(batch.quote_paths), ["symbol", "date", "ts", "bid", "ask"], symbols)
-    trades = scan_market(
-        "trades", list(batch.trade_paths), ["symbol", "date", "ts", "price", "size"], symbols
-    )
+    clock = clock or StageClock()
+    with clock.stage("read"):
+        quotes = scan_market(
+            "quotes", list(batch.quote_paths), ["symbol", "date", "ts", "bid", "ask"], symbols
+        )
+        trades = scan_market(
+            "trades", list(batch.trade_paths), ["symbol", "date", "ts", "price", "size"], symbols
+        )
     window = MarketWindow(
         batch.as_of, batch.lookback_days, batch.sessions, quotes, trades, batch.fills, batch.daily
     )
-    return calibrate_symbols(window, garch_map or map)
+    return calibrate_symbols(window, garch_map or map, clock)
 
 
 def failed_rows(batch: CalibrationBatch, exc: BaseException) -> pl.DataFrame:
