@@ -10,6 +10,7 @@ import datetime as dt
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 if TYPE_CHECKING:
@@ -34,6 +35,25 @@ def exchange_timezone(name: str = DEFAULT_CALENDAR) -> str:
     return str(exchange_calendar(name).tz)
 
 
+@lru_cache(maxsize=8)
+def _schedule(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every session of the calendar: dates (``datetime64[D]``), opens and closes (UTC epoch ns, int64)."""
+    sched = exchange_calendar(name).schedule
+    dates = sched.index.values.astype("datetime64[D]")
+    opens = sched["open"].values.astype("datetime64[ns]").astype(np.int64)
+    closes = sched["close"].values.astype("datetime64[ns]").astype(np.int64)
+    for a in (dates, opens, closes):
+        a.setflags(write=False)
+    return dates, opens, closes
+
+
+def _between(start: dt.date, end: dt.date, name: str) -> slice:
+    dates = _schedule(name)[0]
+    lo = int(np.searchsorted(dates, np.datetime64(start, "D"), side="left"))
+    hi = int(np.searchsorted(dates, np.datetime64(end, "D"), side="right"))
+    return slice(lo, max(lo, hi))
+
+
 def session_bounds(start: dt.date, end: dt.date, name: str = DEFAULT_CALENDAR) -> pl.DataFrame:
     """Sessions between ``start`` and ``end`` inclusive.
 
@@ -42,14 +62,10 @@ def session_bounds(start: dt.date, end: dt.date, name: str = DEFAULT_CALENDAR) -
     polars.DataFrame
         Columns ``date`` (session date), ``open_ts`` and ``close_ts`` (UTC, ns, tz-naive).
     """
-    cal = exchange_calendar(name)
-    sched = cal.schedule.loc[str(start) : str(end)]
+    dates, opens, closes = _schedule(name)
+    part = _between(start, end, name)
     return pl.DataFrame(
-        {
-            "date": [d.date() for d in sched.index],
-            "open_ts": [t.value for t in sched["open"]],
-            "close_ts": [t.value for t in sched["close"]],
-        },
+        {"date": dates[part], "open_ts": opens[part], "close_ts": closes[part]},
         schema={"date": pl.Date, "open_ts": pl.Int64, "close_ts": pl.Int64},
     ).with_columns(pl.col("open_ts", "close_ts").cast(pl.Datetime("ns")))
 
@@ -100,10 +116,10 @@ def session_clock(
     horizon = max(times_days, default=0.0)
     begin_date = (start.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
     span = int(horizon * 2) + 14
+    _, all_opens, all_closes = _schedule(name)
     while True:
-        sched = session_bounds(begin_date, begin_date + dt.timedelta(days=span), name)
-        opens = sched["open_ts"].dt.epoch("ns").to_numpy()
-        closes = sched["close_ts"].dt.epoch("ns").to_numpy()
+        part = _between(begin_date, begin_date + dt.timedelta(days=span), name)
+        opens, closes = all_opens[part], all_closes[part]
         first = int((closes > start_ns).argmax()) if (closes > start_ns).any() else len(closes)
         avail = closes[first:] - opens[first:]
         if first < len(closes):
@@ -116,14 +132,13 @@ def session_clock(
     starts = opens[first:].copy()
     starts[0] = begin
     cum = avail.cumsum()
-    out = []
-    for t in times_days:
-        target = round(t * SESSION_NS)
-        i = int((cum < target).sum())
-        before = int(cum[i - 1]) if i else 0
-        ns = int(starts[i]) + target - before
-        out.append(_EPOCH + dt.timedelta(microseconds=ns // 1000))
-    return fraction, out
+    targets = np.round(np.asarray(times_days, dtype=np.float64) * SESSION_NS).astype(np.int64)
+    i = np.searchsorted(
+        cum, targets, side="left"
+    )  # the session holding each time: sessions before it end < t
+    before = np.where(i > 0, cum[np.maximum(i - 1, 0)], 0)
+    ns = starts[i] + targets - before
+    return fraction, [_EPOCH + dt.timedelta(microseconds=int(x) // 1000) for x in ns]
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -145,13 +160,13 @@ def session_time_days(start: dt.datetime, end: dt.datetime, name: str = DEFAULT_
     if end <= start:
         return 0.0
     s_ns, e_ns = _to_ns(start), _to_ns(end)
-    sched = session_bounds(
+    _, all_opens, all_closes = _schedule(name)
+    part = _between(
         (start.astimezone(dt.UTC) - dt.timedelta(days=1)).date(),
         (end.astimezone(dt.UTC) + dt.timedelta(days=1)).date(),
         name,
     )
-    opens = sched["open_ts"].dt.epoch("ns").to_numpy()
-    closes = sched["close_ts"].dt.epoch("ns").to_numpy()
+    opens, closes = all_opens[part], all_closes[part]
     overlap = (closes.clip(None, e_ns) - opens.clip(s_ns, None)).clip(0, None)
     return float(overlap.sum()) / SESSION_NS
 
