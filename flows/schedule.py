@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -297,37 +298,60 @@ def _param_columns(s: Schedule) -> dict[str, object]:
     }  # fmt: skip
 
 
-def schedule_rows(plan: SchedulePlan, run_id: str, created_at: dt.datetime) -> pl.DataFrame:
-    """The ``schedules`` rows of the plan's schedule: one per period k = 0..M (k = 0 trades nothing)."""
-    s = plan.schedule
-    half_life = s.half_life_days
-    per = {
-        "period": np.arange(s.holdings.size, dtype=np.int32),
-        "t_days": s.times_days,
-        "ts": plan.times_utc if plan.times_utc else [None] * s.holdings.size,
-        "holdings_shares": s.holdings,
-        "trade_shares": np.concatenate(([0.0], s.trades)),
+def schedule_rows(plans: Sequence[SchedulePlan], run_id: str, created_at: dt.datetime) -> pl.DataFrame:
+    """The ``schedules`` rows of each plan's schedule: one per period k = 0..M (k = 0 trades nothing).
+
+    Built as one frame from columns (many orders' schedules cost one frame, not one each).
+    """
+    per: dict[str, list[np.ndarray]] = {
+        c: [] for c in ("period", "t_days", "ts", "holdings_shares", "trade_shares")
     }
-    const = {
-        "schedule_id": plan.schedule_id, "run_id": run_id, "created_at": created_at,
-        "order_id": plan.request.order_id, "symbol": plan.request.symbol, "as_of": plan.as_of,
-        "strategy": s.strategy, **_param_columns(s), "tau_days": s.tau_days, "risk_aversion": s.risk_aversion,
-        "participation": s.info.get("participation"), "eta_tilde": s.eta_tilde,
-        "kappa_per_day": s.kappa_per_day,
-        "half_life_days": half_life if half_life is not None and math.isfinite(half_life) else None,
-        "expected_cost_usd": s.expected_cost_usd, "permanent_cost_usd": s.cost.permanent_usd,
-        "fixed_cost_usd": s.cost.fixed_usd, "temporary_cost_usd": s.cost.temporary_usd,
-        "drift_cost_usd": s.cost.drift_usd, "variance_usd2": s.variance_usd2, "std_usd": s.std_usd,
-        "start_ts": plan.start,
-    }  # fmt: skip
-    frame = pl.DataFrame(per).with_columns(
-        pl.col("ts").cast(pl.Datetime("ns", "UTC")).dt.replace_time_zone(None),
-        *(pl.lit(v).alias(k) for k, v in const.items() if k not in ("start_ts", "as_of", "created_at")),
-        pl.lit(plan.as_of, dtype=pl.Date).alias("as_of"),
-        pl.lit(created_at, dtype=pl.Datetime("us")).alias("created_at"),
-        pl.lit(plan.start, dtype=pl.Datetime("ns", "UTC")).dt.replace_time_zone(None).alias("start_ts"),
+    const: dict[str, list[object]] = {}
+    for plan in plans:
+        s = plan.schedule
+        n = s.holdings.size
+        half_life = s.half_life_days
+        per["period"].append(np.arange(n, dtype=np.int32))
+        per["t_days"].append(np.asarray(s.times_days, dtype=np.float64))
+        per["ts"].append(
+            np.array([_ns(t) for t in plan.times_utc], dtype="datetime64[ns]")
+            if plan.times_utc
+            else np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+        )
+        per["holdings_shares"].append(np.asarray(s.holdings, dtype=np.float64))
+        per["trade_shares"].append(np.concatenate(([0.0], s.trades)))
+        row = {
+            "schedule_id": plan.schedule_id, "run_id": run_id, "created_at": created_at,
+            "order_id": plan.request.order_id, "symbol": plan.request.symbol, "as_of": plan.as_of,
+            "strategy": s.strategy, **_param_columns(s), "tau_days": s.tau_days,
+            "risk_aversion": s.risk_aversion, "participation": s.info.get("participation"),
+            "eta_tilde": s.eta_tilde, "kappa_per_day": s.kappa_per_day,
+            "half_life_days": half_life if half_life is not None and math.isfinite(half_life) else None,
+            "expected_cost_usd": s.expected_cost_usd, "permanent_cost_usd": s.cost.permanent_usd,
+            "fixed_cost_usd": s.cost.fixed_usd, "temporary_cost_usd": s.cost.temporary_usd,
+            "drift_cost_usd": s.cost.drift_usd, "variance_usd2": s.variance_usd2, "std_usd": s.std_usd,
+            "start_ts": plan.start.astimezone(dt.UTC).replace(tzinfo=None) if plan.start else None,
+        }  # fmt: skip
+        for k, v in row.items():
+            const.setdefault(k, []).extend([v] * n)
+    if not plans:
+        return pl.DataFrame()
+    frame = pl.DataFrame({k: np.concatenate(v) for k, v in per.items()}).with_columns(
+        pl.col("ts").cast(pl.Datetime("ns"))
     )
-    return frame
+    types: dict[str, pl.DataType] = {
+        "as_of": pl.Date(),
+        "created_at": pl.Datetime("us"),
+        "start_ts": pl.Datetime("ns"),
+    }
+    frame = frame.with_columns(pl.Series(k, v, dtype=types.get(k), strict=False) for k, v in const.items())
+    last = ("as_of", "created_at", "start_ts")
+    return frame.select(*(c for c in frame.columns if c not in last), *last)
+
+
+def _ns(t: dt.datetime) -> np.datetime64:
+    """A timezone-aware instant as UTC ``datetime64[ns]``."""
+    return np.datetime64(t.astimezone(dt.UTC).replace(tzinfo=None), "ns")
 
 
 def frontier_rows(plan: SchedulePlan, run_id: str, created_at: dt.datetime) -> pl.DataFrame:
@@ -358,7 +382,7 @@ def save_plan(home: KappaHome, plan: SchedulePlan) -> str:
     """Write the plan's schedule (and frontier) in one transaction; returns the run id."""
     run_id = new_run_id("schedule")
     created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    rows = schedule_rows(plan, run_id, created)
+    rows = schedule_rows([plan], run_id, created)
     front = frontier_rows(plan, run_id, created) if plan.frontier else None
     with writer(home) as con, transaction(con):
         start_run(
@@ -406,7 +430,7 @@ def order_schedules(
 
     by_symbol = {r["symbol"]: r for r in calibrations.iter_rows(named=True)}
     created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    frames: list[pl.DataFrame] = []
+    plans: list[SchedulePlan] = []
     skipped: list[tuple[str, str]] = []
     for o in orders.sort("order_id").iter_rows(named=True):
         start = o["arrival_ts"].replace(tzinfo=dt.UTC)
@@ -431,6 +455,5 @@ def order_schedules(
         except (KappaError, ScheduleError) as exc:
             skipped.append((o["order_id"], str(exc)))
             continue
-        frames.append(schedule_rows(plan, run_id, created))
-    rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
-    return OrderSchedules(rows, skipped)
+        plans.append(plan)
+    return OrderSchedules(schedule_rows(plans, run_id, created), skipped)
