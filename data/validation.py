@@ -107,14 +107,19 @@ _UNPARSEABLE = {
 }
 
 
-def _row_rules(spec: TableSpec, present: list[str]) -> list[tuple[str, str, pl.Expr]]:
-    """(rule, column, condition on raw ``name`` and parsed ``name__v`` columns), in order of precedence."""
+def _row_rules(spec: TableSpec, schema: pl.Schema) -> list[tuple[str, str, pl.Expr]]:
+    """(rule, column, condition on raw ``name`` and parsed ``name__v`` columns), in order of precedence.
+
+    ``schema`` is the raw batch's: a typed raw column (Parquet) is blank only where it is null, which
+    spares casting it to text.
+    """
+    present = [c for c in spec.names if c in schema]
     rules: list[tuple[str, str, pl.Expr]] = []
     for c in spec.columns:
         if c.name not in present:
             continue
         raw, val = pl.col(c.name), pl.col(f"{c.name}__v")
-        raw_blank = _blank_to_null(raw).is_null()
+        raw_blank = _blank_to_null(raw).is_null() if schema[c.name] == pl.String else raw.is_null()
         if c.required:
             rules.append(("missing_value", c.name, raw_blank))
         rules.append((_UNPARSEABLE[c.kind], c.name, ~raw_blank & val.is_null()))
@@ -181,7 +186,7 @@ def validate_batch(batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT
     parsed = batch.with_columns(
         [_parse(spec.column(c), batch.schema[c], batch).alias(f"{c}__v") for c in present]
     )
-    rules = _row_rules(spec, present)
+    rules = _row_rules(spec, batch.schema)
     if spec.market:
         parsed = parsed.with_columns(session_date_expr(pl.col("ts__v"), calendar).alias("date__v"))
         dates = parsed["date__v"].drop_nulls()
