@@ -273,6 +273,26 @@ def _finish(
     assert rows_loaded + n_q == read.rows.total(), (rows_loaded, n_q, read.rows.total())
 
 
+class _ShownRows:
+    """Passes rows read on to ``progress``, but not twice when a load reads its files again."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.shown: Counter[str] = Counter()
+        self.seen: Counter[str] = Counter()
+
+    def __call__(self, path: str, rows: int) -> None:
+        self.seen[path] += rows
+        new = self.seen[path] - self.shown[path]
+        if new > 0 and self.progress:
+            self.progress(path, new)
+            self.shown[path] += new
+
+    def again(self) -> None:
+        """The files are read again from their start."""
+        self.seen.clear()
+
+
 def _load_market(
     home: KappaHome,
     spec: TableSpec,
@@ -284,28 +304,67 @@ def _load_market(
     batch_rows: int,
     progress: Progress | None,
 ) -> LoadReport:
-    staging = lake.StagingWriter(stage_dir / spec.name)
+    """Quotes or trades: straight to the lake when the rows come in lake order, else staged and merged."""
+    existing = {day for (t, day) in manifest if t == spec.name}
+    direct = lake.DirectWriter(home, spec.name, run_id, existing, spec.key)
     quarantine = _Quarantine(stage_dir / "quarantine")
+    shown = _ShownRows(progress)
+    try:
+        read = _read_validated(spec, paths, calendar, batch_rows, quarantine, shown, direct.write)
+        merged = direct.finish()
+    except lake.OutOfLakeOrder:
+        direct.abort()
+        shutil.rmtree(stage_dir, ignore_errors=True)
+        quarantine = _Quarantine(stage_dir / "quarantine")
+        shown.again()
+        read, merged = _stage_and_merge(home, spec, paths, run_id, stage_dir, manifest, calendar, batch_rows,
+                                        quarantine, shown)  # fmt: skip
+    except BaseException:
+        direct.abort()
+        raise
+    _fault_point("after_staging")
+    return _commit_market(home, spec, paths, run_id, manifest, quarantine, read, merged)
+
+
+def _stage_and_merge(
+    home: KappaHome,
+    spec: TableSpec,
+    paths: list[Path],
+    run_id: str,
+    stage_dir: Path,
+    manifest: dict[tuple[str, dt.date], str],
+    calendar: str,
+    batch_rows: int,
+    quarantine: _Quarantine,
+    progress: Progress | None,
+) -> tuple[_Read, list[lake.MergedPartition]]:
+    """Stage the validated rows per date, then merge each date with its current lake file."""
+    staging = lake.StagingWriter(stage_dir / spec.name)
     try:
         read = _read_validated(spec, paths, calendar, batch_rows, quarantine, progress, staging.write)
     finally:
         staging.close()
-    _fault_point("after_staging")
     merged: list[lake.MergedPartition] = []
     for day in sorted(staging.rows):
         current = manifest.get((spec.name, day))
-        part = lake.merge_partition(
-            home,
-            spec.name,
-            day,
-            staging.path(day),
-            current,
-            run_id,
-            spec.key,
-        )
+        part = lake.merge_partition(home, spec.name, day, staging.path(day), current, run_id, spec.key)
         if part.duplicates.height:
             quarantine.add(part.duplicates)
         merged.append(part)
+    return read, merged
+
+
+def _commit_market(
+    home: KappaHome,
+    spec: TableSpec,
+    paths: list[Path],
+    run_id: str,
+    manifest: dict[tuple[str, dt.date], str],
+    quarantine: _Quarantine,
+    read: _Read,
+    merged: list[lake.MergedPartition],
+) -> LoadReport:
+    """Daily facts of the new partitions, then one transaction switches the manifest to them."""
     other = "trades" if spec.name == "quotes" else "quotes"
     daily_rows = []
     for part in merged:

@@ -2,7 +2,13 @@
 
 A load never touches a live file. Clean rows are staged per session date; each staged date is merged with
 the date's current file into a *new* file (rows of the symbols the load brings replace that symbol's rows
-for the date; other symbols are kept), sorted by ``symbol, ts`` so that the same inputs give the same file.
+for the date; other symbols are kept), sorted by ``symbol, ts`` (then the other columns) so that the same
+inputs give the same file.
+
+The common case, a date not yet in the lake whose rows arrive in that order (exchange files come sorted by
+symbol and time), skips the staging: :class:`DirectWriter` writes the rows straight to the new file as they
+are validated, and says when the stream breaks the order (or repeats a key), so that the load falls back to
+staging and merging. Both ways give the same rows in the same order.
 Only the commit in :mod:`data.ingest` switches the manifest ``lake_files`` (and the views) to the new files,
 in one transaction; the replaced files are deleted after it. A crash before the commit leaves orphan files
 that :func:`collect_garbage` removes at the next load, and the previous state intact.
@@ -54,6 +60,123 @@ class StagingWriter:
         for w in self._writers.values():
             w.close()
         self._writers.clear()
+
+
+class OutOfLakeOrder(Exception):
+    """The rows of a load cannot go straight to the lake: see :class:`DirectWriter`."""
+
+
+def lake_order(table: str) -> list[str]:
+    """The sort key of a lake file: ``symbol, ts``, then the other columns (ascending, nulls last)."""
+    cols = [c for c, _ in MARKET_COLUMNS[table]]
+    return [*cols[:2], *cols[2:-1]]
+
+
+_ROW_GROUP_ROWS = 122_880  # DuckDB's row group, so both ways prune by symbol alike
+
+
+class DirectWriter:
+    """Writes validated rows of a market table straight to new lake files, one per session date.
+
+    Each batch is sorted by :func:`lake_order`; the stream is in lake order if every batch starts at or after
+    where the previous one of its date ended. :meth:`write` raises :class:`OutOfLakeOrder` (then call
+    :meth:`abort`) when a batch starts before that, when a date already has a lake file (its other symbols
+    would have to be merged), or when a key repeats (the first occurrence in file order must win, which only
+    the merge knows). Memory holds one batch.
+    """
+
+    def __init__(
+        self, home: KappaHome, table: str, run_id: str, existing: set[dt.date], key: tuple[str, ...]
+    ) -> None:
+        self.home, self.table, self.run_id, self.existing, self.key = home, table, run_id, existing, key
+        types = dict(MARKET_COLUMNS[table])
+        self.columns = [c for c, _ in MARKET_COLUMNS[table]]
+        self.dtypes = {c: _POLARS[types[c]] for c in self.columns}
+        self.order = lake_order(table)
+        self._positions = [self.columns.index(c) for c in self.order]
+        self._writers: dict[dt.date, pq.ParquetWriter] = {}
+        self._last: dict[dt.date, tuple[object, ...]] = {}
+        self._rows: dict[dt.date, int] = {}
+        self._symbols: dict[dt.date, int] = {}
+        self._open_keys: dict[
+            dt.date, tuple[object, set[object]]
+        ] = {}  # the last symbol's keys: it may go on
+
+    def write(self, clean: pl.DataFrame) -> None:
+        """Append validated rows (lake columns and ``date``; extra columns are ignored)."""
+        for (day,), part in clean.partition_by("date", as_dict=True, maintain_order=True).items():
+            assert isinstance(day, dt.date)
+            if day in self.existing:
+                raise OutOfLakeOrder(f"{self.table} of {day} already has a lake file")
+            part = part.select(pl.col(c).cast(t) for c, t in self.dtypes.items()).sort(
+                self.order, nulls_last=True, maintain_order=True
+            )
+            first, last = part.row(0), part.row(part.height - 1)
+            previous = self._last.get(day)
+            if previous is not None and self._order_key(first) < self._order_key(previous):
+                raise OutOfLakeOrder(f"{self.table} of {day} is not sorted by {', '.join(self.order)}")
+            if self.key:
+                self._check_keys(day, part)
+            table = part.to_arrow()
+            if day not in self._writers:
+                out = partition_path(self.home, self.table, day, self.run_id)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                self._writers[day] = pq.ParquetWriter(out, table.schema, compression="zstd")
+                self._rows[day], self._symbols[day] = 0, 0
+            self._writers[day].write_table(table, row_group_size=_ROW_GROUP_ROWS)
+            self._rows[day] += part.height
+            continued = (
+                previous is not None and previous[0] == first[0]
+            )  # the symbol goes on from the last batch
+            self._symbols[day] += part["symbol"].n_unique() - int(continued)
+            self._last[day] = last
+
+    def _order_key(self, row: tuple[object, ...]) -> tuple[tuple[bool, object], ...]:
+        """A row's lake-order key for comparing two rows in Python: nulls after every value."""
+        return tuple((row[i] is None, row[i] if row[i] is not None else 0) for i in self._positions)
+
+    def _check_keys(self, day: dt.date, part: pl.DataFrame) -> None:
+        """Refuse a key seen before: in this batch, or for the symbol the previous batch ended with."""
+        symbol, rest = self.key[0], self.key[1:]
+        assert symbol == "symbol" and len(rest) == 1, self.key
+        keyed = part.select(self.key).drop_nulls()
+        repeated = keyed.is_duplicated().any()
+        open_symbol, open_keys = self._open_keys.get(day, (None, set()))
+        if not repeated and open_keys:
+            head = keyed.filter(pl.col(symbol) == open_symbol)[rest[0]].to_list()
+            repeated = not open_keys.isdisjoint(head)
+        if repeated:
+            raise OutOfLakeOrder(f"a repeated ({', '.join(self.key)}) in the {self.table} of {day}")
+        last_symbol = part[symbol][-1]
+        tail = set(keyed.filter(pl.col(symbol) == last_symbol)[rest[0]].to_list())
+        self._open_keys[day] = (last_symbol, tail | open_keys if last_symbol == open_symbol else tail)
+
+    def finish(self) -> list[MergedPartition]:
+        """Close the files; the new partitions, not yet committed."""
+        out = []
+        for day, w in sorted(self._writers.items()):
+            w.close()
+            path = partition_path(self.home, self.table, day, self.run_id)
+            out.append(
+                MergedPartition(self.table, day, path, self._rows[day], self._symbols[day], pl.DataFrame())
+            )
+        self._writers.clear()
+        return out
+
+    def abort(self) -> None:
+        """Close and delete what was written."""
+        for day, w in self._writers.items():
+            w.close()
+            partition_path(self.home, self.table, day, self.run_id).unlink(missing_ok=True)
+        self._writers.clear()
+
+
+_POLARS: dict[str, pl.DataType] = {
+    "VARCHAR": pl.String(),
+    "TIMESTAMP_NS": pl.Datetime("ns"),
+    "DOUBLE": pl.Float64(),
+    "DATE": pl.Date(),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +250,7 @@ def merge_partition(
             )
         union = " UNION ALL ".join(parts)
         con.execute(
-            f"COPY (SELECT * FROM ({union}) ORDER BY symbol, ts, {', '.join(cols[2:-1])}) "
+            f"COPY (SELECT * FROM ({union}) ORDER BY {', '.join(lake_order(table))}) "
             f"TO {quote_literal(str(out))} (FORMAT parquet, COMPRESSION zstd)"
         )
         row = first_row(
