@@ -70,6 +70,13 @@ def session_bounds(start: dt.date, end: dt.date, name: str = DEFAULT_CALENDAR) -
     ).with_columns(pl.col("open_ts", "close_ts").cast(pl.Datetime("ns")))
 
 
+@lru_cache(maxsize=8)
+def all_session_bounds(name: str = DEFAULT_CALENDAR) -> pl.DataFrame:
+    """Every session of the calendar (``session_bounds`` columns; cached, do not modify)."""
+    dates = _schedule(name)[0]
+    return session_bounds(dates[0].item(), dates[-1].item(), name)
+
+
 def sessions(start: dt.date, end: dt.date, name: str = DEFAULT_CALENDAR) -> list[dt.date]:
     """Session dates between ``start`` and ``end`` inclusive (holidays and weekends skipped)."""
     return session_bounds(start, end, name)["date"].to_list()

@@ -16,14 +16,17 @@ that :func:`collect_garbage` removes at the next load, and the previous state in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data.home import KappaHome
@@ -31,6 +34,19 @@ from data.schema import MARKET_COLUMNS
 from data.sql import first_row, quote_literal
 
 MERGE_MEMORY_LIMIT = "4GB"
+
+
+def _by_date(rows: pl.DataFrame) -> list[tuple[dt.date, pl.DataFrame]]:
+    """``rows`` split by their ``date`` (in order of appearance; a batch usually holds one date)."""
+    if not rows.height:
+        return []
+    first, last = rows["date"].min(), rows["date"].max()
+    if first == last:
+        assert isinstance(first, dt.date)
+        return [(first, rows)]
+    parts = rows.partition_by("date", as_dict=True, maintain_order=True)
+    assert all(isinstance(day, dt.date) for (day,) in parts), "a clean row without a session date"
+    return [(day, part) for (day,), part in parts.items()]
 
 
 class StagingWriter:
@@ -44,9 +60,8 @@ class StagingWriter:
 
     def write(self, clean: pl.DataFrame) -> None:
         """Append ``clean`` rows (with ``date``, ``file_index``, ``row_number``) to their dates' files."""
-        for (day,), part in clean.partition_by("date", as_dict=True, maintain_order=True).items():
+        for day, part in _by_date(clean):
             table = part.to_arrow()
-            assert isinstance(day, dt.date)
             if day not in self._writers:
                 self._writers[day] = pq.ParquetWriter(self.path(day), table.schema, compression="lz4")
                 self.rows[day] = 0
@@ -94,6 +109,9 @@ class DirectWriter:
         self.dtypes = {c: _POLARS[types[c]] for c in self.columns}
         self.order = lake_order(table)
         self._positions = [self.columns.index(c) for c in self.order]
+        self._text_columns = [c for c, t in self.dtypes.items() if t == pl.String]  # dictionary-encoded
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="lake-writer")  # compresses while we validate
+        self._pending: Future[None] | None = None
         self._writers: dict[dt.date, pq.ParquetWriter] = {}
         self._last: dict[dt.date, tuple[object, ...]] = {}
         self._rows: dict[dt.date, int] = {}
@@ -104,7 +122,7 @@ class DirectWriter:
 
     def write(self, clean: pl.DataFrame) -> None:
         """Append validated rows (lake columns and ``date``; extra columns are ignored)."""
-        for (day,), part in clean.partition_by("date", as_dict=True, maintain_order=True).items():
+        for day, part in _by_date(clean):
             assert isinstance(day, dt.date)
             if day in self.existing:
                 raise OutOfLakeOrder(f"{self.table} of {day} already has a lake file")
@@ -121,15 +139,27 @@ class DirectWriter:
             if day not in self._writers:
                 out = partition_path(self.home, self.table, day, self.run_id)
                 out.parent.mkdir(parents=True, exist_ok=True)
-                self._writers[day] = pq.ParquetWriter(out, table.schema, compression="zstd")
+                self._writers[day] = pq.ParquetWriter(
+                    out, table.schema, compression="zstd", use_dictionary=self._text_columns
+                )
                 self._rows[day], self._symbols[day] = 0, 0
-            self._writers[day].write_table(table, row_group_size=_ROW_GROUP_ROWS)
+            self._write(self._writers[day], table)
             self._rows[day] += part.height
             continued = (
                 previous is not None and previous[0] == first[0]
             )  # the symbol goes on from the last batch
             self._symbols[day] += part["symbol"].n_unique() - int(continued)
             self._last[day] = last
+
+    def _write(self, writer: pq.ParquetWriter, table: pa.Table) -> None:
+        """Write ``table`` on the writer thread, after the previous batch (whose error, if any, raises here)."""
+        self._wait()
+        self._pending = self._pool.submit(writer.write_table, table, row_group_size=_ROW_GROUP_ROWS)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
 
     def _order_key(self, row: tuple[object, ...]) -> tuple[tuple[bool, object], ...]:
         """A row's lake-order key for comparing two rows in Python: nulls after every value."""
@@ -153,6 +183,8 @@ class DirectWriter:
 
     def finish(self) -> list[MergedPartition]:
         """Close the files; the new partitions, not yet committed."""
+        self._wait()
+        self._pool.shutdown()
         out = []
         for day, w in sorted(self._writers.items()):
             w.close()
@@ -165,6 +197,9 @@ class DirectWriter:
 
     def abort(self) -> None:
         """Close and delete what was written."""
+        with contextlib.suppress(Exception):  # the files go: the load fails or falls back anyway
+            self._wait()
+        self._pool.shutdown()
         for day, w in self._writers.items():
             w.close()
             partition_path(self.home, self.table, day, self.run_id).unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from data.calendar import DEFAULT_CALENDAR, session_bounds, session_date_expr
+from data.calendar import DEFAULT_CALENDAR, all_session_bounds, session_date_expr
 from data.contract import Column, TableSpec
 
 ROW = "row_number"
@@ -183,20 +183,14 @@ def validate_batch(batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT
     """
     raw_cols = [c for c in batch.columns if c != ROW]
     present = [c for c in spec.names if c in batch.columns]
-    parsed = batch.with_columns(
+    parsed = batch.lazy().with_columns(
         [_parse(spec.column(c), batch.schema[c], batch).alias(f"{c}__v") for c in present]
     )
     rules = _row_rules(spec, batch.schema)
     if spec.market:
         parsed = parsed.with_columns(session_date_expr(pl.col("ts__v"), calendar).alias("date__v"))
-        dates = parsed["date__v"].drop_nulls()
-        if len(dates):
-            bounds = session_bounds(dates.min(), dates.max(), calendar)  # type: ignore[arg-type]
-            parsed = parsed.join(bounds, left_on="date__v", right_on="date", how="left")
-        else:
-            parsed = parsed.with_columns(
-                open_ts=pl.lit(None, dtype=pl.Datetime("ns")), close_ts=pl.lit(None, dtype=pl.Datetime("ns"))
-            )
+        every = all_session_bounds(calendar).lazy()  # a few thousand rows: cheaper than finding the dates
+        parsed = parsed.join(every, left_on="date__v", right_on="date", how="left")
         ts = pl.col("ts__v")
         outside = pl.col("open_ts").is_null() | (ts < pl.col("open_ts")) | (ts > pl.col("close_ts"))
         rules.append(("outside_session", "ts", ts.is_not_null() & outside))
@@ -204,14 +198,12 @@ def validate_batch(batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT
         parsed = parsed.with_columns(session_date_expr(pl.col("arrival_ts__v"), calendar).alias("date__v"))
     rule, detail = _first_rule(rules)
     parsed = parsed.with_columns(rule.alias("_rule"), detail.alias("_detail"))
-    bad = parsed.filter(pl.col("_rule").is_not_null())
-    rejected = bad.select(
+    rejected = parsed.filter(pl.col("_rule").is_not_null()).select(
         pl.col(ROW).cast(pl.Int64),
         pl.col("_rule").alias("rule"),
         pl.col("_detail").alias("detail"),
         raw_json(raw_cols).alias("raw"),
     )
-    good = parsed.filter(pl.col("_rule").is_null())
     out_cols = [
         (pl.col(f"{c.name}__v") if c.name in present else pl.lit(None)).cast(_dtype(c)).alias(c.name)
         for c in spec.columns
@@ -219,7 +211,8 @@ def validate_batch(batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT
     if spec.market or spec.name == "orders":
         out_cols.append(pl.col("date__v").alias("date"))
     out_cols.append(pl.col(ROW).cast(pl.Int64))
-    return ValidatedBatch(good.select(out_cols), rejected)
+    good, bad = pl.collect_all([parsed.filter(pl.col("_rule").is_null()).select(out_cols), rejected])
+    return ValidatedBatch(good, bad)
 
 
 def _dtype(c: Column) -> pl.DataType:
