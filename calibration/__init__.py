@@ -5,5 +5,28 @@ data layer reads the inputs and writes the ``calibrations`` table. Units follow 
 days (1 day = the 6.5 h regular session), prices in USD per share, sizes in shares.
 """
 
+import numpy as np
+import polars as pl
+
 SESSION_SECONDS = 23_400.0
 """Seconds in one trading day (the 6.5 h regular session of XNYS)."""
+
+
+def time_ordered_runs(frame: pl.DataFrame, by: list[str], ts: str = "ts") -> np.ndarray | None:
+    """Where each ``by`` group starts, if every group's rows are contiguous and in non-decreasing ``ts``
+    order; ``None`` otherwise.
+
+    Lake files are written in that order (``symbol, ts``, one date a file), so the estimators can skip
+    sorting what they read from the lake, and find the groups without hashing; any other frame is sorted.
+    One pass over the rows.
+    """
+    if not frame.height:
+        return np.zeros(0, dtype=np.int64)
+    new = pl.any_horizontal((pl.col(c) != pl.col(c).shift(1)).fill_null(True) for c in by)
+    marks = frame.select(new.alias("new"), (pl.col(ts) >= pl.col(ts).shift(1)).fill_null(True).alias("up"))
+    if not marks.select((pl.col("new") | pl.col("up")).all()).item():
+        return None
+    starts = marks.select(pl.int_range(pl.len()).filter(pl.col("new"))).to_series().to_numpy()
+    if frame.select(by).gather(starts).n_unique() != starts.size:  # a group in two runs
+        return None
+    return starts

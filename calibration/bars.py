@@ -20,6 +20,16 @@ def _bucket(ts: pl.Expr, open_ts: pl.Expr) -> pl.Expr:
     return pl.when(offset <= 0).then(0).otherwise((offset + BUCKET_NS - 1) // BUCKET_NS).cast(pl.Int32)
 
 
+def _session_open(sessions: pl.DataFrame) -> pl.Expr:
+    """The open of each row's session, looked up by ``date`` (null for a date that is no session).
+
+    A lookup in the few sessions of a window, where a join would copy every quote.
+    """
+    return pl.col("date").replace_strict(
+        sessions["date"], sessions["open_ts"], default=None, return_dtype=sessions.schema["open_ts"]
+    )
+
+
 def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """Mid at every 5-minute boundary of every session a symbol quoted in.
 
@@ -36,11 +46,21 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
         ``symbol, date, bucket, mid`` for bucket = 0..K with K = ceil(session length / 5 min), and
         ``day_fraction``: the session's length in trading days (an early close is < 1).
     """
-    q = quotes.join(sessions, on="date").with_columns(
-        _bucket(pl.col("ts"), pl.col("open_ts")).alias("bucket"),
-        ((pl.col("bid") + pl.col("ask")) / 2).alias("mid"),
+    open_ts = _session_open(sessions)
+    last = (
+        quotes.lazy()
+        .select(
+            "symbol",
+            "date",
+            "ts",
+            ((pl.col("bid") + pl.col("ask")) / 2).alias("mid"),
+            _bucket(pl.col("ts"), open_ts).alias("bucket"),
+        )
+        .filter(open_ts.is_not_null())  # a quote of a date that is no session of the window
+        .group_by("symbol", "date", "bucket")
+        .agg(pl.col("mid").get(pl.col("ts").arg_max()))
+        .collect()
     )
-    last = q.group_by("symbol", "date", "bucket").agg(pl.col("mid").get(pl.col("ts").arg_max()))
     grid = (
         sessions.with_columns(
             ((pl.col("close_ts") - pl.col("open_ts")).dt.total_nanoseconds() / 1e9 / SESSION_SECONDS).alias(
@@ -56,7 +76,7 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("bucket").cast(pl.Int32))
         .select("date", "bucket", "day_fraction")
     )
-    days = q.select("symbol", "date").unique()
+    days = last.select("symbol", "date").unique()
     return (
         days.join(grid, on="date")
         .join(last, on=["symbol", "date", "bucket"], how="left")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from calibration import time_ordered_runs
 from calibration.bars import bucket_returns
 
 TRADING_DAYS_PER_YEAR = 252
@@ -123,15 +124,21 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
 
 
 def tsrv_by_day(quotes: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
-    """Two-scales realized variance of the log mid per (symbol, date) from every quote (see above)."""
-    x = quotes.sort("symbol", "date", "ts").select(
-        "symbol", "date", ((pl.col("bid") + pl.col("ask")) / 2).log().alias("x")
-    )
-    rows = [
-        (symbol, date, two_scales_variance(g["x"].to_numpy(), k))
-        for (symbol, date), g in x.group_by("symbol", "date", maintain_order=True)
-    ]
-    return pl.DataFrame(rows, schema={"symbol": pl.String, "date": pl.Date, "tsrv": pl.Float64}, orient="row")
+    """Two-scales realized variance of the log mid per (symbol, date) from every quote (see above).
+
+    Quotes read from the lake are already grouped and in time order; others are sorted first (ties in
+    time keep their order, so the result does not depend on the thread schedule).
+    """
+    x = quotes.select("symbol", "date", "ts", ((pl.col("bid") + pl.col("ask")) / 2).log().alias("x"))
+    starts = time_ordered_runs(x, ["symbol", "date"])
+    if starts is None:
+        x = x.sort("symbol", "date", "ts", maintain_order=True)
+        starts = time_ordered_runs(x, ["symbol", "date"])
+        assert starts is not None
+    ends = np.append(starts[1:], x.height)
+    values = x["x"].to_numpy()
+    tsrv = [two_scales_variance(values[a:b], k) for a, b in zip(starts, ends, strict=True)]
+    return x.select("symbol", "date").gather(starts).with_columns(pl.Series("tsrv", tsrv, dtype=pl.Float64))
 
 
 def two_scales_variance(x: np.ndarray, k: int | None = None) -> float:

@@ -99,6 +99,29 @@ def test_tsrv_by_day_equals_the_per_day_estimator(window) -> None:
         assert r["tsrv"] == pytest.approx(ref, rel=1e-12)
 
 
+def test_tsrv_and_bars_do_not_depend_on_the_quotes_row_order(window) -> None:
+    """Lake order (grouped, in time) skips the sort; any other order is sorted first: same numbers."""
+    from calibration.volatility import tsrv_by_day
+
+    ordered = window.quotes.sort("date", "symbol", "ts", maintain_order=True)  # as several lake files read
+    shuffled = window.quotes.sample(fraction=1.0, shuffle=True, seed=3)
+    a, b = tsrv_by_day(ordered), tsrv_by_day(shuffled)
+    assert a.sort("symbol", "date").equals(b.sort("symbol", "date"))
+    mids = [bucket_mids(q, window.sessions) for q in (ordered, shuffled)]
+    assert mids[0].equals(mids[1])
+
+
+def test_time_ordered_runs_finds_groups_only_when_contiguous_and_in_time() -> None:
+    from calibration import time_ordered_runs
+
+    frame = pl.DataFrame({"symbol": ["A", "A", "B", "B", "B"], "ts": [1, 2, 1, 1, 5]})
+    assert time_ordered_runs(frame, ["symbol"]).tolist() == [0, 2]
+    assert time_ordered_runs(frame.reverse(), ["symbol"]) is None  # time runs backwards
+    interleaved = pl.DataFrame({"symbol": ["A", "B", "A"], "ts": [1, 2, 3]})
+    assert time_ordered_runs(interleaved, ["symbol"]) is None  # A in two runs
+    assert time_ordered_runs(frame.clear(), ["symbol"]).tolist() == []
+
+
 def test_a_mid_that_hardly_moves_gives_no_sigma_rather_than_zero(window) -> None:
     # one quote a day: every 5-minute return is zero
     sparse = window.quotes.group_by("symbol", "date").agg(pl.all().first()).select(window.quotes.columns)
