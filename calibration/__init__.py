@@ -30,3 +30,11 @@ def time_ordered_runs(frame: pl.DataFrame, by: list[str], ts: str = "ts") -> np.
     if frame.select(by).gather(starts).n_unique() != starts.size:  # a group in two runs
         return None
     return starts
+
+
+def sorted_by_symbol_time(frame: pl.DataFrame, ts: str = "ts") -> pl.DataFrame:
+    """``frame`` sorted by ``symbol, ts``: as it is when read from one lake file, else sorted (stably)."""
+    starts = time_ordered_runs(frame, ["symbol"], ts)
+    if starts is not None and frame["symbol"].gather(starts).is_sorted():
+        return frame
+    return frame.sort("symbol", ts, maintain_order=True)

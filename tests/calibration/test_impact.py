@@ -34,6 +34,21 @@ def _ts(seconds: float) -> dt.datetime:
     return T0 + dt.timedelta(seconds=seconds)
 
 
+def test_the_tick_rule_never_carries_a_tick_from_another_symbol() -> None:
+    quotes = pl.DataFrame(
+        {"symbol": ["A", "B"], "ts": [_ts(0), _ts(0)], "bid": [9.9, 19.9], "ask": [10.1, 20.1]}
+    )
+    trades = pl.DataFrame({
+        "symbol": ["A", "A", "B", "B", "B"],
+        "ts": [_ts(1), _ts(2), _ts(1), _ts(2), _ts(3)],
+        "price": [9.0, 10.0, 20.0, 20.0, 20.0],  # A: a rise to the mid; B: at the mid, never a change
+        "size": [100.0] * 5,
+    })  # fmt: skip
+    for order in (trades, trades.reverse()):
+        signed = lee_ready_signs(order, quotes).sort("symbol", "ts")
+        assert signed["sign"].to_list() == [-1, 1, None, None, None]
+
+
 def test_lee_ready_quote_rule_then_tick_rule() -> None:
     quotes = pl.DataFrame({"symbol": ["A"] * 3, "ts": [_ts(0), _ts(10), _ts(20)],
                            "bid": [10.0, 10.0, 10.1], "ask": [10.2, 10.2, 10.3]})  # fmt: skip
