@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import polars as pl
 
+from calibration import time_ordered_runs
 from calibration.bars import bucket_mids, impact_buckets
 from calibration.impact import (
     TemporaryFit,
@@ -184,16 +185,33 @@ def daily_facts(window: MarketWindow) -> dict[str, dict[str, object]]:
             pl.col("volume").mean().alias("adv_shares"), pl.col("close").sort_by("date").last().alias("close")
         )
     )
-    q = window.quotes.group_by("symbol").agg(
-        ((pl.col("ask") - pl.col("bid")) / 2).sort().mean().alias("half_spread_usd"),
-        pl.len().alias("n_quotes"),
-    )
+    q = _half_spreads(window.quotes)
     t = window.trades.group_by("symbol").agg(pl.len().alias("n_trades"))
     out: dict[str, dict[str, object]] = {}
     for frame in (adv, q, t):
         for r in frame.to_dicts():
             out.setdefault(str(r.pop("symbol")), {}).update(r)
     return out
+
+
+def _half_spreads(quotes: pl.DataFrame) -> pl.DataFrame:
+    """Mean quoted half spread (ask − bid)/2 and quote count per symbol, summed in a fixed order.
+
+    Quotes grouped by symbol (one lake file) are summed in their order, run by run; others are sorted
+    within each symbol first. Either way the sum does not depend on the thread schedule.
+    """
+    starts = time_ordered_runs(quotes, ["symbol"])
+    if starts is None:
+        return quotes.group_by("symbol").agg(
+            ((pl.col("ask") - pl.col("bid")) / 2).sort().mean().alias("half_spread_usd"),
+            pl.len().alias("n_quotes"),
+        )
+    half = ((quotes["ask"] - quotes["bid"]) / 2).to_numpy()
+    counts = np.diff(np.append(starts, quotes.height))
+    sums = np.add.reduceat(half, starts) if starts.size else np.zeros(0)
+    return pl.DataFrame(
+        {"symbol": quotes["symbol"].gather(starts), "half_spread_usd": sums / counts, "n_quotes": counts}
+    )
 
 
 def _symbol_row(

@@ -245,10 +245,10 @@ def _forecast_variance(r: np.ndarray, theta: np.ndarray) -> float:
     e = r - mu
     tau = min(75, len(e))
     w = 0.94 ** np.arange(tau)
-    h = float(np.sum(w / w.sum() * e[:tau] ** 2))
-    for t in range(len(e)):
-        h = omega + alpha * e[t] ** 2 + beta * h
-    return h
+    h0 = float(np.sum(w / w.sum() * e[:tau] ** 2))
+    # h_T = ω + α e²_{T−1} + β h_{T−1} unrolled: β^T h_0 + Σ_t β^(T−1−t) (ω + α e²_t), summed oldest first
+    powers = beta ** np.arange(len(e) - 1, -1, -1, dtype=np.float64)
+    return float(beta ** len(e) * h0 + np.dot(powers, omega + alpha * e**2))
 
 
 def _forecast_se(r: np.ndarray, theta: np.ndarray, cov: np.ndarray, close: float) -> float:
