@@ -21,8 +21,9 @@ import json
 import os
 import shutil
 import signal
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,10 +49,11 @@ from data.store import (
     transaction,
     writer,
 )
-from data.validation import ROW, clean_schema, validate_batch
+from data.validation import ROW, ValidatedBatch, clean_schema, validate_batch
 
 Progress = Callable[[str, int], None]
 FAULT_ENV = "KAPPA_FAULT_AT"
+VALIDATION_THREADS = 2  # batches validated at once (each on polars' own threads too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,10 +171,22 @@ def _manifest(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, dt.date], str]:
     return {(t, d): p for t, d, p in rows}
 
 
-def _tag(clean: pl.DataFrame, path: Path, index: int) -> pl.DataFrame:
-    return clean.with_columns(
-        pl.lit(str(path)).alias("source_file"), pl.lit(index, dtype=pl.Int64).alias("file_index")
-    )
+def _tagged(sink: Callable[[pl.DataFrame], None]) -> Callable[[pl.DataFrame, Path, int], None]:
+    """A sink of validated rows tagged with their ``source_file`` and ``file_index`` (the staged and merged
+    path needs them for duplicates and the quarantine; rows going straight to the lake do not)."""
+
+    def tag(clean: pl.DataFrame, path: Path, index: int) -> None:
+        sink(
+            clean.with_columns(
+                pl.lit(str(path)).alias("source_file"), pl.lit(index, dtype=pl.Int64).alias("file_index")
+            )
+        )
+
+    return tag
+
+
+def _untagged(sink: Callable[[pl.DataFrame], None]) -> Callable[[pl.DataFrame, Path, int], None]:
+    return lambda clean, path, index: sink(clean)
 
 
 class _Quarantine:
@@ -223,23 +237,37 @@ def _read_validated(
     batch_rows: int,
     quarantine: _Quarantine,
     progress: Progress | None,
-    sink: Callable[[pl.DataFrame], None],
+    sink: Callable[[pl.DataFrame, Path, int], None],
 ) -> _Read:
-    """Stream, validate and tag every file; rejected rows go to ``quarantine``, clean ones to ``sink``.
+    """Stream and validate every file; rejected rows go to ``quarantine``, clean ones to ``sink`` with their
+    file and its index (see :func:`_tagged`).
 
-    Each file is hashed right after it is read (while it is in the page cache), not under the write lock.
+    Batches are validated on a small thread pool (polars releases the GIL) while the next one is read;
+    they reach ``quarantine`` and ``sink`` in file order. Each file is hashed right after it is read
+    (while it is in the page cache), not under the write lock.
     """
     read = _Read(Counter(), {})
-    for index, path in enumerate(paths):
-        for batch in read_batches(path, spec, batch_rows):
-            result = validate_batch(batch, spec, calendar)
-            rejected = result.rejected.with_columns(pl.lit(str(path)).alias("source_file"))
-            quarantine.add(rejected)
-            sink(_tag(result.clean, path, index))
-            read.rows[str(path)] += batch.height
-            if progress:
-                progress(str(path), batch.height)
-        read.sha256[str(path)] = _sha256(path)
+    with ThreadPoolExecutor(VALIDATION_THREADS, thread_name_prefix="validate") as pool:
+        for index, path in enumerate(paths):
+            pending: deque[tuple[int, Future[ValidatedBatch]]] = deque()
+
+            def take(pending: deque[tuple[int, Future[ValidatedBatch]]] = pending, path: Path = path,
+                     index: int = index) -> None:  # fmt: skip
+                rows, future = pending.popleft()
+                result = future.result()
+                quarantine.add(result.rejected.with_columns(pl.lit(str(path)).alias("source_file")))
+                sink(result.clean, path, index)
+                read.rows[str(path)] += rows
+                if progress:
+                    progress(str(path), rows)
+
+            for batch in read_batches(path, spec, batch_rows):
+                pending.append((batch.height, pool.submit(validate_batch, batch, spec, calendar)))
+                if len(pending) > VALIDATION_THREADS:
+                    take()
+            while pending:
+                take()
+            read.sha256[str(path)] = _sha256(path)
     return read
 
 
@@ -310,7 +338,7 @@ def _load_market(
     quarantine = _Quarantine(stage_dir / "quarantine")
     shown = _ShownRows(progress)
     try:
-        read = _read_validated(spec, paths, calendar, batch_rows, quarantine, shown, direct.write)
+        read = _read_validated(spec, paths, calendar, batch_rows, quarantine, shown, _untagged(direct.write))
         merged = direct.finish()
     except lake.OutOfLakeOrder:
         direct.abort()
@@ -341,7 +369,9 @@ def _stage_and_merge(
     """Stage the validated rows per date, then merge each date with its current lake file."""
     staging = lake.StagingWriter(stage_dir / spec.name)
     try:
-        read = _read_validated(spec, paths, calendar, batch_rows, quarantine, progress, staging.write)
+        read = _read_validated(
+            spec, paths, calendar, batch_rows, quarantine, progress, _tagged(staging.write)
+        )
     finally:
         staging.close()
     merged: list[lake.MergedPartition] = []
@@ -412,7 +442,7 @@ def _load_table(
     """orders, fills, daily: small enough to hold in memory; committed with upserts."""
     quarantine = _Quarantine(stage_dir / "quarantine")
     frames: list[pl.DataFrame] = []
-    read = _read_validated(spec, paths, calendar, batch_rows, quarantine, progress, frames.append)
+    read = _read_validated(spec, paths, calendar, batch_rows, quarantine, progress, _tagged(frames.append))
     empty = pl.DataFrame(schema={**clean_schema(spec), "source_file": pl.String, "file_index": pl.Int64})
     rows = pl.concat([empty, *frames], how="vertical_relaxed")
     data_cols = spec.names

@@ -197,12 +197,18 @@ def validate_batch(batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT
     elif spec.name == "orders":
         parsed = parsed.with_columns(session_date_expr(pl.col("arrival_ts__v"), calendar).alias("date__v"))
     rule, detail = _first_rule(rules)
-    parsed = parsed.with_columns(rule.alias("_rule"), detail.alias("_detail"))
-    rejected = parsed.filter(pl.col("_rule").is_not_null()).select(
-        pl.col(ROW).cast(pl.Int64),
-        pl.col("_rule").alias("rule"),
-        pl.col("_detail").alias("detail"),
-        raw_json(raw_cols).alias("raw"),
+    broken = pl.any_horizontal(cond.fill_null(False) for _, _, cond in rules) if rules else pl.lit(False)
+    parsed = parsed.with_columns(broken.alias("_broken"))
+    # the first rule each row breaks, found on the few rows that break one
+    rejected = (
+        parsed.filter(pl.col("_broken"))
+        .with_columns(rule.alias("_rule"), detail.alias("_detail"))
+        .select(
+            pl.col(ROW).cast(pl.Int64),
+            pl.col("_rule").alias("rule"),
+            pl.col("_detail").alias("detail"),
+            raw_json(raw_cols).alias("raw"),
+        )
     )
     out_cols = [
         (pl.col(f"{c.name}__v") if c.name in present else pl.lit(None)).cast(_dtype(c)).alias(c.name)
@@ -211,7 +217,7 @@ def validate_batch(batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT
     if spec.market or spec.name == "orders":
         out_cols.append(pl.col("date__v").alias("date"))
     out_cols.append(pl.col(ROW).cast(pl.Int64))
-    good, bad = pl.collect_all([parsed.filter(pl.col("_rule").is_null()).select(out_cols), rejected])
+    good, bad = pl.collect_all([parsed.filter(~pl.col("_broken")).select(out_cols), rejected])
     return ValidatedBatch(good, bad)
 
 

@@ -95,3 +95,20 @@ def test_a_date_already_in_the_lake_is_merged(tmp_path: Path, day: tuple[pl.Data
     _load(tmp_path, "home", {"quotes": quotes.filter(pl.col("symbol") == symbols[-1])}, batch_rows=500)
     whole = _load(tmp_path, "whole", {"quotes": quotes}, batch_rows=500)
     assert _state(home, "quotes")["file"].equals(_state(whole, "quotes")["file"])
+
+
+def test_rows_that_tie_on_symbol_and_time_are_ordered_by_the_other_columns(
+    tmp_path: Path, day: tuple[pl.DataFrame, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quotes, _ = day
+    # every quote twice at the same instant, the higher bid first: in (symbol, ts) order, not in lake order
+    tied = pl.concat([quotes.with_columns(pl.col("bid") - 0.001), quotes]).sort(
+        "symbol", "ts", "bid", descending=[False, False, True]
+    )
+    with monkeypatch.context() as m:
+        m.setattr(lake, "merge_partition", _no_merge)
+        direct = _load(tmp_path, "direct", {"quotes": tied}, batch_rows=700)
+    staged = _load(tmp_path, "staged", {"quotes": tied.reverse()}, batch_rows=700)
+    a = _state(direct, "quotes")["file"]
+    assert a.equals(_state(staged, "quotes")["file"])
+    assert a.height == 2 * quotes.height
