@@ -1,24 +1,91 @@
 """Reference prices of post-trade analysis from quotes and trades, for many orders at once.
 
-Every function joins *as of* a time by symbol (polars ``join_asof``), so the cost is a sort and a merge,
-not a scan of the market per order. Quotes need ``symbol, ts, bid, ask``; trades ``symbol, ts, price, size``.
+Every function joins *as of* a time by symbol, so the cost is a sort and a merge, not a scan of the market
+per order. Quotes need ``symbol, ts, bid, ask``; trades ``symbol, ts, price, size``.
+
+The market side is prepared once (sorted by symbol and time, as lake files already are) and numbered: each
+symbol gets a code in sort order, and each row the key code·span + (ts − t₀), which increases through the
+frame. An as-of join by symbol is then one merge on that integer key (no hashing of symbols per join); a
+match from another symbol's rows (an event before its symbol's first row) is discarded.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from calibration import sorted_by_symbol_time
+
+_INT64_HEADROOM = 2**62
+
+
+def _numbered(frame: pl.DataFrame, ts: str) -> pl.DataFrame:
+    """``frame`` sorted by symbol and ``ts``, with ``_code`` (the symbol's rank) and ``_key``."""
+    frame = sorted_by_symbol_time(frame, ts)
+    frame = frame.with_columns(pl.col("symbol").rle_id().cast(pl.Int64).alias("_code"))
+    if not frame.height:
+        return frame.with_columns(pl.lit(0, dtype=pl.Int64).alias("_key"))
+    t0, span = _scale(frame, ts)
+    return frame.with_columns((pl.col("_code") * span + pl.col(ts).dt.epoch("ns") - t0).alias("_key"))
+
+
+def _scale(frame: pl.DataFrame, ts: str) -> tuple[int, int]:
+    """t₀ (the first time, ns since the epoch) and the span of the keys: the last time − t₀ + 2 ns, so that
+    an event after the last row still sorts after it, strictly."""
+    t0, t1 = frame.select(
+        pl.col(ts).dt.epoch("ns").min().alias("t0"), pl.col(ts).dt.epoch("ns").max().alias("t1")
+    ).row(0)
+    return int(t0), int(t1) - int(t0) + 2
+
+
+def _asof(
+    events: pl.DataFrame, right: pl.DataFrame, at: str, ts: str, cols: dict[str, str], *, strict: bool
+) -> pl.DataFrame:
+    """``events`` with ``cols`` (right name → new name) of the last ``right`` row of the same symbol at or
+    before (``strict``: before) the event's ``at``; nulls where there is none. Sorted by symbol and ``at``."""
+    out_cols = [pl.col(c).alias(n) for c, n in cols.items()]
+    if not right.height or not events.height:
+        return events.sort("symbol", at).with_columns(
+            pl.lit(None, dtype=right.schema[c]).alias(n) for c, n in cols.items()
+        )
+    t0, span = _scale(right, ts)
+    codes = right.filter(pl.col("_code") != pl.col("_code").shift(1).fill_null(-1)).select("symbol", "_code")
+    if span * (codes.height + 1) >= _INT64_HEADROOM:  # keys would overflow: join by symbol instead
+        r = right.select("symbol", pl.col(ts).alias("_rts"), *out_cols)
+        return events.sort("symbol", at).join_asof(
+            r, left_on=at, right_on="_rts", by="symbol", strategy="backward", allow_exact_matches=not strict,
+            check_sortedness=False,
+        ).drop("_rts")  # fmt: skip
+    offset = (pl.col(at).dt.epoch("ns") - t0).clip(-1, span - 1)
+    ev = (
+        events.join(codes.rename({"_code": "_ecode"}), on="symbol", how="left")
+        .with_columns((pl.col("_ecode") * span + offset).fill_null(-1).alias("_ekey"))
+        .sort("_ekey")
+    )
+    r = right.select(pl.col("_key").alias("_rkey"), pl.col("_code").alias("_rcode"), *out_cols)
+    j = ev.join_asof(r, left_on="_ekey", right_on="_rkey", strategy="backward", allow_exact_matches=not strict,
+                     check_sortedness=False)  # fmt: skip
+    same = pl.col("_rcode") == pl.col("_ecode")
+    return (
+        j.with_columns(pl.when(same).then(pl.col(n)).alias(n) for n in cols.values())
+        .drop("_ecode", "_ekey", "_rkey", "_rcode")
+        .sort("symbol", at)
+    )
+
 
 def prepared_quotes(quotes: pl.DataFrame) -> pl.DataFrame:
-    """Quotes as the functions here use them (sorted, with mid and half spread): prepare once, join many times."""
+    """Quotes as the functions here use them (sorted, numbered, with mid and half spread): prepare once,
+    join many times."""
     if "_mid" in quotes.columns:
         return quotes
-    return quotes.select(
-        "symbol",
-        pl.col("ts").alias("_qts"),
-        ((pl.col("bid") + pl.col("ask")) / 2).alias("_mid"),
-        ((pl.col("ask") - pl.col("bid")) / 2).alias("_half"),
-    ).sort("symbol", "_qts")
+    return _numbered(
+        quotes.select(
+            "symbol",
+            pl.col("ts").alias("_qts"),
+            ((pl.col("bid") + pl.col("ask")) / 2).alias("_mid"),
+            ((pl.col("ask") - pl.col("bid")) / 2).alias("_half"),
+        ),
+        "_qts",
+    )
 
 
 def quote_at(
@@ -30,38 +97,28 @@ def quote_at(
     a quote at the same instant counts. Null where no quote precedes.
     """
     q = prepared_quotes(quotes)
-    out = events.sort("symbol", at).join_asof(
-        q, left_on=at, right_on="_qts", by="symbol", strategy="backward", allow_exact_matches=not strict,
-        check_sortedness=False,
-    )  # fmt: skip
-    return out.rename({"_mid": f"{prefix}_mid", "_half": f"{prefix}_half_spread"}).drop("_qts")
+    return _asof(
+        events, q, at, "_qts", {"_mid": f"{prefix}_mid", "_half": f"{prefix}_half_spread"}, strict=strict
+    )
 
 
-def _cumulative(frame: pl.DataFrame, ts: str, values: dict[str, pl.Expr]) -> pl.DataFrame:
-    return frame.sort("symbol", ts).with_columns(**{k: v.cum_sum().over("symbol") for k, v in values.items()})
+def _within_symbol(values: dict[str, pl.Expr]) -> list[pl.Expr]:
+    """Cumulative sums restarting at each symbol of a frame numbered by :func:`_numbered`."""
+    return [v.cum_sum().over("_code").alias(k) for k, v in values.items()]
 
 
 def prepared_trades(trades: pl.DataFrame) -> pl.DataFrame:
     """Trades with cumulative volume and notional per symbol: prepare once, join many times."""
     if "_v" in trades.columns:
         return trades
-    return _cumulative(
-        trades.select("symbol", pl.col("ts").alias("_ts"), "price", "size"),
-        "_ts",
-        {"_v": pl.col("size"), "_pv": pl.col("price") * pl.col("size")},
-    )
+    t = _numbered(trades.select("symbol", pl.col("ts").alias("_ts"), "price", "size"), "_ts")
+    return t.with_columns(_within_symbol({"_v": pl.col("size"), "_pv": pl.col("price") * pl.col("size")}))
 
 
 def _asof_sum(
     events: pl.DataFrame, cum: pl.DataFrame, at: str, cols: list[str], suffix: str, *, strict: bool
 ) -> pl.DataFrame:
-    right = cum.select(
-        "symbol", pl.col("_ts").alias(f"_ts{suffix}"), *[pl.col(c).alias(c + suffix) for c in cols]
-    )
-    out = events.sort("symbol", at).join_asof(
-        right, left_on=at, right_on=f"_ts{suffix}", by="symbol", strategy="backward",
-        allow_exact_matches=not strict, check_sortedness=False,
-    )  # fmt: skip
+    out = _asof(events, cum, at, "_ts", {c: c + suffix for c in cols}, strict=strict)
     return out.with_columns(pl.col(c + suffix).fill_null(0.0) for c in cols)
 
 
@@ -80,7 +137,7 @@ def market_vwap(
     return out.with_columns(
         vol.alias(f"{prefix}_volume"),
         pl.when(vol > 0).then((pl.col("_pv_b") - pl.col("_pv_a")) / vol).alias(f"{prefix}_vwap"),
-    ).drop("_v_a", "_pv_a", "_v_b", "_pv_b", "_ts_a", "_ts_b")
+    ).drop("_v_a", "_pv_a", "_v_b", "_pv_b")
 
 
 def time_weighted_mid(
@@ -92,16 +149,14 @@ def time_weighted_mid(
     and the mean is (I(end) − I(start)) / (end − start). Null before the first quote or for an empty window.
     """
     q = prepared_quotes(quotes)
-    secs = (pl.col("_qts").shift(-1).over("symbol") - pl.col("_qts")).dt.total_nanoseconds() / 1e9
-    q = q.with_columns((pl.col("_mid") * secs.fill_null(0.0)).cum_sum().over("symbol").alias("_after"))
-    q = q.with_columns((pl.col("_after") - pl.col("_mid") * secs.fill_null(0.0)).alias("_cum"))
-    right = q.select("symbol", "_qts", "_mid", "_cum")
+    following = pl.when(pl.col("_code") == pl.col("_code").shift(-1)).then(pl.col("_qts").shift(-1))
+    secs = ((following - pl.col("_qts")).dt.total_nanoseconds() / 1e9).fill_null(0.0)
+    q = q.with_columns(_within_symbol({"_after": pl.col("_mid") * secs}))
+    q = q.with_columns((pl.col("_after") - pl.col("_mid") * secs).alias("_cum"))
 
     def integral(frame: pl.DataFrame, at: str, tag: str) -> pl.DataFrame:
-        r = right.rename({"_qts": f"_qts{tag}", "_mid": f"_mid{tag}", "_cum": f"_cum{tag}"})
-        j = frame.sort("symbol", at).join_asof(
-            r, left_on=at, right_on=f"_qts{tag}", by="symbol", strategy="backward", check_sortedness=False
-        )
+        cols = {"_qts": f"_qts{tag}", "_mid": f"_mid{tag}", "_cum": f"_cum{tag}"}
+        j = _asof(frame, q, at, "_qts", cols, strict=False)
         elapsed = (pl.col(at) - pl.col(f"_qts{tag}")).dt.total_nanoseconds() / 1e9
         return j.with_columns(
             (pl.col(f"_cum{tag}") + pl.col(f"_mid{tag}") * elapsed).alias(f"_int{tag}")
