@@ -56,9 +56,11 @@ BATCH_SYMBOLS = 250
 
 def run_stages(data: Dataset, work: Path) -> dict[str, float]:
     """Kappa's steps one after another, each timed."""
+    import arch  # noqa: F401  (imports before the clock, as the pandas way's)
     import numpy as np
+    import statsmodels.api  # noqa: F401
 
-    import flows.attribute  # noqa: F401  (imports before the clock)
+    import flows.attribute  # noqa: F401
     from calibration.estimates import StageClock
     from calibration.volatility import garch_sigma
     from data.calendar import exchange_calendar
