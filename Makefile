@@ -4,7 +4,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --locked
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint format bench bench-large sync uv clean
+.PHONY: demo test lint format bench bench-xl bench-csv sync uv clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -27,12 +27,18 @@ format: sync
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
+# the whole night at three sizes beside pandas and the floor (data generated once, ~12 GiB under benchmarks/.cache)
 bench: sync
-	$(RUN) python -m benchmarks.ingest --quotes 20000000
+	$(RUN) python -m benchmarks.harness --sizes small,medium,large --runs 3
 	$(RUN) python -m benchmarks.schedule
 
-bench-large: sync
-	$(RUN) python -m benchmarks.ingest --quotes 100000000
+# a real-market-sized day (330 M quotes, 70 M trades, 8,000 symbols): Kappa's night only
+bench-xl: sync
+	$(RUN) python -m benchmarks.harness --sizes xl --runs 1 --variants nightly,plain
+
+# loading CSV (text parsing and validation) at 20 M quotes
+bench-csv: sync
+	$(RUN) python -m benchmarks.ingest --quotes 20000000
 
 clean:
 	rm -rf .kappa .pytest_cache .mypy_cache .ruff_cache benchmarks/.cache
