@@ -84,7 +84,8 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
     clock = StageClock()
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(os.cpu_count(), mp_context=ctx, initializer=cal.single_threaded_blas) as pool:
-        list(pool.map(garch_sigma, [np.ones(3)] * 8))  # workers started and imported before the clock
+        walk = 50 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 300)))
+        list(pool.map(garch_sigma, [walk] * 8))  # workers started, and arch imported, before the clock
 
         def eager(fn, xs):  # type: ignore[no-untyped-def]
             return iter(list(pool.map(fn, xs, chunksize=8)))
