@@ -45,7 +45,7 @@ MapFn = Callable[[Callable[[np.ndarray], GarchFit], Iterable[np.ndarray]], Itera
 
 @dataclass(slots=True)
 class StageClock:
-    """Wall seconds per stage of a calibration, summed over calls (batches), for benchmarks and logs.
+    """Wall seconds per stage of a calibration, summed over calls (batches); the performance harness reads it.
 
     Stages of :func:`calibrate_symbols`: ``garch`` (starting the fits, and waiting for those not done when
     the rows are built), ``facts``, ``bars``, ``realized``, ``signs``, ``gamma``, ``eta`` (the fills' as-of

@@ -22,7 +22,7 @@ import os
 import shutil
 import signal
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,26 +249,32 @@ def _read_validated(
     read = _Read(Counter(), {})
     with ThreadPoolExecutor(VALIDATION_THREADS, thread_name_prefix="validate") as pool:
         for index, path in enumerate(paths):
-            pending: deque[tuple[int, Future[ValidatedBatch]]] = deque()
-
-            def take(pending: deque[tuple[int, Future[ValidatedBatch]]] = pending, path: Path = path,
-                     index: int = index) -> None:  # fmt: skip
-                rows, future = pending.popleft()
-                result = future.result()
+            for rows, result in _validated_in_order(
+                pool, read_batches(path, spec, batch_rows), spec, calendar
+            ):
                 quarantine.add(result.rejected.with_columns(pl.lit(str(path)).alias("source_file")))
                 sink(result.clean, path, index)
                 read.rows[str(path)] += rows
                 if progress:
                     progress(str(path), rows)
-
-            for batch in read_batches(path, spec, batch_rows):
-                pending.append((batch.height, pool.submit(validate_batch, batch, spec, calendar)))
-                if len(pending) > VALIDATION_THREADS:
-                    take()
-            while pending:
-                take()
             read.sha256[str(path)] = _sha256(path)
     return read
+
+
+def _validated_in_order(
+    pool: ThreadPoolExecutor, batches: Iterator[pl.DataFrame], spec: TableSpec, calendar: str
+) -> Iterator[tuple[int, ValidatedBatch]]:
+    """(rows, validated batch) in the order of ``batches``, with up to ``VALIDATION_THREADS`` validating
+    ahead while the next batch is read."""
+    pending: deque[tuple[int, Future[ValidatedBatch]]] = deque()
+    for batch in batches:
+        pending.append((batch.height, pool.submit(validate_batch, batch, spec, calendar)))
+        if len(pending) > VALIDATION_THREADS:
+            rows, future = pending.popleft()
+            yield rows, future.result()
+    while pending:
+        rows, future = pending.popleft()
+        yield rows, future.result()
 
 
 def _finish(
