@@ -9,6 +9,8 @@ Measured, each a median over ``--runs``:
 
 - ``one_*``: one optimal schedule (exact discrete closed form; the power-law Newton optimiser), its E and V;
 - ``batch_*``: ``--batch`` schedules with random orders and parameters, one after another in one process;
+  ``batch_pending_s``: as many pending orders through the nightly's ``flows.schedule.order_schedules``
+  (horizon in session time, N = round(78·T), E and V, the ``schedules`` rows as one frame);
 - ``frontier_41``: the 41-point efficient frontier of one order;
 - ``scipy_*``: the same optimum found the generic way, ``scipy.optimize.minimize`` (L-BFGS-B) on E + λV;
 - ``cli_wall``: ``kappa schedule ... --json`` in a fresh process (interpreter start and imports included),
@@ -30,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -64,6 +67,42 @@ def _random_orders(n: int, seed: int = 1) -> list[tuple[object, object, float]]:
     return out
 
 
+def _pending(n: int, seed: int = 2) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``n`` orders of the next session (random sizes, sides, windows and λ) and their symbols' calibrations."""
+    import datetime as dt
+
+    rng = np.random.default_rng(seed)
+    symbols = [f"S{i:04d}" for i in range(2_000)]
+    open_ = dt.datetime(2026, 11, 17, 14, 30)
+    start = rng.uniform(0, 5.0, n)
+    orders = pl.DataFrame(
+        {
+            "order_id": [f"o{i:05d}" for i in range(n)],
+            "symbol": rng.choice(symbols, n),
+            "side": rng.choice(["buy", "sell"], n),
+            "quantity": rng.uniform(1e3, 1e5, n).round(),
+            "arrival_ts": [open_ + dt.timedelta(hours=float(h)) for h in start],
+            "end_ts": [
+                open_ + dt.timedelta(hours=float(h + d))
+                for h, d in zip(start, rng.uniform(0.5, 1.5, n), strict=True)
+            ],
+            "risk_aversion": 10 ** rng.uniform(-8, -5, n),
+        }
+    ).with_columns(pl.col("arrival_ts", "end_ts").cast(pl.Datetime("ns")))
+    sigma = rng.uniform(0.1, 5.0, len(symbols))
+    calibrations = pl.DataFrame(
+        {
+            "symbol": symbols,
+            "as_of": dt.date(2026, 11, 16),
+            "sigma_usd": sigma,
+            "gamma": sigma * 1e-7,
+            "eta": sigma * 1e-6,
+            "epsilon_usd": rng.uniform(0.005, 0.05, len(symbols)),
+        }
+    )
+    return orders, calibrations
+
+
 def measure(batch: int, runs: int) -> dict[str, float]:
     from scipy.optimize import minimize
 
@@ -96,6 +135,12 @@ def measure(batch: int, runs: int) -> dict[str, float]:
     r["frontier_41_ms"] = 1e3 * _median_s(lambda: efficient_frontier(o78, params, lams), runs)
     orders = _random_orders(batch)
     r["batch_linear_s"] = _median_s(lambda: [optimal_schedule(o, p, lam) for o, p, lam in orders], runs)  # type: ignore[arg-type]
+    from flows.schedule import order_schedules
+
+    pending, calibrations = _pending(batch)
+    made = order_schedules(pending, calibrations, "bench")  # warm: the calendar is loaded once
+    assert not made.skipped, made.skipped[:3]
+    r["batch_pending_s"] = _median_s(lambda: order_schedules(pending, calibrations, "bench"), runs)
     r["batch_power_s"] = _median_s(
         lambda: [power_law_schedule(o, p, lam) for o, p, lam in orders], max(1, runs // 2)
     )  # type: ignore[arg-type]
