@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data.home import KappaHome
-from data.schema import MARKET_COLUMNS
+from data.schema import MARKET_COLUMNS, POLARS_TYPES
 from data.sql import first_row, quote_literal
 
 MERGE_MEMORY_LIMIT = "4GB"
@@ -114,7 +114,7 @@ class DirectWriter:
         self.home, self.table, self.run_id, self.existing, self.key = home, table, run_id, existing, key
         types = dict(MARKET_COLUMNS[table])
         self.columns = [c for c, _ in MARKET_COLUMNS[table]]
-        self.dtypes = {c: _POLARS[types[c]] for c in self.columns}
+        self.dtypes = {c: POLARS_TYPES[types[c]] for c in self.columns}
         self.order = lake_order(table)
         self._positions = [self.columns.index(c) for c in self.order]
         self._text_columns = [c for c, t in self.dtypes.items() if t == pl.String]  # dictionary-encoded
@@ -212,14 +212,6 @@ class DirectWriter:
             w.close()
             partition_path(self.home, self.table, day, self.run_id).unlink(missing_ok=True)
         self._writers.clear()
-
-
-_POLARS: dict[str, pl.DataType] = {
-    "VARCHAR": pl.String(),
-    "TIMESTAMP_NS": pl.Datetime("ns"),
-    "DOUBLE": pl.Float64(),
-    "DATE": pl.Date(),
-}
 
 
 @dataclass(frozen=True, slots=True)

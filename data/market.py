@@ -14,7 +14,7 @@ import polars as pl
 from data.calendar import DEFAULT_CALENDAR, previous_sessions, session_bounds
 from data.errors import InputError
 from data.home import KappaHome
-from data.schema import MARKET_COLUMNS
+from data.schema import MARKET_COLUMNS, POLARS_TYPES
 from data.store import reader
 
 
@@ -28,12 +28,6 @@ def lake_paths(home: KappaHome, table: str, dates: list[dt.date]) -> dict[dt.dat
     return {d: p for d, p in rows}
 
 
-_POLARS_TYPES: dict[str, pl.DataType | type[pl.DataType]] = {
-    "VARCHAR": pl.String,
-    "TIMESTAMP_NS": pl.Datetime("ns"),
-    "DOUBLE": pl.Float64,
-    "DATE": pl.Date,
-}
 EMPTY_SESSIONS = pl.DataFrame(
     schema={"date": pl.Date, "open_ts": pl.Datetime("ns"), "close_ts": pl.Datetime("ns")}
 )
@@ -43,7 +37,7 @@ def scan_market(table: str, paths: list[str], columns: list[str], symbols: list[
     """Read ``columns`` of the lake files ``paths`` of ``table``: all symbols for None, else only ``symbols``
     (row groups are pruned). With no file or no row, an empty frame with the columns' types."""
     types = dict(MARKET_COLUMNS[table])
-    empty = pl.DataFrame(schema={c: _POLARS_TYPES[types[c]] for c in columns})
+    empty = pl.DataFrame(schema={c: POLARS_TYPES[types[c]] for c in columns})
     if not paths or symbols == []:
         return empty
     lf = pl.scan_parquet(paths).select(columns)

@@ -7,6 +7,7 @@ timestamps ``TIMESTAMP_NS`` in UTC, dates are exchange session dates.
 from __future__ import annotations
 
 import duckdb
+import polars as pl
 
 from data.contract import TABLES
 from data.sql import first_row, quote_literal
@@ -192,6 +193,14 @@ MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 assert all(set(TABLES[t].names) <= {c for c, _ in cols} for t, cols in MARKET_COLUMNS.items())
+
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "VARCHAR": pl.String(),
+    "TIMESTAMP_NS": pl.Datetime("ns"),
+    "DOUBLE": pl.Float64(),
+    "DATE": pl.Date(),
+}
+"""The polars type of each DuckDB type of ``MARKET_COLUMNS``."""
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
