@@ -43,7 +43,7 @@ def scan_market(table: str, paths: list[str], columns: list[str], symbols: list[
     lf = pl.scan_parquet(paths).select(columns)
     if symbols is not None:
         lf = lf.filter(pl.col("symbol").is_in(symbols))
-    out = lf.collect()
+    out = lf.collect().rechunk()  # one chunk a column: every select realigns misaligned chunks otherwise
     return out if out.height else empty
 
 
