@@ -1,15 +1,16 @@
 """Five-minute buckets of the regular session: the mid at each bucket's end and the signed volume in it.
 
 Bucket k of a session covers (open + (k−1)·Δ, open + k·Δ] with Δ = 5 minutes; boundary 0 is the open.
-The mid at a boundary is that of the last quote at or before it (the first quote of the session for the
-open); a bucket without a quote carries the previous mid forward.
+The mid at a boundary is that of the last quote at or before it, so a bucket without a quote carries the
+previous mid forward; a boundary before the day's first quote takes the first boundary mid there is.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-from calibration import SESSION_SECONDS
+from calibration import SESSION_SECONDS, time_ordered_runs
 
 BUCKET_NS = 5 * 60 * 1_000_000_000
 
@@ -18,16 +19,6 @@ def _bucket(ts: pl.Expr, open_ts: pl.Expr) -> pl.Expr:
     """Index k of the bucket (open + (k−1)Δ, open + kΔ] holding ``ts``; 0 at or before the open."""
     offset = (ts - open_ts).dt.total_nanoseconds()
     return pl.when(offset <= 0).then(0).otherwise((offset + BUCKET_NS - 1) // BUCKET_NS).cast(pl.Int32)
-
-
-def _session_open(sessions: pl.DataFrame) -> pl.Expr:
-    """The open of each row's session, looked up by ``date`` (null for a date that is no session).
-
-    A lookup in the few sessions of a window, where a join would copy every quote.
-    """
-    return pl.col("date").replace_strict(
-        sessions["date"], sessions["open_ts"], default=None, return_dtype=sessions.schema["open_ts"]
-    )
 
 
 def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
@@ -43,45 +34,72 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     Returns
     -------
     polars.DataFrame
-        ``symbol, date, bucket, mid`` for bucket = 0..K with K = ceil(session length / 5 min), and
-        ``day_fraction``: the session's length in trading days (an early close is < 1).
+        ``symbol, date, bucket, day_fraction, mid`` sorted by symbol, date, bucket, for bucket = 0..K with
+        K = ceil(session length / 5 min); ``day_fraction`` is the session's length in trading days (an early
+        close is < 1), ``mid`` = (bid + ask) / 2 in USD.
+
+    Notes
+    -----
+    The mid at boundary b_k = open + kΔ is that of the last quote with ts ≤ b_k; of quotes that tie on
+    that time, the first in row order. Before a symbol-day's first quote, a boundary takes the mid of the
+    first boundary that has one; a symbol-day quoted only after its last boundary has null mids. Quotes of
+    a date that is no session are left out.
+
+    Lake rows come grouped by (symbol, date) and in time order (see
+    :func:`calibration.time_ordered_runs`), so each boundary's quote is found by binary search in its
+    symbol-day's rows, without grouping every quote; any other frame is first sorted stably, which keeps
+    the tie rule.
     """
-    open_ts = _session_open(sessions)
-    last = (
-        quotes.lazy()
-        .select(
+    x = quotes.select("symbol", "date", "ts", "bid", "ask")
+    starts = time_ordered_runs(x, ["symbol", "date"])
+    if starts is None:
+        x = x.sort("symbol", "date", "ts", maintain_order=True)
+        starts = time_ordered_runs(x, ["symbol", "date"])
+        assert starts is not None
+    length_ns = (pl.col("close_ts") - pl.col("open_ts")).dt.total_nanoseconds()
+    days = (
+        x.select("symbol", "date")
+        .gather(starts)
+        .with_columns(
+            pl.Series("start", starts), pl.Series("end", np.append(starts[1:], x.height)[: starts.size])
+        )
+        .join(
+            sessions.select(
+                "date",
+                pl.col("open_ts").dt.epoch("ns").alias("open_ns"),
+                ((length_ns + BUCKET_NS - 1) // BUCKET_NS + 1).alias("boundaries"),
+                (length_ns / 1e9 / SESSION_SECONDS).alias("day_fraction"),
+            ),
+            on="date",
+            how="inner",  # a date that is no session of the window
+            maintain_order="left",
+        )
+        .sort("symbol", "date")
+    )
+    ts = x["ts"].dt.epoch("ns").to_numpy()
+    picks = []
+    for a, b, open_ns, k in days.select("start", "end", "open_ns", "boundaries").iter_rows():
+        day = ts[a:b]
+        last = np.searchsorted(day, open_ns + BUCKET_NS * np.arange(k, dtype=np.int64), side="right") - 1
+        quoted = last >= 0
+        if not quoted.any():
+            picks.append(np.full(k, -1, dtype=np.int64))
+            continue
+        last[~quoted] = last[quoted][0]  # before the first quote: the first boundary that has one
+        picks.append(a + np.searchsorted(day, day[last], side="left"))  # the first of quotes tied in time
+    pick = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
+    at = pl.Series(np.maximum(pick, 0))
+    mid = (x["bid"].gather(at) + x["ask"].gather(at)) / 2
+    return (
+        days.select(
             "symbol",
             "date",
-            "ts",
-            ((pl.col("bid") + pl.col("ask")) / 2).alias("mid"),
-            _bucket(pl.col("ts"), open_ts).alias("bucket"),
-        )
-        .filter(open_ts.is_not_null())  # a quote of a date that is no session of the window
-        .group_by("symbol", "date", "bucket")
-        .agg(pl.col("mid").get(pl.col("ts").arg_max()))
-        .collect()
-    )
-    grid = (
-        sessions.with_columns(
-            ((pl.col("close_ts") - pl.col("open_ts")).dt.total_nanoseconds() / 1e9 / SESSION_SECONDS).alias(
-                "day_fraction"
-            ),
-            pl.int_ranges(
-                0,
-                ((pl.col("close_ts") - pl.col("open_ts")).dt.total_nanoseconds() + BUCKET_NS - 1) // BUCKET_NS
-                + 1,
-            ).alias("bucket"),
+            pl.int_ranges(0, pl.col("boundaries"), dtype=pl.Int32).alias("bucket"),
+            "day_fraction",
         )
         .explode("bucket")
-        .with_columns(pl.col("bucket").cast(pl.Int32))
-        .select("date", "bucket", "day_fraction")
-    )
-    days = last.select("symbol", "date").unique()
-    return (
-        days.join(grid, on="date")
-        .join(last, on=["symbol", "date", "bucket"], how="left")
-        .sort("symbol", "date", "bucket")
-        .with_columns(pl.col("mid").forward_fill().backward_fill().over("symbol", "date"))
+        .with_columns(mid.alias("mid"))
+        .with_columns(pl.when(pl.Series(pick) >= 0).then(pl.col("mid")).alias("mid"))
     )
 
 

@@ -129,14 +129,14 @@ def tsrv_by_day(quotes: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
     Quotes read from the lake are already grouped and in time order; others are sorted first (ties in
     time keep their order, so the result does not depend on the thread schedule).
     """
-    x = quotes.select("symbol", "date", "ts", ((pl.col("bid") + pl.col("ask")) / 2).log().alias("x"))
+    x = quotes.select("symbol", "date", "ts", "bid", "ask")
     starts = time_ordered_runs(x, ["symbol", "date"])
     if starts is None:
         x = x.sort("symbol", "date", "ts", maintain_order=True)
         starts = time_ordered_runs(x, ["symbol", "date"])
         assert starts is not None
     ends = np.append(starts[1:], x.height)
-    values = x["x"].to_numpy()
+    values = np.log((x["bid"].to_numpy() + x["ask"].to_numpy()) / 2)
     tsrv = [two_scales_variance(values[a:b], k) for a, b in zip(starts, ends, strict=True)]
     return x.select("symbol", "date").gather(starts).with_columns(pl.Series("tsrv", tsrv, dtype=pl.Float64))
 
