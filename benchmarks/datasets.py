@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,8 +155,12 @@ def dataset(name: str, seed: int = 5) -> Dataset:
 
 
 def fresh_home(data: Dataset, target: Path) -> Path:
-    """A copy of the size's base home at ``target`` (the evening's load has not happened yet)."""
+    """A copy of the size's base home at ``target`` (the evening's load has not happened yet).
+
+    Synced to disk before it returns, so that writing the copy back does not compete with the clock.
+    """
     shutil.copytree(data.base_home, target)
+    os.sync()
     return target
 
 

@@ -188,6 +188,7 @@ def _spawn(variant: str, size: str, env: dict[str, str]) -> dict[str, float]:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                          cwd=HERE.parent, env=env)  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
+    os.sync()  # the run's files are gone from the disk too before the next run starts
     if out.returncode:
         raise SystemExit(f"{variant} at {size} failed:\n{out.stderr[-4000:]}")
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
