@@ -32,6 +32,21 @@ def time_ordered_runs(frame: pl.DataFrame, by: list[str], ts: str = "ts") -> np.
     return starts
 
 
+def in_time_runs(frame: pl.DataFrame, by: list[str], ts: str = "ts") -> tuple[pl.DataFrame, np.ndarray]:
+    """``frame`` with each ``by`` group's rows contiguous and in ``ts`` order, and where each group starts.
+
+    Lake rows are returned as they are (see :func:`time_ordered_runs`); any other frame is sorted by
+    ``by`` and ``ts``, stably, so that rows tied in time keep their order and a result that takes "the first
+    of a tie" does not depend on how the rows came.
+    """
+    starts = time_ordered_runs(frame, by, ts)
+    if starts is None:
+        frame = frame.sort([*by, ts], maintain_order=True)
+        starts = time_ordered_runs(frame, by, ts)
+        assert starts is not None
+    return frame, starts
+
+
 def sorted_by_symbol_time(frame: pl.DataFrame, ts: str = "ts") -> pl.DataFrame:
     """``frame`` sorted by ``symbol, ts``: as it is when read from one lake file, else sorted (stably)."""
     starts = time_ordered_runs(frame, ["symbol"], ts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from calibration import SESSION_SECONDS, time_ordered_runs
+from calibration import SESSION_SECONDS, in_time_runs
 
 BUCKET_NS = 5 * 60 * 1_000_000_000
 
@@ -46,16 +46,11 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     a date that is no session are left out.
 
     Lake rows come grouped by (symbol, date) and in time order (see
-    :func:`calibration.time_ordered_runs`), so each boundary's quote is found by binary search in its
+    :func:`calibration.in_time_runs`), so each boundary's quote is found by binary search in its
     symbol-day's rows, without grouping every quote; any other frame is first sorted stably, which keeps
     the tie rule.
     """
-    x = quotes.select("symbol", "date", "ts", "bid", "ask")
-    starts = time_ordered_runs(x, ["symbol", "date"])
-    if starts is None:
-        x = x.sort("symbol", "date", "ts", maintain_order=True)
-        starts = time_ordered_runs(x, ["symbol", "date"])
-        assert starts is not None
+    x, starts = in_time_runs(quotes.select("symbol", "date", "ts", "bid", "ask"), ["symbol", "date"])
     length_ns = (pl.col("close_ts") - pl.col("open_ts")).dt.total_nanoseconds()
     days = (
         x.select("symbol", "date")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from calibration import time_ordered_runs
+from calibration import in_time_runs
 from calibration.bars import bucket_returns
 
 TRADING_DAYS_PER_YEAR = 252
@@ -129,12 +129,7 @@ def tsrv_by_day(quotes: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
     Quotes read from the lake are already grouped and in time order; others are sorted first (ties in
     time keep their order, so the result does not depend on the thread schedule).
     """
-    x = quotes.select("symbol", "date", "ts", "bid", "ask")
-    starts = time_ordered_runs(x, ["symbol", "date"])
-    if starts is None:
-        x = x.sort("symbol", "date", "ts", maintain_order=True)
-        starts = time_ordered_runs(x, ["symbol", "date"])
-        assert starts is not None
+    x, starts = in_time_runs(quotes.select("symbol", "date", "ts", "bid", "ask"), ["symbol", "date"])
     ends = np.append(starts[1:], x.height)
     values = np.log((x["bid"].to_numpy() + x["ask"].to_numpy()) / 2)
     tsrv = [two_scales_variance(values[a:b], k) for a, b in zip(starts, ends, strict=True)]

@@ -122,6 +122,17 @@ def test_time_ordered_runs_finds_groups_only_when_contiguous_and_in_time() -> No
     assert time_ordered_runs(frame.clear(), ["symbol"]).tolist() == []
 
 
+def test_in_time_runs_sorts_only_what_is_out_of_order_and_keeps_ties_in_row_order() -> None:
+    from calibration import in_time_runs
+
+    frame = pl.DataFrame({"symbol": ["A", "A", "B", "B", "B"], "ts": [1, 2, 1, 1, 5], "row": [0, 1, 2, 3, 4]})
+    same, starts = in_time_runs(frame, ["symbol"])
+    assert same is frame and starts.tolist() == [0, 2]
+    shuffled = frame[[4, 3, 1, 2, 0]]  # B's tie at ts 1 now comes as rows 3, 2
+    fixed, starts = in_time_runs(shuffled, ["symbol"])
+    assert fixed["row"].to_list() == [0, 1, 3, 2, 4] and starts.tolist() == [0, 2]
+
+
 def test_a_mid_that_hardly_moves_gives_no_sigma_rather_than_zero(window) -> None:
     # one quote a day: every 5-minute return is zero
     sparse = window.quotes.group_by("symbol", "date").agg(pl.all().first()).select(window.quotes.columns)
