@@ -134,6 +134,19 @@ def ingest(
         return _ingest_locked(home, spec, paths, calendar, batch_rows, progress)
 
 
+@dataclass(frozen=True, slots=True)
+class _Load:
+    """One load's context: what every step of it reads."""
+
+    home: KappaHome
+    spec: TableSpec
+    paths: list[Path]
+    run_id: str
+    stage_dir: Path  # this load's staging folder, removed when it ends
+    calendar: str
+    batch_rows: int
+
+
 def _ingest_locked(
     home: KappaHome,
     spec: TableSpec,
@@ -149,19 +162,14 @@ def _ingest_locked(
         start_run(con, run_id, "ingest", params)
         manifest = _manifest(con)
     lake.collect_garbage(home, set(manifest.values()))  # no other load runs: every orphan is a crash's
-    stage_dir = home.staging / run_id
+    load = _Load(home, spec, paths, run_id, home.staging / run_id, calendar, batch_rows)
     try:
-        if spec.market:
-            report = _load_market(
-                home, spec, paths, run_id, stage_dir, manifest, calendar, batch_rows, progress
-            )
-        else:
-            report = _load_table(home, spec, paths, run_id, stage_dir, calendar, batch_rows, progress)
+        report = _load_market(load, manifest, progress) if spec.market else _load_table(load, progress)
     except BaseException as exc:
         fail_run(home, run_id, exc)
         raise
     finally:
-        shutil.rmtree(stage_dir, ignore_errors=True)
+        shutil.rmtree(load.stage_dir, ignore_errors=True)
     return report
 
 
@@ -231,10 +239,7 @@ class _Read:
 
 
 def _read_validated(
-    spec: TableSpec,
-    paths: list[Path],
-    calendar: str,
-    batch_rows: int,
+    load: _Load,
     quarantine: _Quarantine,
     progress: Progress | None,
     sink: Callable[[pl.DataFrame, Path, int], None],
@@ -247,10 +252,11 @@ def _read_validated(
     (while it is in the page cache), not under the write lock.
     """
     read = _Read(Counter(), {})
+    spec = load.spec
     with ThreadPoolExecutor(VALIDATION_THREADS, thread_name_prefix="validate") as pool:
-        for index, path in enumerate(paths):
+        for index, path in enumerate(load.paths):
             for rows, result in _validated_in_order(
-                pool, read_batches(path, spec, batch_rows), spec, calendar
+                pool, read_batches(path, spec, load.batch_rows), spec, load.calendar
             ):
                 quarantine.add(result.rejected.with_columns(pl.lit(str(path)).alias("source_file")))
                 sink(result.clean, path, index)
@@ -278,18 +284,13 @@ def _validated_in_order(
 
 
 def _finish(
-    con: duckdb.DuckDBPyConnection,
-    run_id: str,
-    spec: TableSpec,
-    paths: list[Path],
-    quarantine: _Quarantine,
-    read: _Read,
-    rows_loaded: int,
+    con: duckdb.DuckDBPyConnection, load: _Load, quarantine: _Quarantine, read: _Read, rows_loaded: int
 ) -> None:
     """The common tail of every commit: quarantine, loads and the run row.
 
     Every row read is either loaded or quarantined, per file and in total.
     """
+    run_id, spec, paths = load.run_id, load.spec, load.paths
     files = [str(p) for p in paths]
     con.execute(
         "DELETE FROM quarantine WHERE table_name = ? AND source_file IN (SELECT unnest(?))",
@@ -328,62 +329,49 @@ class _ShownRows:
 
 
 def _load_market(
-    home: KappaHome,
-    spec: TableSpec,
-    paths: list[Path],
-    run_id: str,
-    stage_dir: Path,
-    manifest: dict[tuple[str, dt.date], str],
-    calendar: str,
-    batch_rows: int,
-    progress: Progress | None,
+    load: _Load, manifest: dict[tuple[str, dt.date], str], progress: Progress | None
 ) -> LoadReport:
     """Quotes or trades: straight to the lake when the rows come in lake order, else staged and merged."""
+    spec = load.spec
     existing = {day for (t, day) in manifest if t == spec.name}
-    direct = lake.DirectWriter(home, spec.name, run_id, existing, spec.key)
-    quarantine = _Quarantine(stage_dir / "quarantine")
+    direct = lake.DirectWriter(load.home, spec.name, load.run_id, existing, spec.key)
+    quarantine = _Quarantine(load.stage_dir / "quarantine")
     shown = _ShownRows(progress)
     try:
-        read = _read_validated(spec, paths, calendar, batch_rows, quarantine, shown, _untagged(direct.write))
+        read = _read_validated(load, quarantine, shown, _untagged(direct.write))
         merged = direct.finish()
     except lake.OutOfLakeOrder:
         direct.abort()
-        shutil.rmtree(stage_dir, ignore_errors=True)
-        quarantine = _Quarantine(stage_dir / "quarantine")
+        shutil.rmtree(load.stage_dir, ignore_errors=True)
+        quarantine = _Quarantine(load.stage_dir / "quarantine")
         shown.again()
-        read, merged = _stage_and_merge(home, spec, paths, run_id, stage_dir, manifest, calendar, batch_rows,
-                                        quarantine, shown)  # fmt: skip
+        read, merged = _stage_and_merge(load, manifest, quarantine, shown)
     except BaseException:
         direct.abort()
         raise
     _fault_point("after_staging")
-    return _commit_market(home, spec, paths, run_id, manifest, quarantine, read, merged)
+    return _commit_market(load, manifest, quarantine, read, merged)
 
 
 def _stage_and_merge(
-    home: KappaHome,
-    spec: TableSpec,
-    paths: list[Path],
-    run_id: str,
-    stage_dir: Path,
+    load: _Load,
     manifest: dict[tuple[str, dt.date], str],
-    calendar: str,
-    batch_rows: int,
     quarantine: _Quarantine,
     progress: Progress | None,
 ) -> tuple[_Read, list[lake.MergedPartition]]:
     """Stage the validated rows per date, then merge each date with its current lake file."""
-    staging = lake.StagingWriter(stage_dir / spec.name)
+    spec = load.spec
+    staging = lake.StagingWriter(load.stage_dir / spec.name)
     try:
-        read = _read_validated(
-            spec, paths, calendar, batch_rows, quarantine, progress, _tagged(staging.write)
-        )
+        read = _read_validated(load, quarantine, progress, _tagged(staging.write))
     finally:
         staging.close()
     merged: list[lake.MergedPartition] = []
     for day in sorted(staging.rows):
         current = manifest.get((spec.name, day))
-        part = lake.merge_partition(home, spec.name, day, staging.path(day), current, run_id, spec.key)
+        part = lake.merge_partition(
+            load.home, spec.name, day, staging.path(day), current, load.run_id, spec.key
+        )
         if part.duplicates.height:
             quarantine.add(part.duplicates)
         merged.append(part)
@@ -391,16 +379,14 @@ def _stage_and_merge(
 
 
 def _commit_market(
-    home: KappaHome,
-    spec: TableSpec,
-    paths: list[Path],
-    run_id: str,
+    load: _Load,
     manifest: dict[tuple[str, dt.date], str],
     quarantine: _Quarantine,
     read: _Read,
     merged: list[lake.MergedPartition],
 ) -> LoadReport:
     """Daily facts of the new partitions, then one transaction switches the manifest to them."""
+    home, spec, run_id = load.home, load.spec, load.run_id
     other = "trades" if spec.name == "quotes" else "quotes"
     daily_rows = []
     for part in merged:
@@ -427,35 +413,27 @@ def _commit_market(
         if daily.height:
             tagged = daily.with_columns(source=pl.lit("intraday"), run_id=pl.lit(run_id))
             replace_rows(con, "daily", tagged, ["symbol", "date"])
-        _finish(con, run_id, spec, paths, quarantine, read, rows_loaded)
+        _finish(con, load, quarantine, read, rows_loaded)
         _fault_point("inside_commit")
     _fault_point("after_commit")
     for old_path in replaced:
         Path(old_path).unlink(missing_ok=True)
-    return _report(run_id, spec, paths, read, quarantine, [p.date for p in merged])
+    return _report(load, read, quarantine, [p.date for p in merged])
 
 
-def _load_table(
-    home: KappaHome,
-    spec: TableSpec,
-    paths: list[Path],
-    run_id: str,
-    stage_dir: Path,
-    calendar: str,
-    batch_rows: int,
-    progress: Progress | None,
-) -> LoadReport:
+def _load_table(load: _Load, progress: Progress | None) -> LoadReport:
     """orders, fills, daily: small enough to hold in memory; committed with upserts."""
-    quarantine = _Quarantine(stage_dir / "quarantine")
+    spec = load.spec
+    quarantine = _Quarantine(load.stage_dir / "quarantine")
     frames: list[pl.DataFrame] = []
-    read = _read_validated(spec, paths, calendar, batch_rows, quarantine, progress, _tagged(frames.append))
+    read = _read_validated(load, quarantine, progress, _tagged(frames.append))
     empty = pl.DataFrame(schema={**clean_schema(spec), "source_file": pl.String, "file_index": pl.Int64})
     rows = pl.concat([empty, *frames], how="vertical_relaxed")
     data_cols = spec.names
     rows, dups = drop_duplicate_keys(rows, spec.key, data_cols)
     quarantine.add(dups)
     _fault_point("before_commit")
-    with writer(home) as con, transaction(con):
+    with writer(load.home) as con, transaction(con):
         if spec.name == "fills" and rows.height:
             ids = rows["order_id"].unique().to_list()
             orders = con.sql(
@@ -470,25 +448,18 @@ def _load_table(
             quarantine.add(bad)
         rows_loaded = rows.height
         if rows_loaded:
-            _upsert(con, spec, rows, run_id)
-        _finish(con, run_id, spec, paths, quarantine, read, rows_loaded)
+            _upsert(con, spec, rows, load.run_id)
+        _finish(con, load, quarantine, read, rows_loaded)
         _fault_point("inside_commit")
     dates = sorted(set(rows["date"].to_list())) if rows_loaded and "date" in rows.columns else []
-    return _report(run_id, spec, paths, read, quarantine, dates)
+    return _report(load, read, quarantine, dates)
 
 
-def _report(
-    run_id: str,
-    spec: TableSpec,
-    paths: list[Path],
-    read: _Read,
-    quarantine: _Quarantine,
-    dates: list[dt.date],
-) -> LoadReport:
+def _report(load: _Load, read: _Read, quarantine: _Quarantine, dates: list[dt.date]) -> LoadReport:
     return LoadReport(
-        run_id,
-        spec.name,
-        [str(p) for p in paths],
+        load.run_id,
+        load.spec.name,
+        [str(p) for p in load.paths],
         read.rows.total(),
         read.rows.total() - quarantine.total,
         quarantine.total,
