@@ -106,15 +106,6 @@ def plan_calibration(
     A symbol has data if it has quotes in the window or any daily close up to ``as_of``.
     """
     w = read_window_inputs(home, as_of, lookback_days, garch_days, symbols, calendar)
-    fills_by = w.fills.partition_by("symbol", as_dict=True)
-    daily_by = w.daily.partition_by("symbol", as_dict=True)
-
-    def part(
-        by: dict[tuple[object, ...], pl.DataFrame], empty: pl.DataFrame, group: tuple[str, ...]
-    ) -> pl.DataFrame:
-        frames = [by[(s,)] for s in group if (s,) in by]
-        return pl.concat(frames) if frames else empty.clear()
-
     batches = [
         CalibrationBatch(
             as_of=as_of,
@@ -123,8 +114,8 @@ def plan_calibration(
             sessions=w.sessions,
             quote_paths=tuple(w.quote_paths),
             trade_paths=tuple(w.trade_paths),
-            fills=part(fills_by, w.fills, group),
-            daily=part(daily_by, w.daily, group),
+            fills=w.fills.filter(pl.col("symbol").is_in(group)),  # in the order read: by symbol
+            daily=w.daily.filter(pl.col("symbol").is_in(group)),
         )
         for group in chunks(w.symbols, batch_symbols)
     ]
