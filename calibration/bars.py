@@ -67,7 +67,6 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
             ),
             on="date",
             how="inner",  # a date that is no session of the window
-            maintain_order="left",
         )
         .sort("symbol", "date")
     )
@@ -84,7 +83,7 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
         picks.append(a + np.searchsorted(day, day[last], side="left"))  # the first of quotes tied in time
     pick = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
     at = pl.Series(np.maximum(pick, 0))
-    mid = (x["bid"].gather(at) + x["ask"].gather(at)) / 2
+    mid = ((x["bid"].gather(at) + x["ask"].gather(at)) / 2).scatter(np.flatnonzero(pick < 0), None)
     return (
         days.select(
             "symbol",
@@ -94,7 +93,6 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
         )
         .explode("bucket")
         .with_columns(mid.alias("mid"))
-        .with_columns(pl.when(pl.Series(pick) >= 0).then(pl.col("mid")).alias("mid"))
     )
 
 
