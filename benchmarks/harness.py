@@ -30,19 +30,24 @@ Wall times are medians over ``--runs``; the table goes to stdout, everything to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import multiprocessing
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+
+import psutil
 
 from benchmarks.datasets import DAY, HERE, HISTORY_DAYS, SIZES, Dataset, dataset, fresh_home
 
@@ -166,10 +171,47 @@ def run_floor(data: Dataset, work: Path) -> dict[str, float]:
 
 
 def child(variant: str, size: str, work: Path) -> dict[str, float]:
+    """One variant in this process: its seconds, this process's peak RSS and its children's (GiB)."""
     data = dataset(size)
-    if variant in ("nightly", "plain"):
-        return run_nightly(data, work, prefect=variant == "nightly")
-    return {"stages": run_stages, "pandas": run_pandas, "floor": run_floor}[variant](data, work)
+    with _ChildrenRss() as children:
+        if variant in ("nightly", "plain"):
+            t = run_nightly(data, work, prefect=variant == "nightly")
+        else:
+            t = {"stages": run_stages, "pandas": run_pandas, "floor": run_floor}[variant](data, work)
+    t["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    t["children_peak_rss_gib"] = children.peak / 2**30
+    return t
+
+
+class _ChildrenRss:
+    """The peak of the summed RSS of this process's descendants (the GARCH pool's workers), sampled.
+
+    Not ``getrusage(RUSAGE_CHILDREN)``: Linux keeps a child's ``ru_maxrss`` across ``exec``, so a worker
+    spawned by fork and exec reports the RSS its parent had at the fork (2.7 GiB at large, where psutil
+    sees 0.23 GiB per worker).
+    """
+
+    def __init__(self, every_s: float = 0.25) -> None:
+        self.every_s, self.peak = every_s, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> _ChildrenRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        me = psutil.Process()
+        while not self._done.wait(self.every_s):
+            total = 0
+            for c in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    total += c.memory_info().rss
+            self.peak = max(self.peak, total)
 
 
 # ---------------------------------------------------------------------------------------------- driver
@@ -178,10 +220,8 @@ def child(variant: str, size: str, work: Path) -> dict[str, float]:
 def _spawn(variant: str, size: str, env: dict[str, str]) -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix=f"kappa-bench-{variant}-", dir=HERE / ".cache"))
     code = (
-        "import json, resource, sys; from pathlib import Path; from benchmarks.harness import child;"
+        "import json; from pathlib import Path; from benchmarks.harness import child;"
         f"t = child({variant!r}, {size!r}, Path({str(work)!r}));"
-        "t['peak_rss_gib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20;"
-        "t['children_peak_rss_gib'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20;"
         "print(json.dumps(t))"
     )
     t0 = time.perf_counter()
@@ -280,7 +320,7 @@ def print_size(name: str, data: Dataset, table: list[dict[str, object]], whole: 
     print(f"{'whole nightly (Prefect flow)':<40}{w['kappa_nightly_s']:>9.2f}{w['pandas_s']:>10.2f}"
           f"{w['floor_s']:>9.2f}{w['pandas_over_kappa']:>14.1f}{w['kappa_over_floor']:>13.2f}")  # fmt: skip
     print(f"nightly without Prefect {w['kappa_plain_s']:.2f} s: Prefect's share {100 * w['prefect_share']:.1f} %;"
-          f" peak RSS {w['peak_rss_gib']:.2f} GiB (GARCH workers {w['children_peak_rss_gib']:.2f} GiB);"
+          f" peak RSS {w['peak_rss_gib']:.2f} GiB (+ its child processes {w['children_peak_rss_gib']:.2f} GiB);"
           f" pandas {w['pandas_peak_rss_gib']:.2f} GiB, floor {w['floor_peak_rss_gib']:.2f} GiB")  # fmt: skip
 
 
