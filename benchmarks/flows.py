@@ -32,11 +32,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
 from benchmarks.calibrate import DAY, HERE, HISTORY_DAYS, RESULTS, prepare
+from benchmarks.rss import ChildrenRss, own_peak_rss_gib
 
 RUNNERS = ("threads", "processes")
 
@@ -198,15 +200,22 @@ def run_flow_nightly(home: Path, runner: str, batch_symbols: int, drop: str = ""
     return {"nightly": time.perf_counter() - t0}
 
 
+def measured(variant: str, home: Path, runner: str, batch_symbols: int, drop: str = "") -> dict[str, float]:
+    """``run_<variant>`` in this process, with its peak RSS and its child processes' (GiB)."""
+    runs: dict[str, Callable[..., dict[str, float]]] = {
+        "plain": run_plain, "flow": run_flow, "plain_nightly": run_plain_nightly, "flow_nightly": run_flow_nightly,
+    }  # fmt: skip
+    run = runs[variant]
+    with ChildrenRss() as children:
+        t = run(home, runner, batch_symbols, drop) if drop else run(home, runner, batch_symbols)
+    return {**t, "peak_rss_gib": own_peak_rss_gib(), "children_peak_rss_gib": children.peak / 2**30}
+
+
 def _child(variant: str, home: Path, runner: str, batch_symbols: int, drop: str = "") -> dict[str, float]:
     extra = f", {drop!r}" if drop else ""
     code = (
-        "import json, resource; from pathlib import Path;"
-        "from benchmarks.flows import run_plain, run_flow, run_plain_nightly, run_flow_nightly;"
-        f"t = run_{variant}(Path({str(home)!r}), {runner!r}, {batch_symbols}{extra});"
-        "t['peak_rss_gib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20;"
-        "t['children_peak_rss_gib'] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20;"
-        "print(json.dumps(t))"
+        "import json; from pathlib import Path; from benchmarks.flows import measured;"
+        f"print(json.dumps(measured({variant!r}, Path({str(home)!r}), {runner!r}, {batch_symbols}{extra})))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PREFECT_HOME"] = tempfile.mkdtemp(prefix="kappa-bench-prefect-")  # a fresh flow-run history

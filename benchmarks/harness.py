@@ -30,26 +30,22 @@ Wall times are medians over ``--runs``; the table goes to stdout, everything to
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import multiprocessing
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import psutil
-
 from benchmarks.datasets import DAY, HERE, HISTORY_DAYS, SIZES, Dataset, dataset, fresh_home
+from benchmarks.rss import ChildrenRss, own_peak_rss_gib
 
 RESULTS = HERE / "results"
 VARIANTS = ("nightly", "plain", "stages", "pandas", "floor")
@@ -173,45 +169,14 @@ def run_floor(data: Dataset, work: Path) -> dict[str, float]:
 def child(variant: str, size: str, work: Path) -> dict[str, float]:
     """One variant in this process: its seconds, this process's peak RSS and its children's (GiB)."""
     data = dataset(size)
-    with _ChildrenRss() as children:
+    with ChildrenRss() as children:
         if variant in ("nightly", "plain"):
             t = run_nightly(data, work, prefect=variant == "nightly")
         else:
             t = {"stages": run_stages, "pandas": run_pandas, "floor": run_floor}[variant](data, work)
-    t["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    t["peak_rss_gib"] = own_peak_rss_gib()
     t["children_peak_rss_gib"] = children.peak / 2**30
     return t
-
-
-class _ChildrenRss:
-    """The peak of the summed RSS of this process's descendants (the GARCH pool's workers), sampled.
-
-    Not ``getrusage(RUSAGE_CHILDREN)``: Linux keeps a child's ``ru_maxrss`` across ``exec``, so a worker
-    spawned by fork and exec reports the RSS its parent had at the fork (2.7 GiB at large, where psutil
-    sees 0.23 GiB per worker).
-    """
-
-    def __init__(self, every_s: float = 0.25) -> None:
-        self.every_s, self.peak = every_s, 0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def __enter__(self) -> _ChildrenRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _watch(self) -> None:
-        me = psutil.Process()
-        while not self._done.wait(self.every_s):
-            total = 0
-            for c in me.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    total += c.memory_info().rss
-            self.peak = max(self.peak, total)
 
 
 # ---------------------------------------------------------------------------------------------- driver
