@@ -157,7 +157,7 @@ def run_plain_nightly(home: Path, runner: str, batch_symbols: int, drop: str = "
     from data.market import read_pending_orders
     from data.store import reader
     from flows.report import report
-    from flows.schedule import order_schedules
+    from flows.schedules import order_schedules
 
     data.calendar.exchange_calendar()
     kh = KappaHome.resolve(home)

@@ -73,7 +73,7 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
     from flows import attribute as att
     from flows import calibrate as cal
     from flows.report import report
-    from flows.schedule import order_schedules
+    from flows.schedules import order_schedules
 
     exchange_calendar()
     kh = KappaHome.resolve(fresh_home(data, work / "home"))

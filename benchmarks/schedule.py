@@ -9,7 +9,7 @@ Measured, each a median over ``--runs``:
 
 - ``one_*``: one optimal schedule (exact discrete closed form; the power-law Newton optimiser), its E and V;
 - ``batch_*``: ``--batch`` schedules with random orders and parameters, one after another in one process;
-  ``batch_pending_s``: as many pending orders through the nightly's ``flows.schedule.order_schedules``
+  ``batch_pending_s``: as many pending orders through the nightly's ``flows.schedules.order_schedules``
   (horizon in session time, N = round(78·T), E and V, the ``schedules`` rows as one frame);
 - ``frontier_41``: the 41-point efficient frontier of one order;
 - ``scipy_*``: the same optimum found the generic way, ``scipy.optimize.minimize`` (L-BFGS-B) on E + λV;
@@ -135,7 +135,7 @@ def measure(batch: int, runs: int) -> dict[str, float]:
     r["frontier_41_ms"] = 1e3 * _median_s(lambda: efficient_frontier(o78, params, lams), runs)
     orders = _random_orders(batch)
     r["batch_linear_s"] = _median_s(lambda: [optimal_schedule(o, p, lam) for o, p, lam in orders], runs)  # type: ignore[arg-type]
-    from flows.schedule import order_schedules
+    from flows.schedules import order_schedules
 
     pending, calibrations = _pending(batch)
     made = order_schedules(pending, calibrations, "bench")  # warm: the calendar is loaded once
@@ -163,7 +163,7 @@ def measure(batch: int, runs: int) -> dict[str, float]:
 
 
 def cli(runs: int) -> dict[str, float]:
-    from flows.schedule import ScheduleRequest, plan_schedule
+    from flows.schedules import ScheduleRequest, plan_schedule
 
     cmd = [sys.executable, "-m", "flows.cli", "schedule", *PAPER, "--json"]
     wall = _median_s(lambda: subprocess.run(cmd, check=True, capture_output=True), runs)

@@ -379,19 +379,26 @@ def serve_cmd(
 
     kh = KappaHome.resolve(home)
     prefect_environment(kh)
-    from flows.deploy import nightly_deployment, prefect_server, serve, upcoming_nights
+    from flows.deploy import nightly_deployment, prefect_server, serve, serve_commands, upcoming_nights
 
     with prefect_server(kh) as url:
-        out.print(f"Prefect server: {url}")
         deployment = nightly_deployment(kh, cron=cron, timezone=timezone, calendar=calendar, name=name)
         tz = deployment.schedules[0].schedule.timezone
-        out.print(f"serving [bold]{name}[/]: cron '{cron}' in {tz}")
-        for when, session in upcoming_nights(cron, tz, calendar, 5):
-            out.print(
-                f"  {when:%a %Y-%m-%d %H:%M %Z}: "
-                + (f"session {session}" if session else "skipped (no session)")
-            )
-        serve(deployment)
+        full_name = f"{deployment.flow_name}/{deployment.name}"
+
+        def ready() -> None:
+            out.print(f"Prefect server: {url}")
+            out.print(f"serving [bold]{full_name}[/]: cron '{cron}' in {tz}")
+            for when, session in upcoming_nights(cron, tz, calendar, 5):
+                out.print(
+                    f"  {when:%a %Y-%m-%d %H:%M %Z}: "
+                    + (f"session {session}" if session else "skipped (no session)")
+                )
+            for line in serve_commands(url, full_name, calendar):
+                out.print(line, highlight=False, soft_wrap=True)
+
+        stopped_by = serve(deployment, on_ready=ready)
+    out.print(f"stopped ({stopped_by}): the deployment's schedule is paused until it is served again")
 
 
 @app.command("report")
@@ -486,7 +493,7 @@ def schedule_cmd(
     Example: kappa schedule --shares 1e6 --side sell --horizon-days 5 --periods 5 --risk-aversion 1e-6
     --sigma 0.95 --eta 2.5e-6 --gamma 2.5e-7 --epsilon 0.0625
     """
-    from flows.schedule import ScheduleRequest, plan_schedule, save_plan
+    from flows.schedules import ScheduleRequest, plan_schedule, save_plan
     from schedule import periods_for
 
     if periods is None and period_days is None:
@@ -507,7 +514,7 @@ def schedule_cmd(
     plan = plan_schedule(kh if symbol else None, req)
     run_id = save_plan(kh, plan) if save else None
     if plot is not None:
-        from flows.schedule import frontier_rows
+        from flows.schedules import frontier_rows
         from reports.charts import frontier_chart, save_chart
 
         front = frontier_rows(plan, run_id or "", dt.datetime.now())

@@ -1,12 +1,14 @@
 """The nightly deployment: the ``nightly`` flow on a cron schedule in the exchange's time zone.
 
 ``kappa serve`` builds it with :func:`nightly_deployment` and serves it from the current process (the
-flow runs in subprocesses of the server's runner). Prefect's temporary server runs no scheduler, so a
-served deployment would never fire on it: without ``PREFECT_API_URL``, :func:`prefect_server` starts
-``prefect server start`` for as long as the serving lasts. The cron fires on weekdays; a run whose evening closed no
-session (an exchange holiday) ends at once in a ``Completed`` state named ``Skipped`` (see
-``flows.nightly.scheduled_session``). For production with work pools and workers, ``prefect.yaml`` at the
-repository's root declares the same deployment (``prefect deploy --name nightly``).
+flow runs in subprocesses of the server's runner) until SIGINT or SIGTERM (:func:`serve`). The entrypoint
+is the module path ``flows.nightly.nightly``: a run imports the installed package, so no folder of the
+repository comes first on ``sys.path`` (a script entrypoint put ``flows/`` there). Prefect's temporary
+server runs no scheduler, so a served deployment would never fire on it: without ``PREFECT_API_URL``,
+:func:`prefect_server` starts ``prefect server start`` for as long as the serving lasts. The cron fires on
+weekdays; a run whose evening closed no session (an exchange holiday) ends at once in a ``Completed`` state
+named ``Skipped`` (see ``flows.nightly.scheduled_session``). For production with work pools and workers,
+``prefect.yaml`` at the repository's root declares the same deployment (``prefect deploy --name nightly``).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,12 +46,14 @@ def nightly_deployment(
     and the calendar: ``date`` is left to default, so each run takes the session that had just closed.
     """
     from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
 
     from flows.nightly import nightly
 
     tz = timezone or exchange_timezone(calendar)
     return nightly.to_deployment(
         name=name,
+        entrypoint_type=EntrypointType.MODULE_PATH,
         schedules=[Cron(cron, timezone=tz)],
         parameters={"home": str(home.root), "calendar": calendar},
         description=f"Kappa nightly for {calendar}: ingest, calibrate, attribute, schedule, report",
@@ -60,8 +64,14 @@ def nightly_deployment(
 @contextmanager
 def prefect_server(home: KappaHome, startup_s: float = 180.0) -> Iterator[str]:
     """The API URL of a Prefect server with its scheduler running: ``$PREFECT_API_URL`` if set, else a
-    ``prefect server start`` subprocess on a free local port (its log in ``KAPPA_HOME/prefect/server.log``),
-    stopped on exit. Call before ``prefect`` is imported: ``PREFECT_API_URL`` is set for this process."""
+    ``prefect server start`` subprocess on a free local port, stopped on exit.
+
+    The subprocess runs in its own session, so a terminal's Ctrl-C reaches only the command that started
+    it, which then stops it (:func:`stop_process_tree`). Its UI is told where its API is
+    (``PREFECT_UI_API_URL``): without it the UI calls port 4200. Its log is
+    ``KAPPA_HOME/prefect/server.log``. Call before ``prefect`` is imported: ``PREFECT_API_URL`` is set for
+    this process while the server runs.
+    """
     if os.environ.get("PREFECT_API_URL"):
         yield os.environ["PREFECT_API_URL"]
         return
@@ -70,10 +80,17 @@ def prefect_server(home: KappaHome, startup_s: float = 180.0) -> Iterator[str]:
         port = sock.getsockname()[1]
     home.prefect.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_UI_API_URL": url,
+    }
     with (home.prefect / "server.log").open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PREFECT_SERVER_LOGGING_LEVEL": "WARNING"},
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + startup_s
@@ -91,18 +108,133 @@ def prefect_server(home: KappaHome, startup_s: float = 180.0) -> Iterator[str]:
         yield url
     finally:
         os.environ.pop("PREFECT_API_URL", None)
-        proc.terminate()
+        stop_process_tree(proc.pid)
+
+
+def stop_process_tree(pid: int, grace_s: float = 15.0) -> None:
+    """SIGTERM ``pid`` and its descendants, then SIGKILL whatever is left after ``grace_s`` seconds."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for p in procs:
+        with suppress(psutil.NoSuchProcess):
+            p.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    for p in alive:
+        with suppress(psutil.NoSuchProcess):
+            p.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
+def serve(deployment: Any, *, grace_s: float = 10.0, on_ready: Callable[[], None] | None = None) -> str:
+    """Serve ``deployment`` until this process receives SIGINT (Ctrl-C) or SIGTERM; returns the signal's name.
+
+    Prefect's runner (it polls the server for the deployment's scheduled runs and runs each in a
+    subprocess) runs on a thread with its own event loop, while the main thread waits for a signal. On
+    one, the runner is cancelled: it pauses the deployment's schedule and cancels the runs in flight;
+    whatever of its subprocesses is still alive ``grace_s`` seconds later is killed. A second signal
+    skips the wait. ``on_ready`` is called once the deployment is registered.
+    """
+    import asyncio
+    import signal
+    import threading
+
+    from prefect.runner import Runner
+
+    runner = Runner(name=f"kappa-serve-{os.getpid()}")
+    loop: list[asyncio.AbstractEventLoop] = []
+    task: list[asyncio.Task[None]] = []
+    ready, finished = threading.Event(), threading.Event()
+    failure: list[BaseException] = []
+
+    async def run() -> None:
+        loop.append(asyncio.get_running_loop())
+        current = asyncio.current_task()
+        assert current is not None
+        task.append(current)
+        await runner.aadd_deployment(deployment)
+        ready.set()
+        await runner.start()
+
+    def thread_main() -> None:
         try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            asyncio.run(run())
+        except asyncio.CancelledError:
+            pass
+        except BaseException as exc:  # reported by the main thread
+            failure.append(exc)
+        finally:
+            finished.set()
+
+    received: list[int] = []
+    woken = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        received.append(signum)
+        woken.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    thread = threading.Thread(target=thread_main, name="prefect-runner", daemon=True)
+    thread.start()
+    try:
+        announced = False
+        while not woken.wait(0.2):
+            if ready.is_set() and not announced:
+                announced = True
+                if on_ready:
+                    on_ready()
+            if finished.is_set():
+                why = failure[0] if failure else RuntimeError("the runner stopped")
+                raise KappaError(f"serving stopped: {type(why).__name__}: {why}")
+        if loop and task:
+            loop[0].call_soon_threadsafe(task[0].cancel)
+        deadline = time.monotonic() + grace_s
+        while not finished.wait(0.2) and time.monotonic() < deadline and len(received) < 2:
+            pass
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        _stop_children_except_servers()
+    return signal.Signals(received[0]).name
 
 
-def serve(deployment: Any) -> None:
-    """Serve ``deployment`` until interrupted (Prefect's runner polls for its scheduled runs)."""
-    from prefect import serve as prefect_serve
+def _stop_children_except_servers() -> None:
+    """Stop the flow-run subprocesses the runner left (a Prefect server of ours runs in its own session)."""
+    import psutil
 
-    prefect_serve(deployment)
+    me = os.getsid(0)
+    for child in psutil.Process().children():
+        with suppress(psutil.NoSuchProcess):
+            if os.getsid(child.pid) == me:
+                stop_process_tree(child.pid, grace_s=5.0)
+
+
+def prefect_command() -> list[str]:
+    """The ``prefect`` command of this environment (its virtualenv's script, else ``python -m prefect``)."""
+    script = os.path.join(os.path.dirname(sys.executable), "prefect")
+    return [script] if os.access(script, os.X_OK) else [sys.executable, "-m", "prefect"]
+
+
+def serve_commands(api_url: str, deployment: str, calendar: str = DEFAULT_CALENDAR) -> list[str]:
+    """What ``kappa serve`` prints once serving: the UI, and commands that work as printed in a new shell."""
+    import shlex
+
+    prefect = " ".join(shlex.quote(p) for p in prefect_command())
+    env = f"PREFECT_API_URL={shlex.quote(api_url)}"
+    ui = api_url.removesuffix("/").removesuffix("/api")
+    last = last_closed_session(dt.datetime.now(dt.UTC), calendar) or "YYYY-MM-DD"
+    return [
+        f"UI: {ui}/deployments",
+        "run a night now (from any shell):",
+        f"  {env} {prefect} deployment run {shlex.quote(deployment)} --param date={last}",
+        "its runs:",
+        f"  {env} {prefect} flow-run ls --flow-name {shlex.quote(deployment.split('/')[0])} --limit 5",
+        f"stop: Ctrl-C here, or kill {os.getpid()} (SIGTERM)",
+    ]
 
 
 def upcoming_nights(

@@ -7,7 +7,7 @@
                                                                   └─ write (one transaction) ─ report ─ artifacts
 
 Every task is a thin wrapper around a function of ``data``, ``flows.calibrate``, ``flows.attribute``,
-``flows.schedule`` or ``reports``, so each can be called and tested without Prefect. Tasks that touch files
+``flows.schedules`` or ``reports``, so each can be called and tested without Prefect. Tasks that touch files
 or the database retry on I/O errors only (:func:`io_only`); the maths never retries. Batch tasks read market
 data from the Parquet lake, never from the DuckDB file, so they run on threads, processes or Dask workers;
 the database is read by the planning tasks and written by one task, both in the flow process.
@@ -46,8 +46,8 @@ from data.store import finished_run_dates, recorded_run
 from flows import attribute as att
 from flows import calibrate as cal
 from flows.report import report as render_report
-from flows.schedule import order_schedules
 from flows.schedule_output import json_safe
+from flows.schedules import order_schedules
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
 from reports.tca_report import day_summary
 

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from flows.schedule import SchedulePlan
+from flows.schedules import SchedulePlan
 from schedule import Schedule
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +110,33 @@ def run_kappa(
         env=full_env,
         timeout=timeout,
     )
+
+
+# ------------------------------------------------------------------------------------------- the browser
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def chromium_path() -> str | None:
+    """Debian's Chromium (``apt install chromium``), or another Chrome on the PATH."""
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Chromium driven by Playwright. Skipped where there is none, unless
+    ``KAPPA_REQUIRE_BROWSER`` is set (CI sets it: a browser test must not pass by being skipped there)."""
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("KAPPA_REQUIRE_BROWSER"):
+            pytest.fail("KAPPA_REQUIRE_BROWSER is set but there is no Chromium (apt install chromium)")
+        pytest.skip("no Chromium on this machine (Debian: apt install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -21,3 +21,17 @@ def test_every_stage_is_a_top_level_package() -> None:
     for name in ("data", "calibration", "schedule", "tca", "reports", "flows"):
         module = importlib.import_module(name)
         assert Path(module.__file__).resolve().parent == REPO / name
+
+
+def test_no_module_of_flows_shadows_a_top_level_module() -> None:
+    """Prefect runs a script entrypoint with its folder first on ``sys.path``: a ``flows/schedule.py`` once
+    hid the ``schedule`` package from ``flows/nightly.py``. No module of ``flows/`` may share a name with an
+    importable top-level module (the project's packages, the environment's, the standard library)."""
+    import pkgutil
+    import sys
+
+    flows_dir = REPO / "flows"
+    mine = {p.stem for p in flows_dir.glob("*.py")} | {p.name for p in flows_dir.iterdir() if p.is_dir()}
+    path = [p for p in sys.path if Path(p or ".").resolve() != flows_dir]
+    others = {m.name for m in pkgutil.iter_modules(path)} | set(sys.stdlib_module_names)
+    assert not (mine - {"__init__", "__pycache__"}) & others

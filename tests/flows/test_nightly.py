@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -124,7 +123,7 @@ def test_inbox_files_are_sorted_by_table_and_the_rest_is_reported(tmp_path: Path
 def test_pending_order_schedules_are_the_first_order_optimum() -> None:
     """A pending order's schedule solves the first-order conditions of E + λV (a dense solve written out
     in the tests, not the closed form), over its window in session time, with its own λ."""
-    from flows.schedule import order_schedules
+    from flows.schedules import order_schedules
     from schedule import MarketParams, Order
     from tests.schedule.conftest import brute_force_utility, first_order_holdings
 
@@ -407,7 +406,7 @@ def test_prefect_yaml_declares_the_same_deployment() -> None:
 
     spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "prefect.yaml").read_text())
     (dep,) = [d for d in spec["deployments"] if d["name"] == "nightly"]
-    assert dep["entrypoint"] == "flows/nightly.py:nightly"
+    assert dep["entrypoint"] == "flows.nightly.nightly"  # a module path: no script on sys.path[0]
     (sched,) = dep["schedules"]
     assert (sched["cron"], sched["timezone"]) == ("30 18 * * 1-5", "America/New_York")
     assert dep["parameters"]["calendar"] == "XNYS" and "date" not in dep["parameters"]
@@ -448,56 +447,6 @@ def test_an_io_failure_fails_the_night_instead_of_every_symbol(
     assert query(fresh_home, "SELECT status FROM runs WHERE command = 'nightly' ORDER BY started_at") == [
         ("success",), ("failed",)
     ]  # fmt: skip
-
-
-def test_kappa_serve_schedules_weekday_evenings_on_a_server_it_starts(tmp_path: Path) -> None:
-    """Without ``PREFECT_API_URL`` (whose temporary server runs no scheduler), ``kappa serve`` starts a
-    Prefect server; its scheduler then creates the deployment's runs at 18:30 New York, Monday to Friday."""
-    import json
-    import queue
-    import subprocess
-    import sys
-    import threading
-    import time
-    import urllib.request
-
-    from tests.conftest import REPO
-
-    home = tmp_path / "home"
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
-    env["PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS"] = "1"
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "serve", "--home", str(home)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(ln) for ln in proc.stdout or []], daemon=True).start()
-    try:
-        url = ""
-        deadline = time.monotonic() + 240
-        while not url and time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=5)
-            except queue.Empty:
-                continue
-            if line.startswith("Prefect server: "):
-                url = line.split(": ", 1)[1].strip()
-        assert url, "kappa serve printed no server"
-        runs: list[dict[str, Any]] = []
-        while len(runs) < 3 and time.monotonic() < deadline:
-            time.sleep(2)
-            req = urllib.request.Request(f"{url}/flow_runs/filter", data=b'{"limit": 50}', method="POST",
-                                         headers={"Content-Type": "application/json"})  # fmt: skip
-            with urllib.request.urlopen(req, timeout=10) as r:
-                runs = json.loads(r.read())
-        assert len(runs) >= 3  # the scheduler keeps at least the next three runs
-        for run in runs:
-            when = dt.datetime.fromisoformat(run["expected_start_time"]).astimezone(NY)
-            assert (when.hour, when.minute) == (18, 30) and when.weekday() < 5, when
-            assert run["state_type"] == "SCHEDULED"
-            assert run["parameters"] == {"home": str(KappaHome.resolve(home).root), "calendar": "XNYS"}
-    finally:
-        proc.terminate()
-        proc.wait(60)
-    assert (home / "prefect" / "server.log").exists()
 
 
 def test_attribution_is_judged_with_the_latest_usable_calibration(fresh_home: KappaHome) -> None:
