@@ -16,6 +16,8 @@ import polars as pl
 if TYPE_CHECKING:
     import exchange_calendars as xcals
 
+    from data.home import KappaHome
+
 DEFAULT_CALENDAR = "XNYS"
 
 
@@ -198,3 +200,69 @@ def exchange_zone(name: str = DEFAULT_CALENDAR) -> dt.tzinfo:
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(exchange_timezone(name))
+
+
+# ---------------------------------------------------------------------------------------------- a home's
+
+
+def check_calendar(name: str) -> str:
+    """``name`` if ``exchange_calendars`` knows it, else an :class:`~data.errors.InputError` that says so."""
+    import exchange_calendars as xcals
+
+    from data.errors import InputError
+
+    if name not in xcals.get_calendar_names(include_aliases=True):
+        close = sorted(
+            n for n in xcals.get_calendar_names(include_aliases=True) if n[:2].upper() == name[:2].upper()
+        )
+        raise InputError(
+            f"unknown calendar {name!r} (exchange_calendars codes, e.g. XNYS, XLON, 24/7"
+            + (f"; close: {', '.join(close[:6])}" if close else "")
+            + ")"
+        )
+    return name
+
+
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone, else an :class:`~data.errors.InputError`."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from data.errors import InputError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"unknown time zone {name!r} (an IANA name, e.g. America/New_York, UTC)") from None
+    return name
+
+
+def home_calendar(home: KappaHome, given: str | None = None) -> str:
+    """The calendar a command on ``home`` uses: ``given``, else the one the home remembers, else XNYS.
+
+    A home's data are dated in one calendar's sessions, so the first calendar given is remembered
+    (``kappa.toml``) and a different one later is refused: change it with ``kappa config calendar``.
+    """
+    from data.errors import InputError
+
+    remembered = home.config().calendar
+    if given is None:
+        return remembered or DEFAULT_CALENDAR
+    check_calendar(given)
+    if remembered is None:
+        home.save_config(calendar=given)
+    elif remembered != given:
+        raise InputError(
+            f"this home's calendar is {remembered} ({home.config_path}), not {given}: its data are dated in "
+            f"{remembered} sessions; drop --calendar, or use another home (kappa config calendar {given} "
+            "changes it)"
+        )
+    return given
+
+
+def home_timezone(home: KappaHome, given: str | None, calendar: str) -> str | None:
+    """The IANA zone of timestamps written without a UTC offset: ``given``, else the home's setting, else
+    none (such timestamps are quarantined as ``missing_utc_offset``). ``exchange`` is the calendar's zone."""
+    name = given or home.config().timezone
+    if name is None:
+        return None
+    return exchange_timezone(calendar) if name == "exchange" else check_timezone(name)

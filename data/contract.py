@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["str", "float", "ts", "date", "side", "liquidity"]
+Kind = Literal["str", "float", "ts", "date", "side", "liquidity", "exec_type"]
 Sign = Literal["any", "positive", "non_negative"]
 
 
@@ -112,9 +112,15 @@ FILLS = TableSpec(
         Column("venue", "str", required=False),
         Column("fee_usd", "float", required=False),
         Column("liquidity", "liquidity", required=False),
+        Column("exec_type", "exec_type", required=False),
     ),
     key=("fill_id",),
 )
+"""Fills: ``exec_type`` (FIX ExecType) says what a row is: a fill (blank, ``trade``, ``new``, ``fill``,
+``partial_fill``, ``F``, ``1``, ``2``), a correction of the fill with the same ``fill_id`` (``correct``, ``G``)
+or its cancel (``cancel``, ``bust``, ``H``), which needs only ``fill_id`` and ``order_id``."""
+
+CANCEL_NEEDS_ONLY = ("fill_id", "order_id", "exec_type")
 
 DAILY = TableSpec(
     "daily",

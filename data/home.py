@@ -3,6 +3,7 @@
 ::
 
     KAPPA_HOME/
+      kappa.toml            the home's settings: its exchange calendar, the time zone of offset-free times
       kappa.duckdb          tables and views (DESIGN §5)
       lake/quotes/date=YYYY-MM-DD/<run_id>.parquet   market data, one file per table and session date
       lake/trades/...
@@ -12,12 +13,28 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 ENV_VAR = "KAPPA_HOME"
 DEFAULT_HOME = ".kappa"
+CONFIG_FILE = "kappa.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class HomeConfig:
+    """The settings a home remembers (``KAPPA_HOME/kappa.toml``; unset = the defaults).
+
+    ``calendar``: the ``exchange_calendars`` code whose sessions the home's data are dated in (``XNYS`` by
+    default; ``24/7`` for crypto). ``timezone``: the IANA zone of timestamps written without a UTC offset,
+    the default of ``--timezone`` (``exchange`` = the calendar's own zone).
+    """
+
+    calendar: str | None = None
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +76,43 @@ class KappaHome:
     @property
     def tmp(self) -> Path:
         return self.root / "tmp"
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_FILE
+
+    def config(self) -> HomeConfig:
+        """The home's settings (all unset where there is no ``kappa.toml``)."""
+        from data.errors import KappaError
+
+        if not self.config_path.exists():
+            return HomeConfig()
+        try:
+            values = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise KappaError(f"{self.config_path}: not valid TOML ({exc})") from None
+        known = {f.name for f in fields(HomeConfig)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise KappaError(
+                f"{self.config_path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+            )
+        return HomeConfig(**{k: str(v) for k, v in values.items()})
+
+    def save_config(self, **values: str | None) -> HomeConfig:
+        """Set (a value) or unset (``None``) settings, written atomically; returns the new settings."""
+        new = replace(self.config(), **values)
+        self.root.mkdir(parents=True, exist_ok=True)
+        lines = ["# Kappa home settings (kappa config KEY VALUE)"]
+        lines += [
+            f"{f.name} = {json.dumps(getattr(new, f.name))}"
+            for f in fields(HomeConfig)
+            if getattr(new, f.name) is not None
+        ]
+        tmp = self.config_path.with_suffix(".toml.tmp")
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.replace(self.config_path)
+        return new
 
     def ensure(self) -> KappaHome:
         """Create the folders (not the database) and return ``self``."""

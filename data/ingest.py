@@ -5,38 +5,45 @@ Replacement rules (what "loading a corrected file replaces that date" means per 
 - ``quotes``, ``trades``: the rows a load brings for a (session date, symbol) replace all stored rows of
   that date and symbol; other symbols of the date are kept.
 - ``orders``: likewise by (arrival session date, symbol).
-- ``fills``: by ``fill_id`` (a multi-day order's fills arrive in several files, so no date is replaced).
+- ``fills``: by ``fill_id`` (a multi-day order's fills arrive in several files, so no date is replaced); a
+  row with ``exec_type`` = cancel (FIX trade cancel) removes the fill it names; with ``replace_orders`` the
+  load's fills of each order it names replace all stored fills of that order. Removed fills are kept in
+  ``cancelled_fills``.
 - ``daily``: by (symbol, date).
 
-Loading the same file twice gives the same tables. Every rejected row lands in ``quarantine`` with its file,
-row number, rule and raw values; the quarantine rows of a file are replaced when the file is loaded again.
-Each load is one row in ``runs`` and one row per file in ``loads``.
+What a load replaced lands in ``replacements`` (rows before and after, per table, date and symbol; per
+order for fills) and in its report, with a warning where a replacement shrinks a symbol's day by more than
+half. Loading the same file twice gives the same tables. Every rejected row lands in ``quarantine`` with
+its file, row number, rule and the row as it stands in the file; the quarantine rows of a file are
+replaced when the file is loaded again. A load whose files are mostly quarantined is refused
+(:mod:`data.quarantine`). Each load is one row in ``runs`` (``success``, ``warning`` or ``failed``) and
+one row per file in ``loads``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import shutil
 import signal
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from data import lake
-from data.calendar import DEFAULT_CALENDAR
+from data.calendar import home_calendar, home_timezone
 from data.contract import TABLES, TableSpec
 from data.errors import InputError
 from data.home import KappaHome
-from data.readers import DEFAULT_BATCH_ROWS, check_columns, read_batches
-from data.rules import QUARANTINE_COLUMNS, check_fills, drop_duplicate_keys
+from data.quarantine import MAX_QUARANTINED, REFUSED_SAMPLE_ROWS, Quarantine, verdict
+from data.readers import DEFAULT_BATCH_ROWS, RawBatch, check_columns, read_batches
+from data.rules import check_fills, drop_duplicate_keys, fill_cancels
 from data.schema import refresh_market_view
 from data.sql import first_row
 from data.store import (
@@ -56,9 +63,26 @@ FAULT_ENV = "KAPPA_FAULT_AT"
 VALIDATION_THREADS = 2  # batches validated at once (each on polars' own threads too)
 
 
+SHRINK_WARNING = 0.5  # a replacement that leaves less than this share of a symbol's day is a warning
+SHRINK_MIN_ROWS = 10  # ... when the day held at least this many rows
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """Stored rows a load replaced: of ``table``, for a session ``date`` and a ``key`` (the symbol; for
+    fills the order, date ``None``), how many there were and how many there are now."""
+
+    table: str
+    date: dt.date | None
+    key: str | None
+    rows_before: int
+    rows_after: int
+
+
 @dataclass(frozen=True, slots=True)
 class LoadReport:
-    """What one load did: rows read, loaded and quarantined (per rule), and the dates it touched."""
+    """What one load did: rows read, loaded and quarantined (per rule), the dates it touched, what it
+    replaced or cancelled, and its warnings (``status`` ``warning`` when there are any)."""
 
     run_id: str
     table: str
@@ -68,6 +92,18 @@ class LoadReport:
     rows_quarantined: int
     quarantined_by_rule: dict[str, int] = field(default_factory=dict)
     dates: list[dt.date] = field(default_factory=list)
+    replaced: list[Replacement] = field(default_factory=list)
+    cancelled_fills: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "warning" if self.warnings else "success"
+
+
+class LoadRefusedError(InputError):
+    """Most rows of a file were quarantined: nothing was loaded (the run is ``failed``; the quarantine holds
+    examples of each rule)."""
 
 
 def _fault_point(name: str) -> None:
@@ -99,9 +135,12 @@ def ingest(
     table: str,
     paths: list[Path],
     *,
-    calendar: str = DEFAULT_CALENDAR,
+    calendar: str | None = None,
+    timezone: str | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
+    replace_orders: bool = False,
+    max_quarantined: float = MAX_QUARANTINED,
 ) -> LoadReport:
     """Validate and load ``paths`` into ``table`` (one of quotes, trades, orders, fills, daily).
 
@@ -114,24 +153,48 @@ def ingest(
     paths
         CSV or Parquet files; all are checked for required columns before any is loaded.
     calendar
-        Exchange calendar for session dates and the trading-session rule.
+        Exchange calendar for session dates and the trading-session rule (default: the home's, see
+        :func:`data.calendar.home_calendar`).
+    timezone
+        IANA zone of timestamps written without a UTC offset (default: the home's ``timezone`` setting;
+        ``exchange`` = the calendar's zone; none: such rows are quarantined as ``missing_utc_offset``).
     batch_rows
         Rows held in memory at once while streaming a file.
     progress
         Called with (file, rows) after each batch.
+    replace_orders
+        Fills only: each order the files name gets exactly their fills (its other stored fills are
+        cancelled) instead of a replacement fill by fill.
+    max_quarantined
+        A file with a larger share of its rows quarantined refuses the whole load.
 
     Returns
     -------
     LoadReport
+
+    Raises
+    ------
+    LoadRefusedError
+        A file's quarantined share is above ``max_quarantined``: nothing was loaded.
+    InputError
+        A file is missing, unreadable or lacks a required column: nothing was loaded.
     """
     if table not in TABLES:
         raise InputError(f"unknown table '{table}' (expected one of {', '.join(TABLES)})")
+    if replace_orders and table != "fills":
+        raise InputError("replacing by order applies to fills only")
     spec = TABLES[table]
     paths = list(dict.fromkeys(p.expanduser().resolve() for p in paths))  # a file named twice loads once
     _check_files(spec, paths)
+    cal = home_calendar(home, calendar)
+    tz = home_timezone(home, timezone, cal)
     home.ensure()
     with load_lock(home):
-        return _ingest_locked(home, spec, paths, calendar, batch_rows, progress)
+        return _ingest_locked(
+            _Load(home, spec, paths, new_run_id(f"ingest-{table}"), Path(), cal, tz, batch_rows,
+                  replace_orders, max_quarantined),
+            progress,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,27 +207,28 @@ class _Load:
     run_id: str
     stage_dir: Path  # this load's staging folder, removed when it ends
     calendar: str
+    timezone: str | None
     batch_rows: int
+    replace_orders: bool = False
+    max_quarantined: float = MAX_QUARANTINED
 
 
-def _ingest_locked(
-    home: KappaHome,
-    spec: TableSpec,
-    paths: list[Path],
-    calendar: str,
-    batch_rows: int,
-    progress: Progress | None,
-) -> LoadReport:
-    table = spec.name
-    run_id = new_run_id(f"ingest-{table}")
-    params: dict[str, object] = {"table": table, "files": [str(p) for p in paths], "calendar": calendar}
+def _ingest_locked(load: _Load, progress: Progress | None) -> LoadReport:
+    home, spec, paths, run_id = load.home, load.spec, load.paths, load.run_id
+    params: dict[str, object] = {
+        "table": spec.name, "files": [str(p) for p in paths], "calendar": load.calendar,
+        "timezone": load.timezone, "replace_orders": load.replace_orders,
+        "max_quarantined": load.max_quarantined,
+    }  # fmt: skip
     with writer(home) as con:
         start_run(con, run_id, "ingest", params)
         manifest = _manifest(con)
     lake.collect_garbage(home, set(manifest.values()))  # no other load runs: every orphan is a crash's
-    load = _Load(home, spec, paths, run_id, home.staging / run_id, calendar, batch_rows)
+    load = replace(load, stage_dir=home.staging / run_id)
     try:
         report = _load_market(load, manifest, progress) if spec.market else _load_table(load, progress)
+    except LoadRefusedError:
+        raise  # recorded with its quarantine by _refuse
     except BaseException as exc:
         fail_run(home, run_id, exc)
         raise
@@ -197,115 +261,172 @@ def _untagged(sink: Callable[[pl.DataFrame], None]) -> Callable[[pl.DataFrame, P
     return lambda clean, path, index: sink(clean)
 
 
-class _Quarantine:
-    """Collects rejected rows in a staged Parquet file so that a wholly bad file does not fill memory."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
-        self.parts = 0
-        self.counts: Counter[str] = Counter()  # per rule
-        self.by_file: Counter[str] = Counter()
-
-    def add(self, rejected: pl.DataFrame) -> None:
-        if rejected.height == 0:
-            return
-        rejected.select(QUARANTINE_COLUMNS).write_parquet(self.folder / f"q{self.parts:06d}.parquet")
-        self.parts += 1
-        self.counts.update(rejected["rule"].to_list())
-        self.by_file.update(rejected["source_file"].to_list())
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-    def insert(self, con: duckdb.DuckDBPyConnection, run_id: str, table: str) -> None:
-        if self.parts == 0:
-            return
-        glob = str(self.folder / "q*.parquet").replace("'", "''")
-        con.execute(
-            f"""INSERT INTO quarantine SELECT ?, ?, source_file, row_number, rule, detail, raw,
-                now()::TIMESTAMP FROM read_parquet('{glob}') ORDER BY source_file, row_number""",
-            [run_id, table],
-        )
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Read:
-    """What streaming the files of a load saw: rows read and SHA-256, per file."""
+    """What streaming the files of a load saw, per file: rows read (malformed lines included), SHA-256,
+    and the symbols with at least one row loaded."""
 
-    rows: Counter[str]
-    sha256: dict[str, str]
+    rows: Counter[str] = field(default_factory=Counter)
+    sha256: dict[str, str] = field(default_factory=dict)
+    symbols: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
 def _read_validated(
     load: _Load,
-    quarantine: _Quarantine,
+    quarantine: Quarantine,
     progress: Progress | None,
     sink: Callable[[pl.DataFrame, Path, int], None],
 ) -> _Read:
-    """Stream and validate every file; rejected rows go to ``quarantine``, clean ones to ``sink`` with their
-    file and its index (see :func:`_tagged`).
+    """Stream and validate every file; rejected rows go to ``quarantine`` (with their line as read),
+    clean ones to ``sink`` with their file and its index (see :func:`_tagged`).
 
     Batches are validated on a small thread pool (polars releases the GIL) while the next one is read;
     they reach ``quarantine`` and ``sink`` in file order. Each file is hashed right after it is read
     (while it is in the page cache), not under the write lock.
     """
-    read = _Read(Counter(), {})
+    read = _Read()
     spec = load.spec
     with ThreadPoolExecutor(VALIDATION_THREADS, thread_name_prefix="validate") as pool:
         for index, path in enumerate(load.paths):
-            for rows, result in _validated_in_order(
-                pool, read_batches(path, spec, load.batch_rows), spec, load.calendar
-            ):
-                quarantine.add(result.rejected.with_columns(pl.lit(str(path)).alias("source_file")))
+            name = str(path)
+            for raw, result in _validated_in_order(pool, read_batches(path, spec, load.batch_rows), load):
+                rejected = result.rejected
+                if (
+                    rejected.height
+                ):  # the line as read; a Parquet row is read again, as it stands, at the commit
+                    text = (
+                        raw.lines(rejected[ROW].to_numpy())
+                        if raw.lines is not None
+                        else [None] * rejected.height
+                    )
+                    rejected = rejected.with_columns(pl.Series("raw", text, dtype=pl.String))
+                quarantine.add(rejected.with_columns(pl.lit(name).alias("source_file")))
+                quarantine.add(_malformed(raw, name, len(raw.frame.columns) - 1))
                 sink(result.clean, path, index)
-                read.rows[str(path)] += rows
+                if "symbol" in result.clean.columns and result.clean.height:
+                    read.symbols[name].update(result.clean["symbol"].unique().to_list())
+                read.rows[name] += raw.rows
                 if progress:
-                    progress(str(path), rows)
-            read.sha256[str(path)] = _sha256(path)
+                    progress(name, raw.rows)
+            read.sha256[name] = _sha256(path)
     return read
 
 
+def _malformed(raw: RawBatch, source_file: str, columns: int) -> pl.DataFrame:
+    """Quarantine rows of the lines whose number of fields is not the header's."""
+    return raw.malformed.select(
+        pl.lit(source_file).alias("source_file"), pl.col(ROW), pl.lit("malformed_row").alias("rule"),
+        pl.lit(f"not {columns} fields").alias("detail"), pl.col("raw"),
+    )  # fmt: skip
+
+
 def _validated_in_order(
-    pool: ThreadPoolExecutor, batches: Iterator[pl.DataFrame], spec: TableSpec, calendar: str
-) -> Iterator[tuple[int, ValidatedBatch]]:
-    """(rows, validated batch) in the order of ``batches``, with up to ``VALIDATION_THREADS`` validating
-    ahead while the next batch is read."""
-    pending: deque[tuple[int, Future[ValidatedBatch]]] = deque()
+    pool: ThreadPoolExecutor, batches: Iterator[RawBatch], load: _Load
+) -> Iterator[tuple[RawBatch, ValidatedBatch]]:
+    """(raw batch, validated batch) in the order of ``batches``, with up to ``VALIDATION_THREADS``
+    validating ahead while the next batch is read."""
+    pending: deque[tuple[RawBatch, Future[ValidatedBatch]]] = deque()
     for batch in batches:
-        pending.append((batch.height, pool.submit(validate_batch, batch, spec, calendar)))
+        job = pool.submit(validate_batch, batch.frame, load.spec, load.calendar, load.timezone)
+        pending.append((batch, job))
         if len(pending) > VALIDATION_THREADS:
-            rows, future = pending.popleft()
-            yield rows, future.result()
+            raw, future = pending.popleft()
+            yield raw, future.result()
     while pending:
-        rows, future = pending.popleft()
-        yield rows, future.result()
+        raw, future = pending.popleft()
+        yield raw, future.result()
+
+
+def _shrinkage(replaced: list[Replacement]) -> list[str]:
+    """A warning per table and date where a replacement left less than half of a symbol's stored rows."""
+    shrunk: dict[tuple[str, dt.date | None], list[Replacement]] = defaultdict(list)
+    for r in replaced:
+        if r.rows_before >= SHRINK_MIN_ROWS and r.rows_after < SHRINK_WARNING * r.rows_before:
+            shrunk[(r.table, r.date)].append(r)
+    out = []
+    for (table, day), rs in sorted(shrunk.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        shown = ", ".join(f"{r.key} {r.rows_before:,} → {r.rows_after:,}" for r in rs[:10])
+        more = f" and {len(rs) - 10} more" if len(rs) > 10 else ""
+        out.append(f"{table} {day or ''}: the load shrank {len(rs)} stored symbol-day(s) by more than half: "
+                   f"{shown}{more}".replace("  ", " "))  # fmt: skip
+    return out
 
 
 def _finish(
-    con: duckdb.DuckDBPyConnection, load: _Load, quarantine: _Quarantine, read: _Read, rows_loaded: int
+    con: duckdb.DuckDBPyConnection,
+    load: _Load,
+    quarantine: Quarantine,
+    read: _Read,
+    rows_loaded: int,
+    replaced: list[Replacement],
+    warnings: list[str],
 ) -> None:
-    """The common tail of every commit: quarantine, loads and the run row.
+    """The common tail of every commit: quarantine, loads, replacements and the run row.
 
     Every row read is either loaded or quarantined, per file and in total.
     """
-    run_id, spec, paths = load.run_id, load.spec, load.paths
-    files = [str(p) for p in paths]
-    con.execute(
-        "DELETE FROM quarantine WHERE table_name = ? AND source_file IN (SELECT unnest(?))",
-        [spec.name, files],
-    )
-    quarantine.insert(con, run_id, spec.name)
-    for p in paths:
-        n_read, rejected = read.rows[str(p)], quarantine.by_file[str(p)]
-        con.execute(
-            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [run_id, spec.name, str(p), read.sha256[str(p)], n_read, n_read - rejected, rejected],
+    _record_quarantine(con, load, quarantine, read)
+    if replaced:
+        con.executemany(
+            "INSERT INTO replacements VALUES (?, ?, ?, ?, ?, ?)",
+            [[load.run_id, r.table, r.date, r.key, r.rows_before, r.rows_after] for r in replaced],
         )
     n_q = quarantine.total
-    finish_run(con, run_id, rows_loaded, n_q, json.dumps(dict(sorted(quarantine.counts.items()))))
+    finish_run(con, load.run_id, rows_loaded, n_q, _message(quarantine, warnings),
+               status="warning" if warnings else "success")  # fmt: skip
     assert rows_loaded + n_q == read.rows.total(), (rows_loaded, n_q, read.rows.total())
+
+
+def _record_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    load: _Load,
+    quarantine: Quarantine,
+    read: _Read,
+    sample: int | None = None,
+) -> None:
+    """Replace the files' quarantine rows, and write a ``loads`` row per file."""
+    run_id, table, files = load.run_id, load.spec.name, [str(p) for p in load.paths]
+    con.execute(
+        "DELETE FROM quarantine WHERE table_name = ? AND source_file IN (SELECT unnest(?))", [table, files]
+    )
+    quarantine.insert(con, run_id, table, sample=sample)
+    loaded = sample is None  # a refused load loads nothing
+    for f in files:
+        n_read, rejected = read.rows[f], quarantine.by_file[f]
+        con.execute(
+            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            [run_id, table, f, read.sha256.get(f, ""), n_read, n_read - rejected if loaded else 0, rejected],
+        )
+
+
+def _message(quarantine: Quarantine, warnings: list[str]) -> str:
+    counts = ", ".join(f"{rule} {n:,}" for rule, n in sorted(quarantine.counts.items()))
+    return "; ".join([*warnings, *([f"quarantined: {counts}"] if counts else [])])
+
+
+def _check(load: _Load, quarantine: Quarantine, read: _Read) -> list[str]:
+    """The load's warnings, or :class:`_Refusal` if its quarantine refuses it."""
+    v = verdict(load.spec.name, dict(read.rows), quarantine, read.symbols, load.max_quarantined)
+    if v.refused:
+        raise _Refusal(v.refused)
+    return v.warnings
+
+
+class _Refusal(Exception):
+    """Raised inside a load to refuse it (see :func:`_refuse`)."""
+
+
+def _refuse(load: _Load, quarantine: Quarantine, read: _Read, why: str) -> LoadRefusedError:
+    """Record a refused load: its run ``failed`` with the reason, its files' ``loads`` rows (nothing loaded)
+    and examples of its quarantine (``REFUSED_SAMPLE_ROWS`` per file and rule); the error to raise."""
+    with writer(load.home) as con, transaction(con):
+        _record_quarantine(con, load, quarantine, read, sample=REFUSED_SAMPLE_ROWS)
+        con.execute(
+            """UPDATE runs SET status = 'failed', finished_at = now()::TIMESTAMP, rows_written = 0,
+               rows_quarantined = ?, message = ? WHERE run_id = ?""",
+            [quarantine.total, why[:2000], load.run_id],
+        )
+    return LoadRefusedError(why)
 
 
 class _ShownRows:
@@ -335,7 +456,7 @@ def _load_market(
     spec = load.spec
     existing = {day for (t, day) in manifest if t == spec.name}
     direct = lake.DirectWriter(load.home, spec.name, load.run_id, existing, spec.key)
-    quarantine = _Quarantine(load.stage_dir / "quarantine")
+    quarantine = Quarantine(load.stage_dir / "quarantine")
     shown = _ShownRows(progress)
     try:
         read = _read_validated(load, quarantine, shown, _untagged(direct.write))
@@ -343,20 +464,26 @@ def _load_market(
     except lake.OutOfLakeOrder:
         direct.abort()
         shutil.rmtree(load.stage_dir, ignore_errors=True)
-        quarantine = _Quarantine(load.stage_dir / "quarantine")
+        quarantine = Quarantine(load.stage_dir / "quarantine")
         shown.again()
         read, merged = _stage_and_merge(load, manifest, quarantine, shown)
     except BaseException:
         direct.abort()
         raise
+    try:
+        warnings = _check(load, quarantine, read)
+    except _Refusal as exc:
+        for part in merged:
+            part.path.unlink(missing_ok=True)
+        raise _refuse(load, quarantine, read, str(exc)) from None
     _fault_point("after_staging")
-    return _commit_market(load, manifest, quarantine, read, merged)
+    return _commit_market(load, manifest, quarantine, read, merged, warnings)
 
 
 def _stage_and_merge(
     load: _Load,
     manifest: dict[tuple[str, dt.date], str],
-    quarantine: _Quarantine,
+    quarantine: Quarantine,
     progress: Progress | None,
 ) -> tuple[_Read, list[lake.MergedPartition]]:
     """Stage the validated rows per date, then merge each date with its current lake file."""
@@ -381,9 +508,10 @@ def _stage_and_merge(
 def _commit_market(
     load: _Load,
     manifest: dict[tuple[str, dt.date], str],
-    quarantine: _Quarantine,
+    quarantine: Quarantine,
     read: _Read,
     merged: list[lake.MergedPartition],
+    warnings: list[str],
 ) -> LoadReport:
     """Daily facts of the new partitions, then one transaction switches the manifest to them."""
     home, spec, run_id = load.home, load.spec, load.run_id
@@ -395,15 +523,21 @@ def _commit_market(
         daily_rows.append(lake.daily_from_intraday(home, part.date, q, t))
     daily = pl.concat(daily_rows) if daily_rows else pl.DataFrame()
     rows_loaded = read.rows.total() - quarantine.total
+    replaced = [
+        Replacement(spec.name, part.date, symbol, before, after)
+        for part in merged
+        for symbol, before, after in part.replaced.iter_rows()
+    ]
+    warnings = warnings + _shrinkage(replaced)
     _fault_point("before_commit")
-    replaced: list[str] = []
+    old_files: list[str] = []
     with writer(home) as con, transaction(con):
         for part in merged:
             old = first_row(
                 con, "SELECT path FROM lake_files WHERE table_name = ? AND date = ?", [spec.name, part.date]
             )
             if old:
-                replaced.append(old[0])
+                old_files.append(old[0])
             con.execute("DELETE FROM lake_files WHERE table_name = ? AND date = ?", [spec.name, part.date])
             con.execute(
                 "INSERT INTO lake_files VALUES (?, ?, ?, ?, ?, ?)",
@@ -413,49 +547,189 @@ def _commit_market(
         if daily.height:
             tagged = daily.with_columns(source=pl.lit("intraday"), run_id=pl.lit(run_id))
             replace_rows(con, "daily", tagged, ["symbol", "date"])
-        _finish(con, load, quarantine, read, rows_loaded)
+        _finish(con, load, quarantine, read, rows_loaded, replaced, warnings)
         _fault_point("inside_commit")
     _fault_point("after_commit")
-    for old_path in replaced:
+    for old_path in old_files:
         Path(old_path).unlink(missing_ok=True)
-    return _report(load, read, quarantine, [p.date for p in merged])
+    return _report(load, read, quarantine, [p.date for p in merged], replaced, warnings)
 
 
 def _load_table(load: _Load, progress: Progress | None) -> LoadReport:
     """orders, fills, daily: small enough to hold in memory; committed with upserts."""
     spec = load.spec
-    quarantine = _Quarantine(load.stage_dir / "quarantine")
+    quarantine = Quarantine(load.stage_dir / "quarantine")
     frames: list[pl.DataFrame] = []
     read = _read_validated(load, quarantine, progress, _tagged(frames.append))
     empty = pl.DataFrame(schema={**clean_schema(spec), "source_file": pl.String, "file_index": pl.Int64})
     rows = pl.concat([empty, *frames], how="vertical_relaxed")
-    data_cols = spec.names
-    rows, dups = drop_duplicate_keys(rows, spec.key, data_cols)
+    cancels = rows.filter(pl.col("exec_type") == "cancel") if spec.name == "fills" else rows.clear()
+    rows = rows.filter(pl.col("exec_type").fill_null("trade") != "cancel") if spec.name == "fills" else rows
+    rows, dups = drop_duplicate_keys(rows, spec.key)
     quarantine.add(dups)
     _fault_point("before_commit")
-    with writer(load.home) as con, transaction(con):
-        if spec.name == "fills" and rows.height:
-            ids = rows["order_id"].unique().to_list()
-            orders = con.sql(
-                "SELECT order_id, quantity, arrival_ts, end_ts FROM orders WHERE order_id IN (SELECT unnest(?))",
-                params=[ids],
-            ).pl()
-            existing = con.sql(
-                "SELECT fill_id, order_id, ts, quantity FROM fills WHERE order_id IN (SELECT unnest(?))",
-                params=[ids],
-            ).pl()
-            rows, bad = check_fills(rows, orders, existing, data_cols)
-            quarantine.add(bad)
-        rows_loaded = rows.height
-        if rows_loaded:
-            _upsert(con, spec, rows, load.run_id)
-        _finish(con, load, quarantine, read, rows_loaded)
-        _fault_point("inside_commit")
-    dates = sorted(set(rows["date"].to_list())) if rows_loaded and "date" in rows.columns else []
-    return _report(load, read, quarantine, dates)
+    try:
+        with writer(load.home) as con, transaction(con):
+            removed, also_loaded = 0, 0
+            if spec.name == "fills":
+                rows, removed, also_loaded, replaced = _fills_against_store(
+                    con, load, rows, cancels, quarantine
+                )
+            else:
+                replaced = _table_replacements(con, spec, rows)
+            warnings = _check(load, quarantine, read)
+            if rows.height:
+                _upsert(con, spec, rows, load.run_id)
+            if spec.name == "fills":
+                replaced = _fills_after(con, replaced)
+            warnings += _shrinkage(replaced)
+            _finish(con, load, quarantine, read, rows.height + also_loaded, replaced, warnings)
+            _fault_point("inside_commit")
+    except _Refusal as exc:
+        raise _refuse(load, quarantine, read, str(exc)) from None
+    dates = sorted(set(rows["date"].to_list())) if rows.height and "date" in rows.columns else []
+    return _report(load, read, quarantine, dates, replaced, warnings, removed)
 
 
-def _report(load: _Load, read: _Read, quarantine: _Quarantine, dates: list[dt.date]) -> LoadReport:
+def _fills_against_store(
+    con: duckdb.DuckDBPyConnection,
+    load: _Load,
+    rows: pl.DataFrame,
+    cancels: pl.DataFrame,
+    quarantine: Quarantine,
+) -> tuple[pl.DataFrame, int, int, list[Replacement]]:
+    """Apply a fills load's cancels and check its fills against their orders (inside the commit).
+
+    Returns the fills to upsert, the fills removed (cancelled, or replaced by order), the rows of the load
+    counted as loaded besides those fills (applied cancels, and fills cancelled by the same load), and the
+    stored fill count of each order the load touches (``rows_after`` is set by :func:`_fills_after`).
+    """
+    run_id = load.run_id
+    cancel_ids = cancels["fill_id"].unique().to_list()
+    stored = con.sql(
+        "SELECT fill_id, order_id FROM fills WHERE fill_id IN (SELECT unnest(?))", params=[cancel_ids]
+    ).pl()
+    before = {
+        r[0]
+        for r in con.execute(
+            """SELECT fill_id FROM cancelled_fills WHERE fill_id IN (SELECT unnest(?))
+               AND fill_id NOT IN (SELECT fill_id FROM fills)""",
+            [cancel_ids],
+        ).fetchall()
+    }
+    fc = fill_cancels(pl.concat([rows, cancels], how="vertical_relaxed"), stored, before)
+    quarantine.add(fc.rejected)
+    fills = fc.fills
+    ids = sorted(set(fills["order_id"].to_list()) | set(cancels["order_id"].to_list()))
+    orders = con.sql(
+        "SELECT order_id, quantity, arrival_ts, end_ts FROM orders WHERE order_id IN (SELECT unnest(?))",
+        params=[ids],
+    ).pl()
+    existing = con.sql(
+        """SELECT fill_id, order_id, ts, quantity FROM fills WHERE order_id IN (SELECT unnest(?))
+           AND fill_id NOT IN (SELECT unnest(?))""",
+        params=[ids, fc.cancelled_stored["fill_id"].to_list()],
+    ).pl()
+    if load.replace_orders:  # the orders the load names get its fills alone
+        existing = existing.filter(~pl.col("order_id").is_in(fills["order_id"].implode()))
+    kept, bad = check_fills(fills, orders, existing)
+    quarantine.add(bad)
+    counts = dict(
+        con.execute(
+            "SELECT order_id, count(*) FROM fills WHERE order_id IN (SELECT unnest(?)) GROUP BY ALL", [ids]
+        ).fetchall()
+    )
+    replaced = [Replacement("fills", None, o, int(counts.get(o, 0)), 0) for o in ids]
+    removed = _move_to_cancelled(con, run_id, fc.cancelled_stored, "cancel")
+    if load.replace_orders and kept.height:
+        stale = con.sql(
+            """SELECT fill_id, NULL AS cancel_source_file, NULL::BIGINT AS cancel_source_row FROM fills
+               WHERE order_id IN (SELECT unnest(?)) AND fill_id NOT IN (SELECT unnest(?))""",
+            params=[kept["order_id"].unique().to_list(), kept["fill_id"].to_list()],
+        ).pl()
+        removed += _move_to_cancelled(con, run_id, stale, "replaced_by_order")
+    loaded = fc.cancelled_loaded
+    if loaded.height:
+        con.register("_cancelled", loaded.rename({ROW: "source_row"}).with_columns(
+            pl.lit(run_id).alias("run_id"), pl.lit("cancel").alias("reason"), pl.lit(run_id).alias("cancel_run_id"),
+            pl.lit(dt.datetime.now(dt.UTC).replace(tzinfo=None)).alias("cancelled_at"),
+        ).drop("exec_type", "file_index"))  # fmt: skip
+        con.execute("INSERT INTO cancelled_fills BY NAME SELECT * FROM _cancelled")
+        con.unregister("_cancelled")
+    applied = cancels.height - fc.rejected.filter(pl.col("rule") == "unknown_fill").height
+    applied -= fc.rejected.filter(pl.col("rule") == "duplicate_key").height
+    return kept, removed + loaded.height, applied + loaded.height, replaced
+
+
+def _move_to_cancelled(con: duckdb.DuckDBPyConnection, run_id: str, which: pl.DataFrame, reason: str) -> int:
+    """Move stored fills (``fill_id, cancel_source_file, cancel_source_row``) to ``cancelled_fills``."""
+    if not which.height:
+        return 0
+    con.register("_which", which)
+    try:
+        con.execute(
+            """INSERT INTO cancelled_fills BY NAME SELECT f.*, ? AS reason, w.cancel_source_file,
+               w.cancel_source_row, ? AS cancel_run_id, now()::TIMESTAMP AS cancelled_at
+               FROM fills f JOIN _which w USING (fill_id)""",
+            [reason, run_id],
+        )
+        con.execute("DELETE FROM fills WHERE fill_id IN (SELECT fill_id FROM _which)")
+    finally:
+        con.unregister("_which")
+    return which.height
+
+
+def _fills_after(con: duckdb.DuckDBPyConnection, replaced: list[Replacement]) -> list[Replacement]:
+    """The stored fills of each order after the load (only orders whose count changed or that had fills)."""
+    ids = [r.key for r in replaced]
+    counts = dict(
+        con.execute(
+            "SELECT order_id, count(*) FROM fills WHERE order_id IN (SELECT unnest(?)) GROUP BY ALL", [ids]
+        ).fetchall()
+    )
+    return [replace(r, rows_after=int(counts.get(r.key, 0))) for r in replaced if r.rows_before]
+
+
+def _table_replacements(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: pl.DataFrame
+) -> list[Replacement]:
+    """Stored rows of orders (per arrival date and symbol) or daily bars (per date) the load replaces."""
+    if not rows.height:
+        return []
+    key = ["date", "symbol"] if spec.name == "orders" else ["date"]
+    new = rows.group_by(key).agg(pl.len().alias("after"))
+    con.register("_new", new)
+    try:
+        if spec.name == "orders":
+            old = con.sql(
+                """SELECT o.date, o.symbol, count(*) AS before FROM orders o
+                   JOIN _new n USING (date, symbol) GROUP BY ALL"""
+            ).pl()
+        else:  # the symbol-days of the load already stored, per date
+            con.register("_pairs", rows.select("symbol", "date"))
+            old = con.sql(
+                "SELECT d.date, count(*) AS before FROM daily d JOIN _pairs p USING (symbol, date) GROUP BY ALL"
+            ).pl()
+            con.unregister("_pairs")
+    finally:
+        con.unregister("_new")
+    both = old.join(new, on=key, how="left").sort(key)
+    return [
+        Replacement(spec.name, r["date"], r.get("symbol"), int(r["before"]),
+                    int(r["after"] if spec.name == "orders" else r["before"]))
+        for r in both.iter_rows(named=True)
+    ]  # fmt: skip
+
+
+def _report(
+    load: _Load,
+    read: _Read,
+    quarantine: Quarantine,
+    dates: list[dt.date],
+    replaced: list[Replacement],
+    warnings: list[str],
+    cancelled: int = 0,
+) -> LoadReport:
     return LoadReport(
         load.run_id,
         load.spec.name,
@@ -465,6 +739,9 @@ def _report(load: _Load, read: _Read, quarantine: _Quarantine, dates: list[dt.da
         quarantine.total,
         dict(sorted(quarantine.counts.items())),
         dates,
+        replaced,
+        cancelled,
+        warnings,
     )
 
 
@@ -476,7 +753,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: pl.DataFrame,
         con.execute("DELETE FROM orders WHERE order_id IN (SELECT unnest(?))", [rows["order_id"].to_list()])
         replace_rows(con, "orders", tagged.sort("date", "symbol", "order_id"), ["date", "symbol"])
     elif spec.name == "fills":
-        replace_rows(con, "fills", tagged.sort("order_id", "ts", "fill_id"), ["fill_id"])
+        replace_rows(con, "fills", tagged.drop("exec_type").sort("order_id", "ts", "fill_id"), ["fill_id"])
     elif spec.name == "daily":
         daily = tagged.select(*spec.names, source=pl.lit("file"), run_id=pl.col("run_id"))
         replace_rows(con, "daily", daily.sort("symbol", "date"), ["symbol", "date"])

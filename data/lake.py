@@ -21,7 +21,7 @@ import datetime as dt
 import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -34,6 +34,11 @@ from data.schema import MARKET_COLUMNS, POLARS_TYPES
 from data.sql import first_row, quote_literal
 
 MERGE_MEMORY_LIMIT = "4GB"
+REPLACED_SCHEMA: dict[str, pl.DataType] = {
+    "symbol": pl.String(),
+    "rows_before": pl.Int64(),
+    "rows_after": pl.Int64(),
+}
 
 
 def _by_date(rows: pl.DataFrame) -> list[tuple[dt.date, pl.DataFrame]]:
@@ -224,6 +229,8 @@ class MergedPartition:
     row_count: int
     symbols: int
     duplicates: pl.DataFrame  # quarantine rows for duplicate keys found while merging
+    replaced: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REPLACED_SCHEMA))
+    """``symbol, rows_before, rows_after`` of each symbol of the load on a date that had a file."""
 
 
 def partition_path(home: KappaHome, table: str, day: dt.date, run_id: str) -> Path:
@@ -267,10 +274,9 @@ def merge_partition(
                     row_number() OVER (PARTITION BY {part} ORDER BY file_index, row_number) ELSE 1 END AS _rank
                     FROM staged"""
             )
-            raw = "to_json(struct_pack(" + ", ".join(f"{c} := CAST({c} AS VARCHAR)" for c in cols[:-1]) + "))"
-            duplicates = con.sql(
+            duplicates = con.sql(  # raw: read from the file as it stands (data.quarantine)
                 f"""SELECT source_file, row_number, 'duplicate_key' AS rule, '{",".join(key)}' AS detail,
-                    CAST({raw} AS VARCHAR) AS raw FROM ranked WHERE _rank > 1"""
+                    NULL::VARCHAR AS raw FROM ranked WHERE _rank > 1"""
             ).pl()
             new_rows = "(SELECT * FROM ranked WHERE _rank = 1)"
         else:
@@ -292,9 +298,20 @@ def merge_partition(
             con, f"SELECT count(*), count(DISTINCT symbol) FROM read_parquet({quote_literal(str(out))})"
         )
         assert row is not None
+        replaced = (
+            con.sql(
+                f"""WITH new AS (SELECT symbol, count(*) AS rows_after FROM {new_rows} GROUP BY symbol),
+                    old AS (SELECT symbol, count(*) AS rows_before FROM read_parquet({quote_literal(current)})
+                            WHERE symbol IN (SELECT symbol FROM new) GROUP BY symbol)
+                    SELECT symbol, coalesce(rows_before, 0) AS rows_before, rows_after
+                    FROM new LEFT JOIN old USING (symbol) ORDER BY symbol"""
+            ).pl()
+            if current is not None
+            else pl.DataFrame(schema=REPLACED_SCHEMA)
+        )
     finally:
         con.close()
-    return MergedPartition(table, day, out, int(row[0]), int(row[1]), duplicates)
+    return MergedPartition(table, day, out, int(row[0]), int(row[1]), duplicates, replaced)
 
 
 def daily_from_intraday(

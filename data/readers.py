@@ -1,15 +1,28 @@
-"""Stream input files (CSV, gzipped CSV, Parquet) as polars batches with 1-based row numbers.
+"""Stream input files (CSV and its delimited kin, optionally gzipped, and Parquet) as polars batches.
 
-Column names are matched case-insensitively (DESIGN §2). CSV columns are read as text so that a value that
-does not parse is kept verbatim for the quarantine instead of failing the whole file. Memory is bounded by
-the batch size, whatever the file's size.
+Column names are matched case-insensitively (DESIGN §2). Delimited text is read as text, so a value that does
+not parse is kept verbatim for the quarantine instead of failing the whole file; its delimiter (``,`` ``;``
+tab or ``|``) is read off the header line. Memory is bounded by the batch size, whatever the file's size.
+
+Row numbers point into the file: ``row_number`` N of a delimited file is its line N + 1 (the header is line
+1, blank lines count as lines), so ``sed -n "$((N + 1))p" FILE`` prints the row; of a Parquet file, the
+N-th row. A line whose number of fields is not the header's is not a row the contract can read: it comes
+back with its text as a *malformed* row, for the quarantine, instead of failing the file.
+:func:`raw_rows` reads the rows of given numbers again as they stand in the file (the line's text, or the
+Parquet row's values), for the quarantine's ``raw``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import csv
+import gzip
+import io
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -19,13 +32,19 @@ from data.contract import TableSpec
 from data.errors import InputError, MissingColumnError
 from data.validation import ROW
 
-CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv")
+CSV_SUFFIXES = (".csv", ".txt", ".tsv", ".psv", ".csv.gz", ".txt.gz", ".tsv.gz", ".psv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 DEFAULT_BATCH_ROWS = 1_000_000
+DELIMITERS = (",", "\t", ";", "|")
+BYTES_PER_ROW = 64  # a block of delimited text holds about batch_rows rows of this size
+_NEWLINE = 10
+_RETURN = 13
+
+MALFORMED_SCHEMA = {ROW: pl.Int64, "raw": pl.String}
 
 
 def file_format(path: Path) -> str:
-    """``csv`` or ``parquet``, from the file name; anything else is an :class:`InputError`."""
+    """``csv`` (any delimited text) or ``parquet``, from the file name; else an :class:`InputError`."""
     name = path.name.lower()
     if name.endswith(PARQUET_SUFFIXES):
         return "parquet"
@@ -47,6 +66,55 @@ def _normalised(names: list[str], path: Path) -> list[str]:
     return lowered
 
 
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How a delimited file is written: its delimiter and its header's column names (as in the file)."""
+
+    delimiter: str
+    names: list[str]
+
+
+def _open_text(path: Path) -> BinaryIO:
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")  # type: ignore[return-value]
+
+
+def _header(f: BinaryIO, path: Path) -> str:
+    try:
+        line = f.readline()
+    except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
+        raise InputError(f"cannot read: {exc}", path=str(path)) from exc
+    try:
+        return line.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise InputError(
+            "the header line is not UTF-8 text: save the file as UTF-8", path=str(path)
+        ) from None
+
+
+def dialect(path: Path) -> Dialect:
+    """The delimiter (the one of ``,`` tab ``;`` ``|`` that splits the header into the most columns; a
+    ``.tsv`` file prefers tab) and the header's column names."""
+    with _open_text(path) as f:
+        header = _header(f, path)
+    if not header.strip():
+        raise InputError("no header line (the first line is empty)", path=str(path))
+    order = ("\t", *(d for d in DELIMITERS if d != "\t")) if ".tsv" in path.name.lower() else DELIMITERS
+    best = max(order, key=lambda d: (len(next(csv.reader([header], delimiter=d))), -order.index(d)))
+    return Dialect(best, [n.strip() for n in next(csv.reader([header], delimiter=best))])
+
+
+def column_names(path: Path) -> list[str]:
+    """The lower-cased column names of a delimited or Parquet file, without reading its rows."""
+    if file_format(path) == "parquet":
+        try:
+            names = pq.ParquetFile(path).schema_arrow.names
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise InputError(f"cannot read as Parquet: {str(exc).splitlines()[0]}", path=str(path)) from exc
+    else:
+        names = dialect(path).names
+    return _normalised(names, path)
+
+
 def check_columns(path: Path, spec: TableSpec) -> list[str]:
     """The file's lower-cased column names; :class:`MissingColumnError` if a required one is absent."""
     names = column_names(path)
@@ -56,73 +124,224 @@ def check_columns(path: Path, spec: TableSpec) -> list[str]:
     return names
 
 
-def _csv_reader(path: Path, block_bytes: int) -> pacsv.CSVStreamingReader:
-    delimiter = "\t" if path.name.lower().endswith(".tsv") else ","
-    parse = pacsv.ParseOptions(delimiter=delimiter)
-    try:
-        probe = pacsv.open_csv(path, parse_options=parse, read_options=pacsv.ReadOptions(block_size=1 << 16))
-        names = probe.schema.names
-        probe.close()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"cannot read as CSV: {str(exc).splitlines()[0]}", path=str(path)) from exc
-    return pacsv.open_csv(
-        path,
-        parse_options=parse,
-        read_options=pacsv.ReadOptions(block_size=block_bytes),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: pa.string() for n in names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
+@dataclass(frozen=True, slots=True)
+class RawBatch:
+    """Rows of a file as read: ``frame`` (lower-cased columns, values as in the file, and ``row_number``),
+    ``malformed`` (``row_number, raw``: lines whose number of fields is not the header's), and for delimited
+    text ``lines``, which gives the text of rows of the batch by their numbers."""
+
+    frame: pl.DataFrame
+    malformed: pl.DataFrame
+    lines: Callable[[np.ndarray], list[str]] | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.frame.height + self.malformed.height
 
 
-def column_names(path: Path) -> list[str]:
-    """The lower-cased column names of a CSV or Parquet file, without reading its rows."""
-    if file_format(path) == "parquet":
-        names = pq.ParquetFile(path).schema_arrow.names
-    else:
-        reader = _csv_reader(path, 1 << 16)
-        names = reader.schema.names
-        reader.close()
-    return _normalised(names, path)
+def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[RawBatch]:
+    """Yield the rows of ``path`` in batches (see the module docstring for row numbers).
 
-
-def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[pl.DataFrame]:
-    """Yield the rows of ``path`` as polars frames with lower-cased names and a ``row_number`` column.
-
-    ``row_number`` counts data rows from 1 (the CSV header is not a row). A missing required column raises
-    :class:`MissingColumnError` before any row is yielded.
+    A missing required column raises :class:`MissingColumnError` before any row is yielded; a file that is
+    not text (or not UTF-8), or a broken Parquet file, an :class:`InputError` naming the file.
 
     Parameters
     ----------
     path
-        A CSV (optionally gzipped) or Parquet file.
+        A delimited text file (optionally gzipped) or a Parquet file.
     spec
         The table contract the file must satisfy.
     batch_rows
-        Rows per Parquet batch; CSV blocks are sized to hold roughly this many rows.
+        Rows per Parquet batch; text blocks are sized to hold roughly this many rows.
     """
     names = check_columns(path, spec)
-    offset = 0
-    frames: Iterator[pl.DataFrame]
-    if file_format(path) == "parquet":  # polars' streaming reader: a fifth of pyarrow's CPU per row
-        frames = iter(pl.scan_parquet(path).collect_batches(chunk_size=batch_rows, lazy=True))
+    if file_format(path) == "parquet":
+        yield from _parquet_batches(path, names, batch_rows)
     else:
-        frames = (_frame(rb) for rb in _csv_reader(path, block_bytes=max(1 << 12, batch_rows * 64)))
-    try:
-        for frame in frames:
+        yield from _text_batches(path, names, max(1 << 16, batch_rows * BYTES_PER_ROW))
+
+
+def _parquet_batches(path: Path, names: list[str], batch_rows: int) -> Iterator[RawBatch]:
+    offset = 0
+    empty = pl.DataFrame(schema=MALFORMED_SCHEMA)
+    try:  # polars' streaming reader: a fifth of pyarrow's CPU per row
+        for frame in pl.scan_parquet(path).collect_batches(chunk_size=batch_rows, lazy=True):
             frame.columns = names
             n = frame.height
-            yield frame.with_columns(pl.int_range(offset + 1, offset + n + 1, dtype=pl.Int64).alias(ROW))
+            yield RawBatch(
+                frame.with_columns(pl.int_range(offset + 1, offset + n + 1, dtype=pl.Int64).alias(ROW)), empty
+            )
             offset += n
-    except (pa.ArrowInvalid, pl.exceptions.PolarsError) as exc:
+    except (pa.ArrowInvalid, pl.exceptions.PolarsError, OSError) as exc:
         raise InputError(
             f"malformed file after row {offset}: {str(exc).splitlines()[0]}", path=str(path)
         ) from exc
 
 
-def _frame(batch: pa.RecordBatch) -> pl.DataFrame:
-    frame = pl.from_arrow(batch)
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """Whole lines of a delimited file: their bytes, each line's [start, end) without its line break, and
+    the file's line number (1 = the header) of the first."""
+
+    data: bytes
+    starts: np.ndarray
+    ends: np.ndarray
+    first_line: int
+
+    def texts(self, rows: np.ndarray) -> list[str]:
+        """The text of the lines of row numbers ``rows`` (row N is line N + 1)."""
+        at = np.asarray(rows, dtype=np.int64) + 1 - self.first_line
+        return [self.data[self.starts[i] : self.ends[i]].decode("utf-8", errors="replace") for i in at]
+
+
+def _blocks(f: BinaryIO, block_bytes: int, first_line: int, path: Path) -> Iterator[_Block]:
+    """The lines after the header in blocks of about ``block_bytes`` (a block ends at a line break)."""
+    carry = b""
+    line = first_line
+    while True:
+        try:
+            chunk = f.read(block_bytes)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"cannot read after line {line - 1}: {exc}", path=str(path)) from exc
+        data = carry + chunk
+        if chunk:
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            data, carry = data[: cut + 1], data[cut + 1 :]
+        elif not data:
+            return
+        else:
+            carry = b""
+        buf = np.frombuffer(data, dtype=np.uint8)
+        breaks = np.flatnonzero(buf == _NEWLINE)
+        ends = breaks if data.endswith(b"\n") else np.append(breaks, len(data))
+        starts = np.concatenate(([0], breaks[: ends.size - 1] + 1)) if ends.size else ends
+        cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == _RETURN)
+        ends = ends - cr
+        yield _Block(data, starts.astype(np.int64), ends.astype(np.int64), line)
+        line += ends.size
+        if not chunk:
+            return
+
+
+def _text_batches(path: Path, names: list[str], block_bytes: int) -> Iterator[RawBatch]:
+    d = dialect(path)
+    malformed: list[str] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        malformed.append(row.text)
+        return "skip"
+
+    parse = pacsv.ParseOptions(delimiter=d.delimiter, invalid_row_handler=on_invalid)
+    convert = pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in names},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    read = pacsv.ReadOptions(column_names=names, block_size=1 << 22)
+    with _open_text(path) as f:
+        _header(f, path)
+        for block in _blocks(f, block_bytes, 2, path):
+            malformed.clear()
+            try:
+                table = pacsv.read_csv(io.BytesIO(block.data), read_options=read, parse_options=parse,
+                                       convert_options=convert)  # fmt: skip
+            except pa.ArrowInvalid as exc:
+                raise InputError(_text_error(block, exc), path=str(path)) from None
+            frame = pl.from_arrow(table)
+            assert isinstance(frame, pl.DataFrame)
+            try:
+                lines, bad = _row_lines(block, frame.height, malformed, d.delimiter, len(names))
+            except ValueError as exc:
+                raise InputError(str(exc), path=str(path)) from None
+            yield RawBatch(
+                frame.with_columns(pl.Series(ROW, lines - 1, dtype=pl.Int64)),
+                pl.DataFrame({ROW: bad - 1, "raw": list(malformed)}, schema=MALFORMED_SCHEMA)
+                if malformed
+                else pl.DataFrame(schema=MALFORMED_SCHEMA),
+                block.texts,
+            )
+
+
+def _row_lines(
+    block: _Block, rows: int, malformed: list[str], delimiter: str, columns: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The file line of each parsed row and of each malformed line (in ``malformed``'s order).
+
+    The parser skips empty lines and hands malformed ones to a callback (by their text, in no particular
+    order when it parses in threads); the rows are the remaining lines, in order.
+    """
+    lengths = block.ends - block.starts
+    line_no = block.first_line + np.arange(lengths.size, dtype=np.int64)
+    keep = lengths > 0
+    bad = np.zeros(0, dtype=np.int64)
+    if malformed:
+        buf = np.frombuffer(block.data, dtype=np.uint8)
+        marks = np.concatenate(([0], np.cumsum(buf == ord(delimiter)))).astype(np.int64)
+        fields = marks[block.ends] - marks[block.starts] + 1
+        taken: set[int] = set()
+        found = []
+        for text in malformed:
+            raw = text.encode()
+            same = np.flatnonzero(keep & (lengths == len(raw)))
+            likely = same[fields[same] != columns]
+            i = next((int(j) for j in (*likely, *same) if int(j) not in taken
+                      and block.data[block.starts[j] : block.ends[j]] == raw), -1)  # fmt: skip
+            if i < 0:
+                raise ValueError(f"cannot tell the lines apart near line {block.first_line}: {text[:80]!r}")
+            taken.add(i)
+            found.append(i)
+        bad = line_no[np.array(found, dtype=np.int64)]
+        keep[found] = False
+    lines = line_no[keep]
+    if lines.size != rows:  # line breaks the parser counts but this does not (a lone carriage return)
+        raise ValueError(
+            f"{rows} rows parsed from {lines.size} lines near line {block.first_line}: "
+            "end lines with \\n or \\r\\n"
+        )
+    return lines, bad
+
+
+def _text_error(block: _Block, exc: Exception) -> str:
+    """The reason a block does not parse, with the first line that is not UTF-8 where that is why."""
+    for i, (a, b) in enumerate(zip(block.starts, block.ends, strict=True)):
+        try:
+            block.data[a:b].decode("utf-8")
+        except UnicodeDecodeError:
+            return f"line {block.first_line + i} is not UTF-8 text: save the file as UTF-8"
+    return f"cannot read as delimited text near line {block.first_line}: {str(exc).splitlines()[0]}"
+
+
+def raw_rows(
+    path: Path, rows: Sequence[int] | np.ndarray, batch_rows: int = DEFAULT_BATCH_ROWS
+) -> pl.DataFrame:
+    """The rows numbered ``rows`` (see the module docstring) as they stand in the file: ``row_number, raw``.
+
+    ``raw`` is the line's text for a delimited file (without its line break) and a JSON object of the row's
+    values, as text, for a Parquet file. Numbers the file does not hold are left out.
+    """
+    wanted = np.unique(np.asarray(rows, dtype=np.int64))
+    if not wanted.size:
+        return pl.DataFrame(schema=MALFORMED_SCHEMA)
+    if file_format(path) == "parquet":
+        frame = pl.scan_parquet(path).with_row_index(ROW, offset=1)
+        got = frame.filter(pl.col(ROW).is_in(wanted.tolist())).collect()
+        cols = [c for c in got.columns if c != ROW]
+        return got.select(
+            pl.col(ROW).cast(pl.Int64),
+            pl.struct([pl.col(c).cast(pl.String) for c in cols]).struct.json_encode().alias("raw"),
+        )
+    found: list[int] = []
+    texts: list[str] = []
+    with _open_text(path) as f:
+        _header(f, path)
+        for block in _blocks(f, max(1 << 16, batch_rows * BYTES_PER_ROW), 2, path):
+            numbers = block.first_line - 1 + np.arange(block.starts.size, dtype=np.int64)
+            for i in np.flatnonzero(np.isin(numbers, wanted)):
+                found.append(int(numbers[i]))
+                texts.append(block.data[block.starts[i] : block.ends[i]].decode("utf-8", errors="replace"))
+            if numbers.size and numbers[-1] >= wanted[-1]:
+                break
+    return pl.DataFrame({ROW: found, "raw": texts}, schema=MALFORMED_SCHEMA)

@@ -168,6 +168,19 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE attribution ADD COLUMN reason VARCHAR;
     """,
+    # 6: fills that a cancel (FIX trade cancel) or a replace-by-order load removed, and what loads replaced
+    """
+    CREATE TABLE cancelled_fills (
+        fill_id VARCHAR NOT NULL, order_id VARCHAR NOT NULL, ts TIMESTAMP_NS, price DOUBLE, quantity DOUBLE,
+        venue VARCHAR, fee_usd DOUBLE, liquidity VARCHAR, source_file VARCHAR, source_row BIGINT,
+        run_id VARCHAR, reason VARCHAR NOT NULL, cancel_source_file VARCHAR, cancel_source_row BIGINT,
+        cancel_run_id VARCHAR NOT NULL, cancelled_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE replacements (
+        run_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL, date DATE, key VARCHAR,
+        rows_before BIGINT NOT NULL, rows_after BIGINT NOT NULL
+    );
+    """,
 ]
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {

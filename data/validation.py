@@ -16,11 +16,16 @@ from typing import Any
 import polars as pl
 
 from data.calendar import DEFAULT_CALENDAR, all_session_bounds, session_date_expr
-from data.contract import Column, TableSpec
+from data.contract import CANCEL_NEEDS_ONLY, Column, TableSpec
 
 ROW = "row_number"
 SIDES = ("buy", "sell")
 LIQUIDITY = ("add", "remove")
+EXEC_TYPES = {  # FIX ExecType (150) and ExecTransType (20) spellings -> trade, correct, cancel
+    **dict.fromkeys(("trade", "new", "fill", "partial_fill", "f", "1", "2", "0"), "trade"),
+    **dict.fromkeys(("correct", "correction", "g"), "correct"),
+    **dict.fromkeys(("cancel", "bust", "h"), "cancel"),
+}
 
 QUARANTINE_SCHEMA = {ROW: pl.Int64, "rule": pl.String, "detail": pl.String, "raw": pl.String}
 
@@ -38,36 +43,114 @@ def _blank_to_null(expr: pl.Expr) -> pl.Expr:
     return pl.when(s == "").then(None).otherwise(s)
 
 
-def _parse_ts(name: str, dtype: pl.DataType, all_digits: bool = False) -> pl.Expr:
-    """ISO-8601 with an offset (``Z`` accepted) or integer ns since the epoch -> UTC ``Datetime('ns')``.
+OFFSET_PATTERN = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+"""A timestamp's UTC offset at its end: ``Z`` or ``±HH[:MM]``."""
+THOUSANDS_PATTERN = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][+-]?\d+)?$"
+"""A number written with ``,`` thousands separators in groups of three (``1,869,001.50``)."""
 
-    A string without an offset is ambiguous and does not parse. Tz-naive Parquet timestamps are UTC.
-    ``all_digits`` says that every value of the batch is an integer, so the ISO parsers are skipped.
+
+@dataclass(frozen=True, slots=True)
+class TextStyle:
+    """What one batch's text columns look like, read once per batch so the common case stays fast: which
+    timestamp columns are all integers, which all carry an offset, which numbers hold a ``,``."""
+
+    digits: frozenset[str] = frozenset()
+    offsets: frozenset[str] = frozenset()
+    commas: frozenset[str] = frozenset()
+
+
+def text_style(batch: pl.DataFrame, spec: TableSpec) -> TextStyle:
+    """The :class:`TextStyle` of ``batch``'s text columns."""
+    ts_cols = [c.name for c in spec.columns if c.kind == "ts" and batch.schema.get(c.name) == pl.String]
+    num_cols = [c.name for c in spec.columns if c.kind == "float" and batch.schema.get(c.name) == pl.String]
+    if not ts_cols and not num_cols:
+        return TextStyle()
+    exprs = []
+    for c in ts_cols:
+        v = pl.col(c).str.strip_chars()
+        blank = v == ""
+        exprs.append((blank | v.str.contains(r"^-?\d+$")).all().alias(f"d:{c}"))
+        exprs.append(
+            (blank | v.str.contains(r"^-?\d+$") | v.str.contains(OFFSET_PATTERN)).all().alias(f"o:{c}")
+        )
+    exprs += [pl.col(c).str.contains(",", literal=True).any().alias(f"c:{c}") for c in num_cols]
+    flags = batch.select(exprs).row(0, named=True)
+    return TextStyle(
+        frozenset(c for c in ts_cols if flags[f"d:{c}"]),
+        frozenset(c for c in ts_cols if flags[f"o:{c}"]),
+        frozenset(c for c in num_cols if flags[f"c:{c}"]),
+    )
+
+
+def _local_ts(name: str, dtype: pl.DataType) -> pl.Expr:
+    """The naive (offset-free) local time of a timestamp column, null where it carries no such value."""
+    col = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        return (
+            col.dt.cast_time_unit("ns") if dtype.time_zone is None else pl.lit(None, dtype=pl.Datetime("ns"))
+        )
+    if dtype != pl.String:
+        return pl.lit(None, dtype=pl.Datetime("ns"))
+    text = _blank_to_null(col).str.replace(" ", "T", literal=True)
+    return text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ns")
+
+
+def _localized(local: pl.Expr, timezone: str, ambiguous: str = "null") -> pl.Expr:
+    """A naive local time in ``timezone`` as a UTC instant (null in a daylight-saving gap, and where
+    ``ambiguous`` is ``null``, in a daylight-saving overlap)."""
+    return (
+        local.dt.replace_time_zone(timezone, ambiguous=ambiguous, non_existent="null")  # type: ignore[arg-type]
+        .dt.convert_time_zone("UTC")
+        .dt.replace_time_zone(None)
+    )
+
+
+def _parse_ts(name: str, dtype: pl.DataType, style: TextStyle, timezone: str | None) -> pl.Expr:
+    """ISO-8601 with an offset (``Z`` accepted), integer ns since the epoch, or a local time without an
+    offset in the declared ``timezone`` -> UTC ``Datetime('ns')``.
+
+    Without a declared zone, a time without an offset does not parse (rule ``missing_utc_offset``), be it
+    text or a tz-naive Parquet timestamp: the same rule for both.
     """
     col = pl.col(name)
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is not None:
-            col = col.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        return col.dt.cast_time_unit("ns")
+            return col.dt.convert_time_zone("UTC").dt.replace_time_zone(None).dt.cast_time_unit("ns")
+        naive = col.dt.cast_time_unit("ns")
+        return _localized(naive, timezone) if timezone else pl.lit(None, dtype=pl.Datetime("ns"))
     if dtype.is_integer():
         return col.cast(pl.Int64).cast(pl.Datetime("ns"))
     s = _blank_to_null(col)
     as_int = s.str.to_integer(strict=False).cast(pl.Datetime("ns"))
-    if all_digits:
+    if name in style.digits:
         return as_int
     iso = (
         s.str.replace(" ", "T", literal=True)
-        .str.replace(r"Z$", "+00:00")
+        .str.replace(r"[zZ]$", "+00:00")
         .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="ns")
     )
     iso_compact = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="ns")
     as_iso = pl.coalesce(iso, iso_compact).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-    return pl.when(s.str.contains(r"^-?\d+$")).then(as_int).otherwise(as_iso)
+    out = pl.when(s.str.contains(r"^-?\d+$")).then(as_int)
+    if name in style.offsets or timezone is None:
+        return out.otherwise(as_iso)
+    local = _localized(_local_ts(name, dtype), timezone)
+    return out.when(s.str.contains(OFFSET_PATTERN)).then(as_iso).otherwise(local)
 
 
-def _parse_float(name: str, dtype: pl.DataType) -> pl.Expr:
+def _parse_float(name: str, dtype: pl.DataType, style: TextStyle) -> pl.Expr:
     col = pl.col(name)
-    num = col.cast(pl.Float64) if dtype.is_numeric() else _blank_to_null(col).cast(pl.Float64, strict=False)
+    if dtype.is_numeric():
+        num = col.cast(pl.Float64)
+    else:
+        s = _blank_to_null(col)
+        if name in style.commas:
+            s = (
+                pl.when(s.str.contains(THOUSANDS_PATTERN))
+                .then(s.str.replace_all(",", "", literal=True))
+                .otherwise(s)
+            )
+        num = s.cast(pl.Float64, strict=False)
     return pl.when(num.is_finite()).then(num).otherwise(None)
 
 
@@ -77,23 +160,27 @@ def _parse_date(name: str, dtype: pl.DataType) -> pl.Expr:
         return col
     if isinstance(dtype, pl.Datetime):
         return col.dt.date()
-    return _blank_to_null(col).str.to_date("%Y-%m-%d", strict=False)
+    s = _blank_to_null(col)
+    return pl.coalesce(s.str.to_date("%Y-%m-%d", strict=False), s.str.to_date("%Y%m%d", strict=False))
 
 
-def _all_digits(values: pl.Series) -> bool:
-    return values.dtype == pl.String and bool(values.str.contains(r"^\d+$").all())
-
-
-def _parse(column: Column, dtype: pl.DataType, batch: pl.DataFrame) -> pl.Expr:
+def _parse(column: Column, dtype: pl.DataType, style: TextStyle, timezone: str | None) -> pl.Expr:
     name = column.name
     if column.kind == "ts":
-        return _parse_ts(name, dtype, _all_digits(batch[name]))
+        return _parse_ts(name, dtype, style, timezone)
     if column.kind == "float":
-        return _parse_float(name, dtype)
+        return _parse_float(name, dtype, style)
     if column.kind == "date":
         return _parse_date(name, dtype)
     if column.kind in ("side", "liquidity"):
         return _blank_to_null(pl.col(name)).str.to_lowercase()
+    if column.kind == "exec_type":
+        text = _blank_to_null(pl.col(name).cast(pl.String)).str.to_lowercase()
+        return (
+            pl.when(text.is_null())
+            .then(pl.lit("trade"))
+            .otherwise(text.replace_strict(EXEC_TYPES, default=None))
+        )
     return _blank_to_null(pl.col(name))
 
 
@@ -104,14 +191,20 @@ _UNPARSEABLE = {
     "str": "unparseable_value",
     "side": "unknown_side",
     "liquidity": "unknown_liquidity",
+    "exec_type": "unknown_exec_type",
 }
 
 
-def _row_rules(spec: TableSpec, schema: pl.Schema) -> list[tuple[str, str, pl.Expr]]:
+def _row_rules(
+    spec: TableSpec, schema: pl.Schema, style: TextStyle, timezone: str | None
+) -> list[tuple[str, str, pl.Expr]]:
     """(rule, column, condition on raw ``name`` and parsed ``name__v`` columns), in order of precedence.
 
     ``schema`` is the raw batch's: a typed raw column (Parquet) is blank only where it is null, which
-    spares casting it to text.
+    spares casting it to text. A timestamp that fails to parse because it is a local time is told apart
+    from one that does not parse at all: ``missing_utc_offset`` (no offset, and no time zone declared),
+    ``nonexistent_local_time`` (in the declared zone's spring-forward gap) or ``ambiguous_local_time``
+    (in its fall-back overlap, which happens twice).
     """
     present = [c for c in spec.names if c in schema]
     rules: list[tuple[str, str, pl.Expr]] = []
@@ -122,7 +215,16 @@ def _row_rules(spec: TableSpec, schema: pl.Schema) -> list[tuple[str, str, pl.Ex
         raw_blank = _blank_to_null(raw).is_null() if schema[c.name] == pl.String else raw.is_null()
         if c.required:
             rules.append(("missing_value", c.name, raw_blank))
-        rules.append((_UNPARSEABLE[c.kind], c.name, ~raw_blank & val.is_null()))
+        failed = ~raw_blank & val.is_null()
+        if c.kind == "ts" and c.name not in style.offsets:
+            local = _local_ts(c.name, schema[c.name])
+            if timezone is None:
+                rules.append(("missing_utc_offset", c.name, failed & local.is_not_null()))
+            else:
+                gap = _localized(local, timezone, ambiguous="earliest").is_null()
+                rules.append(("nonexistent_local_time", c.name, failed & local.is_not_null() & gap))
+                rules.append(("ambiguous_local_time", c.name, failed & local.is_not_null()))
+        rules.append((_UNPARSEABLE[c.kind], c.name, failed))
     for c in spec.columns:
         if c.name not in present:
             continue
@@ -135,6 +237,14 @@ def _row_rules(spec: TableSpec, schema: pl.Schema) -> list[tuple[str, str, pl.Ex
             rules.append(("unknown_side", c.name, ~val.is_in(SIDES)))
         if c.kind == "liquidity":
             rules.append(("unknown_liquidity", c.name, ~val.is_in(LIQUIDITY)))
+    if (
+        spec.name == "fills" and "exec_type" in present
+    ):  # a cancel names a fill: its other values may be blank
+        cancel = pl.col("exec_type__v") == "cancel"
+        rules = [
+            (r, c, cond if c in CANCEL_NEEDS_ONLY else cond & ~cancel.fill_null(False))
+            for r, c, cond in rules
+        ]
     if spec.name == "quotes":
         rules.append(("bid_gt_ask", "bid", pl.col("bid__v") > pl.col("ask__v")))
     if spec.name == "orders":
@@ -163,7 +273,9 @@ def raw_json(columns: list[str]) -> pl.Expr:
     return pl.struct([pl.col(c).cast(pl.String) for c in columns]).struct.json_encode()
 
 
-def validate_batch(batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT_CALENDAR) -> ValidatedBatch:
+def validate_batch(
+    batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT_CALENDAR, timezone: str | None = None
+) -> ValidatedBatch:
     """Parse and check one batch of rows of ``spec``.
 
     Parameters
@@ -174,19 +286,24 @@ def validate_batch(batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT
         The table's contract.
     calendar
         The exchange calendar whose sessions bound market data (quotes and trades).
+    timezone
+        The IANA time zone of timestamps written without a UTC offset (text, or tz-naive Parquet); ``None``:
+        such a timestamp is quarantined as ``missing_utc_offset``. An offset in the value always wins.
 
     Returns
     -------
     ValidatedBatch
         ``clean`` has the contract's columns (absent optional columns as nulls) typed, plus ``date`` (the
-        session date) for market data and orders; ``rejected`` has ``row_number, rule, detail, raw``.
+        session date) for market data and orders; ``rejected`` has ``row_number, rule, detail, raw`` and,
+        where the table has one, the row's ``symbol`` as written.
     """
     raw_cols = [c for c in batch.columns if c != ROW]
     present = [c for c in spec.names if c in batch.columns]
+    style = text_style(batch, spec)
     parsed = batch.lazy().with_columns(
-        [_parse(spec.column(c), batch.schema[c], batch).alias(f"{c}__v") for c in present]
+        [_parse(spec.column(c), batch.schema[c], style, timezone).alias(f"{c}__v") for c in present]
     )
-    rules = _row_rules(spec, batch.schema)
+    rules = _row_rules(spec, batch.schema, style, timezone)
     if spec.market:
         parsed = parsed.with_columns(session_date_expr(pl.col("ts__v"), calendar).alias("date__v"))
         every = all_session_bounds(calendar).lazy()  # a few thousand rows: cheaper than finding the dates
@@ -208,6 +325,7 @@ def validate_batch(batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT
             pl.col("_rule").alias("rule"),
             pl.col("_detail").alias("detail"),
             raw_json(raw_cols).alias("raw"),
+            *([pl.col("symbol").cast(pl.String)] if "symbol" in batch.columns else []),
         )
     )
     out_cols = [

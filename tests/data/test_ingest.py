@@ -3,6 +3,7 @@ daily rows derive from intraday data, and every load is recorded."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -32,7 +33,11 @@ def test_loading_the_same_file_twice_changes_nothing(home: KappaHome, write_csv:
     assert len(first["quarantine"]) == 1  # the crossed quote, once, not twice
     # the replaced lake files are gone: one file per table and date
     assert len(list((home.lake / "quotes").glob("date=*/*.parquet"))) == 1
-    assert query(home, "SELECT count(*) FROM runs WHERE status = 'success'") == [(4,)]
+    # the quotes file's crossed quote is half of it: a warning each time
+    assert query(home, "SELECT status, count(*) FROM runs GROUP BY ALL ORDER BY 1") == [
+        ("success", 2),
+        ("warning", 2),
+    ]
 
 
 def test_corrected_file_replaces_its_date_and_symbols(home: KappaHome, write_csv: WriteCsv) -> None:
@@ -103,7 +108,15 @@ def test_parquet_and_csv_and_batching_agree(home: KappaHome, tmp_path: Path, wri
     ingest(other, "quotes", [pq_path], batch_rows=17)
     from_pq = snapshot(other)
     assert from_pq["quotes"] == from_csv["quotes"]
-    assert [r[2:] for r in from_pq["quarantine"]] == [r[2:] for r in from_csv["quarantine"]]
+    # the same rows, rules and columns; raw is each file's row as it stands: a line, or the Parquet values
+    assert [r[2:-1] for r in from_pq["quarantine"]] == [r[2:-1] for r in from_csv["quarantine"]]
+    ((csv_raw,),) = query(home, "SELECT raw FROM quarantine")
+    ((pq_raw,),) = query(other, "SELECT raw FROM quarantine")
+    assert (
+        csv_raw == csv_path.read_text().splitlines()[-1] == "AAA,2026-11-16T10:59:59-05:00,11.0,10.0,100,100"
+    )
+    assert json.loads(str(pq_raw)) == {"SYMBOL": "AAA", "TS": "2026-11-16T10:59:59-05:00", "BID": "11.0",
+                                       "ASK": "10.0", "BID_SIZE": "100", "ASK_SIZE": "100"}  # fmt: skip
     third = KappaHome.resolve(tmp_path / "third")
     ingest(third, "quotes", [csv_path], batch_rows=5)
     assert snapshot(third)["quotes"] == from_csv["quotes"]
@@ -143,7 +156,7 @@ def test_runs_and_loads_record_every_load(home: KappaHome, write_csv: WriteCsv) 
         home,
         f"SELECT command, status, rows_written, rows_quarantined FROM runs WHERE run_id = '{report.run_id}'",
     )
-    assert run == [("ingest", "success", 1, 1)]
+    assert run == [("ingest", "warning", 1, 1)]  # 1 of 2 rows quarantined: above the 1 % of a warning
     load = query(
         home, "SELECT source_file, rows_read, rows_loaded, rows_quarantined, length(sha256) FROM loads"
     )

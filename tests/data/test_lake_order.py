@@ -46,7 +46,7 @@ def _load(tmp_path: Path, name: str, frames: dict[str, pl.DataFrame], batch_rows
     home = KappaHome.resolve(tmp_path / name).ensure()
     for table, frame in frames.items():
         path = tmp_path / f"{name}-{table}.parquet"
-        frame.write_parquet(path)
+        frame.with_columns(pl.col("ts").dt.replace_time_zone("UTC")).write_parquet(path)  # UTC, and says so
         ingest(home, table, [path], batch_rows=batch_rows)
     return home
 

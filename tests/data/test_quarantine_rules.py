@@ -1,9 +1,11 @@
 """Every quarantine rule of the input contract, through a real load: bad rows land in `quarantine` with
-their file, row number, rule and raw values; good rows load; nothing is dropped."""
+their file, row number, rule and the line as read; good rows load; nothing is dropped.
+
+The files here are mostly bad rows by design, so they are loaded with ``max_quarantined=1.0`` (a real
+load refuses a file whose rows are mostly quarantined: tests/data/test_desk_files.py)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -17,12 +19,17 @@ Q_HEADER = ["symbol", "ts", "bid", "ask", "bid_size", "ask_size"]
 T = f"{DAY}T10:00:00-05:00"
 
 
-def quarantined(home: KappaHome, table: str) -> dict[int, tuple[str, str, dict[str, str]]]:
+def quarantined(home: KappaHome, table: str) -> dict[int, tuple[str, str, str]]:
     rows = query(
         home,
         f"SELECT row_number, rule, detail, raw FROM quarantine WHERE table_name = '{table}' ORDER BY row_number",
     )
-    return {int(r[0]): (str(r[1]), str(r[2]), json.loads(str(r[3]))) for r in rows}  # type: ignore[arg-type]
+    return {int(r[0]): (str(r[1]), str(r[2]), str(r[3])) for r in rows}  # type: ignore[arg-type]
+
+
+def lines(path: Path) -> list[str]:
+    """The file's lines: row N is line N + 1 (the header is line 1)."""
+    return path.read_text().splitlines()
 
 
 def test_quote_rules(home: KappaHome, write_csv: WriteCsv) -> None:
@@ -47,12 +54,12 @@ def test_quote_rules(home: KappaHome, write_csv: WriteCsv) -> None:
                 "1",
             ],  # 9 early close
             ["", T, "10.00", "10.02", "100", "200"],  # 10 missing symbol
-            ["AAA", f"{DAY}T10:00:00", "10.00", "10.02", "100", "200"],  # 11 no UTC offset: ambiguous
+            ["AAA", f"{DAY}T10:00:00", "10.00", "10.02", "100", "200"],  # 11 no UTC offset, no zone declared
             ["AAA", "1794841200000000001", "10.00", "10.00", "1", "1"],  # 12 good: ns epoch, locked quote
             ["AAA", T, "nan", "10.02", "100", "200"],  # 13 not a finite number
         ],
     )
-    report = ingest(home, "quotes", [path])
+    report = ingest(home, "quotes", [path], max_quarantined=1.0)
     assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (13, 2, 11)
     q = quarantined(home, "quotes")
     assert {k: v[0] for k, v in q.items()} == {
@@ -65,18 +72,12 @@ def test_quote_rules(home: KappaHome, write_csv: WriteCsv) -> None:
         8: "outside_session",
         9: "outside_session",
         10: "missing_value",
-        11: "unparseable_timestamp",
+        11: "missing_utc_offset",
         13: "unparseable_number",
     }
     assert q[2][1] == "bid" and q[3][1] == "bid_size"
-    assert q[6][2] == {
-        "symbol": "AAA",
-        "ts": T,
-        "bid": "ten",
-        "ask": "10.02",
-        "bid_size": "100",
-        "ask_size": "200",
-    }
+    assert q[6][2] == f"AAA,{T},ten,10.02,100,200" == lines(path)[6]  # the line as read
+    assert all(raw == lines(path)[n] for n, (_, _, raw) in q.items())
     src = query(home, "SELECT DISTINCT source_file FROM quarantine")
     assert src == [(str(path),)]
     # nanoseconds are kept
@@ -99,7 +100,7 @@ def test_trade_rules_and_duplicate_trade_id(home: KappaHome, write_csv: WriteCsv
             ["AAA", f"{DAY}T16:00:00.000000001-05:00", "10.01", "100", "t9"],  # after the close
         ],
     )
-    report = ingest(home, "trades", [path])
+    report = ingest(home, "trades", [path], max_quarantined=1.0)
     assert report.rows_loaded == 3
     assert {k: v[0] for k, v in quarantined(home, "trades").items()} == {
         2: "non_positive",
@@ -128,7 +129,7 @@ def _orders(write_csv: WriteCsv) -> Path:
 
 
 def test_order_rules(home: KappaHome, write_csv: WriteCsv) -> None:
-    report = ingest(home, "orders", [_orders(write_csv)])
+    report = ingest(home, "orders", [_orders(write_csv)], max_quarantined=1.0)
     assert report.rows_loaded == 2
     assert {k: v[0] for k, v in quarantined(home, "orders").items()} == {
         3: "unknown_side",
@@ -143,7 +144,7 @@ def test_order_rules(home: KappaHome, write_csv: WriteCsv) -> None:
 
 
 def test_fill_rules(home: KappaHome, write_csv: WriteCsv) -> None:
-    ingest(home, "orders", [_orders(write_csv)])
+    ingest(home, "orders", [_orders(write_csv)], max_quarantined=1.0)
     fills = write_csv(
         "fills.csv",
         [
@@ -159,8 +160,12 @@ def test_fill_rules(home: KappaHome, write_csv: WriteCsv) -> None:
             ["f8", "o2", f"{DAY}T10:31:00-05:00", "10.03", "100", ""],  # good
         ],
     )
-    report = ingest(home, "fills", [fills])
+    report = ingest(home, "fills", [fills], max_quarantined=1.0)
     assert report.rows_loaded == 3
+    # cross-row rules too keep the line as read (not the values as converted)
+    assert {n: raw for n, (_, _, raw) in quarantined(home, "fills").items()} == {
+        n: lines(fills)[n] for n in (3, 4, 5, 6, 7, 8)
+    }
     assert {k: v[0] for k, v in quarantined(home, "fills").items()} == {
         3: "overfill",
         4: "unknown_order",
@@ -178,7 +183,7 @@ def test_fill_rules(home: KappaHome, write_csv: WriteCsv) -> None:
             ["f10", "o1", f"{DAY}T10:41:00-05:00", "10.03", "1"],  # 1001: overfill
         ],
     )
-    report = ingest(home, "fills", [more])
+    report = ingest(home, "fills", [more], max_quarantined=1.0)
     assert report.rows_loaded == 1 and report.quarantined_by_rule == {"overfill": 1}
     assert query(home, "SELECT sum(quantity) FROM fills WHERE order_id = 'o1'") == [(1000.0,)]
 
@@ -195,7 +200,7 @@ def test_daily_rules(home: KappaHome, write_csv: WriteCsv) -> None:
             ["AAA", "2026-11-11", "10", "-5"],
         ],
     )
-    ingest(home, "daily", [path])
+    ingest(home, "daily", [path], max_quarantined=1.0)
     assert {k: v[0] for k, v in quarantined(home, "daily").items()} == {
         2: "duplicate_key",
         3: "unparseable_date",
@@ -228,7 +233,7 @@ def test_unreadable_inputs_are_clear_errors(home: KappaHome, tmp_path: Path) -> 
 def test_a_quarantined_correction_does_not_hide_the_stored_fill_from_the_overfill_rule(
     home: KappaHome, write_csv: WriteCsv
 ) -> None:
-    ingest(home, "orders", [_orders(write_csv)])  # o2: sell 500
+    ingest(home, "orders", [_orders(write_csv)], max_quarantined=1.0)  # o2: sell 500
     header = ["fill_id", "order_id", "ts", "price", "quantity"]
     ingest(home, "fills", [write_csv("a.csv", [header, ["g1", "o2", f"{DAY}T10:10:00-05:00", 10, 500]])])
     report = ingest(
@@ -236,6 +241,7 @@ def test_a_quarantined_correction_does_not_hide_the_stored_fill_from_the_overfil
         "fills",
         [write_csv("b.csv", [header, ["g1", "o2", f"{DAY}T12:00:00-05:00", 10, 500],  # outside: quarantined
                              ["g2", "o2", f"{DAY}T10:20:00-05:00", 10, 500]])],  # would double the order
+        max_quarantined=1.0,
     )  # fmt: skip
     assert report.quarantined_by_rule == {"fill_outside_window": 1, "overfill": 1}
     assert query(home, "SELECT fill_id, quantity FROM fills WHERE order_id = 'o2'") == [("g1", 500.0)]

@@ -111,12 +111,20 @@ def test_inbox_files_are_sorted_by_table_and_the_rest_is_reported(tmp_path: Path
     from data.inbox import inbox_files
 
     for name in ("quotes.csv", "Quotes-ARCA.parquet", "orders-next-session.csv", "fills.csv.gz", "notes.txt",
-                 "trades.json", "daily.csv"):  # fmt: skip
+                 "trades.json", "daily.csv", "executions_2026-11-20.csv", "trades_blotter.csv", "NBBO.psv",
+                 "orders_and_fills.csv", "taq.csv"):  # fmt: skip
         (tmp_path / name).write_text("x")
     by_table, ignored = inbox_files(tmp_path)
     assert list(by_table) == ["daily", "quotes", "orders", "fills"]  # the load order: fills after orders
-    assert [p.name for p in by_table["quotes"]] == ["Quotes-ARCA.parquet", "quotes.csv"]
-    assert ignored == ["notes.txt", "trades.json"]
+    assert [p.name for p in by_table["quotes"]] == ["NBBO.psv", "Quotes-ARCA.parquet", "quotes.csv"]
+    # a desk's own executions are fills, never market prints, whatever else the name says
+    assert [p.name for p in by_table["fills"]] == ["executions_2026-11-20.csv", "fills.csv.gz", "trades_blotter.csv"]
+    assert ignored == [
+        "notes.txt: its name names no table",
+        "orders_and_fills.csv: its name names orders and fills: rename it",
+        "taq.csv: its name names no table",
+        "trades.json: not a CSV or Parquet file",
+    ]
     assert inbox_files(tmp_path / "missing") == ({}, [])
 
 
