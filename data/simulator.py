@@ -5,7 +5,9 @@ impact ``gamma`` times every signed share traded by anyone. Quotes sit at mid ±
 trades arrive as a Poisson process with a U-shaped intraday intensity, a random sign and a random size, and
 print at the quote (a buy at the ask). Own parent orders trade child slices on an Almgren-Chriss trajectory:
 a child of n shares executed over an interval of τ days (from the previous fill; the first from arrival)
-fills at mid + side·(ε + η·n/τ), then moves the mid by side·γ·n (Almgren & Chriss 2000, eqs. 1, 2, 6, 7).
+fills at mid + side·(ε + η·n/τ) + u, then moves the mid by side·γ·n (Almgren & Chriss 2000, eqs. 1, 2, 6,
+7). The fill-price noise u ~ N(0, ``fill_noise_usd``²), independent across fills, stands for what the model
+leaves out of a real fill (price improvement, queue position, ticks); at 0 the fills follow the model exactly.
 
 The volatility that Almgren-Chriss needs is that of the mid absent one's own trading. Public flow is a
 compound Poisson process, so over one day
@@ -41,6 +43,8 @@ VENUES = ("XNYS", "XNAS", "ARCX", "BATS", "IEXG")
 BROKERS = ("Alpha", "Beta", "Gamma")
 ALGOS = ("AC", "TWAP", "VWAP")
 TRADERS = ("ana", "ben", "chloe", "dev")
+FILL_NOISE_HALF_SPREADS = 1.0
+"""Standard deviation of the fill-price noise of :func:`random_universe`'s symbols, in half spreads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +52,9 @@ class SymbolParams:
     """True parameters of one simulated symbol (units of DESIGN §3).
 
     ``gamma`` $/share per share; ``eta`` $/share per (share/day); ``epsilon_usd`` the half spread $/share;
-    ``sigma_diffusion_usd`` $/share/√day; ``garch_*`` for daily log returns in percent.
+    ``sigma_diffusion_usd`` $/share/√day; ``garch_*`` for daily log returns in percent;
+    ``fill_noise_usd`` the standard deviation ($/share) of the Gaussian noise added to each own fill's
+    price (0: fills exactly at mid + side·(ε + η·n/τ)).
     """
 
     symbol: str
@@ -63,6 +69,7 @@ class SymbolParams:
     fee_usd_per_share: float = 0.0
     garch_alpha: float = 0.08
     garch_beta: float = 0.88
+    fill_noise_usd: float = 0.0
 
     @property
     def trade_size_moments(self) -> tuple[float, float]:
@@ -126,12 +133,18 @@ class SimDay:
 
 
 def random_universe(
-    n: int, seed: int = 7, quotes_per_day: float = 3_000.0, adv_scale: float = 1.0
+    n: int,
+    seed: int = 7,
+    quotes_per_day: float = 3_000.0,
+    adv_scale: float = 1.0,
+    fill_noise_half_spreads: float = FILL_NOISE_HALF_SPREADS,
 ) -> tuple[SymbolParams, ...]:
     """``n`` symbols with different S0, σ, γ, η, ε and volume, drawn reproducibly from ``seed``.
 
     σ is 15-60 % annualised; γ·ADV is 0.3-1.0 σ (a day's volume moves the price by about a σ); η is set so
-    that trading at 10 % of ADV costs 5-30 bps of temporary impact; ε is a 1-5 bps half spread.
+    that trading at 10 % of ADV costs 5-30 bps of temporary impact; ε is a 1-5 bps half spread. Own fills'
+    prices carry a noise of ``fill_noise_half_spreads`` half spreads (standard deviation; 0 for fills
+    exactly on the model), so that the fills regression has the standard errors of real fills.
     """
     rng = np.random.default_rng(seed)
     out = []
@@ -162,6 +175,7 @@ def random_universe(
                 quotes_per_day=quotes_per_day,
                 garch_alpha=alpha,
                 garch_beta=persistence - alpha,
+                fill_noise_usd=fill_noise_half_spreads * round(eps, 4),
             )
         )
     return tuple(out)
@@ -343,6 +357,8 @@ def simulate_symbol_day(
         rate = np.abs(f_q[fill_idx]) / f_tau[fill_idx]
         side = np.sign(f_q[fill_idx])
         fill_price[fill_idx] = mid_pre[is_f] + side * (p.epsilon_usd + p.eta * rate)
+        if p.fill_noise_usd > 0:  # drawn only then, so that noise-free data stay as they were
+            fill_price += p.fill_noise_usd * rng.standard_normal(len(f_t))
         fill_ts[fill_idx] = to_ns(times[is_f])
         fills_rate[fill_idx] = rate
     pub_price = mid_pre[is_t] + signs[ref[is_t]] * p.epsilon_usd
@@ -522,6 +538,7 @@ def truth(cfg: SimConfig) -> dict[str, object]:
             "eta": "$/share per share/day",
             "epsilon_usd": "$/share: half spread + fee per share (DESIGN §3)",
             "half_spread_usd": "$/share: quotes sit at mid ± half spread; fills pay it inside the price",
+            "fill_noise_usd": "$/share: standard deviation of the Gaussian noise on each own fill's price",
         },
         "seed": cfg.seed,
         "start": cfg.start.isoformat(),

@@ -15,10 +15,12 @@ import polars as pl
 import pytest
 
 from data.simulator import (
+    FILL_NOISE_HALF_SPREADS,
     SESSION_SECONDS,
     SimConfig,
     SymbolParams,
     daily_history,
+    random_universe,
     simulate_days,
     truth,
     write_dataset,
@@ -129,6 +131,50 @@ def test_own_fills_pay_epsilon_plus_eta_times_rate() -> None:
     done = fills.group_by("order_id").agg(pl.col("quantity").sum(), pl.col("order_qty").first())
     assert (done["quantity"] <= done["order_qty"]).all()
     assert (done["quantity"] == done["order_qty"]).mean() == pytest.approx(0.7, abs=0.15)
+
+
+def test_fill_prices_carry_the_stated_noise_and_none_by_default() -> None:
+    """fill = mid + side·(ε + η·n/τ) + u with u ~ N(0, fill_noise_usd²): exact at 0, noisy otherwise."""
+
+    def residuals(noise: float) -> np.ndarray:
+        sym = SymbolParams("OWN", 40.0, 0.3, 5e-7, 4e-6, 0.015, 300_000, quotes_per_day=20_000,
+                           fill_noise_usd=noise)  # fmt: skip
+        days = simulate_days(SimConfig((sym,), START, 10, orders_per_symbol_day=6, seed=5))
+        quotes = pl.concat([d.quotes for d in days]).with_columns(mid=(pl.col("bid") + pl.col("ask")) / 2)
+        sides = pl.concat([d.orders for d in days]).select("order_id", "side")
+        fills = (
+            pl.concat([d.fills for d in days])
+            .sort("ts")
+            .join(sides, on="order_id")
+            .join_asof(quotes.sort("ts").select("ts", "mid"), on="ts", allow_exact_matches=False)
+        )
+        side = np.where(fills["side"] == "buy", 1.0, -1.0)
+        model = fills["mid"].to_numpy() + side * (
+            sym.epsilon_usd + sym.eta * fills["rate_shares_per_day"].to_numpy()
+        )
+        return fills["price"].to_numpy() - model
+
+    assert np.abs(residuals(0.0)).max() < 1e-9
+    u = residuals(0.01)
+    assert (
+        u.size > 300
+        and np.std(u) == pytest.approx(0.01, rel=0.1)
+        and abs(np.mean(u)) < 3 * 0.01 / u.size**0.5
+    )
+
+
+def test_the_demo_universe_has_noisy_fills_and_the_truth_says_so(tmp_path: Path) -> None:
+    syms = random_universe(3, seed=7)
+    assert [p.fill_noise_usd for p in syms] == [FILL_NOISE_HALF_SPREADS * p.epsilon_usd for p in syms]
+    assert FILL_NOISE_HALF_SPREADS > 0
+    assert all(p.fill_noise_usd == 0 for p in random_universe(3, seed=7, fill_noise_half_spreads=0.0))
+    cfg = SimConfig(syms, START, 1, seed=2)
+    write_dataset(cfg, tmp_path)
+    t = json.loads((tmp_path / "truth.json").read_text())
+    assert {s: v["fill_noise_usd"] for s, v in t["symbols"].items()} == {
+        p.symbol: p.fill_noise_usd for p in syms
+    }
+    assert "fill_noise_usd" in t["units"]
 
 
 def test_same_seed_same_data() -> None:
