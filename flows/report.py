@@ -8,19 +8,27 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from data.calendar import DEFAULT_CALENDAR, session_bounds, session_time_days
 from data.errors import KappaError
 from data.home import KappaHome
 from data.store import reader
+from reports.charts import ACTUAL, MODEL, SESSION_CLOSE
 from reports.tca_report import ReportFiles, render_report
 from schedule import MarketParams, Order, ScheduleError, optimal_schedule
 from tca import SESSION_SECONDS
 
 PLOTTED_ORDERS = 6
 MODEL_PERIODS = 20
+HOURS_PER_DAY = SESSION_SECONDS / 3600  # one trading day of DESIGN §3 in session hours (6.5 on XNYS)
 
 
-def report(home: KappaHome, date: dt.date, out_dir: Path | None = None) -> ReportFiles:
-    """Write the report of ``date`` to ``out_dir`` (default ``KAPPA_HOME/reports/<date>``)."""
+def report(
+    home: KappaHome, date: dt.date, out_dir: Path | None = None, calendar: str = DEFAULT_CALENDAR
+) -> ReportFiles:
+    """Write the report of ``date`` to ``out_dir`` (default ``KAPPA_HOME/reports/<date>``).
+
+    ``calendar`` is the exchange whose sessions count as trading time on the schedule charts.
+    """
     with reader(home) as con:
         rows = con.sql("SELECT * FROM attribution WHERE date = ? ORDER BY order_id", params=[date]).pl()
         if not rows.height:
@@ -44,36 +52,84 @@ def report(home: KappaHome, date: dt.date, out_dir: Path | None = None) -> Repor
         lam = con.sql(
             "SELECT order_id, risk_aversion FROM orders WHERE order_id IN (SELECT unnest(?))", params=[ids]
         ).pl()
-    paths = holdings_paths(top.join(lam, on="order_id", how="left"), fills)
+    paths = holdings_paths(top.join(lam, on="order_id", how="left"), fills, calendar)
     return render_report(date, rows, cal, paths, out_dir or home.reports / date.isoformat())
 
 
-def holdings_paths(orders: pl.DataFrame, fills: pl.DataFrame) -> pl.DataFrame:
-    """Per order: shares still to trade after each fill (``actual``) and on its Almgren-Chriss schedule.
+def holdings_paths(
+    orders: pl.DataFrame, fills: pl.DataFrame, calendar: str = DEFAULT_CALENDAR
+) -> pl.DataFrame:
+    """Per order: shares still to trade after each fill and on its Almgren-Chriss schedule, in trading time.
 
-    The schedule is the exact discrete optimum over the order's window (N = 20 periods) with the parameters
-    it was judged with and its own ``risk_aversion`` (TWAP where it has none).
+    Parameters
+    ----------
+    orders
+        ``attribution`` rows (``order_id, symbol, side, quantity, arrival_ts, end_ts, last_fill_ts,
+        sigma_usd, gamma, eta, epsilon_usd``) with the order's ``risk_aversion``.
+    fills
+        ``order_id, ts, quantity`` of their fills.
+    calendar
+        The exchange whose sessions are trading time.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``order_id, panel, series, hours, remaining_shares``: ``series`` ``actual fills`` (after each fill up
+        to the last one attributed), ``Almgren-Chriss schedule`` (its holdings at each period end) and
+        ``session close`` (each close inside the order's window); ``hours`` is session time since arrival in
+        hours (``data.calendar.session_time_days`` × 6.5), so nights, weekends and holidays take no room.
+
+    Notes
+    -----
+    The schedule is the exact discrete optimum (Almgren & Chriss 2000, eq. 18) over the order's window
+    counted in session time, T = session_time_days(arrival, end), in N = 20 periods, with the parameters the
+    order was judged with and its own ``risk_aversion`` (TWAP where it has none).
     """
     parts: list[pl.DataFrame] = []
     for o in orders.iter_rows(named=True):
+        arrival, end = _utc(o["arrival_ts"]), _utc(o["end_ts"])
+
+        def hours(ts: dt.datetime, arrival: dt.datetime = arrival) -> float:
+            return HOURS_PER_DAY * session_time_days(arrival, _utc(ts), calendar)
+
         f = fills.filter(pl.col("order_id") == o["order_id"]).filter(pl.col("ts") <= o["last_fill_ts"])
-        minutes = [0.0, *((f["ts"] - o["arrival_ts"]).dt.total_seconds() / 60).to_list()]
         left = o["quantity"] - np.concatenate(([0.0], np.cumsum(f["quantity"].to_numpy())))
-        parts.append(pl.DataFrame({"order_id": o["order_id"], "series": "actual", "minutes": minutes,
-                                   "remaining_shares": left}))  # fmt: skip
-        horizon_s = (o["end_ts"] - o["arrival_ts"]).total_seconds()
         lam = o.get("risk_aversion") or 0.0
+        panel = f"{o['order_id']}: {o['side']} {o['quantity']:,.0f} {o['symbol']}, " + (
+            f"λ = {lam:.2g}/$" if lam else "λ = 0 (TWAP)"
+        )
+        actual = [0.0, *(hours(t) for t in f["ts"].to_list())]
+        parts.append(_series(o["order_id"], panel, ACTUAL, actual, left.tolist()))
+        day = dt.timedelta(days=1)
+        bounds = session_bounds(arrival.date() - day, end.date() + day, calendar)
+        closes = [hours(c) for c in bounds["close_ts"].to_list() if arrival < _utc(c) < end]
+        parts.append(_series(o["order_id"], panel, SESSION_CLOSE, closes, [None] * len(closes)))
         try:
             params = MarketParams(o["sigma_usd"], max(o["gamma"], 0.0), o["eta"], max(o["epsilon_usd"], 0.0))
-            s = optimal_schedule(Order(o["quantity"], o["side"], horizon_s / SESSION_SECONDS, MODEL_PERIODS),
-                                 params, lam)  # fmt: skip
+            horizon_days = session_time_days(arrival, end, calendar)
+            s = optimal_schedule(Order(o["quantity"], o["side"], horizon_days, MODEL_PERIODS), params, lam)
         except (ScheduleError, TypeError):  # no calibration, or parameters that admit no schedule
             continue
-        label = f"Almgren-Chriss (λ = {lam:.2g})" if lam else "TWAP (λ = 0)"
-        parts.append(pl.DataFrame({"order_id": o["order_id"], "series": label,
-                                   "minutes": (s.times_days * SESSION_SECONDS / 60).tolist(),
-                                   "remaining_shares": s.holdings.tolist()}))  # fmt: skip
+        parts.append(_series(o["order_id"], panel, MODEL, (s.times_days * HOURS_PER_DAY).tolist(),
+                             s.holdings.tolist()))  # fmt: skip
     if not parts:
-        return pl.DataFrame(schema={"order_id": pl.String, "series": pl.String, "minutes": pl.Float64,
-                                    "remaining_shares": pl.Float64})  # fmt: skip
+        return pl.DataFrame(schema=PATH_SCHEMA)
     return pl.concat(parts, how="vertical_relaxed")
+
+
+PATH_SCHEMA = {"order_id": pl.String, "panel": pl.String, "series": pl.String, "hours": pl.Float64,
+               "remaining_shares": pl.Float64}  # fmt: skip
+
+
+def _series(
+    order_id: str, panel: str, series: str, hours: list[float], shares: list[float | None]
+) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"order_id": order_id, "panel": panel, "series": series, "hours": hours, "remaining_shares": shares},
+        schema=PATH_SCHEMA,
+    )
+
+
+def _utc(ts: dt.datetime) -> dt.datetime:
+    """A tz-naive UTC timestamp of the database as an aware datetime."""
+    return ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts

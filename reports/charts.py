@@ -1,11 +1,24 @@
-"""Charts rendered offline with altair and vl-convert (PNG, SVG or self-contained HTML)."""
+"""Charts rendered offline with altair and vl-convert (PNG, SVG or self-contained HTML).
+
+The efficient frontier of ``kappa schedule``, and the post-trade report's charts: the cost waterfall,
+realized against expected cost, the histogram of z, and each large order's holdings against its
+Almgren-Chriss schedule in trading time.
+"""
 
 from __future__ import annotations
 
+import itertools
+import math
 from pathlib import Path
 
 import altair as alt
 import polars as pl
+
+from reports.tables import WATERFALL
+
+WIDTH, HEIGHT = 560, 300
+ACTUAL, MODEL = "actual fills", "Almgren-Chriss schedule"
+SERIES_COLOURS = {ACTUAL: "#d62728", MODEL: "#1f77b4"}
 
 
 def frontier_chart(
@@ -46,6 +59,181 @@ def frontier_chart(
         labels = alt.Chart(b).mark_text(align="left", dx=8, dy=-6).encode(x=x, y=y, text="strategy:N")
         layers += [pts, labels]
     return alt.LayerChart(layer=layers, width=560, height=360, title=title or "efficient frontier")
+
+
+def padded_domain(values: list[float], pad: float = 0.05, least: float = 1.0) -> list[float]:
+    """``[min − m, max + m]`` of the finite ``values`` with m = ``pad`` × their range (``least`` for one value)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return [0.0, 1.0]
+    lo, hi = min(finite), max(finite)
+    margin = pad * (hi - lo) if hi > lo else max(least, pad * abs(lo))
+    return [lo - margin, hi + margin]
+
+
+def waterfall_chart(summary: dict[str, float | int]) -> alt.LayerChart:
+    """Delay → spread → impact → opportunity → fees → total, notional-weighted bps of the day.
+
+    Parameters
+    ----------
+    summary
+        ``<component>_bps`` for the components of :data:`WATERFALL` (NaN counts as 0), as
+        ``reports.tca_report.day_summary`` gives them.
+    """
+    steps, level = [], 0.0
+    for c in WATERFALL:
+        v = float(summary[f"{c}_bps"])
+        v = 0.0 if math.isnan(v) else v
+        steps.append({"component": c.capitalize(), "start": level, "end": level + v, "bps": v,
+                      "kind": "cost" if v >= 0 else "saving"})  # fmt: skip
+        level += v
+    steps.append({"component": "Total", "start": 0.0, "end": level, "bps": level, "kind": "total"})
+    frame = pl.DataFrame(steps)
+    order = [str(s["component"]) for s in steps]
+    base = alt.Chart(frame).encode(
+        x=alt.X("component:N", sort=order, title=None, axis=alt.Axis(labelAngle=0))
+    )
+    bars = base.mark_bar(size=48).encode(
+        y=alt.Y("start:Q", title="bps of notional"), y2="end:Q",
+        color=alt.Color("kind:N", scale=alt.Scale(domain=["cost", "saving", "total"],
+                                                  range=["#d62728", "#2ca02c", "#1f77b4"]), legend=None),
+        tooltip=["component:N", alt.Tooltip("bps:Q", format=".2f")],
+    )  # fmt: skip
+    labels = base.mark_text(dy=-8).encode(y="end:Q", text=alt.Text("bps:Q", format=".2f"))
+    return alt.LayerChart(layer=[bars, labels], width=WIDTH, height=HEIGHT, title="cost waterfall (bps)")
+
+
+def cost_vs_model_chart(rows: pl.DataFrame) -> alt.LayerChart:
+    """Realized cost C against the model's E per order, with the ±2√V band and C = E (bps of notional).
+
+    Each axis spans its own data (E on x; C and E ± 2√V on y) with a 5 % margin: realized costs spread
+    over hundreds of bps while E spans a few, and a shared range would stack the points on one line.
+    """
+    r = rows.filter(pl.col("z_score").is_not_null()).select(
+        "order_id", "symbol",
+        (1e4 * pl.col("model_expected_cost_usd") / pl.col("notional_usd")).alias("expected_bps"),
+        (1e4 * pl.col("realized_cost_usd") / pl.col("notional_usd")).alias("realized_bps"),
+        (2e4 * pl.col("model_std_usd") / pl.col("notional_usd")).alias("two_sd_bps"),
+        pl.col("z_score").round(2).alias("z"),
+    ).with_columns(
+        (pl.col("expected_bps") - pl.col("two_sd_bps")).alias("lo"),
+        (pl.col("expected_bps") + pl.col("two_sd_bps")).alias("hi"),
+    )  # fmt: skip
+    x_dom = padded_domain(r["expected_bps"].to_list())
+    y_dom = padded_domain([*r["lo"].to_list(), *r["hi"].to_list(), *r["realized_bps"].to_list()])
+    x = alt.X(
+        "expected_bps:Q", title="expected cost E (bps)", scale=alt.Scale(domain=x_dom, nice=False),
+        axis=alt.Axis(tickCount=8),
+    )  # fmt: skip
+    y_scale = alt.Scale(domain=y_dom, nice=False)
+    y_title = "realized cost C (bps)"
+    band = (
+        alt.Chart(r)
+        .mark_rule(color="#9ecae1", strokeWidth=2, clip=True)
+        .encode(x=x, y=alt.Y("lo:Q", scale=y_scale, title=y_title), y2="hi:Q")
+    )
+    pts = (
+        alt.Chart(r)
+        .mark_circle(size=28, color="#d62728", clip=True)
+        .encode(
+            x=x, y=alt.Y("realized_bps:Q", scale=y_scale, title=y_title),
+            tooltip=["order_id:N", "symbol:N", alt.Tooltip("expected_bps:Q", title="E (bps)", format=".2f"),
+                     alt.Tooltip("realized_bps:Q", title="C (bps)", format=".2f"), "z:Q"],
+        )
+    )  # fmt: skip
+    diag = (
+        alt.Chart(pl.DataFrame({"expected_bps": x_dom, "realized_bps": x_dom}))
+        .mark_line(color="gray", strokeDash=[4, 4], clip=True)
+        .encode(x=x, y=alt.Y("realized_bps:Q", scale=y_scale, title=y_title))
+    )
+    title = alt.TitleParams(
+        "realized vs expected cost, ±2√V",
+        subtitle=f"{r.height} orders; blue: E ± 2√V, dashed: C = E",
+    )
+    return alt.LayerChart(layer=[band, diag, pts], width=WIDTH, height=HEIGHT, title=title)
+
+
+def z_histogram_chart(rows: pl.DataFrame) -> alt.LayerChart:
+    """Histogram of z against the N(0, 1) counts expected in the same bins."""
+    z = rows["z_score"].drop_nulls().to_list()
+    edges = [-4.0 + 0.5 * i for i in range(17)]
+    phi = [0.5 * (1 + math.erf(e / math.sqrt(2))) for e in edges]
+    counts = [sum(1 for v in z if lo <= v < hi) for lo, hi in itertools.pairwise(edges)]
+    frame = pl.DataFrame({
+        "lo": edges[:-1], "hi": edges[1:], "mid": [e + 0.25 for e in edges[:-1]], "orders": counts,
+        "normal": [len(z) * (b - a) for a, b in itertools.pairwise(phi)],
+    })  # fmt: skip
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(color="#1f77b4", opacity=0.8)
+        .encode(
+            x=alt.X("lo:Q", title="z = (C − E)/√V", bin="binned"),
+            x2="hi:Q",
+            y=alt.Y("orders:Q", title="orders"),
+        )
+    )
+    curve = alt.Chart(frame).mark_line(color="#d62728", point=True).encode(x="mid:Q", y="normal:Q")
+    return alt.LayerChart(layer=[bars, curve], width=WIDTH, height=HEIGHT,
+                          title=f"z of {len(z)} orders against N(0, 1) (red)")  # fmt: skip
+
+
+SESSION_CLOSE = "session close"
+
+
+def schedules_chart(paths: pl.DataFrame) -> alt.FacetChart:
+    """Shares still to trade against trading time: each order's fills against its Almgren-Chriss schedule.
+
+    Parameters
+    ----------
+    paths
+        ``order_id, panel, series, hours, remaining_shares``: ``series`` is :data:`ACTUAL` (a step at each
+        fill), :data:`MODEL` (the schedule's holdings at its period ends) or :data:`SESSION_CLOSE` (a dotted
+        rule where a session closed: the night is not on the axis); ``hours`` counts session time since the
+        order's arrival (6.5 per XNYS day). One panel per ``panel``, in the order they come, each with its
+        own axes; the series keep their colours in every panel.
+    """
+    panels = list(dict.fromkeys(paths["panel"].to_list()))
+    colour = alt.Color(
+        "series:N",
+        scale=alt.Scale(domain=list(SERIES_COLOURS), range=list(SERIES_COLOURS.values())),
+        legend=alt.Legend(title=None, orient="top", symbolType="stroke", symbolStrokeWidth=3),
+    )
+    x = alt.X("hours:Q", title="trading hours since arrival")
+    y = alt.Y("remaining_shares:Q", title="shares still to trade")
+    tooltip = [
+        alt.Tooltip("order_id:N", title="order"), alt.Tooltip("series:N", title="series"),
+        alt.Tooltip("hours:Q", title="trading hours", format=".3f"),
+        alt.Tooltip("remaining_shares:Q", title="shares still to trade", format=",.0f"),
+    ]  # fmt: skip
+    model = (
+        alt.Chart()
+        .transform_filter(alt.datum.series == MODEL)
+        .mark_line(strokeDash=[6, 3], point=alt.OverlayMarkDef(size=10))
+        .encode(x=x, y=y, color=colour, tooltip=tooltip)
+    )
+    actual = (
+        alt.Chart()
+        .transform_filter(alt.datum.series == ACTUAL)
+        .mark_line(interpolate="step-after", point=alt.OverlayMarkDef(size=18))
+        .encode(x=x, y=y, color=colour, tooltip=tooltip)
+    )
+    closes = (
+        alt.Chart()
+        .transform_filter(alt.datum.series == SESSION_CLOSE)
+        .mark_rule(color="#888", strokeDash=[2, 2])
+        .encode(x=x, tooltip=[alt.Tooltip("series:N", title="at"), tooltip[2]])
+    )
+    return (
+        alt.layer(model, actual, closes, data=paths.to_pandas())
+        .properties(width=250, height=150)
+        .facet(
+            facet=alt.Facet("panel:N", title=None, sort=panels, header=alt.Header(labelLimit=300)), columns=3
+        )
+        .resolve_scale(x="independent", y="independent")
+        .properties(
+            title="holdings: actual fills vs the Almgren-Chriss schedule (largest orders, trading time)"
+        )
+    )
 
 
 def save_chart(chart: alt.TopLevelMixin, path: Path, scale: float = 2.0) -> Path:
