@@ -30,7 +30,7 @@ from typing import Any, TypeVar, cast
 import duckdb
 import polars as pl
 from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture
 from prefect.states import Completed, State
@@ -49,7 +49,7 @@ from flows.report import report as render_report
 from flows.schedule_output import json_safe
 from flows.schedules import order_schedules
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
-from reports.tca_report import day_summary
+from reports.tca_report import day_summary, report_markdown
 
 IO_ERRORS: tuple[type[BaseException], ...] = (OSError, DatabaseBusyError, duckdb.IOException)
 IO_RETRIES = 2
@@ -529,14 +529,19 @@ def publish_calibrations(calibrations: pl.DataFrame) -> None:
 
 
 def publish_artifacts(result: NightlyResult, calibrations: pl.DataFrame, attribution: pl.DataFrame) -> None:
-    """The night's artifacts: the calibrations table, a markdown summary, and a link to the HTML report."""
+    """The night's artifacts: the calibrations table, a markdown summary, and the TCA report in markdown.
+
+    The report artifact (``tca-report``) renders in the Prefect UI: the key numbers, the cost by component
+    in $ and bps, the scorecards by broker and algo and the costliest orders, with the path of the HTML
+    report (and its charts) as text; a browser does not open ``file://`` links from the UI.
+    """
     if calibrations.height:
         publish_calibrations(calibrations)
     create_markdown_artifact(nightly_markdown(result, attribution), key="nightly-summary",
                              description=f"Kappa nightly {result.date}")  # fmt: skip
     if result.report:
-        create_link_artifact(Path(result.report).as_uri(), link_text=f"TCA report {result.date}",
-                             key="tca-report", description=f"Post-trade report of {result.date}")  # fmt: skip
+        create_markdown_artifact(report_markdown(result.date, attribution, result.report), key="tca-report",
+                                 description=f"Post-trade report of {result.date}")  # fmt: skip
 
 
 def nightly_markdown(result: NightlyResult, attribution: pl.DataFrame) -> str:
@@ -555,11 +560,13 @@ def nightly_markdown(result: NightlyResult, attribution: pl.DataFrame) -> str:
     if costed.height:
         s = day_summary(costed)
         lines += [
-            f"## Cost of the day: {s['orders']} orders, ${s['notional_usd']:,.0f} notional",
+            f"## Cost of the day: {s['orders']} orders, ${s['notional_usd']:,.0f} notional, "
+            f"${s['total_usd']:,.2f} total cost",
             "",
-            "| component | bps (notional-weighted) |",
-            "|---|---:|",
-            *(f"| {c} | {s[f'{c}_bps']:.2f} |" for c in ("delay", "spread", "impact", "opportunity", "fees", "total")),
+            "| component | $ | bps (notional-weighted) |",
+            "|---|---:|---:|",
+            *(f"| {c} | {s[f'{c}_usd']:,.2f} | {s[f'{c}_bps']:.2f} |"
+              for c in ("delay", "spread", "impact", "opportunity", "fees", "total")),
             "",
             f"model z (realized − E)/√V over {s['z_n']} orders: mean {s['z_mean']:+.2f}, sd {s['z_std']:.2f}"
             " (an unbiased model gives 0 and 1)",
