@@ -2,7 +2,12 @@
 
 Bucket k of a session covers (open + (k−1)·Δ, open + k·Δ] with Δ = 5 minutes; boundary 0 is the open.
 The mid at a boundary is that of the last quote at or before it, so a bucket without a quote carries the
-previous mid forward; a boundary before the day's first quote takes the first boundary mid there is.
+previous mid forward; a boundary before the day's first quote takes that first quote's mid.
+
+A symbol-day's mid is observed only over its quoted span, from its first quote to its last (within the
+session). A bucket outside that span (before the first quote, after the last) is not an observation: its
+return is zero by construction, not because the price stood still. The estimators count only the buckets
+``observed`` marks, and scale a day's variance by the span's length, not the session's.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ def _bucket(ts: pl.Expr, open_ts: pl.Expr) -> pl.Expr:
 
 
 def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
-    """Mid at every 5-minute boundary of every session a symbol quoted in.
+    """Mid at every 5-minute boundary of every session a symbol quoted in, and what each bucket observed.
 
     Parameters
     ----------
@@ -34,16 +39,26 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     Returns
     -------
     polars.DataFrame
-        ``symbol, date, bucket, day_fraction, mid`` sorted by symbol, date, bucket, for bucket = 0..K with
-        K = ceil(session length / 5 min); ``day_fraction`` is the session's length in trading days (an early
-        close is < 1), ``mid`` = (bid + ask) / 2 in USD.
+        ``symbol, date, bucket, day_fraction, mid, n_quotes, observed, span_days`` sorted by symbol, date,
+        bucket, for bucket = 0..K with K = ceil(session length / 5 min):
+
+        - ``day_fraction``: the session's length in trading days (an early close is < 1);
+        - ``mid`` = (bid + ask) / 2 in USD at the boundary;
+        - ``n_quotes``: quotes in the bucket that ends at the boundary, (b_{k−1}, b_k] (at boundary 0:
+          quotes at or before the open);
+        - ``observed``: the bucket ending at b_k (k ≥ 1) overlaps the symbol-day's quoted span, i.e. the
+          day's first quote is before b_k and its last quote after b_{k−1}; false at k = 0;
+        - ``span_days``: the quoted span's length in trading days, (min(last quote, close) − max(first
+          quote, open)) / 6.5 h, the same on every row of the symbol-day (= ``day_fraction`` for a day
+          quoted from the open to the close).
 
     Notes
     -----
     The mid at boundary b_k = open + kΔ is that of the last quote with ts ≤ b_k; of quotes that tie on
-    that time, the first in row order. Before a symbol-day's first quote, a boundary takes the mid of the
-    first boundary that has one; a symbol-day quoted only after its last boundary has null mids. Quotes of
-    a date that is no session are left out.
+    that time, the first in row order. Before a symbol-day's first quote, a boundary takes that quote's
+    mid, so the first observed bucket's change runs from the first quote to the bucket's end; a
+    symbol-day quoted only after its last boundary has null mids and no observed bucket. Quotes of a date
+    that is no session are left out.
 
     Lake rows come grouped by (symbol, date) and in time order (see
     :func:`calibration.in_time_runs`), so each boundary's quote is found by binary search in its
@@ -62,6 +77,7 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
             sessions.select(
                 "date",
                 pl.col("open_ts").dt.epoch("ns").alias("open_ns"),
+                pl.col("close_ts").dt.epoch("ns").alias("close_ns"),
                 ((length_ns + BUCKET_NS - 1) // BUCKET_NS + 1).alias("boundaries"),
                 (length_ns / 1e9 / SESSION_SECONDS).alias("day_fraction"),
             ),
@@ -71,17 +87,30 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
         .sort("symbol", "date")
     )
     ts = x["ts"].dt.epoch("ns").to_numpy()
-    picks = []
-    for a, b, open_ns, k in days.select("start", "end", "open_ns", "boundaries").iter_rows():
+    picks, counts, seen, spans = [], [], [], []
+    rows = days.select("start", "end", "open_ns", "close_ns", "boundaries").iter_rows()
+    for a, b, open_ns, close_ns, k in rows:
         day = ts[a:b]
-        last = np.searchsorted(day, open_ns + BUCKET_NS * np.arange(k, dtype=np.int64), side="right") - 1
+        bounds = open_ns + BUCKET_NS * np.arange(k, dtype=np.int64)
+        last = np.searchsorted(day, bounds, side="right") - 1
+        counts.append(np.diff(last, prepend=-1))
+        closing = int(np.searchsorted(day, close_ns, side="right"))  # quotes at or before the close
+        first_ns = max(int(day[0]), open_ns)
+        last_ns = int(day[closing - 1]) if closing else open_ns - 1  # none in the session: no span
+        starts_before = np.concatenate(([last_ns], bounds[:-1]))  # bucket 0 is no bucket: never observed
+        seen.append((first_ns < bounds) & (last_ns > starts_before))
+        spans.append(np.full(k, max(last_ns - first_ns, 0) / 1e9 / SESSION_SECONDS))
         quoted = last >= 0
         if not quoted.any():
             picks.append(np.full(k, -1, dtype=np.int64))
             continue
-        last[~quoted] = last[quoted][0]  # before the first quote: the first boundary that has one
+        last[~quoted] = 0  # before the first quote: the first quote
         picks.append(a + np.searchsorted(day, day[last], side="left"))  # the first of quotes tied in time
-    pick = np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
+
+    def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+    pick = joined(picks, np.int64)
     at = pl.Series(np.maximum(pick, 0))
     mid = ((x["bid"].gather(at) + x["ask"].gather(at)) / 2).scatter(np.flatnonzero(pick < 0), None)
     return (
@@ -92,12 +121,21 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
             "day_fraction",
         )
         .explode("bucket")
-        .with_columns(mid.alias("mid"))
+        .with_columns(
+            mid.alias("mid"),
+            pl.Series("n_quotes", joined(counts, np.int64), dtype=pl.Int64),
+            pl.Series("observed", joined(seen, np.bool_), dtype=pl.Boolean),
+            pl.Series("span_days", joined(spans, np.float64), dtype=pl.Float64),
+        )
     )
 
 
 def bucket_returns(mids: pl.DataFrame) -> pl.DataFrame:
-    """Per bucket k ≥ 1: ``dmid_usd`` = mid_k − mid_{k−1} and ``log_return`` = ln(mid_k / mid_{k−1})."""
+    """Per bucket k ≥ 1: ``dmid_usd`` = mid_k − mid_{k−1} and ``log_return`` = ln(mid_k / mid_{k−1}).
+
+    Every bucket is kept, with the columns of :func:`bucket_mids`; only those with ``observed`` are
+    observations (see the module's docstring).
+    """
     prev = pl.col("mid").shift(1).over("symbol", "date")
     return mids.with_columns(
         (pl.col("mid") - prev).alias("dmid_usd"), (pl.col("mid") / prev).log().alias("log_return")
@@ -121,12 +159,20 @@ def signed_volume_by_bucket(signed_trades: pl.DataFrame, sessions: pl.DataFrame)
 
 
 def impact_buckets(mids: pl.DataFrame, signed_trades: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
-    """Bucket returns joined to net signed volume (0 where no trade): the data of the γ regression."""
+    """The data of the γ regression: the observed buckets in which something happened.
+
+    Bucket returns (:func:`bucket_returns`) joined to net signed volume (0 where no trade), keeping the
+    buckets that are ``observed`` (inside the symbol-day's quoted span) and hold a quote update or a trade.
+    A bucket in which nothing happened carries its mid forward (Δmid = 0) with no volume (Q = 0): it says
+    nothing about the price's response to flow, and counting it would shrink γ's standard error with
+    observations that were never made (a market quoted four minutes a day would give hundreds of them).
+    """
     vol = signed_volume_by_bucket(signed_trades, sessions)
     return (
         bucket_returns(mids)
         .join(vol, on=["symbol", "date", "bucket"], how="left")
         .with_columns(pl.col("net_signed_shares").fill_null(0.0), pl.col("n_trades").fill_null(0))
+        .filter(pl.col("observed") & ((pl.col("n_quotes") > 0) | (pl.col("n_trades") > 0)))
     )
 
 

@@ -25,10 +25,14 @@ import polars as pl
 from calibration import time_ordered_runs
 from calibration.bars import bucket_mids, impact_buckets
 from calibration.impact import (
+    MIN_BUCKETS,
+    MIN_FILLS,
+    MIN_ORDERS,
     TemporaryFit,
     child_rates,
     eta_fallback,
     permanent_impact_by_symbol,
+    schedule_gamma,
     temporary_impact,
 )
 from calibration.signs import lee_ready_signs
@@ -222,6 +226,9 @@ def _symbol_row(
     gamma: dict[str, dict[str, object]],
     mine: pl.DataFrame | None,
 ) -> dict[str, object]:
+    """One symbol's row. ``reason`` lists, in the order σ, σ GARCH, γ, ε (and η, added by
+    :func:`finish_calibrations`), every estimate that fell back or is missing, and why; ``status`` is ``ok``
+    only where the list is empty, ``insufficient_data`` where there is no σ, ``partial`` otherwise."""
     nan = float("nan")
     row: dict[str, object] = {"symbol": symbol, **facts}
     adv = float(facts.get("adv_shares") or nan)  # type: ignore[arg-type]
@@ -234,10 +241,13 @@ def _symbol_row(
             sigma_status=realized["status"],
         )  # fmt: skip
         if realized["status"] == "insufficient_data":
-            reasons.append(f"fewer than {MIN_MOVING_RETURNS} non-zero 5-minute mid returns")
+            reasons.append(
+                f"sigma: fewer than {MIN_MOVING_RETURNS} non-zero 5-minute mid returns "
+                f"({realized['nobs']} observed returns)"
+            )
     else:
         row.update(sigma_status="insufficient_data", mid_close_usd=facts.get("close"))
-        reasons.append("no quotes in the window")
+        reasons.append("sigma: no quotes in the window")
     g = asdict(garch)
     row.update({f"garch_{k}" if not k.startswith("sigma") else k: v for k, v in g.items()})
     mid_close = float(row.get("mid_close_usd") or nan)  # type: ignore[arg-type]
@@ -247,9 +257,10 @@ def _symbol_row(
         row["sigma_garch_se_usd"] = row.get("sigma_se_usd", nan)
         row["sigma_garch_pct_ann"] = row.get("sigma_pct_ann", nan)
         row["garch_status"] = f"fallback_realized:{garch.status}"
-    row.update(gamma.get(symbol, {"gamma_status": "insufficient_data"}))
+        reasons.append(_garch_reason(garch))
+    row.update(gamma.get(symbol, {"gamma_status": "insufficient_data", "gamma_nobs": 0}))
     if row.get("gamma_status") != "ok":
-        reasons.append("too few 5-minute buckets with trades for gamma")
+        reasons.append(_gamma_reason(row))
     sigma = float(row.get("sigma_usd") or nan)  # type: ignore[arg-type]
     temp = temporary_impact(mine, sigma, adv) if mine is not None and mine.height else None
     if temp is not None and temp.status == "ok":
@@ -262,13 +273,50 @@ def _symbol_row(
         row["fee_usd_per_share"] = fee
         row["epsilon_se_usd"] = None
         row["epsilon_source"] = "quoted_half_spread"
-        reasons.append(f"own fills: {temp.status if temp else 'none'}")
+        reasons.append(f"epsilon: quoted half spread ({_fills_reason(temp)})")
     if row.get("eta_source") == "fills":
         row["epsilon_source"] = "fills"
     no_sigma = row.get("sigma_usd") is None
     row["status"] = "ok" if not reasons else ("insufficient_data" if no_sigma else "partial")
     row["reason"] = "; ".join(reasons) or None
     return row
+
+
+def _garch_reason(garch: GarchFit) -> str:
+    """Why σ GARCH is the realized σ: the fit's status and what it said."""
+    why = garch.message.splitlines()[0][:160] if garch.message else ""
+    if garch.status == "nonstationary":
+        why = f"alpha + beta = {garch.alpha + garch.beta:.4f} >= 1" + (f"; {why}" if why else "")
+    return f"sigma_garch: realized sigma (GARCH {garch.status}" + (f": {why})" if why else ")")
+
+
+def _gamma_reason(row: dict[str, object]) -> str:
+    """Why γ is not ``ok``: too few buckets, a degenerate regression, a wrong sign or no significance."""
+    status, n = row.get("gamma_status"), row.get("gamma_nobs") or 0
+    if status == "insufficient_data" and not n:
+        return "gamma: no signed trades in the window"
+    if status == "insufficient_data":
+        return f"gamma: {n} observed 5-minute buckets with a quote or a trade, fewer than {MIN_BUCKETS}"
+    if status == "degenerate":
+        return f"gamma: degenerate over {n} buckets (the mid change or the signed volume never varies)"
+    g, se = row.get("gamma"), row.get("gamma_se")
+    note = schedule_gamma(
+        float(g) if isinstance(g, int | float) else None,
+        float(se) if isinstance(se, int | float) else None,
+        str(status),
+    ).note
+    return f"gamma: {status}, {note}"
+
+
+def _fills_reason(temp: TemporaryFit | None) -> str:
+    """Why own fills gave no ε and η: none, too few, or a fit of the wrong sign."""
+    if temp is None:
+        return "no own fills"
+    if temp.status == "insufficient_data":
+        if temp.nobs >= MIN_FILLS and temp.orders >= MIN_ORDERS:
+            return f"{temp.nobs} own fills from {temp.orders} orders, all at one trading rate"
+        return f"{temp.nobs} own fills from {temp.orders} orders, fewer than {MIN_FILLS} from {MIN_ORDERS}"
+    return f"own fills gave eta = {temp.eta:.2e}, epsilon = {temp.epsilon_usd:.4g} ({temp.status})"
 
 
 def _temporary_columns(t: TemporaryFit) -> dict[str, object]:
@@ -282,7 +330,10 @@ def _temporary_columns(t: TemporaryFit) -> dict[str, object]:
 
 
 def _fill_eta_fallbacks(frame: pl.DataFrame) -> pl.DataFrame:
-    """η for symbols without a fill-based fit: cross-sectional η·ADV/σ median, else Almgren et al. (2005)."""
+    """η for symbols without a fill-based fit: cross-sectional η·ADV/σ median, else Almgren et al. (2005).
+
+    Each such row's ``reason`` gets the η it took and why, after the reasons of its own estimates.
+    """
     fitted = frame.filter(pl.col("eta_source") == "fills")
     median = (
         fitted.select((pl.col("eta") * pl.col("adv_shares") / pl.col("sigma_usd")).median()).item()
@@ -290,9 +341,15 @@ def _fill_eta_fallbacks(frame: pl.DataFrame) -> pl.DataFrame:
         else None
     )
     scale = float(median) if median is not None else None
+    why = {
+        "cross_section": f"median eta·ADV/sigma of the {fitted.height} symbol(s) fitted from fills",
+        "almgren_2005": "no symbol fitted from fills: Almgren et al. (2005) at 10% of ADV",
+    }
     etas: list[float | None] = []
     sources: list[str | None] = []
+    reasons: list[str | None] = []
     for r in frame.iter_rows(named=True):
+        reason = r["reason"]
         if r["eta_source"] == "fills":
             etas.append(r["eta"])
             sources.append("fills")
@@ -300,15 +357,27 @@ def _fill_eta_fallbacks(frame: pl.DataFrame) -> pl.DataFrame:
             eta, source = eta_fallback(r["sigma_usd"], r["adv_shares"], scale)
             etas.append(eta)
             sources.append(source)
+            reason = _joined(reason, f"eta: {source} ({why[source]})")
         else:
             etas.append(None)
             sources.append(None)
+            if r["status"] != "failed":
+                reason = _joined(reason, "eta: none (no fills fit, and no sigma or ADV to scale one)")
+        reasons.append(reason)
     fitted_eta = pl.col("eta_source") == "fills"
+    fell_back = (pl.col("status") == "ok") & pl.col("reason").is_not_null()
     return frame.with_columns(
-        pl.Series("eta", etas, pl.Float64), pl.Series("eta_source", sources, pl.String)
+        pl.Series("eta", etas, pl.Float64),
+        pl.Series("eta_source", sources, pl.String),
+        pl.Series("reason", reasons, pl.String),
     ).with_columns(  # the errors and fit statistics describe the fills regression only
-        [pl.when(fitted_eta).then(pl.col(c)).otherwise(None).alias(c) for c in ("eta_se", "eta_r2")]
+        *[pl.when(fitted_eta).then(pl.col(c)).otherwise(None).alias(c) for c in ("eta_se", "eta_r2")],
+        pl.when(fell_back).then(pl.lit("partial")).otherwise(pl.col("status")).alias("status"),
     )
+
+
+def _joined(reason: str | None, more: str) -> str:
+    return f"{reason}; {more}" if reason else more
 
 
 F, INT, S, B = pl.Float64, pl.Int64, pl.String, pl.Boolean

@@ -17,6 +17,8 @@ from calibration import SESSION_SECONDS
 from calibration.signs import prevailing_mid
 
 MIN_BUCKETS = 30
+GAMMA_T_MIN = 1.96
+"""t = γ / se below which a positive γ is ``not_significant`` (a two-sided test at the 5 % level)."""
 MIN_FILLS = 20
 MIN_ORDERS = 3
 ALMGREN_2005_ETA = 0.142
@@ -62,15 +64,88 @@ def newey_west_lags(n: int) -> int:
     return math.floor(4 * (n / 100) ** (2 / 9))
 
 
+def gamma_status(gamma: float, se: float) -> str:
+    """What a fitted γ says: ``wrong_sign``, ``not_significant`` or ``ok``.
+
+    ``wrong_sign`` where γ < 0 (buying would lower the price: noise, not impact); ``not_significant``
+    where 0 ≤ γ and t = γ / se < :data:`GAMMA_T_MIN` (or se is not a positive number); ``ok`` otherwise.
+    """
+    if gamma < 0:
+        return "wrong_sign"
+    if not (math.isfinite(se) and se > 0 and gamma / se >= GAMMA_T_MIN):
+        return "not_significant"
+    return "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleGamma:
+    """The γ a schedule uses for a calibrated estimate, and a note for people where it is not plainly the
+    estimate (``None`` where it is)."""
+
+    gamma: float | None
+    note: str | None
+
+
+def schedule_gamma(gamma: float | None, se: float | None, status: str | None) -> ScheduleGamma:
+    """The γ ($/share per share) a schedule takes from a calibration's γ, its standard error and status.
+
+    Parameters
+    ----------
+    gamma, se
+        The calibrated γ and its Newey-West standard error (None or NaN where not estimated).
+    status
+        The calibration's ``gamma_status``; it only words the note where there is no γ.
+
+    Returns
+    -------
+    ScheduleGamma
+        - no γ (``insufficient_data``, ``degenerate``): ``gamma`` None, so a schedule needs an explicit γ;
+        - γ < 0 (``wrong_sign``): γ = 0, with a note;
+        - 0 ≤ γ with t = γ/se < :data:`GAMMA_T_MIN`, or no standard error (``not_significant``): γ as
+          estimated, with a note;
+        - otherwise γ as estimated, no note.
+
+    Notes
+    -----
+    In Almgren & Chriss (2000) the permanent impact adds ½γX² to the expected cost whatever the trajectory
+    (eq. 20), and enters the optimal trajectory only through η̃ = η − γτ/2 (eq. 18). A negative estimate
+    would say that buying lowers the price: it is noise, not impact, and a schedule built on it would
+    promise a gain for trading and flatten κ; a schedule takes γ = 0, the smallest impact the model allows.
+    A positive estimate that is not significant is still the least-squares estimate; taking 0 instead
+    would bias the expected cost down, so it is taken as it is, and said so. The rule is decided from the
+    numbers, not the stored status, so that a row written under an older rule is read the same way.
+    """
+    if gamma is None or not math.isfinite(gamma):
+        return ScheduleGamma(None, f"no γ estimate ({status or 'not estimated'})")
+    error = se if se is not None and math.isfinite(se) and se > 0 else None
+    shown = f"γ = {gamma:.1e}" + (f" ± {error:.1e}" if error is not None else "")
+    t = f"t = {gamma / error:.2f}" if error is not None else "no standard error"
+    verdict = gamma_status(gamma, error if error is not None else float("nan"))
+    if verdict == "wrong_sign":
+        return ScheduleGamma(0.0, f"{shown} ({t}) has the wrong sign: the schedule uses γ = 0")
+    if verdict == "not_significant":
+        return ScheduleGamma(
+            gamma, f"{shown} ({t}) is not significant (t < {GAMMA_T_MIN}): the schedule uses it as estimated"
+        )
+    return ScheduleGamma(gamma, None)
+
+
 def permanent_impact(buckets: pl.DataFrame) -> ImpactFit:
     """γ from OLS of each 5-minute bucket's mid change on its net signed volume (one symbol).
 
     Parameters
     ----------
     buckets
-        ``dmid_usd`` ($/share) and ``net_signed_shares`` (shares) per bucket, in time order (see
+        ``dmid_usd`` ($/share) and ``net_signed_shares`` (shares) per observed bucket, in time order (see
         :func:`calibration.bars.impact_buckets`). The reference implementation: the nightly calibration
         uses :func:`permanent_impact_by_symbol`, the same numbers for all symbols at once.
+
+    Returns
+    -------
+    ImpactFit
+        ``status``: ``insufficient_data`` (fewer than :data:`MIN_BUCKETS` buckets), ``degenerate`` (the
+        mid change or the signed volume is the same in every bucket, or the residuals vanish: no standard
+        error), else that of :func:`gamma_status`. γ and its error are NaN unless fitted.
 
     Notes
     -----
@@ -84,13 +159,19 @@ def permanent_impact(buckets: pl.DataFrame) -> ImpactFit:
     b = buckets.drop_nulls(["dmid_usd", "net_signed_shares"])
     n = b.height
     x = b["net_signed_shares"].to_numpy()
-    if n < MIN_BUCKETS or np.ptp(x) == 0:
-        return ImpactFit(float("nan"), float("nan"), n, float("nan"), "insufficient_data")
     y = b["dmid_usd"].to_numpy()
+    nan = float("nan")
+    if n < MIN_BUCKETS:
+        return ImpactFit(nan, nan, n, nan, "insufficient_data")
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return ImpactFit(nan, nan, n, nan, "degenerate")
     res = sm.OLS(y, sm.add_constant(x, has_constant="add")).fit(
         cov_type="HAC", cov_kwds={"maxlags": newey_west_lags(n)}
     )
-    return ImpactFit(float(res.params[1]), float(res.bse[1]), n, float(res.rsquared), "ok")
+    coef, se = float(res.params[1]), float(res.bse[1])
+    if not (math.isfinite(se) and se > 0):
+        return ImpactFit(nan, nan, n, nan, "degenerate")
+    return ImpactFit(coef, se, n, float(res.rsquared), gamma_status(coef, se))
 
 
 def permanent_impact_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
@@ -107,7 +188,8 @@ def permanent_impact_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
     Returns
     -------
     polars.DataFrame
-        ``symbol, gamma, gamma_se, gamma_nobs, gamma_r2, gamma_status``.
+        ``symbol, gamma, gamma_se, gamma_nobs, gamma_r2, gamma_status``; the statuses, and the rows left
+        NULL, as in :func:`permanent_impact`.
     """
     x, y = pl.col("net_signed_shares"), pl.col("dmid_usd")
     b = buckets.drop_nulls(["dmid_usd", "net_signed_shares"]).sort("symbol", "date", "bucket")
@@ -116,6 +198,7 @@ def permanent_impact_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
         y.sort().mean().alias("ym"), x.sort().mean().alias("xm"),
         ((x - x.sort().mean()) * (y - y.sort().mean())).sort().sum().alias("cxy"),
         ((x - x.sort().mean()) ** 2).sort().sum().alias("cxx"), ((y - y.sort().mean()) ** 2).sort().sum().alias("cyy"),
+        (x.max() - x.min()).alias("x_range"), (y.max() - y.min()).alias("y_range"),
     )  # fmt: skip
     st = st.with_columns((pl.col("cxy") / pl.col("cxx")).alias("gamma")).with_columns(
         (pl.col("ym") - pl.col("gamma") * pl.col("xm")).alias("const"),
@@ -140,8 +223,11 @@ def permanent_impact_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
     out: list[tuple[object, ...]] = []
     for row in g.sort("symbol").iter_rows(named=True):
         n = row["n"]
-        if n < MIN_BUCKETS or not row["cxx"]:
+        if n < MIN_BUCKETS:
             out.append((row["symbol"], None, None, n, None, "insufficient_data"))
+            continue
+        if not row["x_range"] or not row["y_range"]:
+            out.append((row["symbol"], None, None, n, None, "degenerate"))
             continue
         s = np.zeros((2, 2))
         for lag in range(max_lag + 1):
@@ -151,7 +237,11 @@ def permanent_impact_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
         cov = bread @ s @ bread
         resid_ss = row["cyy"] - row["gamma"] * row["cxy"]
         r2 = 1 - resid_ss / row["cyy"] if row["cyy"] else float("nan")
-        out.append((row["symbol"], row["gamma"], math.sqrt(cov[1, 1]), n, r2, "ok"))
+        se = math.sqrt(cov[1, 1]) if cov[1, 1] > 0 else float("nan")
+        if not math.isfinite(se):
+            out.append((row["symbol"], None, None, n, None, "degenerate"))
+            continue
+        out.append((row["symbol"], row["gamma"], se, n, r2, gamma_status(row["gamma"], se)))
     return pl.DataFrame(
         out,
         schema={"symbol": pl.String, "gamma": pl.Float64, "gamma_se": pl.Float64, "gamma_nobs": pl.Int64,

@@ -19,9 +19,9 @@ from calibration.bars import bucket_returns
 TRADING_DAYS_PER_YEAR = 252
 BUCKETS_PER_SESSION = 78  # 6.5 h / 5 min
 GARCH_MIN_RETURNS = 100
-MIN_MOVING_RETURNS = 20
-"""Fewer non-zero 5-minute returns than this in the window and realized σ is ``insufficient_data``."""
 """Fewer daily returns than this and GARCH(1,1) is not fitted (its three parameters are too loose)."""
+MIN_MOVING_RETURNS = 20
+"""Fewer non-zero observed 5-minute returns than this in the window and realized σ is ``insufficient_data``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
     Parameters
     ----------
     mids
-        ``symbol, date, bucket, mid, day_fraction``.
+        Boundary mids: ``symbol, date, bucket, mid, observed, span_days``.
     quotes
         ``symbol, date, ts, bid, ask``: every quote, for the two-scales estimator.
     tsrv_k
@@ -58,33 +58,46 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
     Returns
     -------
     polars.DataFrame
-        One row per symbol with the fields of :class:`RealizedSigma`.
+        One row per symbol with the fields of :class:`RealizedSigma`; ``nobs`` counts the observed 5-minute
+        returns and ``days`` the days with at least one.
 
     Notes
     -----
-    Daily realized variance RV_d = Σ_k r²_{d,k} over the session's 5-minute log returns, divided by the
-    session's length in days (an early close counts as a fraction of a day). σ²_usd,d = mid_close,d² · RV_d
+    Only the buckets inside a symbol-day's quoted span (from its first quote to its last, see
+    :mod:`calibration.bars`) are returns: outside it the mid is not observed, and its zero change is no
+    evidence of a still price. Inside it, a bucket without a quote update is an observed zero return: the
+    quote stood. Daily realized variance RV_d = Σ_k r²_{d,k} over the observed 5-minute log returns,
+    divided by the span's length in days (the session's length for a day quoted from the open to the
+    close; an early close counts as a fraction of a day), so a day quoted in part of the session gives
+    the variance per day of the part it covers rather than a fraction of it. σ²_usd,d = mid_close,d² · RV_d
     and σ_usd = √(mean_d σ²_usd,d): the root of the mean variance, not the mean of the roots, so it is
     unbiased for σ². Two-scales realized variance (Zhang, Mykland & Aït-Sahalia 2005, eq. 55, with the
-    small-sample factor of their eq. 64): TSRV = (1 − n̄/n)⁻¹ (RV^(K) − (n̄/n) RV^(all)), where
-    RV^(K) = (1/K) Σ_i (x_{i+K} − x_i)², RV^(all) = Σ_i (x_{i+1} − x_i)², n̄ = (n − K + 1)/K, x = log mid.
+    small-sample factor of their eq. 64), over the same span: TSRV = (1 − n̄/n)⁻¹ (RV^(K) − (n̄/n) RV^(all)),
+    where RV^(K) = (1/K) Σ_i (x_{i+K} − x_i)², RV^(all) = Σ_i (x_{i+1} − x_i)², n̄ = (n − K + 1)/K,
+    x = log mid. A day without an observed return has no variance and does not count in ``days``.
     Float sums run over sorted values so that reruns are bit-identical under any thread schedule.
     """
     rets = bucket_returns(mids)
     closes = mids.group_by("symbol", "date").agg(pl.col("mid").sort_by("bucket").last().alias("mid_close"))
+    obs = pl.col("observed")
+    quoted = (pl.col("n") > 0) & (pl.col("span_days") > 0)
     daily = (
         rets.group_by("symbol", "date")
         .agg(
-            (pl.col("log_return") ** 2).sort().sum().alias("rv"),
-            pl.col("day_fraction").first(),
-            pl.len().alias("n"),
-            (pl.col("log_return") != 0).sum().alias("moves"),
+            (pl.col("log_return").filter(obs) ** 2).sort().sum().alias("rv"),
+            pl.col("span_days").first(),
+            obs.sum().alias("n"),
+            (pl.col("log_return").filter(obs) != 0).sum().alias("moves"),
         )
         .join(closes, on=["symbol", "date"])
         .join(tsrv_by_day(quotes, tsrv_k), on=["symbol", "date"], how="left")
         .with_columns(
-            (pl.col("mid_close") ** 2 * pl.col("rv") / pl.col("day_fraction")).alias("var_usd"),
-            (pl.col("mid_close") ** 2 * pl.col("tsrv") / pl.col("day_fraction")).alias("tsrv_usd"),
+            pl.when(quoted)
+            .then(pl.col("mid_close") ** 2 * pl.col("rv") / pl.col("span_days"))
+            .alias("var_usd"),
+            pl.when(quoted)
+            .then(pl.col("mid_close") ** 2 * pl.col("tsrv") / pl.col("span_days"))
+            .alias("tsrv_usd"),
         )
     )
     out = (
@@ -97,7 +110,7 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
             pl.col("mid_close").last().alias("mid_close_usd"),
             pl.col("n").sum().alias("nobs"),
             pl.col("moves").sum().alias("moves"),
-            pl.len().alias("days"),
+            pl.col("var_usd").is_not_null().sum().alias("days"),
         )
         .with_columns(
             # delta method: se(σ) = se(σ²) / (2σ), se(σ²) = sd(daily σ²) / √days

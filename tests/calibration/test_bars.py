@@ -41,6 +41,9 @@ TAPE = [  # in lake order: symbol, then time
     _q("BBB", MONDAY, _minutes(15.0001), 22.0),
     _q("BBB", MONDAY, _minutes(391), 99.0),  # after the close (boundary 78 = 390 min): never a boundary's
     _q("CCC", BLACK_FRIDAY, EARLY_OPEN + dt.timedelta(hours=4), 30.0),  # quoted only after the close
+    _q("DDD", MONDAY, _minutes(1), 30.0),  # first quote inside bucket 1: boundary 0 takes it, not 31
+    _q("DDD", MONDAY, _minutes(4), 31.0),
+    _q("DDD", MONDAY, _minutes(6), 32.0),  # the last quote: buckets after bucket 2 are not observed
 ]
 
 
@@ -63,11 +66,14 @@ def test_bucket_mids_are_the_last_quote_at_or_before_each_boundary(order: str) -
         quotes = pl.concat([quotes.reverse().filter(~tied_second), quotes.filter(tied_second)])
     mids = bucket_mids(quotes, SESSIONS)
 
-    assert mids.columns == ["symbol", "date", "bucket", "day_fraction", "mid"]
+    assert mids.columns == [
+        "symbol", "date", "bucket", "day_fraction", "mid", "n_quotes", "observed", "span_days"
+    ]  # fmt: skip
     assert mids.group_by("symbol", "date").len().sort("symbol").rows() == [
         ("AAA", MONDAY, 79),  # boundaries 0..78 of 6.5 h
         ("BBB", MONDAY, 79),
         ("CCC", BLACK_FRIDAY, 43),  # 0..42 of 3.5 h
+        ("DDD", MONDAY, 79),
     ]
     assert mids.equals(mids.sort("symbol", "date", "bucket"))
 
@@ -81,11 +87,30 @@ def test_bucket_mids_are_the_last_quote_at_or_before_each_boundary(order: str) -
     assert bbb[:5] == pytest.approx([20.0, 20.0, 20.0, 21.0, 22.0])
     assert bbb[5:] == pytest.approx([22.0] * 74)
     assert at("CCC") == [None] * 43
+    assert at("DDD")[:3] == pytest.approx([30.0, 31.0, 32.0])
     fractions = dict(mids.group_by("symbol").agg(pl.col("day_fraction").first()).rows())
-    assert fractions == {"AAA": 1.0, "BBB": 1.0, "CCC": pytest.approx(3.5 / 6.5)}
+    assert fractions == {"AAA": 1.0, "BBB": 1.0, "CCC": pytest.approx(3.5 / 6.5), "DDD": 1.0}
+
+    def where(symbol: str, column: str) -> list[int]:
+        part = mids.filter(pl.col("symbol") == symbol)
+        return part.filter(pl.col(column) > 0 if column == "n_quotes" else pl.col(column))["bucket"].to_list()
+
+    # quotes per bucket (b_{k−1}, b_k], boundary 0 counting those at or before the open
+    assert mids.filter(pl.col("symbol") == "AAA")["n_quotes"].to_list()[:4] == [1, 2, 0, 1]
+    assert where("BBB", "n_quotes") == [2, 3, 4]  # 15:00 closes bucket 3; the quote after the close is none
+    assert where("CCC", "n_quotes") == [] and where("DDD", "n_quotes") == [1, 2]
+    # observed buckets: inside the quoted span, from the first quote (the open at the latest) to the last
+    # quote at or before the close
+    assert where("AAA", "observed") == [1, 2, 3]
+    assert where("BBB", "observed") == [2, 3, 4]
+    assert where("CCC", "observed") == [] and where("DDD", "observed") == [1, 2]
+    spans = dict(mids.group_by("symbol").agg(pl.col("span_days").first()).rows())
+    assert spans == pytest.approx({"AAA": 12 / 390, "BBB": 8.0001 / 390, "CCC": 0.0, "DDD": 5 / 390})
 
 
 def test_bucket_mids_of_no_quote_is_empty() -> None:
     mids = bucket_mids(_tape().clear(), SESSIONS)
     assert mids.height == 0
-    assert mids.columns == ["symbol", "date", "bucket", "day_fraction", "mid"]
+    assert mids.columns == [
+        "symbol", "date", "bucket", "day_fraction", "mid", "n_quotes", "observed", "span_days"
+    ]  # fmt: skip

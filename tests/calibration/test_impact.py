@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import replace
 
 import numpy as np
 import polars as pl
@@ -13,11 +14,14 @@ from calibration.bars import bucket_mids, impact_buckets
 from calibration.estimates import calibrate_window
 from calibration.impact import (
     ALMGREN_2005_ETA,
+    ScheduleGamma,
     child_rates,
     eta_fallback,
+    gamma_status,
     newey_west_lags,
     permanent_impact,
     permanent_impact_by_symbol,
+    schedule_gamma,
     temporary_impact,
 )
 from calibration.signs import lee_ready_signs
@@ -112,6 +116,19 @@ def test_epsilon_and_eta_within_10_percent_of_truth(own_window) -> None:
     assert fit.beta == pytest.approx(1.0, abs=0.05)
 
 
+def test_noisy_fills_give_eta_and_epsilon_within_three_standard_errors() -> None:
+    """Fills priced with a noise of one half spread (as the demo's): the regression still finds η and ε,
+    and its standard errors are those of data, not of an identity (noise-free fills give se ~ 1e-18)."""
+    noisy = replace(OWN, fill_noise_usd=OWN.epsilon_usd)
+    w = simulate_window((noisy,), dt.date(2026, 9, 14), 15, orders_per_symbol_day=6, seed=11, history=150)
+    r = calibrate_window(w).row(0, named=True)
+    assert r["eta_source"] == r["epsilon_source"] == "fills"
+    assert abs(r["eta"] - OWN.eta) < 3 * r["eta_se"] and r["eta_se"] > 1e-3 * OWN.eta
+    assert abs(r["epsilon_usd"] - OWN.epsilon_usd) < 3 * r["epsilon_se_usd"]
+    assert r["epsilon_se_usd"] > 0.01 * OWN.epsilon_usd
+    assert 0 < r["eta_r2"] < 1 - 1e-6
+
+
 def test_buys_and_sells_give_the_same_estimates(own_window) -> None:
     children = child_rates(own_window.fills, own_window.quotes)
     mirrored = children.with_columns(
@@ -145,20 +162,74 @@ def test_power_law_recovers_a_known_exponent() -> None:
 
 
 def test_symbols_without_fills_fall_back_and_say_so() -> None:
-    w = simulate_window((OWN, KYLE), dt.date(2026, 9, 14), 10, orders_per_symbol_day=6, seed=3)
+    w = simulate_window((OWN, KYLE), dt.date(2026, 9, 14), 10, orders_per_symbol_day=6, seed=3, history=150)
     w_no_kyle_fills = type(w)(w.as_of, w.lookback_days, w.sessions, w.quotes, w.trades,
                               w.fills.filter(pl.col("symbol") == "OWN"), w.daily)  # fmt: skip
     out = calibrate_window(w_no_kyle_fills)
     own = out.filter(pl.col("symbol") == "OWN").row(0, named=True)
     kyle = out.filter(pl.col("symbol") == "KYLE").row(0, named=True)
-    assert own["eta_source"] == "fills" and own["status"] == "ok"
+    assert own["eta_source"] == "fills" and own["garch_status"] == "ok"
     assert kyle["eta_source"] == "cross_section" and kyle["status"] == "partial"
     assert kyle["epsilon_source"] == "quoted_half_spread"
     assert kyle["epsilon_usd"] == pytest.approx(KYLE.epsilon_usd, rel=1e-9)
     scale = own["eta"] * own["adv_shares"] / own["sigma_usd"]
     assert kyle["eta"] == pytest.approx(scale * kyle["sigma_usd"] / kyle["adv_shares"], rel=1e-12)
+    # every fallback is in the reason, ε then η, each with why
+    assert kyle["gamma_status"] == "ok" and kyle["reason"] == (
+        "epsilon: quoted half spread (no own fills); "
+        "eta: cross_section (median eta·ADV/sigma of the 1 symbol(s) fitted from fills)"
+    )
+    # OWN's γ comes out of the wrong sign here (truth +5e-7): that is no "ok", and the reason says so
+    assert own["gamma"] < 0 and own["gamma_status"] == "wrong_sign" and own["status"] == "partial"
+    assert own["reason"].startswith(
+        "gamma: wrong_sign, γ = -5.8e-06 ± 3.4e-06 (t = -1.73) has the wrong sign"
+    )
     eta, source = eta_fallback(1.0, 1e6)
     assert source == "almgren_2005" and eta == pytest.approx(ALMGREN_2005_ETA * 0.1**-0.4 / 1e6)
+
+
+def test_gamma_statuses_say_what_is_wrong() -> None:
+    assert gamma_status(-3.0e-6, 8.1e-6) == "wrong_sign"
+    assert gamma_status(-3.0e-6, 1e-7) == "wrong_sign"  # significantly negative is still the wrong sign
+    assert gamma_status(7.8e-7, 8.1e-7) == "not_significant"  # t = 0.96
+    assert gamma_status(1.9e-6, 1e-6) == "not_significant"  # t = 1.9 < 1.96
+    assert gamma_status(2.0e-6, 1e-6) == "ok"
+    assert gamma_status(2.0e-6, float("nan")) == "not_significant"  # no standard error: not shown to be > 0
+
+
+def test_one_gamma_rule_for_schedules() -> None:
+    wrong = schedule_gamma(-3.0e-6, 8.1e-6, "ok")  # a row written before the statuses: the numbers decide
+    assert wrong.gamma == 0.0
+    assert wrong.note == "γ = -3.0e-06 ± 8.1e-06 (t = -0.37) has the wrong sign: the schedule uses γ = 0"
+    weak = schedule_gamma(7.8e-7, 8.1e-7, "not_significant")
+    assert weak.gamma == 7.8e-7 and weak.note is not None and "not significant (t < 1.96)" in weak.note
+    assert schedule_gamma(7.8e-7, 1e-7, "ok") == ScheduleGamma(7.8e-7, None)
+    assert schedule_gamma(7.8e-7, None, None).note == (
+        "γ = 7.8e-07 (no standard error) is not significant (t < 1.96): the schedule uses it as estimated"
+    )
+    missing = schedule_gamma(None, None, "insufficient_data")
+    assert missing.gamma is None and missing.note == "no γ estimate (insufficient_data)"
+    assert schedule_gamma(float("nan"), float("nan"), "degenerate").gamma is None
+
+
+def test_a_degenerate_regression_is_not_ok() -> None:
+    """A mid that never moves while volume trades gives γ = 0 ± 0: no estimate, not an exact zero."""
+    rng = np.random.default_rng(1)
+    n = 300
+    flat = pl.DataFrame({
+        "symbol": ["FLAT"] * n, "date": [dt.date(2026, 11, 16)] * n, "bucket": list(range(1, n + 1)),
+        "dmid_usd": np.zeros(n), "net_signed_shares": rng.normal(0, 1e4, n),
+    })  # fmt: skip
+    fit = permanent_impact(flat)
+    assert fit.status == "degenerate" and math.isnan(fit.coef) and fit.nobs == n
+    vec = permanent_impact_by_symbol(flat).row(0, named=True)
+    assert vec["gamma_status"] == "degenerate" and vec["gamma"] is None and vec["gamma_nobs"] == n
+    no_volume = flat.with_columns(
+        pl.lit(0.0).alias("net_signed_shares"), pl.Series("dmid_usd", rng.normal(0, 0.01, n))
+    )
+    assert permanent_impact(no_volume).status == "degenerate"
+    assert permanent_impact_by_symbol(no_volume)["gamma_status"].to_list() == ["degenerate"]
+    assert permanent_impact(flat.head(29)).status == "insufficient_data"
 
 
 def test_robust_to_locked_quotes_and_odd_lots(own_window) -> None:

@@ -79,13 +79,25 @@ def test_garch_failures_fall_back_to_realized_with_a_status(window) -> None:
     for r in out.iter_rows(named=True):
         assert r["garch_status"] == "fallback_realized:insufficient_data"
         assert r["sigma_garch_usd"] == r["sigma_usd"]
+        # a fallback is never "ok": the reason says which estimate fell back and why, first after σ
+        assert r["status"] == "partial"
+        assert r["reason"].startswith(
+            "sigma_garch: realized sigma (GARCH insufficient_data: 39 daily returns < 100)"
+        )
 
 
-def test_calibrate_window_garch_on_long_history() -> None:
-    w = simulate_window(SYMS[:1], dt.date(2026, 11, 2), 5, orders_per_symbol_day=2, history=600)
-    r = calibrate_window(w).row(0, named=True)
-    assert r["garch_status"] == "ok" and r["garch_nobs"] == 604
-    assert r["sigma_garch_usd"] == pytest.approx(SYMS[0].sigma_usd, rel=0.5)  # a conditional forecast
+def test_the_reason_lists_every_fallback_in_a_stable_order() -> None:
+    """σ GARCH, γ, ε and η all fall back: each is named with its cause, in the order of the columns."""
+    w = simulate_window(SYMS[:1], dt.date(2026, 11, 2), 1, orders_per_symbol_day=0)
+    no_trades = type(w)(w.as_of, 1, w.sessions, w.quotes, w.trades.clear(), w.fills, w.daily)
+    r = calibrate_window(no_trades).row(0, named=True)
+    assert r["sigma_status"] == "single_day" and r["status"] == "partial"
+    assert r["reason"].split("; ") == [
+        "sigma_garch: realized sigma (GARCH insufficient_data: 0 daily returns < 100)",
+        "gamma: no signed trades in the window",
+        "epsilon: quoted half spread (no own fills)",
+        "eta: almgren_2005 (no symbol fitted from fills: Almgren et al. (2005) at 10% of ADV)",
+    ]
 
 
 def test_tsrv_by_day_equals_the_per_day_estimator(window) -> None:

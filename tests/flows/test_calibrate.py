@@ -41,11 +41,15 @@ def test_calibrate_cli_writes_one_row_per_symbol_close_to_truth(loaded: KappaHom
     assert res.returncode == 0, res.stderr
     assert "AAA" in res.stdout and "BBB" in res.stdout
     rows = query(loaded, f"""SELECT symbol, status, sigma_usd, eta, epsilon_usd, eta_source, garch_status,
-                             sigma_days, window_start, window_end FROM calibrations
+                             sigma_days, window_start, window_end, gamma_status, reason FROM calibrations
                              WHERE as_of = '{as_of}' ORDER BY symbol""")  # fmt: skip
     assert [r[0] for r in rows] == ["AAA", "BBB"]
     for r, p in zip(rows, SYMS, strict=True):
-        assert r[1] == "ok", r
+        # σ, GARCH, ε and η are fitted; γ, hard to pin down in 8 sessions, is the only possible fallback
+        if r[10] == "ok":
+            assert r[1] == "ok" and r[11] is None, r
+        else:
+            assert r[1] == "partial" and r[11].startswith(f"gamma: {r[10]}, ") and ";" not in r[11], r
         assert r[2] == pytest.approx(p.sigma_usd, rel=0.10)
         assert r[3] == pytest.approx(p.eta, rel=0.10)
         assert r[4] == pytest.approx(p.epsilon_usd, rel=0.10)
