@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import math
 import re
 import shutil
-import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from data.calendar import session_time_days
 from data.home import KappaHome
 from data.ingest import ingest
 from data.simulator import SimConfig, SymbolParams, write_dataset
@@ -104,36 +107,335 @@ def test_report_is_self_contained_with_charts(attributed: KappaHome, tmp_path: P
     assert "Post-trade attribution" in page and "by broker" in page and "Calibration used" in page
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+# ---------------------------------------------------------------------------- an order held over a night
+
+MULTI = "MULTI-BBB-1"
+MULTI_ARRIVAL = dt.datetime(2026, 11, 12, 19, 30, tzinfo=dt.UTC)  # 14:30 in New York, 90 min before the close
+MULTI_END = dt.datetime(2026, 11, 13, 16, 30, tzinfo=dt.UTC)  # 11:30 the next session
+MULTI_FILLS = [
+    dt.datetime(2026, 11, 12, 19, 45, tzinfo=dt.UTC), dt.datetime(2026, 11, 12, 20, 15, tzinfo=dt.UTC),
+    dt.datetime(2026, 11, 12, 20, 45, tzinfo=dt.UTC), dt.datetime(2026, 11, 13, 14, 45, tzinfo=dt.UTC),
+    dt.datetime(2026, 11, 13, 15, 30, tzinfo=dt.UTC), dt.datetime(2026, 11, 13, 16, 15, tzinfo=dt.UTC),
+]  # fmt: skip
+MULTI_CHILD = 4_000
 
 
-@pytest.mark.skipif(_chromium() is None, reason="no Chromium on this machine (Debian: apt install chromium)")
-def test_report_renders_in_headless_chromium(attributed: KappaHome, tmp_path: Path) -> None:
+def _q(home: KappaHome, sql: str) -> list[tuple[Any, ...]]:
+    return query(home, sql)
+
+
+def _write_csv(path: Path, rows: list[list[object]]) -> Path:
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def multi_day(attributed: KappaHome, tmp_path_factory: pytest.TempPathFactory) -> KappaHome:
+    """A copy of the simulated home with one more order: a buy of 24,000 BBB that arrives 90 minutes before
+    the close of the session before LAST and fills over both sessions, far larger than the simulator's
+    orders (so the report plots it); the copy's LAST is attributed again."""
+    from flows.nightly import attribute
+
+    root = tmp_path_factory.mktemp("multi")
+    home = KappaHome.resolve(root / "home")
+    shutil.copytree(attributed.root, home.root)  # its database names the first home's lake files (read only)
+    fills: list[list[object]] = [["fill_id", "order_id", "ts", "price", "quantity", "venue", "fee_usd"]]
+    for k, ts in enumerate(MULTI_FILLS):
+        naive = ts.replace(tzinfo=None)
+        ask = _q(home, f"SELECT ask FROM quotes WHERE symbol = 'BBB' AND ts <= TIMESTAMP '{naive}' "
+                          "ORDER BY ts DESC LIMIT 1")[0][0]  # fmt: skip
+        assert isinstance(ask, float)
+        fills.append([f"{MULTI}-{k}", MULTI, ts.isoformat(), round(ask + 0.01, 2), MULTI_CHILD, "XNYS", 0.0])
+    orders = _write_csv(root / "orders.csv", [
+        ["order_id", "symbol", "side", "quantity", "arrival_ts", "end_ts", "broker", "algo", "trader",
+         "risk_aversion"],
+        [MULTI, "BBB", "buy", MULTI_CHILD * len(MULTI_FILLS), MULTI_ARRIVAL.isoformat(), MULTI_END.isoformat(),
+         "Alpha", "AC", "ana", 1e-6],
+    ])  # fmt: skip
+    ingest(home, "orders", [orders])
+    ingest(home, "fills", [_write_csv(root / "fills.csv", fills)])
+    attribute(date=LAST, home=str(home.root))
+    got = _q(home, f"SELECT status, model_status, filled_shares FROM attribution WHERE order_id = '{MULTI}'")
+    assert got == [("ok", "ok", MULTI_CHILD * len(MULTI_FILLS))]
+    return home
+
+
+PAGE_JS = """() => ({
+  tables: [...document.querySelectorAll('table')].map(t => ({
+    caption: t.caption ? t.caption.textContent : '',
+    head: [...t.tHead.rows[0].cells].map(c => c.textContent),
+    body: [...t.tBodies[0].rows].map(r => [...r.cells].map(c => c.textContent)),
+    foot: t.tFoot ? [...t.tFoot.rows].map(r => [...r.cells].map(c => c.textContent)) : [],
+  })),
+  svgs: [...document.querySelectorAll('svg')].map(s => ({
+    titles: [...s.querySelectorAll('.role-title-text text, .role-title-subtitle text')].map(t => t.textContent),
+    axes: [...s.querySelectorAll('g.role-axis')].map(a => ({
+      label: a.getAttribute('aria-label'),
+      ticks: [...a.querySelectorAll('.role-axis-label text')].map(t => t.textContent),
+    })),
+    legend: [...s.querySelectorAll('.role-legend-label text')].map(t => t.textContent),
+    points: [...s.querySelectorAll('[aria-roledescription="point"], [aria-roledescription="circle"]')]
+      .map(p => p.getAttribute('aria-label')),
+    lines: [...s.querySelectorAll('.mark-line path')].map(p => ({
+      label: p.getAttribute('aria-label'), stroke: p.getAttribute('stroke'),
+    })),
+  })),
+})"""
+
+
+@pytest.fixture(scope="module")
+def shown(multi_day: KappaHome, browser: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``kappa report`` of LAST with the multi-day order, opened in headless Chromium: the tables' text and
+    the charts' axes, legends and marks as the browser rendered them."""
+    out = tmp_path_factory.mktemp("multi-report")
+    res = run_kappa("report", "--date", str(LAST), "--home", str(multi_day.root), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto((out / "report.html").as_uri())
+        data: dict[str, Any] = page.evaluate(PAGE_JS)
+    finally:
+        page.close()
+    assert not errors, errors
+    data["out"] = out
+    return data
+
+
+def _number(text: str) -> float:
+    """A printed number ("−1,234.50", "$12", "") as a float (NaN for an empty cell)."""
+    t = text.replace(",", "").replace("$", "").replace("\u2212", "-").strip()
+    return float(t) if t else math.nan
+
+
+def _table(shown: dict[str, Any], caption: str) -> tuple[list[str], list[list[str]], list[list[str]]]:
+    (t,) = [t for t in shown["tables"] if t["caption"] == caption]
+    return t["head"], t["body"], t["foot"]
+
+
+def _chart(shown: dict[str, Any], title: str) -> dict[str, Any]:
+    (s,) = [s for s in shown["svgs"] if any(title in t for t in s["titles"])]
+    return s
+
+
+def _wavg(pairs: list[tuple[Any, Any]]) -> float:
+    """Σ w·x / Σ w over the pairs whose x is not null."""
+    kept = [(w, x) for w, x in pairs if x is not None]
+    return sum(w * x for w, x in kept) / sum(w for w, _ in kept)
+
+
+def test_costliest_orders_show_usd_and_bps_with_totals(multi_day: KappaHome, shown: dict[str, Any]) -> None:
+    head, body, foot = _table(shown, "by total cost ($)")
+    col = {h: i for i, h in enumerate(head)}
+    for label in ("Order", "Side", "Filled (shares)", "Total cost ($)", "Total (bps)", "Notional ($)"):
+        assert label in col, head
+    want = _q(multi_day, f"SELECT order_id, side, filled_shares, total_usd, total_bps FROM attribution WHERE "
+                            f"date = DATE '{LAST}' AND total_usd IS NOT NULL ORDER BY total_usd DESC")  # fmt: skip
+    assert len(body) == min(15, len(want))
+    for row, (order_id, side, filled, usd, bps) in zip(body, want, strict=False):
+        assert row[col["Order"]] == order_id and row[col["Side"]] == side
+        shares = row[col["Filled (shares)"]]
+        assert re.fullmatch(r"\d{1,3}(,\d{3})*", shares) and int(shares.replace(",", "")) == round(filled)
+        assert _number(row[col["Total cost ($)"]]) == pytest.approx(usd, abs=0.006)
+        assert _number(row[col["Total (bps)"]]) == pytest.approx(bps, abs=0.006)
+    # totals in $: the orders shown, then every costed order of the day
+    notional = _q(multi_day, f"SELECT sum(notional_usd) FROM attribution WHERE date = DATE '{LAST}' "
+                                "AND total_usd IS NOT NULL")[0][0]  # fmt: skip
+    assert isinstance(notional, float)
+    shown_rows, all_rows = foot
+    assert shown_rows[col["Order"]] == f"These {len(body)} orders"
+    assert _number(shown_rows[col["Total cost ($)"]]) == pytest.approx(
+        sum(w[3] for w in want[:15]), abs=0.006
+    )
+    assert all_rows[col["Order"]] == f"All {len(want)} costed orders"
+    assert _number(all_rows[col["Total cost ($)"]]) == pytest.approx(sum(w[3] for w in want), abs=0.006)
+    assert _number(all_rows[col["Total (bps)"]]) == pytest.approx(
+        1e4 * sum(w[3] for w in want) / notional, abs=0.006
+    )
+    # every table speaks in labels, not column names (and no `len` of a group-by)
+    for t in shown["tables"]:
+        assert all(not re.fullmatch(r"[a-z0-9_]+", h) for h in t["head"]), t["head"]
+    st_head, st_body, _ = _table(shown, "orders by status")
+    assert st_head == ["Status", "Model status", "Orders"]
+    n = _q(multi_day, f"SELECT count(*) FROM attribution WHERE date = DATE '{LAST}'")[0][0]
+    assert sum(int(r[2].replace(",", "")) for r in st_body) == n
+
+
+@pytest.mark.parametrize(("by", "label"), [("broker", "Broker"), ("algo", "Algo")])
+def test_scorecards_show_slippage_to_arrival_and_interval_vwap(
+    multi_day: KappaHome, shown: dict[str, Any], by: str, label: str
+) -> None:
+    head, body, _ = _table(shown, f"by {by}")
+    col = {h: i for i, h in enumerate(head)}
+    names = [r[0] for r in _q(multi_day, f"SELECT DISTINCT {by} FROM attribution WHERE date = DATE '{LAST}' "
+                                            "AND total_usd IS NOT NULL ORDER BY 1")]  # fmt: skip
+    assert head[0] == label and [r[0] for r in body] == names
+    for row in body:
+        got = _q(multi_day, f"SELECT notional_usd, slippage_arrival_bps, slippage_interval_vwap_bps, total_usd "
+                               f"FROM attribution WHERE date = DATE '{LAST}' AND total_usd IS NOT NULL "
+                               f"AND {by} = '{row[0]}'")  # fmt: skip
+        assert _number(row[col["Orders"]]) == len(got)
+        arrival = _wavg([(g[0], g[1]) for g in got])
+        ivwap = _wavg([(g[0], g[2]) for g in got])
+        assert _number(row[col["Slippage to arrival (bps)"]]) == pytest.approx(arrival, abs=0.006)
+        assert _number(row[col["Slippage to interval VWAP (bps)"]]) == pytest.approx(ivwap, abs=0.006)
+        assert _number(row[col["Total cost ($)"]]) == pytest.approx(sum(g[3] for g in got), abs=0.006)
+        total_bps = 1e4 * sum(g[3] for g in got) / sum(g[0] for g in got)
+        assert _number(row[col["Total (bps)"]]) == pytest.approx(total_bps, abs=0.006)
+
+
+def _domain(axis_label: str) -> tuple[float, float]:
+    """The scale's domain an axis announces ("... for a linear scale with values from −352 to 435"), widened by
+    half a unit of the last digit printed (the ends are rounded to the axis format)."""
+    m = re.search(r"values from (\S+) to (\S+)$", axis_label)
+    assert m, axis_label
+    lo, hi = m.group(1), m.group(2)
+    half = 0.5 * 10.0 ** -max(len(t.partition(".")[2]) for t in (lo, hi))
+    return _number(lo) - half, _number(hi) + half
+
+
+def _axis(chart: dict[str, Any], which: str) -> list[dict[str, Any]]:
+    return [a for a in chart["axes"] if (a["label"] or "").startswith(f"{which}-axis")]
+
+
+def test_realized_vs_expected_axes_fit_their_own_data(multi_day: KappaHome, shown: dict[str, Any]) -> None:
+    chart = _chart(shown, "realized vs expected cost")
+    rows = _q(multi_day, f"SELECT 1e4 * model_expected_cost_usd / notional_usd, "
+                            f"1e4 * realized_cost_usd / notional_usd, 2e4 * model_std_usd / notional_usd "
+                            f"FROM attribution WHERE date = DATE '{LAST}' AND z_score IS NOT NULL")  # fmt: skip
+    e = [float(r[0]) for r in rows]
+    c = [float(r[1]) for r in rows]
+    band = [(float(r[0]) - float(r[2]), float(r[0]) + float(r[2])) for r in rows]
+    (x_axis,) = _axis(chart, "X")
+    (y_axis,) = _axis(chart, "Y")
+    x_lo, x_hi = _domain(x_axis["label"])
+    y_lo, y_hi = _domain(y_axis["label"])
+    # x spans E (not C, which spreads far wider): every point inside, the range at most E's range + margins
+    assert x_lo <= min(e) and x_hi >= max(e) and x_hi - x_lo <= 1.2 * (max(e) - min(e))
+    assert y_lo <= min(min(c), *(lo for lo, _ in band)) and y_hi >= max(max(c), *(hi for _, hi in band))
+    assert y_hi - y_lo <= 1.2 * (max(max(c), *(h for _, h in band)) - min(min(c), *(lo for lo, _ in band)))
+    ticks = sorted({_number(t) for t in x_axis["ticks"]})
+    assert len(ticks) >= 3 and all(x_lo <= t <= x_hi for t in ticks)
+    assert len(chart["points"]) == len(rows)
+
+
+def test_schedule_chart_has_a_legend_and_trading_time(multi_day: KappaHome, shown: dict[str, Any]) -> None:
+    chart = _chart(shown, "Almgren-Chriss schedule")
+    assert sorted(chart["legend"]) == ["Almgren-Chriss schedule", "actual fills"]
+    x_titles = {a["label"].split("'")[1] for a in _axis(chart, "X")}
+    assert x_titles == {"trading hours since arrival"}
+    # the multi-day order: its last fill at the session time since arrival (1.5 h on the first day, 1.75 h
+    # on the next), not at the 20.75 wall-clock hours between them; its schedule ends at the window's 3.5 h
+    hours: dict[str, list[float]] = {"actual fills": [], "Almgren-Chriss schedule": []}
+    for label in chart["points"]:
+        fields = dict(part.split(": ", 1) for part in label.split("; "))
+        if fields["order"] == MULTI:
+            hours[fields["series"]].append(_number(fields["trading hours"]))
+    last_fill = 6.5 * session_time_days(MULTI_ARRIVAL, MULTI_FILLS[-1])
+    assert last_fill == pytest.approx(3.25)
+    assert max(hours["actual fills"]) == pytest.approx(last_fill, abs=1e-3)
+    assert len(hours["actual fills"]) == len(MULTI_FILLS) + 1  # arrival, then each fill
+    assert max(hours["Almgren-Chriss schedule"]) == pytest.approx(
+        6.5 * session_time_days(MULTI_ARRIVAL, MULTI_END), abs=1e-3
+    )
+    # one colour per series in every panel
+    strokes: dict[str, set[str]] = {}
+    for line in chart["lines"]:
+        series = "actual fills" if "actual fills" in (line["label"] or "") else "Almgren-Chriss schedule"
+        strokes.setdefault(series, set()).add(line["stroke"])
+    assert all(len(v) == 1 for v in strokes.values()) and len(set().union(*strokes.values())) == 2
+
+
+def test_report_markdown_carries_the_numbers(multi_day: KappaHome, tmp_path: Path) -> None:
+    import polars as pl
+
+    from data.store import reader
+    from reports.tca_report import report_markdown
+
+    with reader(multi_day) as con:
+        rows = con.sql(f"SELECT * FROM attribution WHERE date = DATE '{LAST}'").pl()
+    path = tmp_path / "report.html"
+    md = report_markdown(LAST, rows, path)
+    assert f"`{path}`" in md and "file://" not in md
+    section = md.split("## Costliest orders")[1].split("\n\n")[1].splitlines()
+    head = [h.strip() for h in section[0].strip("|").split("|")]
+    col = {h: i for i, h in enumerate(head)}
+    top = rows.filter(pl.col("total_usd").is_not_null()).sort("total_usd", descending=True).head(10)
+    for line, want in zip(section[2:], top.iter_rows(named=True), strict=False):
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[col["Order"]] == want["order_id"]
+        assert _number(cells[col["Total cost ($)"]]) == pytest.approx(want["total_usd"], abs=0.006)
+        assert _number(cells[col["Total (bps)"]]) == pytest.approx(want["total_bps"], abs=0.006)
+    total = section[-1]
+    assert "All" in total and f"{rows['total_usd'].sum():,.2f}" in total
+    for by in ("broker", "algo"):
+        assert f"## Scorecard by {by}" in md
+    assert "Slippage to arrival (bps)" in md and "Slippage to interval VWAP (bps)" in md
+
+
+def test_the_report_artifact_is_markdown_in_prefect(multi_day: KappaHome, tmp_path: Path) -> None:
+    import polars as pl
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    from data.store import reader
+    from flows.nightly import NightlyResult, publish_artifacts
+
+    with reader(multi_day) as con:
+        rows = con.sql(f"SELECT * FROM attribution WHERE date = DATE '{LAST}'").pl()
+    path = tmp_path / "report.html"
+
+    @flow(name="publish the night's artifacts")
+    def publish() -> str:
+        from prefect.runtime import flow_run
+
+        publish_artifacts(NightlyResult(date=LAST, run_id="r", report=str(path)), pl.DataFrame(), rows)
+        return str(flow_run.id)
+
+    run_id = publish()
+    with get_client(sync_client=True) as client:
+        (art,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["tca-report"]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])
+            )
+        )
+    md = str(art.data)
+    assert art.type == "markdown" and "file://" not in md and f"`{path}`" in md
+    top = rows.sort("total_usd", descending=True, nulls_last=True).row(0, named=True)
+    (line,) = [ln for ln in md.splitlines() if ln.startswith(f"| {top['order_id']} |")]
+    assert f"| {top['total_usd']:,.2f} | {top['total_bps']:,.2f} |" in line
+
+
+def test_report_renders_in_headless_chromium(attributed: KappaHome, browser: Any, tmp_path: Path) -> None:
     from PIL import Image
 
     out = tmp_path / "rep"
-    assert (
-        run_kappa("report", "--date", str(LAST), "--home", str(attributed.root), "--out", str(out)).returncode
-        == 0
-    )
+    res = run_kappa("report", "--date", str(LAST), "--home", str(attributed.root), "--out", str(out))
+    assert res.returncode == 0, res.stderr
     shot = tmp_path / "shot.png"
-    browser = _chromium()
-    assert browser is not None
-    res = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1300,2400",
-         "--enable-logging=stderr", "--v=0", f"--screenshot={shot}", (out / "report.html").as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert shot.exists(), res.stderr
-    console = [ln for ln in res.stderr.splitlines() if "CONSOLE" in ln or "Uncaught" in ln]
-    assert not console, console
+    page = browser.new_page(viewport={"width": 1300, "height": 2400})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    try:
+        page.goto((out / "report.html").as_uri())
+        page.screenshot(path=str(shot))
+    finally:
+        page.close()
+    assert not errors, errors
+    assert all(u.startswith("file://") for u in requests), requests  # nothing from the network
     img = Image.open(shot).convert("L")
     w = img.size[0]
-    # the first row of charts (waterfall, realized vs expected) sits ~200-600 px down: it must not be blank
-    band = img.crop((0, 200, w, 600))
+    # the first row of charts (waterfall, realized vs expected) sits ~300-700 px down: it must not be blank
+    band = img.crop((0, 300, w, 700))
     hist = band.histogram()
     dark = sum(hist[:200])  # axis lines, labels, bars
     assert dark > 0.01 * band.width * band.height
-    colours = Image.open(shot).convert("RGB").crop((0, 200, w, 600)).getcolors(maxcolors=1 << 20) or []
+    colours = Image.open(shot).convert("RGB").crop((0, 300, w, 700)).getcolors(maxcolors=1 << 20) or []
     assert len(colours) > 50  # bars, points and text in several colours, not an empty page
