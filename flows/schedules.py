@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from calibration.bars import intraday_volume_profile
+from calibration.impact import ScheduleGamma, schedule_gamma
 from data.calendar import DEFAULT_CALENDAR
 from data.errors import KappaError
 from data.home import KappaHome
@@ -90,6 +91,9 @@ class SchedulePlan:
     frontier: list[Schedule] = field(default_factory=list)
     frontier_id: str | None = None
     profile_days: int = 0
+    notes: tuple[str, ...] = ()
+    """What people should know about the parameters taken from the calibration (e.g. a γ of the wrong sign
+    taken as 0, a γ that is not significant), one sentence each; empty where there is nothing to say."""
 
 
 def plan_schedule(
@@ -99,7 +103,8 @@ def plan_schedule(
 
     For a symbol, the parameters come from ``calibration`` (a ``calibrations`` row) if given, else from the
     latest calibration in ``home`` up to ``req.as_of``; the volume profile (for VWAP) is read from ``home``'s
-    lake when there is a home.
+    lake when there is a home. The plan's ``notes`` say what was made of the calibration's γ (see
+    :func:`market_params`).
     """
     if req.strategy not in STRATEGIES:
         raise KappaError(f"strategy {req.strategy!r} is not one of {', '.join(STRATEGIES)}")
@@ -165,11 +170,37 @@ def plan_schedule(
         frontier=frontier,
         frontier_id=("f-" + _digest({**ident, "points": req.frontier_points})) if req.frontier else None,
         profile_days=profile_days,
+        notes=parameter_notes(req, row),
     )
 
 
+def parameter_notes(req: ScheduleRequest, row: dict[str, object] | None) -> tuple[str, ...]:
+    """The notes of :func:`calibrated_gamma` for the parameters taken from ``row`` (none given explicitly)."""
+    gamma = calibrated_gamma(req, row)
+    return (gamma.note,) if gamma is not None and gamma.note and gamma.gamma is not None else ()
+
+
+def calibrated_gamma(req: ScheduleRequest, row: dict[str, object] | None) -> ScheduleGamma | None:
+    """The γ a schedule takes from the calibration ``row`` (:func:`calibration.impact.schedule_gamma`), or
+    ``None`` where there is no row or ``--gamma`` was given (an explicit value always wins)."""
+    if row is None or req.gamma is not None:
+        return None
+
+    def number(column: str) -> float | None:
+        v = row.get(column)
+        return float(v) if isinstance(v, int | float) else None
+
+    status = row.get("gamma_status")
+    return schedule_gamma(number("gamma"), number("gamma_se"), str(status) if status is not None else None)
+
+
 def market_params(req: ScheduleRequest, row: dict[str, object] | None) -> MarketParams:
-    """σ, γ, η, ε (and the power law) from the explicit values, else the calibration row."""
+    """σ, γ, η, ε (and the power law) from the explicit values, else the calibration row.
+
+    γ from a calibration follows :func:`calibration.impact.schedule_gamma`, the one rule of ``kappa
+    schedule`` and the nightly schedules: a negative estimate is taken as 0, a positive one as estimated
+    (significant or not); :func:`parameter_notes` says so. A calibration without γ needs ``--gamma``.
+    """
     cal = row or {}
     sigma_col = SIGMA_COLUMNS.get(req.sigma_source)
     if sigma_col is None:
@@ -181,9 +212,10 @@ def market_params(req: ScheduleRequest, row: dict[str, object] | None) -> Market
         v = cal.get(column)
         return float(v) if isinstance(v, int | float) and math.isfinite(v) else None
 
+    gamma = calibrated_gamma(req, row)
     values = {
         "sigma": pick(req.sigma_usd, sigma_col),
-        "gamma": pick(req.gamma, "gamma"),
+        "gamma": gamma.gamma if gamma is not None else pick(req.gamma, "gamma"),
         "eta": pick(req.eta, "eta"),
         "epsilon": pick(req.epsilon_usd, "epsilon_usd"),
     }
@@ -201,11 +233,6 @@ def market_params(req: ScheduleRequest, row: dict[str, object] | None) -> Market
             v = req.shares / req.horizon_days
             values["eta"] = power.eta_nl * float(values["sigma"]) * (v / power.adv_shares) ** power.beta / v
     _require(values, req, row)
-    if row is not None and req.gamma is None and (values["gamma"] or 0) < 0:
-        raise KappaError(
-            f"the calibration of {req.symbol} as of {row['as_of']} has γ = {values['gamma']:.4g} < 0 "
-            f"(standard error {row.get('gamma_se') or float('nan'):.2g}); pass --gamma (e.g. --gamma 0)"
-        )
     return MarketParams(
         float(values["sigma"] or 0), float(values["gamma"] or 0), float(values["eta"] or 0),
         float(values["epsilon"] or 0), power,
@@ -405,10 +432,12 @@ PERIODS_PER_DAY = 78  # 5-minute periods in a 6.5-hour session
 
 @dataclass(frozen=True, slots=True)
 class OrderSchedules:
-    """The optimal schedules of pending orders (``schedules`` rows) and the orders that got none, with why."""
+    """The optimal schedules of pending orders (``schedules`` rows), the orders that got none, with why,
+    and the notes of the plans (``(order_id, note)``, see :attr:`SchedulePlan.notes`)."""
 
     rows: pl.DataFrame
     skipped: list[tuple[str, str]]
+    notes: list[tuple[str, str]] = field(default_factory=list)
 
 
 def order_schedules(
@@ -422,9 +451,10 @@ def order_schedules(
     Each order (``order_id, symbol, side, quantity, arrival_ts, end_ts, risk_aversion``) trades from its
     arrival to its end, the horizon T counted in session time (nights and holidays skipped), in
     N = max(1, round(78·T)) periods of about 5 minutes, at its own λ (``risk_aversion``; 0, i.e. TWAP, where
-    it has none), with σ realized, γ, η and ε of its symbol's row in ``calibrations``. A negative γ estimate
-    (buying would lower the price: noise, not impact) is used as γ = 0, which the row's ``gamma`` shows. An
-    order without a usable calibration, or whose parameters admit no schedule, is skipped with the reason.
+    it has none), with σ realized, γ, η and ε of its symbol's row in ``calibrations``. γ follows the rule of
+    ``kappa schedule`` (:func:`market_params`): a negative estimate is used as γ = 0, which the row's
+    ``gamma`` shows, and each plan's notes are returned beside the rows. An order without a usable
+    calibration, or whose parameters admit no schedule, is skipped with the reason.
     """
     from data.calendar import session_time_days
 
@@ -432,6 +462,7 @@ def order_schedules(
     created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     plans: list[SchedulePlan] = []
     skipped: list[tuple[str, str]] = []
+    notes: list[tuple[str, str]] = []
     for o in orders.sort("order_id").iter_rows(named=True):
         start = o["arrival_ts"].replace(tzinfo=dt.UTC)
         horizon = session_time_days(start, o["end_ts"].replace(tzinfo=dt.UTC), calendar)
@@ -443,12 +474,10 @@ def order_schedules(
             skipped.append((o["order_id"], "the order's window holds no session time"))
             continue
         lam = o["risk_aversion"] if o["risk_aversion"] is not None else 0.0
-        gamma = row.get("gamma")
         req = ScheduleRequest(
             shares=o["quantity"], side=o["side"], horizon_days=horizon,
             periods=max(1, round(PERIODS_PER_DAY * horizon)), risk_aversion=lam, symbol=o["symbol"],
             as_of=row["as_of"], start=start, order_id=o["order_id"], calendar=calendar,
-            gamma=0.0 if isinstance(gamma, float) and gamma < 0 else None,
         )  # fmt: skip
         try:
             plan = plan_schedule(None, req, row)
@@ -456,4 +485,5 @@ def order_schedules(
             skipped.append((o["order_id"], str(exc)))
             continue
         plans.append(plan)
-    return OrderSchedules(schedule_rows(plans, run_id, created), skipped)
+        notes.extend((o["order_id"], note) for note in plan.notes)
+    return OrderSchedules(schedule_rows(plans, run_id, created), skipped, notes)

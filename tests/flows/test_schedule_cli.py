@@ -6,13 +6,18 @@ import datetime as dt
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 
+from calibration.impact import schedule_gamma
+from data.errors import KappaError
 from data.home import KappaHome
 from data.ingest import ingest
 from data.simulator import SimConfig, SymbolParams, write_dataset
+from flows.schedules import ScheduleRequest, plan_schedule
 from tests.conftest import query, run_kappa
 
 PAPER = ["--shares", "1e6", "--side", "sell", "--horizon-days", "5", "--periods", "5",
@@ -153,3 +158,59 @@ def test_baseline_header_prices_risk_at_the_given_lambda_and_json_is_strict() ->
     assert res.returncode == 2 and "at least 2 points" in res.stderr
     res = run_kappa("schedule", *PAPER, "--risk-aversion", "1e-6", "--periods", "1000000000")
     assert res.returncode == 2 and "more than 100,000" in res.stderr
+
+
+# A calibration whose γ came out of the wrong sign (the truth was +7.8e-7), stored as "ok" by an older rule
+WRONG_SIGN = {"symbol": "KAAAA", "as_of": dt.date(2026, 11, 20), "sigma_usd": 0.9, "gamma": -3.0e-6,
+              "gamma_se": 8.1e-6, "gamma_status": "ok", "eta": 2e-6, "epsilon_usd": 0.02, "status": "ok"}  # fmt: skip
+MONDAY_OPEN = dt.datetime(2026, 11, 23, 14, 30, tzinfo=dt.UTC)
+
+
+def _request(**kw: object) -> ScheduleRequest:
+    base: dict[str, Any] = {"shares": 5e4, "side": "buy", "horizon_days": 1.0, "periods": 13,
+                            "risk_aversion": 1e-6, "symbol": "KAAAA", "start": MONDAY_OPEN}  # fmt: skip
+    return ScheduleRequest(**{**base, **kw})
+
+
+def test_one_gamma_rule_for_kappa_schedule_and_the_nightly_schedules() -> None:
+    from flows.schedules import order_schedules
+
+    plan = plan_schedule(None, _request(), WRONG_SIGN)  # was refused: "pass --gamma"
+    assert plan.schedule.params.gamma == 0.0
+    assert plan.notes == ("γ = -3.0e-06 ± 8.1e-06 (t = -0.37) has the wrong sign: the schedule uses γ = 0",)
+    given = plan_schedule(None, _request(gamma=1e-7), WRONG_SIGN)  # an explicit γ wins, and needs no note
+    assert given.schedule.params.gamma == 1e-7 and given.notes == ()
+    # the nightly's schedule of the same order: the same γ, the same note
+    orders = pl.DataFrame({"order_id": ["o1"], "symbol": ["KAAAA"], "side": ["buy"], "quantity": [5e4],
+                           "arrival_ts": [dt.datetime(2026, 11, 23, 14, 30)],
+                           "end_ts": [dt.datetime(2026, 11, 23, 21)], "risk_aversion": [1e-6]})  # fmt: skip
+    nightly = order_schedules(orders, pl.DataFrame([WRONG_SIGN]), "run-x")
+    assert nightly.skipped == [] and nightly.rows["gamma"].unique().to_list() == [0.0]
+    assert nightly.notes == [("o1", plan.notes[0])]
+    same = plan_schedule(None, _request(periods=78), WRONG_SIGN).schedule  # the nightly's 5-minute periods
+    np.testing.assert_allclose(nightly.rows.sort("period")["holdings_shares"], same.holdings, rtol=1e-12)
+    # a positive γ that is not significant is used as estimated, and said so
+    weak = {**WRONG_SIGN, "gamma": 7.8e-7, "gamma_status": "not_significant"}
+    plan = plan_schedule(None, _request(), weak)
+    assert plan.schedule.params.gamma == 7.8e-7
+    assert plan.notes == (
+        "γ = 7.8e-07 ± 8.1e-06 (t = 0.10) is not significant (t < 1.96): the schedule uses it as estimated",
+    )
+    assert order_schedules(orders, pl.DataFrame([weak]), "run-x").notes == [("o1", plan.notes[0])]
+    # a significant γ: no note; no γ at all: refused as before, and the nightly skips the order with why
+    assert plan_schedule(None, _request(), {**weak, "gamma_se": 1e-7}).notes == ()
+    none = {**WRONG_SIGN, "gamma": None, "gamma_se": None, "gamma_status": "insufficient_data"}
+    with pytest.raises(KappaError, match="has no gamma"):
+        plan_schedule(None, _request(), none)
+    assert "has no gamma" in order_schedules(orders, pl.DataFrame([none]), "run-x").skipped[0][1]
+
+
+def test_schedule_from_a_calibration_states_the_gamma_it_used(calibrated: KappaHome) -> None:
+    (gamma, se, status) = query(calibrated, "SELECT gamma, gamma_se, gamma_status FROM calibrations")[0]
+    order = ["--symbol", "AAA", "--shares", "2e5", "--side", "buy", "--horizon-days", "1", "--periods", "13"]
+    s = _json(*order, "--risk-aversion", "1e-6", "--home", str(calibrated.root))  # no --gamma: not refused
+    rule = schedule_gamma(gamma, se, status)
+    assert s["parameters"]["gamma"] == rule.gamma  # type: ignore[index]
+    plan = plan_schedule(calibrated, _request(symbol="AAA", start=None))
+    assert plan.schedule.params.gamma == rule.gamma and plan.notes == ((rule.note,) if rule.note else ())
+    assert status != "ok" or plan.notes == ()
