@@ -315,7 +315,7 @@ def _fills_reason(temp: TemporaryFit | None) -> str:
     if temp.status == "insufficient_data":
         if temp.nobs >= MIN_FILLS and temp.orders >= MIN_ORDERS:
             return f"{temp.nobs} own fills from {temp.orders} orders, all at one trading rate"
-        return f"{temp.nobs} own fills from {temp.orders} orders, fewer than {MIN_FILLS} from {MIN_ORDERS}"
+        return f"{temp.nobs} own fills from {temp.orders} orders; {MIN_FILLS} from {MIN_ORDERS} orders needed"
     return f"own fills gave eta = {temp.eta:.2e}, epsilon = {temp.epsilon_usd:.4g} ({temp.status})"
 
 

@@ -186,6 +186,15 @@ def test_symbols_without_fills_fall_back_and_say_so() -> None:
     )
     eta, source = eta_fallback(1.0, 1e6)
     assert source == "almgren_2005" and eta == pytest.approx(ALMGREN_2005_ETA * 0.1**-0.4 / 1e6)
+    # too few orders: the reason says how many there were and how many are needed
+    two = w.fills.filter(pl.col("order_id").is_in(w.fills["order_id"].unique().sort().head(2).implode()))
+    few = calibrate_window(type(w)(w.as_of, w.lookback_days, w.sessions, w.quotes, w.trades, two, w.daily))
+    reason = few.filter(pl.col("symbol") == two["symbol"][0])["reason"].item()
+    n = two.height
+    assert f"epsilon: quoted half spread ({n} own fills from 2 orders; 20 from 3 orders needed)" in reason
+    assert reason.endswith(
+        "eta: almgren_2005 (no symbol fitted from fills: Almgren et al. (2005) at 10% of ADV)"
+    )
 
 
 def test_gamma_statuses_say_what_is_wrong() -> None:
