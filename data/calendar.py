@@ -195,6 +195,19 @@ def last_closed_session(moment: dt.datetime, name: str = DEFAULT_CALENDAR) -> dt
     return previous_sessions(local - dt.timedelta(days=1), 1, name)[0]
 
 
+def latest_closed_session(moment: dt.datetime, name: str = DEFAULT_CALENDAR) -> dt.date:
+    """The last session whose close is at or before ``moment``: on a Sunday, Friday's; on a weekday before
+    the close, the previous session's. (:func:`last_closed_session` answers a scheduled evening instead,
+    where a day that closed no session is skipped.)"""
+    if moment.tzinfo is None:
+        raise ValueError("moment must carry a time zone")
+    dates, _, closes = _schedule(name)
+    i = int(np.searchsorted(closes, _to_ns(moment), side="right")) - 1
+    if i < 0:
+        raise ValueError(f"no {name} session closed by {moment}")
+    return dates[i].item()
+
+
 def exchange_zone(name: str = DEFAULT_CALENDAR) -> dt.tzinfo:
     """The exchange's time zone as a ``tzinfo`` (see :func:`exchange_timezone`)."""
     from zoneinfo import ZoneInfo

@@ -1,7 +1,14 @@
 """The ``kappa`` command line.
 
-Every command honours ``KAPPA_HOME`` and ``--home``, exits 0 on success and non-zero with a one-line reason
-on failure. Set ``KAPPA_DEBUG=1`` to see the traceback of an unexpected error.
+Every command honours ``KAPPA_HOME`` and ``--home`` and prints a one-line reason on failure. Exit codes:
+
+====  ==========================================================================================
+0     done (warnings, if any, printed on stderr)
+1     an unexpected error (``KAPPA_DEBUG=1`` shows its traceback)
+2     refused: bad arguments or input, a load refused, a flow run that failed
+3     done, but with warnings, under ``--strict`` (or ``KAPPA_STRICT=1``): for cron and schedulers
+130   interrupted
+====  ==========================================================================================
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import duckdb
 import polars as pl
 import typer
 from rich.console import Console
@@ -23,8 +31,13 @@ from rich.table import Table
 from data.errors import KappaError
 from data.home import KappaHome
 from data.store import reader
+from flows.display import print_frame, write_csv, write_json
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS, Runner
 from schedule.model import ScheduleError
+
+EXIT_REFUSED = 2
+EXIT_WARNINGS = 3
+STRICT_ENV = "KAPPA_STRICT"
 
 if TYPE_CHECKING:
     from data.ingest import LoadReport
@@ -43,6 +56,47 @@ HomeOption = Annotated[
     Path | None,
     typer.Option("--home", help="Kappa home (database, lake, reports); default $KAPPA_HOME or ./.kappa"),
 ]
+CalendarOption = Annotated[
+    str | None,
+    typer.Option(
+        help="exchange_calendars code, e.g. XNYS or 24/7 (default: the home's, else XNYS; the first one given "
+        "is remembered by the home)"
+    ),
+]
+TimezoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        help="IANA zone of timestamps written without a UTC offset, e.g. America/New_York ('exchange': the "
+        "calendar's; default: the home's `kappa config timezone`; none: such rows are quarantined)",
+    ),
+]
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict", help="Exit 3 (not 0) when the command finishes with warnings (also KAPPA_STRICT=1)"
+    ),
+]
+
+
+class FinishedWithWarnings(Exception):
+    """The command did its work, with warnings, under ``--strict``: exit code 3."""
+
+
+def _finish(warnings: list[str], strict: bool) -> None:
+    """Print each warning on stderr; under ``--strict`` end with exit code 3 if there are any."""
+    for w in warnings:
+        err.print(f"[yellow]warning:[/] {w}", soft_wrap=True, highlight=False)
+    if warnings and (strict or os.environ.get(STRICT_ENV, "") not in ("", "0")):
+        raise FinishedWithWarnings(f"finished with {len(warnings)} warning(s) (--strict)")
+
+
+def _home_settings(home: Path | None, calendar: str | None) -> tuple[KappaHome, str]:
+    """The home and its calendar (``data.calendar.home_calendar``: remembered, or refused if it differs)."""
+    from data.calendar import home_calendar
+
+    kh = KappaHome.resolve(home)
+    return kh, home_calendar(kh, calendar)
 
 
 class InputTable(StrEnum):
@@ -83,22 +137,53 @@ def _print_load(report: LoadReport) -> None:
         for rule, n in report.quarantined_by_rule.items():
             t.add_row(rule, f"{n:,}")
         out.print(t)
+    by_date: dict[object, list[int]] = {}
+    for r in report.replaced:
+        acc = by_date.setdefault(r.date, [0, 0, 0])
+        acc[0], acc[1], acc[2] = acc[0] + r.rows_before, acc[1] + r.rows_after, acc[2] + 1
+    what = "order(s)" if report.table == "fills" else ("date(s)" if report.table == "daily" else "symbol(s)")
+    for day, (before, after, n) in by_date.items():
+        when = f" {day}" if day else ""
+        out.print(
+            f"  replaced {report.table}{when}: {before:,} → {after:,} rows ({n:,} {what})", highlight=False
+        )
+    if report.cancelled_fills:
+        out.print(f"  cancelled {report.cancelled_fills:,} stored fill(s) (kept in cancelled_fills)")
 
 
 @app.command("ingest")
 def ingest_cmd(
     table: Annotated[InputTable, typer.Argument(help="Input table of the data contract")],
-    paths: Annotated[list[Path], typer.Argument(help="CSV (optionally .gz) or Parquet files")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="CSV (, ; tab or | delimited, optionally .gz) or Parquet")
+    ],
     home: HomeOption = None,
-    calendar: Annotated[str, typer.Option(help="exchange_calendars code for sessions")] = "XNYS",
+    calendar: CalendarOption = None,
+    timezone: TimezoneOption = None,
+    max_quarantined: Annotated[
+        float,
+        typer.Option(
+            help="Refuse the load (nothing loaded, exit 2) if a file has a larger share quarantined"
+        ),
+    ] = 0.5,
+    replace_orders: Annotated[
+        bool,
+        typer.Option(
+            help="fills: each order the files name gets exactly their fills (the rest is cancelled)"
+        ),
+    ] = False,
+    strict: StrictOption = False,
 ) -> None:
-    """Validate and load files; bad rows go to the quarantine table with the rule they broke.
+    """Validate and load files; bad rows go to the quarantine table with the rule they broke and the line
+    as read. A fills file cancels a fill with exec_type = cancel (FIX trade cancel).
 
-    Example: kappa ingest quotes inbox/2026-11-20/quotes.csv --home ./.kappa
+    Example: kappa ingest quotes inbox/2026-11-20/quotes.csv --timezone America/New_York
     """
     from data.ingest import ingest
 
-    kh = KappaHome.resolve(home)
+    if not 0 <= max_quarantined <= 1:
+        raise KappaError(f"--max-quarantined {max_quarantined} is not a share between 0 and 1")
+    kh, cal = _home_settings(home, calendar)
     with _progress() as bar:
         tasks: dict[str, TaskID] = {}
 
@@ -107,8 +192,65 @@ def ingest_cmd(
                 tasks[path] = bar.add_task(Path(path).name, total=None)
             bar.advance(tasks[path], rows)
 
-        report = ingest(kh, table.value, paths, calendar=calendar, progress=advance)
+        report = ingest(
+            kh, table.value, paths, calendar=cal, timezone=timezone, progress=advance,
+            replace_orders=replace_orders, max_quarantined=max_quarantined,
+        )  # fmt: skip
     _print_load(report)
+    _finish(report.warnings, strict)
+
+
+@app.command("config")
+def config_cmd(
+    key: Annotated[str | None, typer.Argument(help="calendar or timezone (none: show every setting)")] = None,
+    value: Annotated[str | None, typer.Argument(help="The new value (none: show this setting)")] = None,
+    unset: Annotated[bool, typer.Option("--unset", help="Remove the setting (back to the default)")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Show or change the home's settings (KAPPA_HOME/kappa.toml): `calendar` (the exchange whose sessions
+    the data are dated in) and `timezone` (of timestamps written without a UTC offset).
+
+    Example: kappa config timezone America/New_York
+    """
+    from dataclasses import fields
+
+    from data.calendar import check_calendar, check_timezone
+    from data.home import HomeConfig
+
+    kh = KappaHome.resolve(home)
+    known = [f.name for f in fields(HomeConfig)]
+    if key is not None and key not in known:
+        raise KappaError(f"unknown setting {key!r} (settings: {', '.join(known)})")
+    if key is not None and (value is not None or unset):
+        if value is not None and unset:
+            raise KappaError("give a value or --unset, not both")
+        if value is not None:
+            check_calendar(value) if key == "calendar" else (value == "exchange" or check_timezone(value))
+        if key == "calendar" and kh.db_path.exists():
+            err.print(
+                "[yellow]warning:[/] the home already holds data dated in its previous calendar's sessions"
+            )
+        kh.save_config(**{key: value})
+    cfg = kh.config()
+    defaults = {"calendar": "XNYS", "timezone": "none: offset-free timestamps are quarantined"}
+    for name in [key] if key else known:
+        v = getattr(cfg, name)
+        out.print(
+            f"{name} = {v}" if v is not None else f"{name} (unset; default {defaults[name]})", highlight=False
+        )
+
+
+def _query_frame(con: duckdb.DuckDBPyConnection, query: str) -> pl.DataFrame:
+    """The query's rows as polars; an INTERVAL (which polars cannot take) as DuckDB's text, e.g. 00:01:03.5."""
+    rel = con.sql(query)
+    if rel is None:
+        return pl.DataFrame()
+    if any(str(t) == "INTERVAL" for t in rel.types):
+        rel = rel.select(", ".join(
+            f'CAST("{c}" AS VARCHAR) AS "{c}"' if str(t) == "INTERVAL" else f'"{c}"'
+            for c, t in zip(rel.columns, rel.types, strict=True)
+        ))  # fmt: skip
+    return rel.pl()
 
 
 @app.command("sql")
@@ -121,32 +263,24 @@ def sql_cmd(
     wait: Annotated[float, typer.Option(help="Seconds to wait while a job is writing")] = 5.0,
     max_rows: Annotated[int, typer.Option(help="Rows shown in table format")] = 50,
 ) -> None:
-    """Run a read-only query against the Kappa database.
+    """Run a read-only query against the Kappa database; values print in full and times in ISO 8601 UTC
+    (the trailing Z), in every format.
 
     Example: kappa sql "SELECT rule, count(*) FROM quarantine GROUP BY rule" --format csv
     """
     kh = KappaHome.resolve(home)
     with reader(kh, wait_s=wait) as con:
         try:
-            frame = con.sql(query).pl()
+            frame = _query_frame(con, query)
         except Exception as exc:  # DuckDB's parser/binder errors are user errors here
             raise KappaError(f"query failed: {str(exc).splitlines()[0]}") from exc
     if fmt is OutputFormat.csv:
-        sys.stdout.write(frame.write_csv())
+        write_csv(frame)
     elif fmt is OutputFormat.json:
-        sys.stdout.write(json.dumps(frame.to_dicts(), default=str) + "\n")
+        write_json(frame)
     else:
-        _print_frame(frame, max_rows)
-
-
-def _print_frame(frame: pl.DataFrame, max_rows: int) -> None:
-    t = Table(*frame.columns, show_lines=False)
-    for row in frame.head(max_rows).iter_rows():
-        t.add_row(*("" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v)) for v in row))
-    out.print(t)
-    if frame.height > max_rows:
-        out.print(f"... {frame.height - max_rows:,} more rows (use --max-rows or --format csv)")
-    out.print(f"{frame.height:,} row(s)")
+        utc = any(isinstance(t, pl.Datetime) for t in frame.schema.values())
+        print_frame(out, frame, max_rows, note="times are UTC (Z)" if utc else "")
 
 
 RunnerOption = Annotated[
@@ -166,7 +300,6 @@ DaskOption = Annotated[
 BatchOption = Annotated[int, typer.Option("--batch-symbols", help="Symbols per calibration/attribution task")]
 LookbackOption = Annotated[int, typer.Option(help="Sessions of intraday data (σ realized, γ, η, ε)")]
 GarchDaysOption = Annotated[int, typer.Option(help="Daily closes for GARCH(1,1)")]
-CalendarOption = Annotated[str, typer.Option(help="exchange_calendars code")]
 
 
 def _run_flow(
@@ -176,15 +309,16 @@ def _run_flow(
     """Run the Prefect flow ``name`` of :mod:`flows.nightly` on the chosen task runner.
 
     Returns the final state's name and message and the flow's result; a failed run raises its error.
+    Check the arguments before calling: starting Prefect takes seconds.
     """
+    if runner is not Runner.dask and dask_address:
+        raise KappaError("--dask-address needs --task-runner dask")
     from flows.settings import prefect_environment, quiet_known_errors, task_runner
 
     prefect_environment(home)
     from flows import nightly as flows_mod
 
     quiet_known_errors()
-    if runner is not Runner.dask and dask_address:
-        raise KappaError("--dask-address needs --task-runner dask")
     chosen = task_runner(runner.value, workers=workers, dask_address=dask_address)
     fl = getattr(flows_mod, name).with_options(task_runner=chosen)
     state = fl(home=str(home.root), **params, return_state=True)
@@ -192,9 +326,56 @@ def _run_flow(
     return state.name, state.message, result
 
 
-def _print_warnings(state_name: str, message: str | None) -> None:
-    if state_name == "Warning":
-        err.print(f"[yellow]warning:[/] {message}", soft_wrap=True, highlight=False)
+def _state_warnings(state_name: str, message: str | None) -> list[str]:
+    return [message or "finished with warnings"] if state_name == "Warning" else []
+
+
+def _session(value: str, option: str, calendar: str) -> dt.date:
+    """A session date of ``calendar`` given as ``value`` (checked before any flow starts)."""
+    from data.calendar import session_bounds
+
+    day = _parse_date(value, option)
+    if not session_bounds(day, day, calendar).height:
+        raise KappaError(f"{option} {day} is not a session of {calendar} (a weekend or holiday)")
+    return day
+
+
+def _num(v: object, digits: int = 4) -> str:
+    return f"{v:.{digits}g}" if isinstance(v, float) else ("" if v is None else str(v))
+
+
+def _calibration_table(rows: pl.DataFrame) -> Table:
+    """The calibrations as people read them: units in the headers, each estimate ± its standard error,
+    where a value came from when it is not its own estimate, and why a row is not ``ok``."""
+    t = Table("symbol", "status", "σ ($/sh/√day)", "σ (% ann.)", "σ GARCH ($/sh/√day)", "γ ($/sh per sh)",
+              "η ($/sh per sh/day)", "ε ($/sh)", "β", "reason", title_justify="left")  # fmt: skip
+    for r in rows.sort("symbol").iter_rows(named=True):
+        garch = str(r.get("garch_status") or "")
+        g = "realized (fallback)" if garch.startswith("fallback") else _num(r.get("sigma_garch_usd"))
+        pm = "±"
+        gamma = (
+            f"{_num(r.get('gamma'), 3)} {pm} {_num(r.get('gamma_se'), 2)}"
+            if r.get("gamma") is not None
+            else ""
+        )
+        if r.get("gamma") is not None and r.get("gamma_status") not in (None, "ok"):
+            gamma += f" ({r['gamma_status']})"
+        eta = _num(r.get("eta"), 3)
+        if r.get("eta_source") == "fills" and r.get("eta_se") is not None:
+            eta += f" {pm} {_num(r['eta_se'], 2)}"
+        elif r.get("eta_source"):
+            eta += f" ({r['eta_source']})"
+        eps = _num(r.get("epsilon_usd"), 4)
+        if r.get("epsilon_source") and r["epsilon_source"] != "fills":
+            eps += f" ({r['epsilon_source']})"
+        elif r.get("epsilon_se_usd") is not None:
+            eps += f" {pm} {_num(r['epsilon_se_usd'], 2)}"
+        beta = (
+            f"{_num(r.get('beta'), 3)} {pm} {_num(r.get('beta_se'), 2)}" if r.get("beta") is not None else ""
+        )
+        t.add_row(r["symbol"], r["status"], _num(r.get("sigma_usd")), _num(r.get("sigma_pct_ann"), 3), g, gamma,
+                  eta, eps, beta, r.get("reason") or "")  # fmt: skip
+    return t
 
 
 @app.command("calibrate")
@@ -210,32 +391,35 @@ def calibrate_cmd(
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
     batch_symbols: BatchOption = DEFAULT_BATCH_SYMBOLS,
-    calendar: CalendarOption = "XNYS",
+    calendar: CalendarOption = None,
+    strict: StrictOption = False,
 ) -> None:
     """Estimate σ (realized, GARCH), γ, η, ε and β per symbol; rows go to `calibrations` (rerun = replace).
 
     Runs the Prefect flow `calibrate`: symbols in batches, each read from the lake and fitted on the task
-    runner, then one write.
+    runner, then one write. The printout gives the units, each estimate ± its standard error, where a value
+    fell back (and to what), and why a row is not `ok`.
 
     Example: kappa calibrate --as-of 2026-11-20 --lookback-days 20 --symbols AAPL,MSFT
     """
-    kh = KappaHome.resolve(home)
+    kh, cal = _home_settings(home, calendar)
     day = _parse_date(as_of, "--as-of")
+    if lookback_days < 1 or garch_days < 0 or batch_symbols < 1:
+        raise KappaError("--lookback-days and --batch-symbols must be at least 1, --garch-days at least 0")
     chosen = ([s.strip() for s in symbols.split(",") if s.strip()] or None) if symbols else None
     name, message, rows = _run_flow(
         kh, "calibrate", task_runner, workers, dask_address, as_of=day, lookback_days=lookback_days,
-        garch_days=garch_days, symbols=chosen, batch_symbols=batch_symbols, calendar=calendar,
+        garch_days=garch_days, symbols=chosen, batch_symbols=batch_symbols, calendar=cal,
     )  # fmt: skip
     assert isinstance(rows, pl.DataFrame)
     if not rows.height:
         raise KappaError(f"no symbol has data for a calibration as of {day}")
-    shown = rows.select(
-        "symbol", "status", "sigma_usd", "sigma_pct_ann", "sigma_garch_usd", "gamma", "gamma_se",
-        "eta", "eta_source", "epsilon_usd", "beta",
-    ).sort("symbol")  # fmt: skip
-    out.print(f"[bold]calibrations[/] as of {day} (run {rows['run_id'][0]}): {rows.height} symbol(s)")
-    _print_frame(shown, 50)
-    _print_warnings(name, message)
+    counts = ", ".join(f"{s} {n}" for s, n in rows.group_by("status").len().sort("status").iter_rows())
+    out.print(
+        f"[bold]calibrations[/] as of {day} (run {rows['run_id'][0]}): {rows.height} symbol(s): {counts}"
+    )
+    out.print(_calibration_table(rows))
+    _finish(_state_warnings(name, message), strict)
 
 
 @app.command("attribute")
@@ -246,7 +430,8 @@ def attribute_cmd(
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
     batch_symbols: BatchOption = DEFAULT_BATCH_SYMBOLS,
-    calendar: CalendarOption = "XNYS",
+    calendar: CalendarOption = None,
+    strict: StrictOption = False,
 ) -> None:
     """Attribute every order that arrived or traded on a date (Perold shortfall, benchmarks, the model's z,
     markouts); rows go to `attribution` (rerun = replace). Runs the Prefect flow `attribute`.
@@ -255,28 +440,30 @@ def attribute_cmd(
     """
     from flows.attribute import summary
 
-    kh = KappaHome.resolve(home)
-    day = _parse_date(date, "--date")
+    kh, cal = _home_settings(home, calendar)
+    day = _session(date, "--date", cal)
     name, message, rows = _run_flow(
         kh, "attribute", task_runner, workers, dask_address, date=day, batch_symbols=batch_symbols,
-        calendar=calendar,
+        calendar=cal,
     )  # fmt: skip
     assert isinstance(rows, pl.DataFrame)
     run = rows["run_id"][0] if rows.height else "-"
     out.print(f"[bold]attribution[/] {day} (run {run}): {summary(rows)}")
     if rows.height:
         shown = rows.select(
-            "order_id", "symbol", "side", "quantity", "filled_shares", "status", "total_bps", "delay_bps",
-            "spread_bps", "impact_bps", "opportunity_bps", "fees_bps", "slippage_interval_vwap_bps", "z_score",
+            "order_id", "symbol", "side", "quantity", "filled_shares", "status", "total_usd", "total_bps",
+            "delay_bps", "spread_bps", "impact_bps", "opportunity_bps", "fees_bps", "slippage_arrival_bps",
+            "slippage_interval_vwap_bps", "z_score",
         ).sort("order_id")  # fmt: skip
-        _print_frame(shown, 30)
-    _print_warnings(name, message)
+        print_frame(out, shown, 30, note="costs: positive = paid; bps of quantity × reference price")
+    _finish(_state_warnings(name, message), strict)
 
 
 @app.command("nightly")
 def nightly_cmd(
     date: Annotated[
-        str | None, typer.Option("--date", help="Session date, YYYY-MM-DD (default: the last closed session)")
+        str | None,
+        typer.Option("--date", help="Session date, YYYY-MM-DD (default: the last session that has closed)"),
     ] = None,
     home: HomeOption = None,
     inbox: Annotated[
@@ -288,24 +475,55 @@ def nightly_cmd(
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
     batch_symbols: BatchOption = DEFAULT_BATCH_SYMBOLS,
-    calendar: CalendarOption = "XNYS",
+    calendar: CalendarOption = None,
+    timezone: TimezoneOption = None,
+    strict: StrictOption = False,
 ) -> None:
     """One evening as a Prefect flow: ingest the drop folder, calibrate, attribute, schedule the next
     session's pending orders, write, render the report and publish artifacts.
 
     Example: kappa nightly --date 2026-11-20 --task-runner dask --dask-address tcp://10.0.0.5:8786
     """
-    kh = KappaHome.resolve(home)
-    name, message, result = _run_flow(
-        kh, "nightly", task_runner, workers, dask_address, date=_parse_date(date, "--date") if date else None,
-        inbox=str(inbox) if inbox else None, lookback_days=lookback_days, garch_days=garch_days,
-        batch_symbols=batch_symbols, calendar=calendar,
+    from data.calendar import latest_closed_session
+
+    kh, cal = _home_settings(home, calendar)
+    if date:
+        day = _session(date, "--date", cal)
+    else:
+        day = latest_closed_session(dt.datetime.now(dt.UTC), cal)
+        out.print(f"session {day} (the last one that has closed)")
+    if inbox is not None and not inbox.is_dir():
+        raise KappaError(f"--inbox {inbox} is not a folder")
+    _require_quotes(kh, day, inbox)
+    _, _, result = _run_flow(
+        kh, "nightly", task_runner, workers, dask_address, date=day, inbox=str(inbox) if inbox else None,
+        lookback_days=lookback_days, garch_days=garch_days, batch_symbols=batch_symbols, calendar=cal,
+        timezone=timezone,
     )  # fmt: skip
-    if name == "Skipped":
-        out.print(f"skipped: {message}")
-        return
     _print_night(result)
-    _print_warnings(name, message)
+    _finish(_night_warnings(result), strict)
+
+
+def _require_quotes(home: KappaHome, day: dt.date, inbox: Path | None) -> None:
+    """Refuse a night that would fail for want of quotes before Prefect starts (it takes seconds)."""
+    from data.inbox import inbox_files, inbox_folder
+
+    folder = inbox or inbox_folder(home, day)
+    if "quotes" in inbox_files(folder)[0]:
+        return
+    if home.db_path.exists():
+        from data.market import lake_paths
+
+        if lake_paths(home, "quotes", [day]):
+            return
+    raise KappaError(f"no quotes for {day}: put the day's files in {folder} (or load them first)")
+
+
+def _night_warnings(result: object) -> list[str]:
+    from flows.nightly import NightlyResult
+
+    assert isinstance(result, NightlyResult)
+    return [f"{result.date}: {w}" for w in result.warnings]
 
 
 def _print_night(result: object) -> None:
@@ -337,52 +555,70 @@ def backfill_cmd(
     workers: WorkersOption = None,
     dask_address: DaskOption = None,
     batch_symbols: BatchOption = DEFAULT_BATCH_SYMBOLS,
-    calendar: CalendarOption = "XNYS",
+    calendar: CalendarOption = None,
+    timezone: TimezoneOption = None,
+    strict: StrictOption = False,
 ) -> None:
     """Run the nightly flow for every session from START to END in order; finished dates are skipped, so
     a backfill that failed resumes where it stopped.
 
     Example: kappa backfill --start 2026-11-02 --end 2026-11-20
     """
-    kh = KappaHome.resolve(home)
+    from data.calendar import sessions
+
+    kh, cal = _home_settings(home, calendar)
     first, last = _parse_date(start, "--start"), _parse_date(end, "--end")
     if last < first:
         raise KappaError(f"--end {last} is before --start {first}")
+    if not sessions(first, last, cal):
+        raise KappaError(f"no {cal} session between {first} and {last}")
     _, _, results = _run_flow(
         kh, "backfill", task_runner, workers, dask_address, start=first, end=last, redo=redo,
-        lookback_days=lookback_days, garch_days=garch_days, batch_symbols=batch_symbols, calendar=calendar,
+        lookback_days=lookback_days, garch_days=garch_days, batch_symbols=batch_symbols, calendar=cal,
+        timezone=timezone,
     )  # fmt: skip
     assert isinstance(results, list)
+    warnings = []
     for r in results:
         _print_night(r)
-        for w in r.warnings:
-            err.print(f"[yellow]warning:[/] {r.date}: {w}", soft_wrap=True, highlight=False)
+        warnings += _night_warnings(r)
     out.print(f"backfill {first} .. {last}: {len(results)} night(s) run, the others were already done")
+    _finish(warnings, strict)
 
 
 @app.command("serve")
 def serve_cmd(
     home: HomeOption = None,
     cron: Annotated[str, typer.Option(help="Cron expression in the exchange's time zone")] = "30 18 * * 1-5",
-    timezone: Annotated[
-        str | None, typer.Option(help="IANA time zone (default: the exchange's, America/New_York for XNYS)")
+    cron_timezone: Annotated[
+        str | None,
+        typer.Option(help="IANA zone of the cron (default: the exchange's, America/New_York for XNYS)"),
     ] = None,
     name: Annotated[str, typer.Option(help="Deployment name")] = "kappa-nightly",
-    calendar: CalendarOption = "XNYS",
+    calendar: CalendarOption = None,
 ) -> None:
     """Register the nightly deployment on a cron schedule and serve it until interrupted; each run
     processes the session that had just closed, and holidays and weekends are skipped.
 
     Example: kappa serve --cron "30 18 * * 1-5" --calendar XNYS
     """
+    from cronsim import CronSim, CronSimError
+
+    from data.calendar import check_timezone
     from flows.settings import prefect_environment
 
-    kh = KappaHome.resolve(home)
+    kh, calendar = _home_settings(home, calendar)
+    try:
+        CronSim(cron, dt.datetime.now(dt.UTC))
+    except CronSimError as exc:
+        raise KappaError(f"--cron {cron!r} is not a cron expression: {exc}") from None
+    if cron_timezone:
+        check_timezone(cron_timezone)
     prefect_environment(kh)
     from flows.deploy import nightly_deployment, prefect_server, serve, serve_commands, upcoming_nights
 
     with prefect_server(kh) as url:
-        deployment = nightly_deployment(kh, cron=cron, timezone=timezone, calendar=calendar, name=name)
+        deployment = nightly_deployment(kh, cron=cron, timezone=cron_timezone, calendar=calendar, name=name)
         tz = deployment.schedules[0].schedule.timezone
         full_name = f"{deployment.flow_name}/{deployment.name}"
 
@@ -610,37 +846,62 @@ def demo_cmd(
     for night in result.nights:
         _print_night(night)
         for w in getattr(night, "warnings", []):
-            out.print(f"    [yellow]warning:[/] {w}", highlight=False)
+            out.print(f"    [yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     t = Table("table", "rows", title="rows in the database", title_justify="left")
     for name, n in result.table_rows.items():
         t.add_row(name, f"{n:,}")
     out.print(t)
     out.print(f"calibrated as of {result.dates[-1]}, beside the simulator's truth:")
-    _print_frame(result.calibration_vs_truth, 50)
+    print_frame(out, result.calibration_vs_truth, 50, note="estimate ± standard error beside the truth")
     out.print(f"database: {kh.db_path}\nlake:     {kh.lake}\ninbox:    {kh.inbox}")
     out.print(f"report:   {result.report}")
-    h = f" --home {kh.root}" if home else ""
-    out.print("try:")
-    out.print(
-        f'  kappa sql{h} "SELECT date, broker, orders, total_bps, z_mean, z_std FROM scorecard_broker '
-        'ORDER BY date, broker"'
-    )
-    out.print(
-        f'  kappa sql{h} "SELECT symbol, as_of, sigma_usd, gamma, eta, epsilon_usd, status FROM latest_calibrations"'
-    )
-    out.print(
-        f'  kappa sql{h} "SELECT order_id, symbol, side, shares, count(*) - 1 AS periods, '
-        'max(expected_cost_usd) AS e_usd, max(std_usd) AS sd_usd FROM schedules GROUP BY ALL ORDER BY 1"'
-    )
+    import shlex
+
+    kappa = _kappa_command()
+    h = f" --home {shlex.quote(str(kh.root))}" if home else ""
+    out.print("try (as printed):")
+    for query in DEMO_QUERIES:
+        out.print(f"  {kappa} sql{h} {shlex.quote(query)}", highlight=False, soft_wrap=True)
+
+
+DEMO_QUERIES = (
+    "SELECT date, broker, orders, total_bps, slippage_arrival_bps, z_mean, z_std FROM scorecard_broker "
+    "ORDER BY date, broker",
+    "SELECT symbol, as_of, sigma_usd, gamma, gamma_status, eta, eta_source, epsilon_usd, status "
+    "FROM latest_calibrations",
+    "SELECT order_id, symbol, side, shares, count(*) - 1 AS periods, max(expected_cost_usd) AS e_usd, "
+    "max(std_usd) AS sd_usd FROM schedules GROUP BY ALL ORDER BY 1",
+)
+
+
+def _kappa_command() -> str:
+    """How to call this ``kappa`` from the current folder: by name if it is the one on the PATH, else by its
+    path (``.venv/bin/kappa`` after ``make demo``)."""
+    import shutil
+
+    script = Path(sys.executable).parent / "kappa"
+    on_path = shutil.which("kappa")
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "kappa"
+    if not script.exists():
+        return f"{sys.executable} -m flows.cli"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def main() -> None:
-    """Entry point: run the app, turning errors into one line on stderr and a non-zero exit code."""
+    """Entry point: run the app, turning errors into one line on stderr and the exit codes of the module
+    docstring."""
     try:
         app(standalone_mode=False)
+    except FinishedWithWarnings as exc:
+        err.print(f"[yellow]{exc}[/]", soft_wrap=True, highlight=False)
+        sys.exit(EXIT_WARNINGS)
     except (KappaError, ScheduleError) as exc:
-        err.print(f"[red]error:[/] {exc}", soft_wrap=True, highlight=False)
-        sys.exit(2)
+        err.print(f"[red]error:[/] {_one_line(exc)}", soft_wrap=True, highlight=False)
+        sys.exit(EXIT_REFUSED)
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
         sys.exit(code if isinstance(code, int) else 0)
@@ -654,8 +915,14 @@ def main() -> None:
             sys.exit(int(getattr(exc, "exit_code", 2)))
         if os.environ.get("KAPPA_DEBUG"):
             raise
-        err.print(f"[red]error:[/] {type(exc).__name__}: {exc}", soft_wrap=True, highlight=False)
+        err.print(f"[red]error:[/] {type(exc).__name__}: {_one_line(exc)}", soft_wrap=True, highlight=False)
         sys.exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line (a flow run's message may carry a traceback after its first line)."""
+    text = str(exc).strip()
+    return " ".join(text.splitlines()[:1]) if text else type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -36,8 +36,15 @@ from prefect.futures import PrefectFuture
 from prefect.states import Completed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from data.calendar import DEFAULT_CALENDAR, exchange_zone, last_closed_session, session_bounds, sessions
-from data.errors import DatabaseBusyError, InputError
+from data.calendar import (
+    DEFAULT_CALENDAR,
+    exchange_zone,
+    home_calendar,
+    last_closed_session,
+    session_bounds,
+    sessions,
+)
+from data.errors import DatabaseBusyError, InputError, KappaError
 from data.home import KappaHome
 from data.inbox import InboxLoad, inbox_folder, ingest_inbox
 from data.market import lake_paths, read_pending_orders
@@ -174,6 +181,7 @@ class NightlyResult:
     loaded_rows: int = 0
     quarantined_rows: int = 0
     ignored_files: list[str] = field(default_factory=list)
+    load_warnings: list[str] = field(default_factory=list)
     calibration_status: dict[str, int] = field(default_factory=dict)
     attribution: str = ""
     orders_attributed: int = 0
@@ -185,8 +193,8 @@ class NightlyResult:
     @property
     def warnings(self) -> list[str]:
         out = [_warning(f) for f in self.failed_symbols]
-        out += [f"file not loaded (matches no table): {f}" for f in self.ignored_files]
-        return out
+        out += [f"file not loaded: {f}" for f in self.ignored_files]
+        return out + [f"load: {w}" for w in self.load_warnings]
 
 
 def _failures(
@@ -245,7 +253,7 @@ def _run_name(command: str) -> Callable[[], str]:
         p = flow_run.parameters
         day = p.get("date") or p.get("as_of")
         if day is None:
-            resolved = scheduled_session(p.get("calendar") or DEFAULT_CALENDAR)
+            resolved = scheduled_session(p.get("calendar") or home_calendar(KappaHome.resolve(p.get("home"))))
             return f"{command} {resolved}" if resolved else f"{command} (no session closed)"
         return f"{command} {day}"
 
@@ -310,7 +318,8 @@ def nightly(
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     garch_days: int = DEFAULT_GARCH_DAYS,
     batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
-    calendar: str = DEFAULT_CALENDAR,
+    calendar: str | None = None,
+    timezone: str | None = None,
 ) -> Any:
     """One evening: ingest the date's drop folder, calibrate as of the date, attribute the date's orders,
     schedule the next session's pending orders, write everything in one transaction, render the report
@@ -330,10 +339,13 @@ def nightly(
     batch_symbols
         Symbols per calibration or attribution task.
     calendar
-        ``exchange_calendars`` code of the exchange.
+        ``exchange_calendars`` code of the exchange (default: the home's, ``data.calendar.home_calendar``).
+    timezone
+        IANA zone of the drop folder's timestamps written without a UTC offset (default: the home's).
     """
     logger = get_run_logger()
     kh = KappaHome.resolve(home)
+    calendar = home_calendar(kh, calendar)
     day = date or scheduled_session(calendar)
     if day is None:
         local = scheduled_moment().astimezone(exchange_zone(calendar)).date()
@@ -344,7 +356,7 @@ def nightly(
     params = {"date": day, "lookback_days": lookback_days, "garch_days": garch_days, "calendar": calendar}
     with recorded_run(kh, "nightly", params) as run_id, ExitStack() as stack:
         folder = inbox_folder(kh, day) if inbox is None else Path(inbox).expanduser().resolve()
-        load: InboxLoad = load_inbox_task(kh, folder, calendar=calendar)
+        load: InboxLoad = load_inbox_task(kh, folder, calendar=calendar, timezone=timezone)
         logger.info(
             "ingested %s file(s) from %s: %s rows loaded, %s quarantined",
             sum(len(r.files) for r in load.loads), folder, sum(r.rows_loaded for r in load.loads),
@@ -382,12 +394,13 @@ def nightly(
                 calibrations=calibrations, calibration_as_of=day, attribution=attribution, attribution_date=day,
                 schedules=scheduled.rows, schedule_orders=pending["order_id"].to_list(),
             ),
-            message=message, status="warning" if failed or load.ignored else "success",
+            message=message, status="warning" if failed or load.warnings else "success",
         )  # fmt: skip
         files = report_task(kh, day) if attribution.height else None
         result = NightlyResult(
             date=day, run_id=run_id, loaded_rows=sum(r.rows_loaded for r in load.loads),
             quarantined_rows=load.quarantined, ignored_files=load.ignored,
+            load_warnings=[w for r in load.loads for w in r.warnings],
             calibration_status=_status_counts(calibrations), attribution=att.summary(attribution),
             orders_attributed=attribution.height, schedules=pending.height - len(scheduled.skipped),
             skipped_orders=scheduled.skipped, failed_symbols=failed,
@@ -405,7 +418,7 @@ def calibrate(
     garch_days: int = DEFAULT_GARCH_DAYS,
     symbols: list[str] | None = None,
     batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
-    calendar: str = DEFAULT_CALENDAR,
+    calendar: str | None = None,
 ) -> Any:
     """Calibrate ``symbols`` (default: every symbol with data) as of ``as_of`` into ``calibrations``.
 
@@ -414,6 +427,7 @@ def calibrate(
     if symbols is not None and not symbols:
         raise InputError("no symbol given: pass symbols=None to calibrate every symbol with data")
     kh = KappaHome.resolve(home)
+    calendar = home_calendar(kh, calendar)
     params = {"as_of": as_of, "lookback_days": lookback_days, "garch_days": garch_days, "symbols": symbols}
     with recorded_run(kh, "calibrate", params) as run_id, ExitStack() as stack:
         plan, batches = _calibrate(
@@ -436,13 +450,14 @@ def attribute(
     date: dt.date,
     home: str | None = None,
     batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
-    calendar: str = DEFAULT_CALENDAR,
+    calendar: str | None = None,
 ) -> Any:
     """Attribute the orders that arrived or traded on ``date`` into ``attribution`` (rerun = replace).
 
     Returns the rows written (a ``Warning`` state carrying them if a symbol failed).
     """
     kh = KappaHome.resolve(home)
+    calendar = home_calendar(kh, calendar)
     with recorded_run(kh, "attribute", {"date": date}) as run_id:
         parts, failed = _attribute(kh, date, batch_symbols, calendar).collect()
         rows = att.join_rows(parts)
@@ -465,7 +480,8 @@ def backfill(
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
     garch_days: int = DEFAULT_GARCH_DAYS,
     batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
-    calendar: str = DEFAULT_CALENDAR,
+    calendar: str | None = None,
+    timezone: str | None = None,
 ) -> list[NightlyResult]:
     """Run ``nightly`` for every session from ``start`` to ``end``, oldest first.
 
@@ -475,6 +491,7 @@ def backfill(
     """
     logger = get_run_logger()
     kh = KappaHome.resolve(home)
+    calendar = home_calendar(kh, calendar)
     days = sessions(start, end, calendar)
     if not days:
         raise InputError(f"no {calendar} session between {start} and {end}")
@@ -494,13 +511,13 @@ def backfill(
                 garch_days=garch_days,
                 batch_symbols=batch_symbols,
                 calendar=calendar,
+                timezone=timezone,
                 return_state=True,
             ),
         )
         if not state.is_completed():
-            raise RuntimeError(
-                f"nightly {day} ended {state.name}: {state.message}; rerun the backfill to resume"
-            )
+            why = (str(state.message or "").strip().splitlines() or [""])[0]
+            raise KappaError(f"nightly {day} ended {state.name}: {why}; rerun the backfill to resume")
         results.append(state.result())
     return results
 

@@ -83,28 +83,32 @@ def task_runner(
     return DaskTaskRunner(cluster_kwargs={"n_workers": n, "threads_per_worker": 1, "processes": True})
 
 
-class _OneLineKnownErrors:
-    """A logging filter: Kappa's own errors (bad input, a busy database) are logged without a traceback."""
+class _OneLineErrors:
+    """A filter for console log handlers: an error is logged as one line, without its traceback (the
+    traceback stays in Prefect's API logs, and ``KAPPA_DEBUG=1`` keeps it on the console too)."""
 
     def filter(self, record: object) -> bool:
         import logging
 
-        from data.errors import KappaError
-        from schedule.model import ScheduleError
-
         assert isinstance(record, logging.LogRecord)
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, KappaError | ScheduleError):
+        if exc is not None and not os.environ.get("KAPPA_DEBUG"):
+            first = (str(exc).strip().splitlines() or [""])[0]
+            text = record.getMessage().strip().splitlines()[0]
+            record.msg = f"{text} ({type(exc).__name__}: {first})" if first not in text else text
+            record.args = ()
             record.exc_info = None
             record.exc_text = None
         return True
 
 
 def quiet_known_errors() -> None:
-    """Log Kappa's own errors as one line in Prefect's console output (unexpected errors keep theirs)."""
+    """Log errors as one line on the console (Prefect's API logs keep their tracebacks)."""
     import logging
 
     for logger in (logging.getLogger("prefect"), logging.getLogger()):
         for handler in logger.handlers:
-            if not any(isinstance(f, _OneLineKnownErrors) for f in handler.filters):
-                handler.addFilter(_OneLineKnownErrors())
+            if type(handler).__name__ == "APILogHandler" or not isinstance(handler, logging.StreamHandler):
+                continue
+            if not any(isinstance(f, _OneLineErrors) for f in handler.filters):
+                handler.addFilter(_OneLineErrors())

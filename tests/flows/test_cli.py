@@ -28,6 +28,8 @@ def _quotes(write_csv: WriteCsv) -> Path:
             ["AAA", f"{DAY}T10:00:00-05:00", 10, 10.02, 1, 1],
             ["AAA", f"{DAY}T10:00:01-05:00", 10.05, 10.02, 1, 1],
             ["AAA", f"{DAY}T20:00:01-05:00", 10.0, 10.02, 1, 1],
+            ["AAA", f"{DAY}T10:00:02-05:00", 10.01, 10.03, 1, 1],
+            ["AAA", f"{DAY}T10:00:03-05:00", 10.01, 10.03, 1, 1],
         ],
     )
 
@@ -35,8 +37,28 @@ def _quotes(write_csv: WriteCsv) -> Path:
 def test_ingest_prints_counts_per_rule(tmp_path: Path, write_csv: WriteCsv) -> None:
     res = run_kappa("ingest", "quotes", str(_quotes(write_csv)), "--home", str(tmp_path / "h"))
     assert res.returncode == 0, res.stderr
-    assert "loaded 1, quarantined 2" in res.stdout
+    assert "loaded 3, quarantined 2" in res.stdout
+    assert "warning: quotes q.csv: 2 of 5 rows (40.0 %) quarantined" in res.stderr.replace("\n", " ")
     assert "bid_gt_ask" in res.stdout and "outside_session" in res.stdout
+
+
+def test_warnings_exit_0_but_3_under_strict_and_a_refused_load_exits_2(
+    tmp_path: Path, write_csv: WriteCsv
+) -> None:
+    """What cron and schedulers see: a load with warnings exits 0 (3 with --strict or KAPPA_STRICT=1), a
+    load refused for its quarantine exits 2 with one line and records a failed run."""
+    q = _quotes(write_csv)
+    h = str(tmp_path / "h")
+    assert run_kappa("ingest", "quotes", str(q), "--home", h).returncode == 0
+    strict = run_kappa("ingest", "quotes", str(q), "--home", h, "--strict")
+    assert strict.returncode == 3 and "finished with 1 warning(s)" in strict.stderr
+    assert run_kappa("ingest", "quotes", str(q), "--home", h, env={"KAPPA_STRICT": "1"}).returncode == 3
+    refused = run_kappa("ingest", "quotes", str(q), "--home", h, "--max-quarantined", "0.3")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith("error: quotes q.csv: 2 of 5 rows (40.0 %) quarantined")
+    assert len(refused.stderr.strip().splitlines()) == 1
+    runs = query(KappaHome.resolve(h), "SELECT status, rows_written FROM runs ORDER BY started_at")
+    assert runs == [("warning", 3), ("warning", 3), ("warning", 3), ("failed", 0)]
 
 
 def test_kappa_home_environment_variable(tmp_path: Path, write_csv: WriteCsv) -> None:
@@ -113,14 +135,14 @@ def test_sql_says_a_job_is_writing_while_the_database_is_locked(tmp_path: Path, 
         holder.kill()
         holder.wait()
     res = run_kappa("sql", "SELECT count(*) FROM quotes", "--home", str(h), "--format", "csv")
-    assert res.returncode == 0 and res.stdout.splitlines()[1] == "1"
+    assert res.returncode == 0 and res.stdout.splitlines()[1] == "3"
 
 
 def test_every_command_has_help_with_an_example() -> None:
     res = run_kappa("--help")
     listed = {c for c in ("ingest", "sql", "calibrate", "schedule", "attribute", "report", "nightly", "backfill",
-                          "serve", "demo") if f" {c} " in res.stdout}  # fmt: skip
-    assert len(listed) == 10, res.stdout
+                          "serve", "demo", "config") if f" {c} " in res.stdout}  # fmt: skip
+    assert len(listed) == 11, res.stdout
     for cmd in sorted(listed):
         res = run_kappa(cmd, "--help")
         assert res.returncode == 0 and "Example: kappa " + cmd in res.stdout, cmd
@@ -173,11 +195,18 @@ def test_demo_runs_the_nightly_flow_end_to_end_and_reruns_identically(tmp_path: 
     assert "beside the simulator's truth" in res.stdout
     report = h / "reports" / "2026-11-17" / "report.html"
     assert report.exists() and f"report:   {report}" in res.stdout
-    # three example queries, each runs as printed
-    suggested = [ln.strip() for ln in res.stdout.splitlines() if ln.strip().startswith("kappa ")]
-    assert len(suggested) == 3 and all(s.startswith("kappa sql") for s in suggested)
+    # three example queries, each runs as printed, from the repository (where make demo runs), in a shell
+    # without the virtualenv on its PATH
+    lines = res.stdout.splitlines()
+    suggested = [ln.strip() for ln in lines[lines.index("try (as printed):") + 1 :]]
+    assert len(suggested) == 3 and all(" sql " in s for s in suggested), suggested
+    kappa = shlex.split(suggested[0])[0]
+    assert kappa in ("kappa", ".venv/bin/kappa", str(Path(sys.executable).parent / "kappa"))
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     for line in suggested:
-        done = run_kappa(*shlex.split(line)[1:])
+        done = subprocess.run(
+            ["bash", "-c", line], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+        )
         assert done.returncode == 0 and "row(s)" in done.stdout, (line, done.stderr)
     before = {t: query(home, q) for t, q in RESULTS.items()}
     assert run_kappa(*args, unset=("PREFECT_API_URL", "PREFECT_HOME")).returncode == 0

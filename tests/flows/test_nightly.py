@@ -118,7 +118,11 @@ def test_inbox_files_are_sorted_by_table_and_the_rest_is_reported(tmp_path: Path
     assert list(by_table) == ["daily", "quotes", "orders", "fills"]  # the load order: fills after orders
     assert [p.name for p in by_table["quotes"]] == ["NBBO.psv", "Quotes-ARCA.parquet", "quotes.csv"]
     # a desk's own executions are fills, never market prints, whatever else the name says
-    assert [p.name for p in by_table["fills"]] == ["executions_2026-11-20.csv", "fills.csv.gz", "trades_blotter.csv"]
+    assert [p.name for p in by_table["fills"]] == [
+        "executions_2026-11-20.csv",
+        "fills.csv.gz",
+        "trades_blotter.csv",
+    ]
     assert ignored == [
         "notes.txt: its name names no table",
         "orders_and_fills.csv: its name names orders and fills: rename it",
