@@ -651,8 +651,8 @@ def report_cmd(
     """
     from flows.report import report
 
-    kh = KappaHome.resolve(home)
-    files = report(kh, _parse_date(date, "--date"), out_dir)
+    kh, cal = _home_settings(home, None)
+    files = report(kh, _parse_date(date, "--date"), out_dir, calendar=cal)
     out.print(f"report: {files.html}")
     for name, path in files.pngs.items():
         out.print(f"  {name}: {path}")

@@ -396,7 +396,7 @@ def nightly(
             ),
             message=message, status="warning" if failed or load.warnings else "success",
         )  # fmt: skip
-        files = report_task(kh, day) if attribution.height else None
+        files = report_task(kh, day, calendar=calendar) if attribution.height else None
         result = NightlyResult(
             date=day, run_id=run_id, loaded_rows=sum(r.rows_loaded for r in load.loads),
             quarantined_rows=load.quarantined, ignored_files=load.ignored,

@@ -200,7 +200,10 @@ def test_nightly_writes_every_result_of_the_night(two_nights: KappaHome) -> None
     # calibrations: one row per symbol and night, equal to a calibration of the whole window at once
     cal = pl.DataFrame(query(h, f"SELECT symbol, status FROM calibrations WHERE as_of = '{day}' ORDER BY 1"),
                        orient="row", schema=["symbol", "status"])  # fmt: skip
-    assert cal["symbol"].to_list() == ["AAA", "BBB", "CCC"] and set(cal["status"]) == {"ok"}
+    # two sessions give γ no significance: partial, and the reason says so
+    assert cal["symbol"].to_list() == ["AAA", "BBB", "CCC"] and set(cal["status"]) == {"partial"}
+    reasons = query(h, f"SELECT reason FROM calibrations WHERE as_of = '{day}'")
+    assert all(str(r[0]).startswith("gamma: not_significant") for r in reasons), reasons
     w = read_window(h, day, LOOKBACK, 500)
     whole = calibrate_window(MarketWindow(day, LOOKBACK, w.sessions, w.quotes, w.trades, w.fills, w.daily))
     from data.store import reader
@@ -242,7 +245,10 @@ def test_nightly_publishes_artifacts(two_nights: KappaHome) -> None:
             found[key] = arts[0]
     summary = str(found["nightly-summary"].data)
     assert "Cost of the day" in summary and "model z" in summary and "| total |" in summary
-    assert f"(file://{two_nights.reports}/{NIGHTS[1]}/report.html)" in str(found["tca-report"].data)
+    report = str(found["tca-report"].data)
+    assert found["tca-report"].type == "markdown" and "file://" not in report  # the UI opens no file:// link
+    assert f"`{two_nights.reports}/{NIGHTS[1]}/report.html`" in report
+    assert "## Costliest orders" in report and "Slippage to interval VWAP (bps)" in report
     assert "sigma_usd" in str(found["calibrations"].data)
 
 
@@ -286,11 +292,10 @@ def test_a_failing_symbol_is_recorded_and_the_night_ends_in_a_warning(
         ("BBB", "attribution", "ZeroDivisionError: injected attribution failure"),
     ]
     h = fresh_home
-    assert query(h, "SELECT symbol, status, reason FROM calibrations ORDER BY 1") == [
-        ("AAA", "ok", None),
-        ("BBB", "failed", "RuntimeError: injected calibration failure"),
-        ("CCC", "ok", None),
-    ]
+    rows = query(h, "SELECT symbol, status, reason FROM calibrations ORDER BY 1")
+    assert [r[:2] for r in rows] == [("AAA", "partial"), ("BBB", "failed"), ("CCC", "partial")]
+    assert rows[1][2] == "RuntimeError: injected calibration failure"
+    assert all(str(r[2]).startswith("gamma: not_significant") for r in (rows[0], rows[2]))
     att = query(
         h, "SELECT symbol, status, model_status, reason, count(*) FROM attribution GROUP BY ALL ORDER BY 1"
     )
@@ -308,10 +313,10 @@ def test_backfill_resumes_after_a_failure_without_redoing_finished_nights(
     real_report = fn.report_task
 
     @fn.task(name="render report")
-    def report_fails_on_second_night(home: KappaHome, day: dt.date) -> object:
+    def report_fails_on_second_night(home: KappaHome, day: dt.date, calendar: str = "XNYS") -> object:
         if day == NIGHTS[1]:
             raise OSError("injected: the report disk is full")
-        return real_report.fn(home, day)
+        return real_report.fn(home, day, calendar=calendar)
 
     h = str(fresh_home.root)
     monkeypatch.setattr(fn, "report_task", report_fails_on_second_night)
