@@ -539,6 +539,8 @@ def _print_night(result: object) -> None:
     out.print(f"  schedules for the next session: {r.schedules}")
     for order_id, why in r.skipped_orders:
         out.print(f"    {order_id} not scheduled: {why}", highlight=False)
+    for order_id, note in r.schedule_notes:
+        out.print(f"    {order_id}: {note}", highlight=False)
     if r.report:
         out.print(f"  report: {r.report}")
 
@@ -721,10 +723,19 @@ def schedule_cmd(
     points: Annotated[int, typer.Option(help="Frontier points")] = 41,
     plot: Annotated[Path | None, typer.Option(help="Draw the frontier to a .png, .svg or .html file")] = None,
     order_id: Annotated[str | None, typer.Option("--order-id", help="Order this schedule is for")] = None,
-    calendar: Annotated[str, typer.Option(help="exchange_calendars code")] = "XNYS",
+    price: Annotated[
+        float | None,
+        typer.Option("--price", help="Reference price ($/share) of costs in bps (default: the close)"),
+    ] = None,
+    lot_size: Annotated[
+        float, typer.Option("--lot-size", help="Round lot (shares) of the printed schedule")
+    ] = 100,
+    calendar: CalendarOption = None,
     home: HomeOption = None,
 ) -> None:
-    """Optimal Almgren-Chriss schedule (exact discrete solution) with E, V and the baselines beside it.
+    """Optimal Almgren-Chriss schedule (exact discrete solution) with E, V and the baselines beside it:
+    times in the exchange's zone, holdings in round lots (--lot-size), costs in $ and bps (--price, else the
+    calibration's closing mid).
 
     Example: kappa schedule --shares 1e6 --side sell --horizon-days 5 --periods 5 --risk-aversion 1e-6
     --sigma 0.95 --eta 2.5e-6 --gamma 2.5e-7 --epsilon 0.0625
@@ -732,6 +743,14 @@ def schedule_cmd(
     from flows.schedules import ScheduleRequest, plan_schedule, save_plan
     from schedule import periods_for
 
+    kh = KappaHome.resolve(home)
+    if symbol or save:
+        kh, calendar = _home_settings(home, calendar)
+    calendar = calendar or "XNYS"
+    if price is not None and not price > 0:
+        raise KappaError(f"--price {price} must be a positive $/share")
+    if not lot_size > 0:
+        raise KappaError(f"--lot-size {lot_size} must be positive")
     if periods is None and period_days is None:
         raise KappaError("pass --periods N or --period-days τ")
     n = periods_for(horizon_days, period_days) if period_days is not None else periods
@@ -745,8 +764,8 @@ def schedule_cmd(
         drift_usd_per_day=drift, model=model.value, strategy=baseline.value if baseline else "optimal",
         participation=participation, start=_parse_start(start, calendar) if start else None,
         frontier=frontier or plot is not None, frontier_points=points, order_id=order_id, calendar=calendar,
+        price_usd=price,
     )  # fmt: skip
-    kh = KappaHome.resolve(home)
     plan = plan_schedule(kh if symbol else None, req)
     run_id = save_plan(kh, plan) if save else None
     if plot is not None:
@@ -769,11 +788,13 @@ def schedule_cmd(
     if json_out:
         from flows.schedule_output import json_safe, plan_json
 
-        sys.stdout.write(json.dumps(json_safe(plan_json(plan)), default=str, allow_nan=False) + "\n")
+        sys.stdout.write(
+            json.dumps(json_safe(plan_json(plan, lot_size)), default=str, allow_nan=False) + "\n"
+        )
     else:
         from flows.schedule_output import print_plan
 
-        print_plan(out, plan)
+        print_plan(out, plan, lot_size)
     if run_id:
         (err if json_out else out).print(f"saved {plan.schedule_id} to schedules (run {run_id})")
     if plot is not None:

@@ -187,6 +187,7 @@ class NightlyResult:
     orders_attributed: int = 0
     schedules: int = 0
     skipped_orders: list[tuple[str, str]] = field(default_factory=list)
+    schedule_notes: list[tuple[str, str]] = field(default_factory=list)  # (order_id, note): e.g. γ taken as 0
     failed_symbols: list[tuple[str, str, str]] = field(default_factory=list)
     report: str | None = None
 
@@ -403,7 +404,7 @@ def nightly(
             load_warnings=[w for r in load.loads for w in r.warnings],
             calibration_status=_status_counts(calibrations), attribution=att.summary(attribution),
             orders_attributed=attribution.height, schedules=pending.height - len(scheduled.skipped),
-            skipped_orders=scheduled.skipped, failed_symbols=failed,
+            skipped_orders=scheduled.skipped, schedule_notes=scheduled.notes, failed_symbols=failed,
             report=str(files.html) if files else None,
         )  # fmt: skip
         publish_artifacts(result, calibrations, attribution)

@@ -1,9 +1,16 @@
-"""How ``kappa schedule`` shows a plan: JSON for programs, tables and a text chart for people."""
+"""How ``kappa schedule`` shows a plan: JSON for programs, tables and a text chart for people.
+
+For people: times in the exchange's own zone (with its abbreviation), holdings and trades in round lots of
+``LOT_SHARES`` shares (the exact, fractional schedule is in ``--json`` and in the ``schedules`` table), every
+cost in $ and in bps of the order's notional (shares × the reference price: ``--price``, else the
+calibration's closing mid), and the notes on the parameters (e.g. a γ of the wrong sign taken as 0).
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.table import Table
@@ -14,6 +21,7 @@ from schedule import Schedule
 _BLOCKS = " ▏▎▍▌▋▊▉█"
 CHART_WIDTH = 32
 MAX_ROWS = 40
+LOT_SHARES = 100  # a round lot of US equities
 
 
 def _finite(v: float | None) -> float | None:
@@ -55,8 +63,9 @@ def schedule_json(s: Schedule) -> dict[str, Any]:
     }
 
 
-def plan_json(plan: SchedulePlan) -> dict[str, Any]:
-    """``kappa schedule --json``: the schedule's keys, its parameters, the baselines and the frontier."""
+def plan_json(plan: SchedulePlan, lot_shares: float = LOT_SHARES) -> dict[str, Any]:
+    """``kappa schedule --json``: the schedule's keys, its parameters, the baselines and the frontier, with
+    the times in the exchange's zone, the holdings in round lots, the costs in bps and the notes."""
     s, req = plan.schedule, plan.request
     p = s.params
     parameters = {
@@ -70,14 +79,26 @@ def plan_json(plan: SchedulePlan) -> dict[str, Any]:
         "adv_shares": p.power.adv_shares if p.power else None, "participation": req.participation,
         "start": plan.start, "order_id": req.order_id,
     }  # fmt: skip
+    zone = _zone(req.calendar)
+    rounded = s.rounded_holdings(lot_shares)
     out = {
         "schedule_id": plan.schedule_id,
         **schedule_json(s),
         "times_utc": [t.isoformat() for t in plan.times_utc] if plan.times_utc else None,
+        "times_local": [t.astimezone(zone).isoformat() for t in plan.times_utc] if plan.times_utc else None,
+        "timezone": str(zone),
+        "lot_shares": lot_shares,
+        "holdings_lots": rounded.tolist(),
+        "trades_lots": (rounded[:-1] - rounded[1:]).tolist(),
+        "reference_price_usd": plan.reference_price_usd,
+        "expected_cost_bps": plan.bps(s.expected_cost_usd),
+        "std_bps": plan.bps(s.std_usd),
+        "notes": list(plan.notes),
         "parameters": parameters,
         "comparison": [
             {"strategy": c.strategy, "expected_cost_usd": c.expected_cost_usd, "variance_usd2": c.variance_usd2,
              "std_usd": c.std_usd, "utility_usd": c.utility_usd(req.risk_aversion),
+             "expected_cost_bps": plan.bps(c.expected_cost_usd), "std_bps": plan.bps(c.std_usd),
              "duration_days": float(c.times_days[-1])}
             for c in plan.comparison
         ],
@@ -100,28 +121,45 @@ def bar(fraction: float, width: int = CHART_WIDTH) -> str:
     return "█" * full + (_BLOCKS[part] if part else "")
 
 
-def print_plan(console: Console, plan: SchedulePlan) -> None:
-    """Summary, parameters, the holdings table with a text chart, the baselines and the frontier."""
+SESSION_NS = 23_400 * 1_000_000_000  # one trading day (DESIGN §3), as data.calendar.SESSION_NS
+
+
+def _zone(calendar: str) -> ZoneInfo:
+    from data.calendar import exchange_timezone
+
+    return ZoneInfo(exchange_timezone(calendar))
+
+
+def _usd_bps(plan: SchedulePlan, usd: float, digits: int = 2) -> str:
+    bps = plan.bps(usd)
+    return f"${usd:,.{digits}f}" + (f" ({bps:,.2f} bps)" if bps is not None else "")
+
+
+def print_plan(console: Console, plan: SchedulePlan, lot_shares: float = LOT_SHARES) -> None:
+    """Summary, parameters and notes, the holdings table in round lots with exchange-local times and a
+    text chart, the baselines and the frontier; costs in $ and bps."""
     s, req = plan.schedule, plan.request
     p = s.params
     what = f"{req.side} {req.shares:,.0f}" + (f" {req.symbol}" if req.symbol else " shares")
     lam = f", λ = {req.risk_aversion:g}/$" if req.risk_aversion is not None else ""
     console.print(
-        f"[bold]{s.strategy} schedule[/] ({s.model} impact): {what} over {req.horizon_days:g} day(s) "
-        f"in {s.trades.size} period(s) of τ = {s.tau_days:g} day(s){lam}"
+        f"[bold]{s.strategy} schedule[/] ({s.model} impact): {what} over {req.horizon_days:g} trading day(s) "
+        f"in {s.trades.size} period(s) of τ = {s.tau_days:g} day(s) ({s.tau_days * SESSION_NS / 60e9:.4g} min){lam}"
     )
     src = f"calibration of {req.symbol} as of {plan.as_of} (σ {req.sigma_source})" if req.symbol else "given"
     power = (
-        f", η_nl = {p.power.eta_nl:.4g}, β = {p.power.beta:.3g}, ADV = {p.power.adv_shares:,.0f}"
+        f", η_nl = {p.power.eta_nl:.4g}, β = {p.power.beta:.3g}, ADV = {p.power.adv_shares:,.0f} sh/day"
         if p.power
         else ""
     )
     console.print(
-        f"parameters ({src}): σ = {p.sigma_usd:.6g} $/sh/√day, γ = {p.gamma:.4g}, "
-        + (f"η = {p.eta:.4g}, η̃ = {s.eta_tilde:.4g}, " if s.eta_tilde is not None else "")
+        f"parameters ({src}): σ = {p.sigma_usd:.6g} $/sh/√day, γ = {p.gamma:.4g} $/sh per sh, "
+        + (f"η = {p.eta:.4g} $/sh per sh/day, η̃ = {s.eta_tilde:.4g}, " if s.eta_tilde is not None else "")
         + f"ε = {p.epsilon_usd:.4g} $/sh{power}"
         + (f", drift α = {req.drift_usd_per_day:g} $/sh/day" if req.drift_usd_per_day else "")
     )
+    for note in plan.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     if s.kappa_per_day is not None:
         hl = s.half_life_days
         console.print(
@@ -129,31 +167,46 @@ def print_plan(console: Console, plan: SchedulePlan) -> None:
             + (f"{hl:.4g} days" if hl is not None and math.isfinite(hl) else "∞ (TWAP)")
         )
     c = s.cost
+    price = plan.reference_price_usd
+    notional = (
+        f" of ${req.shares * price:,.0f} notional (shares × ${price:,.4g})" if price else " (--price for bps)"
+    )
     console.print(
-        f"E = ${s.expected_cost_usd:,.2f} (permanent {c.permanent_usd:,.2f}, fixed {c.fixed_usd:,.2f}, "
-        f"temporary {c.temporary_usd:,.2f}, drift {c.drift_usd:,.2f}); √V = ${s.std_usd:,.2f}"
-        + (f"; E + λV = ${s.utility_usd(req.risk_aversion):,.2f}" if req.risk_aversion is not None else "")
+        f"E = {_usd_bps(plan, s.expected_cost_usd)}{notional}: permanent {_usd_bps(plan, c.permanent_usd)}, "
+        f"fixed {_usd_bps(plan, c.fixed_usd)}, temporary {_usd_bps(plan, c.temporary_usd)}, drift "
+        f"{_usd_bps(plan, c.drift_usd)}; √V = {_usd_bps(plan, s.std_usd)}"
+        + (f"; E + λV = ${s.utility_usd(req.risk_aversion):,.2f}" if req.risk_aversion is not None else ""),
+        highlight=False,
     )
+    zone = _zone(req.calendar)
+    lots = s.rounded_holdings(lot_shares)
     t = Table(
-        "k", "t (days)", *(["time (UTC)"] if plan.times_utc else []), "holdings", "trade", "holdings chart"
-    )
+        "k", "t (days)", *([f"time ({zone})"] if plan.times_utc else []), "holdings (sh)", "trade (sh)",
+        "holdings chart",
+    )  # fmt: skip
     step = max(1, math.ceil(s.holdings.size / MAX_ROWS))
     shown = sorted({*range(0, s.holdings.size, step), s.holdings.size - 1})
     for k in shown:
-        when = [plan.times_utc[k].strftime("%Y-%m-%d %H:%M")] if plan.times_utc else []
-        trade = f"{s.trades[k - 1]:,.0f}" if k else ""
-        t.add_row(str(k), f"{s.times_days[k]:.4g}", *when, f"{s.holdings[k]:,.0f}", trade,
+        when = [plan.times_utc[k].astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")] if plan.times_utc else []
+        trade = f"{lots[k - 1] - lots[k]:,.0f}" if k else ""
+        t.add_row(str(k), f"{s.times_days[k]:.4g}", *when, f"{lots[k]:,.0f}", trade,
                   bar(s.holdings[k] / req.shares))  # fmt: skip
     console.print(t)
-    if step > 1:
-        console.print(f"(every {step}th period shown; --json for all)")
-    cmp = Table("schedule", "E ($)", "√V ($)", "E + λV ($)", "days", title="compared on the same cost model",
-                title_justify="left")  # fmt: skip
+    console.print(
+        f"holdings and trades in round lots of {lot_shares:g} shares (the exact schedule: --json); "
+        + (f"times in {zone}" if plan.times_utc else "no start time: --start or --symbol")
+        + (f"; every {step}th period shown (--json for all)" if step > 1 else ""),
+        highlight=False,
+    )
+    bps = price is not None
+    cmp = Table("schedule", "E ($)", *(["E (bps)"] if bps else []), "√V ($)", *(["√V (bps)"] if bps else []),
+                "E + λV ($)", "days", title="compared on the same cost model", title_justify="left")  # fmt: skip
     for x in plan.comparison:
         util = f"{x.utility_usd(req.risk_aversion):,.0f}" if req.risk_aversion is not None else ""
-        cmp.add_row(
-            x.strategy, f"{x.expected_cost_usd:,.0f}", f"{x.std_usd:,.0f}", util, f"{x.times_days[-1]:.4g}"
-        )
+        e_bps = [f"{plan.bps(x.expected_cost_usd):,.2f}"] if bps else []
+        sd_bps = [f"{plan.bps(x.std_usd):,.2f}"] if bps else []
+        cmp.add_row(x.strategy, f"{x.expected_cost_usd:,.0f}", *e_bps, f"{x.std_usd:,.0f}", *sd_bps, util,
+                    f"{x.times_days[-1]:.4g}")  # fmt: skip
     console.print(cmp)
     if plan.frontier:
         ft = Table("λ (1/$)", "κT", "E ($)", "√V ($)", "", title="efficient frontier", title_justify="left")

@@ -75,6 +75,7 @@ class ScheduleRequest:
     profile_days: int = DEFAULT_PROFILE_DAYS
     order_id: str | None = None
     calendar: str = DEFAULT_CALENDAR
+    price_usd: float | None = None  # the reference price of costs in bps (default: the calibration's close)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,14 @@ class SchedulePlan:
     notes: tuple[str, ...] = ()
     """What people should know about the parameters taken from the calibration (e.g. a γ of the wrong sign
     taken as 0, a γ that is not significant), one sentence each; empty where there is nothing to say."""
+    reference_price_usd: float | None = None
+    """The price costs in bps are of (bps of shares × price): the given price, else the calibration's closing
+    mid; ``None`` without either."""
+
+    def bps(self, usd: float) -> float | None:
+        """``usd`` in basis points of the order's notional (shares × reference price)."""
+        p = self.reference_price_usd
+        return 1e4 * usd / (self.request.shares * p) if p else None
 
 
 def plan_schedule(
@@ -171,7 +180,12 @@ def plan_schedule(
         frontier_id=("f-" + _digest({**ident, "points": req.frontier_points})) if req.frontier else None,
         profile_days=profile_days,
         notes=parameter_notes(req, row),
+        reference_price_usd=req.price_usd or _positive((row or {}).get("mid_close_usd")),
     )
+
+
+def _positive(v: object) -> float | None:
+    return float(v) if isinstance(v, int | float) and math.isfinite(v) and v > 0 else None
 
 
 def parameter_notes(req: ScheduleRequest, row: dict[str, object] | None) -> tuple[str, ...]:

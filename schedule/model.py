@@ -209,6 +209,20 @@ class Schedule:
             return None
         return math.inf if self.kappa_per_day == 0 else 1.0 / self.kappa_per_day
 
+    def rounded_holdings(self, lot_shares: float) -> FloatArray:
+        """The holdings rounded to round lots of ``lot_shares`` (what an order router can send).
+
+        x̂_0 = X and x̂_M = 0 exactly; in between x̂_k = lot·round(x_k/lot), so the rounded trades
+        n̂_k = x̂_{k−1} − x̂_k are whole lots but for the odd lot of X (if X is no whole number of lots, it
+        is in the first trade), they sum to X, and no x̂_k is more than half a lot from x_k.
+        """
+        if lot_shares <= 0:
+            raise ScheduleError(f"the lot size must be positive, not {lot_shares}")
+        x = np.asarray(self.holdings, dtype=np.float64)
+        out = np.round(x / lot_shares) * lot_shares
+        out[0], out[-1] = x[0], 0.0
+        return np.minimum(out, x[0])
+
     def utility_usd(self, risk_aversion: float | None = None) -> float:
         """E + λV at ``risk_aversion`` (default the schedule's own λ, else 0)."""
         lam = risk_aversion if risk_aversion is not None else (self.risk_aversion or 0.0)

@@ -214,3 +214,31 @@ def test_schedule_from_a_calibration_states_the_gamma_it_used(calibrated: KappaH
     plan = plan_schedule(calibrated, _request(symbol="AAA", start=None))
     assert plan.schedule.params.gamma == rule.gamma and plan.notes == ((rule.note,) if rule.note else ())
     assert status != "ok" or plan.notes == ()
+
+
+def test_the_printout_gives_exchange_times_round_lots_and_costs_in_usd_and_bps() -> None:
+    """As a trader reads it: each period's end in New York time (nights skipped), whole lots that sum to the
+    order (the odd lot in the first trade), and E and √V in $ and in bps of shares × the given price."""
+    args = ["--shares", "100050", "--side", "sell", "--horizon-days", "2", "--periods", "4",
+            "--sigma", "0.95", "--eta", "2.5e-6", "--gamma", "2.5e-7", "--epsilon", "0.0625",
+            "--risk-aversion", "1e-6", "--start", "2026-11-27T12:00-05:00", "--price", "40"]  # fmt: skip
+    s = _json(*args)
+    x = np.asarray(s["holdings"])
+    lots = np.asarray(s["holdings_lots"])
+    assert lots[0] == 100_050 and lots[-1] == 0 and np.all(np.abs(lots[1:] - x[1:]) <= 50)
+    trades = np.asarray(s["trades_lots"])
+    assert trades.sum() == 100_050 and np.all(trades[1:] % 100 == 0) and trades[0] % 100 == 50
+    assert s["expected_cost_bps"] == pytest.approx(1e4 * s["expected_cost_usd"] / (100_050 * 40))
+    assert s["std_bps"] == pytest.approx(1e4 * s["std_usd"] / (100_050 * 40))
+    # Friday 27 Nov 2026 closes early (13:00): from noon, a period of 0.5 day (195 min) has 60 min on Friday
+    # and 135 on Monday from the 09:30 open
+    assert s["timezone"] == "America/New_York"
+    assert s["times_local"][:3] == ["2026-11-27T12:00:00-05:00", "2026-11-30T11:45:00-05:00",
+                                    "2026-11-30T15:00:00-05:00"]  # fmt: skip
+    res = run_kappa("schedule", *args)
+    assert res.returncode == 0, res.stderr
+    text = res.stdout
+    assert "time (America/New_York)" in text and "Mon 2026-11-30 11:45 EST" in text
+    assert f"{lots[1]:,.0f}" in text and f"{trades[0]:,.0f}" in text  # the lots, not fractional shares
+    assert f"E = ${s['expected_cost_usd']:,.2f} ({s['expected_cost_bps']:,.2f} bps)" in text
+    assert "round lots of 100 shares" in text
