@@ -54,6 +54,20 @@ def prefect_api() -> Iterator[str]:
                 os.environ["PREFECT_API_URL"] = before
 
 
+DEMO_ARGS = ("--symbols", "3", "--days", "2", "--history-days", "60")
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """``kappa demo`` run once, as on a fresh machine (Prefect's temporary server, its home under the Kappa
+    home): the home's folder and the command's result. Tests that change the home copy nothing back: they
+    only add what they need (the demo test reruns the demo and compares)."""
+    h = tmp_path_factory.mktemp("demo") / "home"
+    res = run_kappa("demo", "--home", str(h), *DEMO_ARGS, unset=("PREFECT_API_URL", "PREFECT_HOME"))
+    assert res.returncode == 0, res.stderr
+    return h, res
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> KappaHome:
     return KappaHome.resolve(tmp_path / "home")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from data.home import KappaHome
-from tests.conftest import DAY, REPO, WriteCsv, query, run_kappa, snapshot
+from tests.conftest import DAY, DEMO_ARGS, REPO, WriteCsv, query, run_kappa, snapshot
 
 Q_HEADER = ["symbol", "ts", "bid", "ask", "bid_size", "ask_size"]
 
@@ -156,12 +156,12 @@ RESULTS = {
 
 
 @pytest.mark.slow
-def test_demo_runs_the_nightly_flow_end_to_end_and_reruns_identically(tmp_path: Path) -> None:
+def test_demo_runs_the_nightly_flow_end_to_end_and_reruns_identically(
+    tmp_path: Path, demo: tuple[Path, subprocess.CompletedProcess[str]]
+) -> None:
     """``kappa demo`` as on a fresh machine: Prefect's temporary server, its home under KAPPA_HOME."""
-    h = tmp_path / "demo"
-    args = ("demo", "--home", str(h), "--symbols", "3", "--days", "2", "--history-days", "60")
-    res = run_kappa(*args, unset=("PREFECT_API_URL", "PREFECT_HOME"))
-    assert res.returncode == 0, res.stderr
+    h, res = demo
+    args = ("demo", "--home", str(h), *DEMO_ARGS)
     assert "Traceback" not in res.stderr
     assert (h / "prefect" / "prefect.db").exists()
     home = KappaHome.resolve(h)
