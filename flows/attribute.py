@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
+from calibration.impact import schedule_gamma
 from data.calendar import DEFAULT_CALENDAR
 from data.home import KappaHome
 from data.market import (
@@ -71,14 +72,29 @@ def plan_attribution(
     batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
     calendar: str = DEFAULT_CALENDAR,
 ) -> list[AttributionBatch]:
-    """The batches of the attribution of ``date`` (none when no order arrived or traded that day)."""
+    """The batches of the attribution of ``date`` (none when no order arrived or traded that day).
+
+    The model's γ follows the one rule of schedules (:func:`calibration.impact.schedule_gamma`): a
+    wrong-sign estimate is judged as γ = 0, so a negative permanent impact never lowers E.
+    """
     inp = read_attribution_inputs(home, date, calendar)
     whole = AttributionBatch(
-        date, (), inp.orders, inp.fills, inp.sessions, inp.closes, inp.params,
+        date, (), inp.orders, inp.fills, inp.sessions, inp.closes, model_params(inp.params),
         tuple(inp.quote_paths), tuple(inp.trade_paths),
     )  # fmt: skip
     symbols = sorted(set(inp.orders["symbol"].to_list()))
     return [whole.only(group) for group in chunks(symbols, batch_symbols)]
+
+
+def model_params(calibrations: pl.DataFrame) -> pl.DataFrame:
+    """``symbol, calibration_as_of, sigma_usd, gamma, eta, epsilon_usd`` with γ as a schedule takes it."""
+    used = [
+        schedule_gamma(g, se, st).gamma
+        for g, se, st in calibrations.select("gamma", "gamma_se", "gamma_status").iter_rows()
+    ]
+    return calibrations.with_columns(pl.Series("gamma", used, dtype=pl.Float64)).drop(
+        "gamma_se", "gamma_status"
+    )
 
 
 def attribute_batch(batch: AttributionBatch) -> pl.DataFrame:

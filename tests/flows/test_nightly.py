@@ -189,6 +189,21 @@ def test_a_night_whose_every_attribution_batch_failed_still_has_a_row_per_order(
     ]  # fmt: skip
 
 
+def test_the_model_judges_orders_with_the_gamma_a_schedule_would_use() -> None:
+    """One γ rule: a wrong-sign estimate is judged as 0 (E keeps its permanent part ≥ 0), a positive one as
+    estimated, significant or not; no estimate stays none (the calibration is incomplete)."""
+    from flows.attribute import model_params
+
+    cal = pl.DataFrame({"symbol": ["A", "B", "C", "D"], "calibration_as_of": [NIGHTS[0]] * 4,
+                        "sigma_usd": [1.0] * 4, "gamma": [-3e-6, 3e-6, 1e-7, None],
+                        "gamma_se": [8e-6, 1e-7, 1e-6, None],
+                        "gamma_status": ["wrong_sign", "ok", "not_significant", "insufficient_data"],
+                        "eta": [1e-6] * 4, "epsilon_usd": [0.01] * 4})  # fmt: skip
+    used = model_params(cal)
+    assert used.columns == ["symbol", "calibration_as_of", "sigma_usd", "gamma", "eta", "epsilon_usd"]
+    assert used["gamma"].to_list() == [0.0, 3e-6, 1e-7, None]
+
+
 # --------------------------------------------------------------------------------- the flows
 
 
