@@ -348,7 +348,7 @@ def _calibration_table(rows: pl.DataFrame) -> Table:
     """The calibrations as people read them: units in the headers, each estimate ± its standard error,
     where a value came from when it is not its own estimate, and why a row is not ``ok``."""
     t = Table("symbol", "status", "σ ($/sh/√day)", "σ (% ann.)", "σ GARCH ($/sh/√day)", "γ ($/sh per sh)",
-              "η ($/sh per sh/day)", "ε ($/sh)", "β", "reason", title_justify="left")  # fmt: skip
+              "η ($/sh per sh/day)", "ε ($/sh)", "β", title_justify="left")  # fmt: skip
     for r in rows.sort("symbol").iter_rows(named=True):
         garch = str(r.get("garch_status") or "")
         g = "realized (fallback)" if garch.startswith("fallback") else _num(r.get("sigma_garch_usd"))
@@ -374,8 +374,16 @@ def _calibration_table(rows: pl.DataFrame) -> Table:
             f"{_num(r.get('beta'), 3)} {pm} {_num(r.get('beta_se'), 2)}" if r.get("beta") is not None else ""
         )
         t.add_row(r["symbol"], r["status"], _num(r.get("sigma_usd")), _num(r.get("sigma_pct_ann"), 3), g, gamma,
-                  eta, eps, beta, r.get("reason") or "")  # fmt: skip
+                  eta, eps, beta)  # fmt: skip
     return t
+
+
+def _print_reasons(rows: pl.DataFrame) -> None:
+    """Why each row that is not ``ok`` is not: every fallback, with its cause."""
+    for r in rows.filter(pl.col("status") != "ok").sort("symbol").iter_rows(named=True):
+        out.print(
+            f"  {r['symbol']} {r['status']}: {r.get('reason') or 'no reason recorded'}", highlight=False
+        )
 
 
 @app.command("calibrate")
@@ -419,6 +427,7 @@ def calibrate_cmd(
         f"[bold]calibrations[/] as of {day} (run {rows['run_id'][0]}): {rows.height} symbol(s): {counts}"
     )
     out.print(_calibration_table(rows))
+    _print_reasons(rows)
     _finish(_state_warnings(name, message), strict)
 
 

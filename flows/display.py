@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -60,11 +61,17 @@ def write_csv(frame: pl.DataFrame) -> None:
     sys.stdout.write(utc_text(frame).write_csv(float_precision=None))
 
 
+def _json_value(v: Any) -> Any:
+    """A JSON value: NaN and ±inf as null; a decimal as a number where a double holds it exactly, else as text
+    (so no digit is lost)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, Decimal):
+        return float(v) if v.is_finite() and Decimal(repr(float(v))) == v else str(v)
+    return v
+
+
 def write_json(frame: pl.DataFrame) -> None:
     """``frame`` as a JSON array of objects on stdout; times as ISO-8601 UTC, NaN and ±inf as null."""
-    rows = utc_text(frame).to_dicts()
-    safe = [
-        {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
-        for r in rows
-    ]
-    sys.stdout.write(json.dumps(safe, default=str, allow_nan=False) + "\n")
+    rows = [{k: _json_value(v) for k, v in r.items()} for r in utc_text(frame).to_dicts()]
+    sys.stdout.write(json.dumps(rows, default=str, allow_nan=False) + "\n")

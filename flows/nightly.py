@@ -517,7 +517,7 @@ def backfill(
             ),
         )
         if not state.is_completed():
-            why = (str(state.message or "").strip().splitlines() or [""])[0]
+            why = (str(_exception(state)).strip().splitlines() or [state.message or ""])[0]
             raise KappaError(f"nightly {day} ended {state.name}: {why}; rerun the backfill to resume")
         results.append(state.result())
     return results

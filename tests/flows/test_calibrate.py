@@ -43,6 +43,12 @@ def test_calibrate_cli_writes_one_row_per_symbol_close_to_truth(loaded: KappaHom
     rows = query(loaded, f"""SELECT symbol, status, sigma_usd, eta, epsilon_usd, eta_source, garch_status,
                              sigma_days, window_start, window_end, gamma_status, reason FROM calibrations
                              WHERE as_of = '{as_of}' ORDER BY symbol""")  # fmt: skip
+    # the printout: units in the headers, each estimate ± its error, and why a row is not ok, in full
+    for header in ("σ ($/sh/√day)", "σ (% ann.)", "γ ($/sh per sh)", "η ($/sh per sh/day)", "ε ($/sh)"):
+        assert header in res.stdout, header
+    for r in rows:
+        if r[1] != "ok":
+            assert f"  {r[0]} {r[1]}: {r[11]}" in res.stdout, r
     assert [r[0] for r in rows] == ["AAA", "BBB"]
     for r, p in zip(rows, SYMS, strict=True):
         # σ, GARCH, ε and η are fitted; γ, hard to pin down in 8 sessions, is the only possible fallback
@@ -137,3 +143,18 @@ def test_batches_of_one_symbol_give_the_rows_of_one_window(loaded: KappaHome) ->
         "fills",
         "cross_section",
     ]
+
+
+def test_a_garch_fallback_is_marked_where_its_number_would_be(loaded: KappaHome) -> None:
+    """Too short a daily history for GARCH (50 closes < 100 returns): the σ GARCH column says the realized σ
+    stands in, and the reason says why; the row stores the realized σ with a fallback status."""
+    res = run_kappa("calibrate", "--as-of", "2026-11-17", "--lookback-days", "7", "--garch-days", "50",
+                    "--symbols", "AAA", "--home", str(loaded.root))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    ((status, reason, garch, realized, garch_status),) = query(
+        loaded, "SELECT status, reason, sigma_garch_usd, sigma_usd, garch_status FROM calibrations "
+                "WHERE symbol = 'AAA' AND as_of = '2026-11-17'"
+    )  # fmt: skip
+    assert garch == realized and garch_status.startswith("fallback_realized:insufficient_data")
+    assert status == "partial" and reason.startswith("sigma_garch: realized sigma (GARCH insufficient_data")
+    assert "realized (fallback)" in res.stdout and f"  AAA partial: {reason}" in res.stdout

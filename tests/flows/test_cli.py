@@ -107,6 +107,35 @@ def test_sql_formats_and_errors(tmp_path: Path, write_csv: WriteCsv) -> None:
     assert res.returncode == 2 and "read-only" in res.stderr.lower()
 
 
+def test_sql_prints_values_in_full_and_times_as_utc(tmp_path: Path, write_csv: WriteCsv) -> None:
+    """No rounding to six digits, every instant with its Z (UTC), intervals as text, in every format."""
+    h = str(tmp_path / "h")
+    assert run_kappa("ingest", "quotes", str(_quotes(write_csv)), "--home", h).returncode == 0
+    q = ("SELECT 1869001.0 AS volume, 0.000123456789 AS gamma, TIMESTAMP_NS '2026-11-16 15:00:00.123456789' AS ts, "
+         "INTERVAL 63 SECOND AS took")  # fmt: skip
+    table = run_kappa("sql", q, "--home", h)
+    assert table.returncode == 0, table.stderr
+    for text in (
+        "1869001.0",
+        "0.000123456789",
+        "2026-11-16T15:00:00.123456789Z",
+        "00:01:03",
+        "times are UTC",
+    ):
+        assert text in table.stdout, text
+    assert list(csv.reader(io.StringIO(run_kappa("sql", q, "--home", h, "-f", "csv").stdout)))[1] == [
+        "1869001.0", "0.000123456789", "2026-11-16T15:00:00.123456789Z", "00:01:03"
+    ]  # fmt: skip
+    assert json.loads(run_kappa("sql", q, "--home", h, "-f", "json").stdout) == [
+        {
+            "volume": 1869001.0,
+            "gamma": 0.000123456789,
+            "ts": "2026-11-16T15:00:00.123456789Z",
+            "took": "00:01:03",
+        }
+    ]
+
+
 def test_sql_says_a_job_is_writing_while_the_database_is_locked(tmp_path: Path, write_csv: WriteCsv) -> None:
     h = tmp_path / "h"
     assert run_kappa("ingest", "quotes", str(_quotes(write_csv)), "--home", str(h)).returncode == 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -444,16 +443,44 @@ def test_prefect_yaml_declares_the_same_deployment() -> None:
     assert dep["parameters"]["calendar"] == "XNYS" and "date" not in dep["parameters"]
 
 
-def test_nightly_cli_errors_are_one_line(tmp_path: Path, prefect_api: str) -> None:
+def test_nightly_cli_errors_are_one_line_and_come_before_prefect(tmp_path: Path) -> None:
+    """Dates and missing quotes are refused before Prefect starts (no Prefect home is even made); without
+    --date the night is the last session that has closed (on a weekend, Friday's), not a skip."""
+    from data.calendar import latest_closed_session
     from tests.conftest import run_kappa
 
-    res = run_kappa("nightly", "--date", "2026-11-21", "--home", str(tmp_path / "h"))
-    assert res.returncode == 2 and "not a session of XNYS" in res.stderr and "Traceback" not in res.stderr
-    res = run_kappa("nightly", "--date", "2026-11-20", "--home", str(tmp_path / "h"))
+    h = tmp_path / "h"
+    res = run_kappa("nightly", "--date", "2026-11-21", "--home", str(h))
+    assert res.returncode == 2 and "is not a session of XNYS" in res.stderr and "Traceback" not in res.stderr
+    res = run_kappa("nightly", "--date", "2026-11-20", "--home", str(h))
     assert res.returncode == 2 and "no quotes for 2026-11-20" in res.stderr and "Traceback" not in res.stderr
-    res = run_kappa("backfill", "--start", "2026-11-20", "--end", "2026-11-19", "--home", str(tmp_path / "h"))
+    res = run_kappa("nightly", "--home", str(h))
+    day = latest_closed_session(dt.datetime.now(dt.UTC))
+    assert f"session {day} (the last one that has closed)" in res.stdout
+    assert res.returncode == 2 and f"no quotes for {day}" in res.stderr
+    res = run_kappa("backfill", "--start", "2026-11-20", "--end", "2026-11-19", "--home", str(h))
     assert res.returncode == 2 and "is before" in res.stderr
-    shutil.rmtree(tmp_path / "h", ignore_errors=True)
+    res = run_kappa("backfill", "--start", "2026-11-21", "--end", "2026-11-22", "--home", str(h))
+    assert res.returncode == 2 and "no XNYS session between" in res.stderr
+    assert not (h / "prefect").exists()
+
+
+def test_a_failed_backfill_ends_in_one_line(fresh_home: KappaHome) -> None:
+    """A night of the backfill fails (its quotes never came): the command says so in one line, no traceback,
+    exit 2; the nights before it are done."""
+    from tests.conftest import run_kappa
+
+    (fresh_home.inbox / NIGHTS[1].isoformat() / "quotes.csv").unlink()
+    res = run_kappa("backfill", "--start", str(NIGHTS[0]), "--end", str(NIGHTS[1]), "--home", str(fresh_home.root),
+                    "--lookback-days", str(LOOKBACK))  # fmt: skip
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    last = res.stderr.strip().splitlines()[-1]
+    assert last == (f"error: nightly {NIGHTS[1]} ended Failed: no quotes for {NIGHTS[1]}: put the day's files "
+                    f"in {fresh_home.inbox / NIGHTS[1].isoformat()} (or load them first); rerun the backfill "
+                    "to resume")  # fmt: skip
+    assert query(fresh_home, "SELECT status FROM runs WHERE command = 'nightly' ORDER BY started_at") == [
+        ("success",), ("failed",)
+    ]  # fmt: skip
 
 
 def test_an_io_failure_fails_the_night_instead_of_every_symbol(
