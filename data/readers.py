@@ -258,7 +258,7 @@ def _text_batches(path: Path, names: list[str], block_bytes: int) -> Iterator[Ra
                 raise InputError(str(exc), path=str(path)) from None
             yield RawBatch(
                 frame.with_columns(pl.Series(ROW, lines - 1, dtype=pl.Int64)),
-                pl.DataFrame({ROW: bad - 1, "raw": list(malformed)}, schema=MALFORMED_SCHEMA)
+                pl.DataFrame({ROW: bad - 1, "raw": block.texts(bad - 1)}, schema=MALFORMED_SCHEMA)
                 if malformed
                 else pl.DataFrame(schema=MALFORMED_SCHEMA),
                 block.texts,
@@ -268,32 +268,34 @@ def _text_batches(path: Path, names: list[str], block_bytes: int) -> Iterator[Ra
 def _row_lines(
     block: _Block, rows: int, malformed: list[str], delimiter: str, columns: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The file line of each parsed row and of each malformed line (in ``malformed``'s order).
+    """The file line of each parsed row, and of each malformed line (in file order).
 
-    The parser skips empty lines and hands malformed ones to a callback (by their text, in no particular
-    order when it parses in threads); the rows are the remaining lines, in order.
+    The parser skips empty lines and hands malformed ones to a callback by their text (in no particular
+    order when it parses in threads); the rows are the remaining lines, in order. A text the parser called
+    malformed is malformed wherever it stands, so the malformed lines are those whose text is one of the
+    callback's: looked for first among the lines whose count of delimiters is not the header's, then, if
+    quoting hides some, among all lines. Linear in the block's lines, however many are malformed.
     """
     lengths = block.ends - block.starts
     line_no = block.first_line + np.arange(lengths.size, dtype=np.int64)
     keep = lengths > 0
     bad = np.zeros(0, dtype=np.int64)
     if malformed:
-        buf = np.frombuffer(block.data, dtype=np.uint8)
+        texts = {t.encode() for t in malformed}
+        data, starts, ends = block.data, block.starts, block.ends
+        buf = np.frombuffer(data, dtype=np.uint8)
         marks = np.concatenate(([0], np.cumsum(buf == ord(delimiter)))).astype(np.int64)
-        fields = marks[block.ends] - marks[block.starts] + 1
-        taken: set[int] = set()
-        found = []
-        for text in malformed:
-            raw = text.encode()
-            same = np.flatnonzero(keep & (lengths == len(raw)))
-            likely = same[fields[same] != columns]
-            i = next((int(j) for j in (*likely, *same) if int(j) not in taken
-                      and block.data[block.starts[j] : block.ends[j]] == raw), -1)  # fmt: skip
-            if i < 0:
-                raise ValueError(f"cannot tell the lines apart near line {block.first_line}: {text[:80]!r}")
-            taken.add(i)
-            found.append(i)
-        bad = line_no[np.array(found, dtype=np.int64)]
+        fields = marks[ends] - marks[starts] + 1
+
+        def matching(candidates: np.ndarray) -> list[int]:
+            return [int(i) for i in candidates if data[starts[i] : ends[i]] in texts]
+
+        found = matching(np.flatnonzero(keep & (fields != columns)))
+        if len(found) != len(malformed):
+            found = matching(np.flatnonzero(keep))
+        if len(found) != len(malformed):
+            raise ValueError(f"cannot tell the malformed lines apart near line {block.first_line}")
+        bad = line_no[found]
         keep[found] = False
     lines = line_no[keep]
     if lines.size != rows:  # line breaks the parser counts but this does not (a lone carriage return)
