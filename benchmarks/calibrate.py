@@ -64,6 +64,7 @@ def prepare(symbols: int, seed: int = 2) -> Path:
                 files[table].append(path)
     daily_history(universe, DAY, HISTORY_DAYS, seed=seed).write_parquet(folder / "daily.parquet")
     kh = KappaHome.resolve(home)
+    kh.save_config(timezone="UTC")  # the simulator's Parquet timestamps are tz-naive UTC
     ingest(kh, "daily", [folder / "daily.parquet"])
     for table, paths in files.items():
         ingest(kh, table, paths)

@@ -43,6 +43,7 @@ HISTORY_DAYS = 500
 MIN_ORDERS = 1_100  # ≥ 1,000 orders with fills after the simulator's Poisson draw
 CHUNK_SYMBOLS = 100
 FORMAT_VERSION = 1  # bump when the files or the schema they are loaded under change
+FILES_TIMEZONE = "UTC"  # the simulator's Parquet timestamps are tz-naive UTC: the homes declare it
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +149,7 @@ def dataset(name: str, seed: int = 5) -> Dataset:
     daily.write_parquet(base / "daily.parquet")
     meta["daily"] = daily.height
     home = KappaHome.resolve(folder / "base-home")
+    home.save_config(timezone=FILES_TIMEZONE)
     ingest(home, "daily", [base / "daily.parquet"])
     ingest(home, "orders", [base / "orders.parquet"])
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
@@ -159,7 +161,10 @@ def fresh_home(data: Dataset, target: Path) -> Path:
 
     Synced to disk before it returns, so that writing the copy back does not compete with the clock.
     """
+    from data.home import KappaHome
+
     shutil.copytree(data.base_home, target)
+    KappaHome.resolve(target).save_config(timezone=FILES_TIMEZONE)  # also for base homes cached before it
     os.sync()
     return target
 
