@@ -137,20 +137,53 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
+class Browser:
+    """Headless Chromium driven by Playwright on a thread of its own.
+
+    Playwright's sync API keeps an event loop running on the thread that starts it, and Prefect, seeing a
+    running loop, turns its calls into coroutines; so the browser lives on its own thread and tests hand it
+    work with :meth:`run`.
+    """
+
+    def __init__(self, path: str) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="chromium")
+        self._pw: Any = None
+        self._chromium: Any = None
+
+        def start() -> None:
+            from playwright.sync_api import sync_playwright
+
+            self._pw = sync_playwright().start()
+            self._chromium = self._pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+
+        self._pool.submit(start).result()
+
+    def run(self, work: Callable[[Any], Any]) -> Any:
+        """``work(browser)`` on the browser's thread (a Playwright ``Browser``); returns what it returns."""
+        return self._pool.submit(work, self._chromium).result()
+
+    def close(self) -> None:
+        def stop() -> None:
+            self._chromium.close()
+            self._pw.stop()
+
+        self._pool.submit(stop).result()
+        self._pool.shutdown()
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Chromium driven by Playwright. Skipped where there is none, unless
-    ``KAPPA_REQUIRE_BROWSER`` is set (CI sets it: a browser test must not pass by being skipped there)."""
+def browser() -> Iterator[Browser]:
+    """Headless Chromium (:class:`Browser`). Skipped where there is none, unless ``KAPPA_REQUIRE_BROWSER``
+    is set (CI sets it: a browser test must not pass by being skipped there)."""
     path = chromium_path()
     if path is None:
         if os.environ.get("KAPPA_REQUIRE_BROWSER"):
             pytest.fail("KAPPA_REQUIRE_BROWSER is set but there is no Chromium (apt install chromium)")
         pytest.skip("no Chromium on this machine (Debian: apt install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    b = Browser(path)
+    try:
+        yield b
+    finally:
+        b.close()

@@ -191,15 +191,19 @@ def shown(multi_day: KappaHome, browser: Any, tmp_path_factory: pytest.TempPathF
     out = tmp_path_factory.mktemp("multi-report")
     res = run_kappa("report", "--date", str(LAST), "--home", str(multi_day.root), "--out", str(out))
     assert res.returncode == 0, res.stderr
-    page = browser.new_page()
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    try:
-        page.goto((out / "report.html").as_uri())
-        data: dict[str, Any] = page.evaluate(PAGE_JS)
-    finally:
-        page.close()
+
+    def read(chromium: Any) -> dict[str, Any]:
+        page = chromium.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            page.goto((out / "report.html").as_uri())
+            return dict(page.evaluate(PAGE_JS))
+        finally:
+            page.close()
+
+    data: dict[str, Any] = browser.run(read)
     assert not errors, errors
     data["out"] = out
     return data
@@ -417,17 +421,21 @@ def test_report_renders_in_headless_chromium(attributed: KappaHome, browser: Any
     res = run_kappa("report", "--date", str(LAST), "--home", str(attributed.root), "--out", str(out))
     assert res.returncode == 0, res.stderr
     shot = tmp_path / "shot.png"
-    page = browser.new_page(viewport={"width": 1300, "height": 2400})
     errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
     requests: list[str] = []
-    page.on("request", lambda r: requests.append(r.url))
-    try:
-        page.goto((out / "report.html").as_uri())
-        page.screenshot(path=str(shot))
-    finally:
-        page.close()
+
+    def screenshot(chromium: Any) -> None:
+        page = chromium.new_page(viewport={"width": 1300, "height": 2400})
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        try:
+            page.goto((out / "report.html").as_uri())
+            page.screenshot(path=str(shot))
+        finally:
+            page.close()
+
+    browser.run(screenshot)
     assert not errors, errors
     assert all(u.startswith("file://") for u in requests), requests  # nothing from the network
     img = Image.open(shot).convert("L")

@@ -195,16 +195,22 @@ def test_a_served_run_completes_shows_in_the_ui_and_ctrl_c_stops_everything(
         ("nightly", "success")
     ]
 
-    chromium = _optional_browser(request)
-    if chromium is not None:
-        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(ui)
-        page.get_by_text("kappa-nightly").first.wait_for(timeout=60_000)
-        page.get_by_text("kappa-nightly").first.click()  # the deployment's page lists its runs
-        page.get_by_text(f"nightly {NIGHT}").first.wait_for(timeout=60_000)
-        body = page.inner_text("body")
+    browser = _optional_browser(request)
+    if browser is not None:
+
+        def deployment_page(chromium: Any) -> str:
+            page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+            try:
+                page.goto(ui)
+                page.get_by_text("kappa-nightly").first.wait_for(timeout=60_000)
+                page.get_by_text("kappa-nightly").first.click()  # the deployment's page lists its runs
+                page.get_by_text(f"nightly {NIGHT}").first.wait_for(timeout=60_000)
+                return str(page.inner_text("body"))
+            finally:
+                page.close()
+
+        body = browser.run(deployment_page)
         assert "Completed" in body and "flows.nightly.nightly" in body  # the run, and the entrypoint
-        page.close()
 
     t0 = time.monotonic()
     os.killpg(s.proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: the whole foreground group
