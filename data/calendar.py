@@ -180,25 +180,9 @@ def session_time_days(start: dt.datetime, end: dt.datetime, name: str = DEFAULT_
     return float(overlap.sum()) / SESSION_NS
 
 
-def last_closed_session(moment: dt.datetime, name: str = DEFAULT_CALENDAR) -> dt.date | None:
-    """The session of the exchange-local date of ``moment`` if it has closed by then; ``None`` if that
-    date is no session (a weekend or holiday: nothing closed that day). Before that day's close, the
-    previous session."""
-    if moment.tzinfo is None:
-        raise ValueError("moment must carry a time zone")
-    local = moment.astimezone(exchange_zone(name)).date()
-    today = session_bounds(local, local, name)
-    if not today.height:
-        return None
-    if _to_ns(moment) >= int(today["close_ts"].dt.epoch("ns")[0]):
-        return local
-    return previous_sessions(local - dt.timedelta(days=1), 1, name)[0]
-
-
 def latest_closed_session(moment: dt.datetime, name: str = DEFAULT_CALENDAR) -> dt.date:
     """The last session whose close is at or before ``moment``: on a Sunday, Friday's; on a weekday before
-    the close, the previous session's. (:func:`last_closed_session` answers a scheduled evening instead,
-    where a day that closed no session is skipped.)"""
+    the close, the previous session's; after an early close, that day's."""
     if moment.tzinfo is None:
         raise ValueError("moment must carry a time zone")
     dates, _, closes = _schedule(name)

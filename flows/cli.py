@@ -49,8 +49,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True)
+# values, file names and errors are printed as they are: no Rich markup, no highlighting; piped output is not
+# cut to a terminal's width
+out = Console(soft_wrap=True, markup=False, highlight=False, width=None if sys.stdout.isatty() else 100_000)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 HomeOption = Annotated[
     Path | None,
@@ -86,7 +88,7 @@ class FinishedWithWarnings(Exception):
 def _finish(warnings: list[str], strict: bool) -> None:
     """Print each warning on stderr; under ``--strict`` end with exit code 3 if there are any."""
     for w in warnings:
-        err.print(f"[yellow]warning:[/] {w}", soft_wrap=True, highlight=False)
+        err.print(f"warning: {w}", soft_wrap=True, highlight=False)
     if warnings and (strict or os.environ.get(STRICT_ENV, "") not in ("", "0")):
         raise FinishedWithWarnings(f"finished with {len(warnings)} warning(s) (--strict)")
 
@@ -116,7 +118,7 @@ class OutputFormat(StrEnum):
 def _progress() -> Progress:
     return Progress(
         SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         TextColumn("{task.completed:,.0f} rows"),
         TimeElapsedColumn(),
@@ -128,7 +130,7 @@ def _progress() -> Progress:
 
 def _print_load(report: LoadReport) -> None:
     out.print(
-        f"[bold]{report.table}[/]: read {report.rows_read:,} rows from {len(report.files)} file(s), "
+        f"{report.table}: read {report.rows_read:,} rows from {len(report.files)} file(s), "
         f"loaded {report.rows_loaded:,}, quarantined {report.rows_quarantined:,}"
         + (f" (dates {report.dates[0]} .. {report.dates[-1]})" if report.dates else "")
     )
@@ -227,9 +229,7 @@ def config_cmd(
         if value is not None:
             check_calendar(value) if key == "calendar" else (value == "exchange" or check_timezone(value))
         if key == "calendar" and kh.db_path.exists():
-            err.print(
-                "[yellow]warning:[/] the home already holds data dated in its previous calendar's sessions"
-            )
+            err.print("warning: the home already holds data dated in its previous calendar's sessions")
         kh.save_config(**{key: value})
     cfg = kh.config()
     defaults = {"calendar": "XNYS", "timezone": "none: offset-free timestamps are quarantined"}
@@ -423,9 +423,7 @@ def calibrate_cmd(
     if not rows.height:
         raise KappaError(f"no symbol has data for a calibration as of {day}")
     counts = ", ".join(f"{s} {n}" for s, n in rows.group_by("status").len().sort("status").iter_rows())
-    out.print(
-        f"[bold]calibrations[/] as of {day} (run {rows['run_id'][0]}): {rows.height} symbol(s): {counts}"
-    )
+    out.print(f"calibrations as of {day} (run {rows['run_id'][0]}): {rows.height} symbol(s): {counts}")
     out.print(_calibration_table(rows))
     _print_reasons(rows)
     _finish(_state_warnings(name, message), strict)
@@ -457,7 +455,7 @@ def attribute_cmd(
     )  # fmt: skip
     assert isinstance(rows, pl.DataFrame)
     run = rows["run_id"][0] if rows.height else "-"
-    out.print(f"[bold]attribution[/] {day} (run {run}): {summary(rows)}")
+    out.print(f"attribution {day} (run {run}): {summary(rows)}")
     if rows.height:
         shown = rows.select(
             "order_id", "symbol", "side", "quantity", "filled_shares", "status", "total_usd", "total_bps",
@@ -541,7 +539,7 @@ def _print_night(result: object) -> None:
     assert isinstance(result, NightlyResult)
     r = result
     cal = ", ".join(f"{k} {v}" for k, v in r.calibration_status.items()) or "none"
-    out.print(f"[bold]nightly {r.date}[/] (run {r.run_id})")
+    out.print(f"nightly {r.date} (run {r.run_id})")
     out.print(f"  loaded {r.loaded_rows:,} rows, quarantined {r.quarantined_rows:,}")
     out.print(f"  calibrations: {cal}")
     out.print(f"  attribution: {r.attribution}")
@@ -635,7 +633,7 @@ def serve_cmd(
 
         def ready() -> None:
             out.print(f"Prefect server: {url}")
-            out.print(f"serving [bold]{full_name}[/]: cron '{cron}' in {tz}")
+            out.print(f"serving {full_name}: cron '{cron}' in {tz}")
             for when, session in upcoming_nights(cron, tz, calendar, 5):
                 out.print(
                     f"  {when:%a %Y-%m-%d %H:%M %Z}: "
@@ -870,13 +868,13 @@ def demo_cmd(
         task_runner=make_runner(task_runner.value, workers=workers),
     )  # fmt: skip
     out.print(
-        f"[bold]Kappa demo[/]: {symbols} symbols, nightly flow over {len(result.dates)} sessions "
+        f"Kappa demo: {symbols} symbols, nightly flow over {len(result.dates)} sessions "
         f"({result.dates[0]} .. {result.dates[-1]}), simulated into {result.data_dir}"
     )
     for night in result.nights:
         _print_night(night)
         for w in getattr(night, "warnings", []):
-            out.print(f"    [yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+            out.print(f"    warning: {w}", highlight=False, soft_wrap=True)
     t = Table("table", "rows", title="rows in the database", title_justify="left")
     for name, n in result.table_rows.items():
         t.add_row(name, f"{n:,}")
@@ -905,38 +903,44 @@ DEMO_QUERIES = (
 
 
 def _kappa_command() -> str:
-    """How to call this ``kappa`` from the current folder: by name if it is the one on the PATH, else by its
-    path (``.venv/bin/kappa`` after ``make demo``)."""
+    """How to call this ``kappa`` from the current folder in a new shell: its path where it lies below the
+    folder (``.venv/bin/kappa`` after ``make demo``, whose ``uv run`` puts it on a PATH the user's shell does
+    not have), else by name if it is the one on the PATH, else its full path."""
     import shutil
 
     script = Path(sys.executable).parent / "kappa"
-    on_path = shutil.which("kappa")
-    if on_path and Path(on_path).resolve() == script.resolve():
-        return "kappa"
     if not script.exists():
         return f"{sys.executable} -m flows.cli"
     try:
         return str(script.relative_to(Path.cwd()))
     except ValueError:
-        return str(script)
+        pass
+    on_path = shutil.which("kappa")
+    return "kappa" if on_path and Path(on_path).resolve() == script.resolve() else str(script)
 
 
 def main() -> None:
     """Entry point: run the app, turning errors into one line on stderr and the exit codes of the module
     docstring."""
     try:
-        app(standalone_mode=False)
+        code = app(
+            standalone_mode=False
+        )  # click returns (not raises) the exit code of an Abort: 130 on Ctrl-C
+        if isinstance(code, int) and code:
+            if code == 130:
+                err.print("interrupted")
+            sys.exit(code)
     except FinishedWithWarnings as exc:
-        err.print(f"[yellow]{exc}[/]", soft_wrap=True, highlight=False)
+        err.print(f"{exc}", soft_wrap=True, highlight=False)
         sys.exit(EXIT_WARNINGS)
     except (KappaError, ScheduleError) as exc:
-        err.print(f"[red]error:[/] {_one_line(exc)}", soft_wrap=True, highlight=False)
+        err.print(f"error: {_one_line(exc)}", soft_wrap=True, highlight=False)
         sys.exit(EXIT_REFUSED)
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
         sys.exit(code if isinstance(code, int) else 0)
-    except typer.Abort:
-        err.print("aborted")
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("interrupted")
         sys.exit(130)
     except Exception as exc:  # click usage errors and anything unexpected: one line, not a traceback
         show = getattr(exc, "show", None)  # click's usage errors (typer vendors its own click)
@@ -945,7 +949,7 @@ def main() -> None:
             sys.exit(int(getattr(exc, "exit_code", 2)))
         if os.environ.get("KAPPA_DEBUG"):
             raise
-        err.print(f"[red]error:[/] {type(exc).__name__}: {_one_line(exc)}", soft_wrap=True, highlight=False)
+        err.print(f"error: {type(exc).__name__}: {_one_line(exc)}", soft_wrap=True, highlight=False)
         sys.exit(1)
 
 

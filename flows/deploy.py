@@ -6,8 +6,9 @@ is the module path ``flows.nightly.nightly``: a run imports the installed packag
 repository comes first on ``sys.path`` (a script entrypoint put ``flows/`` there). Prefect's temporary
 server runs no scheduler, so a served deployment would never fire on it: without ``PREFECT_API_URL``,
 :func:`prefect_server` starts ``prefect server start`` for as long as the serving lasts. The cron fires on
-weekdays; a run whose evening closed no session (an exchange holiday) ends at once in a ``Completed`` state
-named ``Skipped`` (see ``flows.nightly.scheduled_session``). For production with work pools and workers,
+weekdays; each run takes the last session closed by its scheduled time, and a run whose session is already
+done (on an exchange holiday, the day before's) ends at once in a ``Completed`` state named ``Skipped`` (see
+``flows.nightly.scheduled_session``). For production with work pools and workers,
 ``prefect.yaml`` at the repository's root declares the same deployment (``prefect deploy --name nightly``).
 """
 
@@ -25,7 +26,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from data.calendar import DEFAULT_CALENDAR, exchange_timezone, last_closed_session
+from data.calendar import DEFAULT_CALENDAR, exchange_timezone, latest_closed_session
 from data.errors import KappaError
 from data.home import KappaHome
 
@@ -136,8 +137,9 @@ def serve(deployment: Any, *, grace_s: float = 10.0, on_ready: Callable[[], None
     Prefect's runner (it polls the server for the deployment's scheduled runs and runs each in a
     subprocess) runs on a thread with its own event loop, while the main thread waits for a signal. On
     one, the runner is cancelled: it pauses the deployment's schedule and cancels the runs in flight;
-    whatever of its subprocesses is still alive ``grace_s`` seconds later is killed. A second signal
-    skips the wait. ``on_ready`` is called once the deployment is registered.
+    whatever of its subprocesses is still alive ``grace_s`` seconds later is killed, and the runs it had
+    taken (pending or running) are marked ``Crashed`` with the reason, so none stays ``Running`` forever. A
+    second signal skips the wait. ``on_ready`` is called once the deployment is registered.
     """
     import asyncio
     import signal
@@ -150,13 +152,14 @@ def serve(deployment: Any, *, grace_s: float = 10.0, on_ready: Callable[[], None
     task: list[asyncio.Task[None]] = []
     ready, finished = threading.Event(), threading.Event()
     failure: list[BaseException] = []
+    deployment_id: list[Any] = []
 
     async def run() -> None:
         loop.append(asyncio.get_running_loop())
         current = asyncio.current_task()
         assert current is not None
         task.append(current)
-        await runner.aadd_deployment(deployment)
+        deployment_id.append(await runner.aadd_deployment(deployment))
         ready.set()
         await runner.start()
 
@@ -199,7 +202,38 @@ def serve(deployment: Any, *, grace_s: float = 10.0, on_ready: Callable[[], None
         for s, handler in previous.items():
             signal.signal(s, handler)
         _stop_children_except_servers()
-    return signal.Signals(received[0]).name
+    signal_name = signal.Signals(received[0]).name
+    if deployment_id:
+        _crash_runs_in_flight(
+            deployment_id[0], f"kappa serve stopped ({signal_name}) while the run was in flight"
+        )
+    return signal_name
+
+
+def _crash_runs_in_flight(deployment_id: Any, message: str) -> None:
+    """Mark the deployment's pending and running flow runs ``Crashed`` (their processes are gone)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(
+                    type=FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+                )
+            ),
+        )
+        for r in runs:
+            client.set_flow_run_state(r.id, Crashed(message=message), force=True)
 
 
 def _stop_children_except_servers() -> None:
@@ -226,7 +260,7 @@ def serve_commands(api_url: str, deployment: str, calendar: str = DEFAULT_CALEND
     prefect = " ".join(shlex.quote(p) for p in prefect_command())
     env = f"PREFECT_API_URL={shlex.quote(api_url)}"
     ui = api_url.removesuffix("/").removesuffix("/api")
-    last = last_closed_session(dt.datetime.now(dt.UTC), calendar) or "YYYY-MM-DD"
+    last = latest_closed_session(dt.datetime.now(dt.UTC), calendar)
     return [
         f"UI: {ui}/deployments",
         "run a night now (from any shell):",
@@ -244,15 +278,19 @@ def upcoming_nights(
     count: int = 5,
     after: dt.datetime | None = None,
 ) -> list[tuple[dt.datetime, dt.date | None]]:
-    """The next ``count`` firings of ``cron`` in ``timezone`` and the session each would process (``None``:
-    the run is skipped, no session closed that day)."""
+    """The next ``count`` firings of ``cron`` in ``timezone`` and the session each would process: the last
+    session closed by then (``None``: the firing before took it already, e.g. on a holiday, so the run is
+    skipped; see ``flows.nightly.scheduled_session``)."""
     from cronsim import CronSim
 
     zone = ZoneInfo(timezone)
     start = (after or dt.datetime.now(dt.UTC)).astimezone(zone)
     it = CronSim(cron, start)
-    out = []
+    out: list[tuple[dt.datetime, dt.date | None]] = []
+    before: dt.date | None = None
     for _ in range(count):
         when = next(it)
-        out.append((when, last_closed_session(when, calendar)))
+        session = latest_closed_session(when, calendar)
+        out.append((when, session if session != before else None))
+        before = session
     return out

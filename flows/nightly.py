@@ -40,7 +40,7 @@ from data.calendar import (
     DEFAULT_CALENDAR,
     exchange_zone,
     home_calendar,
-    last_closed_session,
+    latest_closed_session,
     session_bounds,
     sessions,
 )
@@ -233,13 +233,12 @@ def scheduled_moment() -> dt.datetime:
     return dt.datetime.fromtimestamp(flow_run.scheduled_start_time.timestamp(), dt.UTC)
 
 
-def scheduled_session(calendar: str = DEFAULT_CALENDAR) -> dt.date | None:
-    """The session that had just closed when this flow run was scheduled (``None``: none closed that day).
-
-    On a weekend or an exchange holiday nothing closed, so a scheduled night is skipped; before the day's
-    close the session is the previous one (``data.calendar.last_closed_session``).
-    """
-    return last_closed_session(scheduled_moment(), calendar)
+def scheduled_session(calendar: str = DEFAULT_CALENDAR) -> dt.date:
+    """The last session that had closed when this flow run was scheduled
+    (``data.calendar.latest_closed_session``): on a Saturday morning, Friday's; on a holiday evening, the
+    day before's. A run whose session a nightly has already finished is skipped (:func:`nightly`), so a cron
+    that fires after midnight, or on a holiday, neither skips a session nor runs one twice."""
+    return latest_closed_session(scheduled_moment(), calendar)
 
 
 def _require_session(day: dt.date, calendar: str) -> None:
@@ -254,8 +253,8 @@ def _run_name(command: str) -> Callable[[], str]:
         p = flow_run.parameters
         day = p.get("date") or p.get("as_of")
         if day is None:
-            resolved = scheduled_session(p.get("calendar") or home_calendar(KappaHome.resolve(p.get("home"))))
-            return f"{command} {resolved}" if resolved else f"{command} (no session closed)"
+            calendar = p.get("calendar") or home_calendar(KappaHome.resolve(p.get("home")))
+            return f"{command} {scheduled_session(calendar)}"
         return f"{command} {day}"
 
     return name
@@ -347,12 +346,17 @@ def nightly(
     logger = get_run_logger()
     kh = KappaHome.resolve(home)
     calendar = home_calendar(kh, calendar)
-    day = date or scheduled_session(calendar)
-    if day is None:
-        local = scheduled_moment().astimezone(exchange_zone(calendar)).date()
-        return Completed(
-            name="Skipped", message=f"no {calendar} session closed on {local} (a weekend or holiday)"
-        )
+    if date is None:
+        day = scheduled_session(calendar)
+        if day in finished_run_dates(kh, "nightly", [day]):
+            local = scheduled_moment().astimezone(exchange_zone(calendar)).date()
+            return Completed(
+                name="Skipped",
+                message=f"the last {calendar} session closed by {local}, {day}, is already done (rerun it "
+                "with date set)",
+            )
+    else:
+        day = date
     _require_session(day, calendar)
     params = {"date": day, "lookback_days": lookback_days, "garch_days": garch_days, "calendar": calendar}
     with recorded_run(kh, "nightly", params) as run_id, ExitStack() as stack:

@@ -143,7 +143,7 @@ def print_plan(console: Console, plan: SchedulePlan, lot_shares: float = LOT_SHA
     what = f"{req.side} {req.shares:,.0f}" + (f" {req.symbol}" if req.symbol else " shares")
     lam = f", λ = {req.risk_aversion:g}/$" if req.risk_aversion is not None else ""
     console.print(
-        f"[bold]{s.strategy} schedule[/] ({s.model} impact): {what} over {req.horizon_days:g} trading day(s) "
+        f"{s.strategy} schedule ({s.model} impact): {what} over {req.horizon_days:g} trading day(s) "
         f"in {s.trades.size} period(s) of τ = {s.tau_days:g} day(s) ({s.tau_days * SESSION_NS / 60e9:.4g} min){lam}"
     )
     src = f"calibration of {req.symbol} as of {plan.as_of} (σ {req.sigma_source})" if req.symbol else "given"
@@ -159,7 +159,7 @@ def print_plan(console: Console, plan: SchedulePlan, lot_shares: float = LOT_SHA
         + (f", drift α = {req.drift_usd_per_day:g} $/sh/day" if req.drift_usd_per_day else "")
     )
     for note in plan.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"note: {note}", highlight=False)
     if s.kappa_per_day is not None:
         hl = s.half_life_days
         console.print(

@@ -408,28 +408,40 @@ def test_the_served_deployment_runs_weekday_evenings_and_skips_holidays(
         (dt.date(2026, 11, 26), None),
         (dt.date(2026, 11, 27), dt.date(2026, 11, 27)),
     ]
-    # a run the schedule fired on a holiday evening (Labor Day, a Monday) ends Skipped without touching
-    # the home (a past evening: the engine waits for a run's scheduled time)
+    # a desk in London runs the night at 06:00 the morning after, Tuesday to Saturday: every session is taken,
+    # Friday's on Saturday morning (the day that closed it is not the day the run fires)
+    london = upcoming_nights("0 6 * * 2-6", "Europe/London", after=dt.datetime(2026, 11, 30, 12, tzinfo=NY))
+    assert [s for _, s in london] == [dt.date(2026, 11, d) for d in (30,)] + [
+        dt.date(2026, 12, d) for d in (1, 2, 3, 4)
+    ]
+    # a run the schedule fired on a holiday evening (Labor Day, a Monday) takes the last session that closed,
+    # Friday's; that night is done already, so the run ends Skipped (a past evening: the engine waits for a
+    # run's scheduled time)
+    from data.store import finish_run, start_run, writer
+
+    with writer(home) as con:
+        start_run(con, "nightly-done", "nightly", {"date": "2026-09-04"})
+        finish_run(con, "nightly-done", 0)
     holiday = dt.datetime(2026, 9, 7, 18, 30, tzinfo=NY)
     with get_client(sync_client=True) as client:
         run = client.create_flow_run(nightly, parameters={"home": str(home.root)},
                                      state=Scheduled(scheduled_time=holiday))  # fmt: skip
     state = run_flow(nightly, flow_run=run, parameters={"home": str(home.root)}, return_type="state")
-    assert (
-        state.name == "Skipped"
-        and state.message == "no XNYS session closed on 2026-09-07 (a weekend or holiday)"
+    assert state.name == "Skipped" and state.message == (
+        "the last XNYS session closed by 2026-09-07, 2026-09-04, is already done (rerun it with date set)"
     )
-    assert not home.db_path.exists()
+    assert query(home, "SELECT count(*) FROM runs") == [(1,)]
 
 
-def test_the_date_defaults_to_the_session_that_just_closed() -> None:
-    from data.calendar import last_closed_session
+def test_the_date_defaults_to_the_last_session_that_has_closed() -> None:
+    from data.calendar import latest_closed_session
 
-    at: Callable[..., dt.date | None] = lambda *a: last_closed_session(dt.datetime(*a, tzinfo=NY))  # noqa: E731
+    at: Callable[..., dt.date] = lambda *a: latest_closed_session(dt.datetime(*a, tzinfo=NY))  # noqa: E731
     assert at(2026, 11, 20, 18, 30) == dt.date(2026, 11, 20)  # a Friday evening
     assert at(2026, 11, 20, 12, 0) == dt.date(2026, 11, 19)  # before the close: the previous session
     assert at(2026, 11, 27, 13, 30) == dt.date(2026, 11, 27)  # after an early close (13:00)
-    assert at(2026, 11, 21, 18, 30) is None  # a Saturday: nothing closed
+    assert at(2026, 11, 21, 18, 30) == dt.date(2026, 11, 20)  # a Saturday: Friday's
+    assert at(2026, 11, 26, 18, 30) == dt.date(2026, 11, 25)  # Thanksgiving: Wednesday's
 
 
 def test_prefect_yaml_declares_the_same_deployment() -> None:
