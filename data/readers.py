@@ -39,6 +39,7 @@ DELIMITERS = (",", "\t", ";", "|")
 BYTES_PER_ROW = 64  # a block of delimited text holds about batch_rows rows of this size
 _NEWLINE = 10
 _RETURN = 13
+_QUOTE = 34
 
 MALFORMED_SCHEMA = {ROW: pl.Int64, "raw": pl.String}
 
@@ -180,22 +181,33 @@ def _parquet_batches(path: Path, names: list[str], batch_rows: int) -> Iterator[
 
 @dataclass(frozen=True, slots=True)
 class _Block:
-    """Whole lines of a delimited file: their bytes, each line's [start, end) without its line break, and
-    the file's line number (1 = the header) of the first."""
+    """Whole records of a delimited file: their bytes, each record's [start, end) without its line break,
+    and the file's line number (1 = the header) where each starts. A record is a line, unless a quoted
+    value holds a line break: then it spans the lines to the quote's end."""
 
     data: bytes
     starts: np.ndarray
     ends: np.ndarray
-    first_line: int
+    lines: np.ndarray
+    quoted: bool  # the block holds a quote character
 
     def texts(self, rows: np.ndarray) -> list[str]:
-        """The text of the lines of row numbers ``rows`` (row N is line N + 1)."""
-        at = np.asarray(rows, dtype=np.int64) + 1 - self.first_line
+        """The text of the records of row numbers ``rows`` (row N starts on line N + 1)."""
+        at = np.searchsorted(self.lines, np.asarray(rows, dtype=np.int64) + 1)
         return [self.data[self.starts[i] : self.ends[i]].decode("utf-8", errors="replace") for i in at]
 
 
+def _record_breaks(buf: np.ndarray) -> tuple[np.ndarray, int]:
+    """The line breaks that end a record (all of them, but those inside a quoted value: after an odd number
+    of quote characters; an escaped quote, written twice, keeps the parity) and the count of quotes."""
+    breaks = np.flatnonzero(buf == _NEWLINE)
+    quotes = buf == _QUOTE
+    n = int(np.count_nonzero(quotes))
+    return (breaks[np.cumsum(quotes)[breaks] % 2 == 0] if n else breaks), n
+
+
 def _blocks(f: BinaryIO, block_bytes: int, first_line: int, path: Path) -> Iterator[_Block]:
-    """The lines after the header in blocks of about ``block_bytes`` (a block ends at a line break)."""
+    """The records after the header in blocks of about ``block_bytes`` (a block ends at a record's end)."""
     carry = b""
     line = first_line
     while True:
@@ -204,24 +216,34 @@ def _blocks(f: BinaryIO, block_bytes: int, first_line: int, path: Path) -> Itera
         except (OSError, EOFError) as exc:
             raise InputError(f"cannot read after line {line - 1}: {exc}", path=str(path)) from exc
         data = carry + chunk
+        if not data:
+            return
+        buf = np.frombuffer(data, dtype=np.uint8)
+        breaks, quotes = _record_breaks(buf)
         if chunk:
-            cut = data.rfind(b"\n")
-            if cut < 0:
+            if not breaks.size:
                 carry = data
                 continue
-            data, carry = data[: cut + 1], data[cut + 1 :]
-        elif not data:
-            return
+            cut = int(breaks[-1]) + 1
+            data, carry = data[:cut], data[cut:]
+            buf = buf[:cut]
         else:
             carry = b""
-        buf = np.frombuffer(data, dtype=np.uint8)
-        breaks = np.flatnonzero(buf == _NEWLINE)
+            if quotes % 2:
+                at = (
+                    line + int(np.count_nonzero(buf[: int(breaks[-1]) + 1] == _NEWLINE))
+                    if breaks.size
+                    else line
+                )
+                raise InputError(f"a quote opened on line {at} or after it never closes", path=str(path))
         ends = breaks if data.endswith(b"\n") else np.append(breaks, len(data))
         starts = np.concatenate(([0], breaks[: ends.size - 1] + 1)) if ends.size else ends
+        newlines = np.cumsum(buf == _NEWLINE)
+        lines = line + np.concatenate(([0], newlines[starts[1:] - 1])) if starts.size else starts
         cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == _RETURN)
         ends = ends - cr
-        yield _Block(data, starts.astype(np.int64), ends.astype(np.int64), line)
-        line += ends.size
+        yield _Block(data, starts.astype(np.int64), ends.astype(np.int64), lines.astype(np.int64), quotes > 0)
+        line += int(newlines[-1]) + (0 if data.endswith(b"\n") else 1) if buf.size else 0
         if not chunk:
             return
 
@@ -235,6 +257,9 @@ def _text_batches(path: Path, names: list[str], block_bytes: int) -> Iterator[Ra
         return "skip"
 
     parse = pacsv.ParseOptions(delimiter=d.delimiter, invalid_row_handler=on_invalid)
+    quoted = pacsv.ParseOptions(
+        delimiter=d.delimiter, invalid_row_handler=on_invalid, newlines_in_values=True
+    )
     convert = pacsv.ConvertOptions(
         column_types={n: pa.string() for n in names},
         strings_can_be_null=False,
@@ -246,7 +271,8 @@ def _text_batches(path: Path, names: list[str], block_bytes: int) -> Iterator[Ra
         for block in _blocks(f, block_bytes, 2, path):
             malformed.clear()
             try:
-                table = pacsv.read_csv(io.BytesIO(block.data), read_options=read, parse_options=parse,
+                table = pacsv.read_csv(io.BytesIO(block.data), read_options=read,
+                                       parse_options=quoted if block.quoted else parse,
                                        convert_options=convert)  # fmt: skip
             except pa.ArrowInvalid as exc:
                 raise InputError(_text_error(block, exc), path=str(path)) from None
@@ -277,7 +303,7 @@ def _row_lines(
     quoting hides some, among all lines. Linear in the block's lines, however many are malformed.
     """
     lengths = block.ends - block.starts
-    line_no = block.first_line + np.arange(lengths.size, dtype=np.int64)
+    line_no = block.lines
     keep = lengths > 0
     bad = np.zeros(0, dtype=np.int64)
     if malformed:
@@ -294,13 +320,13 @@ def _row_lines(
         if len(found) != len(malformed):
             found = matching(np.flatnonzero(keep))
         if len(found) != len(malformed):
-            raise ValueError(f"cannot tell the malformed lines apart near line {block.first_line}")
+            raise ValueError(f"cannot tell the malformed lines apart near line {block.lines[0]}")
         bad = line_no[found]
         keep[found] = False
     lines = line_no[keep]
     if lines.size != rows:  # line breaks the parser counts but this does not (a lone carriage return)
         raise ValueError(
-            f"{rows} rows parsed from {lines.size} lines near line {block.first_line}: "
+            f"{rows} rows parsed from {lines.size} lines near line {block.lines[0]}: "
             "end lines with \\n or \\r\\n"
         )
     return lines, bad
@@ -312,8 +338,8 @@ def _text_error(block: _Block, exc: Exception) -> str:
         try:
             block.data[a:b].decode("utf-8")
         except UnicodeDecodeError:
-            return f"line {block.first_line + i} is not UTF-8 text: save the file as UTF-8"
-    return f"cannot read as delimited text near line {block.first_line}: {str(exc).splitlines()[0]}"
+            return f"line {block.lines[i]} is not UTF-8 text: save the file as UTF-8"
+    return f"cannot read as delimited text near line {block.lines[0]}: {str(exc).splitlines()[0]}"
 
 
 def raw_rows(
@@ -340,7 +366,7 @@ def raw_rows(
     with _open_text(path) as f:
         _header(f, path)
         for block in _blocks(f, max(1 << 16, batch_rows * BYTES_PER_ROW), 2, path):
-            numbers = block.first_line - 1 + np.arange(block.starts.size, dtype=np.int64)
+            numbers = block.lines - 1
             for i in np.flatnonzero(np.isin(numbers, wanted)):
                 found.append(int(numbers[i]))
                 texts.append(block.data[block.starts[i] : block.ends[i]].decode("utf-8", errors="replace"))

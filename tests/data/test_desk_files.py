@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from data.errors import InputError
 from data.home import KappaHome
 from data.ingest import ingest
 from tests.conftest import DAY, WriteCsv, query, run_kappa
@@ -215,3 +216,29 @@ def test_raw_is_the_line_for_every_rule_even_across_batches(
     got = query(home, "SELECT row_number, raw FROM quarantine ORDER BY 1")
     assert len(got) == len(range(0, rows, 97))
     assert all(raw == lines[n] for n, raw in got)
+
+
+def test_a_quoted_value_may_hold_a_line_break_and_an_open_quote_is_named(
+    home: KappaHome, tmp_path: Path
+) -> None:
+    """RFC 4180: a quoted field with a line break is one row (its row number is its first line's), in a
+    file of many blocks; a quote that never closes refuses the file with the line where it opened."""
+    t = f"{DAY}T10:00:00-05:00"
+    lines = ["symbol,ts,price,size,exchange,conditions,trade_id"]
+    for i in range(3000):
+        cond = '"late\nreport"' if i % 500 == 3 else ('"a ""quoted"" @"' if i % 700 == 5 else "@")
+        lines.append(f"AAA,{t},10.0,{i + 1},XNYS,{cond},{i}")
+    lines.append("AAA,oops,1")  # a malformed line after the quoted ones
+    path = tmp_path / "trades.csv"
+    path.write_text("\n".join(lines) + "\n")
+    report = ingest(home, "trades", [path], batch_rows=400)
+    assert (report.rows_loaded, report.quarantined_by_rule) == (3000, {"malformed_row": 1})
+    got = dict(query(home, "SELECT trade_id, conditions FROM trades WHERE conditions <> '@'"))
+    assert got["3"] == "late\nreport" and got["5"] == 'a "quoted" @' and len(got) == 6 + 5
+    text = path.read_text().split("\n")
+    ((row, raw),) = query(home, "SELECT row_number, raw FROM quarantine")
+    assert raw == "AAA,oops,1" == text[row]  # row N is line N + 1, the broken lines counted
+    bad = tmp_path / "trades_open.csv"
+    bad.write_text(f'symbol,ts,price,size,conditions\nAAA,{t},1,1,@\nAAA,{t},1,1,"open\nAAA,{t},1,1,@\n')
+    with pytest.raises(InputError, match="a quote opened on line 3 or after it never closes"):
+        ingest(home, "trades", [bad])
