@@ -582,6 +582,8 @@ def _load_table(load: _Load, progress: Progress | None) -> LoadReport:
                 _upsert(con, spec, rows, load.run_id)
             if spec.name == "fills":
                 replaced = _fills_after(con, replaced)
+            elif spec.name == "orders":
+                replaced = _orders_after(con, replaced)
             warnings += _shrinkage(replaced)
             _finish(con, load, quarantine, read, rows.height + also_loaded, replaced, warnings)
             _fault_point("inside_commit")
@@ -614,7 +616,7 @@ def _fills_against_store(
         for r in con.execute(
             """SELECT fill_id FROM cancelled_fills WHERE fill_id IN (SELECT unnest(?))
                AND fill_id NOT IN (SELECT fill_id FROM fills)""",
-            [cancel_ids],
+            [cancel_ids + rows["fill_id"].to_list()],
         ).fetchall()
     }
     fc = fill_cancels(pl.concat([rows, cancels], how="vertical_relaxed"), stored, before)
@@ -641,12 +643,17 @@ def _fills_against_store(
     )
     replaced = [Replacement("fills", None, o, int(counts.get(o, 0)), 0) for o in ids]
     removed = _move_to_cancelled(con, run_id, fc.cancelled_stored, "cancel")
-    if load.replace_orders and kept.height:
-        stale = con.sql(
-            """SELECT fill_id, NULL AS cancel_source_file, NULL::BIGINT AS cancel_source_row FROM fills
-               WHERE order_id IN (SELECT unnest(?)) AND fill_id NOT IN (SELECT unnest(?))""",
-            params=[kept["order_id"].unique().to_list(), kept["fill_id"].to_list()],
-        ).pl()
+    if load.replace_orders and kept.height:  # the first row naming each order is what replaced its fills
+        named = kept.sort("file_index", ROW).group_by("order_id", maintain_order=True).first()
+        con.register("_named", named.select("order_id", "source_file", ROW))
+        try:
+            stale = con.sql(
+                """SELECT f.fill_id, n.source_file AS cancel_source_file, n.row_number AS cancel_source_row
+                   FROM fills f JOIN _named n USING (order_id) WHERE f.fill_id NOT IN (SELECT unnest(?))""",
+                params=[kept["fill_id"].to_list()],
+            ).pl()
+        finally:
+            con.unregister("_named")
         removed += _move_to_cancelled(con, run_id, stale, "replaced_by_order")
     loaded = fc.cancelled_loaded
     if loaded.height:
@@ -693,32 +700,44 @@ def _fills_after(con: duckdb.DuckDBPyConnection, replaced: list[Replacement]) ->
 def _table_replacements(
     con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: pl.DataFrame
 ) -> list[Replacement]:
-    """Stored rows of orders (per arrival date and symbol) or daily bars (per date) the load replaces."""
+    """Stored rows of orders (per arrival date and symbol: those the load's orders fall in, and those they
+    leave, as an order re-delivered under another date or symbol moves) or daily bars (per date) the load
+    replaces; ``rows_after`` of orders is set by :func:`_orders_after`."""
     if not rows.height:
         return []
-    key = ["date", "symbol"] if spec.name == "orders" else ["date"]
-    new = rows.group_by(key).agg(pl.len().alias("after"))
-    con.register("_new", new)
-    try:
-        if spec.name == "orders":
+    if spec.name == "orders":
+        con.register("_new", rows.select("order_id", "date", "symbol"))
+        try:
             old = con.sql(
-                """SELECT o.date, o.symbol, count(*) AS before FROM orders o
-                   JOIN _new n USING (date, symbol) GROUP BY ALL"""
-            ).pl()
-        else:  # the symbol-days of the load already stored, per date
-            con.register("_pairs", rows.select("symbol", "date"))
-            old = con.sql(
-                "SELECT d.date, count(*) AS before FROM daily d JOIN _pairs p USING (symbol, date) GROUP BY ALL"
-            ).pl()
-            con.unregister("_pairs")
+                """WITH pairs AS (SELECT DISTINCT date, symbol FROM _new UNION SELECT DISTINCT date, symbol
+                                  FROM orders WHERE order_id IN (SELECT order_id FROM _new))
+                   SELECT p.date, p.symbol, count(o.order_id) AS before FROM pairs p
+                   LEFT JOIN orders o USING (date, symbol) GROUP BY ALL ORDER BY ALL"""
+            ).fetchall()
+        finally:
+            con.unregister("_new")
+        return [Replacement("orders", day, symbol, int(n), 0) for day, symbol, n in old]
+    con.register("_pairs", rows.select("symbol", "date"))
+    try:  # the symbol-days of the load already stored, per date
+        old = con.sql(
+            "SELECT d.date, count(*) FROM daily d JOIN _pairs p USING (symbol, date) GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
     finally:
-        con.unregister("_new")
-    both = old.join(new, on=key, how="left").sort(key)
-    return [
-        Replacement(spec.name, r["date"], r.get("symbol"), int(r["before"]),
-                    int(r["after"] if spec.name == "orders" else r["before"]))
-        for r in both.iter_rows(named=True)
-    ]  # fmt: skip
+        con.unregister("_pairs")
+    return [Replacement("daily", day, None, int(n), int(n)) for day, n in old]
+
+
+def _orders_after(con: duckdb.DuckDBPyConnection, replaced: list[Replacement]) -> list[Replacement]:
+    """The stored orders of each (date, symbol) after the load; only those that held orders before."""
+    counts = {
+        (d, s): n
+        for d, s, n in con.execute(
+            """SELECT date, symbol, count(*) FROM orders WHERE (date, symbol) IN
+               (SELECT (unnest(?), unnest(?))) GROUP BY ALL""",
+            [[r.date for r in replaced], [r.key for r in replaced]],
+        ).fetchall()
+    }
+    return [replace(r, rows_after=int(counts.get((r.date, r.key), 0))) for r in replaced if r.rows_before]
 
 
 def _report(

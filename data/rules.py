@@ -130,8 +130,10 @@ def fill_cancels(rows: pl.DataFrame, stored: pl.DataFrame, cancelled_before: set
     stored
         ``fill_id, order_id`` of stored fills with the ids the cancels name.
     cancelled_before
-        Ids a previous load cancelled (and no fill brought back): cancelling one again changes nothing, so
-        loading a cancel file twice gives the same tables.
+        Ids of the load that a previous load cancelled (and no correction brought back): cancelling one
+        again changes nothing, so loading a cancel file twice gives the same tables; and a plain fill row of
+        one (an earlier file loaded again) does not undo the later cancel: it is quarantined as
+        ``cancelled_fill``. Only a correction (``exec_type`` = correct) brings a cancelled fill back.
 
     Notes
     -----
@@ -142,6 +144,10 @@ def fill_cancels(rows: pl.DataFrame, stored: pl.DataFrame, cancelled_before: set
     """
     is_cancel = (pl.col("exec_type") == "cancel").fill_null(False)
     cancels, trades = rows.filter(is_cancel), rows.filter(~is_cancel)
+    undone = pl.col("fill_id").is_in(list(cancelled_before)) & (
+        pl.col("exec_type").fill_null("trade") != "correct"
+    )
+    revived, trades = trades.filter(undone), trades.filter(~undone)
     cancels, repeated = drop_duplicate_keys(cancels, ("fill_id",))
     known = pl.concat(
         [trades.select("fill_id", "order_id"), stored.select("fill_id", "order_id")], how="vertical_relaxed"
@@ -158,7 +164,9 @@ def fill_cancels(rows: pl.DataFrame, stored: pl.DataFrame, cancelled_before: set
     )
     loaded = trades.join(by, on="fill_id", how="inner")
     stored_ids = by.filter(pl.col("fill_id").is_in(stored["fill_id"].implode()))
-    rejected = pl.concat([repeated, _reject(unknown, "unknown_fill", "fill_id")])
+    rejected = pl.concat(
+        [repeated, _reject(unknown, "unknown_fill", "fill_id"), _reject(revived, "cancelled_fill", "fill_id")]
+    )
     assert again.height + unknown.height + valid.height == cancels.height
     return FillCancels(
         trades.filter(~pl.col("fill_id").is_in(by["fill_id"].implode())), loaded, stored_ids, rejected

@@ -45,6 +45,8 @@ def _blank_to_null(expr: pl.Expr) -> pl.Expr:
 
 OFFSET_PATTERN = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 """A timestamp's UTC offset at its end: ``Z`` or ``±HH[:MM]``."""
+MINUTES_PATTERN = r"[T ]\d{2}:\d{2}(?:[zZ+-]|$)"
+"""A time of day written to the minute (``2026-11-20T09:30-05:00``): ISO 8601 allows leaving out seconds."""
 THOUSANDS_PATTERN = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][+-]?\d+)?$"
 """A number written with ``,`` thousands separators in groups of three (``1,869,001.50``)."""
 
@@ -57,6 +59,7 @@ class TextStyle:
     digits: frozenset[str] = frozenset()
     offsets: frozenset[str] = frozenset()
     commas: frozenset[str] = frozenset()
+    minutes: frozenset[str] = frozenset()  # times written to the minute (09:30, no seconds)
 
 
 def text_style(batch: pl.DataFrame, spec: TableSpec) -> TextStyle:
@@ -73,16 +76,24 @@ def text_style(batch: pl.DataFrame, spec: TableSpec) -> TextStyle:
         exprs.append(
             (blank | v.str.contains(r"^-?\d+$") | v.str.contains(OFFSET_PATTERN)).all().alias(f"o:{c}")
         )
+        exprs.append(v.str.contains(MINUTES_PATTERN).any().alias(f"m:{c}"))
     exprs += [pl.col(c).str.contains(",", literal=True).any().alias(f"c:{c}") for c in num_cols]
     flags = batch.select(exprs).row(0, named=True)
     return TextStyle(
         frozenset(c for c in ts_cols if flags[f"d:{c}"]),
         frozenset(c for c in ts_cols if flags[f"o:{c}"]),
         frozenset(c for c in num_cols if flags[f"c:{c}"]),
+        frozenset(c for c in ts_cols if flags[f"m:{c}"]),
     )
 
 
-def _local_ts(name: str, dtype: pl.DataType) -> pl.Expr:
+def _iso_text(s: pl.Expr, name: str, style: TextStyle) -> pl.Expr:
+    """ISO-8601 text with ``T`` between date and time, and seconds where the time stops at the minute."""
+    text = s.str.replace(" ", "T", literal=True)
+    return text.str.replace(r"(T\d{2}:\d{2})([zZ+-]|$)", "${1}:00${2}") if name in style.minutes else text
+
+
+def _local_ts(name: str, dtype: pl.DataType, style: TextStyle | None = None) -> pl.Expr:
     """The naive (offset-free) local time of a timestamp column, null where it carries no such value."""
     col = pl.col(name)
     if isinstance(dtype, pl.Datetime):
@@ -91,7 +102,7 @@ def _local_ts(name: str, dtype: pl.DataType) -> pl.Expr:
         )
     if dtype != pl.String:
         return pl.lit(None, dtype=pl.Datetime("ns"))
-    text = _blank_to_null(col).str.replace(" ", "T", literal=True)
+    text = _iso_text(_blank_to_null(col), name, style or TextStyle())
     return text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ns")
 
 
@@ -124,17 +135,16 @@ def _parse_ts(name: str, dtype: pl.DataType, style: TextStyle, timezone: str | N
     as_int = s.str.to_integer(strict=False).cast(pl.Datetime("ns"))
     if name in style.digits:
         return as_int
-    iso = (
-        s.str.replace(" ", "T", literal=True)
-        .str.replace(r"[zZ]$", "+00:00")
-        .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="ns")
+    text = _iso_text(s, name, style)
+    iso = text.str.replace(r"[zZ]$", "+00:00").str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="ns"
     )
-    iso_compact = s.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="ns")
+    iso_compact = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="ns")
     as_iso = pl.coalesce(iso, iso_compact).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
     out = pl.when(s.str.contains(r"^-?\d+$")).then(as_int)
     if name in style.offsets or timezone is None:
         return out.otherwise(as_iso)
-    local = _localized(_local_ts(name, dtype), timezone)
+    local = _localized(_local_ts(name, dtype, style), timezone)
     return out.when(s.str.contains(OFFSET_PATTERN)).then(as_iso).otherwise(local)
 
 
@@ -217,7 +227,7 @@ def _row_rules(
             rules.append(("missing_value", c.name, raw_blank))
         failed = ~raw_blank & val.is_null()
         if c.kind == "ts" and c.name not in style.offsets:
-            local = _local_ts(c.name, schema[c.name])
+            local = _local_ts(c.name, schema[c.name], style)
             if timezone is None:
                 rules.append(("missing_utc_offset", c.name, failed & local.is_not_null()))
             else:

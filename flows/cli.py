@@ -150,7 +150,7 @@ def _print_load(report: LoadReport) -> None:
             f"  replaced {report.table}{when}: {before:,} → {after:,} rows ({n:,} {what})", highlight=False
         )
     if report.cancelled_fills:
-        out.print(f"  cancelled {report.cancelled_fills:,} stored fill(s) (kept in cancelled_fills)")
+        out.print(f"  cancelled {report.cancelled_fills:,} fill(s) (kept in cancelled_fills)")
 
 
 @app.command("ingest")

@@ -138,11 +138,22 @@ def test_a_fill_is_busted_by_a_cancel_and_an_order_replaced_whole(
     # a corrected file of o1 alone, by order: f0 and f3 give way to h1; o2's fill is untouched
     fixed = write_csv("fills_fixed.csv", [fh, ["h1", "o1", f"{DAY}T10:45:00-05:00", 10.5, 300]])
     out = _kappa("ingest", "fills", str(fixed), "--home", h, "--replace-orders")
-    assert "replaced fills: 2 → 1 rows (1 order(s))" in out and "cancelled 2 stored fill(s)" in out
+    assert "replaced fills: 2 → 1 rows (1 order(s))" in out and "cancelled 2 fill(s)" in out
     assert query(home, "SELECT fill_id, order_id FROM fills ORDER BY 1") == [("g1", "o2"), ("h1", "o1")]
-    assert query(home, "SELECT reason, count(*) FROM cancelled_fills GROUP BY 1 ORDER BY 1") == [
-        ("cancel", 2), ("replaced_by_order", 2)
-    ]  # fmt: skip
+    cancelled = query(home, "SELECT fill_id, reason, cancel_source_file, cancel_source_row FROM cancelled_fills "
+                            "ORDER BY 1")  # fmt: skip
+    assert cancelled == [("f0", "replaced_by_order", str(fixed), 1), ("f1", "cancel", str(busts), 1),
+                         ("f2", "cancel", str(busts), 2), ("f3", "replaced_by_order", str(fixed), 1)]  # fmt: skip
+    # the first fills file loaded again undoes neither the busts nor the replacement: a correction would
+    _kappa("ingest", "fills", str(fills), "--home", h, "--max-quarantined", "1")
+    assert query(home, "SELECT fill_id FROM fills WHERE order_id = 'o1' ORDER BY 1") == [("h1",)]
+    revived = "SELECT row_number, rule FROM quarantine WHERE source_file LIKE '%/fills.csv' ORDER BY 1"
+    assert query(home, revived) == [(n, "cancelled_fill") for n in (1, 2, 3, 4)]
+    fix = write_csv(
+        "fills_correct.csv", [[*fh, "exec_type"], ["f1", "o1", f"{DAY}T10:11:00-05:00", 10, 100, "G"]]
+    )
+    _kappa("ingest", "fills", str(fix), "--home", h)
+    assert query(home, "SELECT fill_id FROM fills WHERE order_id = 'o1' ORDER BY 1") == [("f1",), ("h1",)]
 
 
 def test_a_shrinking_redelivery_is_reported_and_warned(tmp_path: Path, write_csv: WriteCsv) -> None:
@@ -242,3 +253,27 @@ def test_a_quoted_value_may_hold_a_line_break_and_an_open_quote_is_named(
     bad.write_text(f'symbol,ts,price,size,conditions\nAAA,{t},1,1,@\nAAA,{t},1,1,"open\nAAA,{t},1,1,@\n')
     with pytest.raises(InputError, match="a quote opened on line 3 or after it never closes"):
         ingest(home, "trades", [bad])
+
+
+def test_an_order_moved_to_another_day_is_a_replacement_and_minutes_are_iso(
+    home: KappaHome, write_csv: WriteCsv
+) -> None:
+    """An order re-delivered under another date leaves its old (date, symbol) one row short: reported.
+    ISO 8601 may stop at the minute (09:30-05:00), with or without an offset."""
+    header = ["order_id", "symbol", "side", "quantity", "arrival_ts", "end_ts"]
+    o1 = ["O1", "AAA", "buy", 100, "2026-11-19T10:00-05:00", "2026-11-19T11:00-05:00"]
+    first = write_csv(
+        "orders.csv", [header, o1, ["O2", "AAA", "buy", 100, "2026-11-19 10:00", "2026-11-19 11:00"]]
+    )
+    ingest(home, "orders", [first], timezone="America/New_York")
+    moved = write_csv(
+        "orders_fix.csv", [header, ["O1", "AAA", "buy", 200, "2026-11-20T10:00Z", "2026-11-20T16:00Z"]]
+    )
+    report = ingest(home, "orders", [moved])
+    assert [(r.date, r.key, r.rows_before, r.rows_after) for r in report.replaced] == [
+        (dt.date(2026, 11, 19), "AAA", 2, 1)
+    ]
+    assert query(home, "SELECT order_id, date, arrival_ts FROM orders ORDER BY 1") == [
+        ("O1", dt.date(2026, 11, 20), dt.datetime(2026, 11, 20, 10)),
+        ("O2", dt.date(2026, 11, 19), dt.datetime(2026, 11, 19, 15)),
+    ]
