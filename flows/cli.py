@@ -935,6 +935,7 @@ def main() -> None:
         sys.exit(EXIT_WARNINGS)
     except (KappaError, ScheduleError) as exc:
         err.print(f"error: {_one_line(exc)}", soft_wrap=True, highlight=False)
+        _release(exc)
         sys.exit(EXIT_REFUSED)
     except (typer.Exit, SystemExit) as exc:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
@@ -950,7 +951,22 @@ def main() -> None:
         if os.environ.get("KAPPA_DEBUG"):
             raise
         err.print(f"error: {type(exc).__name__}: {_one_line(exc)}", soft_wrap=True, highlight=False)
+        _release(exc)
         sys.exit(1)
+
+
+def _release(exc: BaseException) -> None:
+    """Drop the frames an error's traceback keeps alive (they hold closed DuckDB connections, which the
+    interpreter's exit would report, many lines long, as leaked objects)."""
+    import gc
+
+    seen: set[int] = set()
+    chain: BaseException | None = exc
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        chain.__traceback__ = None
+        chain = chain.__cause__ or chain.__context__
+    gc.collect()
 
 
 def _one_line(exc: BaseException) -> str:

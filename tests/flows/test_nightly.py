@@ -493,6 +493,21 @@ def test_a_failed_backfill_ends_in_one_line(fresh_home: KappaHome) -> None:
     assert query(fresh_home, "SELECT status FROM runs WHERE command = 'nightly'") == [("failed",)]
 
 
+def test_a_night_whose_load_is_refused_fails_in_one_line(fresh_home: KappaHome) -> None:
+    """A drop folder whose quotes carry no UTC offset (and no zone is declared): the load is refused, the
+    night fails with the load's reason and the way out, exit 2, nothing after it but Prefect's own log."""
+    from tests.conftest import run_kappa
+
+    quotes = fresh_home.inbox / NIGHTS[0].isoformat() / "quotes.csv"
+    pl.read_csv(quotes, infer_schema=False).with_columns(pl.col("ts").str.slice(0, 29)).write_csv(quotes)
+    res = run_kappa("nightly", "--date", str(NIGHTS[0]), "--home", str(fresh_home.root))
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "nanobind" not in res.stderr
+    (line,) = [ln for ln in res.stderr.splitlines() if ln.startswith("error: ")]
+    assert "quarantined (missing_utc_offset:" in line and "--timezone" in line
+    runs = query(fresh_home, "SELECT command, status FROM runs WHERE status = 'failed' ORDER BY 1")
+    assert runs == [("ingest", "failed"), ("nightly", "failed")]
+
+
 def test_an_io_failure_fails_the_night_instead_of_every_symbol(
     fresh_home: KappaHome, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
