@@ -79,6 +79,22 @@ def all_session_bounds(name: str = DEFAULT_CALENDAR) -> pl.DataFrame:
     return session_bounds(dates[0].item(), dates[-1].item(), name)
 
 
+def require_session(day: dt.date, name: str = DEFAULT_CALENDAR, what: str = "") -> dt.date:
+    """``day`` if it is a session of the calendar, else an :class:`~data.errors.InputError` that says why:
+    a weekend or holiday, or a date beyond the sessions ``exchange_calendars`` knows (it builds them to
+    about a year after today)."""
+    from data.errors import InputError
+
+    dates = _schedule(name)[0]
+    first, last = dates[0].item(), dates[-1].item()
+    label = f"{what} {day}".strip()
+    if not first <= day <= last:
+        raise InputError(f"{label} is beyond the sessions {name} knows ({first} .. {last})")
+    if not session_bounds(day, day, name).height:
+        raise InputError(f"{label} is not a session of {name} (a weekend or holiday)")
+    return day
+
+
 def sessions(start: dt.date, end: dt.date, name: str = DEFAULT_CALENDAR) -> list[dt.date]:
     """Session dates between ``start`` and ``end`` inclusive (holidays and weekends skipped)."""
     return session_bounds(start, end, name)["date"].to_list()

@@ -45,6 +45,9 @@ def _blank_to_null(expr: pl.Expr) -> pl.Expr:
 
 OFFSET_PATTERN = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 """A timestamp's UTC offset at its end: ``Z`` or ``±HH[:MM]``."""
+MAX_ABS_VALUE = 1e12
+"""No price ($/share), size, quantity, volume or fee of a real instrument comes near this: a value at or above
+it is garbage (and would overflow a mid or a notional), quarantined as ``out_of_range``."""
 MINUTES_PATTERN = r"[T ]\d{2}:\d{2}(?:[zZ+-]|$)"
 """A time of day written to the minute (``2026-11-20T09:30-05:00``): ISO 8601 allows leaving out seconds."""
 THOUSANDS_PATTERN = r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][+-]?\d+)?$"
@@ -239,6 +242,8 @@ def _row_rules(
         if c.name not in present:
             continue
         val = pl.col(f"{c.name}__v")
+        if c.kind == "float":
+            rules.append(("out_of_range", c.name, val.abs() >= MAX_ABS_VALUE))
         if c.sign == "positive":
             rules.append(("non_positive", c.name, val <= 0))
         elif c.sign == "non_negative":

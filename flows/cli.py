@@ -332,12 +332,9 @@ def _state_warnings(state_name: str, message: str | None) -> list[str]:
 
 def _session(value: str, option: str, calendar: str) -> dt.date:
     """A session date of ``calendar`` given as ``value`` (checked before any flow starts)."""
-    from data.calendar import session_bounds
+    from data.calendar import require_session
 
-    day = _parse_date(value, option)
-    if not session_bounds(day, day, calendar).height:
-        raise KappaError(f"{option} {day} is not a session of {calendar} (a weekend or holiday)")
-    return day
+    return require_session(_parse_date(value, option), calendar, option)
 
 
 def _num(v: object, digits: int = 4) -> str:
@@ -411,7 +408,7 @@ def calibrate_cmd(
     Example: kappa calibrate --as-of 2026-11-20 --lookback-days 20 --symbols AAPL,MSFT
     """
     kh, cal = _home_settings(home, calendar)
-    day = _parse_date(as_of, "--as-of")
+    day = _session(as_of, "--as-of", cal)
     if lookback_days < 1 or garch_days < 0 or batch_symbols < 1:
         raise KappaError("--lookback-days and --batch-symbols must be at least 1, --garch-days at least 0")
     chosen = ([s.strip() for s in symbols.split(",") if s.strip()] or None) if symbols else None
@@ -422,11 +419,13 @@ def calibrate_cmd(
     assert isinstance(rows, pl.DataFrame)
     if not rows.height:
         raise KappaError(f"no symbol has data for a calibration as of {day}")
+    missing = sorted(set(chosen or []) - set(rows["symbol"].to_list()))
     counts = ", ".join(f"{s} {n}" for s, n in rows.group_by("status").len().sort("status").iter_rows())
     out.print(f"calibrations as of {day} (run {rows['run_id'][0]}): {rows.height} symbol(s): {counts}")
     out.print(_calibration_table(rows))
     _print_reasons(rows)
-    _finish(_state_warnings(name, message), strict)
+    no_data = [f"no data for {', '.join(missing)} as of {day}: not calibrated"] if missing else []
+    _finish(_state_warnings(name, message) + no_data, strict)
 
 
 @app.command("attribute")

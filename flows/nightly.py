@@ -41,7 +41,7 @@ from data.calendar import (
     exchange_zone,
     home_calendar,
     latest_closed_session,
-    session_bounds,
+    require_session,
     sessions,
 )
 from data.errors import DatabaseBusyError, InputError, KappaError
@@ -242,8 +242,7 @@ def scheduled_session(calendar: str = DEFAULT_CALENDAR) -> dt.date:
 
 
 def _require_session(day: dt.date, calendar: str) -> None:
-    if not session_bounds(day, day, calendar).height:
-        raise InputError(f"{day} is not a session of {calendar}: pass the date of a trading day")
+    require_session(day, calendar)
 
 
 def _run_name(command: str) -> Callable[[], str]:

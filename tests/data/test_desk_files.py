@@ -277,3 +277,19 @@ def test_an_order_moved_to_another_day_is_a_replacement_and_minutes_are_iso(
         ("O1", dt.date(2026, 11, 20), dt.datetime(2026, 11, 20, 10)),
         ("O2", dt.date(2026, 11, 19), dt.datetime(2026, 11, 19, 15)),
     ]
+
+
+def test_absurd_values_are_quarantined_not_summed(home: KappaHome, write_csv: WriteCsv) -> None:
+    """A bid of 1e308 is finite but no price: it would make the day's mid infinite."""
+    t = f"{DAY}T10:00:00-05:00"
+    rows = [
+        Q_HEADER,
+        *[["AAA", t, 10, 10.02, 1, 1]] * 5,
+        ["AAA", t, "1e308", "1.5e308", 1, 1],
+        ["AAA", t, 10, 10.02, "2e12", 1],
+    ]
+    ingest(home, "quotes", [write_csv("q.csv", rows)])
+    assert query(home, "SELECT row_number, rule, detail FROM quarantine ORDER BY 1") == [
+        (6, "out_of_range", "bid"), (7, "out_of_range", "bid_size")
+    ]  # fmt: skip
+    assert query(home, "SELECT close FROM daily") == [(10.01,)]

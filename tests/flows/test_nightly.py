@@ -474,6 +474,13 @@ def test_nightly_cli_errors_are_one_line_and_come_before_prefect(tmp_path: Path)
     assert res.returncode == 2 and "is before" in res.stderr
     res = run_kappa("backfill", "--start", "2026-11-21", "--end", "2026-11-22", "--home", str(h))
     assert res.returncode == 2 and "no XNYS session between" in res.stderr
+    res = run_kappa("calibrate", "--as-of", "2030-01-02", "--home", str(h))  # a Wednesday, years ahead
+    assert res.returncode == 2 and "--as-of 2030-01-02 is beyond the sessions XNYS knows" in res.stderr
+    res = run_kappa("attribute", "--date", "2026-11-22", "--home", str(h))  # a Sunday
+    assert (
+        res.returncode == 2
+        and "--date 2026-11-22 is not a session of XNYS (a weekend or holiday)" in res.stderr
+    )
     assert not (h / "prefect").exists()
 
 
