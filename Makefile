@@ -15,8 +15,10 @@ sync: uv
 demo: sync
 	$(RUN) kappa demo
 
+# two workers, a test file each at a time (its module fixtures stay on one worker): the suite waits on Prefect
+# servers and subprocesses as much as it computes, and runs in about 6.5 min instead of 10.5 on 2 cores
 test: sync
-	$(RUN) pytest
+	$(RUN) pytest -n 2 --dist loadfile
 
 lint: sync
 	$(RUN) ruff check .
