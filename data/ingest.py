@@ -82,7 +82,7 @@ class Replacement:
 @dataclass(frozen=True, slots=True)
 class LoadReport:
     """What one load did: rows read, loaded and quarantined (per rule), the dates it touched, what it
-    replaced or cancelled, and its warnings (``status`` ``warning`` when there are any)."""
+    replaced or cancelled, and its warnings (its run's status is ``warning`` when there are any)."""
 
     run_id: str
     table: str
@@ -95,10 +95,6 @@ class LoadReport:
     replaced: list[Replacement] = field(default_factory=list)
     cancelled_fills: int = 0
     warnings: list[str] = field(default_factory=list)
-
-    @property
-    def status(self) -> str:
-        return "warning" if self.warnings else "success"
 
 
 class LoadRefusedError(InputError):
