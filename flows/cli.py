@@ -545,8 +545,12 @@ def _print_night(result: object) -> None:
     out.print(f"  schedules for the next session: {r.schedules}")
     for order_id, why in r.skipped_orders:
         out.print(f"    {order_id} not scheduled: {why}", highlight=False)
-    for order_id, note in r.schedule_notes:
-        out.print(f"    {order_id}: {note}", highlight=False)
+    by_note: dict[str, list[str]] = {}
+    for order_id, note in r.schedule_notes:  # a note is about a symbol's calibration: once for its orders
+        by_note.setdefault(note, []).append(order_id)
+    for note, ids in by_note.items():
+        shown = ids[0] + (f" and {len(ids) - 1} more" if len(ids) > 1 else "")
+        out.print(f"    {shown}: {note}", highlight=False)
     if r.report:
         out.print(f"  report: {r.report}")
 
