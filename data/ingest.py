@@ -559,10 +559,13 @@ def _load_table(load: _Load, progress: Progress | None) -> LoadReport:
     read = _read_validated(load, quarantine, progress, _tagged(frames.append))
     empty = pl.DataFrame(schema={**clean_schema(spec), "source_file": pl.String, "file_index": pl.Int64})
     rows = pl.concat([empty, *frames], how="vertical_relaxed")
-    cancels = rows.filter(pl.col("exec_type") == "cancel") if spec.name == "fills" else rows.clear()
-    rows = rows.filter(pl.col("exec_type").fill_null("trade") != "cancel") if spec.name == "fills" else rows
-    rows, dups = drop_duplicate_keys(rows, spec.key)
-    quarantine.add(dups)
+    superseded = 0
+    if spec.name == "fills":
+        rows, cancels, superseded = _corrections_in_order(rows, quarantine)
+    else:
+        cancels = rows.clear()
+        rows, dups = drop_duplicate_keys(rows, spec.key)
+        quarantine.add(dups)
     _fault_point("before_commit")
     try:
         with writer(load.home) as con, transaction(con):
@@ -581,12 +584,30 @@ def _load_table(load: _Load, progress: Progress | None) -> LoadReport:
             elif spec.name == "orders":
                 replaced = _orders_after(con, replaced)
             warnings += _shrinkage(replaced)
-            _finish(con, load, quarantine, read, rows.height + also_loaded, replaced, warnings)
+            _finish(con, load, quarantine, read, rows.height + also_loaded + superseded, replaced, warnings)
             _fault_point("inside_commit")
     except _Refusal as exc:
         raise _refuse(load, quarantine, read, str(exc)) from None
     dates = sorted(set(rows["date"].to_list())) if rows.height and "date" in rows.columns else []
     return _report(load, read, quarantine, dates, replaced, warnings, removed)
+
+
+def _corrections_in_order(
+    rows: pl.DataFrame, quarantine: Quarantine
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """A fills load's rows in FIX's order: plain fills (a repeated ``fill_id`` among them is a
+    ``duplicate_key``), then corrections, the last of a fill winning over the fill and earlier corrections
+    (which count as loaded, and superseded); and its cancels, apart. Returns the fills that stand, the
+    cancels and how many rows were superseded."""
+    kind = pl.col("exec_type").fill_null("trade")
+    cancels, corrections = rows.filter(kind == "cancel"), rows.filter(kind == "correct")
+    trades, dups = drop_duplicate_keys(rows.filter(kind == "trade"), ("fill_id",))
+    quarantine.add(dups)
+    last = corrections.sort("file_index", ROW).unique("fill_id", keep="last", maintain_order=True)
+    replaced = trades.filter(pl.col("fill_id").is_in(last["fill_id"].implode()))
+    superseded = corrections.height - last.height + replaced.height
+    kept = pl.concat([trades.filter(~pl.col("fill_id").is_in(last["fill_id"].implode())), last])
+    return kept, cancels, superseded
 
 
 def _fills_against_store(
@@ -615,7 +636,14 @@ def _fills_against_store(
             [cancel_ids + rows["fill_id"].to_list()],
         ).fetchall()
     }
-    fc = fill_cancels(pl.concat([rows, cancels], how="vertical_relaxed"), stored, before)
+    corrected = {
+        r[0]
+        for r in con.execute(
+            "SELECT fill_id FROM fills WHERE exec_type = 'correct' AND fill_id IN (SELECT unnest(?))",
+            [rows["fill_id"].to_list()],
+        ).fetchall()
+    }
+    fc = fill_cancels(pl.concat([rows, cancels], how="vertical_relaxed"), stored, before, corrected)
     quarantine.add(fc.rejected)
     fills = fc.fills
     ids = sorted(set(fills["order_id"].to_list()) | set(cancels["order_id"].to_list()))
@@ -656,7 +684,7 @@ def _fills_against_store(
         con.register("_cancelled", loaded.rename({ROW: "source_row"}).with_columns(
             pl.lit(run_id).alias("run_id"), pl.lit("cancel").alias("reason"), pl.lit(run_id).alias("cancel_run_id"),
             pl.lit(dt.datetime.now(dt.UTC).replace(tzinfo=None)).alias("cancelled_at"),
-        ).drop("exec_type", "file_index"))  # fmt: skip
+        ).drop("file_index"))  # fmt: skip
         con.execute("INSERT INTO cancelled_fills BY NAME SELECT * FROM _cancelled")
         con.unregister("_cancelled")
     applied = cancels.height - fc.rejected.filter(pl.col("rule") == "unknown_fill").height
@@ -768,7 +796,8 @@ def _upsert(con: duckdb.DuckDBPyConnection, spec: TableSpec, rows: pl.DataFrame,
         con.execute("DELETE FROM orders WHERE order_id IN (SELECT unnest(?))", [rows["order_id"].to_list()])
         replace_rows(con, "orders", tagged.sort("date", "symbol", "order_id"), ["date", "symbol"])
     elif spec.name == "fills":
-        replace_rows(con, "fills", tagged.drop("exec_type").sort("order_id", "ts", "fill_id"), ["fill_id"])
+        fills = tagged.with_columns(pl.col("exec_type").fill_null("trade"))
+        replace_rows(con, "fills", fills.sort("order_id", "ts", "fill_id"), ["fill_id"])
     elif spec.name == "daily":
         daily = tagged.select(*spec.names, source=pl.lit("file"), run_id=pl.col("run_id"))
         replace_rows(con, "daily", daily.sort("symbol", "date"), ["symbol", "date"])

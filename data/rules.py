@@ -64,9 +64,11 @@ def check_fills(
 
     Notes
     -----
-    Overfill: fills of an order are accumulated in time order (stored fills first at equal times, then load
-    order); a new fill whose cumulative quantity exceeds the order's quantity is rejected, and so is every
-    later one, since each of them also lies beyond the order's size.
+    Overfill: the stored fills of an order count first, whatever their times (they are already the order's),
+    then the new fills in time order (then load order); a new fill whose cumulative quantity exceeds the
+    order's quantity is rejected, and so is every later one, since each of them also lies beyond the
+    order's size. So a late-delivered fill stamped before the stored ones cannot take the order over its
+    quantity either.
     """
     joined = fills.join(orders, on="order_id", how="left", suffix="_order")
     unknown = joined.filter(pl.col("quantity_order").is_null())
@@ -88,7 +90,7 @@ def check_fills(
     new = inside.select("order_id", "ts", "quantity", pl.lit(1).alias("_new"), "file_index", ROW, "fill_id")
     seq = (
         pl.concat([prior, new], how="vertical_relaxed")
-        .sort("order_id", "ts", "_new", "file_index", ROW)
+        .sort("order_id", "_new", "ts", "file_index", ROW)
         .with_columns(pl.col("quantity").cum_sum().over("order_id").alias("_cum"))
         .filter(pl.col("_new") == 1)
         .select("fill_id", "_cum")
@@ -119,7 +121,9 @@ class FillCancels:
     rejected: pl.DataFrame  # cancels of no known fill, and repeated cancels
 
 
-def fill_cancels(rows: pl.DataFrame, stored: pl.DataFrame, cancelled_before: set[str]) -> FillCancels:
+def fill_cancels(
+    rows: pl.DataFrame, stored: pl.DataFrame, cancelled_before: set[str], corrected: set[str] | None = None
+) -> FillCancels:
     """Split a fills load into the fills that stand and the fills its cancel rows remove.
 
     Parameters
@@ -134,6 +138,10 @@ def fill_cancels(rows: pl.DataFrame, stored: pl.DataFrame, cancelled_before: set
         again changes nothing, so loading a cancel file twice gives the same tables; and a plain fill row of
         one (an earlier file loaded again) does not undo the later cancel: it is quarantined as
         ``cancelled_fill``. Only a correction (``exec_type`` = correct) brings a cancelled fill back.
+    corrected
+        Ids of the load whose stored fill is a correction: a plain fill row of one (an earlier file loaded
+        again) does not undo the correction: it is quarantined as ``corrected_fill``; a later correction
+        replaces it.
 
     Notes
     -----
@@ -148,6 +156,10 @@ def fill_cancels(rows: pl.DataFrame, stored: pl.DataFrame, cancelled_before: set
         pl.col("exec_type").fill_null("trade") != "correct"
     )
     revived, trades = trades.filter(undone), trades.filter(~undone)
+    uncorrect = pl.col("fill_id").is_in(list(corrected or ())) & (
+        pl.col("exec_type").fill_null("trade") != "correct"
+    )
+    reverted, trades = trades.filter(uncorrect), trades.filter(~uncorrect)
     cancels, repeated = drop_duplicate_keys(cancels, ("fill_id",))
     known = pl.concat(
         [trades.select("fill_id", "order_id"), stored.select("fill_id", "order_id")], how="vertical_relaxed"
@@ -165,7 +177,12 @@ def fill_cancels(rows: pl.DataFrame, stored: pl.DataFrame, cancelled_before: set
     loaded = trades.join(by, on="fill_id", how="inner")
     stored_ids = by.filter(pl.col("fill_id").is_in(stored["fill_id"].implode()))
     rejected = pl.concat(
-        [repeated, _reject(unknown, "unknown_fill", "fill_id"), _reject(revived, "cancelled_fill", "fill_id")]
+        [
+            repeated,
+            _reject(unknown, "unknown_fill", "fill_id"),
+            _reject(revived, "cancelled_fill", "fill_id"),
+            _reject(reverted, "corrected_fill", "fill_id"),
+        ]
     )
     assert again.height + unknown.height + valid.height == cancels.height
     return FillCancels(

@@ -181,6 +181,11 @@ MIGRATIONS: list[str] = [
         rows_before BIGINT NOT NULL, rows_after BIGINT NOT NULL
     );
     """,
+    # 7: whether a stored fill is a correction (FIX ExecType G), which an earlier file may not undo
+    """
+    ALTER TABLE fills ADD COLUMN exec_type VARCHAR DEFAULT 'trade';
+    ALTER TABLE cancelled_fills ADD COLUMN exec_type VARCHAR DEFAULT 'trade';
+    """,
 ]
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {

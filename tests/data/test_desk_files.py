@@ -293,3 +293,31 @@ def test_absurd_values_are_quarantined_not_summed(home: KappaHome, write_csv: Wr
         (6, "out_of_range", "bid"), (7, "out_of_range", "bid_size")
     ]  # fmt: skip
     assert query(home, "SELECT close FROM daily") == [(10.01,)]
+
+
+def test_corrections_apply_in_order_and_an_overfill_is_caught_whatever_its_time(
+    home: KappaHome, write_csv: WriteCsv
+) -> None:
+    """A FIX log with a fill and its correction (G) in one file stores the correction; an earlier file
+    loaded again does not undo it (corrected_fill); a fill delivered late but stamped before the stored
+    ones cannot take the order over its quantity."""
+    a, e = f"{DAY}T10:00:00-05:00", f"{DAY}T15:00:00-05:00"
+    ingest(home, "orders", [write_csv("orders.csv", [["order_id", "symbol", "side", "quantity", "arrival_ts", "end_ts"],
+                                                     ["O1", "AAA", "buy", 1000, a, e]])])  # fmt: skip
+    fh = ["fill_id", "order_id", "ts", "price", "quantity", "exec_type"]
+    log = write_csv("fills_fixlog.csv", [fh, ["F1", "O1", f"{DAY}T11:00:00-05:00", 49.39, 1000, "F"],
+                                         ["F1", "O1", f"{DAY}T11:00:00-05:00", 49.40, 500, "G"],
+                                         ["F1", "O1", f"{DAY}T11:00:00-05:00", 49.41, 600, "G"]])  # fmt: skip
+    report = ingest(home, "fills", [log])
+    assert (report.rows_loaded, report.rows_quarantined) == (3, 0)
+    assert query(home, "SELECT fill_id, price, quantity, exec_type FROM fills") == [
+        ("F1", 49.41, 600.0, "correct")
+    ]
+    plain = write_csv("fills_first.csv", [fh[:5], ["F1", "O1", f"{DAY}T11:00:00-05:00", 49.39, 1000]])
+    report = ingest(home, "fills", [plain], max_quarantined=1.0)
+    assert report.quarantined_by_rule == {"corrected_fill": 1}
+    assert query(home, "SELECT price, quantity FROM fills") == [(49.41, 600.0)]
+    # 600 stored at 11:00; 500 more stamped at 10:30 would make 1,100 of 1,000
+    late = write_csv("fills_late.csv", [fh[:5], ["F0", "O1", f"{DAY}T10:30:00-05:00", 49.3, 500]])
+    assert ingest(home, "fills", [late], max_quarantined=1.0).quarantined_by_rule == {"overfill": 1}
+    assert query(home, "SELECT sum(quantity) FROM fills") == [(600.0,)]
