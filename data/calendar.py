@@ -95,6 +95,22 @@ def require_session(day: dt.date, name: str = DEFAULT_CALENDAR, what: str = "") 
     return day
 
 
+def require_closed(
+    day: dt.date, name: str = DEFAULT_CALENDAR, what: str = "", now: dt.datetime | None = None
+) -> dt.date:
+    """``day`` if it is a session that has closed by ``now`` (default: the clock), else an
+    :class:`~data.errors.InputError` naming the last one that has: a calibration or a night as of a session
+    still trading (or to come) would stamp a partial day as that session's close."""
+    from data.errors import InputError
+
+    require_session(day, name, what)
+    last = latest_closed_session(now or dt.datetime.now(dt.UTC), name)
+    if day > last:
+        label = f"{what} {day}".strip()
+        raise InputError(f"{label} has not closed yet: the last {name} session that has is {last}")
+    return day
+
+
 def sessions(start: dt.date, end: dt.date, name: str = DEFAULT_CALENDAR) -> list[dt.date]:
     """Session dates between ``start`` and ``end`` inclusive (holidays and weekends skipped)."""
     return session_bounds(start, end, name)["date"].to_list()

@@ -330,11 +330,13 @@ def _state_warnings(state_name: str, message: str | None) -> list[str]:
     return [message or "finished with warnings"] if state_name == "Warning" else []
 
 
-def _session(value: str, option: str, calendar: str) -> dt.date:
-    """A session date of ``calendar`` given as ``value`` (checked before any flow starts)."""
-    from data.calendar import require_session
+def _session(value: str, option: str, calendar: str, closed: bool = False) -> dt.date:
+    """A session date of ``calendar`` given as ``value`` (checked before any flow starts); with ``closed``,
+    one whose close has passed."""
+    from data.calendar import require_closed, require_session
 
-    return require_session(_parse_date(value, option), calendar, option)
+    check = require_closed if closed else require_session
+    return check(_parse_date(value, option), calendar, option)
 
 
 def _num(v: object, digits: int = 4) -> str:
@@ -408,7 +410,7 @@ def calibrate_cmd(
     Example: kappa calibrate --as-of 2026-11-20 --lookback-days 20 --symbols AAPL,MSFT
     """
     kh, cal = _home_settings(home, calendar)
-    day = _session(as_of, "--as-of", cal)
+    day = _session(as_of, "--as-of", cal, closed=True)
     if lookback_days < 1 or garch_days < 0 or batch_symbols < 1:
         raise KappaError("--lookback-days and --batch-symbols must be at least 1, --garch-days at least 0")
     chosen = ([s.strip() for s in symbols.split(",") if s.strip()] or None) if symbols else None
@@ -494,7 +496,7 @@ def nightly_cmd(
 
     kh, cal = _home_settings(home, calendar)
     if date:
-        day = _session(date, "--date", cal)
+        day = _session(date, "--date", cal, closed=True)
     else:
         day = latest_closed_session(dt.datetime.now(dt.UTC), cal)
         out.print(f"session {day} (the last one that has closed)")

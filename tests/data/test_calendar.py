@@ -35,3 +35,17 @@ def test_session_clock_starts_mid_session_or_at_the_next_open() -> None:
     assert fraction == 0.0 and times[0] == dt.datetime(2026, 11, 27, 14, 30, tzinfo=UTC)
     with pytest.raises(ValueError, match="time zone"):
         session_clock(dt.datetime(2026, 11, 24, 9, 30), [0.0])
+
+
+def test_a_session_still_trading_has_not_closed() -> None:
+    """Friday 2026-11-27 closes early (13:00 ET): at 12:59 the last closed session is Wednesday's, at
+    13:00 Friday's; a calibration as of a session still trading is refused naming the last closed one."""
+    from data.calendar import require_closed
+    from data.errors import InputError
+
+    friday = dt.date(2026, 11, 27)
+    assert require_closed(friday, now=dt.datetime(2026, 11, 27, 13, 0, tzinfo=NY)) == friday
+    with pytest.raises(
+        InputError, match="2026-11-27 has not closed yet: the last XNYS session that has is 2026-11-25"
+    ):
+        require_closed(friday, what="--as-of", now=dt.datetime(2026, 11, 27, 12, 59, tzinfo=NY))

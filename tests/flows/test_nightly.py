@@ -458,7 +458,7 @@ def test_prefect_yaml_declares_the_same_deployment() -> None:
 def test_nightly_cli_errors_are_one_line_and_come_before_prefect(tmp_path: Path) -> None:
     """Dates and missing quotes are refused before Prefect starts (no Prefect home is even made); without
     --date the night is the last session that has closed (on a weekend, Friday's), not a skip."""
-    from data.calendar import latest_closed_session
+    from data.calendar import latest_closed_session, sessions
     from tests.conftest import run_kappa
 
     h = tmp_path / "h"
@@ -476,6 +476,9 @@ def test_nightly_cli_errors_are_one_line_and_come_before_prefect(tmp_path: Path)
     assert res.returncode == 2 and "no XNYS session between" in res.stderr
     res = run_kappa("calibrate", "--as-of", "2030-01-02", "--home", str(h))  # a Wednesday, years ahead
     assert res.returncode == 2 and "--as-of 2030-01-02 is beyond the sessions XNYS knows" in res.stderr
+    ahead = sessions(day + dt.timedelta(days=1), day + dt.timedelta(days=10))[0]  # still trading, or to come
+    res = run_kappa("calibrate", "--as-of", str(ahead), "--home", str(h))
+    assert res.returncode == 2 and f"--as-of {ahead} has not closed yet" in res.stderr
     res = run_kappa("attribute", "--date", "2026-11-22", "--home", str(h))  # a Sunday
     assert (
         res.returncode == 2
