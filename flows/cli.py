@@ -260,8 +260,8 @@ def sql_cmd(
     fmt: Annotated[
         OutputFormat, typer.Option("--format", "-f", help="table, csv or json")
     ] = OutputFormat.table,
-    wait: Annotated[float, typer.Option(help="Seconds to wait while a job is writing")] = 5.0,
-    max_rows: Annotated[int, typer.Option(help="Rows shown in table format")] = 50,
+    wait: Annotated[float, typer.Option(help="Seconds to wait while a job is writing", min=0)] = 5.0,
+    max_rows: Annotated[int, typer.Option(help="Rows shown in table format", min=0)] = 50,
 ) -> None:
     """Run a read-only query against the Kappa database; values print in full and times in ISO 8601 UTC
     (the trailing Z), in every format.
@@ -289,7 +289,7 @@ RunnerOption = Annotated[
 ]
 WorkersOption = Annotated[
     int | None,
-    typer.Option("--workers", help="Threads, processes or local Dask workers (default: CPU count)"),
+    typer.Option("--workers", help="Threads, processes or local Dask workers (default: CPU count)", min=1),
 ]
 DaskOption = Annotated[
     str | None,
@@ -297,9 +297,11 @@ DaskOption = Annotated[
         "--dask-address", help="Dask scheduler, e.g. tcp://host:8786 (default: start a local cluster)"
     ),
 ]
-BatchOption = Annotated[int, typer.Option("--batch-symbols", help="Symbols per calibration/attribution task")]
-LookbackOption = Annotated[int, typer.Option(help="Sessions of intraday data (σ realized, γ, η, ε)")]
-GarchDaysOption = Annotated[int, typer.Option(help="Daily closes for GARCH(1,1)")]
+BatchOption = Annotated[
+    int, typer.Option("--batch-symbols", help="Symbols per calibration/attribution task", min=1)
+]
+LookbackOption = Annotated[int, typer.Option(help="Sessions of intraday data (σ realized, γ, η, ε)", min=1)]
+GarchDaysOption = Annotated[int, typer.Option(help="Daily closes for GARCH(1,1)", min=0)]
 
 
 def _run_flow(
@@ -666,7 +668,17 @@ def report_cmd(
     from flows.report import report
 
     kh, cal = _home_settings(home, None)
-    files = report(kh, _parse_date(date, "--date"), out_dir, calendar=cal)
+    day = _session(date, "--date", cal)
+    if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise KappaError(f"--out {out_dir} is a file, not a folder")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise KappaError(f"--out {out_dir}: cannot make that folder ({exc.strerror})") from None
+        if not os.access(out_dir, os.W_OK):
+            raise KappaError(f"--out {out_dir}: the folder is not writable")
+    files = report(kh, day, out_dir, calendar=cal)
     out.print(f"report: {files.html}")
     for name, path in files.pngs.items():
         out.print(f"  {name}: {path}")
@@ -732,7 +744,7 @@ def schedule_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
     save: Annotated[bool, typer.Option(help="Write the `schedules` (and `frontiers`) table")] = False,
     frontier: Annotated[bool, typer.Option(help="Also compute the efficient frontier over λ")] = False,
-    points: Annotated[int, typer.Option(help="Frontier points")] = 41,
+    points: Annotated[int, typer.Option(help="Frontier points", min=2)] = 41,
     plot: Annotated[Path | None, typer.Option(help="Draw the frontier to a .png, .svg or .html file")] = None,
     order_id: Annotated[str | None, typer.Option("--order-id", help="Order this schedule is for")] = None,
     price: Annotated[
@@ -845,9 +857,11 @@ def _parse_date(value: str, option: str) -> dt.date:
 @app.command("demo")
 def demo_cmd(
     home: HomeOption = None,
-    symbols: Annotated[int, typer.Option(help="Simulated symbols")] = 5,
-    days: Annotated[int, typer.Option(help="Nights to run (one more session is simulated: tomorrow)")] = 5,
-    history_days: Annotated[int, typer.Option(help="Sessions of daily history before them")] = 500,
+    symbols: Annotated[int, typer.Option(help="Simulated symbols", min=1)] = 5,
+    days: Annotated[
+        int, typer.Option(help="Nights to run (one more session is simulated: tomorrow)", min=1)
+    ] = 5,
+    history_days: Annotated[int, typer.Option(help="Sessions of daily history before them", min=0)] = 500,
     seed: Annotated[int, typer.Option(help="Random seed")] = 7,
     task_runner: RunnerOption = Runner.threads,
     workers: WorkersOption = None,
@@ -860,9 +874,14 @@ def demo_cmd(
     from flows.settings import prefect_environment, quiet_known_errors
     from flows.settings import task_runner as make_runner
 
-    if days < 1:
-        raise KappaError("--days must be at least 1")
+    if days < 1 or symbols < 1 or history_days < 0:
+        raise KappaError("--days and --symbols must be at least 1, --history-days at least 0")
     kh = KappaHome.resolve(home)
+    if kh.db_path.exists() and not (kh.root / "demo" / "truth.json").exists():
+        raise KappaError(
+            f"{kh.root} holds data the demo did not make; the demo writes a simulated market into its home: "
+            "give it one of its own (--home /tmp/kappa-demo)"
+        )
     prefect_environment(kh)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the demo prints its own summary
     from flows.demo import run_demo

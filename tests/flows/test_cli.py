@@ -84,6 +84,33 @@ def test_user_errors_are_one_line_without_traceback(tmp_path: Path, write_csv: W
     assert "missing required column(s) ask, bid_size, ask_size" in res.stderr and "bad.csv" in res.stderr
 
 
+def test_out_of_range_options_and_a_home_the_demo_did_not_make_exit_2(
+    tmp_path: Path, write_csv: WriteCsv
+) -> None:
+    """Counts below their minimum are usage errors (exit 2) before anything runs; the demo refuses a home
+    holding data it did not make (its simulated market would land among a desk's tables); a report goes to
+    a folder, not over a file, and only for a session."""
+    h = tmp_path / "h"
+    for args in (
+        ("demo", "--symbols", "0"), ("demo", "--days", "-1"), ("demo", "--history-days", "-5"),
+        ("sql", "SELECT 1", "--wait", "-1"), ("nightly", "--workers", "0"), ("attribute", "--date", DAY,
+        "--batch-symbols", "0"), ("calibrate", "--as-of", DAY, "--lookback-days", "0"),
+    ):  # fmt: skip
+        res = run_kappa(*args, "--home", str(h))
+        assert res.returncode == 2 and "Traceback" not in res.stderr, (args, res.stderr)
+        assert "greater than or equal to" in res.stderr, (args, res.stderr)
+    assert run_kappa("ingest", "quotes", str(_quotes(write_csv)), "--home", str(h)).returncode == 0
+    before = query(KappaHome(h), "SELECT count(*) FROM runs")
+    res = run_kappa("demo", "--home", str(h), "--symbols", "1", "--days", "1")
+    assert res.returncode == 2 and "holds data the demo did not make" in res.stderr
+    assert query(KappaHome(h), "SELECT count(*) FROM runs") == before and not (h / "demo").exists()
+    (tmp_path / "a-file").write_text("")
+    res = run_kappa("report", "--date", DAY, "--home", str(h), "--out", str(tmp_path / "a-file"))
+    assert res.returncode == 2 and "is a file, not a folder" in res.stderr
+    res = run_kappa("report", "--date", "2026-11-22", "--home", str(h))
+    assert res.returncode == 2 and "is not a session of XNYS" in res.stderr
+
+
 def test_sql_formats_and_errors(tmp_path: Path, write_csv: WriteCsv) -> None:
     h = str(tmp_path / "h")
     assert run_kappa("ingest", "quotes", str(_quotes(write_csv)), "--home", h).returncode == 0
