@@ -55,10 +55,11 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     Notes
     -----
     The mid at boundary b_k = open + kΔ is that of the last quote with ts ≤ b_k; of quotes that tie on
-    that time, the first in row order. Before a symbol-day's first quote, a boundary takes that quote's
-    mid, so the first observed bucket's change runs from the first quote to the bucket's end; a
-    symbol-day quoted only after its last boundary has null mids and no observed bucket. Quotes of a date
-    that is no session are left out.
+    that time, the last in row order (the book after every update of that instant, as the prevailing
+    quote of :func:`calibration.signs.prevailing_mid` and ``tca.prices``). Before a symbol-day's first
+    quote, a boundary takes the first quote time's mid, so the first observed bucket's change runs from
+    the first quote to the bucket's end; a symbol-day quoted only after its last boundary has null mids
+    and no observed bucket. Quotes of a date that is no session are left out.
 
     Lake rows come grouped by (symbol, date) and in time order (see
     :func:`calibration.in_time_runs`), so each boundary's quote is found by binary search in its
@@ -105,7 +106,7 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
             picks.append(np.full(k, -1, dtype=np.int64))
             continue
         last[~quoted] = 0  # before the first quote: the first quote
-        picks.append(a + np.searchsorted(day, day[last], side="left"))  # the first of quotes tied in time
+        picks.append(a + np.searchsorted(day, day[last], side="right") - 1)  # the last of quotes tied in time
 
     def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)

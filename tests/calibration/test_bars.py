@@ -32,7 +32,7 @@ def _minutes(m: float) -> dt.datetime:
 
 TAPE = [  # in lake order: symbol, then time
     _q("AAA", MONDAY, _minutes(-1), 10.0),  # before the open: the open's mid
-    _q("AAA", MONDAY, _minutes(3), 11.0),  # two quotes at one time: the first counts
+    _q("AAA", MONDAY, _minutes(3), 11.0),  # two quotes at one time: the last counts
     _q("AAA", MONDAY, _minutes(3), 12.0),
     _q("AAA", MONDAY, _minutes(12), 13.0),
     _q("AAA", SATURDAY, dt.datetime(2026, 11, 28, 15), 50.0),  # no session: left out
@@ -81,7 +81,7 @@ def test_bucket_mids_are_the_last_quote_at_or_before_each_boundary(order: str) -
         return mids.filter(pl.col("symbol") == symbol)["mid"].to_list()
 
     aaa = at("AAA")
-    assert aaa[:4] == pytest.approx([10.0, 11.0, 11.0, 13.0])
+    assert aaa[:4] == pytest.approx([10.0, 12.0, 12.0, 13.0])
     assert aaa[4:] == pytest.approx([13.0] * 75)
     bbb = at("BBB")
     assert bbb[:5] == pytest.approx([20.0, 20.0, 20.0, 21.0, 22.0])
