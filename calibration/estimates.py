@@ -313,9 +313,11 @@ def _fills_reason(temp: TemporaryFit | None) -> str:
     if temp is None:
         return "no own fills"
     if temp.status == "insufficient_data":
+        fills = f"{temp.nobs} own fill{'' if temp.nobs == 1 else 's'}"
+        orders = f"{temp.orders} order{'' if temp.orders == 1 else 's'}"
         if temp.nobs >= MIN_FILLS and temp.orders >= MIN_ORDERS:
-            return f"{temp.nobs} own fills from {temp.orders} orders, all at one trading rate"
-        return f"{temp.nobs} own fills from {temp.orders} orders; {MIN_FILLS} from {MIN_ORDERS} orders needed"
+            return f"{fills} from {orders}, all at one trading rate"
+        return f"{fills} from {orders}; {MIN_FILLS} from {MIN_ORDERS} orders needed"
     return f"own fills gave eta = {temp.eta:.2e}, epsilon = {temp.epsilon_usd:.4g} ({temp.status})"
 
 

@@ -30,6 +30,7 @@ from data.market import (
 )
 from flows.calibrate import chunks
 from flows.settings import DEFAULT_BATCH_SYMBOLS
+from reports.tables import cell_text, usd_text
 from tca.attribution import ATTRIBUTION_COLUMNS, attribute_orders
 
 
@@ -145,6 +146,7 @@ def summary(rows: pl.DataFrame) -> str:
         f"z mean {z.mean():+.2f}, sd {z.std(ddof=1):.2f} over {z.size}" if z.size > 1 else "z: too few orders"
     )
     failed = rows.filter(pl.col("status") == "failed").height
-    return f"{rows.height} orders, ${notional:,.0f} notional, cost {bps:.2f} bps; {zs}" + (
+    n = f"{rows.height} order{'' if rows.height == 1 else 's'}"
+    return f"{n}, {usd_text(notional, 0)} notional, cost {cell_text(bps, 'bps') or 'n/a'} bps; {zs}" + (
         f"; {failed} failed" if failed else ""
     )

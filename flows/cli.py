@@ -216,11 +216,13 @@ def config_cmd(
     """
     from dataclasses import fields
 
-    from data.calendar import check_calendar, check_timezone
+    from data.calendar import DEFAULT_CALENDAR, check_calendar, check_timezone
     from data.home import HomeConfig
 
     kh = KappaHome.resolve(home)
     known = [f.name for f in fields(HomeConfig)]
+    if key is None and (value is not None or unset):
+        raise KappaError(f"name the setting to change ({', '.join(known)})")
     if key is not None and key not in known:
         raise KappaError(f"unknown setting {key!r} (settings: {', '.join(known)})")
     if key is not None and (value is not None or unset):
@@ -228,11 +230,12 @@ def config_cmd(
             raise KappaError("give a value or --unset, not both")
         if value is not None:
             check_calendar(value) if key == "calendar" else (value == "exchange" or check_timezone(value))
-        if key == "calendar" and kh.db_path.exists():
-            err.print("warning: the home already holds data dated in its previous calendar's sessions")
+        before = kh.config().calendar or DEFAULT_CALENDAR
+        if key == "calendar" and kh.db_path.exists() and (value or DEFAULT_CALENDAR) != before:
+            err.print(f"warning: the home already holds data dated in the sessions of {before}")
         kh.save_config(**{key: value})
     cfg = kh.config()
-    defaults = {"calendar": "XNYS", "timezone": "none: offset-free timestamps are quarantined"}
+    defaults = {"calendar": DEFAULT_CALENDAR, "timezone": "none: offset-free timestamps are quarantined"}
     for name in [key] if key else known:
         v = getattr(cfg, name)
         out.print(
@@ -268,6 +271,8 @@ def sql_cmd(
 
     Example: kappa sql "SELECT rule, count(*) FROM quarantine GROUP BY rule" --format csv
     """
+    if not query.replace(";", " ").strip():
+        raise KappaError("the query is empty: give a SQL statement, e.g. kappa sql 'SELECT * FROM runs'")
     kh = KappaHome.resolve(home)
     with reader(kh, wait_s=wait) as con:
         try:

@@ -56,6 +56,7 @@ from flows.report import report as render_report
 from flows.schedule_output import json_safe
 from flows.schedules import order_schedules
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
+from reports.tables import cell_text, usd_text
 from reports.tca_report import day_summary, report_markdown
 
 IO_ERRORS: tuple[type[BaseException], ...] = (OSError, DatabaseBusyError, duckdb.IOException)
@@ -581,12 +582,12 @@ def nightly_markdown(result: NightlyResult, attribution: pl.DataFrame) -> str:
     if costed.height:
         s = day_summary(costed)
         lines += [
-            f"## Cost of the day: {s['orders']} orders, ${s['notional_usd']:,.0f} notional, "
-            f"${s['total_usd']:,.2f} total cost",
+            f"## Cost of the day: {s['orders']} order(s), {usd_text(s['notional_usd'], 0)} notional, "
+            f"{usd_text(s['total_usd'])} total cost",
             "",
             "| component | $ | bps (notional-weighted) |",
             "|---|---:|---:|",
-            *(f"| {c} | {s[f'{c}_usd']:,.2f} | {s[f'{c}_bps']:.2f} |"
+            *(f"| {c} | {cell_text(s[f'{c}_usd'], 'usd')} | {cell_text(s[f'{c}_bps'], 'bps')} |"
               for c in ("delay", "spread", "impact", "opportunity", "fees", "total")),
             "",
             f"model z (realized − E)/√V over {s['z_n']} orders: mean {s['z_mean']:+.2f}, sd {s['z_std']:.2f}"

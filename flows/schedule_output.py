@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.schedules import SchedulePlan
+from reports.tables import cell_text, usd_text
 from schedule import Schedule
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
@@ -132,7 +133,7 @@ def _zone(calendar: str) -> ZoneInfo:
 
 def _usd_bps(plan: SchedulePlan, usd: float, digits: int = 2) -> str:
     bps = plan.bps(usd)
-    return f"${usd:,.{digits}f}" + (f" ({bps:,.2f} bps)" if bps is not None else "")
+    return usd_text(usd, digits) + (f" ({cell_text(bps, 'bps')} bps)" if bps is not None else "")
 
 
 def print_plan(console: Console, plan: SchedulePlan, lot_shares: float = LOT_SHARES) -> None:

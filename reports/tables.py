@@ -52,7 +52,13 @@ def cell_text(value: object, kind: Kind) -> str:
         return f"{round(v):,}"
     if kind == "sci":
         return f"{v:.3g}"
-    return f"{v:,.2f}"
+    return f"{round(v, 2) + 0.0:,.2f}"  # + 0.0: a value that rounds to zero prints 0.00, not -0.00
+
+
+def usd_text(value: float, digits: int = 2) -> str:
+    """``value`` dollars as printed: ``$1,234.50``, ``-$235.45`` (the sign before the $), never ``-$0.00``."""
+    v = round(float(value), digits) + 0.0
+    return f"{'-' if v < 0 else ''}${abs(v):,.{digits}f}"
 
 
 def html_table(

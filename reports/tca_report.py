@@ -41,6 +41,7 @@ from reports.tables import (
     scorecard,
     scorecard_columns,
     status_counts,
+    usd_text,
 )
 
 COSTLIEST_ORDERS = 15
@@ -93,9 +94,10 @@ def key_numbers(s: dict[str, float | int]) -> list[tuple[str, str]]:
         return "n/a" if isinstance(v, float) and math.isnan(v) else format(v, spec)
 
     return [
-        ("Orders", f"{s['orders']:,}"), ("Filled", f"{s['filled_orders']:,}"),
-        ("Notional", f"${s['notional_usd']:,.0f}"), ("Fill rate", f"{num(100 * s['fill_rate'], '.1f')} %"),
-        ("Total cost", f"${s['total_usd']:,.2f}"), ("Total cost (bps)", f"{num(s['total_bps'], '.2f')} bps"),
+        ("Orders", f"{s['orders']:,}"), ("Orders with fills", f"{s['filled_orders']:,}"),
+        ("Notional", usd_text(s["notional_usd"], 0)),
+        ("Shares filled / ordered", f"{num(100 * s['fill_rate'], '.1f')} %"),
+        ("Total cost", usd_text(s["total_usd"])), ("Total cost (bps)", f"{num(s['total_bps'], '.2f')} bps"),
         ("Model z mean ± sd", f"{num(s['z_mean'], '+.2f')} ± {num(s['z_std'], '.2f')} (n = {s['z_n']})"),
     ]  # fmt: skip
 

@@ -202,6 +202,8 @@ def test_the_home_remembers_its_calendar(tmp_path: Path, write_csv: WriteCsv) ->
     refused = _kappa("ingest", "trades", str(sunday), "--home", h, "--calendar", "XNYS", code=2)
     assert "this home's calendar is 24/7" in refused
     assert "unknown calendar 'XNYZ'" in _kappa("config", "calendar", "XNYZ", "--home", h, code=2)
+    assert "warning" not in _kappa("config", "calendar", "24/7", "--home", h)  # unchanged: nothing to warn of
+    assert "name the setting to change" in _kappa("config", "--unset", "--home", h, code=2)
     assert "unknown time zone 'Mars/Olympus'" in _kappa(
         "config", "timezone", "Mars/Olympus", "--home", h, code=2
     )

@@ -447,3 +447,16 @@ def test_report_renders_in_headless_chromium(attributed: KappaHome, browser: Any
     assert dark > 0.01 * band.width * band.height
     colours = Image.open(shot).convert("RGB").crop((0, 300, w, 700)).getcolors(maxcolors=1 << 20) or []
     assert len(colours) > 50  # bars, points and text in several colours, not an empty page
+
+
+def test_dollars_and_bps_print_with_the_sign_first_and_no_negative_zero() -> None:
+    from reports.tables import cell_text, usd_text
+
+    assert [usd_text(v) for v in (1234.5, -235.454, -0.004, 0.0)] == [
+        "$1,234.50",
+        "-$235.45",
+        "$0.00",
+        "$0.00",
+    ]
+    assert usd_text(-18_288_857.4, 0) == "-$18,288,857"
+    assert [cell_text(v, "bps") for v in (-0.004, -1.005e4, 2.5)] == ["0.00", "-10,050.00", "2.50"]

@@ -74,6 +74,7 @@ def test_user_errors_are_one_line_without_traceback(tmp_path: Path, write_csv: W
         ("ingest", "quotes", str(bad), "--home", str(tmp_path / "h")),
         ("ingest", "quotes", str(tmp_path / "absent.csv"), "--home", str(tmp_path / "h")),
         ("sql", "SELECT 1", "--home", str(tmp_path / "empty")),
+        ("sql", " ; ", "--home", str(tmp_path / "h")),
     ]
     for args in cases:
         res = run_kappa(*args)
