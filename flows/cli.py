@@ -749,7 +749,7 @@ def schedule_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
     save: Annotated[bool, typer.Option(help="Write the `schedules` (and `frontiers`) table")] = False,
     frontier: Annotated[bool, typer.Option(help="Also compute the efficient frontier over λ")] = False,
-    points: Annotated[int, typer.Option(help="Frontier points", min=2)] = 41,
+    points: Annotated[int, typer.Option(help="Frontier points")] = 41,
     plot: Annotated[Path | None, typer.Option(help="Draw the frontier to a .png, .svg or .html file")] = None,
     order_id: Annotated[str | None, typer.Option("--order-id", help="Order this schedule is for")] = None,
     price: Annotated[
