@@ -113,17 +113,20 @@ class PowerLaw:
 
 @dataclass(frozen=True, slots=True)
 class MarketParams:
-    """The Almgren-Chriss parameters of one symbol: σ, γ, η, ε, and the power law where one is used."""
+    """The Almgren-Chriss parameters of one symbol: σ, γ, η, ε, the power law where one is used, and the
+    overnight σ_night ($/share per night crossed; 0: a schedule inside one session carries no night)."""
 
     sigma_usd: float
     gamma: float
     eta: float
     epsilon_usd: float
     power: PowerLaw | None = None
+    sigma_overnight_usd: float = 0.0
 
     def __post_init__(self) -> None:
         checks = {
             "sigma_usd": self.sigma_usd >= 0,
+            "sigma_overnight_usd": self.sigma_overnight_usd >= 0,
             "gamma": self.gamma >= 0,
             "eta": self.eta > 0,
             "epsilon_usd": self.epsilon_usd >= 0,
