@@ -235,6 +235,14 @@ def session_ns_since_origin(utc_ns: np.ndarray, name: str = DEFAULT_CALENDAR) ->
     return np.where(i >= 0, before[j] + inside, 0).astype(np.int64)
 
 
+def nights_in_intervals(instants_ns: np.ndarray, name: str = DEFAULT_CALENDAR) -> np.ndarray:
+    """For consecutive UTC instants t_0 ≤ t_1 ≤ … (ns since the epoch), the closes followed by a night c
+    with t_{k−1} ≤ c < t_k, k = 1..: shape (len − 1,). The numpy form of
+    :meth:`TradingClock.nights_between`."""
+    below = np.searchsorted(_session_origin(name)[3], np.asarray(instants_ns, dtype=np.int64), side="left")
+    return np.diff(below).clip(0)
+
+
 @dataclass(frozen=True, slots=True)
 class TradingClock:
     """Trading time of an exchange calendar as polars expressions: the one clock of DESIGN §3.

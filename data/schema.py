@@ -193,6 +193,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE calibrations ADD COLUMN sigma_overnight_nobs BIGINT;
     ALTER TABLE attribution ADD COLUMN sigma_overnight_usd DOUBLE;
     ALTER TABLE attribution ADD COLUMN nights_crossed BIGINT;
+    ALTER TABLE schedules ADD COLUMN sigma_overnight_usd DOUBLE;
+    ALTER TABLE schedules ADD COLUMN nights BIGINT;
     """,
 ]
 

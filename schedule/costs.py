@@ -197,7 +197,7 @@ def schedule_from_holdings(
         trades=trades_of(x),
         kappa_per_day=kappa_per_day,
         cost=expected_cost(x, order, params, power),
-        variance_usd2=variance_usd2(x, order, params),
+        variance_usd2=variance_usd2(x, order, params, order.nights_array),
         info=info or {},
     )
 
