@@ -262,17 +262,19 @@ class TradingClock:
     calendar: str = DEFAULT_CALENDAR
 
     def session_ns(self, ts: pl.Expr) -> pl.Expr:
-        """Int64 session nanoseconds from the calendar's first open to ``ts`` (see
-        :func:`session_ns_since_origin`; the same arithmetic, vectorised in polars)."""
-        opens, closes, before, _ = _session_origin(self.calendar)
-        t = ts.cast(pl.Datetime("ns")).dt.epoch("ns")
-        i = pl.lit(pl.Series(opens)).search_sorted(t, side="right").cast(pl.Int64) - 1
-        j = i.clip(0)
-        o = pl.lit(pl.Series(opens)).gather(j)
-        length = pl.lit(pl.Series(closes - opens)).gather(j)
-        inside = pl.min_horizontal(pl.max_horizontal(t - o, pl.lit(0, pl.Int64)), length)
-        value = pl.when(i >= 0).then(pl.lit(pl.Series(before)).gather(j) + inside).otherwise(0)
-        return pl.when(t.is_not_null()).then(value)
+        """Int64 session nanoseconds from the calendar's first open to ``ts``: :func:`session_ns_since_origin`
+        applied to the column (one binary search per row)."""
+        name = self.calendar
+
+        def batch(epoch_ns: pl.Series) -> pl.Series:
+            values = session_ns_since_origin(epoch_ns.fill_null(0).to_numpy(), name)
+            return pl.Series(values, dtype=pl.Int64).scatter(epoch_ns.is_null().arg_true(), None)
+
+        return (
+            ts.cast(pl.Datetime("ns"))
+            .dt.epoch("ns")
+            .map_batches(batch, return_dtype=pl.Int64, is_elementwise=True)
+        )
 
     def elapsed_days(self, start: pl.Expr, end: pl.Expr) -> pl.Expr:
         """Trading days from ``start`` to ``end`` (Float64; negative when ``end`` precedes ``start``)."""
