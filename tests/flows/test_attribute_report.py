@@ -163,19 +163,14 @@ def multi_day(attributed: KappaHome, tmp_path_factory: pytest.TempPathFactory) -
 
 
 def _plan_as_the_nightly_does(home: KappaHome) -> None:
-    """Store the multi-day order's schedule in ``schedules`` as the night before its arrival would."""
-    from data.store import reader
+    """Store the multi-day order's schedule in ``schedules`` as a nightly would: from its arrival, in
+    5-minute periods of session time, at its λ, with the latest calibration (the one it is judged with)."""
     from flows.schedules import PERIODS_PER_DAY, ScheduleRequest, plan_schedule, save_plan
 
-    with reader(home) as con:
-        cal = con.sql(
-            "SELECT max(as_of) FROM calibrations WHERE symbol = 'BBB' AND as_of < DATE '2026-11-12'"
-        )
-        as_of = cal.fetchone()[0]  # type: ignore[index]
     horizon = session_time_days(MULTI_ARRIVAL, MULTI_END)
     req = ScheduleRequest(
         shares=MULTI_CHILD * len(MULTI_FILLS), side="buy", horizon_days=horizon,
-        periods=max(1, round(PERIODS_PER_DAY * horizon)), risk_aversion=1e-6, symbol="BBB", as_of=as_of,
+        periods=max(1, round(PERIODS_PER_DAY * horizon)), risk_aversion=1e-6, symbol="BBB",
         start=MULTI_ARRIVAL, order_id=MULTI,
     )  # fmt: skip
     save_plan(home, plan_schedule(home, req))
