@@ -195,6 +195,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attribution ADD COLUMN nights_crossed BIGINT;
     ALTER TABLE schedules ADD COLUMN sigma_overnight_usd DOUBLE;
     ALTER TABLE schedules ADD COLUMN nights BIGINT;
+    ALTER TABLE frontiers ADD COLUMN sigma_overnight_usd DOUBLE;
     """,
 ]
 
