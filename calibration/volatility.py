@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -197,26 +197,86 @@ class GarchFit:
         return cls(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nobs, False, status, message)
 
 
+GARCH_OUTLIER_MADS = 10.0
+"""A daily return farther than this many robust standard deviations (1.4826 · MAD) from the median is
+checked for its influence on the GARCH forecast (:func:`garch_sigma`)."""
+GARCH_INFLUENCE_FACTOR = 2.0
+"""A fit whose one-day σ changes by more than this factor (either way) without one return is driven by it."""
+
+
 def garch_sigma(closes: np.ndarray) -> GarchFit:
     """Fit GARCH(1,1) to ``closes`` (closing mids, oldest first) and forecast tomorrow's variance.
+
+    Parameters
+    ----------
+    closes
+        Shape (n,): daily closes ($/share), oldest first, split-adjusted; non-positive or non-finite values
+        are left out.
+
+    Returns
+    -------
+    GarchFit
+        ``status``: ``ok``; ``insufficient_data`` (fewer than :data:`GARCH_MIN_RETURNS` returns);
+        ``failed`` (the optimiser raised); ``not_converged``; ``nonstationary`` (α + β ≥ 1);
+        ``single_return`` (the fit is driven by one return, see Notes). σ is NaN unless ``ok``, so that the
+        caller falls back to the realized σ; the parameters are those of the fit on every return.
 
     Notes
     -----
     ``arch`` with a constant mean and normal errors (Bollerslev 1986):
     r_t = μ + ε_t, ε_t = √h_t z_t, h_t = ω + α ε²_{t−1} + β h_{t−1}, with r_t = 100 ln(C_t / C_{t−1}); the
     forecast is h_{T+1} = ω + α ε²_T + β h_T. Warnings (e.g. ``ConvergenceWarning``) are caught and kept in
-    ``message``; a fit that raises, does not converge, or is not stationary (α + β ≥ 1) has ``status``
-    other than ``ok`` and NaN σ, so the caller falls back to the realized σ. The standard error of σ comes
-    from the parameters' covariance by the delta method (numerical gradient of h_{T+1}).
+    ``message``. The standard error of σ comes from the parameters' covariance by the delta method
+    (numerical gradient of h_{T+1}).
+
+    Outlier rule: one return that is not a market move (an unadjusted 4-for-1 split is a log return of
+    −138.6 %) makes the Gaussian likelihood explain it by a variance that never decays: α ≈ 0, β → 1 and a
+    forecast dozens of times too large, with a converged fit. Where the return farthest from the median
+    lies more than :data:`GARCH_OUTLIER_MADS` robust standard deviations (1.4826 · median absolute deviation,
+    which one return cannot move) from it, the model is fitted again without that return; where the
+    one-day σ of the two fits differ by more than :data:`GARCH_INFLUENCE_FACTOR` (either way), or only the
+    fit without it is ``ok``, the status is ``single_return`` and ``message`` names the return and the σ
+    without it.
     """
     closes = np.asarray(closes, dtype=float)
     closes = closes[np.isfinite(closes) & (closes > 0)]
     r = 100.0 * np.diff(np.log(closes))
-    nan = float("nan")
     if len(r) < GARCH_MIN_RETURNS:
         return GarchFit.unfitted(len(r), "insufficient_data", f"{len(r)} daily returns < {GARCH_MIN_RETURNS}")
+    fit = _garch_fit(r, float(closes[-1]))
+    if fit.status in ("failed", "insufficient_data"):
+        return fit
+    dev = np.abs(r - np.median(r))
+    scale = 1.4826 * float(np.median(dev))
+    worst = int(np.argmax(dev))
+    if not (scale > 0 and dev[worst] > GARCH_OUTLIER_MADS * scale):
+        return fit
+    without = _garch_fit(np.delete(r, worst), float(closes[-1]))
+    if without.status != "ok":
+        return fit
+    ratio = fit.sigma_garch_usd / without.sigma_garch_usd if fit.status == "ok" else float("nan")
+    if fit.status == "ok" and 1 / GARCH_INFLUENCE_FACTOR <= ratio <= GARCH_INFLUENCE_FACTOR:
+        return fit
+    ago = len(r) - 1 - worst
+    driven = (
+        f"one return of {r[worst]:+.1f} % ({ago} sessions ago) is {dev[worst] / scale:.0f} robust sd from "
+        f"the median; sigma without it {without.sigma_garch_usd:.3g} $/share/√day (a split? daily must be "
+        "split-adjusted)"
+    )
+    return replace(
+        fit,
+        sigma_garch_usd=float("nan"),
+        sigma_garch_se_usd=float("nan"),
+        status="single_return",
+        message="; ".join(m for m in (driven, fit.message) if m),
+    )
+
+
+def _garch_fit(r: np.ndarray, close: float) -> GarchFit:
+    """GARCH(1,1) of the returns ``r`` (%, oldest first), σ scaled by ``close``: see :func:`garch_sigma`."""
     from arch import arch_model
 
+    nan = float("nan")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -235,11 +295,9 @@ def garch_sigma(closes: np.ndarray) -> GarchFit:
         status = "not_converged"
     elif alpha + beta >= 1.0:
         status = "nonstationary"
-    sigma = float(closes[-1]) * math.sqrt(h_next) / 100.0 if status == "ok" else nan
+    sigma = close * math.sqrt(h_next) / 100.0 if status == "ok" else nan
     sigma_se = (
-        _forecast_se(r, np.asarray(params), np.asarray(res.param_cov), float(closes[-1]))
-        if status == "ok"
-        else nan
+        _forecast_se(r, np.asarray(params), np.asarray(res.param_cov), close) if status == "ok" else nan
     )
     return GarchFit(
         sigma, sigma_se, h_next, omega, float(se["omega"]), alpha, float(se["alpha[1]"]), beta,
