@@ -17,7 +17,6 @@ from calibration import in_time_runs
 from calibration.bars import bucket_returns
 
 TRADING_DAYS_PER_YEAR = 252
-BUCKETS_PER_SESSION = 78  # 6.5 h / 5 min
 GARCH_MIN_RETURNS = 100
 """Fewer daily returns than this and GARCH(1,1) is not fitted (its three parameters are too loose)."""
 MIN_MOVING_RETURNS = 20
@@ -52,8 +51,8 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
     quotes
         ``symbol, date, ts, bid, ask``: every quote, for the two-scales estimator.
     tsrv_k
-        Slow-scale lag K of the two-scales estimator; default: the mean number of quotes in five minutes
-        of that symbol-day (a 5-minute slow scale in quote time, averaged over all K offsets).
+        Slow-scale lag K (quotes) of the two-scales estimator; default: each symbol-day's variance-optimal
+        K* = c*·n^(2/3) of Zhang, Mykland & Aït-Sahalia (2005) (see :func:`tsrv_slow_scale`).
 
     Returns
     -------
@@ -152,13 +151,66 @@ def tsrv_by_day(quotes: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
 def two_scales_variance(x: np.ndarray, k: int | None = None) -> float:
     """TSRV of one day's log prices ``x`` (Zhang, Mykland & Aït-Sahalia 2005, eqs. 55 and 64).
 
-    ``k`` defaults to ⌈n / 78⌉, a five-minute slow scale for a full session of n + 1 quotes.
+    Parameters
+    ----------
+    x
+        Shape (n + 1,): log mids of every quote of one day, in time order.
+    k
+        Slow-scale lag K (quotes); default :func:`tsrv_slow_scale` (x).
+
+    Returns
+    -------
+    float
+        The day's integrated variance of the log mid (unitless, over the quoted span); NaN for n < 2.
     """
     n = len(x) - 1
     if n < 2:
         return float("nan")
-    k = k or max(1, math.ceil(n / BUCKETS_PER_SESSION))
-    k = min(k, n)
+    return _tsrv(x, k if k is not None else tsrv_slow_scale(x))
+
+
+def tsrv_slow_scale(x: np.ndarray) -> int:
+    """The slow-scale lag K of the two-scales estimator that minimises its variance, K* = c*·n^(2/3).
+
+    Parameters
+    ----------
+    x
+        Shape (n + 1,): one day's log mids, in time order.
+
+    Returns
+    -------
+    int
+        K in quotes, in [1, max(1, ⌊n/3⌋)] (at least about three slow-scale returns per subgrid).
+
+    Notes
+    -----
+    Zhang, Mykland & Aït-Sahalia (2005), Section 4: with K = c·n^(2/3), n^(1/6)(TSRV − IV) is
+    asymptotically normal with variance 8 c⁻² (Eε²)² + (4/3) c T∫σ⁴_t dt, smallest at
+    c* = (12 (Eε²)² / (T∫σ⁴_t dt))^(1/3). Plug-ins: the noise variance Eε² = RV^(all) / (2n) (from their
+    eq. 7, E RV^(all) = IV + 2n Eε²), and T∫σ⁴ = IV² as for a volatility constant within the day, IV from
+    a pilot TSRV at K = ⌈n^(2/3)⌉ (c = 1). K is a number of quotes, not a clock interval, so it does not
+    assume a full session (the former default, ⌈n/78⌉, was five minutes only on a full 6.5-hour day:
+    2.8 minutes on an early close): a day that closes early, or is quoted a few minutes, has its own n
+    and noise. Where the noise or the pilot is not positive (a mid that does not move, or no noise to
+    remove), K is the pilot's.
+    """
+    n = len(x) - 1
+    cap = max(1, n // 3)
+    pilot_k = min(cap, max(1, math.ceil(n ** (2 / 3))))
+    if n < 2:
+        return 1
+    noise = float(np.sum(np.diff(x) ** 2)) / (2 * n)
+    pilot = _tsrv(x, pilot_k)
+    if not (noise > 0 and pilot > 0 and math.isfinite(pilot)):
+        return pilot_k
+    c = (12 * noise**2 / pilot**2) ** (1 / 3)
+    return min(cap, max(1, round(c * n ** (2 / 3))))
+
+
+def _tsrv(x: np.ndarray, k: int) -> float:
+    """TSRV = (1 − n̄/n)⁻¹ (RV^(K) − (n̄/n) RV^(all)) at lag ``k`` (RV^(all) where K = 1)."""
+    n = len(x) - 1
+    k = min(max(k, 1), n)
     rv_all = float(np.sum(np.diff(x) ** 2))
     rv_k = float(np.sum((x[k:] - x[:-k]) ** 2)) / k
     n_bar = (n - k + 1) / k
