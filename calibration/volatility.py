@@ -17,6 +17,10 @@ from calibration import in_time_runs
 from calibration.bars import bucket_returns
 
 TRADING_DAYS_PER_YEAR = 252
+TSRV_SLOW_SCALE_SECONDS = 300.0
+"""The two-scales estimator's slow scale: five minutes of the day's quotes (see :func:`tsrv_slow_scale`)."""
+TSRV_MIN_SLOW_RETURNS = 10
+"""The slow-scale lag is at most n / this, so that each subgrid holds this many returns or more."""
 GARCH_MIN_RETURNS = 100
 """Fewer daily returns than this and GARCH(1,1) is not fitted (its three parameters are too loose)."""
 MIN_MOVING_RETURNS = 20
@@ -51,8 +55,8 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
     quotes
         ``symbol, date, ts, bid, ask``: every quote, for the two-scales estimator.
     tsrv_k
-        Slow-scale lag K (quotes) of the two-scales estimator; default: each symbol-day's variance-optimal
-        K* = c*·n^(2/3) of Zhang, Mykland & Aït-Sahalia (2005) (see :func:`tsrv_slow_scale`).
+        Slow-scale lag K (quotes) of the two-scales estimator for every day; default: five minutes of
+        quotes of each symbol-day (see :func:`tsrv_slow_scale`).
 
     Returns
     -------
@@ -138,17 +142,56 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
 def tsrv_by_day(quotes: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
     """Two-scales realized variance of the log mid per (symbol, date) from every quote (see above).
 
-    Quotes read from the lake are already grouped and in time order; others are sorted first (ties in
-    time keep their order, so the result does not depend on the thread schedule).
+    ``k`` fixes the slow-scale lag for every day; by default each day takes :func:`tsrv_slow_scale` of its
+    number of quotes and its quoted span (first quote to last). Quotes read from the lake are already
+    grouped and in time order; others are sorted first (ties in time keep their order, so the result does
+    not depend on the thread schedule).
     """
     x, starts = in_time_runs(quotes.select("symbol", "date", "ts", "bid", "ask"), ["symbol", "date"])
     ends = np.append(starts[1:], x.height)
     values = np.log((x["bid"].to_numpy() + x["ask"].to_numpy()) / 2)
-    tsrv = [two_scales_variance(values[a:b], k) for a, b in zip(starts, ends, strict=True)]
+    ns = x["ts"].cast(pl.Int64).to_numpy()
+    tsrv = [
+        two_scales_variance(values[a:b], k or tsrv_slow_scale(b - a - 1, (ns[b - 1] - ns[a]) / 1e9))
+        for a, b in zip(starts, ends, strict=True)
+    ]
     return x.select("symbol", "date").gather(starts).with_columns(pl.Series("tsrv", tsrv, dtype=pl.Float64))
 
 
-def two_scales_variance(x: np.ndarray, k: int | None = None) -> float:
+def tsrv_slow_scale(n: int, span_seconds: float) -> int:
+    """The slow-scale lag K of the two-scales estimator: the quotes of five minutes of the day.
+
+    Parameters
+    ----------
+    n
+        Number of log-mid changes of the day (its quotes less one).
+    span_seconds
+        Seconds from the day's first quote to its last (its quoted span; 12,600 on a 3.5-hour early close).
+
+    Returns
+    -------
+    int
+        K = ⌈n · :data:`TSRV_SLOW_SCALE_SECONDS` / span⌉, the mean number of quotes in five minutes of that
+        day, at most ⌊n / :data:`TSRV_MIN_SLOW_RETURNS`⌋ (a day quoted for a few minutes has no five-minute
+        scale) and at least 1.
+
+    Notes
+    -----
+    Zhang, Mykland & Aït-Sahalia (2005) average the realized variance of K subgrids of every K-th quote
+    (the slow scale) and remove the noise measured at the fast scale (every quote); the slow scale plays the
+    part of the sparse sampling it improves on (every five minutes, the usual practice). The former default
+    ⌈n/78⌉ was five minutes only on a full 6.5-hour session: on an early close it was 2.7 minutes. K
+    counts quotes in the day's own clock, so it is five minutes on any day; a longer slow scale also leaves
+    less of the bias of serially correlated noise, whose correlation a real quote mid has and the
+    estimator's iid-noise correction does not remove.
+    """
+    if n < 1 or not span_seconds > 0:
+        return 1
+    k = math.ceil(n * TSRV_SLOW_SCALE_SECONDS / span_seconds)
+    return max(1, min(k, n // TSRV_MIN_SLOW_RETURNS))
+
+
+def two_scales_variance(x: np.ndarray, k: int) -> float:
     """TSRV of one day's log prices ``x`` (Zhang, Mykland & Aït-Sahalia 2005, eqs. 55 and 64).
 
     Parameters
@@ -156,60 +199,16 @@ def two_scales_variance(x: np.ndarray, k: int | None = None) -> float:
     x
         Shape (n + 1,): log mids of every quote of one day, in time order.
     k
-        Slow-scale lag K (quotes); default :func:`tsrv_slow_scale` (x).
+        Slow-scale lag K (quotes), see :func:`tsrv_slow_scale`; capped at n.
 
     Returns
     -------
     float
-        The day's integrated variance of the log mid (unitless, over the quoted span); NaN for n < 2.
+        The day's integrated variance of the log mid over its quoted span (unitless); NaN for n < 2.
     """
     n = len(x) - 1
     if n < 2:
         return float("nan")
-    return _tsrv(x, k if k is not None else tsrv_slow_scale(x))
-
-
-def tsrv_slow_scale(x: np.ndarray) -> int:
-    """The slow-scale lag K of the two-scales estimator that minimises its variance, K* = c*·n^(2/3).
-
-    Parameters
-    ----------
-    x
-        Shape (n + 1,): one day's log mids, in time order.
-
-    Returns
-    -------
-    int
-        K in quotes, in [1, max(1, ⌊n/3⌋)] (at least about three slow-scale returns per subgrid).
-
-    Notes
-    -----
-    Zhang, Mykland & Aït-Sahalia (2005), Section 4: with K = c·n^(2/3), n^(1/6)(TSRV − IV) is
-    asymptotically normal with variance 8 c⁻² (Eε²)² + (4/3) c T∫σ⁴_t dt, smallest at
-    c* = (12 (Eε²)² / (T∫σ⁴_t dt))^(1/3). Plug-ins: the noise variance Eε² = RV^(all) / (2n) (from their
-    eq. 7, E RV^(all) = IV + 2n Eε²), and T∫σ⁴ = IV² as for a volatility constant within the day, IV from
-    a pilot TSRV at K = ⌈n^(2/3)⌉ (c = 1). K is a number of quotes, not a clock interval, so it does not
-    assume a full session (the former default, ⌈n/78⌉, was five minutes only on a full 6.5-hour day:
-    2.8 minutes on an early close): a day that closes early, or is quoted a few minutes, has its own n
-    and noise. Where the noise or the pilot is not positive (a mid that does not move, or no noise to
-    remove), K is the pilot's.
-    """
-    n = len(x) - 1
-    cap = max(1, n // 3)
-    pilot_k = min(cap, max(1, math.ceil(n ** (2 / 3))))
-    if n < 2:
-        return 1
-    noise = float(np.sum(np.diff(x) ** 2)) / (2 * n)
-    pilot = _tsrv(x, pilot_k)
-    if not (noise > 0 and pilot > 0 and math.isfinite(pilot)):
-        return pilot_k
-    c = (12 * noise**2 / pilot**2) ** (1 / 3)
-    return min(cap, max(1, round(c * n ** (2 / 3))))
-
-
-def _tsrv(x: np.ndarray, k: int) -> float:
-    """TSRV = (1 − n̄/n)⁻¹ (RV^(K) − (n̄/n) RV^(all)) at lag ``k`` (RV^(all) where K = 1)."""
-    n = len(x) - 1
     k = min(max(k, 1), n)
     rv_all = float(np.sum(np.diff(x) ** 2))
     rv_k = float(np.sum((x[k:] - x[:-k]) ** 2)) / k

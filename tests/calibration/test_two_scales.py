@@ -1,5 +1,5 @@
-"""The two-scales estimator's slow scale: the variance-optimal K of Zhang, Mykland & Aït-Sahalia (2005), which
-does not assume a full session, tested on the early close of 2026-11-27 (09:30 to 13:00 New York)."""
+"""The two-scales estimator's slow scale is five minutes of the day's quotes, also on the early close of
+2026-11-27 (09:30 to 13:00 New York), where ⌈n/78⌉ quotes was 2.7 minutes."""
 
 from __future__ import annotations
 
@@ -15,57 +15,69 @@ from data.calendar import session_bounds
 
 EARLY_CLOSE = dt.date(2026, 11, 27)
 DAILY_VARIANCE = 1e-4  # of the efficient log price, per 6.5-hour day
-NOISE_VAR = 1e-7  # of the iid noise in each quote's log mid (3.2 bp)
+NOISE_VAR, PHI = (
+    1e-8,
+    0.98,
+)  # AR(1) noise of the quoted log mid: variance, lag-one correlation (a quote a second)
 PATHS = 30
 
 
+def _ar1(rng: np.random.Generator, n: int) -> np.ndarray:
+    e = rng.standard_normal(n) * math.sqrt(NOISE_VAR * (1 - PHI**2))
+    u = np.empty(n)
+    u[0] = rng.standard_normal() * math.sqrt(NOISE_VAR)
+    for i in range(1, n):
+        u[i] = PHI * u[i - 1] + e[i]
+    return u
+
+
 def _early_close_quotes() -> tuple[pl.DataFrame, float, int]:
-    """A quote a second through the early-close session for PATHS symbols: efficient log price a Brownian
-    motion, each quote's mid off it by iid noise; returns the quotes, the integrated variance and n."""
+    """A quote a second through the early-close session for PATHS symbols: the efficient log price a
+    Brownian motion, each quote's log mid off it by AR(1) noise; returns the quotes, IV and n."""
     (open_ts, close_ts) = session_bounds(EARLY_CLOSE, EARLY_CLOSE).select("open_ts", "close_ts").row(0)
     seconds = (close_ts - open_ts).total_seconds()
     assert seconds == 3.5 * 3600  # the calendar's early close: 12,600 s, not 23,400
-    open_ns = int(open_ts.replace(tzinfo=dt.UTC).timestamp()) * 1_000_000_000
+    n = int(seconds)
     iv = DAILY_VARIANCE * seconds / 23_400
     rng = np.random.default_rng(12)
-    n = int(seconds)
-    ts = open_ns + np.arange(n + 1, dtype=np.int64) * 1_000_000_000
+    ts = pl.datetime_range(open_ts, close_ts, dt.timedelta(seconds=1), eager=True, time_unit="ns")
     frames = []
     for p in range(PATHS):
         x = np.concatenate([[0.0], np.cumsum(rng.standard_normal(n) * math.sqrt(iv / n))])
-        mid = 50.0 * np.exp(x + rng.standard_normal(n + 1) * math.sqrt(NOISE_VAR))
+        mid = 50.0 * np.exp(x + _ar1(rng, n + 1))
         frames.append(pl.DataFrame({"symbol": f"S{p:02d}", "date": EARLY_CLOSE, "ts": ts,
                                     "bid": mid - 0.01, "ask": mid + 0.01}))  # fmt: skip
-    quotes = pl.concat(frames).with_columns(pl.col("ts").cast(pl.Datetime("ns")))
-    return quotes, iv, n
+    return pl.concat(frames), iv, n
 
 
-def test_the_slow_scale_on_an_early_close_is_the_variance_optimal_one() -> None:
+def test_the_slow_scale_is_five_minutes_on_an_early_close() -> None:
     quotes, iv, n = _early_close_quotes()
-    # the optimum of ZMA (2005, Section 4) from the true noise and variance: K* = c*·n^(2/3) ≈ 18.6 quotes
-    k_true = (12 * NOISE_VAR**2 / iv**2) ** (1 / 3) * n ** (2 / 3)
-    old_k = math.ceil(n / 78)  # the former default: 162 quotes, 2.7 minutes of this day, not five
+    assert tsrv_slow_scale(n, 12_600.0) == 300  # a quote a second: 300 quotes are five minutes
+    old_k = math.ceil(n / 78)  # the former default: 162 quotes, 2.7 minutes of this day
+    days = tsrv_by_day(quotes).sort("symbol")
     logs = {s: np.log(((g["bid"] + g["ask"]) / 2).to_numpy()) for (s,), g in quotes.partition_by(
         "symbol", as_dict=True).items()}  # fmt: skip
-    ks = np.array([tsrv_slow_scale(x) for x in logs.values()])
-    # estimated day by day from the day's own noise and a pilot variance: about the optimum
-    assert abs(np.median(ks) - k_true) < 0.1 * k_true and np.all(np.abs(ks - k_true) < 0.5 * k_true)
-    days = tsrv_by_day(quotes).sort("symbol")
-    tsrv = days["tsrv"].to_numpy()
-    at_old_k = np.array([two_scales_variance(logs[s], old_k) for s in days["symbol"]])
-    # unbiased: the mean of 30 days within 3 standard errors of the integrated variance
-    assert abs(tsrv.mean() - iv) < 3 * tsrv.std(ddof=1) / math.sqrt(PATHS)
-    # and tighter than at the former lag: asymptotic sd ratio √(V(c_old)/V(c*)) ≈ 2.3
-    assert tsrv.std(ddof=1) < 0.7 * at_old_k.std(ddof=1)
-    # the realized variance of every quote is mostly noise here: E RV = IV + 2n·Var(noise) ≈ 48 × IV
-    rv_all = np.mean([np.sum(np.diff(x) ** 2) for x in logs.values()])
-    assert rv_all > 40 * iv
+    for s, got in zip(days["symbol"], days["tsrv"], strict=True):
+        assert got == two_scales_variance(logs[s], 300)
+
+    # E TSRV − IV in closed form, for x = X + u with AR(1) noise u: E RV^(K) = IV·n̄K/n + 2n̄·Var(u)(1 − φ^K),
+    # E RV^(all) = IV + 2n·Var(u)(1 − φ), so E TSRV − IV = −IV·K/(n + 1) + 2n̄·Var(u)(φ − φ^K)/(1 − n̄/n):
+    # the estimator's edge term and the correlated noise its iid correction leaves (less at a longer K)
+    def expected_error(k: int) -> float:
+        n_bar = (n - k + 1) / k
+        return -iv * k / (n + 1) + 2 * n_bar * NOISE_VAR * (PHI - PHI**k) / (1 - n_bar / n)
+
+    at_old_k = [two_scales_variance(x, old_k) for x in logs.values()]
+    for k, got in ((300, days["tsrv"].to_numpy()), (old_k, at_old_k)):
+        err = np.asarray(got) - iv
+        assert abs(err.mean() - expected_error(k)) < 3 * err.std(ddof=1) / math.sqrt(PATHS)
+        assert abs(err.mean()) < 0.1 * iv
 
 
-def test_a_mid_without_noise_takes_every_quote() -> None:
-    """No noise to remove: c* = (12 (IV/2n)² / IV²)^(1/3) = (3/n²)^(1/3), so K* = 3^(1/3) ≈ 1.4 quotes."""
+def test_a_day_quoted_a_few_minutes_keeps_ten_slow_returns() -> None:
+    assert tsrv_slow_scale(480, 240.0) == 48  # four minutes: no five-minute scale, K = n/10
+    assert tsrv_slow_scale(23_400, 23_400.0) == 300 == math.ceil(23_400 / 78)  # a full session as before
+    assert tsrv_slow_scale(5, 0.0) == 1 and tsrv_slow_scale(0, 100.0) == 1
     rng = np.random.default_rng(3)
     x = np.concatenate([[0.0], np.cumsum(rng.standard_normal(5_000) * 1e-4)])
-    assert tsrv_slow_scale(x) in (1, 2)
-    assert two_scales_variance(x) == pytest.approx(5_000 * 1e-8, rel=0.05)
-    assert tsrv_slow_scale(np.zeros(100)) == math.ceil(99 ** (2 / 3))  # a mid that never moves: the pilot
+    assert two_scales_variance(x, 1) == pytest.approx(np.sum(np.diff(x) ** 2), rel=1e-12)
