@@ -103,15 +103,12 @@ def power_law_impact(
     lx = np.log(x)
     sw = np.sqrt(w)
 
-    def profile_ssr(beta: float) -> tuple[float, float]:
-        g = sigma_usd * np.exp(beta * lx)
-        a = float(np.sum(w * c * g) / np.sum(w * g * g))
-        return float(np.sum(w * (c - a * g) ** 2)), a
-
+    # the profile over a grid of β, all at once: g = σ x^β, η̂(β) = Σwcg/Σwg², SSR = Σwc² − (Σwcg)²/Σwg²
     grid = np.linspace(*BETA_BOUNDS, _GRID)
-    ssr = [profile_ssr(float(b))[0] for b in grid]
-    b0 = float(grid[int(np.argmin(ssr))])
-    a0 = profile_ssr(b0)[1]
+    g = sigma_usd * np.exp(np.outer(grid, lx))
+    cross, norm = g @ (w * c), (g * g) @ w
+    best = int(np.argmax(cross * cross / norm))
+    b0, a0 = float(grid[best]), float(cross[best] / norm[best])
     if a0 <= 0:
         return PowerLawFit.unfitted(n, "no_impact")
 
@@ -122,14 +119,19 @@ def power_law_impact(
         g = sigma_usd * np.exp(theta[1] * lx)
         return -sw[:, None] * np.column_stack([g, theta[0] * g * lx])
 
-    sol = least_squares(resid, np.array([a0, b0]), jac=jac, bounds=([0.0, BETA_BOUNDS[0]], [np.inf, BETA_BOUNDS[1]]),
-                        x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12)  # fmt: skip
+    sol = least_squares(resid, np.array([a0, b0]), jac=jac, method="lm", x_scale="jac", xtol=1e-12, ftol=1e-12,
+                        gtol=1e-12)  # fmt: skip
     eta_nl, beta = float(sol.x[0]), float(sol.x[1])
     lo, hi = BETA_BOUNDS
+    if (
+        not (math.isfinite(eta_nl) and math.isfinite(beta))
+        or beta < lo
+        or beta > hi
+        or best in (0, _GRID - 1)
+    ):
+        return PowerLawFit.unfitted(n, "not_identified")
     if eta_nl <= 0:
         return PowerLawFit.unfitted(n, "no_impact")
-    if min(beta - lo, hi - beta) < 1e-6 * (hi - lo):
-        return PowerLawFit.unfitted(n, "not_identified")
     g = sigma_usd * np.exp(beta * lx)
     u = c - eta_nl * g
     design = np.column_stack([g, eta_nl * g * lx])

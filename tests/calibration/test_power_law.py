@@ -75,6 +75,9 @@ def test_costs_that_do_not_rise_with_the_rate_are_no_power_law() -> None:
     rate = np.exp(rng.uniform(math.log(1e3), math.log(5e5), 100))
     below = power_law_impact(-0.01 + rng.normal(0, 1e-3, 100), rate, np.ones(100), 1.0, ADV, 20)
     assert below.status == "no_impact" and math.isnan(below.beta) and math.isnan(below.eta_nl)
+    # a cost that does not depend on the rate at all: the best β is the search's lower bound, not a number
+    flat = power_law_impact(0.01 + rng.normal(0, 1e-4, 100), rate, np.ones(100), 1.0, ADV, 20)
+    assert flat.status == "not_identified" and math.isnan(flat.beta)
     few = power_law_impact(np.ones(19), rate[:19], np.ones(19), 1.0, ADV, 20)
     assert few.status == "insufficient_data" and few.nobs == 19
     assert power_law_impact(np.ones(50), rate[:50], np.ones(50), float("nan"), ADV, 20).status == (
