@@ -76,7 +76,7 @@ def power_law_impact(
     the half spread is c_i = eta_nl · σ_usd · x_i^β + u_i with x_i = v_i / ADV (σ_frac · mid = σ_usd). It is
     fitted in levels, weighted by quantity, minimising Σ w_i u_i²: for a fixed β the model is linear in
     eta_nl, so the profile η̂(β) = Σ w c g / Σ w g² (g = σ_usd x^β) is searched over a grid of β in
-    :data:`BETA_BOUNDS`, then polished by scipy's trust-region ``least_squares``. The log-log regression of
+    :data:`BETA_BOUNDS`, then polished by scipy's ``least_squares`` (Levenberg-Marquardt). The log-log regression of
     ln J on ln x it replaces is biased under the additive noise of real fill prices: it must drop fills
     with J ≤ 0, which are the low-rate fills whose noise is negative, and ln of a noisy J is biased
     downward where the noise is large against J (measured: β 0.50 and eta_nl 0.26 for a true 0.6 and 0.35,
