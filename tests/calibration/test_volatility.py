@@ -48,7 +48,7 @@ def test_two_scales_removes_microstructure_noise() -> None:
     for _ in range(40):
         x = np.concatenate([[0.0], np.cumsum(rng.standard_normal(n) * math.sqrt(iv / n))])
         y = x + rng.standard_normal(n + 1) * 1e-4
-        tsrv.append(two_scales_variance(y))
+        tsrv.append(two_scales_variance(y, 300))  # a quote a second: five minutes
         rv.append(np.sum(np.diff(y) ** 2))
     assert np.mean(rv) == pytest.approx(iv + 2 * n * 1e-8, rel=0.02)
     assert np.mean(tsrv) == pytest.approx(iv, rel=0.05)
@@ -107,7 +107,9 @@ def test_tsrv_by_day_equals_the_per_day_estimator(window) -> None:
     assert days.height == 2 * 40
     for r in days.head(12).iter_rows(named=True):
         g = window.quotes.filter((pl.col("symbol") == r["symbol"]) & (pl.col("date") == r["date"])).sort("ts")
-        ref = two_scales_variance(np.log(((g["bid"] + g["ask"]) / 2).to_numpy()))
+        span = (g["ts"][-1] - g["ts"][0]).total_seconds()
+        k = min(math.ceil((g.height - 1) * 300 / span), (g.height - 1) // 10)  # five minutes of its quotes
+        ref = two_scales_variance(np.log(((g["bid"] + g["ask"]) / 2).to_numpy()), k)
         assert r["tsrv"] == pytest.approx(ref, rel=1e-12)
 
 
