@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -10,7 +11,7 @@ import polars as pl
 import pytest
 from arch import arch_model
 
-from calibration.estimates import MarketWindow, calibrate_window
+from calibration.estimates import calibrate_window
 from calibration.volatility import garch_sigma
 from data.simulator import garch_path
 from tests.calibration.conftest import simulate_window
@@ -68,8 +69,7 @@ def test_the_calibration_falls_back_to_realized_sigma_and_says_why() -> None:
             closes[:SPLIT_AT] *= 4
         dates = pl.date_range(dt.date(2020, 1, 1), dt.date(2020, 1, 1) + dt.timedelta(days=500), eager=True)
         daily.append(pl.DataFrame({"symbol": p.symbol, "date": dates, "close": closes, "volume": 1e6}))
-    w = MarketWindow(window.as_of, window.lookback_days, window.sessions, window.quotes, window.trades,
-                     window.fills, pl.concat(daily))  # fmt: skip
+    w = dataclasses.replace(window, daily=pl.concat(daily))
     out = {r["symbol"]: r for r in calibrate_window(w).iter_rows(named=True)}
     a, b = out["AAA"], out["BBB"]
     assert a["garch_status"] == "fallback_realized:single_return" and a["sigma_garch_usd"] == a["sigma_usd"]
