@@ -100,12 +100,12 @@ def _quote_rows(mids: np.ndarray, every_s: float) -> list[list[object]]:
     ]
 
 
-def _sigma(home: KappaHome) -> float:
+def _sigmas(home: KappaHome) -> tuple[float, float]:
     from flows.calibrate import calibrate_batch, finish_calibration, plan_calibration
 
     plan = plan_calibration(home, dt.date(2026, 11, 16), lookback_days=1)
     rows = finish_calibration(plan, [calibrate_batch(b) for b in plan.batches])
-    return float(rows.filter(pl.col("symbol") == "AAA")["sigma_usd"][0])
+    return rows.select("sigma_usd", "sigma_tsrv_usd").row(0)
 
 
 def test_a_stub_quote_on_a_boundary_leaves_sigma_unchanged(tmp_path: Path, write_csv: WriteCsv) -> None:
@@ -113,30 +113,32 @@ def test_a_stub_quote_on_a_boundary_leaves_sigma_unchanged(tmp_path: Path, write
     n = 2340  # a quote every 10 s over the 6.5-hour session
     mids = 100.0 + np.cumsum(rng.normal(0.0, 0.48 / math.sqrt(n), n))
     rows = _quote_rows(mids, 10.0)
-    clean = write_csv("clean.csv", [Q_HEADER, *rows])
     # the case: a stub (ask 200 with the market at 100) 100 ms before the 15:00 boundary, replaced
-    # 250 ms later: the boundary's mid becomes about 150
+    # 250 ms later by the quote that stood before it: the boundary's mid becomes about 150 (σ was 57 $/√day,
+    # the two-scales σ 1.12, where the tape without the stub gives 0.515 and 0.502)
     at = 180  # 15:00:00
     stub_ts, back_ts = OPEN + dt.timedelta(seconds=at * 10 - 0.1), OPEN + dt.timedelta(seconds=at * 10 + 0.15)
-    bid = rows[at - 1][2]
-    stub = [["AAA", _utc(stub_ts), bid, 200.0, 100, 100], ["AAA", _utc(back_ts), *rows[at - 1][2:]]]
-    dirty = write_csv("dirty.csv", [Q_HEADER, *rows[:at], *stub, *rows[at:]])
+    stub = ["AAA", _utc(stub_ts), rows[at - 1][2], 200.0, 100, 100]
+    back = ["AAA", _utc(back_ts), *rows[at - 1][2:]]
+    clean = write_csv("clean.csv", [Q_HEADER, *rows[:at], back, *rows[at + 1 :]])
+    dirty = write_csv("dirty.csv", [Q_HEADER, *rows[:at], stub, back, *rows[at + 1 :]])
     homes = {}
     for name, path in (("clean", clean), ("dirty", dirty)):
         homes[name] = KappaHome.resolve(tmp_path / name)
         ingest(homes[name], "quotes", [path])
-    truth, got = _sigma(homes["clean"]), _sigma(homes["dirty"])
-    assert 0.3 < truth < 0.7  # the simulated path's σ, 0.48 $/√day in expectation
-    assert got == pytest.approx(truth, rel=1e-12)  # was 33 $/√day with the stub read as a price
+    truth, got = _sigmas(homes["clean"]), _sigmas(homes["dirty"])
+    assert 0.3 < truth[0] < 0.7  # the simulated path's σ, 0.48 $/√day in expectation
+    assert got == pytest.approx(truth, rel=1e-12)
     h = homes["dirty"]
     # kept in the lake, flagged, and counted
-    assert query(h, "SELECT count(*), count(flag) FROM quotes") == [(n + 2, 1)]
+    assert query(h, "SELECT count(*), count(flag) FROM quotes") == [(n + 1, 1)]
     assert query(h, "SELECT ask, flag FROM quotes WHERE flag IS NOT NULL") == [(200.0, "wide_spread")]
     assert query(h, "SELECT table_name, symbol, rule, rows FROM flagged_rows") == [
         ("quotes", "AAA", "wide_spread", 1)
     ]
     # the daily bar is of the clean mids: its high is the path's, not the stub's 150
-    assert query(h, "SELECT high FROM daily")[0][0] == pytest.approx(float(np.round(mids, 6).max()), abs=1e-9)
+    high = max((r[2] + r[3]) / 2 for r in [*rows[:at], back, *rows[at + 1 :]])  # type: ignore[operator]
+    assert query(h, "SELECT high FROM daily")[0][0] == pytest.approx(high, abs=1e-9)
 
 
 def _minute(m: float) -> str:
