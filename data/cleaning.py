@@ -86,8 +86,8 @@ def quote_flags(quotes: pl.DataFrame) -> pl.Series:
     Parameters
     ----------
     quotes
-        One session date's quotes with ``symbol, bid, ask`` ($/share), in event order within each symbol
-        (the lake's order: by symbol, then time).
+        One session date's quotes with ``symbol, bid, ask`` ($/share), each symbol's quotes together and in
+        event order (the lake's order: by symbol, then time).
 
     Returns
     -------
@@ -100,20 +100,26 @@ def quote_flags(quotes: pl.DataFrame) -> pl.Series:
     day's median), and the spike form of Q4 of this module's docstring; the median spread is the symbol's
     over the frame, so pass one session date (the lake's partition).
     """
-    spread = pl.col("ask") - pl.col("bid")
-    median = spread.filter(spread > 0).median().over("symbol")
-    wide = (spread > SPREAD_MULTIPLE * median).fill_null(False)
+    symbol = pl.col("symbol")
     frame = quotes.select(
-        "symbol",
-        wide.alias("_wide"),
+        (symbol != symbol.shift(1)).fill_null(True).cum_sum().alias("_g"),  # the symbol's run of rows
+        (pl.col("ask") - pl.col("bid")).alias("_spread"),
         ((pl.col("bid") + pl.col("ask")) / 2).alias("_mid"),
-        median.alias("_med"),
-    ).with_row_index("_i")
+    )
+    median = frame.filter(pl.col("_spread") > 0).group_by("_g").agg(pl.col("_spread").median().alias("_med"))
+    frame = (
+        frame.join(median, on="_g", how="left", maintain_order="left")
+        .with_columns((pl.col("_spread") > SPREAD_MULTIPLE * pl.col("_med")).fill_null(False).alias("_wide"))
+        .with_row_index("_i")
+    )
     kept = frame.filter(~pl.col("_wide"))
-    deviation = (pl.col("_mid") - pl.col("_mid").median().over("symbol")).abs().median().over("symbol")
-    limit = MID_JUMP_SPREADS * pl.max_horizontal(pl.col("_med").fill_null(0.0), deviation)
-    up = pl.col("_mid") - pl.col("_mid").shift(1).over("symbol")
-    down = pl.col("_mid") - pl.col("_mid").shift(-1).over("symbol")
+    mid = pl.col("_mid")
+    deviation = kept.group_by("_g").agg((mid - mid.median()).abs().median().alias("_dev"))
+    kept = kept.join(deviation, on="_g", how="left", maintain_order="left")
+    g = pl.col("_g")
+    limit = MID_JUMP_SPREADS * pl.max_horizontal(pl.col("_med").fill_null(0.0), pl.col("_dev"))
+    up = pl.when(g == g.shift(1)).then(mid - mid.shift(1))
+    down = pl.when(g == g.shift(-1)).then(mid - mid.shift(-1))
     jump = ((up.abs() > limit) & (down.abs() > limit) & (up.sign() == down.sign())).fill_null(False)
     jumped = kept.filter(jump)["_i"]
     return frame.select(
@@ -139,10 +145,10 @@ def trade_flags(trades: pl.DataFrame, quotes: pl.DataFrame) -> pl.Series:
     ----------
     trades
         One session date's trades with ``symbol, ts, price`` ($/share) and ``conditions`` (String, may be
-        null), sorted by symbol and time.
+        null), sorted by symbol, then time.
     quotes
         The same date's quotes with ``symbol, ts, bid, ask`` and their ``flag`` (from :func:`quote_flags`),
-        sorted by symbol and time (within a time, in event order).
+        sorted by symbol, then time (within a time, in event order).
 
     Returns
     -------
@@ -155,31 +161,26 @@ def trade_flags(trades: pl.DataFrame, quotes: pl.DataFrame) -> pl.Series:
     (price outside [bid − spread, ask + spread] of the prevailing quote). The prevailing quote is the last
     unflagged quote at or before the trade (of several at one time, the last in event order).
     """
+    symbol, qts = pl.col("symbol"), pl.col("_qts")
+    last = ~((symbol == symbol.shift(-1)) & (qts == qts.shift(-1))).fill_null(False)  # of a symbol's instant
     clean = (
         quotes.filter(pl.col("flag").is_null())
         .select("symbol", pl.col("ts").alias("_qts"), "bid", "ask")
-        .unique(["symbol", "_qts"], keep="last", maintain_order=True)
+        .filter(last)
     )
-    t = trades.select("symbol", "ts", "price", "conditions").with_row_index("_i")
-    joined = t.sort("symbol", "ts").join_asof(
-        clean.sort("symbol", "_qts"),
-        left_on="ts",
-        right_on="_qts",
-        by="symbol",
-        strategy="backward",
-        check_sortedness=False,
+    t = trades.select("symbol", "ts", "price", "conditions")
+    joined = t.join_asof(
+        clean, left_on="ts", right_on="_qts", by="symbol", strategy="backward", check_sortedness=False
     )
     spread = pl.col("ask") - pl.col("bid")
     outside = (
         (pl.col("price") > pl.col("ask") + spread) | (pl.col("price") < pl.col("bid") - spread)
     ).fill_null(False)
-    flagged = joined.select(
-        "_i",
+    return joined.select(
         pl.when(irregular_condition(pl.col("conditions")))
         .then(pl.lit(CONDITION))
         .when(outside)
         .then(pl.lit(OUTSIDE_QUOTE))
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias("flag"),
-    ).sort("_i")
-    return flagged["flag"]
+    )["flag"]

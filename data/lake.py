@@ -399,8 +399,9 @@ class FlaggedPartition:
     counts: pl.DataFrame
 
 
-def _symbol_batches(path: str) -> list[list[str]]:
-    """The symbols of a lake file in batches of about ``FLAG_BATCH_ROWS`` rows, in file order."""
+def _symbol_batches(path: str) -> list[tuple[list[str], int]]:
+    """The symbols of a lake file in batches of about ``FLAG_BATCH_ROWS`` rows, in file order, each with
+    the row of the file its first row is (the file is sorted by symbol: a batch is a run of rows)."""
     con = duckdb.connect(":memory:")
     try:
         rows = con.execute(
@@ -408,28 +409,30 @@ def _symbol_batches(path: str) -> list[list[str]]:
         ).fetchall()
     finally:
         con.close()
-    batches: list[list[str]] = [[]]
-    size = 0
+    batches: list[tuple[list[str], int]] = []
+    size, start = 0, 0
     for symbol, n in rows:
-        if batches[-1] and size + n > FLAG_BATCH_ROWS:
-            batches.append([])
+        if not batches or size + n > FLAG_BATCH_ROWS:
+            batches.append(([], start))
             size = 0
-        batches[-1].append(symbol)
+        batches[-1][0].append(symbol)
         size += n
-    return [b for b in batches if b]
+        start += n
+    return batches
 
 
-def _flags_of(table: str, path: str, symbols: list[str], quotes: str | None) -> pl.DataFrame:
-    """``_rn`` (row of the file), ``old`` and ``new`` flag of the rows of ``symbols`` in the lake file."""
+def _flags_of(table: str, path: str, symbols: list[str], first_row: int, quotes: str | None) -> pl.DataFrame:
+    """``_rn`` (row of the file), ``old`` and ``new`` flag of the rows of ``symbols`` in the lake file, whose
+    first row is ``first_row`` (row groups of other symbols are not read)."""
     has_old = has_flag_column(path)
     old = pl.col(FLAG) if has_old else pl.lit(None, dtype=pl.String).alias(FLAG)
     cols = ["symbol", "bid", "ask"] if table == "quotes" else ["symbol", "ts", "price", "conditions"]
     rows = (
         pl.scan_parquet(path)
-        .with_row_index("_rn")
         .filter(pl.col("symbol").is_in(symbols))
-        .select("_rn", *cols, old)
+        .select(*cols, old)
         .collect()
+        .with_row_index("_rn", offset=first_row)
     )
     if table == "quotes":
         new = cleaning.quote_flags(rows)
@@ -474,8 +477,8 @@ def flag_partition(table: str, path: str, out: Path, quotes: str | None = None) 
     """
     flagged: list[pl.DataFrame] = []
     changed = not has_flag_column(path)
-    for symbols in _symbol_batches(path):
-        f = _flags_of(table, path, symbols, quotes)
+    for symbols, offset in _symbol_batches(path):
+        f = _flags_of(table, path, symbols, offset, quotes)
         differs = f.filter(pl.col("old").ne_missing(pl.col("new")))
         changed = changed or differs.height > 0
         flagged.append(f.filter(pl.col("new").is_not_null()).select("_rn", "symbol", "new"))
