@@ -95,6 +95,9 @@ class LoadReport:
     replaced: list[Replacement] = field(default_factory=list)
     cancelled_fills: int = 0
     warnings: list[str] = field(default_factory=list)
+    flagged_by_rule: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Rows of the dates the load touched that a tape-cleaning rule flags, per (table, rule): kept in the
+    lake, left out of the models (a quotes load also flags the date's trades again)."""
 
 
 class LoadRefusedError(InputError):
@@ -578,7 +581,12 @@ def _commit_market(
     _fault_point("after_commit")
     for old_path in old_files:
         Path(old_path).unlink(missing_ok=True)
-    return _report(load, read, quarantine, [p.date for p in merged], replaced, warnings)
+    report = _report(load, read, quarantine, [p.date for p in merged], replaced, warnings)
+    by_rule: Counter[tuple[str, str]] = Counter()
+    for table, _, counts in flagged:
+        for rule, n in counts.group_by("rule").agg(pl.col("rows").sum()).iter_rows():
+            by_rule[(table, rule)] += int(n)
+    return replace(report, flagged_by_rule=dict(sorted(by_rule.items())))
 
 
 def _record_flags(

@@ -203,8 +203,8 @@ def test_reloading_gives_the_same_flags(home: KappaHome, write_csv: WriteCsv) ->
     t = write_csv(
         "t.csv", [["symbol", "ts", "price", "size", "conditions"], ["AAA", _minute(10.5), 10.0, 100, "4"]]
     )
-    ingest(home, "quotes", [q])
-    ingest(home, "trades", [t])
+    assert ingest(home, "quotes", [q]).flagged_by_rule == {("quotes", "wide_spread"): 1}
+    assert ingest(home, "trades", [t]).flagged_by_rule == {("trades", "condition"): 1}
     sql = "SELECT table_name, date, symbol, rule, rows FROM flagged_rows ORDER BY ALL"
     first = query(home, sql), query(home, "SELECT flag FROM quotes UNION ALL SELECT flag FROM trades")
     ingest(home, "quotes", [q])
