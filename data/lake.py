@@ -505,7 +505,7 @@ def _write_flags(path: str, out: Path, flags: pl.DataFrame) -> None:
     values = flags["new"].to_list()
     source = pq.ParquetFile(path)
     columns = [c for c in source.schema_arrow.names if c != FLAG]
-    tmp = out.with_name(out.name + ".flagging")
+    tmp = out.with_name(out.stem + ".flagging.parquet")  # an orphan of a crash: collect_garbage removes it
     writer: pq.ParquetWriter | None = None
     start = 0
     try:
