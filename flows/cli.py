@@ -139,6 +139,11 @@ def _print_load(report: LoadReport) -> None:
         for rule, n in report.quarantined_by_rule.items():
             t.add_row(rule, f"{n:,}")
         out.print(t)
+    if report.flagged_by_rule:
+        shown = "; ".join(f"{table} {rule} {n:,}" for (table, rule), n in report.flagged_by_rule.items())
+        out.print(
+            f"  flagged by the tape-cleaning rules (kept, left out of the models): {shown}", highlight=False
+        )
     by_date: dict[object, list[int]] = {}
     for r in report.replaced:
         acc = by_date.setdefault(r.date, [0, 0, 0])
