@@ -832,17 +832,15 @@ def schedule_cmd(
 
 def _parse_start(value: str, calendar: str) -> dt.datetime:
     """An ISO time with an offset, or a date meaning that session's open."""
-    from data.calendar import session_bounds
+    from data.calendar import require_session, session_bounds
 
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
         pass
     else:
-        sess = session_bounds(day, day, calendar)
-        if not sess.height:
-            raise KappaError(f"--start {value} is not a session of {calendar}")
-        return sess["open_ts"][0].replace(tzinfo=dt.UTC)
+        require_session(day, calendar, "--start")  # a weekend or holiday, or beyond the sessions built
+        return session_bounds(day, day, calendar)["open_ts"][0].replace(tzinfo=dt.UTC)
     try:
         ts = dt.datetime.fromisoformat(value)
     except ValueError:

@@ -474,8 +474,10 @@ def test_nightly_cli_errors_are_one_line_and_come_before_prefect(tmp_path: Path)
     assert res.returncode == 2 and "is before" in res.stderr
     res = run_kappa("backfill", "--start", "2026-11-21", "--end", "2026-11-22", "--home", str(h))
     assert res.returncode == 2 and "no XNYS session between" in res.stderr
-    res = run_kappa("calibrate", "--as-of", "2030-01-02", "--home", str(h))  # a Wednesday, years ahead
-    assert res.returncode == 2 and "--as-of 2030-01-02 is beyond the sessions XNYS knows" in res.stderr
+    res = run_kappa(
+        "calibrate", "--as-of", "2100-01-06", "--home", str(h)
+    )  # a Wednesday, beyond the sessions
+    assert res.returncode == 2 and "--as-of 2100-01-06 is beyond the sessions XNYS knows" in res.stderr
     ahead = sessions(day + dt.timedelta(days=1), day + dt.timedelta(days=10))[0]  # still trading, or to come
     res = run_kappa("calibrate", "--as-of", str(ahead), "--home", str(h))
     assert res.returncode == 2 and f"--as-of {ahead} has not closed yet" in res.stderr
