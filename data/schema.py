@@ -186,6 +186,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE fills ADD COLUMN exec_type VARCHAR DEFAULT 'trade';
     ALTER TABLE cancelled_fills ADD COLUMN exec_type VARCHAR DEFAULT 'trade';
     """,
+    # the overnight risk: σ of the close-to-next-open mid change per symbol, and the nights an order waited
+    """
+    ALTER TABLE calibrations ADD COLUMN sigma_overnight_usd DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN sigma_overnight_se_usd DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN sigma_overnight_nobs BIGINT;
+    ALTER TABLE attribution ADD COLUMN sigma_overnight_usd DOUBLE;
+    ALTER TABLE attribution ADD COLUMN nights_crossed BIGINT;
+    ALTER TABLE schedules ADD COLUMN sigma_overnight_usd DOUBLE;
+    ALTER TABLE schedules ADD COLUMN nights BIGINT;
+    """,
 ]
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {
