@@ -22,15 +22,35 @@ if TYPE_CHECKING:
 DEFAULT_CALENDAR = "XNYS"
 
 
+FIRST_SESSION_YEAR = 2000  # sessions are built from 1 January of this year (or the calendar's first date)
+YEARS_AHEAD = 10  # ... to 31 December of this many years after today's (or the calendar's last date)
+
+
 @lru_cache(maxsize=8)
 def exchange_calendar(name: str = DEFAULT_CALENDAR) -> xcals.ExchangeCalendar:
-    """The ``exchange_calendars`` calendar ``name`` (cached: building one takes ~0.3 s).
+    """The ``exchange_calendars`` calendar ``name`` (cached: building one takes ~0.4 s).
+
+    Its sessions run from 2000-01-01 to 31 December ten years after today's year, clipped to the dates
+    ``exchange_calendars`` has holidays for (``bound_min`` / ``bound_max``: XBOM and XSHG, say, stop at the
+    year their holidays are recorded to). Left to itself ``exchange_calendars`` builds only to a year after
+    today, so a schedule starting near that bound ran out of sessions; beyond the built range a request is
+    refused in one line naming the last session. Sessions of the future are those of the
+    exchange's holiday rules as ``exchange_calendars`` knows them today.
 
     ``exchange_calendars`` (and pandas) are imported here, not at module load: they take about a second.
     """
     import exchange_calendars as xcals
+    import pandas as pd
 
-    return xcals.get_calendar(name, start="2000-01-01")
+    start = pd.Timestamp(f"{FIRST_SESSION_YEAR}-01-01")
+    end = pd.Timestamp(f"{dt.datetime.now(dt.UTC).year + YEARS_AHEAD}-12-31")
+    # the class's bounds, without building the calendar once more (its factories are not public)
+    factory_cls = xcals.calendar_utils._default_calendar_factories.get(xcals.resolve_alias(name))
+    if factory_cls is not None:
+        low, high = factory_cls.bound_min(), factory_cls.bound_max()
+        start = max(start, low) if low is not None else start
+        end = min(end, high) if high is not None else end
+    return xcals.get_calendar(name, start=start, end=end)
 
 
 def exchange_timezone(name: str = DEFAULT_CALENDAR) -> str:
@@ -82,8 +102,7 @@ def all_session_bounds(name: str = DEFAULT_CALENDAR) -> pl.DataFrame:
 
 def require_session(day: dt.date, name: str = DEFAULT_CALENDAR, what: str = "") -> dt.date:
     """``day`` if it is a session of the calendar, else an :class:`~data.errors.InputError` that says why:
-    a weekend or holiday, or a date beyond the sessions ``exchange_calendars`` knows (it builds them to
-    about a year after today)."""
+    a weekend or holiday, or a date beyond the sessions built (:func:`exchange_calendar`)."""
     from data.errors import InputError
 
     dates = _schedule(name)[0]
@@ -157,10 +176,12 @@ def session_clock(
     start_ns = _to_ns(start)
     horizon = max(times_days, default=0.0)
     begin_date = (start.astimezone(dt.UTC) - dt.timedelta(days=1)).date()
-    span = int(horizon * 2) + 14
-    _, all_opens, all_closes = _schedule(name)
+    span = int(min(horizon, 1e5) * 2) + 14
+    all_dates, all_opens, all_closes = _schedule(name)
+    last = all_dates[-1].item()
     while True:
-        part = _between(begin_date, begin_date + dt.timedelta(days=span), name)
+        reaches_last = span >= (last - begin_date).days  # (no date arithmetic past the calendar: year 9999)
+        part = _between(begin_date, last if reaches_last else begin_date + dt.timedelta(days=span), name)
         opens, closes = all_opens[part], all_closes[part]
         first = int((closes > start_ns).argmax()) if (closes > start_ns).any() else len(closes)
         avail = closes[first:] - opens[first:]
@@ -169,6 +190,14 @@ def session_clock(
             avail[0] = closes[first] - begin
         if first < len(closes) and avail.sum() >= horizon * SESSION_NS:
             break
+        if reaches_last:  # every session is in, and still short
+            from data.errors import InputError
+
+            raise InputError(
+                f"{horizon:g} trading days from {start.isoformat()} run past the last {name} session, {last} "
+                f"(sessions are built to {YEARS_AHEAD} years ahead, or as far as exchange_calendars records "
+                f"{name}'s holidays)"
+            )
         span *= 2
     fraction = float((begin - opens[first]) / (closes[first] - opens[first]))
     starts = opens[first:].copy()

@@ -640,18 +640,23 @@ def serve_cmd(
         raise KappaError(f"--cron {cron!r} is not a cron expression: {exc}") from None
     if cron_timezone:
         check_timezone(cron_timezone)
+    from flows.deploy import cron_day_fields_warning
+
+    if warning := cron_day_fields_warning(cron):
+        err.print(f"warning: {warning}", soft_wrap=True, highlight=False)
     prefect_environment(kh)
     from flows.deploy import nightly_deployment, prefect_server, serve, serve_commands, upcoming_nights
 
     with prefect_server(kh) as url:
         deployment = nightly_deployment(kh, cron=cron, timezone=cron_timezone, calendar=calendar, name=name)
         tz = deployment.schedules[0].schedule.timezone
+        day_or = deployment.schedules[0].schedule.day_or
         full_name = f"{deployment.flow_name}/{deployment.name}"
 
         def ready() -> None:
             out.print(f"Prefect server: {url}")
             out.print(f"serving {full_name}: cron '{cron}' in {tz}")
-            for when, session in upcoming_nights(cron, tz, calendar, 5):
+            for when, session in upcoming_nights(cron, tz, calendar, 5, day_or=day_or):
                 out.print(
                     f"  {when:%a %Y-%m-%d %H:%M %Z}: "
                     + (f"session {session}" if session else "skipped (no session)")
@@ -841,17 +846,15 @@ def schedule_cmd(
 
 def _parse_start(value: str, calendar: str) -> dt.datetime:
     """An ISO time with an offset, or a date meaning that session's open."""
-    from data.calendar import session_bounds
+    from data.calendar import require_session, session_bounds
 
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
         pass
     else:
-        sess = session_bounds(day, day, calendar)
-        if not sess.height:
-            raise KappaError(f"--start {value} is not a session of {calendar}")
-        return sess["open_ts"][0].replace(tzinfo=dt.UTC)
+        require_session(day, calendar, "--start")  # a weekend or holiday, or beyond the sessions built
+        return session_bounds(day, day, calendar)["open_ts"][0].replace(tzinfo=dt.UTC)
     try:
         ts = dt.datetime.fromisoformat(value)
     except ValueError:

@@ -277,20 +277,49 @@ def upcoming_nights(
     calendar: str = DEFAULT_CALENDAR,
     count: int = 5,
     after: dt.datetime | None = None,
+    day_or: bool = True,
 ) -> list[tuple[dt.datetime, dt.date | None]]:
-    """The next ``count`` firings of ``cron`` in ``timezone`` and the session each would process: the last
-    session closed by then (``None``: the firing before took it already, e.g. on a holiday, so the run is
-    skipped; see ``flows.nightly.scheduled_session``)."""
-    from cronsim import CronSim
+    """The next ``count`` runs Prefect schedules for ``cron`` in ``timezone``, and the session each would
+    process: the last session closed by then (``None``: the run before took it already, e.g. on a holiday,
+    so the run is skipped; see ``flows.nightly.scheduled_session``).
+
+    The dates are those of Prefect's own scheduler (``prefect.server.schemas.schedules.CronSchedule``, with
+    the deployment's ``day_or``, Prefect's default True): croniter's rules, under which a cron restricting
+    both the day of month and the day of week fires on days matching *either* (see
+    :func:`cron_day_fields_warning`), where Debian's cron needs both when one field starts with ``*``.
+    """
+    from prefect.server.schemas.schedules import CronSchedule
+    from prefect.utilities.asyncutils import run_coro_as_sync
 
     zone = ZoneInfo(timezone)
-    start = (after or dt.datetime.now(dt.UTC)).astimezone(zone)
-    it = CronSim(cron, start)
+    start = after or dt.datetime.now(dt.UTC)
+    schedule = CronSchedule(cron=cron, timezone=timezone, day_or=day_or)
+    dates: list[dt.datetime] = list(run_coro_as_sync(schedule.get_dates(n=count, start=start)) or [])
     out: list[tuple[dt.datetime, dt.date | None]] = []
     before: dt.date | None = None
-    for _ in range(count):
-        when = next(it)
+    for date in dates:
+        when = dt.datetime.fromtimestamp(date.timestamp(), zone)
         session = latest_closed_session(when, calendar)
         out.append((when, session if session != before else None))
         before = session
     return out
+
+
+def cron_day_fields_warning(cron: str) -> str | None:
+    """A warning when ``cron`` restricts both its day-of-month and its day-of-week field, else None.
+
+    Prefect schedules with croniter, which then fires on days matching either field (OR; the deployment's
+    ``day_or``), while Debian's cron (and ``crontab(5)``) fires only on days matching both when either
+    field starts with ``*`` (as in ``*/2``): the same line means different days to the two.
+    """
+    fields = cron.split()
+    if len(fields) < 5:
+        return None
+    dom, dow = fields[2], fields[4]
+    if dom in ("*", "?") or dow in ("*", "?"):
+        return None
+    return (
+        f"--cron {cron!r} restricts both the day of month ({dom}) and the day of week ({dow}): Prefect runs it "
+        "on days matching either (croniter's OR), not only on days matching both; the runs listed are "
+        "Prefect's. Keep one of the two fields * (the nightly skips days without a new session)"
+    )

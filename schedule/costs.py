@@ -115,8 +115,8 @@ def path_moments(
 
 
 def trades_of(holdings: FloatArray) -> FloatArray:
-    """n_k = x_{k−1} − x_k for k = 1..M."""
-    return -np.diff(holdings)
+    """n_k = x_{k−1} − x_k for k = 1..M (a period without a trade is 0, never −0)."""
+    return -np.diff(holdings) + 0.0
 
 
 def temporary_cost_usd(trades: FloatArray, tau_days: float, params: MarketParams, power: bool) -> float:

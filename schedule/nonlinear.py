@@ -10,33 +10,54 @@ monotone schedule). Its Hessian is tridiagonal, so each Newton step is one bande
 iteration. Steps are damped (Levenberg) where the Hessian is not positive definite and backtracked (Armijo)
 until U falls. At β = 1 U is the quadratic of the linear model with η = η_nl·σ/ADV and the method lands on
 the exact discrete solution of :mod:`schedule.almgren_chriss` in one step.
+
+For β > 1 with γ > 0 the per-period cost is concave for small trades, U may have several minima, and the
+least one-way minimum may trade nothing in some periods (a boundary point Newton cannot land on): up to
+``GLOBAL_MAX_PERIODS`` periods :func:`global_one_way_holdings` finds it by dynamic programming on a lattice
+of holdings, and the lower of its minimum and Newton's is returned.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from schedule.costs import schedule_from_holdings
 from schedule.model import FloatArray, MarketParams, Order, PowerLaw, Schedule, ScheduleError
 
 MAX_ITERATIONS = 200
+GLOBAL_MAX_PERIODS = 100  # the grid search of β > 1 runs up to this many periods (its time grows as N³)
+_GRID_CELLS = 4e6  # N·G² of the first lattice: G = max(√(4e6/N), 4N) levels of holdings, at most _GRID_LEVELS
+_GRID_LEVELS = 2_000
+_BAND = 20  # each refinement searches ±_BAND steps of a 10× finer lattice around the last path
+_FINEST = 1e-10  # ... until the lattice step is this fraction of X
 _SMALLEST_TRADE = 1e-9  # of X: where |n|^(β−1) is evaluated for trades closer to zero (β < 1)
 
 
 def _objective_parts(
-    y: FloatArray, order: Order, params: MarketParams, risk_aversion: float
+    y: FloatArray, order: Order, params: MarketParams, risk_aversion: float, held: FloatArray | None = None
 ) -> tuple[float, FloatArray, FloatArray, FloatArray]:
-    """U, its gradient, and the Hessian's diagonal and super-diagonal at interior holdings ``y`` (shares)."""
+    """U, its gradient, and the Hessian's diagonal and super-diagonal at interior holdings ``y`` (shares).
+
+    ``held`` (periods each y_j is held; default one each) serves the reduced problem of :func:`_polished`.
+    """
     pw = params.power
     assert pw is not None
     with np.errstate(over="ignore", invalid="ignore"):  # a trial step too far gives inf, and is halved
-        return _parts(y, order, params, pw, risk_aversion)
+        return _parts(y, order, params, pw, risk_aversion, held)
 
 
 def _parts(
-    y: FloatArray, order: Order, params: MarketParams, pw: PowerLaw, risk_aversion: float
+    y: FloatArray,
+    order: Order,
+    params: MarketParams,
+    pw: PowerLaw,
+    risk_aversion: float,
+    held: FloatArray | None = None,
 ) -> tuple[float, FloatArray, FloatArray, FloatArray]:
     tau, beta = order.tau_days, pw.beta
     a = pw.period_cost_coefficient(params.sigma_usd, tau)
@@ -48,9 +69,14 @@ def _parts(
     f2 = a * (1 + beta) * beta * np.maximum(an, _SMALLEST_TRADE * order.shares) ** (beta - 1) - params.gamma
     risk = risk_aversion * params.sigma_usd**2 * tau
     mu_tau = order.drift_cost_usd_per_share_day * tau
-    u = float(np.sum(f) + risk * np.sum(y * y) + mu_tau * np.sum(y))
-    grad = -f1[:-1] + f1[1:] + 2 * risk * y + mu_tau
-    diag = f2[:-1] + f2[1:] + 2 * risk
+    if held is None:
+        u = float(np.sum(f) + risk * np.sum(y * y) + mu_tau * np.sum(y))
+        grad = -f1[:-1] + f1[1:] + 2 * risk * y + mu_tau
+        diag = f2[:-1] + f2[1:] + 2 * risk
+    else:
+        u = float(np.sum(f) + risk * np.sum(held * y * y) + mu_tau * np.sum(held * y))
+        grad = -f1[:-1] + f1[1:] + held * (2 * risk * y + mu_tau)
+        diag = f2[:-1] + f2[1:] + 2 * risk * held
     upper = -f2[1:-1]
     return u, grad, diag, upper
 
@@ -65,7 +91,9 @@ def power_law_holdings(
     per-period cost A|n|^{1+β} − ½γn² is not convex everywhere (see :func:`convex_trade_limit`), and for
     β < 1 it even falls without bound for huge trades both ways (the own-trade credit ½γn² outgrows
     A|n|^{1+β}), an artefact of the model far outside execution sizes. So only a schedule that trades in one
-    direction (every n_k ≥ 0, as an execution schedule does) is accepted.
+    direction (every n_k ≥ 0, as an execution schedule does) is accepted. For β > 1 with γ > 0 (up to
+    ``GLOBAL_MAX_PERIODS`` periods) :func:`global_one_way_holdings` searches every one-way schedule too,
+    and its minimum replaces Newton's where it is lower; β ≤ 1 never runs it.
 
     Returns
     -------
@@ -95,17 +123,29 @@ def power_law_holdings(
         one_way = bool(np.all(-np.diff(np.concatenate(([x0], y, [0.0]))) >= -1e-9 * x0))
         if ok and one_way and (best is None or u < best[0]):
             best = (u, y)
+    if params.gamma > 0 and params.power.beta > 1 and n_periods <= GLOBAL_MAX_PERIODS:
+        x, it = global_one_way_holdings(order, params, risk_aversion, tol)
+        total += it
+        u = _objective_parts(x[1:-1], order, params, risk_aversion)[0]
+        scale = params.power.eta_nl * params.sigma_usd * x0
+        if best is None or u < best[0] - 1e-12 * (abs(best[0]) + scale):  # a lower minimum than Newton's
+            best = (u, x[1:-1])
     if best is None:
         return np.concatenate(([x0], y, [0.0])), total, False
     return np.concatenate(([x0], best[1], [0.0])), total, True
 
 
 def _newton(
-    y: FloatArray, order: Order, params: MarketParams, risk_aversion: float, tol: float
+    y: FloatArray,
+    order: Order,
+    params: MarketParams,
+    risk_aversion: float,
+    tol: float,
+    held: FloatArray | None = None,
 ) -> tuple[float, FloatArray, int, bool]:
     """Damped Newton from ``y``: the objective, the point, iterations, and whether it is a strict minimum."""
     assert params.power is not None
-    u, g, d, e = _objective_parts(y, order, params, risk_aversion)
+    u, g, d, e = _objective_parts(y, order, params, risk_aversion, held)
     scale = abs(u) + params.power.eta_nl * params.sigma_usd * order.shares
     converged, it = False, 0
     for it in range(1, MAX_ITERATIONS + 1):  # noqa: B007
@@ -116,7 +156,7 @@ def _newton(
             break
         s = 1.0
         while True:
-            u_new, g_new, d_new, e_new = _objective_parts(y - s * step, order, params, risk_aversion)
+            u_new, g_new, d_new, e_new = _objective_parts(y - s * step, order, params, risk_aversion, held)
             if u_new <= u - 1e-4 * s * decrement or s < 1e-12:
                 break
             s *= 0.5
@@ -153,6 +193,113 @@ def convex_trade_limit(order: Order, params: MarketParams) -> float:
     return float((a * (1 + pw.beta) * pw.beta / params.gamma) ** (1 / (1 - pw.beta)))
 
 
+def global_one_way_holdings(
+    order: Order, params: MarketParams, risk_aversion: float, tol: float = 1e-12
+) -> tuple[FloatArray, int]:
+    """The one-way holdings of least U over all schedules, found on a lattice of shares, then polished.
+
+    For β > 1 and γ > 0 the per-period cost f(n) = A·n^{1+β} − ½γn² is concave for trades below
+    n* = (γ/(A(1+β)β))^{1/(β−1)} shares and convex above, so U may have several local minima, and its
+    least one-way minimum may have periods with no trade (a boundary point, where no Newton start ends on
+    a strict interior minimum). U is a sum of terms linking x_{k−1} and x_k only, so it is minimised over
+    one-way schedules (X = x_0 ≥ x_1 ≥ … ≥ x_N = 0) by a dynamic programme (Bellman): on a lattice of
+    G + 1 levels of holdings, G = min(2000, max(4N, √(4·10⁶/N))), then on lattices ten times finer, each searching
+    ±20 steps around the last path (zero trades stay representable: every lattice holds the last one's
+    points), down to a step of 1e-10·X. The path's trading periods are then polished by Newton's method
+    on the holdings after each trade (each weighted by the periods it is held), kept if U falls and every
+    trade keeps its direction.
+
+    Parameters
+    ----------
+    order, params, risk_aversion
+        As for :func:`power_law_holdings` (``params.power`` required; N ≤ ``GLOBAL_MAX_PERIODS``).
+
+    Returns
+    -------
+    (numpy.ndarray, int)
+        Holdings x_0..x_N (shares, shape (N + 1,)) and the Newton iterations of the polish.
+
+    Notes
+    -----
+    Bellman (1957); the objective is that of the module notes (Almgren & Chriss 2000, §3, with the power
+    law of Almgren, Thum, Hauptmann & Li 2005, eq. 4). The first lattice's optimum is global on that
+    lattice; the refinements and the polish are local to it.
+    """
+    pw = params.power
+    assert pw is not None
+    x0, n = order.shares, order.periods
+    a = pw.period_cost_coefficient(params.sigma_usd, order.tau_days)
+    risk = risk_aversion * params.sigma_usd**2 * order.tau_days
+    mu_tau = order.drift_cost_usd_per_share_day * order.tau_days
+
+    def trade_cost(shares: npt.NDArray[Any]) -> FloatArray:
+        return np.asarray(a * shares ** (1 + pw.beta) - 0.5 * params.gamma * shares * shares)
+
+    def holding_cost(shares: npt.NDArray[Any]) -> FloatArray:
+        return np.asarray(risk * shares * shares + mu_tau * shares)
+
+    steps = int(min(_GRID_LEVELS, max(4 * n, math.sqrt(_GRID_CELLS / n))))
+    every = np.arange(steps + 1, dtype=np.int64)
+    table = trade_cost(every * (x0 / steps))
+    path = _lattice_path([every] * (n - 1), steps, x0 / steps, lambda d, h: table[d], holding_cost)
+    band = np.arange(-_BAND, _BAND + 1, dtype=np.int64)
+    while steps * _FINEST < 1:
+        steps *= 10
+        levels = [np.unique(np.clip(10 * p + band, 0, steps)) for p in path[1:-1]]
+        path = _lattice_path(levels, steps, x0 / steps, lambda d, h: trade_cost(d * h), holding_cost)
+    x = np.asarray(path * (x0 / steps), dtype=np.float64)
+    x[0], x[-1] = x0, 0.0
+    return _polished(x, order, params, risk_aversion, tol)
+
+
+def _lattice_path(
+    levels: list[npt.NDArray[np.int64]],
+    top: int,
+    step: float,
+    trade_cost: Callable[[npt.NDArray[np.int64], float], FloatArray],
+    holding_cost: Callable[[npt.NDArray[Any]], FloatArray],
+) -> npt.NDArray[np.int64]:
+    """The one-way path of least Σ f(n_k) + Σ g(x_k) through the allowed lattice points of x_1..x_{N−1}.
+
+    ``levels[k − 1]`` holds the lattice indices allowed for x_k (sorted); x_0 = ``top``, x_N = 0; a point
+    is ``step`` shares. Backward induction over the periods, then the path forward (lattice indices).
+    """
+    states = [np.array([top], dtype=np.int64), *levels, np.array([0], dtype=np.int64)]
+    value = np.zeros(1)
+    choice: list[npt.NDArray[np.intp]] = []
+    for k in range(len(states) - 1, 0, -1):
+        d = states[k - 1][:, None] - states[k][None, :]
+        ahead = value + (holding_cost(states[k] * step) if k < len(states) - 1 else 0.0)
+        total = np.where(d >= 0, trade_cost(np.maximum(d, 0), step), np.inf) + ahead[None, :]
+        best = np.argmin(total, axis=1)
+        value = total[np.arange(total.shape[0]), best]
+        choice.append(best)
+    choice.reverse()
+    i, path = 0, [top]
+    for k, best in enumerate(choice):
+        i = int(best[i])
+        path.append(int(states[k + 1][i]))
+    return np.array(path, dtype=np.int64)
+
+
+def _polished(
+    x: FloatArray, order: Order, params: MarketParams, risk_aversion: float, tol: float
+) -> tuple[FloatArray, int]:
+    """Newton on the holdings after each trading period of ``x`` (periods without a trade stay so)."""
+    active = np.flatnonzero(-np.diff(x) > 0)
+    if active.size < 2:
+        return x, 0
+    held = np.diff(active).astype(np.float64)  # x after the j-th trade is held until the next trade
+    u0 = _objective_parts(x[1:-1], order, params, risk_aversion)[0]
+    u, y, it, ok = _newton(x[active[:-1] + 1], order, params, risk_aversion, tol, held)
+    if not (ok and u < u0 and np.all(-np.diff(np.concatenate(([order.shares], y, [0.0]))) >= 0)):
+        return x, it
+    out = x.copy()
+    for j in range(y.size):
+        out[active[j] + 1 : active[j + 1] + 1] = y[j]
+    return out, it
+
+
 def _newton_step(grad: FloatArray, diag: FloatArray, upper: FloatArray) -> FloatArray:
     """H⁻¹g for the tridiagonal H, adding a Levenberg shift until H is positive definite."""
     from scipy.linalg import LinAlgError, cho_solve_banded, cholesky_banded  # ~0.3 s: only when needed
@@ -184,6 +331,11 @@ def power_law_schedule(order: Order, params: MarketParams, risk_aversion: float)
             f"(A(1+β)β|n|^(β−1) < γ = {params.gamma:.4g}, the power-law counterpart of η̃ ≤ 0)"
             if math.isfinite(limit) and limit < order.shares
             else "no start reached a strict minimum that trades in one direction"
+            + (
+                f" (the search of every one-way schedule runs up to {GLOBAL_MAX_PERIODS} periods)"
+                if pw.beta > 1 and params.gamma > 0
+                else ""
+            )
         )
         raise ScheduleError(
             f"no power-law optimum for η_nl = {pw.eta_nl:.4g}, β = {pw.beta:.4g}, ADV = {pw.adv_shares:,.0f}, "

@@ -242,13 +242,21 @@ def test_kappa_serve_schedules_weekday_evenings_and_stops_on_sigterm(
     home = tmp_path / "home"
     s = Serving(home, env=_user_env(PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1"))
     serving.append(s)
-    url = _printed(s.ready(), "Prefect server: ")
+    printed = s.ready()
+    url = _printed(printed, "Prefect server: ")
     runs: list[dict[str, Any]] = []
     deadline = time.monotonic() + 120
     while len(runs) < 3 and time.monotonic() < deadline:
         time.sleep(2)
-        runs = _api(url, "/flow_runs/filter", {"limit": 50})
+        runs = _api(url, "/flow_runs/filter", {"limit": 50, "sort": "EXPECTED_START_TIME_ASC"})
     assert len(runs) >= 3  # the scheduler keeps at least the next three runs
+    # the evenings the command printed are the runs Prefect's scheduler created, in order
+    preview = [
+        m.group(1) for line in printed if (m := re.match(r"\s+\w{3} (\d{4}-\d\d-\d\d \d\d:\d\d) \w+: ", line))
+    ]
+    scheduled = sorted(dt.datetime.fromisoformat(r["expected_start_time"]).astimezone(NY) for r in runs)
+    k = min(len(preview), len(scheduled))
+    assert k >= 3 and preview[:k] == [f"{w:%Y-%m-%d %H:%M}" for w in scheduled[:k]], (printed, scheduled)
     for run in runs:
         when = dt.datetime.fromisoformat(run["expected_start_time"]).astimezone(NY)
         assert (when.hour, when.minute) == (18, 30) and when.weekday() < 5, when

@@ -385,6 +385,30 @@ def test_the_night_on_a_dask_cluster_equals_the_thread_pool_run(
         assert mine[table] and not diff, (table, diff[:5])
 
 
+def test_the_preview_of_a_cron_with_both_day_fields_is_what_prefect_schedules() -> None:
+    from flows.deploy import cron_day_fields_warning, nightly_deployment, upcoming_nights
+
+    # "*/2" in the day of month and "1-5" in the day of week: Prefect (croniter, day_or=True) fires on days
+    # matching either, by hand from Friday 2026-12-11: Fri 11 (odd, weekday), Sun 13 (odd), Mon 14 .. Thu 17
+    # (weekdays); Sat 12 is even. Debian's rule (both), which the preview followed, gave Fri 11, Tue 15,
+    # Thu 17, Mon 21, Wed 23.
+    cron = "30 18 */2 * 1-5"
+    (sched,) = nightly_deployment(KappaHome.resolve(Path("unused")), cron=cron).schedules
+    assert sched.schedule.day_or is True  # the deployment keeps Prefect's default: the preview must follow it
+    nights = upcoming_nights(
+        cron, "America/New_York", count=6, after=dt.datetime(2026, 12, 11, 12, tzinfo=NY)
+    )
+    assert [w for w, _ in nights] == [
+        dt.datetime(2026, 12, d, 18, 30, tzinfo=NY) for d in (11, 13, 14, 15, 16, 17)
+    ]
+    assert [s for _, s in nights] == [dt.date(2026, 12, 11), None] + [
+        dt.date(2026, 12, d) for d in (14, 15, 16, 17)
+    ]
+    warning = cron_day_fields_warning(cron)
+    assert warning is not None and "either" in warning and "*/2" in warning and "1-5" in warning
+    assert cron_day_fields_warning("30 18 * * 1-5") is None and cron_day_fields_warning("0 6 1 * *") is None
+
+
 def test_the_served_deployment_runs_weekday_evenings_and_skips_holidays(
     tmp_path: Path, prefect_api: str
 ) -> None:
@@ -477,8 +501,10 @@ def test_nightly_cli_errors_are_one_line_and_come_before_prefect(tmp_path: Path)
     assert res.returncode == 2 and "is before" in res.stderr
     res = run_kappa("backfill", "--start", "2026-11-21", "--end", "2026-11-22", "--home", str(h))
     assert res.returncode == 2 and "no XNYS session between" in res.stderr
-    res = run_kappa("calibrate", "--as-of", "2030-01-02", "--home", str(h))  # a Wednesday, years ahead
-    assert res.returncode == 2 and "--as-of 2030-01-02 is beyond the sessions XNYS knows" in res.stderr
+    res = run_kappa(
+        "calibrate", "--as-of", "2100-01-06", "--home", str(h)
+    )  # a Wednesday, beyond the sessions
+    assert res.returncode == 2 and "--as-of 2100-01-06 is beyond the sessions XNYS knows" in res.stderr
     ahead = sessions(day + dt.timedelta(days=1), day + dt.timedelta(days=10))[0]  # still trading, or to come
     res = run_kappa("calibrate", "--as-of", str(ahead), "--home", str(h))
     assert res.returncode == 2 and f"--as-of {ahead} has not closed yet" in res.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -242,6 +243,63 @@ def test_the_printout_gives_exchange_times_round_lots_and_costs_in_usd_and_bps()
     assert f"{lots[1]:,.0f}" in text and f"{trades[0]:,.0f}" in text  # the lots, not fractional shares
     assert f"E = ${s['expected_cost_usd']:,.2f} ({s['expected_cost_bps']:,.2f} bps)" in text
     assert "round lots of 100 shares" in text
+
+
+def _xnys_built_by_hand(end: dt.date) -> tuple[list[dt.datetime], list[dt.datetime]]:
+    """XNYS opens and closes (UTC) to ``end``, asked of exchange_calendars directly with an explicit end."""
+    import exchange_calendars as xcals
+
+    sched = xcals.get_calendar("XNYS", start=str(end - dt.timedelta(days=60)), end=str(end)).schedule
+    return [t.to_pydatetime() for t in sched["open"]], [t.to_pydatetime() for t in sched["close"]]
+
+
+def _kappa_in_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str
+) -> tuple[int, str, str]:
+    """``kappa *args`` through the CLI's entry point in this process (its error handling included)."""
+    from flows.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["kappa", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    got = capsys.readouterr()
+    return code, got.out, got.err
+
+
+def test_a_schedule_near_or_past_the_calendar_end_is_planned_or_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # exchange_calendars builds sessions to a year after today unless told otherwise: a 10-day schedule
+    # starting a week before that bound died with "OverflowError: date value out of range" after seconds.
+    today = dt.datetime.now(dt.UTC).date()
+    old_bound = today.replace(year=today.year + 1) if (today.month, today.day) != (2, 29) else today
+    opens, closes = _xnys_built_by_hand(old_bound + dt.timedelta(days=40))
+    i = next(k for k, o in enumerate(opens) if o.date() >= old_bound - dt.timedelta(days=7))
+    need = 10 * 23_400.0  # ten trading days of session seconds, walked through the sessions by hand
+    k = i
+    while (closes[k] - opens[k]).total_seconds() < need:
+        need -= (closes[k] - opens[k]).total_seconds()
+        k += 1
+    end = opens[k] + dt.timedelta(seconds=need)
+    base = [*PAPER[:4], "--horizon-days", "10", "--periods", "1", *PAPER[8:], "--risk-aversion", "1e-6"]
+    code, stdout, stderr = _kappa_in_process(capsys, monkeypatch, "schedule", *base, "--json",
+                                             "--start", opens[i].date().isoformat())  # fmt: skip
+    assert code == 0, stderr
+    times = json.loads(stdout)["times_utc"]
+    assert isinstance(times, list)
+    assert dt.datetime.fromisoformat(times[0]) == opens[i] and dt.datetime.fromisoformat(times[-1]) == end
+    # past the sessions Kappa builds (ten years ahead): one line naming the last session
+    last = dt.date(today.year + 10, 12, 31)
+    opens, _ = _xnys_built_by_hand(last)
+    last_session = opens[-1].date()
+    code, _, stderr = _kappa_in_process(
+        capsys, monkeypatch, "schedule", *base, "--start", opens[-3].date().isoformat()
+    )
+    assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert f"run past the last XNYS session, {last_session}" in stderr and "Traceback" not in stderr
 
 
 def test_a_schedule_over_a_weekend_counts_the_night_in_v_and_plans_around_it() -> None:

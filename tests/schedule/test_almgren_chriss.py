@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import replace
+from decimal import Decimal, getcontext
 
 import numpy as np
 import pytest
@@ -253,3 +254,33 @@ def test_e_and_v_match_a_monte_carlo_of_the_price_dynamics(side: str) -> None:
     mc_mean, mc_var = cost.mean(), cost.var(ddof=1)
     assert mc_mean == pytest.approx(s.expected_cost_usd, abs=4 * np.sqrt(mc_var / paths))
     assert mc_var == pytest.approx(s.variance_usd2, rel=4 * np.sqrt(2 / paths))
+
+
+def _variance_in_50_digits(order: Order, sigma_usd: float, kappa: float) -> float:
+    """σ²τΣ_{k=1..N−1} x_k² of x_k = X·sinh(κ(T − t_k))/sinh(κT), summed in 50-digit decimal arithmetic."""
+    getcontext().prec = 50
+    k, horizon, x0 = Decimal(kappa), Decimal(order.horizon_days), Decimal(order.shares)
+    tau = horizon / order.periods
+
+    def sinh(v: Decimal) -> Decimal:
+        return (v.exp() - (-v).exp()) / 2
+
+    held = sum((x0 * sinh(k * (horizon - j * tau)) / sinh(k * horizon)) ** 2 for j in range(1, order.periods))
+    return float(Decimal(sigma_usd) ** 2 * tau * Decimal(held))
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 78])
+@pytest.mark.parametrize("kappa_t", [3e-9, 3e-7, 1e-4, 0.0999, 0.1, 3.0, 400.0])
+def test_closed_form_variance_keeps_its_digits_for_every_kappa(n: int, kappa_t: float) -> None:
+    # eq. 21 cancels to O((κT)³): at κT = 3e-7 it was 0.2 % off and at 3e-9 it gave 0; above κT ≈ 355 sinh
+    # overflowed. The reference is the paper's sum in 50 digits, independent of either formula.
+    order = replace(PAPER_ORDER, periods=n)
+    kappa = kappa_t / order.horizon_days
+    want = _variance_in_50_digits(order, PAPER_PARAMS.sigma_usd, kappa)
+    got = closed_form_variance(order, PAPER_PARAMS, kappa)
+    assert got == pytest.approx(want, rel=1e-13, abs=1e-300)
+    if kappa_t < 1e-6:  # and it meets the λ → 0 limit, TWAP's σ²X²T(1 − 1/N)(1 − 1/(2N))/3
+        twap = (
+            PAPER_PARAMS.sigma_usd**2 * order.shares**2 * order.horizon_days * (1 - 1 / n) * (1 - 0.5 / n) / 3
+        )
+        assert got == pytest.approx(twap, rel=1e-12)

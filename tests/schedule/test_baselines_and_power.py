@@ -154,3 +154,107 @@ def test_pov_ends_in_the_period_that_completes_it() -> None:
     # 0.3 × 10⁶ a day: 7·10⁵ shares take 2⅓ days, exactly 7 periods of ⅓ day (no extra period of dust)
     s = pov_schedule(Order(7e5, "buy", 1.0, 3), PAPER_PARAMS, 0.3, 1e6)
     assert s.trades.size == 7 and s.info["duration_days"] == pytest.approx(7 / 3)
+
+
+def _power_utility(x: np.ndarray, order: Order, params: MarketParams, lam: float) -> np.ndarray:
+    """E + λV of holdings ``x`` (rows of x_0..x_N) written out from the price dynamics, not schedule.costs:
+    each child pays ε + h(n/τ), h(v) = η_nl·σ·|v/ADV|^β, and moves the price by γn (eqs. 1–9, γΣn_k·x_k)."""
+    pw = params.power
+    assert pw is not None
+    tau = order.tau_days
+    n = x[..., :-1] - x[..., 1:]
+    temp = np.sum(n * pw.eta_nl * params.sigma_usd * np.abs(n / (tau * pw.adv_shares)) ** pw.beta, axis=-1)
+    perm = params.gamma * np.sum(n * x[..., 1:], axis=-1)
+    var = params.sigma_usd**2 * tau * np.sum(x[..., 1:] ** 2, axis=-1)
+    return np.asarray(perm + params.epsilon_usd * np.sum(np.abs(n), axis=-1) + temp + lam * var)
+
+
+def _one_way_grid(shares: float, periods: int, levels: int) -> np.ndarray:
+    """Every one-way schedule x_0 = X ≥ x_1 ≥ … ≥ x_N = 0 with interior holdings on ``levels`` points."""
+    axes = np.meshgrid(*[np.linspace(0.0, shares, levels)] * (periods - 1), indexing="ij")
+    y = np.stack([a.ravel() for a in axes], axis=1)
+    y = y[np.all(np.diff(y, axis=1) <= 0, axis=1)]
+    return np.concatenate([np.full((len(y), 1), shares), y, np.zeros((len(y), 1))], axis=1)
+
+
+ISSUE_ORDER = Order(1e4, "buy", 1.0, 3)
+ISSUE_PARAMS = MarketParams(0.8, 3e-6, 0.3 * 0.8 / 2e5, 0.005, PowerLaw(0.3, 1.4, 2e5))
+
+
+def test_a_convex_then_concave_power_law_gets_its_one_way_optimum_not_a_refusal() -> None:
+    # β = 1.4 with γ = 3e-6: f(n) = A n^2.4 − ½γn² is concave below ~2,035 shares, and the optimum trades
+    # nothing in the last period, a boundary point no Newton start reached ("no strict minimum": refused)
+    s = power_law_schedule(ISSUE_ORDER, ISSUE_PARAMS, 2e-6)
+    assert s.info["converged"] and np.all(s.trades >= 0) and s.trades.sum() == pytest.approx(1e4)
+    got = float(_power_utility(s.holdings, ISSUE_ORDER, ISSUE_PARAMS, 2e-6))
+    assert got == pytest.approx(s.utility_usd(), rel=1e-13)
+    issue = float(_power_utility(np.array([1e4, 3751.0, 0.0, 0.0]), ISSUE_ORDER, ISSUE_PARAMS, 2e-6))
+    assert issue == pytest.approx(196.88040706, abs=1e-8) and got <= issue
+    np.testing.assert_allclose(s.trades, [6249.1163955, 3750.8836045, 0.0], atol=1e-6)
+    assert not np.signbit(s.trades).any()  # the idle period trades 0, not −0
+    # brute force over every one-way schedule on a 10-share grid: none is lower, the best is beside ours
+    grid = _one_way_grid(1e4, 3, 1_001)
+    u = _power_utility(grid, ISSUE_ORDER, ISSUE_PARAMS, 2e-6)
+    assert got <= u.min() and np.abs(grid[np.argmin(u)] - s.holdings).max() <= 10
+
+
+@pytest.mark.parametrize(
+    ("periods", "beta", "gamma", "lam", "drift"),
+    [
+        (2, 1.9, 1e-5, 1e-8, 0.0),
+        (3, 1.2, 2e-6, 1e-6, 0.0),
+        (3, 1.6, 8e-6, 3e-7, -0.3),
+        (4, 1.1, 5e-7, 5e-6, 0.2),
+    ],
+)
+def test_power_law_beta_above_1_is_not_beaten_by_a_brute_force_grid(
+    periods: int, beta: float, gamma: float, lam: float, drift: float
+) -> None:
+    order = Order(1e4, "buy", 1.0, periods, drift_usd_per_day=drift)
+    params = MarketParams(0.8, gamma, 1e-6, 0.005, PowerLaw(0.3, beta, 2e5))
+    s = power_law_schedule(order, params, lam)
+    got = (
+        float(_power_utility(s.holdings, order, params, lam)) + drift * order.tau_days * s.holdings[1:].sum()
+    )
+    assert got == pytest.approx(s.utility_usd(), rel=1e-12) and np.all(s.trades >= 0)
+    grid = _one_way_grid(1e4, periods, 101 if periods == 4 else 1_001)
+    u = _power_utility(grid, order, params, lam) + drift * order.tau_days * grid[:, 1:].sum(axis=1)
+    best = grid[np.argmin(u)]
+
+    def refined(y: np.ndarray) -> float:  # SLSQP from the grid's best, one-way enforced
+        return float(_power_utility(np.concatenate(([1e4], y, [0.0])), order, params, lam)) + drift * (
+            order.tau_days * y.sum()
+        )
+
+    res = minimize(refined, best[1:-1], method="SLSQP", bounds=[(0, 1e4)] * (periods - 1),
+                   constraints=[{"type": "ineq", "fun": lambda y: -np.diff(np.concatenate(([1e4], y, [0.0])))}],
+                   options={"ftol": 1e-15, "maxiter": 500})  # fmt: skip
+    assert got <= min(u.min(), res.fun) + 1e-9 * abs(got)
+
+
+@pytest.mark.parametrize("beta", [0.6, 0.8, 1.0])
+def test_power_law_beta_up_to_1_is_unchanged_by_the_global_search(
+    beta: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import schedule.nonlinear
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the grid search is for β > 1 only")
+
+    monkeypatch.setattr(schedule.nonlinear, "global_one_way_holdings", never)
+    order = Order(1e6, "buy", 5.0, 20)
+    s = power_law_schedule(order, _power_params(beta, eta_nl=0.3 if beta < 1 else None), 1e-6)
+    assert s.info["converged"]
+    if beta == 0.6:  # the holdings as they were before the global search existed
+        np.testing.assert_allclose(
+            s.holdings[:6],
+            [
+                1e6,
+                165781.80029710426,
+                68032.78987797642,
+                34406.01841253334,
+                19580.59322555419,
+                12060.259398673317,
+            ],
+            rtol=1e-13,
+        )
