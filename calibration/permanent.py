@@ -190,7 +190,7 @@ def permanent_impact_by_symbol(rows: pl.DataFrame) -> pl.DataFrame:
     symbols = b["symbol"].to_numpy()
     y, q = b["dmid_usd"].to_numpy().astype(np.float64), b.select(qcols).to_numpy().astype(np.float64)
     starts = np.flatnonzero(np.r_[True, symbols[1:] != symbols[:-1]]) if b.height else np.zeros(0, int)
-    ends = np.r_[starts[1:], b.height]
+    ends = np.r_[starts[1:], b.height] if b.height else starts
     out: list[tuple[object, ...]] = []
     for lo, hi in zip(starts, ends, strict=True):
         fit = _fit(y[lo:hi], q[lo:hi])
