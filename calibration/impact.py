@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from calibration import SESSION_SECONDS
+from calibration import Clock
+from calibration.power_law import power_law_impact
 from calibration.signs import prevailing_mid
 
 MIN_BUCKETS = 30
@@ -255,18 +256,18 @@ def kyle_lambda_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def child_rates(fills: pl.DataFrame, quotes: pl.DataFrame) -> pl.DataFrame:
+def child_rates(fills: pl.DataFrame, quotes: pl.DataFrame, clock: Clock) -> pl.DataFrame:
     """Own fills with their prevailing mid, half spread, τ (days) and rate n/τ (shares/day).
 
     ``fills`` needs ``order_id, symbol, side, ts, price, quantity, arrival_ts`` (``fee_usd`` optional). The
-    cost per share ``cost_usd`` = side·(price − mid) is positive when the trader pays.
+    cost per share ``cost_usd`` = side·(price − mid) is positive when the trader pays. τ runs from the
+    order's previous fill (the first: from its arrival) in trading days of ``clock`` (session time: a child
+    that waited over a night is not credited with the night's hours).
     """
     f = fills.sort("order_id", "ts").with_columns(
         pl.col("ts").shift(1).over("order_id").fill_null(pl.col("arrival_ts")).alias("_prev")
     )
-    f = f.with_columns(
-        ((pl.col("ts") - pl.col("_prev")).dt.total_nanoseconds() / 1e9 / SESSION_SECONDS).alias("tau_days")
-    ).drop("_prev")
+    f = f.with_columns(clock.elapsed_days(pl.col("_prev"), pl.col("ts")).alias("tau_days")).drop("_prev")
     f = prevailing_mid(f, quotes)
     side = pl.when(pl.col("side") == "buy").then(1.0).otherwise(-1.0)
     return f.with_columns(
@@ -293,10 +294,10 @@ def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float
     weights = child quantity, heteroskedasticity-robust (HC1) standard errors. The fixed cost of DESIGN §3
     is ε = ε_p + fees per share (Σ fee_usd / Σ quantity; fees are charged outside the price).
     Power law: J = (side·(p − mid) − s)/mid = η_nl · σ_frac · |v/ADV|^β with σ_frac = σ_usd/mid (Almgren,
-    Thum, Hauptmann & Li 2005, eq. 4), fitted by OLS of ln(J/σ_frac) on ln(v/ADV) over children with J > 0;
-    η_nl = exp(intercept) with its delta-method error. The fixed part s is the prevailing quoted half spread
-    of each fill (measured, not fitted: a linear intercept would absorb the curvature the power law is
-    there to measure), or the linear ε where no quote is known.
+    Thum, Hauptmann & Li 2005, eq. 4), fitted in levels on every fill by weighted nonlinear least squares
+    (:func:`calibration.power_law.power_law_impact`, weights = quantity as for η). The fixed part s is the
+    prevailing quoted half spread of each fill (measured, not fitted: a linear intercept would absorb the
+    curvature the power law is there to measure), or the linear ε where no quote is known.
     """
     import statsmodels.api as sm
 
@@ -309,20 +310,9 @@ def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float
     x, y, w = (c[k].to_numpy() for k in ("rate_shares_per_day", "cost_usd", "quantity"))
     lin = sm.WLS(y, sm.add_constant(x, has_constant="add"), weights=w).fit(cov_type="HC1")
     eps, eta = float(lin.params[0]), float(lin.params[1])
-    mid = c["mid"].to_numpy()
     fixed = c["half_spread"].fill_null(eps).to_numpy() if "half_spread" in c.columns else np.full(n, eps)
-    j = (y - fixed) / mid
-    keep = (j > 0) & (x > 0)
-    if keep.sum() >= MIN_FILLS and math.isfinite(sigma_usd) and sigma_usd > 0 and adv_shares > 0:
-        sigma_frac = sigma_usd / mid[keep]
-        lx = np.log(x[keep] / adv_shares)
-        ly = np.log(j[keep] / sigma_frac)
-        pw = sm.OLS(ly, sm.add_constant(lx, has_constant="add")).fit(cov_type="HC1")
-        eta_nl = math.exp(float(pw.params[0]))
-        power = (float(pw.params[1]), float(pw.bse[1]), eta_nl, eta_nl * float(pw.bse[0]), float(pw.rsquared),
-                 int(keep.sum()), "ok")  # fmt: skip
-    else:
-        power = (nan, nan, nan, nan, nan, int(keep.sum()), "insufficient_data")
+    pw = power_law_impact(y - fixed, x, w, sigma_usd, adv_shares, MIN_FILLS)
+    power = (pw.beta, pw.beta_se, pw.eta_nl, pw.eta_nl_se, pw.r2, pw.nobs, pw.status)
     fee = fee_per_share(c)
     status = "ok" if eta > 0 and eps >= 0 else "implausible_sign"
     return TemporaryFit(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -17,7 +17,10 @@ from calibration import in_time_runs
 from calibration.bars import bucket_returns
 
 TRADING_DAYS_PER_YEAR = 252
-BUCKETS_PER_SESSION = 78  # 6.5 h / 5 min
+TSRV_SLOW_SCALE_SECONDS = 300.0
+"""The two-scales estimator's slow scale: five minutes of the day's quotes (see :func:`tsrv_slow_scale`)."""
+TSRV_MIN_SLOW_RETURNS = 10
+"""The slow-scale lag is at most n / this, so that each subgrid holds this many returns or more."""
 GARCH_MIN_RETURNS = 100
 """Fewer daily returns than this and GARCH(1,1) is not fitted (its three parameters are too loose)."""
 MIN_MOVING_RETURNS = 20
@@ -52,8 +55,8 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
     quotes
         ``symbol, date, ts, bid, ask``: every quote, for the two-scales estimator.
     tsrv_k
-        Slow-scale lag K of the two-scales estimator; default: the mean number of quotes in five minutes
-        of that symbol-day (a 5-minute slow scale in quote time, averaged over all K offsets).
+        Slow-scale lag K (quotes) of the two-scales estimator for every day; default: five minutes of
+        quotes of each symbol-day (see :func:`tsrv_slow_scale`).
 
     Returns
     -------
@@ -139,26 +142,74 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
 def tsrv_by_day(quotes: pl.DataFrame, k: int | None = None) -> pl.DataFrame:
     """Two-scales realized variance of the log mid per (symbol, date) from every quote (see above).
 
-    Quotes read from the lake are already grouped and in time order; others are sorted first (ties in
-    time keep their order, so the result does not depend on the thread schedule).
+    ``k`` fixes the slow-scale lag for every day; by default each day takes :func:`tsrv_slow_scale` of its
+    number of quotes and its quoted span (first quote to last). Quotes read from the lake are already
+    grouped and in time order; others are sorted first (ties in time keep their order, so the result does
+    not depend on the thread schedule).
     """
     x, starts = in_time_runs(quotes.select("symbol", "date", "ts", "bid", "ask"), ["symbol", "date"])
     ends = np.append(starts[1:], x.height)
     values = np.log((x["bid"].to_numpy() + x["ask"].to_numpy()) / 2)
-    tsrv = [two_scales_variance(values[a:b], k) for a, b in zip(starts, ends, strict=True)]
+    ns = x["ts"].cast(pl.Int64).to_numpy()
+    tsrv = [
+        two_scales_variance(values[a:b], k or tsrv_slow_scale(b - a - 1, (ns[b - 1] - ns[a]) / 1e9))
+        for a, b in zip(starts, ends, strict=True)
+    ]
     return x.select("symbol", "date").gather(starts).with_columns(pl.Series("tsrv", tsrv, dtype=pl.Float64))
 
 
-def two_scales_variance(x: np.ndarray, k: int | None = None) -> float:
+def tsrv_slow_scale(n: int, span_seconds: float) -> int:
+    """The slow-scale lag K of the two-scales estimator: the quotes of five minutes of the day.
+
+    Parameters
+    ----------
+    n
+        Number of log-mid changes of the day (its quotes less one).
+    span_seconds
+        Seconds from the day's first quote to its last (its quoted span; 12,600 on a 3.5-hour early close).
+
+    Returns
+    -------
+    int
+        K = ⌈n · :data:`TSRV_SLOW_SCALE_SECONDS` / span⌉, the mean number of quotes in five minutes of that
+        day, at most ⌊n / :data:`TSRV_MIN_SLOW_RETURNS`⌋ (a day quoted for a few minutes has no five-minute
+        scale) and at least 1.
+
+    Notes
+    -----
+    Zhang, Mykland & Aït-Sahalia (2005) average the realized variance of K subgrids of every K-th quote
+    (the slow scale) and remove the noise measured at the fast scale (every quote); the slow scale plays the
+    part of the sparse sampling it improves on (every five minutes, the usual practice). The former default
+    ⌈n/78⌉ was five minutes only on a full 6.5-hour session: on an early close it was 2.7 minutes. K
+    counts quotes in the day's own clock, so it is five minutes on any day; a longer slow scale also leaves
+    less of the bias of serially correlated noise, whose correlation a real quote mid has and the
+    estimator's iid-noise correction does not remove.
+    """
+    if n < 1 or not span_seconds > 0:
+        return 1
+    k = math.ceil(n * TSRV_SLOW_SCALE_SECONDS / span_seconds)
+    return max(1, min(k, n // TSRV_MIN_SLOW_RETURNS))
+
+
+def two_scales_variance(x: np.ndarray, k: int) -> float:
     """TSRV of one day's log prices ``x`` (Zhang, Mykland & Aït-Sahalia 2005, eqs. 55 and 64).
 
-    ``k`` defaults to ⌈n / 78⌉, a five-minute slow scale for a full session of n + 1 quotes.
+    Parameters
+    ----------
+    x
+        Shape (n + 1,): log mids of every quote of one day, in time order.
+    k
+        Slow-scale lag K (quotes), see :func:`tsrv_slow_scale`; capped at n.
+
+    Returns
+    -------
+    float
+        The day's integrated variance of the log mid over its quoted span (unitless); NaN for n < 2.
     """
     n = len(x) - 1
     if n < 2:
         return float("nan")
-    k = k or max(1, math.ceil(n / BUCKETS_PER_SESSION))
-    k = min(k, n)
+    k = min(max(k, 1), n)
     rv_all = float(np.sum(np.diff(x) ** 2))
     rv_k = float(np.sum((x[k:] - x[:-k]) ** 2)) / k
     n_bar = (n - k + 1) / k
@@ -197,26 +248,86 @@ class GarchFit:
         return cls(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nobs, False, status, message)
 
 
+GARCH_OUTLIER_MADS = 10.0
+"""A daily return farther than this many robust standard deviations (1.4826 · MAD) from the median is
+checked for its influence on the GARCH forecast (:func:`garch_sigma`)."""
+GARCH_INFLUENCE_FACTOR = 2.0
+"""A fit whose one-day σ changes by more than this factor (either way) without one return is driven by it."""
+
+
 def garch_sigma(closes: np.ndarray) -> GarchFit:
     """Fit GARCH(1,1) to ``closes`` (closing mids, oldest first) and forecast tomorrow's variance.
+
+    Parameters
+    ----------
+    closes
+        Shape (n,): daily closes ($/share), oldest first, split-adjusted; non-positive or non-finite values
+        are left out.
+
+    Returns
+    -------
+    GarchFit
+        ``status``: ``ok``; ``insufficient_data`` (fewer than :data:`GARCH_MIN_RETURNS` returns);
+        ``failed`` (the optimiser raised); ``not_converged``; ``nonstationary`` (α + β ≥ 1);
+        ``single_return`` (the fit is driven by one return, see Notes). σ is NaN unless ``ok``, so that the
+        caller falls back to the realized σ; the parameters are those of the fit on every return.
 
     Notes
     -----
     ``arch`` with a constant mean and normal errors (Bollerslev 1986):
     r_t = μ + ε_t, ε_t = √h_t z_t, h_t = ω + α ε²_{t−1} + β h_{t−1}, with r_t = 100 ln(C_t / C_{t−1}); the
     forecast is h_{T+1} = ω + α ε²_T + β h_T. Warnings (e.g. ``ConvergenceWarning``) are caught and kept in
-    ``message``; a fit that raises, does not converge, or is not stationary (α + β ≥ 1) has ``status``
-    other than ``ok`` and NaN σ, so the caller falls back to the realized σ. The standard error of σ comes
-    from the parameters' covariance by the delta method (numerical gradient of h_{T+1}).
+    ``message``. The standard error of σ comes from the parameters' covariance by the delta method
+    (numerical gradient of h_{T+1}).
+
+    Outlier rule: one return that is not a market move (an unadjusted 4-for-1 split is a log return of
+    −138.6 %) makes the Gaussian likelihood explain it by a variance that never decays: α ≈ 0, β → 1 and a
+    forecast dozens of times too large, with a converged fit. Where the return farthest from the median
+    lies more than :data:`GARCH_OUTLIER_MADS` robust standard deviations (1.4826 · median absolute deviation,
+    which one return cannot move) from it, the model is fitted again without that return; where the
+    one-day σ of the two fits differ by more than :data:`GARCH_INFLUENCE_FACTOR` (either way), or only the
+    fit without it is ``ok``, the status is ``single_return`` and ``message`` names the return and the σ
+    without it.
     """
     closes = np.asarray(closes, dtype=float)
     closes = closes[np.isfinite(closes) & (closes > 0)]
     r = 100.0 * np.diff(np.log(closes))
-    nan = float("nan")
     if len(r) < GARCH_MIN_RETURNS:
         return GarchFit.unfitted(len(r), "insufficient_data", f"{len(r)} daily returns < {GARCH_MIN_RETURNS}")
+    fit = _garch_fit(r, float(closes[-1]))
+    if fit.status in ("failed", "insufficient_data"):
+        return fit
+    dev = np.abs(r - np.median(r))
+    scale = 1.4826 * float(np.median(dev))
+    worst = int(np.argmax(dev))
+    if not (scale > 0 and dev[worst] > GARCH_OUTLIER_MADS * scale):
+        return fit
+    without = _garch_fit(np.delete(r, worst), float(closes[-1]))
+    if without.status != "ok":
+        return fit
+    ratio = fit.sigma_garch_usd / without.sigma_garch_usd if fit.status == "ok" else float("nan")
+    if fit.status == "ok" and 1 / GARCH_INFLUENCE_FACTOR <= ratio <= GARCH_INFLUENCE_FACTOR:
+        return fit
+    ago = len(r) - 1 - worst
+    driven = (
+        f"one return of {r[worst]:+.1f} % ({ago} sessions ago) is {dev[worst] / scale:.0f} robust sd from "
+        f"the median; sigma without it {without.sigma_garch_usd:.3g} $/share/√day (a split? daily must be "
+        "split-adjusted)"
+    )
+    return replace(
+        fit,
+        sigma_garch_usd=float("nan"),
+        sigma_garch_se_usd=float("nan"),
+        status="single_return",
+        message="; ".join(m for m in (driven, fit.message) if m),
+    )
+
+
+def _garch_fit(r: np.ndarray, close: float) -> GarchFit:
+    """GARCH(1,1) of the returns ``r`` (%, oldest first), σ scaled by ``close``: see :func:`garch_sigma`."""
     from arch import arch_model
 
+    nan = float("nan")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -235,11 +346,9 @@ def garch_sigma(closes: np.ndarray) -> GarchFit:
         status = "not_converged"
     elif alpha + beta >= 1.0:
         status = "nonstationary"
-    sigma = float(closes[-1]) * math.sqrt(h_next) / 100.0 if status == "ok" else nan
+    sigma = close * math.sqrt(h_next) / 100.0 if status == "ok" else nan
     sigma_se = (
-        _forecast_se(r, np.asarray(params), np.asarray(res.param_cov), float(closes[-1]))
-        if status == "ok"
-        else nan
+        _forecast_se(r, np.asarray(params), np.asarray(res.param_cov), close) if status == "ok" else nan
     )
     return GarchFit(
         sigma, sigma_se, h_next, omega, float(se["omega"]), alpha, float(se["alpha[1]"]), beta,

@@ -95,6 +95,9 @@ class LoadReport:
     replaced: list[Replacement] = field(default_factory=list)
     cancelled_fills: int = 0
     warnings: list[str] = field(default_factory=list)
+    flagged_by_rule: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Rows of the dates the load touched that a tape-cleaning rule flags, per (table, rule): kept in the
+    lake, left out of the models (a quotes load also flags the date's trades again)."""
 
 
 class LoadRefusedError(InputError):
@@ -513,9 +516,26 @@ def _commit_market(
     home, spec, run_id = load.home, load.spec, load.run_id
     other = "trades" if spec.name == "quotes" else "quotes"
     daily_rows = []
+    flagged: list[tuple[str, dt.date, pl.DataFrame]] = []  # (table, date, flagged rows per symbol and rule)
+    reflagged: list[tuple[dt.date, Path]] = []  # trades files of other loads whose flags the quotes changed
     for part in merged:
         other_path = manifest.get((other, part.date))
-        q, t = (str(part.path), other_path) if spec.name == "quotes" else (other_path, str(part.path))
+        if spec.name == "quotes":
+            fq = lake.flag_partition("quotes", str(part.path), part.path)
+            flagged.append(("quotes", part.date, fq.counts))
+            if other_path is not None:  # rule T4 reads the quotes: the date's trades are flagged again
+                out = lake.partition_path(home, "trades", part.date, run_id)
+                ft = lake.flag_partition("trades", other_path, out, quotes=str(part.path))
+                if ft.changed:
+                    flagged.append(("trades", part.date, ft.counts))
+                    reflagged.append((part.date, ft.path))
+                    other_path = str(ft.path)
+            q: str | None = str(part.path)
+            t: str | None = other_path
+        else:
+            ft = lake.flag_partition("trades", str(part.path), part.path, quotes=other_path)
+            flagged.append(("trades", part.date, ft.counts))
+            q, t = other_path, str(part.path)
         daily_rows.append(lake.daily_from_intraday(home, part.date, q, t))
     daily = pl.concat(daily_rows) if daily_rows else pl.DataFrame()
     rows_loaded = read.rows.total() - quarantine.total
@@ -539,7 +559,20 @@ def _commit_market(
                 "INSERT INTO lake_files VALUES (?, ?, ?, ?, ?, ?)",
                 [spec.name, part.date, str(part.path), part.row_count, part.symbols, run_id],
             )
+        for day, path in reflagged:
+            old = first_row(
+                con, "SELECT path FROM lake_files WHERE table_name = 'trades' AND date = ?", [day]
+            )
+            if old:
+                old_files.append(old[0])
+            con.execute(
+                "UPDATE lake_files SET path = ?, run_id = ? WHERE table_name = 'trades' AND date = ?",
+                [str(path), run_id, day],
+            )
         refresh_market_view(con, spec.name)
+        if reflagged:
+            refresh_market_view(con, "trades")
+        _record_flags(con, run_id, flagged)
         if daily.height:
             tagged = daily.with_columns(source=pl.lit("intraday"), run_id=pl.lit(run_id))
             replace_rows(con, "daily", tagged, ["symbol", "date"])
@@ -548,7 +581,30 @@ def _commit_market(
     _fault_point("after_commit")
     for old_path in old_files:
         Path(old_path).unlink(missing_ok=True)
-    return _report(load, read, quarantine, [p.date for p in merged], replaced, warnings)
+    report = _report(load, read, quarantine, [p.date for p in merged], replaced, warnings)
+    by_rule: Counter[tuple[str, str]] = Counter()
+    for table, _, counts in flagged:
+        for rule, n in counts.group_by("rule").agg(pl.col("rows").sum()).iter_rows():
+            by_rule[(table, rule)] += int(n)
+    return replace(report, flagged_by_rule=dict(sorted(by_rule.items())))
+
+
+def _record_flags(
+    con: duckdb.DuckDBPyConnection, run_id: str, flagged: list[tuple[str, dt.date, pl.DataFrame]]
+) -> None:
+    """Replace the ``flagged_rows`` of each (table, date) flagged by this load."""
+    for table, day, counts in flagged:
+        con.execute("DELETE FROM flagged_rows WHERE table_name = ? AND date = ?", [table, day])
+        if counts.height:
+            rows = counts.select(
+                pl.lit(table).alias("table_name"), pl.lit(day).alias("date"), "symbol", "rule", "rows",
+                pl.lit(run_id).alias("run_id"),
+            )  # fmt: skip
+            con.register("_flagged", rows)
+            try:
+                con.execute("INSERT INTO flagged_rows BY NAME SELECT * FROM _flagged")
+            finally:
+                con.unregister("_flagged")
 
 
 def _load_table(load: _Load, progress: Progress | None) -> LoadReport:

@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from data import cleaning
 from data.home import KappaHome
-from data.schema import MARKET_COLUMNS, POLARS_TYPES
+from data.schema import FLAG, MARKET_COLUMNS, POLARS_TYPES, has_flag_column
 from data.sql import first_row, quote_literal
 
 MERGE_MEMORY_LIMIT = "4GB"
@@ -87,9 +89,9 @@ class OutOfLakeOrder(Exception):
 
 
 def lake_order(table: str) -> list[str]:
-    """The sort key of a lake file: ``symbol, ts``, then the other columns (ascending, nulls last)."""
-    cols = [c for c, _ in MARKET_COLUMNS[table]]
-    return [*cols[:2], *cols[2:-1]]
+    """The sort key of a lake file: ``symbol, ts``, then the other input columns (ascending, nulls last)."""
+    cols = [c for c, _ in MARKET_COLUMNS[table] if c not in ("date", FLAG)]
+    return cols
 
 
 _ROW_GROUP_ROWS = 122_880  # DuckDB's row group, so both ways prune by symbol alike
@@ -139,7 +141,10 @@ class DirectWriter:
             assert isinstance(day, dt.date)
             if day in self.existing:
                 raise OutOfLakeOrder(f"{self.table} of {day} already has a lake file")
-            part = part.select(pl.col(c).cast(t) for c, t in self.dtypes.items())
+            part = part.select(
+                (pl.col(c) if c in part.columns else pl.lit(None)).cast(t).alias(c)
+                for c, t in self.dtypes.items()
+            )
             if not _strictly_by_symbol_time(part):  # else it is in lake order already (no two rows tie)
                 part = part.sort(self.order, nulls_last=True, maintain_order=True)
             first, last = part.row(0), part.row(part.height - 1)
@@ -283,10 +288,12 @@ def merge_partition(
             duplicates = pl.DataFrame()
             new_rows = "staged"
         select = ", ".join(cols)
-        parts = [f"SELECT {select} FROM {new_rows}"]
+        staged_select = ", ".join("NULL::VARCHAR AS flag" if c == FLAG else c for c in cols)
+        parts = [f"SELECT {staged_select} FROM {new_rows}"]
         if current is not None:
+            current_select = select if has_flag_column(current) else staged_select
             parts.append(
-                f"""SELECT {select} FROM read_parquet({quote_literal(current)})
+                f"""SELECT {current_select} FROM read_parquet({quote_literal(current)})
                     WHERE symbol NOT IN (SELECT DISTINCT symbol FROM staged)"""
             )
         union = " UNION ALL ".join(parts)
@@ -314,6 +321,11 @@ def merge_partition(
     return MergedPartition(table, day, out, int(row[0]), int(row[1]), duplicates, replaced)
 
 
+def _clean_rows(path: str) -> str:
+    """The ``WHERE`` clause that keeps the rows of a lake file no cleaning rule flags."""
+    return f"WHERE {FLAG} IS NULL" if has_flag_column(path) else ""
+
+
 def daily_from_intraday(
     home: KappaHome, day: dt.date, quotes: str | None, trades: str | None
 ) -> pl.DataFrame:
@@ -321,21 +333,21 @@ def daily_from_intraday(
 
     ``open``, ``high``, ``low``, ``close`` are of the quoted mid (bid + ask) / 2 over the session, ``close``
     the last mid at or before the close; ``volume`` is the sum of trade sizes (shares). A symbol with trades
-    but no quotes gets ``close`` from its last trade price.
+    but no quotes gets ``close`` from its last trade price. Rows a cleaning rule flags are left out.
     """
     con = _merge_connection(home)
     try:
         q = (
             f"""SELECT symbol, arg_min((bid + ask) / 2, ts) AS open, max((bid + ask) / 2) AS high,
                 min((bid + ask) / 2) AS low, arg_max((bid + ask) / 2, ts) AS close
-                FROM read_parquet({quote_literal(quotes)}) GROUP BY symbol"""
+                FROM read_parquet({quote_literal(quotes)}) {_clean_rows(quotes)} GROUP BY symbol"""
             if quotes
             else "SELECT NULL::VARCHAR symbol, NULL::DOUBLE open, NULL::DOUBLE high, NULL::DOUBLE low, "
             "NULL::DOUBLE close WHERE false"
         )
         t = (
             f"""SELECT symbol, sum(size) AS volume, arg_max(price, ts) AS last_price
-                FROM read_parquet({quote_literal(trades)}) GROUP BY symbol"""
+                FROM read_parquet({quote_literal(trades)}) {_clean_rows(trades)} GROUP BY symbol"""
             if trades
             else "SELECT NULL::VARCHAR symbol, NULL::DOUBLE volume, NULL::DOUBLE last_price WHERE false"
         )
@@ -371,3 +383,150 @@ def collect_garbage(home: KappaHome, referenced: set[str], min_age_s: float = 0.
                 f.unlink(missing_ok=True)
                 removed += 1
     return removed
+
+
+FLAG_BATCH_ROWS = 4_000_000  # rows of a partition flagged at once (whole symbols; a larger symbol alone)
+FLAG_COUNT_SCHEMA: dict[str, pl.DataType] = {"symbol": pl.String(), "rule": pl.String(), "rows": pl.Int64()}
+
+
+@dataclass(frozen=True, slots=True)
+class FlaggedPartition:
+    """The tape-cleaning flags of one lake file (:mod:`data.cleaning`): where the flagged file is, whether
+    its flags differ from those the file had, and ``symbol, rule, rows`` of its flagged rows."""
+
+    path: Path
+    changed: bool
+    counts: pl.DataFrame
+
+
+def _symbol_batches(path: str) -> list[tuple[list[str], int]]:
+    """The symbols of a lake file in batches of about ``FLAG_BATCH_ROWS`` rows, in file order, each with
+    the row of the file its first row is (the file is sorted by symbol: a batch is a run of rows)."""
+    con = duckdb.connect(":memory:")
+    try:
+        rows = con.execute(
+            f"SELECT symbol, count(*) FROM read_parquet({quote_literal(path)}) GROUP BY symbol ORDER BY symbol"
+        ).fetchall()
+    finally:
+        con.close()
+    batches: list[tuple[list[str], int]] = []
+    size, start = 0, 0
+    for symbol, n in rows:
+        if not batches or size + n > FLAG_BATCH_ROWS:
+            batches.append(([], start))
+            size = 0
+        batches[-1][0].append(symbol)
+        size += n
+        start += n
+    return batches
+
+
+def _flags_of(table: str, path: str, symbols: list[str], first_row: int, quotes: str | None) -> pl.DataFrame:
+    """``_rn`` (row of the file), ``old`` and ``new`` flag of the rows of ``symbols`` in the lake file, whose
+    first row is ``first_row`` (row groups of other symbols are not read)."""
+    has_old = has_flag_column(path)
+    old = pl.col(FLAG) if has_old else pl.lit(None, dtype=pl.String).alias(FLAG)
+    cols = ["symbol", "bid", "ask"] if table == "quotes" else ["symbol", "ts", "price", "conditions"]
+    rows = (
+        pl.scan_parquet(path)
+        .filter(pl.col("symbol").is_in(symbols))
+        .select(*cols, old)
+        .collect()
+        .with_row_index("_rn", offset=first_row)
+    )
+    if table == "quotes":
+        new = cleaning.quote_flags(rows)
+    else:
+        if quotes is not None:
+            q = pl.scan_parquet(quotes).filter(pl.col("symbol").is_in(symbols))
+            q = q.select(
+                "symbol",
+                "ts",
+                "bid",
+                "ask",
+                FLAG if has_flag_column(quotes) else pl.lit(None, pl.String).alias(FLAG),
+            )
+            qf = q.collect()
+        else:
+            qf = pl.DataFrame(schema={"symbol": pl.String, "ts": pl.Datetime("ns"), "bid": pl.Float64,
+                                      "ask": pl.Float64, FLAG: pl.String})  # fmt: skip
+        new = cleaning.trade_flags(rows, qf)
+    return rows.select("_rn", "symbol", pl.col(FLAG).alias("old"), new.alias("new"))
+
+
+def flag_partition(table: str, path: str, out: Path, quotes: str | None = None) -> FlaggedPartition:
+    """Apply the tape-cleaning rules to the lake file ``path`` of ``table`` for one session date.
+
+    Parameters
+    ----------
+    table
+        ``quotes`` or ``trades``.
+    path
+        The lake file (sorted in lake order).
+    out
+        Where to write the file with its new flags when they differ from the ones it has (may be ``path``:
+        then it is replaced; the file is not yet in the manifest).
+    quotes
+        For trades: the date's quotes file, already flagged (the prevailing quote of rule T4).
+
+    Returns
+    -------
+    FlaggedPartition
+        ``path`` is ``out`` when the file was written, else ``path``; ``counts`` the flagged rows per symbol
+        and rule. Memory holds about ``FLAG_BATCH_ROWS`` rows of the file at once.
+    """
+    flagged: list[pl.DataFrame] = []
+    changed = not has_flag_column(path)
+    for symbols, offset in _symbol_batches(path):
+        f = _flags_of(table, path, symbols, offset, quotes)
+        differs = f.filter(pl.col("old").ne_missing(pl.col("new")))
+        changed = changed or differs.height > 0
+        flagged.append(f.filter(pl.col("new").is_not_null()).select("_rn", "symbol", "new"))
+    flags = (
+        pl.concat(flagged)
+        if flagged
+        else pl.DataFrame(schema={"_rn": pl.UInt32, "symbol": pl.String, "new": pl.String})
+    )
+    counts = (
+        flags.group_by("symbol", pl.col("new").alias("rule"))
+        .agg(pl.len().cast(pl.Int64).alias("rows"))
+        .sort("symbol", "rule")
+    )
+    if not changed:
+        return FlaggedPartition(Path(path), False, counts)
+    _write_flags(path, out, flags.sort("_rn"))
+    return FlaggedPartition(out, True, counts)
+
+
+def _write_flags(path: str, out: Path, flags: pl.DataFrame) -> None:
+    """Copy the lake file ``path`` to ``out`` with ``flag`` set from ``flags`` (``_rn``, ``new``), batch by
+    batch in file order (the rows keep their order)."""
+    rn = flags["_rn"].cast(pl.Int64).to_numpy()
+    values = flags["new"].to_list()
+    source = pq.ParquetFile(path)
+    columns = [c for c in source.schema_arrow.names if c != FLAG]
+    tmp = out.with_name(out.stem + ".flagging.parquet")  # an orphan of a crash: collect_garbage removes it
+    writer: pq.ParquetWriter | None = None
+    start = 0
+    try:
+        for batch in source.iter_batches(batch_size=_ROW_GROUP_ROWS, columns=columns):
+            stop = start + batch.num_rows
+            lo, hi = np.searchsorted(rn, [start, stop])
+            flag: list[str | None] = [None] * batch.num_rows
+            for i in range(lo, hi):
+                flag[int(rn[i]) - start] = values[i]
+            table = pa.Table.from_batches([batch]).append_column(FLAG, pa.array(flag, type=pa.string()))
+            if writer is None:
+                text = [
+                    f.name
+                    for f in table.schema
+                    if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                ]
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd", use_dictionary=text)
+            writer.write_table(table, row_group_size=_ROW_GROUP_ROWS)
+            start = stop
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is not None:
+        tmp.replace(out)

@@ -15,7 +15,7 @@ import polars as pl
 from data.calendar import DEFAULT_CALENDAR, previous_sessions, session_bounds
 from data.errors import InputError
 from data.home import KappaHome
-from data.schema import MARKET_COLUMNS, POLARS_TYPES
+from data.schema import FLAG, MARKET_COLUMNS, POLARS_TYPES, has_flag_column
 from data.sql import quote_literal
 from data.store import reader
 
@@ -37,12 +37,19 @@ EMPTY_SESSIONS = pl.DataFrame(
 
 def scan_market(table: str, paths: list[str], columns: list[str], symbols: list[str] | None) -> pl.DataFrame:
     """Read ``columns`` of the lake files ``paths`` of ``table``: all symbols for None, else only ``symbols``
-    (row groups are pruned). With no file or no row, an empty frame with the columns' types."""
+    (row groups are pruned). With no file or no row, an empty frame with the columns' types.
+
+    Rows a tape-cleaning rule flags (:mod:`data.cleaning`) are left out: every estimate and benchmark reads
+    the market through here."""
     types = dict(MARKET_COLUMNS[table])
     empty = pl.DataFrame(schema={c: POLARS_TYPES[types[c]] for c in columns})
     if not paths or symbols == []:
         return empty
-    lf = pl.scan_parquet(paths).select(columns)
+    flagged = [p for p in paths if has_flag_column(p)]
+    unflagged = [p for p in paths if p not in set(flagged)]  # written before flags: every row counts
+    scans = [pl.scan_parquet(flagged).filter(pl.col(FLAG).is_null())] if flagged else []
+    scans += [pl.scan_parquet(unflagged)] if unflagged else []
+    lf = pl.concat([s.select(columns) for s in scans]) if len(scans) > 1 else scans[0].select(columns)
     if symbols is not None:
         lf = lf.filter(pl.col("symbol").is_in(symbols))
     out = lf.collect().rechunk()  # one chunk a column: every select realigns misaligned chunks otherwise
@@ -223,7 +230,8 @@ def read_attribution_inputs(
             params=[date, symbols],
         ).pl()
         params = con.sql(
-            """SELECT symbol, as_of AS calibration_as_of, sigma_usd, gamma, gamma_se, gamma_status, eta, epsilon_usd
+            """SELECT symbol, as_of AS calibration_as_of, sigma_usd, gamma, gamma_se, gamma_status, eta,
+                      epsilon_usd, sigma_overnight_usd
                FROM calibrations
                WHERE as_of < ? AND symbol IN (SELECT unnest(?)) AND status IN ('ok', 'partial')
                QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY as_of DESC) = 1""",

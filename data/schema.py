@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
 from data.contract import TABLES
 from data.sql import first_row, quote_literal
@@ -186,6 +187,25 @@ MIGRATIONS: list[str] = [
     ALTER TABLE fills ADD COLUMN exec_type VARCHAR DEFAULT 'trade';
     ALTER TABLE cancelled_fills ADD COLUMN exec_type VARCHAR DEFAULT 'trade';
     """,
+    # the overnight risk: σ of the close-to-next-open mid change per symbol, and the nights an order waited
+    """
+    ALTER TABLE calibrations ADD COLUMN sigma_overnight_usd DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN sigma_overnight_se_usd DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN sigma_overnight_nobs BIGINT;
+    ALTER TABLE attribution ADD COLUMN sigma_overnight_usd DOUBLE;
+    ALTER TABLE attribution ADD COLUMN nights_crossed BIGINT;
+    ALTER TABLE schedules ADD COLUMN sigma_overnight_usd DOUBLE;
+    ALTER TABLE schedules ADD COLUMN nights BIGINT;
+    ALTER TABLE frontiers ADD COLUMN sigma_overnight_usd DOUBLE;
+    """,
+    # tape cleaning (data.cleaning): rows of the lake flagged per table, session date, symbol and rule
+    """
+    CREATE TABLE flagged_rows (
+        table_name VARCHAR NOT NULL, date DATE NOT NULL, symbol VARCHAR NOT NULL, rule VARCHAR NOT NULL,
+        rows BIGINT NOT NULL, run_id VARCHAR NOT NULL,
+        PRIMARY KEY (table_name, date, symbol, rule)
+    );
+    """,
     # γ is the permanent impact (the response 30 minutes on); Kyle's 5-minute lambda kept apart, and the
     # plausibility of γ·ADV/σ
     """
@@ -209,6 +229,7 @@ MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("ask_size", "DOUBLE"),
         ("exchange", "VARCHAR"),
         ("date", "DATE"),
+        ("flag", "VARCHAR"),
     ],
     "trades": [
         ("symbol", "VARCHAR"),
@@ -219,8 +240,12 @@ MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("conditions", "VARCHAR"),
         ("trade_id", "VARCHAR"),
         ("date", "DATE"),
+        ("flag", "VARCHAR"),
     ],
 }
+"""The columns of the lake files; ``flag`` holds the tape-cleaning rule a row breaks (:mod:`data.cleaning`),
+null for a clean row; files written before it existed lack it (their rows count as clean)."""
+FLAG = "flag"
 assert all(set(TABLES[t].names) <= {c for c, _ in cols} for t, cols in MARKET_COLUMNS.items())
 
 POLARS_TYPES: dict[str, pl.DataType] = {
@@ -259,15 +284,26 @@ def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(row and row[0])
 
 
+def has_flag_column(path: str) -> bool:
+    """Whether the lake file ``path`` has the ``flag`` column (files written before it lack it)."""
+    return FLAG in pq.read_schema(path).names
+
+
 def market_view_sql(table: str, files: list[str]) -> str:
-    """The ``CREATE OR REPLACE VIEW`` statement exposing the lake files of ``table`` as one relation."""
+    """The ``CREATE OR REPLACE VIEW`` statement exposing the lake files of ``table`` as one relation
+    (``flag`` null for the rows of files that predate it)."""
     cols = MARKET_COLUMNS[table]
-    select = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in cols)
     if not files:
         empty = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in cols)
         return f"CREATE OR REPLACE VIEW {table} AS SELECT {empty} WHERE false"
+    flagged = [has_flag_column(f) for f in files]
+    select = ", ".join(
+        f"CAST(NULL AS {t}) AS {c}" if c == FLAG and not any(flagged) else f"CAST({c} AS {t}) AS {c}"
+        for c, t in cols
+    )
     listing = "[" + ", ".join(quote_literal(f) for f in files) + "]"
-    return f"CREATE OR REPLACE VIEW {table} AS SELECT {select} FROM read_parquet({listing})"
+    union = "" if all(flagged) or not any(flagged) else ", union_by_name = true"
+    return f"CREATE OR REPLACE VIEW {table} AS SELECT {select} FROM read_parquet({listing}{union})"
 
 
 def refresh_market_view(con: duckdb.DuckDBPyConnection, table: str) -> None:

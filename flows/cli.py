@@ -139,6 +139,11 @@ def _print_load(report: LoadReport) -> None:
         for rule, n in report.quarantined_by_rule.items():
             t.add_row(rule, f"{n:,}")
         out.print(t)
+    if report.flagged_by_rule:
+        shown = "; ".join(f"{table} {rule} {n:,}" for (table, rule), n in report.flagged_by_rule.items())
+        out.print(
+            f"  flagged by the tape-cleaning rules (kept, left out of the models): {shown}", highlight=False
+        )
     by_date: dict[object, list[int]] = {}
     for r in report.replaced:
         acc = by_date.setdefault(r.date, [0, 0, 0])
@@ -728,6 +733,9 @@ def schedule_cmd(
         str | None, typer.Option("--as-of", help="Calibration on or before this date (default: latest)")
     ] = None,
     sigma: Annotated[float | None, typer.Option(help="σ ($/share/√day)")] = None,
+    sigma_overnight: Annotated[
+        float | None, typer.Option(help="σ_night ($/share per night crossed; default the calibration's)")
+    ] = None,
     gamma: Annotated[float | None, typer.Option(help="γ ($/share per share)")] = None,
     eta: Annotated[float | None, typer.Option(help="η ($/share per share/day)")] = None,
     epsilon: Annotated[float | None, typer.Option(help="ε ($/share)")] = None,
@@ -788,7 +796,8 @@ def schedule_cmd(
     assert n is not None
     req = ScheduleRequest(
         shares=shares, side=side.value, horizon_days=horizon_days, periods=n, risk_aversion=risk_aversion,
-        symbol=symbol, as_of=_parse_date(as_of, "--as-of") if as_of else None, sigma_usd=sigma, gamma=gamma,
+        symbol=symbol, as_of=_parse_date(as_of, "--as-of") if as_of else None, sigma_usd=sigma,
+        sigma_overnight_usd=sigma_overnight, gamma=gamma,
         eta=eta, epsilon_usd=epsilon, eta_nl=eta_nl, beta=beta, adv_shares=adv, sigma_source=sigma_source.value,
         drift_usd_per_day=drift, model=model.value, strategy=baseline.value if baseline else "optimal",
         participation=participation, start=_parse_start(start, calendar) if start else None,

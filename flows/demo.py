@@ -51,15 +51,22 @@ BAD_ROWS: dict[str, list[str]] = {
     # a fill for an order nobody sent
     "fills": ["bad-fill-1,no-such-order,{day}T10:00:00-05:00,10.0,100,XNYS,0.05,remove,0"],
 }  # fmt: skip
+OUT_OF_MARKET_ROWS: dict[str, list[str]] = {
+    # valid rows of a tape that are no prices of the market: loaded, and flagged by the cleaning rules
+    "quotes": ["{sym},{day}T10:00:03-05:00,0.01,99999,100,100"],  # a stub quote (wide_spread)
+    "trades": ["{sym},{day}T10:00:04-05:00,0.01,100,XNYS,late-1"],  # a print far below the bid (outside_quote)
+}  # fmt: skip
 
 
 def append_bad_rows(day_dir: Path) -> None:
-    """Append a few rows that break the contract to a simulated day, so the demo shows the quarantine."""
+    """Append a few rows that break the contract to a simulated day, so the demo shows the quarantine, and
+    two out of the market, which the tape-cleaning rules flag."""
     day = day_dir.name
     with (day_dir / "quotes.csv").open() as f:
         f.readline()
         sym = f.readline().split(",", 1)[0]
-    for table, rows in BAD_ROWS.items():
+    for table in BAD_ROWS.keys() | OUT_OF_MARKET_ROWS.keys():
+        rows = BAD_ROWS.get(table, []) + OUT_OF_MARKET_ROWS.get(table, [])
         with (day_dir / f"{table}.csv").open("a") as f:
             f.writelines(r.format(sym=sym, day=day) + "\n" for r in rows)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from calibration import sorted_by_symbol_time
+from calibration import Clock, sorted_by_symbol_time
 
 _INT64_HEADROOM = 2**62
 
@@ -141,29 +141,33 @@ def market_vwap(
 
 
 def time_weighted_mid(
-    events: pl.DataFrame, quotes: pl.DataFrame, start: str, end: str, name: str
+    events: pl.DataFrame, quotes: pl.DataFrame, start: str, end: str, name: str, clock: Clock
 ) -> pl.DataFrame:
-    """``name``: the time-weighted mean of the mid over [start, end] (the mid is a step function of quotes).
+    """``name``: the mean of the mid over [start, end] weighted by trading time (the mid is a step function
+    of quotes).
 
-    With I(t) = ∫ mid dt from the first quote, I(t) = I(t_i) + mid_i·(t − t_i) for the last quote t_i ≤ t,
-    and the mean is (I(end) − I(start)) / (end − start). Null before the first quote or for an empty window.
+    With I(t) = ∫ mid dθ from the first quote, θ the trading time of ``clock`` (session time: a night, a
+    weekend or a holiday weighs nothing, so a closing mid is not held for the night's 17.5 hours),
+    I(t) = I(t_i) + mid_i·(θ(t) − θ(t_i)) for the last quote t_i ≤ t, and the mean is
+    (I(end) − I(start)) / (θ(end) − θ(start)). Null before the first quote or for a window without
+    session time.
     """
     q = prepared_quotes(quotes)
     following = pl.when(pl.col("_code") == pl.col("_code").shift(-1)).then(pl.col("_qts").shift(-1))
-    secs = ((following - pl.col("_qts")).dt.total_nanoseconds() / 1e9).fill_null(0.0)
-    q = q.with_columns(_within_symbol({"_after": pl.col("_mid") * secs}))
-    q = q.with_columns((pl.col("_after") - pl.col("_mid") * secs).alias("_cum"))
+    days = clock.elapsed_days(pl.col("_qts"), following).fill_null(0.0)
+    q = q.with_columns(_within_symbol({"_after": pl.col("_mid") * days}))
+    q = q.with_columns((pl.col("_after") - pl.col("_mid") * days).alias("_cum"))
 
     def integral(frame: pl.DataFrame, at: str, tag: str) -> pl.DataFrame:
         cols = {"_qts": f"_qts{tag}", "_mid": f"_mid{tag}", "_cum": f"_cum{tag}"}
         j = _asof(frame, q, at, "_qts", cols, strict=False)
-        elapsed = (pl.col(at) - pl.col(f"_qts{tag}")).dt.total_nanoseconds() / 1e9
+        elapsed = clock.elapsed_days(pl.col(f"_qts{tag}"), pl.col(at))
         return j.with_columns(
             (pl.col(f"_cum{tag}") + pl.col(f"_mid{tag}") * elapsed).alias(f"_int{tag}")
         ).drop(f"_qts{tag}", f"_mid{tag}", f"_cum{tag}")
 
     out = integral(integral(events, start, "a"), end, "b")
-    length = (pl.col(end) - pl.col(start)).dt.total_nanoseconds() / 1e9
+    length = clock.elapsed_days(pl.col(start), pl.col(end))
     return out.with_columns(
         pl.when(length > 0).then((pl.col("_intb") - pl.col("_inta")) / length).alias(name)
     ).drop("_inta", "_intb")

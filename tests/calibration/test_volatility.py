@@ -48,7 +48,7 @@ def test_two_scales_removes_microstructure_noise() -> None:
     for _ in range(40):
         x = np.concatenate([[0.0], np.cumsum(rng.standard_normal(n) * math.sqrt(iv / n))])
         y = x + rng.standard_normal(n + 1) * 1e-4
-        tsrv.append(two_scales_variance(y))
+        tsrv.append(two_scales_variance(y, 300))  # a quote a second: five minutes
         rv.append(np.sum(np.diff(y) ** 2))
     assert np.mean(rv) == pytest.approx(iv + 2 * n * 1e-8, rel=0.02)
     assert np.mean(tsrv) == pytest.approx(iv, rel=0.05)
@@ -89,7 +89,7 @@ def test_garch_failures_fall_back_to_realized_with_a_status(window) -> None:
 def test_the_reason_lists_every_fallback_in_a_stable_order() -> None:
     """σ GARCH, γ, ε and η all fall back: each is named with its cause, in the order of the columns."""
     w = simulate_window(SYMS[:1], dt.date(2026, 11, 2), 1, orders_per_symbol_day=0)
-    no_trades = type(w)(w.as_of, 1, w.sessions, w.quotes, w.trades.clear(), w.fills, w.daily)
+    no_trades = type(w)(w.as_of, 1, w.sessions, w.quotes, w.trades.clear(), w.fills, w.daily, w.clock)
     r = calibrate_window(no_trades).row(0, named=True)
     assert r["sigma_status"] == "single_day" and r["status"] == "partial"
     assert r["reason"].split("; ") == [
@@ -107,7 +107,9 @@ def test_tsrv_by_day_equals_the_per_day_estimator(window) -> None:
     assert days.height == 2 * 40
     for r in days.head(12).iter_rows(named=True):
         g = window.quotes.filter((pl.col("symbol") == r["symbol"]) & (pl.col("date") == r["date"])).sort("ts")
-        ref = two_scales_variance(np.log(((g["bid"] + g["ask"]) / 2).to_numpy()))
+        span = (g["ts"][-1] - g["ts"][0]).total_seconds()
+        k = min(math.ceil((g.height - 1) * 300 / span), (g.height - 1) // 10)  # five minutes of its quotes
+        ref = two_scales_variance(np.log(((g["bid"] + g["ask"]) / 2).to_numpy()), k)
         assert r["tsrv"] == pytest.approx(ref, rel=1e-12)
 
 
@@ -149,7 +151,7 @@ def test_a_mid_that_hardly_moves_gives_no_sigma_rather_than_zero(window) -> None
     # one quote a day: every 5-minute return is zero
     sparse = window.quotes.group_by("symbol", "date").agg(pl.all().first()).select(window.quotes.columns)
     w = type(window)(window.as_of, window.lookback_days, window.sessions, sparse, window.trades.head(0),
-                     window.fills.head(0), window.daily)  # fmt: skip
+                     window.fills.head(0), window.daily, window.clock)  # fmt: skip
     out = calibrate_window(w)
     for r in out.iter_rows(named=True):
         assert r["sigma_status"] == "insufficient_data" and r["sigma_usd"] is None
