@@ -85,7 +85,8 @@ def run_kappa(home: Path) -> dict[str, float]:
 
     from benchmarks.flows import plain_calibrate
     from calibration.bars import bucket_mids, impact_buckets
-    from calibration.impact import child_rates, permanent_impact_by_symbol, temporary_impact
+    from calibration.impact import child_rates, kyle_lambda_by_symbol, temporary_impact
+    from calibration.permanent import lagged_flow, permanent_impact_by_symbol
     from calibration.signs import lee_ready_signs
     from calibration.volatility import garch_sigma, realized_sigma
     from data.calendar import TradingClock
@@ -104,7 +105,8 @@ def run_kappa(home: Path) -> dict[str, float]:
     realized_sigma(mids, w.quotes)
     t["realized"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    permanent_impact_by_symbol(impact_buckets(mids, signed, w.sessions))
+    kyle_lambda_by_symbol(impact_buckets(mids, signed, w.sessions))
+    permanent_impact_by_symbol(lagged_flow(mids, signed, w.sessions))
     t["gamma"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     children = child_rates(w.fills, w.quotes, TradingClock())

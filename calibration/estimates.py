@@ -31,11 +31,18 @@ from calibration.impact import (
     TemporaryFit,
     child_rates,
     eta_fallback,
-    permanent_impact_by_symbol,
+    kyle_lambda_by_symbol,
     schedule_gamma,
     temporary_impact,
 )
 from calibration.overnight import overnight_sigma
+from calibration.permanent import (
+    GAMMA_ADV_SIGMA_BAND,
+    GAMMA_HORIZON_MINUTES,
+    gamma_plausibility,
+    lagged_flow,
+    permanent_impact_by_symbol,
+)
 from calibration.signs import lee_ready_signs
 from calibration.volatility import (
     MIN_MOVING_RETURNS,
@@ -127,11 +134,12 @@ def calibrate_symbols(
         buckets = (
             impact_buckets(mids, signed, window.sessions) if signed is not None and mids is not None else None
         )
-        gammas = (
-            {str(r.pop("symbol")): r for r in permanent_impact_by_symbol(buckets).to_dicts()}
-            if buckets is not None
-            else {}
-        )
+        gammas: dict[str, dict[str, object]] = {}
+        if buckets is not None and mids is not None and signed is not None:
+            permanent = permanent_impact_by_symbol(lagged_flow(mids, signed, window.sessions))
+            kyle = kyle_lambda_by_symbol(buckets).drop("kyle_lambda_status")
+            for r in [*permanent.to_dicts(), *kyle.to_dicts()]:
+                gammas.setdefault(str(r.pop("symbol")), {}).update(r)
     with stage("eta"):
         children: dict[str, pl.DataFrame] = (
             {
@@ -262,10 +270,16 @@ def _symbol_row(
         row["sigma_garch_pct_ann"] = row.get("sigma_pct_ann", nan)
         row["garch_status"] = f"fallback_realized:{garch.status}"
         reasons.append(_garch_reason(garch))
-    row.update(gamma.get(symbol, {"gamma_status": "insufficient_data", "gamma_nobs": 0}))
+    row.update({"gamma_status": "insufficient_data", "gamma_nobs": 0, **gamma.get(symbol, {})})
     if row.get("gamma_status") != "ok":
         reasons.append(_gamma_reason(row))
     sigma = float(row.get("sigma_usd") or nan)  # type: ignore[arg-type]
+    fitted = row.get("gamma")
+    ratio, band = gamma_plausibility(float(fitted) if isinstance(fitted, int | float) else None, adv, sigma)
+    row.update(gamma_adv_sigma=ratio, gamma_plausibility=band)
+    if band in ("below_band", "above_band") and row.get("gamma_status") == "ok":
+        low, high = GAMMA_ADV_SIGMA_BAND
+        reasons.append(f"gamma: {band}, γ·ADV/σ = {ratio:.3g} outside [{low}, {high}] (Almgren et al. 2005)")
     temp = temporary_impact(mine, sigma, adv) if mine is not None and mine.height else None
     if temp is not None and temp.status == "ok":
         row.update(_temporary_columns(temp), eta_source="fills")
@@ -297,10 +311,13 @@ def _garch_reason(garch: GarchFit) -> str:
 def _gamma_reason(row: dict[str, object]) -> str:
     """Why γ is not ``ok``: too few buckets, a degenerate regression, a wrong sign or no significance."""
     status, n = row.get("gamma_status"), row.get("gamma_nobs") or 0
-    if status == "insufficient_data" and not n:
+    if status == "insufficient_data" and not n and not row.get("kyle_lambda_nobs"):
         return "gamma: no signed trades in the window"
     if status == "insufficient_data":
-        return f"gamma: {n} observed 5-minute buckets with a quote or a trade, fewer than {MIN_BUCKETS}"
+        return (
+            f"gamma: {n} observed 5-minute buckets with a quote or a trade and {GAMMA_HORIZON_MINUTES} minutes "
+            f"of quoted history before them, fewer than {MIN_BUCKETS}"
+        )
     if status == "degenerate":
         return f"gamma: degenerate over {n} buckets (the mid change or the signed volume never varies)"
     g, se = row.get("gamma"), row.get("gamma_se")
@@ -426,6 +443,13 @@ CALIBRATION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "gamma_r2": F,
     "gamma_nobs": INT,
     "gamma_status": S,
+    "gamma_horizon_min": F,
+    "gamma_adv_sigma": F,
+    "gamma_plausibility": S,
+    "kyle_lambda": F,
+    "kyle_lambda_se": F,
+    "kyle_lambda_r2": F,
+    "kyle_lambda_nobs": INT,
     "epsilon_usd": F,
     "epsilon_se_usd": F,
     "epsilon_source": S,

@@ -1,4 +1,5 @@
-"""Market impact: permanent γ (Kyle's lambda), temporary η and fixed cost ε, and the power-law exponent.
+"""Market impact: Kyle's lambda, the rule by which schedules take γ, temporary η and fixed cost ε, and the
+power-law exponent (γ itself, the permanent impact, is estimated in :mod:`calibration.permanent`).
 
 Units (DESIGN §3): γ in $/share per share traded; η in $/share per (share/day) of trading rate; ε in
 $/share; a child's rate is n/τ in shares per trading day, τ from the previous fill of the order (the first
@@ -131,27 +132,31 @@ def schedule_gamma(gamma: float | None, se: float | None, status: str | None) ->
     return ScheduleGamma(gamma, None)
 
 
-def permanent_impact(buckets: pl.DataFrame) -> ImpactFit:
-    """γ from OLS of each 5-minute bucket's mid change on its net signed volume (one symbol).
+def kyle_lambda(buckets: pl.DataFrame) -> ImpactFit:
+    """Kyle's lambda: OLS of each 5-minute bucket's mid change on its net signed volume (one symbol).
 
     Parameters
     ----------
     buckets
         ``dmid_usd`` ($/share) and ``net_signed_shares`` (shares) per observed bucket, in time order (see
         :func:`calibration.bars.impact_buckets`). The reference implementation: the nightly calibration
-        uses :func:`permanent_impact_by_symbol`, the same numbers for all symbols at once.
+        uses :func:`kyle_lambda_by_symbol`, the same numbers for all symbols at once.
 
     Returns
     -------
     ImpactFit
         ``status``: ``insufficient_data`` (fewer than :data:`MIN_BUCKETS` buckets), ``degenerate`` (the
         mid change or the signed volume is the same in every bucket, or the residuals vanish: no standard
-        error), else that of :func:`gamma_status`. γ and its error are NaN unless fitted.
+        error), else that of :func:`gamma_status`. λ and its error are NaN unless fitted.
 
     Notes
     -----
-    Δmid_k = c + γ·Q_k + u_k with Q_k the net Lee-Ready-signed volume of bucket k: the permanent impact of
-    Almgren & Chriss (2000, eq. 2) estimated as Kyle's (1985) lambda. Standard errors are Newey-West HAC
+    Δmid_k = c + λ·Q_k + u_k with Q_k the net Lee-Ready-signed volume of bucket k: Kyle's (1985) lambda,
+    the price response within the bucket of the trades. It holds the impact that reverts within minutes
+    as well as the one that stays, so it overstates the permanent γ of Almgren & Chriss (2000, eq. 2):
+    with an impact kernel γ + γ_T·2^(−t/h), E[λ] = γ + γ_T·(1 − 2^(−Δ/h))/(ln 2·Δ/h) for a bucket of
+    length Δ (0.72·γ_T at Δ = h = 5 minutes); see :func:`calibration.permanent.permanent_impact`.
+    Standard errors are Newey-West HAC
     (statsmodels, Bartlett kernel, :func:`newey_west_lags` lags), robust to the serial correlation and
     heteroskedasticity of intraday returns.
     """
@@ -175,10 +180,10 @@ def permanent_impact(buckets: pl.DataFrame) -> ImpactFit:
     return ImpactFit(coef, se, n, float(res.rsquared), gamma_status(coef, se))
 
 
-def permanent_impact_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
-    """γ for every symbol at once: group-wise OLS in closed form with Newey-West HAC errors.
+def kyle_lambda_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
+    """Kyle's lambda for every symbol at once: group-wise OLS in closed form with Newey-West HAC errors.
 
-    The same estimator as :func:`permanent_impact` (which calls statsmodels, and against which this is
+    The same estimator as :func:`kyle_lambda` (which calls statsmodels, and against which this is
     tested to machine precision), vectorised across symbols: per symbol, with X_t = (1, Q_t) and OLS
     residuals e_t, u_t = X_t e_t, Γ_l = Σ_t u_t u'_{t−l}, S = Γ_0 + Σ_{l=1..L} (1 − l/(L+1)) (Γ_l + Γ'_l),
     Cov = (X'X)⁻¹ S (X'X)⁻¹ (Newey & West 1987; as statsmodels, without a small-sample factor), with
@@ -189,8 +194,8 @@ def permanent_impact_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
     Returns
     -------
     polars.DataFrame
-        ``symbol, gamma, gamma_se, gamma_nobs, gamma_r2, gamma_status``; the statuses, and the rows left
-        NULL, as in :func:`permanent_impact`.
+        ``symbol, kyle_lambda, kyle_lambda_se, kyle_lambda_nobs, kyle_lambda_r2, kyle_lambda_status``
+        ($/share per share; the statuses, and the rows left NULL, as in :func:`kyle_lambda`).
     """
     x, y = pl.col("net_signed_shares"), pl.col("dmid_usd")
     b = buckets.drop_nulls(["dmid_usd", "net_signed_shares"]).sort("symbol", "date", "bucket")
@@ -245,8 +250,8 @@ def permanent_impact_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
         out.append((row["symbol"], row["gamma"], se, n, r2, gamma_status(row["gamma"], se)))
     return pl.DataFrame(
         out,
-        schema={"symbol": pl.String, "gamma": pl.Float64, "gamma_se": pl.Float64, "gamma_nobs": pl.Int64,
-                "gamma_r2": pl.Float64, "gamma_status": pl.String},
+        schema={"symbol": pl.String, "kyle_lambda": pl.Float64, "kyle_lambda_se": pl.Float64,
+                "kyle_lambda_nobs": pl.Int64, "kyle_lambda_r2": pl.Float64, "kyle_lambda_status": pl.String},
         orient="row",
     )  # fmt: skip
 

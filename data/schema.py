@@ -206,6 +206,17 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (table_name, date, symbol, rule)
     );
     """,
+    # γ is the permanent impact (the response 30 minutes on); Kyle's 5-minute lambda kept apart, and the
+    # plausibility of γ·ADV/σ
+    """
+    ALTER TABLE calibrations ADD COLUMN gamma_horizon_min DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN gamma_adv_sigma DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN gamma_plausibility VARCHAR;
+    ALTER TABLE calibrations ADD COLUMN kyle_lambda DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN kyle_lambda_se DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN kyle_lambda_r2 DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN kyle_lambda_nobs BIGINT;
+    """,
 ]
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {

@@ -8,6 +8,8 @@ a child of n shares executed over an interval of τ days (from the previous fill
 fills at mid + side·(ε + η·n/τ) + u, then moves the mid by side·γ·n (Almgren & Chriss 2000, eqs. 1, 2, 6,
 7). The fill-price noise u ~ N(0, ``fill_noise_usd``²), independent across fills, stands for what the model
 leaves out of a real fill (price improvement, queue position, ticks); at 0 the fills follow the model exactly.
+A symbol with ``transient_impact`` γ_T > 0 adds to every signed share's permanent γ a transient impact
+γ_T·2^(−t/h) that decays with a half-life of h = ``transient_half_life_min`` (:func:`transient_impact_path`).
 
 The volatility that Almgren-Chriss needs is that of the mid absent one's own trading. Public flow is a
 compound Poisson process, so over one day
@@ -54,7 +56,9 @@ class SymbolParams:
     ``gamma`` $/share per share; ``eta`` $/share per (share/day); ``epsilon_usd`` the half spread $/share;
     ``sigma_diffusion_usd`` $/share/√day; ``garch_*`` for daily log returns in percent;
     ``fill_noise_usd`` the standard deviation ($/share) of the Gaussian noise added to each own fill's
-    price (0: fills exactly at mid + side·(ε + η·n/τ)).
+    price (0: fills exactly at mid + side·(ε + η·n/τ)). ``transient_impact`` ($/share per share) and
+    ``transient_half_life_min`` (minutes of session time): the part of each signed share's impact that
+    decays, γ_T·2^(−t/h) (0: permanent impact only, see :func:`transient_impact_path`).
     """
 
     symbol: str
@@ -70,6 +74,8 @@ class SymbolParams:
     garch_alpha: float = 0.08
     garch_beta: float = 0.88
     fill_noise_usd: float = 0.0
+    transient_impact: float = 0.0
+    transient_half_life_min: float = 5.0
 
     @property
     def trade_size_moments(self) -> tuple[float, float]:
@@ -336,8 +342,12 @@ def simulate_symbol_day(
     walk_q = np.cumsum(dw) * p.sigma_diffusion_usd
     walk = walk_q[np.cumsum(is_q) - 1]
     impact = p.gamma * np.concatenate([[0.0], np.cumsum(signed)[:-1]])
+    if p.transient_impact:
+        impact = impact + transient_impact_path(
+            times, signed, p.transient_impact, p.transient_half_life_min * 60.0
+        )
     mid_pre = s_open + walk + impact
-    mid_post = mid_pre + p.gamma * signed
+    mid_post = mid_pre + (p.gamma + p.transient_impact) * signed
     close_mid = float(mid_post[-1])
 
     def to_ns(seconds: np.ndarray) -> np.ndarray:
@@ -394,6 +404,46 @@ def simulate_symbol_day(
         "fee_usd": np.abs(f_q) * p.fee_usd_per_share,
     }
     return quotes, trades, orders, fills, close_mid
+
+
+def transient_impact_path(
+    times_s: np.ndarray, signed_shares: np.ndarray, transient: float, half_life_s: float
+) -> np.ndarray:
+    """The transient part of the mid just before each event: Σ_{j<i} γ_T·q_j·2^(−(t_i − t_j)/h).
+
+    Parameters
+    ----------
+    times_s
+        Event times (seconds of session time, sorted), shape (n,).
+    signed_shares
+        Signed shares of each event (0 for a quote update), shape (n,).
+    transient
+        γ_T, $/share per share: the impact of a share at the instant it trades, above the permanent γ.
+    half_life_s
+        h, seconds.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (n,), $/share.
+
+    Notes
+    -----
+    The impact kernel G(t) = γ + γ_T·2^(−t/h) of a share traded t seconds ago: the permanent impact of
+    Almgren & Chriss (2000) plus an exponentially decaying one, the simplest propagator of Bouchaud, Gefen,
+    Potters & Wyart (2004) and the resilience of Obizhaeva & Wang (2013). By recursion,
+    J_i = (J_{i−1} + γ_T·q_{i−1})·2^(−(t_i − t_{i−1})/h), J_0 = 0. Each session starts without transient
+    impact: what is left at the close carries into the next open as if it had become permanent (at most
+    the last minutes' flow).
+    """
+    n = len(times_s)
+    out = np.zeros(n)
+    decay = np.exp2(-np.diff(times_s) / half_life_s) if n else np.empty(0)
+    j = 0.0
+    for i in range(1, n):
+        j = (j + transient * signed_shares[i - 1]) * decay[i - 1]
+        out[i] = j
+    return out
 
 
 def simulate_days(cfg: SimConfig) -> list[SimDay]:
@@ -538,7 +588,8 @@ def truth(cfg: SimConfig) -> dict[str, object]:
             "mean_trade_size_sq": e2,
         }
     return {
-        "model": "DESIGN §4: ABM mid + permanent impact γ on all signed flow; fills at mid + side(ε + η n/τ)",
+        "model": "DESIGN §4: ABM mid + permanent impact γ (plus transient γ_T·2^(-t/h)) on all signed flow; "
+        "fills at mid + side(ε + η n/τ)",
         "units": {
             "sigma_usd": "$/share/sqrt(day), day = 6.5 h session",
             "gamma": "$/share per share",
@@ -546,6 +597,8 @@ def truth(cfg: SimConfig) -> dict[str, object]:
             "epsilon_usd": "$/share: half spread + fee per share (DESIGN §3)",
             "half_spread_usd": "$/share: quotes sit at mid ± half spread; fills pay it inside the price",
             "fill_noise_usd": "$/share: standard deviation of the Gaussian noise on each own fill's price",
+            "transient_impact": "$/share per share: the decaying part of a share's impact, gamma_T * 2^(-t/h)",
+            "transient_half_life_min": "minutes of session time: h, the half-life of the transient impact",
         },
         "seed": cfg.seed,
         "start": cfg.start.isoformat(),

@@ -18,9 +18,9 @@ from calibration.impact import (
     child_rates,
     eta_fallback,
     gamma_status,
+    kyle_lambda,
+    kyle_lambda_by_symbol,
     newey_west_lags,
-    permanent_impact,
-    permanent_impact_by_symbol,
     schedule_gamma,
     temporary_impact,
 )
@@ -79,12 +79,13 @@ def test_lee_ready_is_sign_symmetric() -> None:
     assert s["sign"].null_count() == 0
 
 
-def test_gamma_within_two_standard_errors_and_tighter_with_a_longer_window() -> None:
+def test_kyle_lambda_within_two_standard_errors_of_a_permanent_only_gamma() -> None:
+    """Without transient impact, the 5-minute λ is γ (and tighter with a longer window)."""
     fits = {}
     for days in (10, 40):
         w = simulate_window((KYLE,), dt.date(2026, 8, 3), days, orders_per_symbol_day=0, seed=days)
         b = impact_buckets(bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes), w.sessions)
-        fits[days] = permanent_impact(b)
+        fits[days] = kyle_lambda(b)
     for fit in fits.values():
         assert fit.status == "ok"
         assert abs(fit.coef - KYLE.gamma) < 2 * fit.se, (fit.coef, fit.se, KYLE.gamma)
@@ -175,14 +176,17 @@ def test_symbols_without_fills_fall_back_and_say_so() -> None:
     scale = own["eta"] * own["adv_shares"] / own["sigma_usd"]
     assert kyle["eta"] == pytest.approx(scale * kyle["sigma_usd"] / kyle["adv_shares"], rel=1e-12)
     # every fallback is in the reason, ε then η, each with why
-    assert kyle["gamma_status"] == "ok" and kyle["reason"] == (
+    assert kyle["gamma_status"] == "not_significant" and kyle["reason"] == (
+        "gamma: not_significant, γ = 1.1e-06 ± 1.2e-06 (t = 0.87) is not significant (t < 1.96): the schedule "
+        "uses it as estimated; "
         "epsilon: quoted half spread (no own fills); "
         "eta: cross_section (median eta·ADV/sigma of the 1 symbol(s) fitted from fills)"
     )
     # OWN's γ comes out of the wrong sign here (truth +5e-7): that is no "ok", and the reason says so
     assert own["gamma"] < 0 and own["gamma_status"] == "wrong_sign" and own["status"] == "partial"
+    assert own["gamma_plausibility"] == "below_band"
     assert own["reason"].startswith(
-        "gamma: wrong_sign, γ = -5.8e-06 ± 3.4e-06 (t = -1.73) has the wrong sign"
+        "gamma: wrong_sign, γ = -8.0e-06 ± 7.8e-06 (t = -1.02) has the wrong sign"
     )
     eta, source = eta_fallback(1.0, 1e6)
     assert source == "almgren_2005" and eta == pytest.approx(ALMGREN_2005_ETA * 0.1**-0.4 / 1e6)
@@ -231,16 +235,17 @@ def test_a_degenerate_regression_is_not_ok() -> None:
         "symbol": ["FLAT"] * n, "date": [dt.date(2026, 11, 16)] * n, "bucket": list(range(1, n + 1)),
         "dmid_usd": np.zeros(n), "net_signed_shares": rng.normal(0, 1e4, n),
     })  # fmt: skip
-    fit = permanent_impact(flat)
+    fit = kyle_lambda(flat)
     assert fit.status == "degenerate" and math.isnan(fit.coef) and fit.nobs == n
-    vec = permanent_impact_by_symbol(flat).row(0, named=True)
-    assert vec["gamma_status"] == "degenerate" and vec["gamma"] is None and vec["gamma_nobs"] == n
+    vec = kyle_lambda_by_symbol(flat).row(0, named=True)
+    assert vec["kyle_lambda_status"] == "degenerate" and vec["kyle_lambda"] is None
+    assert vec["kyle_lambda_nobs"] == n
     no_volume = flat.with_columns(
         pl.lit(0.0).alias("net_signed_shares"), pl.Series("dmid_usd", rng.normal(0, 0.01, n))
     )
-    assert permanent_impact(no_volume).status == "degenerate"
-    assert permanent_impact_by_symbol(no_volume)["gamma_status"].to_list() == ["degenerate"]
-    assert permanent_impact(flat.head(29)).status == "insufficient_data"
+    assert kyle_lambda(no_volume).status == "degenerate"
+    assert kyle_lambda_by_symbol(no_volume)["kyle_lambda_status"].to_list() == ["degenerate"]
+    assert kyle_lambda(flat.head(29)).status == "insufficient_data"
 
 
 def test_robust_to_locked_quotes_and_odd_lots(own_window) -> None:
@@ -265,20 +270,20 @@ def test_robust_to_locked_quotes_and_odd_lots(own_window) -> None:
     assert math.isfinite(r["gamma"]) and math.isfinite(r["gamma_se"])
 
 
-def test_vectorised_gamma_equals_statsmodels_per_symbol() -> None:
+def test_vectorised_kyle_lambda_equals_statsmodels_per_symbol() -> None:
     from data.simulator import random_universe
 
     syms = random_universe(12, seed=5, quotes_per_day=1_500, adv_scale=0.5)
     w = simulate_window(syms, dt.date(2026, 11, 2), 6, orders_per_symbol_day=1, seed=8)
     b = impact_buckets(bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes), w.sessions)
-    vec = permanent_impact_by_symbol(b)
+    vec = kyle_lambda_by_symbol(b)
     assert vec.height == 12
     for r in vec.iter_rows(named=True):
-        ref = permanent_impact(b.filter(pl.col("symbol") == r["symbol"]).sort("date", "bucket"))
-        assert r["gamma"] == pytest.approx(ref.coef, rel=1e-10)
-        assert r["gamma_se"] == pytest.approx(ref.se, rel=1e-10)
-        assert r["gamma_r2"] == pytest.approx(ref.r2, rel=1e-9, abs=1e-12)
-        assert r["gamma_nobs"] == ref.nobs == 6 * 78
+        ref = kyle_lambda(b.filter(pl.col("symbol") == r["symbol"]).sort("date", "bucket"))
+        assert r["kyle_lambda"] == pytest.approx(ref.coef, rel=1e-10)
+        assert r["kyle_lambda_se"] == pytest.approx(ref.se, rel=1e-10)
+        assert r["kyle_lambda_r2"] == pytest.approx(ref.r2, rel=1e-9, abs=1e-12)
+        assert r["kyle_lambda_nobs"] == ref.nobs == 6 * 78
 
 
 def test_epsilon_includes_fees_per_share(own_window) -> None:
