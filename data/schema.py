@@ -186,6 +186,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE fills ADD COLUMN exec_type VARCHAR DEFAULT 'trade';
     ALTER TABLE cancelled_fills ADD COLUMN exec_type VARCHAR DEFAULT 'trade';
     """,
+    # 8: own fills the ε/η regression left out for want of a quote of their own session before them
+    """
+    ALTER TABLE calibrations ADD COLUMN eta_unquoted_fills BIGINT;
+    """,
 ]
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {
