@@ -91,3 +91,13 @@ def session_of(ts: pl.Series, sessions: pl.DataFrame) -> pl.Series:
     k = np.searchsorted(opens, tn, side="right") - 1
     ok = t.is_not_null().to_numpy() & (k >= 0) & (tn <= closes[k])
     return pl.Series(k, dtype=pl.Int64).scatter(np.flatnonzero(~ok), None)
+
+
+def session_close(ts: pl.Series, sessions: pl.DataFrame) -> pl.Series:
+    """The close (UTC, ns) of the session [open, close] holding each time of ``ts``; null outside every
+    session. ``sessions``: ``open_ts, close_ts``."""
+    k = session_of(ts, sessions)
+    if not sessions.height:
+        return pl.Series(ts.name, [None] * ts.len(), dtype=pl.Datetime("ns"))
+    closes = sessions.sort("open_ts")["close_ts"].cast(pl.Datetime("ns"))
+    return pl.select(pl.when(k.is_not_null()).then(closes.gather(k.fill_null(0)))).to_series().alias(ts.name)
