@@ -137,3 +137,12 @@ def test_a_print_before_the_sessions_first_quote_is_signed_by_the_tick_rule_of_i
     signed = lee_ready_signs(trades, _quotes(), SESSIONS).sort("ts")
     assert signed["mid"].to_list() == [pytest.approx(100.0), None, None]
     assert signed["sign"].to_list() == [None, None, -1]
+
+
+def test_bars_start_each_session_from_its_own_first_quote() -> None:
+    """Tuesday's open boundary (before its first quote) takes Tuesday's first mid, 110.00, not Monday's
+    closing 100.00: the 10 % gap is no 5-minute return."""
+    from calibration.bars import bucket_mids
+
+    mids = bucket_mids(_quotes(), SESSIONS).filter(pl.col("date") == DAY2, pl.col("bucket") <= 1)
+    assert mids["mid"].to_list() == [pytest.approx(110.0)] * 2

@@ -22,9 +22,9 @@ OPEN2 = SESSIONS["open_ts"][1]
 S = dt.timedelta(seconds=1)
 
 
-def _quotes() -> pl.DataFrame:
+def _quotes(first_s: int = 1) -> pl.DataFrame:
     rows = [(OPEN1, 99.99, 100.01), (CLOSE1 - 60 * S, 99.99, 100.01)]
-    rows += [(OPEN2 + S, 109.99, 110.01), (OPEN2 + 1799 * S, 110.99, 111.01)]
+    rows += [(OPEN2 + first_s * S, 109.99, 110.01), (OPEN2 + 1799 * S, 110.99, 111.01)]
     return pl.DataFrame(
         [("X", *r) for r in rows],
         schema={"symbol": pl.String, "ts": pl.Datetime("ns"), "bid": pl.Float64, "ask": pl.Float64},
@@ -53,7 +53,9 @@ def test_twap_weighs_only_quoted_session_time() -> None:
     assert got == pytest.approx((60 * 100.0 + 1798 * 110.0 + 1801 * 111.0) / 3659, rel=1e-12)
 
 
-def _attribute(arrival: dt.datetime, fills: list[tuple[dt.datetime, float, float]]) -> dict[str, object]:
+def _attribute(
+    arrival: dt.datetime, fills: list[tuple[dt.datetime, float, float]], first_s: int = 1
+) -> dict[str, object]:
     orders = pl.DataFrame({
         "order_id": ["A"], "symbol": ["X"], "side": ["buy"], "quantity": [1000.0], "arrival_ts": [arrival],
         "end_ts": [OPEN2 + 3600 * S], "decision_price": [None], "broker": ["B"], "algo": ["A"], "trader": ["T"],
@@ -69,7 +71,7 @@ def _attribute(arrival: dt.datetime, fills: list[tuple[dt.datetime, float, float
     params = pl.DataFrame(schema={"symbol": pl.String, "calibration_as_of": pl.Date, "sigma_usd": pl.Float64,
                                   "gamma": pl.Float64, "eta": pl.Float64, "epsilon_usd": pl.Float64})  # fmt: skip
     closes = pl.DataFrame({"symbol": ["X"], "close_mid_usd": [111.0]})
-    return attribute_orders(orders, f, _quotes(), trades, SESSIONS, closes, params).row(0, named=True)
+    return attribute_orders(orders, f, _quotes(first_s), trades, SESSIONS, closes, params).row(0, named=True)
 
 
 def test_an_order_at_the_open_is_costed_against_its_sessions_first_quote_not_the_previous_close() -> None:
@@ -87,3 +89,11 @@ def test_an_order_that_arrived_before_the_open_says_so() -> None:
     r = _attribute(OPEN2 - 3600 * S, [(OPEN2 + 900 * S, 110.05, 1000.0)])
     assert r["status"] == "opening_quote" and r["arrival_mid_usd"] == pytest.approx(110.0)
     assert r["total_usd"] == pytest.approx(50.0)
+
+
+def test_a_markout_before_the_sessions_first_quote_is_null_not_the_previous_close() -> None:
+    """Only an opening fill, and Tuesday's first quote 90 s after the open: the 1-minute markout has no
+    quote of its session (NULL; Monday's 100.00 gave 909 bps); the 5-minute one is against 110.00."""
+    r = _attribute(OPEN2, [(OPEN2 + 0.2 * S, 110.0, 1000.0)], first_s=90)
+    assert r["markout_1m_bps"] is None
+    assert r["markout_5m_bps"] == pytest.approx(0.0, abs=1e-9)
