@@ -59,7 +59,7 @@ def lock_holder(message: str, *, read_only: bool) -> tuple[str | None, bool | No
     except OSError:
         pass
     kappa = any(os.path.basename(a) == "kappa" or a.startswith("flows.") for a in argv[:4])
-    command = " ".join([os.path.basename(argv[0]), *argv[1:]])
+    command = " ".join(" ".join([os.path.basename(argv[0]), *argv[1:]]).split())  # one line
     command = command if len(command) <= 120 else command[:119] + "…"
     return f"PID {pid}: {command}", reads, kappa
 
