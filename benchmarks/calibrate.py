@@ -88,6 +88,7 @@ def run_kappa(home: Path) -> dict[str, float]:
     from calibration.impact import child_rates, permanent_impact_by_symbol, temporary_impact
     from calibration.signs import lee_ready_signs
     from calibration.volatility import garch_sigma, realized_sigma
+    from data.calendar import TradingClock
 
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -106,7 +107,7 @@ def run_kappa(home: Path) -> dict[str, float]:
     permanent_impact_by_symbol(impact_buckets(mids, signed, w.sessions))
     t["gamma"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    children = child_rates(w.fills, w.quotes, w.sessions)
+    children = child_rates(w.fills, w.quotes, w.sessions, TradingClock())
     for (_,), g in children.partition_by("symbol", as_dict=True).items():
         temporary_impact(g, 1.0, 1e6)
     t["eta"] = time.perf_counter() - t0

@@ -5,11 +5,27 @@ data layer reads the inputs and writes the ``calibrations`` table. Units follow 
 days (1 day = the 6.5 h regular session), prices in USD per share, sizes in shares.
 """
 
+from typing import Protocol
+
 import numpy as np
 import polars as pl
 
 SESSION_SECONDS = 23_400.0
 """Seconds in one trading day (the 6.5 h regular session of XNYS)."""
+
+
+class Clock(Protocol):
+    """Trading time between instants, as the pure packages receive it (``data.calendar.TradingClock`` is
+    the one implementation: session time of the exchange calendar, nights, weekends and holidays excluded).
+    """
+
+    def elapsed_days(self, start: pl.Expr, end: pl.Expr) -> pl.Expr:
+        """Trading days from ``start`` to ``end`` (tz-naive UTC ``Datetime`` expressions)."""
+        ...
+
+    def nights_between(self, start: pl.Expr, end: pl.Expr) -> pl.Expr:
+        """Closes followed by a night (close to next open) with start ≤ close < end."""
+        ...
 
 
 def time_ordered_runs(frame: pl.DataFrame, by: list[str], ts: str = "ts") -> np.ndarray | None:

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import polars as pl
 
-from calibration import time_ordered_runs
+from calibration import Clock, time_ordered_runs
 from calibration.bars import bucket_mids, impact_buckets
 from calibration.impact import (
     MIN_BUCKETS,
@@ -35,6 +35,7 @@ from calibration.impact import (
     schedule_gamma,
     temporary_impact,
 )
+from calibration.overnight import overnight_sigma
 from calibration.signs import lee_ready_signs
 from calibration.volatility import (
     MIN_MOVING_RETURNS,
@@ -75,7 +76,7 @@ class MarketWindow:
     ``quotes``: symbol, date, ts, bid, ask; ``trades``: symbol, date, ts, price, size; ``fills``: order_id,
     symbol, side, ts, price, quantity, arrival_ts (own fills joined to their orders); ``daily``: symbol,
     date, close, volume (the GARCH window, ending on the as-of date); ``sessions``: date, open_ts, close_ts
-    of the lookback window.
+    of the lookback window; ``clock``: the calendar's trading time (``data.calendar.TradingClock``).
     """
 
     as_of: dt.date
@@ -85,6 +86,7 @@ class MarketWindow:
     trades: pl.DataFrame
     fills: pl.DataFrame
     daily: pl.DataFrame
+    clock: Clock
 
 
 def calibrate_window(window: MarketWindow, map_fn: MapFn = map) -> pl.DataFrame:
@@ -136,7 +138,7 @@ def calibrate_symbols(
         children: dict[str, pl.DataFrame] = (
             {
                 str(k[0]): g
-                for k, g in child_rates(window.fills, window.quotes, window.sessions)
+                for k, g in child_rates(window.fills, window.quotes, window.sessions, window.clock)
                 .partition_by("symbol", as_dict=True)
                 .items()
             }
@@ -182,7 +184,8 @@ def _realized_by_symbol(mids: pl.DataFrame | None, quotes: pl.DataFrame) -> dict
 
 
 def daily_facts(window: MarketWindow) -> dict[str, dict[str, object]]:
-    """Per symbol over the lookback window: ADV (shares/day), mean quoted half spread, quote/trade counts."""
+    """Per symbol over the lookback window: ADV (shares/day), mean quoted half spread, quote/trade counts,
+    and the overnight σ (:func:`calibration.overnight.overnight_sigma`)."""
     dates = window.sessions["date"]
     adv = (
         window.daily.filter(pl.col("date").is_in(dates.implode()))
@@ -193,8 +196,9 @@ def daily_facts(window: MarketWindow) -> dict[str, dict[str, object]]:
     )
     q = _half_spreads(window.quotes)
     t = window.trades.group_by("symbol").agg(pl.len().alias("n_trades"))
+    night = overnight_sigma(window.quotes, window.sessions)
     out: dict[str, dict[str, object]] = {}
-    for frame in (adv, q, t):
+    for frame in (adv, q, t, night):
         for r in frame.to_dicts():
             out.setdefault(str(r.pop("symbol")), {}).update(r)
     return out
@@ -407,6 +411,9 @@ CALIBRATION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "sigma_nobs": INT,
     "sigma_days": INT,
     "sigma_status": S,
+    "sigma_overnight_usd": F,
+    "sigma_overnight_se_usd": F,
+    "sigma_overnight_nobs": INT,
     "sigma_garch_usd": F,
     "sigma_garch_se_usd": F,
     "sigma_garch_pct_ann": F,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from calibration import SESSION_SECONDS
+from calibration import Clock
 from calibration.signs import prevailing_mid
 
 MIN_BUCKETS = 30
@@ -252,23 +252,25 @@ def permanent_impact_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def child_rates(fills: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+def child_rates(
+    fills: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame, clock: Clock
+) -> pl.DataFrame:
     """Own fills with their prevailing mid, half spread, τ (days) and rate n/τ (shares/day).
 
     ``fills`` needs ``order_id, symbol, side, ts, price, quantity, arrival_ts`` (``fee_usd`` optional);
     ``sessions`` the ``open_ts, close_ts`` of the sessions the quotes fall in. The cost per share
-    ``cost_usd`` = side·(price − mid) is positive when the trader pays. The mid is that of the last quote
-    strictly before the fill in the fill's own session (:func:`calibration.signs.prevailing_mid`): a fill
-    before its session's first quote (an opening fill) keeps its row with ``mid`` and ``cost_usd`` null,
-    so that :func:`temporary_impact` leaves it out of the fit and counts it, rather than measuring it
-    against the previous session's closing quote (the night's gap taken as impact).
+    ``cost_usd`` = side·(price − mid) is positive when the trader pays. τ runs from the order's previous
+    fill (the first: from its arrival) in trading days of ``clock`` (session time: a child that waited over
+    a night is not credited with the night's hours). The mid is that of the last quote strictly before the
+    fill in the fill's own session (:func:`calibration.signs.prevailing_mid`): a fill before its session's
+    first quote (an opening fill) keeps its row with ``mid`` and ``cost_usd`` null, so that
+    :func:`temporary_impact` leaves it out of the fit and counts it, rather than measuring it against the
+    previous session's closing quote (the night's gap taken as impact).
     """
     f = fills.sort("order_id", "ts").with_columns(
         pl.col("ts").shift(1).over("order_id").fill_null(pl.col("arrival_ts")).alias("_prev")
     )
-    f = f.with_columns(
-        ((pl.col("ts") - pl.col("_prev")).dt.total_nanoseconds() / 1e9 / SESSION_SECONDS).alias("tau_days")
-    ).drop("_prev")
+    f = f.with_columns(clock.elapsed_days(pl.col("_prev"), pl.col("ts")).alias("tau_days")).drop("_prev")
     f = prevailing_mid(f, quotes, sessions)
     side = pl.when(pl.col("side") == "buy").then(1.0).otherwise(-1.0)
     return f.with_columns(

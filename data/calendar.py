@@ -7,6 +7,7 @@ nanosecond resolution, so early closes (e.g. the day after Thanksgiving) are hon
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -194,22 +195,101 @@ def session_time_days(start: dt.datetime, end: dt.datetime, name: str = DEFAULT_
     """Trading time between two instants, in days of DESIGN §3: session seconds in ``[start, end]`` / 23,400.
 
     Nights, weekends and holidays count nothing; an early close counts only its shorter session. The
-    inverse of :func:`session_clock` for an instant inside a session.
+    inverse of :func:`session_clock` for an instant inside a session; the scalar form of
+    :class:`TradingClock` (the same arithmetic: :func:`session_ns_since_origin`).
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must carry a time zone")
     if end <= start:
         return 0.0
-    s_ns, e_ns = _to_ns(start), _to_ns(end)
-    _, all_opens, all_closes = _schedule(name)
-    part = _between(
-        (start.astimezone(dt.UTC) - dt.timedelta(days=1)).date(),
-        (end.astimezone(dt.UTC) + dt.timedelta(days=1)).date(),
-        name,
-    )
-    opens, closes = all_opens[part], all_closes[part]
-    overlap = (closes.clip(None, e_ns) - opens.clip(s_ns, None)).clip(0, None)
-    return float(overlap.sum()) / SESSION_NS
+    both = session_ns_since_origin(np.array([_to_ns(start), _to_ns(end)], dtype=np.int64), name)
+    return float(both[1] - both[0]) / SESSION_NS
+
+
+@lru_cache(maxsize=8)
+def _session_origin(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Opens, closes, session ns before each session (cumulative) and the closes followed by a night.
+
+    A close counts as a night when the next session opens strictly after it (a 24/7 calendar's sessions
+    abut: no nights).
+    """
+    _, opens, closes = _schedule(name)
+    length = closes - opens
+    before = np.concatenate(([0], np.cumsum(length)[:-1])).astype(np.int64)
+    nights = closes[np.concatenate((opens[1:] > closes[:-1], [True]))]
+    for a in (before, nights):
+        a.setflags(write=False)
+    return opens, closes, before, nights
+
+
+def session_ns_since_origin(utc_ns: np.ndarray, name: str = DEFAULT_CALENDAR) -> np.ndarray:
+    """Session nanoseconds from the calendar's first open to each UTC instant (ns since the epoch).
+
+    A monotone map of wall-clock time to trading time: constant over nights, weekends and holidays, rising
+    one for one inside a session; the difference of two values is the session time between the instants.
+    """
+    opens, closes, before, _ = _session_origin(name)
+    i = np.searchsorted(opens, utc_ns, side="right") - 1
+    j = np.maximum(i, 0)
+    inside = np.clip(utc_ns - opens[j], 0, closes[j] - opens[j])
+    return np.where(i >= 0, before[j] + inside, 0).astype(np.int64)
+
+
+def nights_in_intervals(instants_ns: np.ndarray, name: str = DEFAULT_CALENDAR) -> np.ndarray:
+    """For consecutive UTC instants t_0 ≤ t_1 ≤ … (ns since the epoch), the closes followed by a night c
+    with t_{k−1} ≤ c < t_k, k = 1..: shape (len − 1,). The numpy form of
+    :meth:`TradingClock.nights_between`."""
+    below = np.searchsorted(_session_origin(name)[3], np.asarray(instants_ns, dtype=np.int64), side="left")
+    return np.diff(below).clip(0)
+
+
+@dataclass(frozen=True, slots=True)
+class TradingClock:
+    """Trading time of an exchange calendar as polars expressions: the one clock of DESIGN §3.
+
+    Every τ, rate, horizon and time-weighted benchmark counts session time: nights, weekends, holidays and
+    the hours after an early close count nothing, and one trading day is 23,400 s of session time (the
+    6.5-hour regular session of XNYS; the unit is the same for every calendar, so a 24/7 calendar's
+    24-hour session counts 86,400 / 23,400 ≈ 3.69 days, and it has no nights). Instants are tz-naive UTC
+    ``Datetime`` expressions (as stored); nulls stay null.
+
+    Parameters
+    ----------
+    calendar
+        An ``exchange_calendars`` code, e.g. ``XNYS``.
+    """
+
+    calendar: str = DEFAULT_CALENDAR
+
+    def session_ns(self, ts: pl.Expr) -> pl.Expr:
+        """Int64 session nanoseconds from the calendar's first open to ``ts``: :func:`session_ns_since_origin`
+        applied to the column (one binary search per row)."""
+        name = self.calendar
+
+        def batch(epoch_ns: pl.Series) -> pl.Series:
+            values = session_ns_since_origin(epoch_ns.fill_null(0).to_numpy(), name)
+            return pl.Series(values, dtype=pl.Int64).scatter(epoch_ns.is_null().arg_true(), None)
+
+        return (
+            ts.cast(pl.Datetime("ns"))
+            .dt.epoch("ns")
+            .map_batches(batch, return_dtype=pl.Int64, is_elementwise=True)
+        )
+
+    def elapsed_days(self, start: pl.Expr, end: pl.Expr) -> pl.Expr:
+        """Trading days from ``start`` to ``end`` (Float64; negative when ``end`` precedes ``start``)."""
+        return (self.session_ns(end) - self.session_ns(start)).cast(pl.Float64) / SESSION_NS
+
+    def nights_between(self, start: pl.Expr, end: pl.Expr) -> pl.Expr:
+        """Closes followed by a night that a position held from ``start`` to ``end`` crosses: the closes c
+        with start ≤ c < end (a position taken at a close holds over its night; one ending at a close
+        does not). A weekend or a holiday is one night: close to next open."""
+        nights = pl.lit(pl.Series(_session_origin(self.calendar)[3]))
+
+        def before(ts: pl.Expr) -> pl.Expr:
+            return nights.search_sorted(ts.cast(pl.Datetime("ns")).dt.epoch("ns"), side="left").cast(pl.Int64)
+
+        return pl.when(start.is_not_null() & end.is_not_null()).then((before(end) - before(start)).clip(0))
 
 
 def latest_closed_session(moment: dt.datetime, name: str = DEFAULT_CALENDAR) -> dt.date:

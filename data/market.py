@@ -223,7 +223,8 @@ def read_attribution_inputs(
             params=[date, symbols],
         ).pl()
         params = con.sql(
-            """SELECT symbol, as_of AS calibration_as_of, sigma_usd, gamma, gamma_se, gamma_status, eta, epsilon_usd
+            """SELECT symbol, as_of AS calibration_as_of, sigma_usd, gamma, gamma_se, gamma_status, eta,
+                      epsilon_usd, sigma_overnight_usd
                FROM calibrations
                WHERE as_of < ? AND symbol IN (SELECT unnest(?)) AND status IN ('ok', 'partial')
                QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY as_of DESC) = 1""",

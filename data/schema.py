@@ -186,7 +186,18 @@ MIGRATIONS: list[str] = [
     ALTER TABLE fills ADD COLUMN exec_type VARCHAR DEFAULT 'trade';
     ALTER TABLE cancelled_fills ADD COLUMN exec_type VARCHAR DEFAULT 'trade';
     """,
-    # 8: own fills the ε/η regression left out for want of a quote of their own session before them
+    # the overnight risk: σ of the close-to-next-open mid change per symbol, and the nights an order waited
+    """
+    ALTER TABLE calibrations ADD COLUMN sigma_overnight_usd DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN sigma_overnight_se_usd DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN sigma_overnight_nobs BIGINT;
+    ALTER TABLE attribution ADD COLUMN sigma_overnight_usd DOUBLE;
+    ALTER TABLE attribution ADD COLUMN nights_crossed BIGINT;
+    ALTER TABLE schedules ADD COLUMN sigma_overnight_usd DOUBLE;
+    ALTER TABLE schedules ADD COLUMN nights BIGINT;
+    ALTER TABLE frontiers ADD COLUMN sigma_overnight_usd DOUBLE;
+    """,
+    # own fills the ε/η regression left out for want of a quote of their own session before them
     """
     ALTER TABLE calibrations ADD COLUMN eta_unquoted_fills BIGINT;
     """,

@@ -209,12 +209,25 @@ def _trade_sizes(rng: np.random.Generator, p: SymbolParams, n: int) -> np.ndarra
     return np.where(rng.uniform(size=n) < ODD_LOT_PROB, odd, lots)
 
 
-def ac_holdings(x: float, kappa_t: float, n: int) -> np.ndarray:
-    """Almgren-Chriss holdings x_j = X·sinh(κ(T − t_j))/sinh(κT) on j = 0..n (linear when κT = 0)."""
-    j = np.arange(n + 1) / n
-    if kappa_t < 1e-9:
-        return x * (1 - j)
-    return x * np.sinh(kappa_t * (1 - j)) / np.sinh(kappa_t)
+def ac_plan(
+    p: SymbolParams, side: int, qty: float, horizon_s: float, n_child: int, kappa_t: float
+) -> tuple[float, np.ndarray]:
+    """λ (1/$) and the holdings x_0..x_n of the exact discrete Almgren-Chriss optimum whose κT is ``kappa_t``
+    over ``n_child`` periods of the horizon, from :mod:`schedule` (TWAP, λ = 0, when κT = 0 or η̃ ≤ 0)."""
+    from schedule import MarketParams, Order, optimal_holdings, risk_aversion_for_kappa, twap_schedule
+
+    horizon_days = horizon_s / SESSION_SECONDS
+    order = Order(qty, "buy" if side > 0 else "sell", horizon_days, n_child)
+    params = MarketParams(p.sigma_usd, p.gamma, p.eta, p.epsilon_usd)
+    eta_tilde = params.eta_tilde(order.tau_days, require_positive=False)
+    lam = (
+        0.0
+        if kappa_t < 1e-9 or eta_tilde <= 0
+        else risk_aversion_for_kappa(kappa_t / horizon_days, p.sigma_usd, eta_tilde, order.tau_days)
+    )
+    if lam == 0.0:
+        return lam, twap_schedule(order, params).holdings
+    return lam, optimal_holdings(order, params, lam)[1]
 
 
 def _own_orders(
@@ -233,7 +246,8 @@ def _own_orders(
         qty = float(max(100, round(rng.uniform(*cfg.order_adv_fraction) * p.adv_shares / 100) * 100))
         n_child = int(rng.integers(cfg.children[0], cfg.children[1] + 1))
         kappa_t = float(rng.choice([0.0, rng.uniform(0.2, 4.0)]))
-        hold = np.round(ac_holdings(qty, kappa_t, n_child))
+        lam, plan = ac_plan(p, side, qty, horizon_s, n_child, kappa_t)
+        hold = np.round(plan)
         child = -np.diff(hold)
         grid = arrival + np.arange(1, n_child + 1) * horizon_s / n_child
         jitter = rng.uniform(-0.35, 0.35, n_child) * horizon_s / n_child
@@ -251,13 +265,6 @@ def _own_orders(
         prev_kept = np.concatenate([[arrival], t_kept[:-1]])
         tau_kept = np.maximum((t_kept - prev_kept) / SESSION_SECONDS, 1e-6)
         del tau_days
-        tau_period = horizon_s / n_child / SESSION_SECONDS
-        eta_tilde = p.eta - p.gamma * tau_period / 2
-        lam = (
-            0.0
-            if kappa_t < 1e-9 or eta_tilde <= 0
-            else 2 * eta_tilde * (math.cosh(kappa_t / n_child) - 1) / (tau_period**2 * p.sigma_usd**2)
-        )
         orders.append(
             {
                 "order_id": f"{day:%Y%m%d}-{p.symbol}-{first_id + k:03d}",

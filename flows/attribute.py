@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from calibration.impact import schedule_gamma
-from data.calendar import DEFAULT_CALENDAR
+from data.calendar import DEFAULT_CALENDAR, TradingClock
 from data.home import KappaHome
 from data.market import (
     ATTRIBUTION_QUOTE_COLUMNS,
@@ -47,6 +47,7 @@ class AttributionBatch:
     params: pl.DataFrame
     quote_paths: tuple[str, ...]
     trade_paths: tuple[str, ...]
+    calendar: str = DEFAULT_CALENDAR
 
     def only(self, symbols: tuple[str, ...]) -> AttributionBatch:
         """The same batch restricted to ``symbols``."""
@@ -81,14 +82,15 @@ def plan_attribution(
     inp = read_attribution_inputs(home, date, calendar)
     whole = AttributionBatch(
         date, (), inp.orders, inp.fills, inp.sessions, inp.closes, model_params(inp.params),
-        tuple(inp.quote_paths), tuple(inp.trade_paths),
+        tuple(inp.quote_paths), tuple(inp.trade_paths), calendar,
     )  # fmt: skip
     symbols = sorted(set(inp.orders["symbol"].to_list()))
     return [whole.only(group) for group in chunks(symbols, batch_symbols)]
 
 
 def model_params(calibrations: pl.DataFrame) -> pl.DataFrame:
-    """``symbol, calibration_as_of, sigma_usd, gamma, eta, epsilon_usd`` with γ as a schedule takes it."""
+    """``symbol, calibration_as_of, sigma_usd, gamma, eta, epsilon_usd, sigma_overnight_usd`` with γ as a
+    schedule takes it."""
     used = [
         schedule_gamma(g, se, st).gamma
         for g, se, st in calibrations.select("gamma", "gamma_se", "gamma_status").iter_rows()
@@ -104,8 +106,9 @@ def attribute_batch(batch: AttributionBatch) -> pl.DataFrame:
     quotes = scan_market("quotes", list(batch.quote_paths), ATTRIBUTION_QUOTE_COLUMNS, symbols)
     trades = scan_market("trades", list(batch.trade_paths), ATTRIBUTION_TRADE_COLUMNS, symbols)
     rows = attribute_orders(
-        batch.orders, batch.fills, quotes, trades, batch.sessions, batch.closes, batch.params
-    )
+        batch.orders, batch.fills, quotes, trades, batch.sessions, batch.closes, batch.params,
+        TradingClock(batch.calendar),
+    )  # fmt: skip
     return rows.with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
 
 

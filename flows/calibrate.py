@@ -35,7 +35,7 @@ from calibration.estimates import (
     finish_calibrations,
 )
 from calibration.volatility import GarchFit
-from data.calendar import DEFAULT_CALENDAR
+from data.calendar import DEFAULT_CALENDAR, TradingClock
 from data.home import KappaHome
 from data.market import read_window_inputs, scan_market
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
@@ -58,6 +58,7 @@ class CalibrationBatch:
     trade_paths: tuple[str, ...]
     fills: pl.DataFrame
     daily: pl.DataFrame
+    calendar: str = DEFAULT_CALENDAR
 
     def split(self) -> list[CalibrationBatch]:
         """One batch per symbol (to isolate the symbol that made a batch fail)."""
@@ -116,6 +117,7 @@ def plan_calibration(
             trade_paths=tuple(w.trade_paths),
             fills=w.fills.filter(pl.col("symbol").is_in(group)),  # in the order read: by symbol
             daily=w.daily.filter(pl.col("symbol").is_in(group)),
+            calendar=calendar,
         )
         for group in chunks(w.symbols, batch_symbols)
     ]
@@ -178,8 +180,9 @@ def calibrate_batch(
             "trades", list(batch.trade_paths), ["symbol", "date", "ts", "price", "size"], symbols
         )
     window = MarketWindow(
-        batch.as_of, batch.lookback_days, batch.sessions, quotes, trades, batch.fills, batch.daily
-    )
+        batch.as_of, batch.lookback_days, batch.sessions, quotes, trades, batch.fills, batch.daily,
+        TradingClock(batch.calendar),
+    )  # fmt: skip
     return calibrate_symbols(window, garch_map or map, clock)
 
 

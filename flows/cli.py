@@ -728,6 +728,9 @@ def schedule_cmd(
         str | None, typer.Option("--as-of", help="Calibration on or before this date (default: latest)")
     ] = None,
     sigma: Annotated[float | None, typer.Option(help="σ ($/share/√day)")] = None,
+    sigma_overnight: Annotated[
+        float | None, typer.Option(help="σ_night ($/share per night crossed; default the calibration's)")
+    ] = None,
     gamma: Annotated[float | None, typer.Option(help="γ ($/share per share)")] = None,
     eta: Annotated[float | None, typer.Option(help="η ($/share per share/day)")] = None,
     epsilon: Annotated[float | None, typer.Option(help="ε ($/share)")] = None,
@@ -788,7 +791,8 @@ def schedule_cmd(
     assert n is not None
     req = ScheduleRequest(
         shares=shares, side=side.value, horizon_days=horizon_days, periods=n, risk_aversion=risk_aversion,
-        symbol=symbol, as_of=_parse_date(as_of, "--as-of") if as_of else None, sigma_usd=sigma, gamma=gamma,
+        symbol=symbol, as_of=_parse_date(as_of, "--as-of") if as_of else None, sigma_usd=sigma,
+        sigma_overnight_usd=sigma_overnight, gamma=gamma,
         eta=eta, epsilon_usd=epsilon, eta_nl=eta_nl, beta=beta, adv_shares=adv, sigma_source=sigma_source.value,
         drift_usd_per_day=drift, model=model.value, strategy=baseline.value if baseline else "optimal",
         participation=participation, start=_parse_start(start, calendar) if start else None,

@@ -14,11 +14,9 @@ from data.home import KappaHome
 from data.store import reader
 from reports.charts import ACTUAL, MODEL, SESSION_CLOSE
 from reports.tca_report import ReportFiles, render_report
-from schedule import MarketParams, Order, ScheduleError, optimal_schedule
 from tca import SESSION_SECONDS
 
 PLOTTED_ORDERS = 6
-MODEL_PERIODS = 20
 HOURS_PER_DAY = SESSION_SECONDS / 3600  # one trading day of DESIGN §3 in session hours (6.5 on XNYS)
 
 
@@ -52,12 +50,22 @@ def report(
         lam = con.sql(
             "SELECT order_id, risk_aversion FROM orders WHERE order_id IN (SELECT unnest(?))", params=[ids]
         ).pl()
-    paths = holdings_paths(top.join(lam, on="order_id", how="left"), fills, calendar)
+        planned = con.sql(STORED_SCHEDULES, params=[ids]).pl()
+    paths = holdings_paths(top.join(lam, on="order_id", how="left"), fills, planned, calendar)
     return render_report(date, rows, cal, paths, out_dir or home.reports / date.isoformat())
 
 
+STORED_SCHEDULES = """
+    SELECT order_id, t_days, holdings_shares FROM schedules
+    WHERE order_id IN (SELECT unnest(?)) AND strategy = 'optimal'
+    QUALIFY dense_rank() OVER (PARTITION BY order_id ORDER BY created_at DESC, schedule_id DESC) = 1
+    ORDER BY order_id, period
+"""
+"""The latest optimal schedule stored for each order (``kappa nightly`` plans tomorrow's orders)."""
+
+
 def holdings_paths(
-    orders: pl.DataFrame, fills: pl.DataFrame, calendar: str = DEFAULT_CALENDAR
+    orders: pl.DataFrame, fills: pl.DataFrame, schedules: pl.DataFrame, calendar: str = DEFAULT_CALENDAR
 ) -> pl.DataFrame:
     """Per order: shares still to trade after each fill and on its Almgren-Chriss schedule, in trading time.
 
@@ -68,6 +76,9 @@ def holdings_paths(
         sigma_usd, gamma, eta, epsilon_usd``) with the order's ``risk_aversion``.
     fills
         ``order_id, ts, quantity`` of their fills.
+    schedules
+        ``order_id, t_days, holdings_shares``: the rows of ``schedules`` stored for the orders (an order
+        without one is drawn without a schedule).
     calendar
         The exchange whose sessions are trading time.
 
@@ -81,9 +92,9 @@ def holdings_paths(
 
     Notes
     -----
-    The schedule is the exact discrete optimum (Almgren & Chriss 2000, eq. 18) over the order's window
-    counted in session time, T = session_time_days(arrival, end), in N = 20 periods, with the parameters the
-    order was judged with and its own ``risk_aversion`` (TWAP where it has none).
+    The schedule is the one stored in ``schedules`` for the order (the exact discrete optimum of
+    Almgren & Chriss 2000, eq. 18, planned from the order's arrival in session time): the report draws
+    what was planned, not a schedule recomputed with other parameters.
     """
     parts: list[pl.DataFrame] = []
     for o in orders.iter_rows(named=True):
@@ -104,14 +115,12 @@ def holdings_paths(
         bounds = session_bounds(arrival.date() - day, end.date() + day, calendar)
         closes = [hours(c) for c in bounds["close_ts"].to_list() if arrival < _utc(c) < end]
         parts.append(_series(o["order_id"], panel, SESSION_CLOSE, closes, [None] * len(closes)))
-        try:
-            params = MarketParams(o["sigma_usd"], max(o["gamma"], 0.0), o["eta"], max(o["epsilon_usd"], 0.0))
-            horizon_days = session_time_days(arrival, end, calendar)
-            s = optimal_schedule(Order(o["quantity"], o["side"], horizon_days, MODEL_PERIODS), params, lam)
-        except (ScheduleError, TypeError):  # no calibration, or parameters that admit no schedule
-            continue
-        parts.append(_series(o["order_id"], panel, MODEL, (s.times_days * HOURS_PER_DAY).tolist(),
-                             s.holdings.tolist()))  # fmt: skip
+        plan = schedules.filter(pl.col("order_id") == o["order_id"])
+        if plan.height:
+            hours_planned = (plan["t_days"] * HOURS_PER_DAY).to_list()
+            parts.append(
+                _series(o["order_id"], panel, MODEL, hours_planned, plan["holdings_shares"].to_list())
+            )
     if not parts:
         return pl.DataFrame(schema=PATH_SCHEMA)
     return pl.concat(parts, how="vertical_relaxed")

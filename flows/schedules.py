@@ -58,6 +58,7 @@ class ScheduleRequest:
     symbol: str | None = None
     as_of: dt.date | None = None
     sigma_usd: float | None = None
+    sigma_overnight_usd: float | None = None
     gamma: float | None = None
     eta: float | None = None
     epsilon_usd: float | None = None
@@ -122,8 +123,9 @@ def plan_schedule(
     row = calibration if calibration is not None else (_calibration(home, req) if req.symbol else None)
     as_of: dt.date | None = row["as_of"] if row else req.as_of  # type: ignore[assignment]
     params = market_params(req, row)
-    order = Order(req.shares, req.side, req.horizon_days, req.periods, req.drift_usd_per_day)
     start = req.start or (_next_open(as_of, req.calendar) if as_of else None)
+    nights = _nights(start, req, req.calendar) if start else ()
+    order = Order(req.shares, req.side, req.horizon_days, req.periods, req.drift_usd_per_day, nights)
     fraction = _clock(start, [], req.calendar)[0] if start else 0.0
     profile, profile_days = (None, 0)
     if req.symbol and home is not None and as_of is not None:
@@ -179,7 +181,7 @@ def plan_schedule(
         frontier=frontier,
         frontier_id=("f-" + _digest({**ident, "points": req.frontier_points})) if req.frontier else None,
         profile_days=profile_days,
-        notes=parameter_notes(req, row),
+        notes=parameter_notes(req, row) + _night_note(order, params),
         reference_price_usd=req.price_usd or _positive((row or {}).get("mid_close_usd")),
     )
 
@@ -249,7 +251,7 @@ def market_params(req: ScheduleRequest, row: dict[str, object] | None) -> Market
     _require(values, req, row)
     return MarketParams(
         float(values["sigma"] or 0), float(values["gamma"] or 0), float(values["eta"] or 0),
-        float(values["epsilon"] or 0), power,
+        float(values["epsilon"] or 0), power, pick(req.sigma_overnight_usd, "sigma_overnight_usd") or 0.0,
     )  # fmt: skip
 
 
@@ -302,6 +304,29 @@ def _clock(start: dt.datetime, times: list[float], calendar: str) -> tuple[float
     return session_clock(start, times, calendar)
 
 
+def _nights(start: dt.datetime, req: ScheduleRequest, calendar: str) -> tuple[int, ...]:
+    """c_k: the closes followed by a night inside each period of the request's grid from ``start``."""
+    from data.calendar import nights_in_intervals
+
+    tau = req.horizon_days / req.periods
+    times = _clock(start, [tau * k for k in range(req.periods + 1)], calendar)[1]
+    counts = nights_in_intervals(np.array([_ns(t).astype(np.int64) for t in times], dtype=np.int64), calendar)
+    return tuple(int(c) for c in counts)
+
+
+def _night_note(order: Order, params: MarketParams) -> tuple[str, ...]:
+    """A note when the schedule waits over nights: what each costs in risk, or that it is not counted."""
+    nights = sum(order.nights)
+    if not nights:
+        return ()
+    if params.sigma_overnight_usd > 0:
+        return (
+            f"the schedule holds shares over {nights} night(s): each adds σ_night²·x² to V "
+            f"(σ_night = {params.sigma_overnight_usd:.4g} $/share per night)",
+        )
+    return (f"the schedule holds shares over {nights} night(s), whose risk V does not count (no σ_night)",)
+
+
 def _next_open(as_of: dt.date, calendar: str) -> dt.datetime:
     """The open of the first session after ``as_of`` (a schedule planned overnight starts there)."""
     from data.calendar import session_bounds
@@ -336,6 +361,7 @@ def _param_columns(s: Schedule) -> dict[str, object]:
         "periods": s.order.periods, "drift_usd_per_day": s.order.drift_usd_per_day, "sigma_usd": p.sigma_usd,
         "gamma": p.gamma, "eta": p.eta, "epsilon_usd": p.epsilon_usd, "eta_nl": pw.eta_nl if pw else None,
         "beta": pw.beta if pw else None, "adv_shares": pw.adv_shares if pw else None,
+        "sigma_overnight_usd": p.sigma_overnight_usd,
     }  # fmt: skip
 
 
@@ -345,7 +371,7 @@ def schedule_rows(plans: Sequence[SchedulePlan], run_id: str, created_at: dt.dat
     Built as one frame from columns (many orders' schedules cost one frame, not one each).
     """
     per: dict[str, list[np.ndarray]] = {
-        c: [] for c in ("period", "t_days", "ts", "holdings_shares", "trade_shares")
+        c: [] for c in ("period", "t_days", "ts", "holdings_shares", "trade_shares", "nights")
     }
     const: dict[str, list[object]] = {}
     for plan in plans:
@@ -361,6 +387,7 @@ def schedule_rows(plans: Sequence[SchedulePlan], run_id: str, created_at: dt.dat
         )
         per["holdings_shares"].append(np.asarray(s.holdings, dtype=np.float64))
         per["trade_shares"].append(np.concatenate(([0.0], s.trades)))
+        per["nights"].append(np.array([0, *(s.order.nights or (0,) * s.trades.size)], dtype=np.int64))
         row = {
             "schedule_id": plan.schedule_id, "run_id": run_id, "created_at": created_at,
             "order_id": plan.request.order_id, "symbol": plan.request.symbol, "as_of": plan.as_of,

@@ -90,6 +90,9 @@ def optimal_holdings(order: Order, params: MarketParams, risk_aversion: float) -
     kappa = kappa_discrete(risk_aversion, params.sigma_usd, eta_tilde, tau)
     t = tau * np.arange(n + 1, dtype=np.float64)
     mu = order.drift_cost_usd_per_share_day
+    nights = order.nights_array
+    if nights is not None and params.sigma_overnight_usd > 0 and not math.isinf(kappa):
+        return kappa, holdings_with_nights(order, params, risk_aversion, nights)
     if math.isinf(kappa):
         x = np.zeros(n + 1)
     elif kappa == 0.0:  # λσ² = 0: TWAP, bent by the drift (the λ → 0 limit of the drift term)
@@ -101,6 +104,53 @@ def optimal_holdings(order: Order, params: MarketParams, risk_aversion: float) -
             x = x + x_bar * _drift_shape(kappa, t, horizon)
     x[0], x[-1] = x0, 0.0
     return kappa, x
+
+
+def holdings_with_nights(
+    order: Order, params: MarketParams, risk_aversion: float, nights: FloatArray
+) -> FloatArray:
+    """The exact minimiser of E + λV when periods cross nights: a tridiagonal linear system.
+
+    Parameters
+    ----------
+    order, params, risk_aversion
+        As for :func:`optimal_holdings`; ``params.sigma_overnight_usd`` is σ_night ($/share per night).
+    nights
+        Shape (N,): c_k, the nights inside period k.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (N + 1,): x_0 = X .. x_N = 0.
+
+    Notes
+    -----
+    With V = Σ_k w_k·x_k², w_k = σ²τ + σ_night²·c_k (:func:`schedule.costs.path_moments`) and the E of
+    Almgren & Chriss (2000), eq. 8 (with the drift term of §4.3, μ = side·α), the first-order conditions
+    of E + λV in x_1..x_{N−1} are, for a one-way schedule,
+
+        −x_{j−1} + (2 + λw_jτ/η̃)·x_j − x_{j+1} = −μτ²/(2η̃),   x_0 = X, x_N = 0,
+
+    a symmetric positive definite tridiagonal system (E + λV is quadratic: the solution is exact). With
+    every c_k = 0 it is eq. 18's recursion, whose solution is X·sinh(κ(T − t_j))/sinh(κT).
+    """
+    from scipy.linalg import solve_banded
+
+    tau, x0, n = order.tau_days, order.shares, order.periods
+    x = np.zeros(n + 1)
+    x[0] = x0
+    if n == 1:
+        return x
+    eta_tilde = params.eta_tilde(tau)
+    w = params.sigma_usd**2 * tau + params.sigma_overnight_usd**2 * np.asarray(nights[:-1], dtype=np.float64)
+    bands = np.zeros((3, n - 1))
+    bands[0, 1:] = -1.0
+    bands[1] = 2.0 + risk_aversion * w * tau / eta_tilde
+    bands[2, :-1] = -1.0
+    rhs = np.full(n - 1, -order.drift_cost_usd_per_share_day * tau * tau / (2.0 * eta_tilde))
+    rhs[0] += x0
+    x[1:-1] = solve_banded((1, 1), bands, rhs)
+    return x
 
 
 def optimal_schedule(order: Order, params: MarketParams, risk_aversion: float) -> Schedule:

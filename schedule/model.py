@@ -34,6 +34,10 @@ class Order:
     ``drift_usd_per_day`` is the expected price drift α ($/share/day), positive when the price is expected
     to rise. A seller gains from a rising price while holding, a buyer loses, so the drift's cost per
     share held for a day is ``side_sign`` · α.
+
+    ``nights`` (empty, or N counts): c_k, the closes followed by a night inside period k = 1..N (a schedule
+    that spans sessions holds x_k over them; each adds σ_night²·x_k² to V, see
+    :func:`schedule.costs.path_moments`).
     """
 
     shares: float
@@ -41,6 +45,7 @@ class Order:
     horizon_days: float
     periods: int
     drift_usd_per_day: float = 0.0
+    nights: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:
@@ -57,11 +62,20 @@ class Order:
             )
         if not math.isfinite(self.drift_usd_per_day):
             raise ScheduleError(f"drift must be finite, got {self.drift_usd_per_day}")
+        if self.nights and (len(self.nights) != self.periods or min(self.nights) < 0):
+            raise ScheduleError(
+                f"nights must give a count >= 0 for each of the {self.periods} periods, got {self.nights}"
+            )
 
     @property
     def tau_days(self) -> float:
         """τ = T/N, the length of one period (trading days)."""
         return self.horizon_days / self.periods
+
+    @property
+    def nights_array(self) -> FloatArray | None:
+        """c_1..c_N as floats, or None when the schedule crosses no night."""
+        return np.asarray(self.nights, dtype=np.float64) if any(self.nights) else None
 
     @property
     def side_sign(self) -> float:
@@ -113,17 +127,20 @@ class PowerLaw:
 
 @dataclass(frozen=True, slots=True)
 class MarketParams:
-    """The Almgren-Chriss parameters of one symbol: σ, γ, η, ε, and the power law where one is used."""
+    """The Almgren-Chriss parameters of one symbol: σ, γ, η, ε, the power law where one is used, and the
+    overnight σ_night ($/share per night crossed; 0: a schedule inside one session carries no night)."""
 
     sigma_usd: float
     gamma: float
     eta: float
     epsilon_usd: float
     power: PowerLaw | None = None
+    sigma_overnight_usd: float = 0.0
 
     def __post_init__(self) -> None:
         checks = {
             "sigma_usd": self.sigma_usd >= 0,
+            "sigma_overnight_usd": self.sigma_overnight_usd >= 0,
             "gamma": self.gamma >= 0,
             "eta": self.eta > 0,
             "epsilon_usd": self.epsilon_usd >= 0,

@@ -3,6 +3,7 @@
 import polars as pl
 
 SESSION_SECONDS = 23_400  # one trading day of DESIGN §3: the regular 6.5-hour session
+TRADING_MINUTES_PER_DAY = SESSION_SECONDS / 60  # 390 minutes of session time per trading day
 
 
 def side_sign() -> pl.Expr:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from tca import side_sign
+from calibration import Clock
+from tca import TRADING_MINUTES_PER_DAY, side_sign
 from tca.model import realized_path_moments
 from tca.prices import (
     market_vwap,
@@ -36,6 +37,7 @@ def attribute_orders(
     sessions: pl.DataFrame,
     closes: pl.DataFrame,
     params: pl.DataFrame,
+    clock: Clock,
 ) -> pl.DataFrame:
     """Attribute every order of ``orders`` against its ``fills``.
 
@@ -53,9 +55,16 @@ def attribute_orders(
     closes
         ``symbol, close_mid_usd`` for the day attributed.
     params
-        ``symbol, calibration_as_of, sigma_usd, gamma, eta, epsilon_usd`` (one row per symbol; a symbol
-        without one gets ``model_status`` = ``no_calibration``).
+        ``symbol, calibration_as_of, sigma_usd, gamma, eta, epsilon_usd`` and optionally
+        ``sigma_overnight_usd`` (one row per symbol; a symbol without one gets ``model_status`` =
+        ``no_calibration``; an order that waits over a night without a σ_night gets
+        ``no_overnight_sigma``).
+    clock
+        Trading time of the exchange calendar (``data.calendar.TradingClock``): every τ of the model, the
+        TWAP's weights and ``duration_min`` count session time only.
     """
+    if "sigma_overnight_usd" not in params.columns:
+        params = params.with_columns(pl.lit(None, dtype=pl.Float64).alias("sigma_overnight_usd"))
     ns = pl.Datetime("ns")
     o = orders.with_columns(
         pl.col("decision_price").cast(pl.Float64), pl.col("arrival_ts", "end_ts").cast(ns)
@@ -107,7 +116,7 @@ def attribute_orders(
         {"interval_vwap": "interval_vwap_usd"}
     )
     a = market_vwap(a, trades, "arrival_ts", "_active_end", "active").rename({"active_vwap": "pwp_usd"})
-    a = time_weighted_mid(a, quotes, "arrival_ts", "end_ts", "twap_mid_usd", sessions)
+    a = time_weighted_mid(a, quotes, "arrival_ts", "end_ts", "twap_mid_usd", clock)
     a = a.join(closes, on="symbol", how="left")
     a = _markouts(a, quotes, sessions)
     a = implementation_shortfall(a)
@@ -118,13 +127,16 @@ def attribute_orders(
         .then(pl.col("filled_shares") / pl.col("active_volume"))
         .alias("participation_rate"),
         pl.col("active_volume").alias("market_volume_shares"),
-        ((pl.col("_active_end") - pl.col("arrival_ts")).dt.total_nanoseconds() / 6e10).alias("duration_min"),
+        (clock.elapsed_days(pl.col("arrival_ts"), pl.col("_active_end")) * TRADING_MINUTES_PER_DAY).alias(
+            "duration_min"
+        ),
     )
     moments = realized_path_moments(
         f.join(a.select("order_id", "arrival_mid_usd"), on="order_id").filter(
             pl.col("arrival_mid_usd").is_not_null()
         ),
-        params.select("symbol", "sigma_usd", "gamma", "eta", "epsilon_usd"),
+        params.select("symbol", "sigma_usd", "gamma", "eta", "epsilon_usd", "sigma_overnight_usd"),
+        clock,
     )
     a = a.join(moments, on="order_id", how="left").join(params, on="symbol", how="left")
     complete = pl.all_horizontal(
@@ -149,6 +161,8 @@ def attribute_orders(
         .then(pl.lit("no_fills"))
         .when(pl.col("arrival_mid_usd").is_null())
         .then(pl.lit("no_quotes"))
+        .when((pl.col("nights_crossed") > 0) & pl.col("sigma_overnight_usd").is_null())
+        .then(pl.lit("no_overnight_sigma"))
         .when(pl.col("z_score").is_null())
         .then(pl.lit("zero_interval"))
         .otherwise(pl.lit("ok"))
@@ -189,7 +203,8 @@ ATTRIBUTION_COLUMNS = [
     "interval_vwap_usd", "twap_mid_usd", "close_mid_usd", "pwp_usd", "market_volume_shares", "participation_rate",
     *(f"{c}_usd" for c in COMPONENTS), *(f"{c}_bps" for c in COMPONENTS),
     *(f"slippage_{b}_bps" for b in BENCHMARKS),
-    "model_status", "calibration_as_of", "sigma_usd", "gamma", "eta", "epsilon_usd",
+    "model_status", "calibration_as_of", "sigma_usd", "gamma", "eta", "epsilon_usd", "sigma_overnight_usd",
+    "nights_crossed",
     "model_expected_cost_usd", "model_permanent_usd", "model_temporary_usd", "model_std_usd",
     "realized_cost_usd", "z_score",
     *(f"markout_{m}m_bps" for m in MARKOUT_MINUTES),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from calibration import quote_prevails, session_close, session_of, sorted_by_symbol_time
+from calibration import Clock, quote_prevails, session_of, sorted_by_symbol_time
 
 _INT64_HEADROOM = 2**62
 
@@ -196,62 +196,33 @@ def market_vwap(
 
 
 def time_weighted_mid(
-    events: pl.DataFrame, quotes: pl.DataFrame, start: str, end: str, name: str, sessions: pl.DataFrame
+    events: pl.DataFrame, quotes: pl.DataFrame, start: str, end: str, name: str, clock: Clock
 ) -> pl.DataFrame:
-    """``name``: the time-weighted mean of the mid over [start, end], over the time a quote prevails.
+    """``name``: the mean of the mid over [start, end] weighted by trading time (the mid is a step function
+    of quotes).
 
-    Parameters
-    ----------
-    events
-        ``symbol`` and the times ``start``, ``end`` (UTC).
-    quotes
-        ``symbol, ts, bid, ask``.
-    start, end, name
-        The window's columns and the result's ($/share).
-    sessions
-        ``open_ts, close_ts`` of the sessions the window spans.
-
-    Notes
-    -----
-    The mid is a step function of the quotes that holds only where a quote prevails: from quote i at t_i
-    to the next quote of its session or its session's close c_i (:func:`calibration.quote_prevails`), so
-    nights, weekends and a session's start before its first quote carry no mid. With
-    I(t) = ∫ mid·1{a quote prevails} and L(t) = ∫ 1{a quote prevails} from the symbol's first quote,
-    I(t) = I(t_i) + mid_i·(min(t, c_i) − t_i) and L(t) = L(t_i) + (min(t, c_i) − t_i) for the last quote
-    t_i ≤ t, and the mean is (I(end) − I(start)) / (L(end) − L(start)): the mean mid over the window's
-    quoted session time. Null where no quote prevails anywhere in the window.
+    With I(t) = ∫ mid dθ from the first quote, θ the trading time of ``clock`` (session time: a night, a
+    weekend or a holiday weighs nothing, so a closing mid is not held for the night's 17.5 hours),
+    I(t) = I(t_i) + mid_i·(θ(t) − θ(t_i)) for the last quote t_i ≤ t, and the mean is
+    (I(end) − I(start)) / (θ(end) − θ(start)). Null before the first quote or for a window without
+    session time.
     """
     q = prepared_quotes(quotes)
-    q = q.with_columns(session_close(q["_qts"], sessions).alias("_qclose"))
     following = pl.when(pl.col("_code") == pl.col("_code").shift(-1)).then(pl.col("_qts").shift(-1))
-    stop = pl.min_horizontal(following, pl.col("_qclose"))  # null following: the close; no close: nowhere
-    secs = pl.when(pl.col("_qclose").is_not_null()).then(
-        ((stop - pl.col("_qts")).dt.total_nanoseconds() / 1e9).clip(0.0)
-    )
-    q = q.with_columns(secs.fill_null(0.0).alias("_secs"))
-    q = q.with_columns(
-        _within_symbol({"_after": pl.col("_mid") * pl.col("_secs"), "_lafter": pl.col("_secs")})
-    )
-    q = q.with_columns(
-        (pl.col("_after") - pl.col("_mid") * pl.col("_secs")).alias("_cum"),
-        (pl.col("_lafter") - pl.col("_secs")).alias("_lcum"),
-    )
+    days = clock.elapsed_days(pl.col("_qts"), following).fill_null(0.0)
+    q = q.with_columns(_within_symbol({"_after": pl.col("_mid") * days}))
+    q = q.with_columns((pl.col("_after") - pl.col("_mid") * days).alias("_cum"))
 
     def integral(frame: pl.DataFrame, at: str, tag: str) -> pl.DataFrame:
-        cols = {"_qts": f"_qts{tag}", "_mid": f"_mid{tag}", "_cum": f"_cum{tag}", "_lcum": f"_lcum{tag}",
-                "_qclose": f"_qclose{tag}"}  # fmt: skip
+        cols = {"_qts": f"_qts{tag}", "_mid": f"_mid{tag}", "_cum": f"_cum{tag}"}
         j = _asof(frame, q, at, "_qts", cols, strict=False)
-        upto = pl.min_horizontal(pl.col(at), pl.col(f"_qclose{tag}"))
-        elapsed = ((upto - pl.col(f"_qts{tag}")).dt.total_nanoseconds() / 1e9).clip(0.0).fill_null(0.0)
+        elapsed = clock.elapsed_days(pl.col(f"_qts{tag}"), pl.col(at))
         return j.with_columns(
-            (pl.col(f"_cum{tag}").fill_null(0.0) + pl.col(f"_mid{tag}").fill_null(0.0) * elapsed).alias(
-                f"_int{tag}"
-            ),
-            (pl.col(f"_lcum{tag}").fill_null(0.0) + elapsed).alias(f"_len{tag}"),
-        ).drop(f"_qts{tag}", f"_mid{tag}", f"_cum{tag}", f"_lcum{tag}", f"_qclose{tag}")
+            (pl.col(f"_cum{tag}") + pl.col(f"_mid{tag}") * elapsed).alias(f"_int{tag}")
+        ).drop(f"_qts{tag}", f"_mid{tag}", f"_cum{tag}")
 
     out = integral(integral(events, start, "a"), end, "b")
-    length = pl.col("_lenb") - pl.col("_lena")
+    length = clock.elapsed_days(pl.col(start), pl.col(end))
     return out.with_columns(
         pl.when(length > 0).then((pl.col("_intb") - pl.col("_inta")) / length).alias(name)
-    ).drop("_inta", "_intb", "_lena", "_lenb")
+    ).drop("_inta", "_intb")

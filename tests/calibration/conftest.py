@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from calibration.estimates import MarketWindow
-from data.calendar import session_bounds, session_date_expr
+from data.calendar import TradingClock, session_bounds, session_date_expr
 from data.simulator import SimConfig, SimDay, SymbolParams, daily_history, simulate_days
 
 
@@ -42,7 +42,7 @@ def window_from_days(days: list[SimDay], symbols: tuple[SymbolParams, ...], hist
     daily = (
         pl.concat([daily_history(symbols, days[0].date, history, seed=5), intraday]) if history else intraday
     )
-    return MarketWindow(days[-1].date, len(days), sessions, quotes, trades, fills, daily)
+    return MarketWindow(days[-1].date, len(days), sessions, quotes, trades, fills, daily, TradingClock())
 
 
 def simulate_window(
@@ -113,7 +113,7 @@ def quoted_minutes_window(
     fills = pl.DataFrame(schema={"order_id": pl.String, "symbol": pl.String, "side": pl.String,
                                  "ts": pl.Datetime("ns"), "price": pl.Float64, "quantity": pl.Float64,
                                  "arrival_ts": pl.Datetime("ns")})  # fmt: skip
-    return MarketWindow(sessions["date"][-1], days, sessions, q, t, fills, daily)
+    return MarketWindow(sessions["date"][-1], days, sessions, q, t, fills, daily, TradingClock())
 
 
 def quoted_minutes_sigma(gamma: float = 2e-5, sigma_usd: float = 0.5) -> float:

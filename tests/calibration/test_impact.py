@@ -108,7 +108,7 @@ def own_window():
 
 
 def test_epsilon_and_eta_within_10_percent_of_truth(own_window) -> None:
-    children = child_rates(own_window.fills, own_window.quotes, own_window.sessions)
+    children = child_rates(own_window.fills, own_window.quotes, own_window.sessions, own_window.clock)
     fit = temporary_impact(children, OWN.sigma_usd, OWN.adv_shares)
     assert fit.status == "ok" and fit.nobs == own_window.fills.height
     assert fit.epsilon_usd == pytest.approx(OWN.epsilon_usd, rel=0.10)
@@ -135,7 +135,7 @@ def test_noisy_fills_give_eta_and_epsilon_within_three_standard_errors() -> None
 
 
 def test_buys_and_sells_give_the_same_estimates(own_window) -> None:
-    children = child_rates(own_window.fills, own_window.quotes, own_window.sessions)
+    children = child_rates(own_window.fills, own_window.quotes, own_window.sessions, own_window.clock)
     mirrored = children.with_columns(
         pl.when(pl.col("side") == "buy").then(pl.lit("sell")).otherwise(pl.lit("buy")).alias("side"),
         (2 * pl.col("mid") - pl.col("price")).alias("price"),
@@ -169,7 +169,7 @@ def test_power_law_recovers_a_known_exponent() -> None:
 def test_symbols_without_fills_fall_back_and_say_so() -> None:
     w = simulate_window((OWN, KYLE), dt.date(2026, 9, 14), 10, orders_per_symbol_day=6, seed=3, history=150)
     w_no_kyle_fills = type(w)(w.as_of, w.lookback_days, w.sessions, w.quotes, w.trades,
-                              w.fills.filter(pl.col("symbol") == "OWN"), w.daily)  # fmt: skip
+                              w.fills.filter(pl.col("symbol") == "OWN"), w.daily, w.clock)  # fmt: skip
     out = calibrate_window(w_no_kyle_fills)
     own = out.filter(pl.col("symbol") == "OWN").row(0, named=True)
     kyle = out.filter(pl.col("symbol") == "KYLE").row(0, named=True)
@@ -193,7 +193,9 @@ def test_symbols_without_fills_fall_back_and_say_so() -> None:
     assert source == "almgren_2005" and eta == pytest.approx(ALMGREN_2005_ETA * 0.1**-0.4 / 1e6)
     # too few orders: the reason says how many there were and how many are needed
     two = w.fills.filter(pl.col("order_id").is_in(w.fills["order_id"].unique().sort().head(2).implode()))
-    few = calibrate_window(type(w)(w.as_of, w.lookback_days, w.sessions, w.quotes, w.trades, two, w.daily))
+    few = calibrate_window(
+        type(w)(w.as_of, w.lookback_days, w.sessions, w.quotes, w.trades, two, w.daily, w.clock)
+    )
     reason = few.filter(pl.col("symbol") == two["symbol"][0])["reason"].item()
     n = two.height
     assert f"epsilon: quoted half spread ({n} own fills from 2 orders; 20 from 3 orders needed)" in reason
@@ -260,7 +262,7 @@ def test_robust_to_locked_quotes_and_odd_lots(own_window) -> None:
     )
     w = type(own_window)(own_window.as_of, own_window.lookback_days, own_window.sessions,
                          pl.concat([q, locked]), pl.concat([own_window.trades, odd]), own_window.fills,
-                         own_window.daily)  # fmt: skip
+                         own_window.daily, own_window.clock)  # fmt: skip
     r = calibrate_window(w).row(0, named=True)
     assert r["sigma_usd"] == pytest.approx(OWN.sigma_usd, rel=0.05)
     assert r["eta"] == pytest.approx(OWN.eta, rel=0.10)
@@ -289,11 +291,15 @@ def test_vectorised_gamma_equals_statsmodels_per_symbol() -> None:
 def test_epsilon_includes_fees_per_share(own_window) -> None:
     fills = own_window.fills.with_columns((pl.col("quantity") * 0.0015).alias("fee_usd"))
     fit = temporary_impact(
-        child_rates(fills, own_window.quotes, own_window.sessions), OWN.sigma_usd, OWN.adv_shares
+        child_rates(fills, own_window.quotes, own_window.sessions, own_window.clock),
+        OWN.sigma_usd,
+        OWN.adv_shares,
     )
     assert fit.fee_usd_per_share == pytest.approx(0.0015, rel=1e-12)
     base = temporary_impact(
-        child_rates(own_window.fills, own_window.quotes, own_window.sessions), OWN.sigma_usd, OWN.adv_shares
+        child_rates(own_window.fills, own_window.quotes, own_window.sessions, own_window.clock),
+        OWN.sigma_usd,
+        OWN.adv_shares,
     )
     assert fit.epsilon_usd - base.epsilon_usd == pytest.approx(0.0015, rel=1e-9)
     assert (fit.eta, fit.beta) == (base.eta, base.beta)

@@ -18,7 +18,7 @@ from calibration import quote_prevails
 from calibration.estimates import MarketWindow, calibrate_window
 from calibration.impact import child_rates, temporary_impact
 from calibration.signs import lee_ready_signs, prevailing_mid
-from data.calendar import session_bounds
+from data.calendar import TradingClock, session_bounds
 
 DAY1, DAY2 = dt.date(2026, 11, 16), dt.date(2026, 11, 17)
 SESSIONS = session_bounds(DAY1, DAY2)
@@ -71,7 +71,7 @@ def test_a_quote_prevails_only_inside_its_own_session() -> None:
 
 
 def test_an_opening_fill_has_no_prevailing_mid_and_is_left_out_of_the_fit_and_counted() -> None:
-    children = child_rates(_fills(), _quotes(), SESSIONS)
+    children = child_rates(_fills(), _quotes(), SESSIONS, TradingClock())
     opening = children.filter(pl.col("ts") < OPEN2 + SECOND)
     assert opening.height == 4 and opening["mid"].null_count() == 4  # not the previous close's 100.00
     fit = temporary_impact(children, 1.0, 1e6)
@@ -90,7 +90,7 @@ def test_the_gap_case_calibrates_epsilon_and_eta_from_the_fills() -> None:
     daily = pl.DataFrame(
         {"symbol": ["GAP", "GAP"], "date": [DAY1, DAY2], "close": [100.0, 110.0], "volume": [1e6, 1e6]}
     )
-    window = MarketWindow(DAY2, 2, SESSIONS, quotes, trades, _fills(), daily)
+    window = MarketWindow(DAY2, 2, SESSIONS, quotes, trades, _fills(), daily, TradingClock())
     r = calibrate_window(window).row(0, named=True)
     assert r["epsilon_source"] == r["eta_source"] == "fills"
     assert r["epsilon_usd"] == pytest.approx(EPSILON, abs=1e-9)

@@ -89,7 +89,7 @@ def test_garch_failures_fall_back_to_realized_with_a_status(window) -> None:
 def test_the_reason_lists_every_fallback_in_a_stable_order() -> None:
     """σ GARCH, γ, ε and η all fall back: each is named with its cause, in the order of the columns."""
     w = simulate_window(SYMS[:1], dt.date(2026, 11, 2), 1, orders_per_symbol_day=0)
-    no_trades = type(w)(w.as_of, 1, w.sessions, w.quotes, w.trades.clear(), w.fills, w.daily)
+    no_trades = type(w)(w.as_of, 1, w.sessions, w.quotes, w.trades.clear(), w.fills, w.daily, w.clock)
     r = calibrate_window(no_trades).row(0, named=True)
     assert r["sigma_status"] == "single_day" and r["status"] == "partial"
     assert r["reason"].split("; ") == [
@@ -149,7 +149,7 @@ def test_a_mid_that_hardly_moves_gives_no_sigma_rather_than_zero(window) -> None
     # one quote a day: every 5-minute return is zero
     sparse = window.quotes.group_by("symbol", "date").agg(pl.all().first()).select(window.quotes.columns)
     w = type(window)(window.as_of, window.lookback_days, window.sessions, sparse, window.trades.head(0),
-                     window.fills.head(0), window.daily)  # fmt: skip
+                     window.fills.head(0), window.daily, window.clock)  # fmt: skip
     out = calibrate_window(w)
     for r in out.iter_rows(named=True):
         assert r["sigma_status"] == "insufficient_data" and r["sigma_usd"] is None

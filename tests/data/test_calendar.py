@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from data.calendar import session_clock
@@ -49,3 +51,46 @@ def test_a_session_still_trading_has_not_closed() -> None:
         InputError, match="2026-11-27 has not closed yet: the last XNYS session that has is 2026-11-25"
     ):
         require_closed(friday, what="--as-of", now=dt.datetime(2026, 11, 27, 12, 59, tzinfo=NY))
+
+
+def test_trading_clock_counts_session_time_nights_and_agrees_with_the_scalar_owner() -> None:
+    import polars as pl
+
+    from data.calendar import TradingClock, nights_in_intervals, session_time_days
+
+    ny = ZoneInfo("America/New_York")
+    pairs = [
+        # Thursday 14:00 to Friday 12:00: 2 h + 2.5 h of session, one night
+        (dt.datetime(2026, 11, 19, 14, 0, tzinfo=ny), dt.datetime(2026, 11, 20, 12, 0, tzinfo=ny), 4.5, 1),
+        # Wednesday 15:00 over Thanksgiving to Friday's early close (13:00) and the weekend to Monday 10:00
+        (
+            dt.datetime(2026, 11, 25, 15, 0, tzinfo=ny),
+            dt.datetime(2026, 11, 30, 10, 0, tzinfo=ny),
+            1 + 3.5 + 0.5,
+            2,
+        ),
+        # from an evening to the next morning's open: nothing
+        (dt.datetime(2026, 11, 16, 18, 0, tzinfo=ny), dt.datetime(2026, 11, 17, 9, 30, tzinfo=ny), 0.0, 0),
+        # a position taken at the close holds over its night; one ending at the close does not
+        (dt.datetime(2026, 11, 16, 16, 0, tzinfo=ny), dt.datetime(2026, 11, 17, 9, 45, tzinfo=ny), 0.25, 1),
+        (dt.datetime(2026, 11, 16, 15, 0, tzinfo=ny), dt.datetime(2026, 11, 16, 16, 0, tzinfo=ny), 1.0, 0),
+    ]
+    utc = [
+        (a.astimezone(dt.UTC).replace(tzinfo=None), b.astimezone(dt.UTC).replace(tzinfo=None))
+        for a, b, *_ in pairs
+    ]
+    frame = pl.DataFrame(
+        {"a": [u[0] for u in utc], "b": [u[1] for u in utc]},
+        schema={"a": pl.Datetime("ns"), "b": pl.Datetime("ns")},
+    )
+    clock = TradingClock()
+    out = frame.select(
+        clock.elapsed_days(pl.col("a"), pl.col("b")).alias("days"),
+        clock.nights_between(pl.col("a"), pl.col("b")).alias("nights"),
+    )
+    for (start, end, hours, nights), days, got_nights in zip(pairs, out["days"], out["nights"], strict=True):
+        assert days * 6.5 == pytest.approx(hours, abs=1e-12)
+        assert session_time_days(start, end) == pytest.approx(days, abs=1e-15)
+        assert got_nights == nights
+        ns = np.array([int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9])
+        assert nights_in_intervals(ns).tolist() == [nights]

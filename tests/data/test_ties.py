@@ -16,7 +16,7 @@ import pytest
 
 from calibration.bars import bucket_mids
 from calibration.signs import lee_ready_signs, prevailing_mid
-from data.calendar import session_bounds
+from data.calendar import TradingClock, session_bounds
 from data.home import KappaHome
 from data.ingest import ingest
 from tca.prices import quote_at, time_weighted_mid
@@ -75,7 +75,7 @@ def test_the_last_quote_of_an_instant_is_the_state_everywhere(
     got = quote_at(at, quotes, "ts", "q", SESSIONS).select("symbol", "q_mid")
     assert dict(got.iter_rows()) == pytest.approx(MID)
     window = at.with_columns((pl.col("ts") + dt.timedelta(minutes=1)).alias("end"))
-    twap = time_weighted_mid(window, quotes, "ts", "end", "twap", SESSIONS).select("symbol", "twap")
+    twap = time_weighted_mid(window, quotes, "ts", "end", "twap", TradingClock()).select("symbol", "twap")
     assert dict(twap.iter_rows()) == pytest.approx(MID)
     # the day's close (the last quote of the day): the last of the tie
     assert dict(query(k, "SELECT symbol, close FROM daily")) == pytest.approx(MID)

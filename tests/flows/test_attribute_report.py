@@ -155,10 +155,25 @@ def multi_day(attributed: KappaHome, tmp_path_factory: pytest.TempPathFactory) -
     ])  # fmt: skip
     ingest(home, "orders", [orders])
     ingest(home, "fills", [_write_csv(root / "fills.csv", fills)])
+    _plan_as_the_nightly_does(home)
     attribute(date=LAST, home=str(home.root))
     got = _q(home, f"SELECT status, model_status, filled_shares FROM attribution WHERE order_id = '{MULTI}'")
     assert got == [("ok", "ok", MULTI_CHILD * len(MULTI_FILLS))]
     return home
+
+
+def _plan_as_the_nightly_does(home: KappaHome) -> None:
+    """Store the multi-day order's schedule in ``schedules`` as a nightly would: from its arrival, in
+    5-minute periods of session time, at its λ, with the latest calibration (the one it is judged with)."""
+    from flows.schedules import PERIODS_PER_DAY, ScheduleRequest, plan_schedule, save_plan
+
+    horizon = session_time_days(MULTI_ARRIVAL, MULTI_END)
+    req = ScheduleRequest(
+        shares=MULTI_CHILD * len(MULTI_FILLS), side="buy", horizon_days=horizon,
+        periods=max(1, round(PERIODS_PER_DAY * horizon)), risk_aversion=1e-6, symbol="BBB",
+        start=MULTI_ARRIVAL, order_id=MULTI,
+    )  # fmt: skip
+    save_plan(home, plan_schedule(home, req))
 
 
 PAGE_JS = """() => ({

@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from data.calendar import TradingClock
 from data.home import KappaHome
 from data.ingest import ingest
 from data.simulator import SimConfig, SymbolParams, write_dataset
@@ -134,7 +135,9 @@ def test_batches_of_one_symbol_give_the_rows_of_one_window(loaded: KappaHome) ->
     }
     batched = finish_calibration(plan, [calibrate_batch(b) for b in plan.batches])
     w = read_window(loaded, as_of, 5, 500)
-    whole = calibrate_window(MarketWindow(as_of, 5, w.sessions, w.quotes, w.trades, w.fills, w.daily))
+    whole = calibrate_window(
+        MarketWindow(as_of, 5, w.sessions, w.quotes, w.trades, w.fills, w.daily, TradingClock())
+    )
     assert batched.drop("window_start", "window_end").equals(whole)
     # with the fallback η of a symbol without fills taken from the other symbols (cross-section)
     no_fills = [replace(b, fills=b.fills.clear()) if b.symbols == ("BBB",) else b for b in plan.batches]

@@ -19,6 +19,7 @@ import polars as pl
 import pytest
 
 from calibration.estimates import MarketWindow, calibrate_window
+from data.calendar import TradingClock
 from data.home import KappaHome
 from data.market import read_window
 from data.simulator import SimConfig, SymbolParams, write_dataset
@@ -219,7 +220,9 @@ def test_nightly_writes_every_result_of_the_night(two_nights: KappaHome) -> None
     reasons = query(h, f"SELECT reason FROM calibrations WHERE as_of = '{day}'")
     assert all(str(r[0]).startswith("gamma: not_significant") for r in reasons), reasons
     w = read_window(h, day, LOOKBACK, 500)
-    whole = calibrate_window(MarketWindow(day, LOOKBACK, w.sessions, w.quotes, w.trades, w.fills, w.daily))
+    whole = calibrate_window(
+        MarketWindow(day, LOOKBACK, w.sessions, w.quotes, w.trades, w.fills, w.daily, TradingClock())
+    )
     from data.store import reader
 
     with reader(h) as con:

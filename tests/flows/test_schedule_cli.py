@@ -242,3 +242,25 @@ def test_the_printout_gives_exchange_times_round_lots_and_costs_in_usd_and_bps()
     assert f"{lots[1]:,.0f}" in text and f"{trades[0]:,.0f}" in text  # the lots, not fractional shares
     assert f"E = ${s['expected_cost_usd']:,.2f} ({s['expected_cost_bps']:,.2f} bps)" in text
     assert "round lots of 100 shares" in text
+
+
+def test_a_schedule_over_a_weekend_counts_the_night_in_v_and_plans_around_it() -> None:
+    """From Friday 27 Nov 2026 noon (an early close at 13:00) over 2 days in 4 periods of 3.25 h: the first
+    (to Monday 11:45) holds x_1 over the weekend, the third (Monday 15:00 to Tuesday 11:45) x_3 over Monday
+    night; V adds σ_night²·x_k² for each, and the optimum of E + λV (its first-order conditions, solved here
+    densely by hand) sells more before them."""
+    args = ["--shares", "1e5", "--side", "sell", "--horizon-days", "2", "--periods", "4",
+            "--sigma", "0.95", "--eta", "2.5e-6", "--gamma", "2.5e-7", "--epsilon", "0.0625",
+            "--risk-aversion", "1e-6", "--start", "2026-11-27T12:00-05:00"]  # fmt: skip
+    s = _json(*args, "--sigma-overnight", "1.5")
+    base = _json(*args)
+    assert s["parameters"]["nights"] == [1, 0, 1, 0]  # type: ignore[index]
+    tau, lam, et = 0.5, 1e-6, 2.5e-6 - 0.5 * 2.5e-7 * 0.5
+    w = np.array([0.95**2 * tau + 1.5**2, 0.95**2 * tau, 0.95**2 * tau + 1.5**2])  # x_1, x_3 wait a night
+    a = np.diag(2 + lam * w * tau / et) - np.eye(3, k=1) - np.eye(3, k=-1)
+    x = np.linalg.solve(a, np.array([1e5, 0.0, 0.0]))
+    np.testing.assert_allclose(s["holdings"][1:-1], x, rtol=1e-10)
+    assert s["variance_usd2"] == pytest.approx(float(np.sum(w * x**2)), rel=1e-12)
+    assert s["holdings"][1] < base["holdings"][1]  # type: ignore[index]
+    assert any("2 night(s)" in note for note in s["notes"])  # type: ignore[union-attr]
+    assert any("does not count (no σ_night)" in note for note in base["notes"])  # type: ignore[union-attr]

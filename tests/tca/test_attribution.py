@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 import pytest
 
+from data.calendar import TradingClock
 from tca.attribution import attribute_orders
 
 D = dt.date(2026, 11, 16)
@@ -18,7 +20,7 @@ def t(h: int, m: int, s: int = 0) -> dt.datetime:
 
 
 def _frames(side: str, filled: list[tuple[dt.datetime, float, float]], decision: float | None = 40.0,
-            mids: tuple[float, float] = (40.04, 40.08), quotes: bool = True) -> dict[str, pl.DataFrame]:  # fmt: skip
+            mids: tuple[float, float] = (40.04, 40.08), quotes: bool = True) -> dict[str, Any]:  # fmt: skip
     sgn = 1 if side == "buy" else -1
     m0, m1 = (40 + sgn * (m - 40) for m in mids)  # the sell mirrors the buy around 40
     orders = pl.DataFrame({
@@ -44,6 +46,7 @@ def _frames(side: str, filled: list[tuple[dt.datetime, float, float]], decision:
         "closes": pl.DataFrame({"symbol": ["X"], "close_mid_usd": [40.2]}),
         "params": pl.DataFrame(schema={"symbol": pl.String, "calibration_as_of": pl.Date, "sigma_usd": pl.Float64,
                                        "gamma": pl.Float64, "eta": pl.Float64, "epsilon_usd": pl.Float64}),
+        "clock": TradingClock(),
     }  # fmt: skip
 
 
@@ -95,7 +98,7 @@ def test_no_fills_and_fills_without_quotes() -> None:
     assert nodec["opportunity_usd"] == 0.0 and nodec["total_usd"] == pytest.approx(10.0 + 17.0)
 
 
-def _with_params(frames: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+def _with_params(frames: dict[str, Any]) -> dict[str, Any]:
     frames["params"] = pl.DataFrame(
         {"symbol": ["X"], "calibration_as_of": [dt.date(2026, 11, 13)], "sigma_usd": [0.5], "gamma": [1e-6],
          "eta": [2e-5], "epsilon_usd": [0.01]}

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from data.calendar import session_bounds
+from data.calendar import TradingClock, session_bounds
 from data.simulator import SimConfig, SymbolParams, simulate_days
 from tca.attribution import attribute_orders
 
@@ -34,6 +34,7 @@ def test_z_scores_of_orders_following_almgren_chriss_are_standard_normal() -> No
             d.fills.select("fill_id", "order_id", "ts", "price", "quantity", "fee_usd", "venue"),
             d.quotes, d.trades, session_bounds(d.date, d.date),
             pl.DataFrame({"symbol": list(d.close_mid), "close_mid_usd": list(d.close_mid.values())}), params,
+            TradingClock(),
         )  # fmt: skip
         ok = out.filter(pl.col("model_status") == "ok")
         assert ok.height >= 0.95 * out.filter(pl.col("filled_shares") > 0).height

@@ -11,9 +11,9 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from data.calendar import session_bounds
+from data.calendar import TradingClock, session_bounds
 from tca.attribution import attribute_orders
-from tca.prices import quote_at, time_weighted_mid
+from tca.prices import quote_at
 
 D1, D2 = dt.date(2026, 11, 16), dt.date(2026, 11, 17)
 SESSIONS = session_bounds(D1, D2)
@@ -40,19 +40,6 @@ def test_an_event_before_its_sessions_first_quote_has_no_mid() -> None:
     assert got == [pytest.approx(100.0), None, None, pytest.approx(110.0)]
 
 
-def test_twap_weighs_only_quoted_session_time() -> None:
-    """[Tue open, open + 1 h]: 1,798 s at 110 (the first second has no quote), then 1,801 s at 111."""
-    window = pl.DataFrame({"symbol": ["X"], "a": [OPEN2], "b": [OPEN2 + 3600 * S]}).with_columns(
-        pl.col("a", "b").cast(pl.Datetime("ns"))
-    )
-    got = time_weighted_mid(window, _quotes(), "a", "b", "twap", SESSIONS)["twap"][0]
-    assert got == pytest.approx((1798 * 110.0 + 1801 * 111.0) / 3599, rel=1e-12)
-    # over the night: Monday's last minute at 100 and Tuesday's first hour, not 17.5 hours of 100
-    night = window.with_columns(pl.lit(CLOSE1 - 60 * S).cast(pl.Datetime("ns")).alias("a"))
-    got = time_weighted_mid(night, _quotes(), "a", "b", "twap", SESSIONS)["twap"][0]
-    assert got == pytest.approx((60 * 100.0 + 1798 * 110.0 + 1801 * 111.0) / 3659, rel=1e-12)
-
-
 def _attribute(
     arrival: dt.datetime, fills: list[tuple[dt.datetime, float, float]], first_s: int = 1
 ) -> dict[str, object]:
@@ -71,7 +58,9 @@ def _attribute(
     params = pl.DataFrame(schema={"symbol": pl.String, "calibration_as_of": pl.Date, "sigma_usd": pl.Float64,
                                   "gamma": pl.Float64, "eta": pl.Float64, "epsilon_usd": pl.Float64})  # fmt: skip
     closes = pl.DataFrame({"symbol": ["X"], "close_mid_usd": [111.0]})
-    return attribute_orders(orders, f, _quotes(first_s), trades, SESSIONS, closes, params).row(0, named=True)
+    return attribute_orders(
+        orders, f, _quotes(first_s), trades, SESSIONS, closes, params, TradingClock()
+    ).row(0, named=True)
 
 
 def test_an_order_at_the_open_is_costed_against_its_sessions_first_quote_not_the_previous_close() -> None:

@@ -1,0 +1,75 @@
+"""Overnight risk: the standard deviation of the mid's change from one session's close to the next open.
+
+Almgren & Chriss (2000) count risk in trading time only. A position held across a close also bears the
+night's change (news, the opening auction), which session time does not see; Kappa measures it per symbol
+and adds σ_night²·x² to V for every close a position x waits over (see :mod:`tca.model` and
+:func:`schedule.costs.path_moments`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+MIN_NIGHTS = 2
+"""Fewer close-to-next-open pairs than this and σ_night is not estimated (null, with its count)."""
+
+OVERNIGHT_SCHEMA = {"symbol": pl.String, "sigma_overnight_usd": pl.Float64, "sigma_overnight_se_usd": pl.Float64,
+                    "sigma_overnight_nobs": pl.Int64}  # fmt: skip
+
+
+def overnight_sigma(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """σ_night per symbol from the closing and opening mids of consecutive sessions of the window.
+
+    Parameters
+    ----------
+    quotes
+        ``symbol, date, ts, bid, ask`` of the lookback window.
+    sessions
+        ``date`` of the window's sessions (consecutive sessions of the calendar that have quotes loaded).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``symbol, sigma_overnight_usd`` ($/share per night), ``sigma_overnight_se_usd``,
+        ``sigma_overnight_nobs`` (the nights observed).
+
+    Notes
+    -----
+    For each pair of consecutive sessions (i, i+1) in which the symbol was quoted,
+    d_i = mid_open(i+1) − mid_close(i) ($/share), with mid_close the mid in force at the session's last
+    quote time and mid_open the one at its first (of quotes tied at one instant, the last in row order).
+    A weekend or a holiday between the two sessions is one night. σ_night² = mean(d_i²) (no mean is
+    removed, as for realized variance); its standard error is sd(d_i²)/√n, and that of σ_night, by the
+    delta method, se(σ_night²)/(2σ_night). Null below ``MIN_NIGHTS`` nights.
+    """
+    if not quotes.height:
+        return pl.DataFrame(schema=OVERNIGHT_SCHEMA)
+    order = sessions.select("date").unique().sort("date").with_row_index("_i", offset=0)
+    mid = (pl.col("bid") + pl.col("ask")) / 2
+    day = (
+        quotes.group_by("symbol", "date", maintain_order=True)
+        .agg(
+            mid.filter(pl.col("ts") == pl.col("ts").min()).last().alias("_open"),
+            mid.filter(pl.col("ts") == pl.col("ts").max()).last().alias("_close"),
+        )
+        .join(order, on="date")
+    )
+    nxt = day.select("symbol", (pl.col("_i") - 1).alias("_i"), pl.col("_open").alias("_next_open"))
+    pairs = day.join(nxt, on=["symbol", "_i"]).with_columns(
+        (pl.col("_next_open") - pl.col("_close")).alias("_d")
+    )
+    rows: list[tuple[object, float | None, float | None, int]] = []
+    for (symbol,), g in sorted(pairs.partition_by("symbol", as_dict=True).items()):
+        d2 = g.sort("_i")["_d"].to_numpy() ** 2
+        n = d2.size
+        if n < MIN_NIGHTS:
+            rows.append((symbol, None, None, n))
+            continue
+        var = float(d2.mean())
+        sigma = math.sqrt(var)
+        se_var = float(np.std(d2, ddof=1)) / math.sqrt(n)
+        rows.append((symbol, sigma, se_var / (2 * sigma) if sigma > 0 else None, n))
+    return pl.DataFrame(rows, schema=OVERNIGHT_SCHEMA, orient="row")
