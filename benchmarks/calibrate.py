@@ -96,7 +96,7 @@ def run_kappa(home: Path) -> dict[str, float]:
     w = _window(home)
     t["read"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    signed = lee_ready_signs(w.trades, w.quotes)
+    signed = lee_ready_signs(w.trades, w.quotes, w.sessions)
     t["signs"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     mids = bucket_mids(w.quotes, w.sessions)
@@ -109,7 +109,7 @@ def run_kappa(home: Path) -> dict[str, float]:
     permanent_impact_by_symbol(lagged_flow(mids, signed, w.sessions))
     t["gamma"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    children = child_rates(w.fills, w.quotes, TradingClock())
+    children = child_rates(w.fills, w.quotes, w.sessions, TradingClock())
     for (_,), g in children.partition_by("symbol", as_dict=True).items():
         temporary_impact(g, 1.0, 1e6)
     t["eta"] = time.perf_counter() - t0

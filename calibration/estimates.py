@@ -129,7 +129,9 @@ def calibrate_symbols(
     with stage("realized"):
         realized = _realized_by_symbol(mids, window.quotes)
     with stage("signs"):
-        signed = lee_ready_signs(window.trades, window.quotes) if window.trades.height else None
+        signed = (
+            lee_ready_signs(window.trades, window.quotes, window.sessions) if window.trades.height else None
+        )
     with stage("gamma"):
         buckets = (
             impact_buckets(mids, signed, window.sessions) if signed is not None and mids is not None else None
@@ -144,7 +146,7 @@ def calibrate_symbols(
         children: dict[str, pl.DataFrame] = (
             {
                 str(k[0]): g
-                for k, g in child_rates(window.fills, window.quotes, window.clock)
+                for k, g in child_rates(window.fills, window.quotes, window.sessions, window.clock)
                 .partition_by("symbol", as_dict=True)
                 .items()
             }
@@ -336,9 +338,14 @@ def _fills_reason(temp: TemporaryFit | None) -> str:
     if temp.status == "insufficient_data":
         fills = f"{temp.nobs} own fill{'' if temp.nobs == 1 else 's'}"
         orders = f"{temp.orders} order{'' if temp.orders == 1 else 's'}"
+        left_out = (
+            f" ({temp.unquoted} more without a quote of their session before them, left out)"
+            if temp.unquoted
+            else ""
+        )
         if temp.nobs >= MIN_FILLS and temp.orders >= MIN_ORDERS:
-            return f"{fills} from {orders}, all at one trading rate"
-        return f"{fills} from {orders}; {MIN_FILLS} from {MIN_ORDERS} orders needed"
+            return f"{fills} from {orders}{left_out}, all at one trading rate"
+        return f"{fills} from {orders}{left_out}; {MIN_FILLS} from {MIN_ORDERS} orders needed"
     return f"own fills gave eta = {temp.eta:.2e}, epsilon = {temp.epsilon_usd:.4g} ({temp.status})"
 
 
@@ -346,7 +353,8 @@ def _temporary_columns(t: TemporaryFit) -> dict[str, object]:
     return {
         "epsilon_usd": t.epsilon_usd, "epsilon_se_usd": t.epsilon_se_usd,
         "fee_usd_per_share": t.fee_usd_per_share, "eta": t.eta, "eta_se": t.eta_se,
-        "eta_r2": t.r2, "eta_nobs": t.nobs, "eta_orders": t.orders, "eta_status": t.status, "beta": t.beta,
+        "eta_r2": t.r2, "eta_nobs": t.nobs, "eta_orders": t.orders, "eta_unquoted_fills": t.unquoted,
+        "eta_status": t.status, "beta": t.beta,
         "beta_se": t.beta_se, "eta_nl": t.eta_nl, "eta_nl_se": t.eta_nl_se, "power_r2": t.power_r2,
         "power_nobs": t.power_nobs, "power_status": t.power_status,
     }  # fmt: skip
@@ -459,6 +467,7 @@ CALIBRATION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "eta_r2": F,
     "eta_nobs": INT,
     "eta_orders": INT,
+    "eta_unquoted_fills": INT,
     "eta_status": S,
     "eta_source": S,
     "beta": F,

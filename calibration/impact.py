@@ -59,6 +59,8 @@ class TemporaryFit:
     power_r2: float
     power_nobs: int
     power_status: str
+    unquoted: int = 0
+    """Fills left out of both fits: no quote of their own session before them (see :func:`child_rates`)."""
 
 
 def newey_west_lags(n: int) -> int:
@@ -256,24 +258,31 @@ def kyle_lambda_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def child_rates(fills: pl.DataFrame, quotes: pl.DataFrame, clock: Clock) -> pl.DataFrame:
+def child_rates(
+    fills: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame, clock: Clock
+) -> pl.DataFrame:
     """Own fills with their prevailing mid, half spread, τ (days) and rate n/τ (shares/day).
 
-    ``fills`` needs ``order_id, symbol, side, ts, price, quantity, arrival_ts`` (``fee_usd`` optional). The
-    cost per share ``cost_usd`` = side·(price − mid) is positive when the trader pays. τ runs from the
-    order's previous fill (the first: from its arrival) in trading days of ``clock`` (session time: a child
-    that waited over a night is not credited with the night's hours).
+    ``fills`` needs ``order_id, symbol, side, ts, price, quantity, arrival_ts`` (``fee_usd`` optional);
+    ``sessions`` the ``open_ts, close_ts`` of the sessions the quotes fall in. The cost per share
+    ``cost_usd`` = side·(price − mid) is positive when the trader pays. τ runs from the order's previous
+    fill (the first: from its arrival) in trading days of ``clock`` (session time: a child that waited over
+    a night is not credited with the night's hours). The mid is that of the last quote strictly before the
+    fill in the fill's own session (:func:`calibration.signs.prevailing_mid`): a fill before its session's
+    first quote (an opening fill) keeps its row with ``mid`` and ``cost_usd`` null, so that
+    :func:`temporary_impact` leaves it out of the fit and counts it, rather than measuring it against the
+    previous session's closing quote (the night's gap taken as impact).
     """
     f = fills.sort("order_id", "ts").with_columns(
         pl.col("ts").shift(1).over("order_id").fill_null(pl.col("arrival_ts")).alias("_prev")
     )
     f = f.with_columns(clock.elapsed_days(pl.col("_prev"), pl.col("ts")).alias("tau_days")).drop("_prev")
-    f = prevailing_mid(f, quotes)
+    f = prevailing_mid(f, quotes, sessions)
     side = pl.when(pl.col("side") == "buy").then(1.0).otherwise(-1.0)
     return f.with_columns(
         (pl.col("quantity") / pl.col("tau_days")).alias("rate_shares_per_day"),
         (side * (pl.col("price") - pl.col("mid"))).alias("cost_usd"),
-    ).filter(pl.col("tau_days") > 0, pl.col("mid").is_not_null())
+    ).filter(pl.col("tau_days") > 0)
 
 
 def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float) -> TemporaryFit:
@@ -282,7 +291,8 @@ def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float
     Parameters
     ----------
     children
-        Output of :func:`child_rates` for one symbol.
+        Output of :func:`child_rates` for one symbol. Fills without a prevailing quote of their session
+        (``cost_usd`` null) are left out of the fits and counted in ``TemporaryFit.unquoted``.
     sigma_usd
         σ of the symbol ($/share/√day), to express the power law in units of σ.
     adv_shares
@@ -301,19 +311,20 @@ def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float
     """
     import statsmodels.api as sm
 
+    unquoted = children["cost_usd"].null_count()
     c = children.drop_nulls(["cost_usd", "rate_shares_per_day"])
     n, orders = c.height, c["order_id"].n_unique()
     nan = float("nan")
     if n < MIN_FILLS or orders < MIN_ORDERS or np.ptp(c["rate_shares_per_day"].to_numpy()) == 0:
-        return TemporaryFit(nan, nan, fee_per_share(c), nan, nan, nan, n, orders, "insufficient_data",
-                            nan, nan, nan, nan, nan, 0, "insufficient_data")  # fmt: skip
+        return TemporaryFit(nan, nan, fee_per_share(children), nan, nan, nan, n, orders, "insufficient_data",
+                            nan, nan, nan, nan, nan, 0, "insufficient_data", unquoted)  # fmt: skip
     x, y, w = (c[k].to_numpy() for k in ("rate_shares_per_day", "cost_usd", "quantity"))
     lin = sm.WLS(y, sm.add_constant(x, has_constant="add"), weights=w).fit(cov_type="HC1")
     eps, eta = float(lin.params[0]), float(lin.params[1])
     fixed = c["half_spread"].fill_null(eps).to_numpy() if "half_spread" in c.columns else np.full(n, eps)
     pw = power_law_impact(y - fixed, x, w, sigma_usd, adv_shares, MIN_FILLS)
     power = (pw.beta, pw.beta_se, pw.eta_nl, pw.eta_nl_se, pw.r2, pw.nobs, pw.status)
-    fee = fee_per_share(c)
+    fee = fee_per_share(children)
     status = "ok" if eta > 0 and eps >= 0 else "implausible_sign"
     return TemporaryFit(
         eps + fee,
@@ -326,6 +337,7 @@ def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float
         orders,
         status,
         *power,
+        unquoted,
     )
 
 

@@ -3,35 +3,55 @@
 Lee & Ready (1991), "Inferring Trade Direction from Intraday Data", J. Finance 46(2): a trade above the
 prevailing mid is a buy (+1), below it a sell (−1); a trade at the mid takes the sign of the last price
 change (tick rule). The prevailing quote is the last one strictly before the trade (no delay is applied:
-modern feeds time-stamp quotes and trades on one clock).
+modern feeds time-stamp quotes and trades on one clock), of the trade's own session: a quote never prevails
+across a session boundary (:func:`calibration.quote_prevails`), so a print at the open before the session's
+first quote takes the tick rule, and so does the tick rule itself look back no further than the session.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from calibration import sorted_by_symbol_time
+from calibration import quote_prevails, session_of, sorted_by_symbol_time
 
 
-def prevailing_mid(events: pl.DataFrame, quotes: pl.DataFrame) -> pl.DataFrame:
-    """``events`` (symbol, ts, ...) with ``mid`` and ``half_spread`` of the last quote strictly before ``ts``.
+def prevailing_mid(events: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """``events`` (symbol, ts, ...) with ``mid`` and ``half_spread`` of the last quote strictly before ``ts``
+    in the same session, sorted by symbol and ``ts``.
 
-    Events with no earlier quote get nulls. Both frames need ``symbol`` and ``ts``; quotes need ``bid``, ``ask``.
+    Parameters
+    ----------
+    events
+        ``symbol, ts`` (UTC) and any other columns (kept).
+    quotes
+        ``symbol, ts, bid, ask``; of quotes tied on one time, the last in row order is the state in force.
+    sessions
+        ``open_ts, close_ts`` of the sessions the quotes fall in.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``events`` with ``mid`` = (bid + ask)/2 and ``half_spread`` = (ask − bid)/2 ($/share); both null where
+        no quote of the event's session precedes it (see :func:`calibration.quote_prevails`).
     """
     q = sorted_by_symbol_time(
         quotes.select(
             "symbol",
-            "ts",
+            pl.col("ts").alias("_qts"),
             ((pl.col("bid") + pl.col("ask")) / 2).alias("mid"),
             ((pl.col("ask") - pl.col("bid")) / 2).alias("half_spread"),
-        )
+        ),
+        "_qts",
     )
-    return sorted_by_symbol_time(events).join_asof(
-        q, on="ts", by="symbol", strategy="backward", allow_exact_matches=False, check_sortedness=False
-    )
+    j = sorted_by_symbol_time(events).join_asof(
+        q, left_on="ts", right_on="_qts", by="symbol", strategy="backward", allow_exact_matches=False,
+        check_sortedness=False,
+    )  # fmt: skip
+    same = quote_prevails(j["_qts"], j["ts"], sessions)
+    return j.with_columns(pl.when(same).then(pl.col(c)).alias(c) for c in ("mid", "half_spread")).drop("_qts")
 
 
-def lee_ready_signs(trades: pl.DataFrame, quotes: pl.DataFrame) -> pl.DataFrame:
+def lee_ready_signs(trades: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """Trades with ``mid`` (prevailing) and ``sign`` (+1 buy, −1 sell, null if undeterminable).
 
     Parameters
@@ -40,15 +60,24 @@ def lee_ready_signs(trades: pl.DataFrame, quotes: pl.DataFrame) -> pl.DataFrame:
         ``symbol, ts, price, size`` (and any other columns, kept).
     quotes
         ``symbol, ts, bid, ask``.
+    sessions
+        ``open_ts, close_ts`` of the sessions the trades and quotes fall in.
 
     Notes
     -----
-    Quote rule: sign = sgn(price − mid). Tick rule, where price = mid or no quote prevails: the sign of the
-    last non-zero price change of the same symbol (Lee & Ready 1991, section III). A trade with neither
-    gets a null sign and does not count in signed volume.
+    Quote rule: sign = sgn(price − mid) against the prevailing quote of the trade's session
+    (:func:`prevailing_mid`). Tick rule, where price = mid or no quote of the session prevails (a print
+    at the open, before the first quote): the sign of the last non-zero price change of the same symbol in
+    the same session (Lee & Ready 1991, section III); the first prints of a session are not compared with
+    the previous session's, whose difference is the night's move, not the trade's side. A trade with
+    neither gets a null sign and does not count in signed volume.
     """
-    t = prevailing_mid(trades, quotes)  # sorted by symbol and time: each symbol is one run of rows
-    run = (pl.col("symbol") != pl.col("symbol").shift(1)).fill_null(True).cum_sum()
+    t = prevailing_mid(trades, quotes, sessions)  # sorted by symbol and time: each symbol is one run of rows
+    t = t.with_columns(session_of(t["ts"], sessions).alias("_session"))
+    new_run = (pl.col("symbol") != pl.col("symbol").shift(1)) | pl.col("_session").ne_missing(
+        pl.col("_session").shift(1)
+    )
+    run = new_run.fill_null(True).cum_sum()
     change = pl.when(run == run.shift(1)).then(pl.col("price") - pl.col("price").shift(1))
     tick = pl.when(change > 0).then(1).when(change < 0).then(-1).otherwise(None).cast(pl.Int8)
     # the last tick of the same symbol: fill forward, and forget a tick carried over from another symbol
@@ -66,5 +95,5 @@ def lee_ready_signs(trades: pl.DataFrame, quotes: pl.DataFrame) -> pl.DataFrame:
         t.with_columns(run.alias("_run"), tick.alias("_tick"))
         .with_columns(pl.when(pl.col("_tick").is_not_null()).then(pl.col("_run")).alias("_tick_run"))
         .with_columns(pl.coalesce(quote, last_tick).alias("sign"))
-        .drop("_run", "_tick", "_tick_run")
+        .drop("_run", "_tick", "_tick_run", "_session")
     )

@@ -33,13 +33,39 @@ class MissingColumnError(InputError):
 
 
 class DatabaseBusyError(KappaError, RuntimeError):
-    """Another process holds the DuckDB file (DuckDB locks the whole file, even against readers)."""
+    """Another process holds the DuckDB file (DuckDB locks the whole file: a writer against everyone, a
+    reader against writers).
 
-    def __init__(self, path: str, waited_s: float) -> None:
+    ``holder`` describes the process that holds the lock, as DuckDB names it (see
+    :func:`data.store.lock_holder`); ``holder_reads`` is True where it holds the file to read (then only
+    writes wait for it), False where it writes, None where unknown.
+    """
+
+    def __init__(
+        self, path: str, waited_s: float, holder: str | None = None, holder_reads: bool | None = None,
+        kappa: bool = False,
+    ) -> None:  # fmt: skip
         self.db_path = path
-        super().__init__(
-            f"a Kappa job is writing to {path} (waited {waited_s:.0f} s); try again when it has finished"
-        )
+        self.holder, self.holder_reads = holder, holder_reads
+        who = f" ({holder})" if holder else ""
+        if holder_reads:
+            what = "a Kappa command" if kappa else "another process"
+            message = (
+                f"{what}{who} has {path} open for reading, and DuckDB lets no one write while a reader holds "
+                f"the file (waited {waited_s:.0f} s): close that connection (a notebook, a BI tool, "
+                "duckdb -readonly, kappa sql) and run again"
+            )
+        elif kappa or holder is None:
+            message = (
+                f"a Kappa job{who} is writing to {path} (waited {waited_s:.0f} s); "
+                "try again when it has finished"
+            )
+        else:
+            message = (
+                f"another process{who} is writing to {path} (waited {waited_s:.0f} s); "
+                "try again when it has finished"
+            )
+        super().__init__(message)
 
 
 class DatabaseMissingError(KappaError, FileNotFoundError):

@@ -2,8 +2,9 @@
 
 A load never touches a live file. Clean rows are staged per session date; each staged date is merged with
 the date's current file into a *new* file (rows of the symbols the load brings replace that symbol's rows
-for the date; other symbols are kept), sorted by ``symbol, ts`` (then the other columns) so that the same
-inputs give the same file.
+for the date; other symbols are kept), sorted by ``symbol, ts`` and, among rows tied on both, in the order
+of the files (file, then row): within one timestamp the file's order is the order of events, and the last
+row of an instant is the state in force after it. The same inputs give the same file.
 
 The common case, a date not yet in the lake whose rows arrive in that order (exchange files come sorted by
 symbol and time), skips the staging: :class:`DirectWriter` writes the rows straight to the new file as they
@@ -89,9 +90,10 @@ class OutOfLakeOrder(Exception):
 
 
 def lake_order(table: str) -> list[str]:
-    """The sort key of a lake file: ``symbol, ts``, then the other input columns (ascending, nulls last)."""
-    cols = [c for c, _ in MARKET_COLUMNS[table] if c not in ("date", FLAG)]
-    return cols
+    """The sort key of a lake file: ``symbol, ts``; rows tied on it keep the order of the files (a stable
+    sort, never by the other columns: the file's order within an instant is the order of events)."""
+    cols = [c for c, _ in MARKET_COLUMNS[table]]
+    return cols[:2]
 
 
 _ROW_GROUP_ROWS = 122_880  # DuckDB's row group, so both ways prune by symbol alike
@@ -108,7 +110,7 @@ def _strictly_by_symbol_time(rows: pl.DataFrame) -> bool:
 class DirectWriter:
     """Writes validated rows of a market table straight to new lake files, one per session date.
 
-    Each batch is sorted by :func:`lake_order`; the stream is in lake order if every batch starts at or after
+    Each batch is sorted stably by :func:`lake_order`; the stream is in lake order if every batch starts at or after
     where the previous one of its date ended. :meth:`write` raises :class:`OutOfLakeOrder` (then call
     :meth:`abort`) when a batch starts before that, when a date already has a lake file (its other symbols
     would have to be merged), or when a key repeats (the first occurrence in file order must win, which only
@@ -146,7 +148,7 @@ class DirectWriter:
                 for c, t in self.dtypes.items()
             )
             if not _strictly_by_symbol_time(part):  # else it is in lake order already (no two rows tie)
-                part = part.sort(self.order, nulls_last=True, maintain_order=True)
+                part = part.sort(self.order, maintain_order=True)  # stable: ties keep the file's order
             first, last = part.row(0), part.row(part.height - 1)
             previous = self._last.get(day)
             if previous is not None and self._order_key(first) < self._order_key(previous):
@@ -263,7 +265,8 @@ def merge_partition(
     """Write the new file of ``table`` for ``day``: staged rows replace the current rows of their symbols.
 
     Duplicate keys among the staged rows (e.g. a repeated ``trade_id``) keep their first occurrence; the rest
-    are returned as quarantine rows.
+    are returned as quarantine rows. Rows tied on ``symbol, ts`` keep their order: staged rows that of the
+    load's files (``file_index, row_number``), kept rows that of the current file.
     """
     cols = [c for c, _ in MARKET_COLUMNS[table]]
     out = partition_path(home, table, day, run_id)
@@ -289,16 +292,18 @@ def merge_partition(
             new_rows = "staged"
         select = ", ".join(cols)
         staged_select = ", ".join("NULL::VARCHAR AS flag" if c == FLAG else c for c in cols)
-        parts = [f"SELECT {staged_select} FROM {new_rows}"]
+        # the symbols of the two parts are disjoint: (_seq1, _seq2) orders the ties of each by its own file
+        parts = [f"SELECT {staged_select}, file_index AS _seq1, row_number AS _seq2 FROM {new_rows}"]
         if current is not None:
             current_select = select if has_flag_column(current) else staged_select
             parts.append(
-                f"""SELECT {current_select} FROM read_parquet({quote_literal(current)})
+                f"""SELECT {current_select}, file_row_number AS _seq1, 0 AS _seq2
+                    FROM read_parquet({quote_literal(current)}, file_row_number = true)
                     WHERE symbol NOT IN (SELECT DISTINCT symbol FROM staged)"""
             )
         union = " UNION ALL ".join(parts)
         con.execute(
-            f"COPY (SELECT * FROM ({union}) ORDER BY {', '.join(lake_order(table))}) "
+            f"COPY (SELECT {select} FROM ({union}) ORDER BY {', '.join(lake_order(table))}, _seq1, _seq2) "
             f"TO {quote_literal(str(out))} (FORMAT parquet, COMPRESSION zstd)"
         )
         row = first_row(
@@ -333,21 +338,26 @@ def daily_from_intraday(
 
     ``open``, ``high``, ``low``, ``close`` are of the quoted mid (bid + ask) / 2 over the session, ``close``
     the last mid at or before the close; ``volume`` is the sum of trade sizes (shares). A symbol with trades
-    but no quotes gets ``close`` from its last trade price. Rows a cleaning rule flags are left out.
+    but no quotes gets ``close`` from its last trade price. Rows a cleaning rule flags are left out. Of rows
+    tied on the first or last time, the first (``open``) or last (``close``) in the file's order counts (see
+    the module's docstring).
     """
     con = _merge_connection(home)
     try:
         q = (
-            f"""SELECT symbol, arg_min((bid + ask) / 2, ts) AS open, max((bid + ask) / 2) AS high,
-                min((bid + ask) / 2) AS low, arg_max((bid + ask) / 2, ts) AS close
-                FROM read_parquet({quote_literal(quotes)}) {_clean_rows(quotes)} GROUP BY symbol"""
+            f"""SELECT symbol, first((bid + ask) / 2 ORDER BY ts, file_row_number) AS open,
+                max((bid + ask) / 2) AS high, min((bid + ask) / 2) AS low,
+                last((bid + ask) / 2 ORDER BY ts, file_row_number) AS close
+                FROM read_parquet({quote_literal(quotes)}, file_row_number = true) {_clean_rows(quotes)}
+                GROUP BY symbol"""
             if quotes
             else "SELECT NULL::VARCHAR symbol, NULL::DOUBLE open, NULL::DOUBLE high, NULL::DOUBLE low, "
             "NULL::DOUBLE close WHERE false"
         )
         t = (
-            f"""SELECT symbol, sum(size) AS volume, arg_max(price, ts) AS last_price
-                FROM read_parquet({quote_literal(trades)}) {_clean_rows(trades)} GROUP BY symbol"""
+            f"""SELECT symbol, sum(size) AS volume, last(price ORDER BY ts, file_row_number) AS last_price
+                FROM read_parquet({quote_literal(trades)}, file_row_number = true) {_clean_rows(trades)}
+                GROUP BY symbol"""
             if trades
             else "SELECT NULL::VARCHAR symbol, NULL::DOUBLE volume, NULL::DOUBLE last_price WHERE false"
         )

@@ -217,6 +217,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE calibrations ADD COLUMN kyle_lambda_r2 DOUBLE;
     ALTER TABLE calibrations ADD COLUMN kyle_lambda_nobs BIGINT;
     """,
+    # own fills the ε/η regression left out for want of a quote of their own session before them
+    """
+    ALTER TABLE calibrations ADD COLUMN eta_unquoted_fills BIGINT;
+    """,
 ]
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {

@@ -1,8 +1,10 @@
 """Connections to the DuckDB file: a brief writer, patient readers, and transactions.
 
-DuckDB locks the whole file: while one process writes, no other process can even read it. So writers hold
-the connection only for the commit of work prepared elsewhere, and both readers and writers wait a little
-for a busy file before saying clearly that a job is writing (:class:`DatabaseBusyError`).
+DuckDB locks the whole file: while one process writes, no other process can even read it, and while one
+process reads (a notebook's connection, a BI tool, ``duckdb -readonly``, ``kappa sql``), no other can write.
+So writers hold the connection only for the commit of work prepared elsewhere, and both readers and writers
+wait a little for a busy file before saying clearly which process holds it and whether it reads or writes
+(:class:`DatabaseBusyError`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
+import os
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,6 +35,35 @@ def _is_lock_error(exc: Exception) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
+_HOLDER = re.compile(r"lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_holder(message: str, *, read_only: bool) -> tuple[str | None, bool | None, bool]:
+    """Who holds the lock that DuckDB refused, from its error ``message``: a description of the process,
+    whether it holds the file to read, and whether it is Kappa's.
+
+    DuckDB's message names the holder's program and PID ("Conflicting lock is held in /usr/bin/python3
+    (PID 4242)"); its command line is read from ``/proc/PID/cmdline`` where the system has one (Linux),
+    else the program stands for it. A write refused while read-only access would be granted ("you would
+    be able to open this database in read-only mode") means the holder only reads; a read refused means it
+    writes. Kappa's own processes run ``kappa`` or a module of ``flows``.
+    """
+    reads = False if read_only else "read-only mode" in message
+    found = _HOLDER.search(message)
+    if found is None:
+        return None, reads, False
+    pid, argv = found["pid"], [found["program"]]
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a] or argv
+    except OSError:
+        pass
+    kappa = any(os.path.basename(a) == "kappa" or a.startswith("flows.") for a in argv[:4])
+    command = " ".join(" ".join([os.path.basename(argv[0]), *argv[1:]]).split())  # one line
+    command = command if len(command) <= 120 else command[:119] + "…"
+    return f"PID {pid}: {command}", reads, kappa
+
+
 def _connect(home: KappaHome, *, read_only: bool, wait_s: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + wait_s
     config: dict[str, str | bool | int | float | list[str]] = {"temp_directory": str(home.tmp)}
@@ -41,7 +74,8 @@ def _connect(home: KappaHome, *, read_only: bool, wait_s: float) -> duckdb.DuckD
             if not _is_lock_error(exc):
                 raise
             if time.monotonic() >= deadline:
-                raise DatabaseBusyError(str(home.db_path), wait_s) from None
+                holder, reads, kappa = lock_holder(str(exc), read_only=read_only)
+                raise DatabaseBusyError(str(home.db_path), wait_s, holder, reads, kappa) from None
             time.sleep(_POLL_S)
 
 

@@ -322,7 +322,8 @@ def validate_batch(
     if spec.market:
         parsed = parsed.with_columns(session_date_expr(pl.col("ts__v"), calendar).alias("date__v"))
         every = all_session_bounds(calendar).lazy()  # a few thousand rows: cheaper than finding the dates
-        parsed = parsed.join(every, left_on="date__v", right_on="date", how="left")
+        # the rows keep the file's order: within one timestamp it is the order of events
+        parsed = parsed.join(every, left_on="date__v", right_on="date", how="left", maintain_order="left")
         ts = pl.col("ts__v")
         outside = pl.col("open_ts").is_null() | (ts < pl.col("open_ts")) | (ts > pl.col("close_ts"))
         rules.append(("outside_session", "ts", ts.is_not_null() & outside))

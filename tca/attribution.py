@@ -13,7 +13,15 @@ import polars as pl
 from calibration import Clock
 from tca import TRADING_MINUTES_PER_DAY, side_sign
 from tca.model import realized_path_moments
-from tca.prices import market_vwap, prepared_quotes, prepared_trades, quote_at, time_weighted_mid
+from tca.prices import (
+    market_vwap,
+    opening_quote,
+    prepared_quotes,
+    prepared_trades,
+    quote_at,
+    session_end,
+    time_weighted_mid,
+)
 from tca.shortfall import COMPONENTS, implementation_shortfall, slippage_bps
 
 MARKOUT_MINUTES = (1, 5, 30)
@@ -42,7 +50,8 @@ def attribute_orders(
     quotes, trades
         The market around the orders (``symbol, ts, bid, ask`` and ``symbol, ts, price, size``).
     sessions
-        ``date, open_ts, close_ts`` of the sessions the fills fall in (markouts stop at the close).
+        ``date, open_ts, close_ts`` of every session from the first arrival to the day attributed: a quote
+        prevails only inside its own session (``tca.prices``), and markouts stop at the close.
     closes
         ``symbol, close_mid_usd`` for the day attributed.
     params
@@ -65,7 +74,7 @@ def attribute_orders(
     trades = prepared_trades(trades.with_columns(pl.col("ts").cast(ns)))
     sessions = sessions.with_columns(pl.col("open_ts", "close_ts").cast(ns))
     f = fills.join(o.select("order_id", "symbol", "side", "arrival_ts"), on="order_id")
-    f = quote_at(f, quotes, "ts", "fill", strict=True)
+    f = quote_at(f, quotes, "ts", "fill", sessions, strict=True)
     per = f.group_by("order_id").agg(
         pl.col("quantity").sum().alias("filled_shares"),
         ((pl.col("price") * pl.col("quantity")).sum() / pl.col("quantity").sum()).alias("fill_vwap_usd"),
@@ -94,8 +103,15 @@ def attribute_orders(
         pl.col("fills").fill_null(0),
     )
     a = a.with_columns(pl.coalesce("last_fill_ts", "end_ts").alias("_active_end"))
-    a = quote_at(a, quotes, "arrival_ts", "arrival").rename({"arrival_mid": "arrival_mid_usd"})
-    a = quote_at(a, quotes, "end_ts", "end").rename({"end_mid": "end_mid_usd"})
+    a = quote_at(a, quotes, "arrival_ts", "arrival", sessions)
+    # arrived before its session's first quote (before the open, or at it): the first mid it could trade at
+    a = opening_quote(a, quotes, "arrival_ts", "_opening", sessions).with_columns(
+        pl.col("arrival_mid").is_null().alias("_opening_arrival"),
+        pl.coalesce("arrival_mid", "_opening_mid").alias("arrival_mid_usd"),
+    )
+    # an end after the close is marked at the session's closing quote, never at the next session's
+    a = session_end(a, "end_ts", sessions, "_end_mark")
+    a = quote_at(a, quotes, "_end_mark", "end", sessions).rename({"end_mid": "end_mid_usd"})
     a = market_vwap(a, trades, "arrival_ts", "end_ts", "interval").rename(
         {"interval_vwap": "interval_vwap_usd"}
     )
@@ -133,6 +149,8 @@ def attribute_orders(
         .then(pl.lit("no_quotes"))
         .when(pl.col("_unquoted_fill"))
         .then(pl.lit("partial_quotes"))
+        .when(pl.col("_opening_arrival"))
+        .then(pl.lit("opening_quote"))
         .otherwise(pl.lit("ok"))
         .alias("status"),
         pl.when(pl.col("calibration_as_of").is_null())
@@ -168,7 +186,7 @@ def _markouts(a: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> 
         a = a.with_columns(
             (pl.col("last_fill_ts") + pl.duration(minutes=m)).cast(pl.Datetime("ns")).alias(col)
         )
-        a = quote_at(a.with_columns(pl.col(col).fill_null(pl.col("arrival_ts"))), quotes, col, col)
+        a = quote_at(a.with_columns(pl.col(col).fill_null(pl.col("arrival_ts"))), quotes, col, col, sessions)
         a = a.with_columns(
             pl.when(pl.col("last_fill_ts").is_not_null() & (pl.col(col) <= pl.col("_close")))
             .then(s * (pl.col("fill_vwap_usd") - pl.col(f"{col}_mid")) / pl.col("fill_vwap_usd") * 1e4)

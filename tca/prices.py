@@ -7,13 +7,19 @@ The market side is prepared once (sorted by symbol and time, as lake files alrea
 symbol gets a code in sort order, and each row the key code·span + (ts − t₀), which increases through the
 frame. An as-of join by symbol is then one merge on that integer key (no hashing of symbols per join); a
 match from another symbol's rows (an event before its symbol's first row) is discarded.
+
+A quote prevails only inside its own session (:func:`calibration.quote_prevails`): an event after the close
+or before its session's first quote (an order arriving before the open, an opening fill) has no mid, never
+the previous session's closing one; and among quotes tied on one time, the last in row order (the file's)
+is the state in force.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-from calibration import Clock, sorted_by_symbol_time
+from calibration import Clock, quote_prevails, session_of, sorted_by_symbol_time
 
 _INT64_HEADROOM = 2**62
 
@@ -89,17 +95,66 @@ def prepared_quotes(quotes: pl.DataFrame) -> pl.DataFrame:
 
 
 def quote_at(
-    events: pl.DataFrame, quotes: pl.DataFrame, at: str, prefix: str, *, strict: bool = False
+    events: pl.DataFrame,
+    quotes: pl.DataFrame,
+    at: str,
+    prefix: str,
+    sessions: pl.DataFrame,
+    *,
+    strict: bool = False,
 ) -> pl.DataFrame:
     """``events`` with ``{prefix}_mid`` and ``{prefix}_half_spread`` of the quote prevailing at column ``at``.
 
     ``strict`` takes the last quote strictly before (a fill's own quote update comes after it); otherwise
-    a quote at the same instant counts. Null where no quote precedes.
+    a quote at the same instant counts. ``sessions`` (``open_ts, close_ts``) bound where a quote prevails:
+    null where no quote of the event's own session precedes it (see the module's docstring).
     """
     q = prepared_quotes(quotes)
-    return _asof(
-        events, q, at, "_qts", {"_mid": f"{prefix}_mid", "_half": f"{prefix}_half_spread"}, strict=strict
-    )
+    cols = {"_mid": f"{prefix}_mid", "_half": f"{prefix}_half_spread", "_qts": "_quote_ts"}
+    out = _asof(events, q, at, "_qts", cols, strict=strict)
+    same = quote_prevails(out["_quote_ts"], out[at], sessions)
+    return out.with_columns(
+        pl.when(same).then(pl.col(c)).alias(c) for c in (f"{prefix}_mid", f"{prefix}_half_spread")
+    ).drop("_quote_ts")
+
+
+def opening_quote(
+    events: pl.DataFrame, quotes: pl.DataFrame, at: str, prefix: str, sessions: pl.DataFrame
+) -> pl.DataFrame:
+    """``events`` with ``{prefix}_mid`` of the first quote at or after column ``at`` in the session that holds
+    ``at``, or, for a time between sessions (before an open), in the next session; null where that session
+    has none. For an event with no prevailing quote of its own (an order that arrived before the open, or
+    at the open before the first quote): the first mid it could have traded against (of quotes tied on that
+    first time, the last)."""
+    q = prepared_quotes(quotes)
+    j = events.sort("symbol", at).join_asof(
+        q.select("symbol", "_qts"), left_on=at, right_on="_qts", by="symbol", strategy="forward",
+        check_sortedness=False,
+    )  # fmt: skip
+    s = sessions.sort("open_ts")
+    closes = s["close_ts"].cast(pl.Datetime("ns")).dt.epoch("ns").to_numpy()
+    t = j[at].cast(pl.Datetime("ns")).dt.epoch("ns")
+    upcoming = np.searchsorted(closes, t.fill_null(0).to_numpy(), side="left")  # the first close ≥ at
+    held = session_of(j["_qts"], s) == pl.Series(upcoming, dtype=pl.Int64)
+    same = held.fill_null(False) & t.is_not_null()
+    first = j.with_columns(pl.when(same).then(pl.col("_qts")).alias("_first_qts")).drop("_qts")
+    return quote_at(first, q, "_first_qts", prefix, sessions).drop("_first_qts")
+
+
+def session_end(events: pl.DataFrame, at: str, sessions: pl.DataFrame, name: str) -> pl.DataFrame:
+    """``events`` with ``name`` = ``at``, or the close of the last session opened at or before it where
+    ``at`` falls after that close (in the night, or beyond the ``sessions`` given): the time whose
+    prevailing quote is the market's last state at ``at``. Null before the first session."""
+    s = sessions.sort("open_ts")
+    opens = s["open_ts"].cast(pl.Datetime("ns")).dt.epoch("ns").to_numpy()
+    closes = s["close_ts"].cast(pl.Datetime("ns"))
+    t = events[at].cast(pl.Datetime("ns"))
+    k = pl.Series(np.searchsorted(opens, t.dt.epoch("ns").fill_null(0).to_numpy(), side="right") - 1)
+    last_close = closes.gather(k.clip(0)) if closes.len() else t.clear().extend_constant(None, t.len())
+    bounded = pl.select(
+        pl.when(k >= 0).then(pl.min_horizontal(t, last_close)).cast(pl.Datetime("ns"))
+    ).to_series()
+    return events.with_columns(bounded.alias(name))
 
 
 def _within_symbol(values: dict[str, pl.Expr]) -> list[pl.Expr]:

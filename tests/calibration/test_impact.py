@@ -32,6 +32,9 @@ from tests.calibration.conftest import simulate_window
 KYLE = SymbolParams("KYLE", 30.0, 0.25, 2e-6, 3e-6, 0.01, 600_000, quotes_per_day=2_000)
 OWN = SymbolParams("OWN", 60.0, 1.2, 5e-7, 4e-6, 0.03, 500_000, quotes_per_day=2_000)
 T0 = dt.datetime(2026, 11, 16, 15, 0)
+SESSIONS = pl.DataFrame(
+    {"open_ts": [dt.datetime(2026, 11, 16, 14, 30)], "close_ts": [dt.datetime(2026, 11, 16, 21, 0)]}
+).cast(pl.Datetime("ns"))
 
 
 def _ts(seconds: float) -> dt.datetime:
@@ -49,7 +52,7 @@ def test_the_tick_rule_never_carries_a_tick_from_another_symbol() -> None:
         "size": [100.0] * 5,
     })  # fmt: skip
     for order in (trades, trades.reverse()):
-        signed = lee_ready_signs(order, quotes).sort("symbol", "ts")
+        signed = lee_ready_signs(order, quotes, SESSIONS).sort("symbol", "ts")
         assert signed["sign"].to_list() == [-1, 1, None, None, None]
 
 
@@ -62,7 +65,7 @@ def test_lee_ready_quote_rule_then_tick_rule() -> None:
         "price": [10.2, 10.0, 10.1, 10.15, 10.15, 10.1],
         "size": [100.0] * 6,
     })  # fmt: skip
-    signed = lee_ready_signs(trades, quotes).sort("ts")
+    signed = lee_ready_signs(trades, quotes, SESSIONS).sort("ts")
     # above mid, below mid, at mid after a rise (10.0 -> 10.1: tick up), above, zero tick: keep +1; the last
     # trade prints at the quote stamped at the same instant, which is not yet prevailing (mid 10.1): at mid,
     # after a fall 10.15 -> 10.1: −1
@@ -72,9 +75,9 @@ def test_lee_ready_quote_rule_then_tick_rule() -> None:
 
 def test_lee_ready_is_sign_symmetric() -> None:
     w = simulate_window((KYLE,), dt.date(2026, 11, 2), 2, orders_per_symbol_day=0)
-    s = lee_ready_signs(w.trades, w.quotes)
+    s = lee_ready_signs(w.trades, w.quotes, w.sessions)
     mirror_q = w.quotes.with_columns((100 - pl.col("ask")).alias("bid"), (100 - pl.col("bid")).alias("ask"))
-    m = lee_ready_signs(w.trades.with_columns((100 - pl.col("price")).alias("price")), mirror_q)
+    m = lee_ready_signs(w.trades.with_columns((100 - pl.col("price")).alias("price")), mirror_q, w.sessions)
     assert (s["sign"] == -m["sign"]).all()
     assert s["sign"].null_count() == 0
 
@@ -84,7 +87,9 @@ def test_kyle_lambda_within_two_standard_errors_of_a_permanent_only_gamma() -> N
     fits = {}
     for days in (10, 40):
         w = simulate_window((KYLE,), dt.date(2026, 8, 3), days, orders_per_symbol_day=0, seed=days)
-        b = impact_buckets(bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes), w.sessions)
+        b = impact_buckets(
+            bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes, w.sessions), w.sessions
+        )
         fits[days] = kyle_lambda(b)
     for fit in fits.values():
         assert fit.status == "ok"
@@ -104,7 +109,7 @@ def own_window():
 
 
 def test_epsilon_and_eta_within_10_percent_of_truth(own_window) -> None:
-    children = child_rates(own_window.fills, own_window.quotes, own_window.clock)
+    children = child_rates(own_window.fills, own_window.quotes, own_window.sessions, own_window.clock)
     fit = temporary_impact(children, OWN.sigma_usd, OWN.adv_shares)
     assert fit.status == "ok" and fit.nobs == own_window.fills.height
     assert fit.epsilon_usd == pytest.approx(OWN.epsilon_usd, rel=0.10)
@@ -131,7 +136,7 @@ def test_noisy_fills_give_eta_and_epsilon_within_three_standard_errors() -> None
 
 
 def test_buys_and_sells_give_the_same_estimates(own_window) -> None:
-    children = child_rates(own_window.fills, own_window.quotes, own_window.clock)
+    children = child_rates(own_window.fills, own_window.quotes, own_window.sessions, own_window.clock)
     mirrored = children.with_columns(
         pl.when(pl.col("side") == "buy").then(pl.lit("sell")).otherwise(pl.lit("buy")).alias("side"),
         (2 * pl.col("mid") - pl.col("price")).alias("price"),
@@ -275,7 +280,9 @@ def test_vectorised_kyle_lambda_equals_statsmodels_per_symbol() -> None:
 
     syms = random_universe(12, seed=5, quotes_per_day=1_500, adv_scale=0.5)
     w = simulate_window(syms, dt.date(2026, 11, 2), 6, orders_per_symbol_day=1, seed=8)
-    b = impact_buckets(bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes), w.sessions)
+    b = impact_buckets(
+        bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes, w.sessions), w.sessions
+    )
     vec = kyle_lambda_by_symbol(b)
     assert vec.height == 12
     for r in vec.iter_rows(named=True):
@@ -289,11 +296,15 @@ def test_vectorised_kyle_lambda_equals_statsmodels_per_symbol() -> None:
 def test_epsilon_includes_fees_per_share(own_window) -> None:
     fills = own_window.fills.with_columns((pl.col("quantity") * 0.0015).alias("fee_usd"))
     fit = temporary_impact(
-        child_rates(fills, own_window.quotes, own_window.clock), OWN.sigma_usd, OWN.adv_shares
+        child_rates(fills, own_window.quotes, own_window.sessions, own_window.clock),
+        OWN.sigma_usd,
+        OWN.adv_shares,
     )
     assert fit.fee_usd_per_share == pytest.approx(0.0015, rel=1e-12)
     base = temporary_impact(
-        child_rates(own_window.fills, own_window.quotes, own_window.clock), OWN.sigma_usd, OWN.adv_shares
+        child_rates(own_window.fills, own_window.quotes, own_window.sessions, own_window.clock),
+        OWN.sigma_usd,
+        OWN.adv_shares,
     )
     assert fit.epsilon_usd - base.epsilon_usd == pytest.approx(0.0015, rel=1e-9)
     assert (fit.eta, fit.beta) == (base.eta, base.beta)

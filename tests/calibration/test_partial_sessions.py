@@ -20,7 +20,7 @@ def test_a_day_quoted_four_minutes_in_one_bucket_is_one_observation_not_288() ->
     # 12:00:30 to 12:04:30 UTC: 288 five-minute buckets a day, one of which holds every quote and trade
     w = quoted_minutes_window(20, NOON + 0.5)
     buckets = impact_buckets(
-        bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes), w.sessions
+        bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes, w.sessions), w.sessions
     )
     assert buckets.height == 20 and buckets["bucket"].unique().to_list() == [145]
     # its change runs from the day's first quote to the bucket's end: the mid did move, with the flow

@@ -97,18 +97,37 @@ def test_a_date_already_in_the_lake_is_merged(tmp_path: Path, day: tuple[pl.Data
     assert _state(home, "quotes")["file"].equals(_state(whole, "quotes")["file"])
 
 
-def test_rows_that_tie_on_symbol_and_time_are_ordered_by_the_other_columns(
+def test_rows_that_tie_on_symbol_and_time_keep_the_files_order_every_way(
     tmp_path: Path, day: tuple[pl.DataFrame, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Within one timestamp the file's order is the order of events: straight to the lake, staged and
+    merged, and kept beside a later load's symbols, the rows of an instant stay as the file had them."""
     quotes, _ = day
-    # every quote twice at the same instant, the higher bid first: in (symbol, ts) order, not in lake order
+    # every quote twice at the same instant, the higher bid first: not in the order of the other columns
     tied = pl.concat([quotes.with_columns(pl.col("bid") - 0.001), quotes]).sort(
         "symbol", "ts", "bid", descending=[False, False, True]
     )
     with monkeypatch.context() as m:
         m.setattr(lake, "merge_partition", _no_merge)
         direct = _load(tmp_path, "direct", {"quotes": tied}, batch_rows=700)
-    staged = _load(tmp_path, "staged", {"quotes": tied.reverse()}, batch_rows=700)
     a = _state(direct, "quotes")["file"]
-    assert a.equals(_state(staged, "quotes")["file"])
     assert a.height == 2 * quotes.height
+    higher_first = a.group_by("symbol", "ts", maintain_order=True).agg(
+        pl.col("bid").first() > pl.col("bid").last()
+    )
+    assert higher_first["bid"].all()
+    # the symbols in reverse (out of lake order: staged and merged), each symbol's rows as before
+    by_symbol = tied.with_columns(pl.col("symbol").rank("dense", descending=True).alias("_k")).sort(
+        "_k", maintain_order=True
+    )
+    staged = _load(tmp_path, "staged", {"quotes": by_symbol.drop("_k")}, batch_rows=700)
+    assert a.equals(_state(staged, "quotes")["file"])
+    # one symbol loaded later into the same date: the others' rows are kept in their order
+    last = tied["symbol"].max()
+    twice = _load(tmp_path, "twice", {"quotes": tied.filter(pl.col("symbol") != last)}, batch_rows=700)
+    _load(tmp_path, "twice", {"quotes": tied.filter(pl.col("symbol") == last)}, batch_rows=700)
+    assert a.equals(_state(twice, "quotes")["file"])
+    # the day's close is the last quote of the last instant in the file's order
+    closes = dict(query(direct, "SELECT symbol, close FROM daily"))
+    ends = tied.group_by("symbol").agg(((pl.col("bid") + pl.col("ask")) / 2).last())
+    assert closes == pytest.approx(dict(ends.iter_rows()))

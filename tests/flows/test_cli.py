@@ -191,7 +191,8 @@ def test_sql_says_a_job_is_writing_while_the_database_is_locked(tmp_path: Path, 
         t0 = time.monotonic()
         res = run_kappa("sql", "SELECT count(*) FROM quotes", "--home", str(h), "--wait", "1")
         assert res.returncode == 2
-        assert "a Kappa job is writing" in res.stderr and "Traceback" not in res.stderr
+        assert f"another process (PID {holder.pid}: " in res.stderr and "is writing to" in res.stderr
+        assert "Traceback" not in res.stderr
         assert "Could not set lock" not in res.stderr
         assert time.monotonic() - t0 < 20
     finally:

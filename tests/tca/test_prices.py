@@ -11,6 +11,9 @@ import pytest
 from tca import prices
 
 T0 = dt.datetime(2026, 11, 16, 14, 30)
+SESSIONS = pl.DataFrame({"open_ts": [T0], "close_ts": [dt.datetime(2026, 11, 16, 21)]}).cast(
+    pl.Datetime("ns")
+)
 
 
 def _frames(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -57,10 +60,10 @@ def test_quote_at_equals_join_asof_by_symbol(
 ) -> None:
     quotes, events = _frames(seed)
     ref = _reference(events, quotes, strict).sort("id")
-    got = prices.quote_at(events, quotes, "at", "q", strict=strict).sort("id")
+    got = prices.quote_at(events, quotes, "at", "q", SESSIONS, strict=strict).sort("id")
     assert got["q_mid"].to_list() == pytest.approx(ref["ref"].to_list(), nan_ok=True)
     assert got["q_mid"].is_null().to_list() == ref["ref"].is_null().to_list()
     assert got["q_mid"].is_null().sum() > 0  # ZZZ, and events before their symbol's first quote
     monkeypatch.setattr(prices, "_INT64_HEADROOM", 1)  # keys would overflow: the join by symbol
-    fallback = prices.quote_at(events, quotes, "at", "q", strict=strict).sort("id")
+    fallback = prices.quote_at(events, quotes, "at", "q", SESSIONS, strict=strict).sort("id")
     assert fallback["q_mid"].to_list() == got["q_mid"].to_list()
