@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from calibration.impact import schedule_gamma
-from data.calendar import DEFAULT_CALENDAR
+from data.calendar import DEFAULT_CALENDAR, session_time_days
 from data.home import KappaHome
 from data.market import (
     ATTRIBUTION_QUOTE_COLUMNS,
@@ -47,6 +47,7 @@ class AttributionBatch:
     params: pl.DataFrame
     quote_paths: tuple[str, ...]
     trade_paths: tuple[str, ...]
+    calendar: str = DEFAULT_CALENDAR
 
     def only(self, symbols: tuple[str, ...]) -> AttributionBatch:
         """The same batch restricted to ``symbols``."""
@@ -81,7 +82,7 @@ def plan_attribution(
     inp = read_attribution_inputs(home, date, calendar)
     whole = AttributionBatch(
         date, (), inp.orders, inp.fills, inp.sessions, inp.closes, model_params(inp.params),
-        tuple(inp.quote_paths), tuple(inp.trade_paths),
+        tuple(inp.quote_paths), tuple(inp.trade_paths), calendar,
     )  # fmt: skip
     symbols = sorted(set(inp.orders["symbol"].to_list()))
     return [whole.only(group) for group in chunks(symbols, batch_symbols)]
@@ -106,7 +107,23 @@ def attribute_batch(batch: AttributionBatch) -> pl.DataFrame:
     rows = attribute_orders(
         batch.orders, batch.fills, quotes, trades, batch.sessions, batch.closes, batch.params
     )
-    return rows.with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
+    return rows.with_columns(
+        horizon_days(rows, batch.calendar), pl.lit(None, dtype=pl.String).alias("reason")
+    )
+
+
+def horizon_days(rows: pl.DataFrame, calendar: str = DEFAULT_CALENDAR) -> pl.Series:
+    """``horizon_days``: each order's window, arrival to end, in trading days of session time
+    (:func:`data.calendar.session_time_days`: nights, weekends and holidays count nothing), the horizon T
+    its schedule in ``schedules`` was planned over."""
+    utc = dt.UTC
+    values = [
+        session_time_days(a.replace(tzinfo=utc), e.replace(tzinfo=utc), calendar)
+        if a is not None and e is not None
+        else None
+        for a, e in rows.select("arrival_ts", "end_ts").iter_rows()
+    ]
+    return pl.Series("horizon_days", values, dtype=pl.Float64)
 
 
 def failed_rows(batch: AttributionBatch, exc: BaseException) -> pl.DataFrame:
@@ -122,16 +139,13 @@ def failed_rows(batch: AttributionBatch, exc: BaseException) -> pl.DataFrame:
 
 def join_rows(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """The batches' rows as one frame ordered by order id (columns a failed batch lacks are null)."""
+    columns = (*ATTRIBUTION_COLUMNS, "horizon_days", "reason")
     parts = [p for p in parts if p.height]
     if not parts:
-        return pl.DataFrame(schema={c: pl.Null for c in (*ATTRIBUTION_COLUMNS, "reason")})
+        return pl.DataFrame(schema={c: pl.Null for c in columns})
     frame = pl.concat(parts, how="diagonal_relaxed")
-    missing = [c for c in (*ATTRIBUTION_COLUMNS, "reason") if c not in frame.columns]  # every batch failed
-    return (
-        frame.with_columns(pl.lit(None).alias(c) for c in missing)
-        .select(*ATTRIBUTION_COLUMNS, "reason")
-        .sort("order_id")
-    )
+    missing = [c for c in columns if c not in frame.columns]  # every batch failed
+    return frame.with_columns(pl.lit(None).alias(c) for c in missing).select(*columns).sort("order_id")
 
 
 def summary(rows: pl.DataFrame) -> str:
@@ -146,7 +160,10 @@ def summary(rows: pl.DataFrame) -> str:
         f"z mean {z.mean():+.2f}, sd {z.std(ddof=1):.2f} over {z.size}" if z.size > 1 else "z: too few orders"
     )
     failed = rows.filter(pl.col("status") == "failed").height
+    working = rows.filter(pl.col("status") == "working").height
     n = f"{rows.height} order{'' if rows.height == 1 else 's'}"
-    return f"{n}, {usd_text(notional, 0)} notional, cost {cell_text(bps, 'bps') or 'n/a'} bps; {zs}" + (
-        f"; {failed} failed" if failed else ""
+    return (
+        f"{n}, {usd_text(notional, 0)} notional, cost {cell_text(bps, 'bps') or 'n/a'} bps; {zs}"
+        + (f"; {working} still working (costed when complete)" if working else "")
+        + (f"; {failed} failed" if failed else "")
     )

@@ -13,7 +13,7 @@ import polars as pl
 from tca import side_sign
 from tca.model import realized_path_moments
 from tca.prices import market_vwap, prepared_quotes, prepared_trades, quote_at, time_weighted_mid
-from tca.shortfall import COMPONENTS, implementation_shortfall, slippage_bps
+from tca.shortfall import COMPONENTS, implementation_shortfall, interim_marks, slippage_bps
 
 MARKOUT_MINUTES = (1, 5, 30)
 BENCHMARKS = {"arrival": "arrival_mid_usd", "interval_vwap": "interval_vwap_usd", "twap": "twap_mid_usd",
@@ -40,12 +40,21 @@ def attribute_orders(
     quotes, trades
         The market around the orders (``symbol, ts, bid, ask`` and ``symbol, ts, price, size``).
     sessions
-        ``date, open_ts, close_ts`` of the sessions the fills fall in (markouts stop at the close).
+        ``date, open_ts, close_ts`` of the sessions the fills fall in (markouts stop at the close); the last
+        is the session attributed.
     closes
         ``symbol, close_mid_usd`` for the day attributed.
     params
         ``symbol, calibration_as_of, sigma_usd, gamma, eta, epsilon_usd`` (one row per symbol; a symbol
         without one gets ``model_status`` = ``no_calibration``).
+
+    Notes
+    -----
+    An order is *complete* at the close of the session attributed when it has filled its quantity or its
+    ``end_ts`` is not after that close; else it is ``working`` (status and model status): its row shows the
+    fills so far, the cost they realized (``executed_cost_*``) and the interim mark of its open shares at
+    the closing mid (``interim_mtm_*``), with no opportunity cost, total, end mid, model verdict or
+    markouts, which it gets once, on the session it completes (:func:`tca.shortfall.interim_marks`).
     """
     ns = pl.Datetime("ns")
     o = orders.with_columns(
@@ -95,6 +104,9 @@ def attribute_orders(
     a = a.join(closes, on="symbol", how="left")
     a = _markouts(a, quotes, sessions)
     a = implementation_shortfall(a)
+    session_close = sessions["close_ts"].max()
+    working = (pl.col("filled_shares") < pl.col("quantity")) & (pl.col("end_ts") > pl.lit(session_close))
+    a = interim_marks(a.with_columns(working.alias("_working")), pl.col("_working"))
     a = a.with_columns(
         *(slippage_bps("fill_vwap_usd", col, f"slippage_{name}_bps") for name, col in BENCHMARKS.items()),
         (pl.col("filled_shares") / pl.col("quantity")).alias("fill_rate"),
@@ -115,7 +127,9 @@ def attribute_orders(
         pl.col(c).is_not_null() for c in ("sigma_usd", "gamma", "eta", "epsilon_usd")
     )
     a = a.with_columns(
-        pl.when(pl.col("filled_shares") <= 0)
+        pl.when(pl.col("_working"))
+        .then(pl.lit("working"))
+        .when(pl.col("filled_shares") <= 0)
         .then(pl.lit("no_fills"))
         .when(pl.col("arrival_mid_usd").is_null())
         .then(pl.lit("no_quotes"))
@@ -123,7 +137,9 @@ def attribute_orders(
         .then(pl.lit("partial_quotes"))
         .otherwise(pl.lit("ok"))
         .alias("status"),
-        pl.when(pl.col("calibration_as_of").is_null())
+        pl.when(pl.col("_working"))
+        .then(pl.lit("working"))
+        .when(pl.col("calibration_as_of").is_null())
         .then(pl.lit("no_calibration"))
         .when(~complete)
         .then(pl.lit("incomplete_calibration"))
@@ -136,6 +152,9 @@ def attribute_orders(
         .otherwise(pl.lit("ok"))
         .alias("model_status"),
     )
+    # a working order's end mid, verdict and markouts are those of its completion, not of a day's close
+    pending = ("end_mid_usd", *MODEL_COLUMNS, *(f"markout_{m}m_bps" for m in MARKOUT_MINUTES))
+    a = a.with_columns(pl.when(~pl.col("_working")).then(pl.col(c)).alias(c) for c in pending)
     return a.select(ATTRIBUTION_COLUMNS).sort("order_id")
 
 
@@ -163,6 +182,9 @@ def _markouts(a: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> 
     return a.drop("_open", "_close")
 
 
+MODEL_COLUMNS = ("model_expected_cost_usd", "model_permanent_usd", "model_temporary_usd", "model_std_usd",
+                 "realized_cost_usd", "z_score")  # fmt: skip
+
 ATTRIBUTION_COLUMNS = [
     "order_id", "symbol", "side", "quantity", "filled_shares", "fill_rate", "status",
     "broker", "algo", "trader", "venue", "venues", "fills",
@@ -175,4 +197,5 @@ ATTRIBUTION_COLUMNS = [
     "model_expected_cost_usd", "model_permanent_usd", "model_temporary_usd", "model_std_usd",
     "realized_cost_usd", "z_score",
     *(f"markout_{m}m_bps" for m in MARKOUT_MINUTES),
+    "executed_cost_usd", "executed_cost_bps", "interim_mtm_usd", "interim_mtm_bps",
 ]  # fmt: skip
