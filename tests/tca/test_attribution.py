@@ -193,6 +193,12 @@ def test_an_order_working_at_the_close_is_marked_not_charged_opportunity() -> No
     assert row["interim_mtm_usd"] == pytest.approx(150.0) and row["interim_mtm_bps"] == pytest.approx(37.5)
     for c in ("opportunity_usd", "opportunity_bps", "total_usd", "total_bps", "end_mid_usd", "z_score"):
         assert row[c] is None, c
+    # the report's day: the order is counted as working with its mark, and costs nothing yet
+    from reports.tca_report import day_summary, key_numbers
+
+    s = day_summary(attribute_orders(**_two_day(500.0, D1)))
+    assert s["working_orders"] == 1 and s["interim_mtm_usd"] == pytest.approx(150.0) and s["total_usd"] == 0.0
+    assert ("Working at the close (costed when complete)", "1 order, interim mark $150.00") in key_numbers(s)
 
 
 @pytest.mark.parametrize(("day2", "opportunity"), [(500.0, 0.0), (300.0, 200 * 0.50)])
