@@ -46,7 +46,9 @@ def attributed(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> Ka
 
 def test_attribution_rows_and_rerun(attributed: KappaHome) -> None:
     h = attributed
-    n_orders = query(h, f"SELECT count(*) FROM orders WHERE date = DATE '{LAST}'")[0][0]
+    # the orders that arrived on LAST, and those that arrived before and were still working into it
+    n_orders = query(h, f"SELECT count(*) FROM orders WHERE date = DATE '{LAST}' OR (date < DATE '{LAST}' "
+                        f"AND end_ts > TIMESTAMP '{LAST - dt.timedelta(days=1)} 21:00:00')")[0][0]  # fmt: skip
     rows = query(
         h, "SELECT count(*), count(z_score), min(calibration_as_of), count(DISTINCT run_id) FROM attribution"
     )
@@ -86,8 +88,10 @@ def test_scorecards_weight_by_notional(attributed: KappaHome) -> None:
         sliced = [(r[1], r[2]) for r in got if r[2] is not None]  # orders without fills have no slippage
         assert slip == pytest.approx(sum(w * x for w, x in sliced) / sum(w for w, _ in sliced))
     venues = query(h, f"SELECT sum(shares) FROM scorecard_venue WHERE date = DATE '{LAST}'")[0][0]
-    filled = query(h, f"SELECT sum(filled_shares) FROM attribution WHERE date = DATE '{LAST}' "
-                      "AND arrival_mid_usd IS NOT NULL")[0][0]  # fmt: skip
+    # the shares the attributed orders filled that day (an order over several sessions: that day's only)
+    filled = query(h, f"SELECT sum(f.quantity) FROM fills f JOIN attribution a USING (order_id) "
+                      f"WHERE a.date = DATE '{LAST}' AND a.arrival_mid_usd IS NOT NULL "
+                      f"AND CAST(f.ts AS DATE) = DATE '{LAST}'")[0][0]  # fmt: skip
     assert venues == pytest.approx(filled)
     for view in ("algo", "trader", "symbol", "day"):
         assert query(h, f"SELECT count(*) FROM scorecard_{view}")[0][0] > 0
