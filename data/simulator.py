@@ -8,6 +8,8 @@ a child of n shares executed over an interval of τ days (from the previous fill
 fills at mid + side·(ε + η·n/τ) + u, then moves the mid by side·γ·n (Almgren & Chriss 2000, eqs. 1, 2, 6,
 7). The fill-price noise u ~ N(0, ``fill_noise_usd``²), independent across fills, stands for what the model
 leaves out of a real fill (price improvement, queue position, ticks); at 0 the fills follow the model exactly.
+Besides each session's own orders, a few parent orders work over several sessions (``SimConfig.spanning_orders``):
+their children are laid out in session time, so τ never counts a night or a weekend, and fill on every session.
 
 The volatility that Almgren-Chriss needs is that of the mid absent one's own trading. Public flow is a
 compound Poisson process, so over one day
