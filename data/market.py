@@ -204,20 +204,29 @@ ATTRIBUTION_TRADE_COLUMNS = ["symbol", "ts", "price", "size"]
 def read_attribution_inputs(
     home: KappaHome, date: dt.date, calendar: str = DEFAULT_CALENDAR
 ) -> AttributionInputs:
-    """The orders that arrived or traded in the session ``date``, their fills up to its close, the lake
-    files of the market data from the first arrival to that close, the day's closing mids, and for each
-    symbol the latest usable calibration *before* ``date`` (status ``ok`` or ``partial``: what a pre-trade
-    model would have had; a night whose calibration ``failed`` or lacked data is passed over)."""
-    day = session_bounds(date, date, calendar)
-    if not day.height:
+    """The orders that arrived, traded or were working in the session ``date``, their fills up to its close,
+    the lake files of the market data from the first arrival to that close, the day's closing mids, and for
+    each symbol the latest usable calibration *before* ``date`` (status ``ok`` or ``partial``: what a
+    pre-trade model would have had; a night whose calibration ``failed`` or lacked data is passed over).
+
+    Working in the session means: arrived by its close, ends after the previous session's close, and not
+    already filled in full by then (an order that completed on an earlier session was attributed then).
+    """
+    days = session_bounds(date - dt.timedelta(days=20), date, calendar)
+    if not days.height or days["date"][-1] != date:
         raise InputError(f"{date} is not a session of {calendar}")
-    open_ts, close_ts = day["open_ts"][0], day["close_ts"][0]
+    open_ts, close_ts = days["open_ts"][-1], days["close_ts"][-1]
+    prev_close = days["close_ts"][-2] if days.height > 1 else open_ts
     with reader(home) as con:
         orders = con.sql(
-            """SELECT order_id, symbol, side, quantity, arrival_ts, end_ts, decision_price, broker, algo, trader
-               FROM orders WHERE date = ? OR order_id IN (SELECT order_id FROM fills WHERE ts BETWEEN ? AND ?)
+            """WITH today AS (SELECT DISTINCT order_id FROM fills WHERE ts BETWEEN ? AND ?),
+                    before AS (SELECT order_id, sum(quantity) AS shares FROM fills WHERE ts <= ? GROUP BY ALL)
+               SELECT order_id, symbol, side, quantity, arrival_ts, end_ts, decision_price, broker, algo, trader
+               FROM orders LEFT JOIN before USING (order_id)
+               WHERE date = ? OR order_id IN (SELECT order_id FROM today)
+                  OR (arrival_ts <= ? AND end_ts > ? AND coalesce(before.shares, 0) < quantity)
                ORDER BY order_id""",
-            params=[date, open_ts, close_ts],
+            params=[open_ts, close_ts, prev_close, date, close_ts, prev_close],
         ).pl()
         fills = con.sql(
             """SELECT fill_id, order_id, ts, price, quantity, fee_usd, venue FROM fills

@@ -221,6 +221,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE calibrations ADD COLUMN eta_unquoted_fills BIGINT;
     """,
+    # orders working across sessions: the cost realized so far and the interim mark of the open shares
+    # (status 'working' until the order completes), and the order's horizon in trading days
+    """
+    ALTER TABLE attribution ADD COLUMN executed_cost_usd DOUBLE;
+    ALTER TABLE attribution ADD COLUMN executed_cost_bps DOUBLE;
+    ALTER TABLE attribution ADD COLUMN interim_mtm_usd DOUBLE;
+    ALTER TABLE attribution ADD COLUMN interim_mtm_bps DOUBLE;
+    ALTER TABLE attribution ADD COLUMN horizon_days DOUBLE;
+    """,
 ]
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {

@@ -10,6 +10,8 @@ fills at mid + side·(ε + η·n/τ) + u, then moves the mid by side·γ·n (Alm
 leaves out of a real fill (price improvement, queue position, ticks); at 0 the fills follow the model exactly.
 A symbol with ``transient_impact`` γ_T > 0 adds to every signed share's permanent γ a transient impact
 γ_T·2^(−t/h) that decays with a half-life of h = ``transient_half_life_min`` (:func:`transient_impact_path`).
+Besides each session's own orders, a few parent orders work over several sessions (``SimConfig.spanning_orders``):
+their children are laid out in session time, so τ never counts a night or a weekend, and fill on every session.
 
 The volatility that Almgren-Chriss needs is that of the mid absent one's own trading. Public flow is a
 compound Poisson process, so over one day
@@ -124,6 +126,10 @@ class SimConfig:
     children: tuple[int, int] = (6, 20)
     horizon_minutes: tuple[float, float] = (30.0, 150.0)
     order_adv_fraction: tuple[float, float] = (0.002, 0.02)
+    spanning_orders: tuple[tuple[int, int], ...] = ((1, 2), (2, 3), (3, 2))
+    """Parent orders working over several sessions, per symbol: (index of the session of arrival, sessions
+    spanned); each kept only if it ends within the simulated sessions, none without own orders
+    (``orders_per_symbol_day`` = 0). Started on a Thursday, the first crosses a weekend."""
 
 
 @dataclass(slots=True)
@@ -296,6 +302,72 @@ def _own_orders(
     return orders, np.concatenate(f_t), np.concatenate(f_q), np.concatenate(f_tau), np.concatenate(f_idx)
 
 
+@dataclass(slots=True)
+class _Carried:
+    """Children of spanning orders that fall in one session: time (s since the open), signed shares,
+    τ (trading days since the order's previous child, the first since arrival), and their order's id."""
+
+    t: list[float] = field(default_factory=list)
+    q: list[float] = field(default_factory=list)
+    tau: list[float] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+
+
+def _spanning_orders(
+    cfg: SimConfig, lengths_s: list[float], dates: list[dt.date]
+) -> tuple[dict[tuple[int, str], list[dict[str, object]]], dict[tuple[int, str], _Carried]]:
+    """Plan :attr:`SimConfig.spanning_orders`: per (session index, symbol) the orders arriving and the
+    children filling in that session.
+
+    An order arrives at 55-80 % of its first session and ends at 25-50 % of its last; its children trade on
+    an Almgren-Chriss trajectory laid out in session time (nights and weekends take none), 6 per session
+    spanned, so every session has fills; τ counts session time only (DESIGN §3). Drawn from their own
+    random stream, so the rest of the simulation keeps its draws.
+    """
+    arriving: dict[tuple[int, str], list[dict[str, object]]] = {}
+    carried: dict[tuple[int, str], _Carried] = {}
+    if cfg.orders_per_symbol_day <= 0:
+        return arriving, carried
+    rng = np.random.default_rng([cfg.seed, 15])
+    starts = np.concatenate([[0.0], np.cumsum(lengths_s)])  # session time (s) at each open
+    for p in cfg.symbols:
+        for j, (first, n_sessions) in enumerate(cfg.spanning_orders):
+            last = first + n_sessions - 1
+            if first < 0 or n_sessions < 2 or last >= len(lengths_s):
+                continue
+            arrival = starts[first] + rng.uniform(0.55, 0.80) * lengths_s[first]
+            end = starts[last] + rng.uniform(0.25, 0.50) * lengths_s[last]
+            side = 1 if rng.uniform() < 0.5 else -1
+            qty = float(max(100, round(rng.uniform(*cfg.order_adv_fraction) * p.adv_shares / 100) * 100))
+            n_child = 6 * n_sessions
+            kappa_t = float(rng.choice([0.0, rng.uniform(0.2, 4.0)]))
+            lam, plan = ac_plan(p, side, qty, end - arrival, n_child, kappa_t)
+            child = -np.diff(np.round(plan))
+            times = arrival + np.arange(1, n_child + 1) * (end - arrival) / n_child
+            tau = np.diff(np.concatenate([[arrival], times])) / SESSION_SECONDS
+            order_id = f"{dates[first]:%Y%m%d}-{p.symbol}-M{j}"
+            in_first = arrival - starts[first]
+            arriving.setdefault((first, p.symbol), []).append(
+                {
+                    "order_id": order_id, "symbol": p.symbol, "side": "buy" if side > 0 else "sell",
+                    "quantity": qty, "arrival_s": in_first, "end_session": last, "end_in_s": end - starts[last],
+                    "decision_s": max(0.0, in_first - rng.uniform(0.0, 120.0)),
+                    "broker": str(rng.choice(BROKERS)), "algo": "TWAP" if kappa_t < 1e-9 else "AC",
+                    "trader": str(rng.choice(TRADERS)), "risk_aversion": lam,
+                }
+            )  # fmt: skip
+            session = np.searchsorted(starts, times, side="right") - 1
+            for t, n, ta, k in zip(times, child, tau, session, strict=True):
+                if n <= 0:
+                    continue
+                c = carried.setdefault((int(k), p.symbol), _Carried())
+                c.t.append(float(t - starts[k]))
+                c.q.append(side * float(n))
+                c.tau.append(float(ta))
+                c.ids.append(order_id)
+    return arriving, carried
+
+
 def simulate_symbol_day(
     rng: np.random.Generator,
     p: SymbolParams,
@@ -305,6 +377,9 @@ def simulate_symbol_day(
     close_ns: int,
     s_open: float,
     first_order_id: int = 0,
+    arriving: list[dict[str, object]] | None = None,
+    carried: _Carried | None = None,
+    closes_ns: list[int] | None = None,
 ) -> tuple[
     dict[str, np.ndarray], dict[str, np.ndarray], list[dict[str, object]], dict[str, np.ndarray], float
 ]:
@@ -312,7 +387,9 @@ def simulate_symbol_day(
 
     Events are quote updates (``quotes_per_day``, U-shaped), public trades and own child fills. The mid just
     before event i is S_open + σ_d·W(t_i) + γ·Σ_{j<i} signed shares_j; every trade is followed by a quote at
-    the new mid.
+    the new mid. ``arriving`` and ``carried`` are the spanning orders that arrive and the children of
+    spanning orders that fill in this session (see :func:`_spanning_orders`; ``closes_ns`` maps their end
+    to its session's open). Fills carry their order's id.
     """
     length_s = (close_ns - open_ns) / NS
     frac = length_s / SESSION_SECONDS
@@ -323,6 +400,18 @@ def simulate_symbol_day(
     sizes = _trade_sizes(rng, p, n_t)
     signs = np.where(rng.uniform(size=n_t) < 0.5, 1.0, -1.0)
     orders, f_t, f_q, f_tau, f_idx = _own_orders(rng, p, cfg, day, length_s, first_order_id)
+    f_ids = [str(o["order_id"]) for o in orders]
+    for o in arriving or []:
+        o = dict(o)
+        end_open = (closes_ns or [])[int(o.pop("end_session"))]  # type: ignore[call-overload]
+        o["end_ts"] = int(end_open + round(float(o.pop("end_in_s")) * NS))  # type: ignore[arg-type]
+        orders.append(o)
+    if carried is not None and carried.t:
+        f_idx = np.concatenate([f_idx, len(f_ids) + np.arange(len(carried.t))])
+        f_ids = f_ids + carried.ids
+        f_t = np.concatenate([f_t, carried.t])
+        f_q = np.concatenate([f_q, carried.q])
+        f_tau = np.concatenate([f_tau, carried.tau])
 
     # kind: 0 quote update, 1 public trade, 2 own fill; a quote at the open and one at the close
     t_q = np.concatenate([t_q, [length_s]])
@@ -394,9 +483,10 @@ def simulate_symbol_day(
         i = max(0, int(np.searchsorted(q_sorted_ts, to_ns(np.array([o["decision_s"]]))[0], "right")) - 1)
         o["decision_price"] = float(q_sorted_mid[i])
         for key in ("arrival_s", "end_s", "decision_s"):
-            o[key.replace("_s", "_ts")] = int(to_ns(np.array([o.pop(key)]))[0])
+            if key in o:
+                o[key.replace("_s", "_ts")] = int(to_ns(np.array([o.pop(key)]))[0])
     fills = {
-        "order_index": f_idx,
+        "order_id": np.asarray(f_ids, dtype=object)[f_idx.astype(int)] if len(f_idx) else np.empty(0, str),
         "ts": fill_ts,
         "price": fill_price,
         "quantity": np.abs(f_q),
@@ -451,22 +541,30 @@ def simulate_days(cfg: SimConfig) -> list[SimDay]:
     rng = np.random.default_rng(cfg.seed)
     sessions = session_bounds(cfg.start, cfg.start + dt.timedelta(days=3 * cfg.days + 10), cfg.calendar)
     sessions = sessions.head(cfg.days)
+    opens_ns = sessions["open_ts"].cast(pl.Int64).to_list()
+    closes_ns = sessions["close_ts"].cast(pl.Int64).to_list()
+    arriving, carried = _spanning_orders(
+        cfg, [(c - o) / NS for o, c in zip(opens_ns, closes_ns, strict=True)], sessions["date"].to_list()
+    )
     mids = {p.symbol: p.s0 for p in cfg.symbols}
+    fills_so_far: dict[str, int] = {}
     out = []
-    for day, open_ts, close_ts in sessions.iter_rows():
-        open_ns = int(open_ts.timestamp() * 1e6) * 1000 if not isinstance(open_ts, int) else open_ts
-        close_ns = int(close_ts.timestamp() * 1e6) * 1000 if not isinstance(close_ts, int) else close_ts
+    for i, (day, open_ns, close_ns) in enumerate(zip(sessions["date"], opens_ns, closes_ns, strict=True)):
         q_parts, t_parts, o_rows, f_parts = [], [], [], []
         for p in cfg.symbols:
-            q, t, orders, f, close = simulate_symbol_day(rng, p, cfg, day, open_ns, close_ns, mids[p.symbol])
+            q, t, orders, f, close = simulate_symbol_day(
+                rng, p, cfg, day, open_ns, close_ns, mids[p.symbol],
+                arriving=arriving.get((i, p.symbol)), carried=carried.get((i, p.symbol)), closes_ns=opens_ns,
+            )  # fmt: skip
             mids[p.symbol] = close
             q_parts.append(pl.DataFrame(q).with_columns(symbol=pl.lit(p.symbol)))
             t_parts.append(pl.DataFrame(t).with_columns(symbol=pl.lit(p.symbol)))
-            ids = [str(o["order_id"]) for o in orders]
             o_rows.extend(orders)
             if len(f["ts"]):
-                f_parts.append(pl.DataFrame({**f, "order_id": np.asarray(ids)[f["order_index"]]}))
-        out.append(_assemble_day(rng, day, q_parts, t_parts, o_rows, f_parts, dict(mids)))
+                f_parts.append(pl.DataFrame({k: v for k, v in f.items() if k != "order_id"}).with_columns(
+                    pl.Series("order_id", f["order_id"], dtype=pl.String)
+                ))  # fmt: skip
+        out.append(_assemble_day(rng, day, q_parts, t_parts, o_rows, f_parts, dict(mids), fills_so_far))
     return out
 
 
@@ -482,6 +580,7 @@ def _assemble_day(
     o_rows: list[dict[str, object]],
     f_parts: list[pl.DataFrame],
     closes: dict[str, float],
+    fills_so_far: dict[str, int] | None = None,
 ) -> SimDay:
     quotes = pl.concat(q_parts).select("symbol", _ts("ts"), "bid", "ask", "bid_size", "ask_size")
     trades = pl.concat(t_parts)
@@ -513,11 +612,14 @@ def _assemble_day(
     else:
         orders = pl.DataFrame(schema={c: pl.String for c in order_cols})
     if f_parts:
+        # a fill's number counts on from the fills of its order on earlier sessions (unique fill ids)
+        done = fills_so_far if fills_so_far is not None else {}
         fills = pl.concat(f_parts).sort("order_id", "ts")
+        first = pl.col("order_id").replace_strict(done, default=0, return_dtype=pl.Int64)
         fills = fills.select(
-            (pl.col("order_id") + "-" + pl.int_range(pl.len()).over("order_id").cast(pl.String)).alias(
-                "fill_id"
-            ),
+            (
+                pl.col("order_id") + "-" + (first + pl.int_range(pl.len()).over("order_id")).cast(pl.String)
+            ).alias("fill_id"),
             "order_id",
             _ts("ts"),
             "price",
@@ -527,6 +629,9 @@ def _assemble_day(
             pl.lit("remove").alias("liquidity"),
             "rate_shares_per_day",
         )
+        if fills_so_far is not None:
+            for oid, n in fills.group_by("order_id").len().iter_rows():
+                fills_so_far[oid] = fills_so_far.get(oid, 0) + n
     else:
         fills = pl.DataFrame(schema={"fill_id": pl.String, "order_id": pl.String})
     return SimDay(day, quotes, trades, orders, fills, closes)

@@ -105,11 +105,13 @@ def attribute_batch(batch: AttributionBatch) -> pl.DataFrame:
     symbols = list(batch.symbols)
     quotes = scan_market("quotes", list(batch.quote_paths), ATTRIBUTION_QUOTE_COLUMNS, symbols)
     trades = scan_market("trades", list(batch.trade_paths), ATTRIBUTION_TRADE_COLUMNS, symbols)
+    clock = TradingClock(batch.calendar)
     rows = attribute_orders(
-        batch.orders, batch.fills, quotes, trades, batch.sessions, batch.closes, batch.params,
-        TradingClock(batch.calendar),
+        batch.orders, batch.fills, quotes, trades, batch.sessions, batch.closes, batch.params, clock,
     )  # fmt: skip
-    return rows.with_columns(pl.lit(None, dtype=pl.String).alias("reason"))
+    # the order's window in trading days: the horizon T its schedule in ``schedules`` was planned over
+    horizon = clock.elapsed_days(pl.col("arrival_ts"), pl.col("end_ts")).alias("horizon_days")
+    return rows.with_columns(horizon, pl.lit(None, dtype=pl.String).alias("reason"))
 
 
 def failed_rows(batch: AttributionBatch, exc: BaseException) -> pl.DataFrame:
@@ -125,16 +127,13 @@ def failed_rows(batch: AttributionBatch, exc: BaseException) -> pl.DataFrame:
 
 def join_rows(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """The batches' rows as one frame ordered by order id (columns a failed batch lacks are null)."""
+    columns = (*ATTRIBUTION_COLUMNS, "horizon_days", "reason")
     parts = [p for p in parts if p.height]
     if not parts:
-        return pl.DataFrame(schema={c: pl.Null for c in (*ATTRIBUTION_COLUMNS, "reason")})
+        return pl.DataFrame(schema={c: pl.Null for c in columns})
     frame = pl.concat(parts, how="diagonal_relaxed")
-    missing = [c for c in (*ATTRIBUTION_COLUMNS, "reason") if c not in frame.columns]  # every batch failed
-    return (
-        frame.with_columns(pl.lit(None).alias(c) for c in missing)
-        .select(*ATTRIBUTION_COLUMNS, "reason")
-        .sort("order_id")
-    )
+    missing = [c for c in columns if c not in frame.columns]  # every batch failed
+    return frame.with_columns(pl.lit(None).alias(c) for c in missing).select(*columns).sort("order_id")
 
 
 def summary(rows: pl.DataFrame) -> str:
@@ -149,7 +148,10 @@ def summary(rows: pl.DataFrame) -> str:
         f"z mean {z.mean():+.2f}, sd {z.std(ddof=1):.2f} over {z.size}" if z.size > 1 else "z: too few orders"
     )
     failed = rows.filter(pl.col("status") == "failed").height
+    working = rows.filter(pl.col("status") == "working").height
     n = f"{rows.height} order{'' if rows.height == 1 else 's'}"
-    return f"{n}, {usd_text(notional, 0)} notional, cost {cell_text(bps, 'bps') or 'n/a'} bps; {zs}" + (
-        f"; {failed} failed" if failed else ""
+    return (
+        f"{n}, {usd_text(notional, 0)} notional, cost {cell_text(bps, 'bps') or 'n/a'} bps; {zs}"
+        + (f"; {working} still working (costed when complete)" if working else "")
+        + (f"; {failed} failed" if failed else "")
     )

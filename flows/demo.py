@@ -24,7 +24,9 @@ from data.simulator import SimConfig, random_universe, write_dataset
 from data.sql import first_row
 from data.store import reader
 
-DEMO_START = dt.date(2026, 11, 16)
+DEMO_START = dt.date(2026, 11, 12)
+"""A Thursday: the simulator's order spanning sessions 1-2 crosses the weekend, and all three spanning
+orders complete within the nights the demo runs (see ``SimConfig.spanning_orders``)."""
 TABLES_SHOWN = ("quotes", "trades", "orders", "fills", "daily", "quarantine", "calibrations", "attribution",
                 "schedules", "runs")  # fmt: skip
 

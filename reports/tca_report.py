@@ -65,7 +65,8 @@ def day_summary(rows: pl.DataFrame) -> dict[str, float | int]:
     dict
         ``orders``, ``filled_orders``, ``notional_usd`` (of the costed orders), ``fill_rate``; per component
         of the waterfall and ``total``: ``<c>_usd`` (Σ $) and ``<c>_bps`` (Σ $ / Σ notional); ``z_n``,
-        ``z_mean``, ``z_std``.
+        ``z_mean``, ``z_std``; ``working_orders`` (still open at the close: costed on the day they complete)
+        and ``interim_mtm_usd`` (Σ of their open shares' interim mark, unrealized, in no total).
     """
     costed = costed_rows(rows)
     notional = float(costed["notional_usd"].sum()) if costed.height else 0.0
@@ -80,6 +81,10 @@ def day_summary(rows: pl.DataFrame) -> dict[str, float | int]:
         usd = float(costed[f"{c}_usd"].sum()) if costed.height else 0.0
         out[f"{c}_usd"] = usd
         out[f"{c}_bps"] = 1e4 * usd / notional if notional else math.nan
+    working = rows.filter(pl.col("status") == "working")
+    out["working_orders"] = working.height
+    mtm = working["interim_mtm_usd"].cast(pl.Float64) if "interim_mtm_usd" in rows.columns else None
+    out["interim_mtm_usd"] = float(mtm.sum()) if mtm is not None else 0.0
     z = rows["z_score"].cast(pl.Float64).drop_nulls().to_numpy()
     out["z_n"] = int(z.size)
     out["z_mean"] = float(z.mean()) if z.size else math.nan
@@ -99,7 +104,9 @@ def key_numbers(s: dict[str, float | int]) -> list[tuple[str, str]]:
         ("Shares filled / ordered", f"{num(100 * s['fill_rate'], '.1f')} %"),
         ("Total cost", usd_text(s["total_usd"])), ("Total cost (bps)", f"{num(s['total_bps'], '.2f')} bps"),
         ("Model z mean ± sd", f"{num(s['z_mean'], '+.2f')} ± {num(s['z_std'], '.2f')} (n = {s['z_n']})"),
-    ]  # fmt: skip
+    ] + ([("Working at the close (costed when complete)",
+           f"{s['working_orders']:,} order{'' if s['working_orders'] == 1 else 's'}, interim mark "
+           f"{usd_text(s['interim_mtm_usd'])}")] if s.get("working_orders") else [])  # fmt: skip
 
 
 def _svg(chart: alt.TopLevelMixin) -> str:

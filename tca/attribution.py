@@ -22,7 +22,7 @@ from tca.prices import (
     session_end,
     time_weighted_mid,
 )
-from tca.shortfall import COMPONENTS, implementation_shortfall, slippage_bps
+from tca.shortfall import COMPONENTS, implementation_shortfall, interim_marks, slippage_bps
 
 MARKOUT_MINUTES = (1, 5, 30)
 BENCHMARKS = {"arrival": "arrival_mid_usd", "interval_vwap": "interval_vwap_usd", "twap": "twap_mid_usd",
@@ -62,6 +62,14 @@ def attribute_orders(
     clock
         Trading time of the exchange calendar (``data.calendar.TradingClock``): every τ of the model, the
         TWAP's weights and ``duration_min`` count session time only.
+
+    Notes
+    -----
+    An order is *complete* at the close of the session attributed when it has filled its quantity or its
+    ``end_ts`` is not after that close; else it is ``working`` (status and model status): its row shows the
+    fills so far, the cost they realized (``executed_cost_*``) and the interim mark of its open shares at
+    the closing mid (``interim_mtm_*``), with no opportunity cost, total, end mid, model verdict or
+    markouts, which it gets once, on the session it completes (:func:`tca.shortfall.interim_marks`).
     """
     if "sigma_overnight_usd" not in params.columns:
         params = params.with_columns(pl.lit(None, dtype=pl.Float64).alias("sigma_overnight_usd"))
@@ -120,6 +128,9 @@ def attribute_orders(
     a = a.join(closes, on="symbol", how="left")
     a = _markouts(a, quotes, sessions)
     a = implementation_shortfall(a)
+    session_close = sessions["close_ts"].max()
+    working = (pl.col("filled_shares") < pl.col("quantity")) & (pl.col("end_ts") > pl.lit(session_close))
+    a = interim_marks(a.with_columns(working.alias("_working")), pl.col("_working"))
     a = a.with_columns(
         *(slippage_bps("fill_vwap_usd", col, f"slippage_{name}_bps") for name, col in BENCHMARKS.items()),
         (pl.col("filled_shares") / pl.col("quantity")).alias("fill_rate"),
@@ -143,7 +154,9 @@ def attribute_orders(
         pl.col(c).is_not_null() for c in ("sigma_usd", "gamma", "eta", "epsilon_usd")
     )
     a = a.with_columns(
-        pl.when(pl.col("filled_shares") <= 0)
+        pl.when(pl.col("_working"))
+        .then(pl.lit("working"))
+        .when(pl.col("filled_shares") <= 0)
         .then(pl.lit("no_fills"))
         .when(pl.col("arrival_mid_usd").is_null())
         .then(pl.lit("no_quotes"))
@@ -153,7 +166,9 @@ def attribute_orders(
         .then(pl.lit("opening_quote"))
         .otherwise(pl.lit("ok"))
         .alias("status"),
-        pl.when(pl.col("calibration_as_of").is_null())
+        pl.when(pl.col("_working"))
+        .then(pl.lit("working"))
+        .when(pl.col("calibration_as_of").is_null())
         .then(pl.lit("no_calibration"))
         .when(~complete)
         .then(pl.lit("incomplete_calibration"))
@@ -168,6 +183,9 @@ def attribute_orders(
         .otherwise(pl.lit("ok"))
         .alias("model_status"),
     )
+    # a working order's end mid, verdict and markouts are those of its completion, not of a day's close
+    pending = ("end_mid_usd", *MODEL_COLUMNS, *(f"markout_{m}m_bps" for m in MARKOUT_MINUTES))
+    a = a.with_columns(pl.when(~pl.col("_working")).then(pl.col(c)).alias(c) for c in pending)
     return a.select(ATTRIBUTION_COLUMNS).sort("order_id")
 
 
@@ -195,6 +213,9 @@ def _markouts(a: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> 
     return a.drop("_open", "_close")
 
 
+MODEL_COLUMNS = ("model_expected_cost_usd", "model_permanent_usd", "model_temporary_usd", "model_std_usd",
+                 "realized_cost_usd", "z_score")  # fmt: skip
+
 ATTRIBUTION_COLUMNS = [
     "order_id", "symbol", "side", "quantity", "filled_shares", "fill_rate", "status",
     "broker", "algo", "trader", "venue", "venues", "fills",
@@ -208,4 +229,5 @@ ATTRIBUTION_COLUMNS = [
     "model_expected_cost_usd", "model_permanent_usd", "model_temporary_usd", "model_std_usd",
     "realized_cost_usd", "z_score",
     *(f"markout_{m}m_bps" for m in MARKOUT_MINUTES),
+    "executed_cost_usd", "executed_cost_bps", "interim_mtm_usd", "interim_mtm_bps",
 ]  # fmt: skip

@@ -12,6 +12,14 @@ VWAP P̄ with fees F, and the mid M_e at the order's end:
 
 Positive is a cost for buys and sells alike (DESIGN §3); bps are of Q × the reference price (P_d where the
 order gives a decision price, else M_a, which makes the delay zero).
+
+An order still working at a session's close (unfilled shares, its end after that close) has no opportunity
+cost yet: its unfilled shares are not cancelled. Its cost so far is split in two (:func:`interim_marks`):
+
+    executed    = delay + trading + fees = s·(Σ q_i p_i − q·P_d) + F     realized on the q shares filled
+    interim MtM = s·(Q − q)·(M_c − P_d)                                   unrealized, at the closing mid M_c
+
+and the order is attributed (its opportunity cost and total) once, on the session it completes.
 """
 
 from __future__ import annotations
@@ -64,6 +72,53 @@ def implementation_shortfall(orders: pl.DataFrame) -> pl.DataFrame:
     )
     return out.with_columns(
         (pl.col(f"{c}_usd") / pl.col("notional_usd") * 1e4).alias(f"{c}_bps") for c in COMPONENTS
+    )
+
+
+def interim_marks(orders: pl.DataFrame, working: pl.Expr) -> pl.DataFrame:
+    """Split the cost so far into what is realized and the interim mark-to-market of the open shares.
+
+    Parameters
+    ----------
+    orders
+        The output of :func:`implementation_shortfall`, with ``close_mid_usd`` (M_c, $/share: the closing
+        mid of the session attributed).
+    working
+        Boolean expression: the order is still working at that close (its total is not known yet).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``orders`` with ``executed_cost_usd`` / ``_bps`` (delay + trading + fees of the filled shares, every
+        order) and ``interim_mtm_usd`` / ``_bps`` (s·(Q − q)·(M_c − P_d), working orders only, else null).
+        For a working order ``opportunity_*`` and ``total_*`` become null: they exist once it completes.
+        bps are of the notional Q × reference price, as every component.
+
+    Notes
+    -----
+    Perold (1988): the shortfall of the unexecuted shares is the opportunity cost *when the order is
+    cancelled or expires*; before then the open shares are a position marked to market, kept apart from
+    the realized cost, so that a period's realized cost never holds an unrealized mark.
+    """
+    s = side_sign()
+    executed = pl.sum_horizontal("delay_usd", "trading_usd", "fees_usd", ignore_nulls=False)
+    mtm = (
+        s
+        * (pl.col("quantity") - pl.col("filled_shares"))
+        * (pl.col("close_mid_usd") - pl.col("reference_price_usd"))
+    )
+    out = orders.with_columns(
+        executed.alias("executed_cost_usd"),
+        pl.when(working).then(mtm).alias("interim_mtm_usd"),
+        *(
+            pl.when(~working).then(pl.col(f"opportunity_{u}")).alias(f"opportunity_{u}")
+            for u in ("usd", "bps")
+        ),
+        *(pl.when(~working).then(pl.col(f"total_{u}")).alias(f"total_{u}") for u in ("usd", "bps")),
+    )
+    return out.with_columns(
+        (pl.col(f"{c}_usd") / pl.col("notional_usd") * 1e4).alias(f"{c}_bps")
+        for c in ("executed_cost", "interim_mtm")
     )
 
 

@@ -17,7 +17,7 @@ from flows.cli import app
 from tests.conftest import REPO, run_kappa
 
 README = REPO / "README.md"
-DAY = "2026-11-13"
+DAY = "2026-11-06"
 
 
 def sql_examples() -> list[str]:

@@ -58,7 +58,7 @@ def test_the_transient_path_is_the_kernel_summed_over_past_trades() -> None:
 
 def test_kyle_lambda_overstates_gamma_and_the_30_minute_response_recovers_it(transient_window) -> None:
     w = transient_window
-    mids, signed = bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes)
+    mids, signed = bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes, w.sessions)
     kyle = kyle_lambda(impact_buckets(mids, signed, w.sessions))
     fit = permanent_impact(lagged_flow(mids, signed, w.sessions))
     # Kyle's λ is γ + 0.72·γ_T = 3.9 γ (the kernel's mean over the bucket), not γ
@@ -80,7 +80,9 @@ def test_gamma_and_its_error_equal_statsmodels_hac(transient_window) -> None:
     from calibration.impact import newey_west_lags
 
     w = transient_window
-    rows = lagged_flow(bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes), w.sessions)
+    rows = lagged_flow(
+        bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes, w.sessions), w.sessions
+    )
     fit = permanent_impact(rows)
     x = rows.select([f"q{lag}" for lag in range(PERMANENT_LAGS + 1)]).to_numpy()
     res = sm.OLS(rows["dmid_usd"].to_numpy(), sm.add_constant(x)).fit(
@@ -103,7 +105,7 @@ def test_lags_stay_inside_a_session() -> None:
 
 def _one_day_rows() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     w = simulate_window((TRANSIENT,), dt.date(2026, 8, 3), 1, orders_per_symbol_day=0, seed=1)
-    return bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes), w.sessions
+    return bucket_mids(w.quotes, w.sessions), lee_ready_signs(w.trades, w.quotes, w.sessions), w.sessions
 
 
 def test_a_mid_that_never_moves_under_trades_is_a_degenerate_gamma() -> None:

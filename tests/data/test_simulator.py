@@ -207,3 +207,31 @@ def test_written_dataset_has_truth_and_inbox_layout(tmp_path: Path) -> None:
     assert t["symbols"]["HEAVY"]["sigma_usd"] == pytest.approx(1.0)
     assert t == json.loads(json.dumps(truth(cfg), default=str))
     assert SESSION_SECONDS == 6.5 * 3600
+
+
+def test_orders_over_several_sessions_fill_on_each_with_session_time_intervals() -> None:
+    from data.calendar import session_time_days
+
+    sym = SymbolParams("SPAN", 40.0, 0.5, 0.0, 3e-6, 0.01, 500_000, quotes_per_day=300)
+    # Thursday 2026-11-12: sessions Thu, Fri, Mon, Tue, Wed; the default spans (1, 2), (2, 3), (3, 2)
+    days = simulate_days(SimConfig((sym,), dt.date(2026, 11, 12), 5, orders_per_symbol_day=1, seed=4))
+    orders = pl.concat([d.orders for d in days]).filter(pl.col("order_id").str.contains("-M"))
+    fills = pl.concat([d.fills.with_columns(day=pl.lit(d.date)) for d in days])
+    utc = dt.UTC
+    spans = {}
+    for o in orders.iter_rows(named=True):
+        f = fills.filter(pl.col("order_id") == o["order_id"]).sort("ts")
+        spans[o["order_id"][-2:]] = sorted(set(f["day"].to_list()))
+        assert f["quantity"].sum() == o["quantity"] and f["fill_id"].n_unique() == f.height
+        # each child's true rate is n/τ with τ the session time since the previous fill (first: arrival)
+        prev = [o["arrival_ts"], *f["ts"].to_list()[:-1]]
+        for p, row in zip(prev, f.iter_rows(named=True), strict=True):
+            tau = session_time_days(p.replace(tzinfo=utc), row["ts"].replace(tzinfo=utc))
+            assert row["rate_shares_per_day"] == pytest.approx(row["quantity"] / tau, rel=1e-6)
+        assert f["ts"].max() <= o["end_ts"]
+    fri, mon, tue, wed = (dt.date(2026, 11, d) for d in (13, 16, 17, 18))
+    assert spans == {"M0": [fri, mon], "M1": [mon, tue, wed], "M2": [tue, wed]}  # fills on every session
+    # the orders of the day file they arrive in, once; no spanning order without own orders
+    assert orders["order_id"].n_unique() == 3
+    none = simulate_days(SimConfig((sym,), dt.date(2026, 11, 12), 5, orders_per_symbol_day=0, seed=4))
+    assert sum(d.orders.height for d in none) == 0

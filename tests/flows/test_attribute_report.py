@@ -46,7 +46,9 @@ def attributed(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> Ka
 
 def test_attribution_rows_and_rerun(attributed: KappaHome) -> None:
     h = attributed
-    n_orders = query(h, f"SELECT count(*) FROM orders WHERE date = DATE '{LAST}'")[0][0]
+    # the orders that arrived on LAST, and those that arrived before and were still working into it
+    n_orders = query(h, f"SELECT count(*) FROM orders WHERE date = DATE '{LAST}' OR (date < DATE '{LAST}' "
+                        f"AND end_ts > TIMESTAMP '{LAST - dt.timedelta(days=1)} 21:00:00')")[0][0]  # fmt: skip
     rows = query(
         h, "SELECT count(*), count(z_score), min(calibration_as_of), count(DISTINCT run_id) FROM attribution"
     )
@@ -86,8 +88,10 @@ def test_scorecards_weight_by_notional(attributed: KappaHome) -> None:
         sliced = [(r[1], r[2]) for r in got if r[2] is not None]  # orders without fills have no slippage
         assert slip == pytest.approx(sum(w * x for w, x in sliced) / sum(w for w, _ in sliced))
     venues = query(h, f"SELECT sum(shares) FROM scorecard_venue WHERE date = DATE '{LAST}'")[0][0]
-    filled = query(h, f"SELECT sum(filled_shares) FROM attribution WHERE date = DATE '{LAST}' "
-                      "AND arrival_mid_usd IS NOT NULL")[0][0]  # fmt: skip
+    # the shares the attributed orders filled that day (an order over several sessions: that day's only)
+    filled = query(h, f"SELECT sum(f.quantity) FROM fills f JOIN attribution a USING (order_id) "
+                      f"WHERE a.date = DATE '{LAST}' AND a.arrival_mid_usd IS NOT NULL "
+                      f"AND CAST(f.ts AS DATE) = DATE '{LAST}'")[0][0]  # fmt: skip
     assert venues == pytest.approx(filled)
     for view in ("algo", "trader", "symbol", "day"):
         assert query(h, f"SELECT count(*) FROM scorecard_{view}")[0][0] > 0
@@ -475,3 +479,52 @@ def test_dollars_and_bps_print_with_the_sign_first_and_no_negative_zero() -> Non
     ]
     assert usd_text(-18_288_857.4, 0) == "-$18,288,857"
     assert [cell_text(v, "bps") for v in (-0.004, -1.005e4, 2.5)] == ["0.00", "-10,050.00", "2.50"]
+
+
+def test_a_multi_session_order_is_working_then_attributed_once(multi_day: KappaHome) -> None:
+    from flows.nightly import attribute
+    from flows.schedules import order_schedules
+
+    before = LAST - dt.timedelta(days=1)
+    attribute(date=before, home=str(multi_day.root))
+    cols = "date, status, filled_shares, total_usd, opportunity_usd, executed_cost_usd, interim_mtm_usd, horizon_days"
+    rows = _q(multi_day, f"SELECT {cols} FROM attribution WHERE order_id = '{MULTI}' ORDER BY date")
+    assert [(r[0], r[1], r[2]) for r in rows] == [(before, "working", 3 * MULTI_CHILD),
+                                                  (LAST, "ok", 6 * MULTI_CHILD)]  # fmt: skip
+    (day1, day2) = rows
+    # the first evening: no opportunity cost and no total; the 12,000 open shares marked at the closing mid
+    close_mid, arrival_mid = _q(multi_day, f"SELECT close_mid_usd, arrival_mid_usd FROM attribution "
+                                           f"WHERE order_id = '{MULTI}' AND date = DATE '{before}'")[0]  # fmt: skip
+    assert day1[3] is None and day1[4] is None
+    assert day1[6] == pytest.approx(
+        3 * MULTI_CHILD * (close_mid - arrival_mid)
+    )  # no decision price: P_d = M_a
+    assert day2[3] == pytest.approx(day2[5]) and day2[4] == 0.0  # filled in full: total = executed
+    # its horizon: 14:30-16:00 and 09:30-11:30 New York, 3.5 of 6.5 session hours, in both tables
+    horizon = 3.5 / 6.5
+    assert day1[7] == pytest.approx(horizon, abs=1e-12) and day2[7] == pytest.approx(horizon, abs=1e-12)
+    orders = pl_frame(multi_day, f"SELECT order_id, symbol, side, quantity, arrival_ts, end_ts, risk_aversion "
+                                 f"FROM orders WHERE order_id = '{MULTI}'")  # fmt: skip
+    cal = pl_frame(multi_day, f"SELECT * FROM calibrations WHERE as_of = DATE '{before}'")
+    planned = order_schedules(orders, cal, "r").rows
+    assert planned["horizon_days"].unique().to_list() == [pytest.approx(horizon, abs=1e-12)]
+    # a scorecard over both days counts the order once, on the day it completed
+    n = _q(multi_day, f"SELECT sum(orders) FROM scorecard_trader WHERE date BETWEEN DATE '{before}' AND "
+                      f"DATE '{LAST}' AND trader = 'ana'")[0][0]  # fmt: skip
+    ana = _q(multi_day, f"SELECT count(DISTINCT order_id) FROM attribution WHERE trader = 'ana' AND "
+                        f"date BETWEEN DATE '{before}' AND DATE '{LAST}' AND status <> 'working' "
+                        "AND total_usd IS NOT NULL")[0][0]  # fmt: skip
+    assert n == ana and _q(multi_day, f"SELECT count(*) FROM attribution WHERE order_id = '{MULTI}' "
+                                      "AND total_usd IS NOT NULL")[0][0] == 1  # fmt: skip
+    # the rerun of the first evening, after the second is in, gives the same rows
+    again = f"SELECT * EXCLUDE (run_id) FROM attribution WHERE date = DATE '{before}' ORDER BY order_id"
+    first = _q(multi_day, again)
+    attribute(date=before, home=str(multi_day.root))
+    assert _q(multi_day, again) == first
+
+
+def pl_frame(home: KappaHome, sql: str) -> Any:
+    from data.store import reader
+
+    with reader(home) as con:
+        return con.sql(sql).pl()

@@ -230,7 +230,7 @@ def test_demo_runs_the_nightly_flow_end_to_end_and_reruns_identically(
     assert (h / "prefect" / "prefect.db").exists()
     home = KappaHome.resolve(h)
     first = snapshot(home)
-    nights = [dt.date(2026, 11, 16), dt.date(2026, 11, 17)]
+    nights = [dt.date(2026, 11, 12), dt.date(2026, 11, 13)]
     assert query(home, "SELECT count(DISTINCT symbol), count(DISTINCT date) FROM quotes") == [(3, 2)]
     assert query(home, "SELECT count(*) FROM daily") == [(3 * 62,)]
     # the demo's deliberately bad rows, each under its rule
@@ -255,9 +255,9 @@ def test_demo_runs_the_nightly_flow_end_to_end_and_reruns_identically(
     ]  # fmt: skip
     # schedules for each next session's orders, delivered the evening before (tomorrow's included)
     scheduled = query(home, "SELECT count(DISTINCT order_id) FROM schedules")[0][0]
-    assert scheduled == orders[nights[1]] + orders[dt.date(2026, 11, 18)]
+    assert scheduled == orders[nights[1]] + orders[dt.date(2026, 11, 16)]
     assert "beside the simulator's truth" in res.stdout
-    report = h / "reports" / "2026-11-17" / "report.html"
+    report = h / "reports" / "2026-11-13" / "report.html"
     assert report.exists() and f"report:   {report}" in res.stdout
     # three example queries, each runs as printed, from the repository (where make demo runs), in a shell
     # without the virtualenv on its PATH

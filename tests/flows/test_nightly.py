@@ -183,7 +183,7 @@ def test_a_night_whose_every_attribution_batch_failed_still_has_a_row_per_order(
     empty = pl.DataFrame()
     batch = AttributionBatch(NIGHTS[0], ("AAA",), orders, fills, empty, empty, empty, (), ())
     rows = join_rows([failed_rows(batch, ValueError("boom"))])
-    assert rows.columns == [*ATTRIBUTION_COLUMNS, "reason"]
+    assert rows.columns == [*ATTRIBUTION_COLUMNS, "horizon_days", "reason"]
     assert rows.select("order_id", "filled_shares", "status", "reason").rows() == [
         ("o1", 40.0, "failed", "ValueError: boom"), ("o2", 0.0, "failed", "ValueError: boom")
     ]  # fmt: skip

@@ -141,3 +141,85 @@ def test_day_summary_adds_up_with_unfilled_orders() -> None:
     s = day_summary(pl.concat([filled, empty]))
     parts = sum(s[f"{c}_bps"] for c in ("delay", "spread", "impact", "opportunity", "fees"))
     assert parts == pytest.approx(s["total_bps"]) and s["spread_bps"] == pytest.approx(7.0 / 80_000 * 1e4)
+
+
+# ---------------------------------------------------------------------------- an order over two sessions
+
+D1, D2 = dt.date(2026, 11, 16), dt.date(2026, 11, 17)
+SESSIONS = pl.DataFrame({
+    "date": [D1, D2], "open_ts": [dt.datetime(2026, 11, 16, 14, 30), dt.datetime(2026, 11, 17, 14, 30)],
+    "close_ts": [dt.datetime(2026, 11, 16, 21, 0), dt.datetime(2026, 11, 17, 21, 0)],
+})  # fmt: skip
+
+
+def _two_day(day2_shares: float, through: dt.date) -> dict[str, pl.DataFrame]:
+    """A buy of 1,000 decided at 40.00, arriving 15:00 New York on D1 (mid 40.04), ending 10:30 on D2; 500
+    filled on D1 at 40.10, ``day2_shares`` at 40.55 on D2; $5 of fees a fill; D1 closes at mid 40.30, D2 opens
+    at 40.50 (every quote 1 cent either side); the frames the flow hands over for the session ``through``."""
+    last = dt.datetime.combine(through, dt.time(21, 0))
+    orders = pl.DataFrame({
+        "order_id": ["W"], "symbol": ["X"], "side": ["buy"], "quantity": [1000.0],
+        "arrival_ts": [dt.datetime(2026, 11, 16, 20, 0)], "end_ts": [dt.datetime(2026, 11, 17, 15, 30)],
+        "decision_price": [40.0], "broker": ["B1"], "algo": ["AC"], "trader": ["T1"],
+    })  # fmt: skip
+    fills = pl.DataFrame({
+        "fill_id": ["W1", "W2"], "order_id": ["W", "W"],
+        "ts": [dt.datetime(2026, 11, 16, 20, 30), dt.datetime(2026, 11, 17, 15, 0)], "price": [40.10, 40.55],
+        "quantity": [500.0, day2_shares], "fee_usd": [5.0, 5.0], "venue": ["XNAS", "XNAS"],
+    }).filter(pl.col("ts") <= last)  # fmt: skip
+    mids = [(dt.datetime(2026, 11, 16, 19, 55), 40.04), (dt.datetime(2026, 11, 16, 20, 59), 40.30),
+            (dt.datetime(2026, 11, 17, 14, 30), 40.50), (dt.datetime(2026, 11, 17, 15, 40), 40.60)]  # fmt: skip
+    quotes = pl.DataFrame({"symbol": ["X"] * 4, "ts": [m[0] for m in mids],
+                           "bid": [m[1] - 0.01 for m in mids], "ask": [m[1] + 0.01 for m in mids]})  # fmt: skip
+    trades = pl.DataFrame({"symbol": ["X"], "ts": [dt.datetime(2026, 11, 16, 20, 10)], "price": [40.05],
+                           "size": [100.0]})  # fmt: skip
+    return {
+        "orders": orders, "fills": fills, "quotes": quotes.filter(pl.col("ts") <= last),
+        "trades": trades, "sessions": SESSIONS.filter(pl.col("date") <= through),
+        "closes": pl.DataFrame({"symbol": ["X"], "close_mid_usd": [40.30 if through == D1 else 40.70]}),
+        "params": pl.DataFrame({"symbol": ["X"], "calibration_as_of": [D1], "sigma_usd": [0.5],
+                                "gamma": [1e-6], "eta": [1e-5], "epsilon_usd": [0.01], "sigma_overnight_usd": [0.3]}),
+        "clock": TradingClock(),
+    }  # fmt: skip
+
+
+def test_an_order_working_at_the_close_is_marked_not_charged_opportunity() -> None:
+    # Perold on D1, by hand: q = 500 at 40.10, M_a = 40.04, P_d = 40.00, notional 1,000 × 40 = $40,000
+    #   delay 500·0.04 = 20, trading 500·0.06 = 30 (spread 500·0.01 = 5, impact 25), fees 5: executed $55
+    #   the 500 open shares marked at the close: 500·(40.30 − 40.00) = $150, not an opportunity cost
+    row = attribute_orders(**_two_day(500.0, D1)).row(0, named=True)
+    assert row["status"] == row["model_status"] == "working"
+    assert row["delay_usd"] == pytest.approx(20.0) and row["trading_usd"] == pytest.approx(30.0)
+    assert row["spread_usd"] == pytest.approx(5.0) and row["impact_usd"] == pytest.approx(25.0)
+    assert row["executed_cost_usd"] == pytest.approx(55.0) and row["executed_cost_bps"] == pytest.approx(
+        13.75
+    )
+    assert row["interim_mtm_usd"] == pytest.approx(150.0) and row["interim_mtm_bps"] == pytest.approx(37.5)
+    for c in ("opportunity_usd", "opportunity_bps", "total_usd", "total_bps", "end_mid_usd", "z_score"):
+        assert row[c] is None, c
+    # the report's day: the order is counted as working with its mark, and costs nothing yet
+    from reports.tca_report import day_summary, key_numbers
+
+    s = day_summary(attribute_orders(**_two_day(500.0, D1)))
+    assert s["working_orders"] == 1 and s["interim_mtm_usd"] == pytest.approx(150.0) and s["total_usd"] == 0.0
+    assert ("Working at the close (costed when complete)", "1 order, interim mark $150.00") in key_numbers(s)
+
+
+@pytest.mark.parametrize(("day2", "opportunity"), [(500.0, 0.0), (300.0, 200 * 0.50)])
+def test_a_two_day_order_is_attributed_whole_when_it_completes(day2: float, opportunity: float) -> None:
+    # D2: every fill since arrival; Perold total = s·(Σ q_i p_i − q·P_d) + s·(Q − q)(M_e − P_d) + F, with M_e
+    # the mid at the order's end (10:30, the 09:30 quote: 40.50) for the unfilled shares of an order that
+    # expired (fully filled: 500·40.10 + 500·40.55 − 40,000 + 10 = $335, 83.75 bps)
+    row = attribute_orders(**_two_day(day2, D2)).row(0, named=True)
+    q = 500.0 + day2
+    executed = 500 * 40.10 + day2 * 40.55 - q * 40.0 + 10.0
+    assert row["status"] == "ok" and row["model_status"] == "ok" and row["filled_shares"] == q
+    assert row["delay_usd"] == pytest.approx(q * 0.04)
+    assert row["spread_usd"] == pytest.approx(q * 0.01)
+    assert row["opportunity_usd"] == pytest.approx(opportunity)
+    assert row["executed_cost_usd"] == pytest.approx(executed)
+    assert row["total_usd"] == pytest.approx(executed + opportunity)
+    assert row["total_bps"] == pytest.approx((executed + opportunity) / 4.0)
+    assert row["interim_mtm_usd"] is None and row["z_score"] is not None
+    if day2 == 500.0:
+        assert row["total_usd"] == pytest.approx(335.0) and row["total_bps"] == pytest.approx(83.75)
