@@ -217,8 +217,10 @@ def test_nightly_writes_every_result_of_the_night(two_nights: KappaHome) -> None
                        orient="row", schema=["symbol", "status"])  # fmt: skip
     # two sessions give γ no significance: partial, and the reason says so
     assert cal["symbol"].to_list() == ["AAA", "BBB", "CCC"] and set(cal["status"]) == {"partial"}
-    reasons = query(h, f"SELECT reason FROM calibrations WHERE as_of = '{day}'")
-    assert all(str(r[0]).startswith("gamma: not_significant") for r in reasons), reasons
+    rows = query(h, f"SELECT gamma, gamma_se, gamma_status, reason FROM calibrations WHERE as_of = '{day}'")
+    for gamma, se, status, reason in rows:  # |t| < 1.96: of the wrong sign, or positive and not significant
+        assert abs(gamma / se) < 1.96 and status == ("wrong_sign" if gamma < 0 else "not_significant"), rows
+        assert str(reason).startswith(f"gamma: {status}, γ = {gamma:.1e} ± {se:.1e}"), rows
     w = read_window(h, day, LOOKBACK, 500)
     whole = calibrate_window(
         MarketWindow(day, LOOKBACK, w.sessions, w.quotes, w.trades, w.fills, w.daily, TradingClock())
