@@ -9,7 +9,7 @@ A simulated day (with own orders and fills) and 500 sessions of daily history ar
 with `kappa ingest` into a cached home under ``benchmarks/.cache``, and then each variant runs in a fresh
 process (so its peak RSS is its own):
 
-- ``kappa``: the stages of :func:`calibration.estimates.calibrate_window` one by one, GARCH fits in a
+- ``kappa``: the stages of :func:`calibration.window.calibrate_window` one by one, GARCH fits in a
   process pool of ``os.cpu_count()`` workers, then the whole calibration step as the ``calibrate`` flow runs
   it (plan, batches of 250 symbols over a process pool, one write; :mod:`benchmarks.flows` adds Prefect);
 - ``pandas``: :mod:`benchmarks.pandas_baseline` on the same frames (merge_asof, groupby, statsmodels and
@@ -44,7 +44,7 @@ def prepare(symbols: int, seed: int = 2) -> Path:
     """A Kappa home with one simulated day of ``symbols`` symbols and their daily history (cached)."""
     from data.home import KappaHome
     from data.ingest import ingest
-    from data.simulator import SimConfig, daily_history, random_universe, simulate_days
+    from simulator.market import SimConfig, daily_history, random_universe, simulate_days
 
     folder = CACHE / f"calibrate-s{symbols}-seed{seed}"
     home = folder / "home"
@@ -74,7 +74,7 @@ def prepare(symbols: int, seed: int = 2) -> Path:
 
 def _window(home: Path):
     from data.home import KappaHome
-    from data.market import read_window
+    from data.reads import read_window
 
     return read_window(KappaHome.resolve(home), DAY, 1, HISTORY_DAYS)
 

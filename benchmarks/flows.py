@@ -81,7 +81,7 @@ def plain_attribute(home: Path, pool: Executor, batch_symbols: int) -> int:
 
 def run_plain(home: Path, runner: str, batch_symbols: int) -> dict[str, float]:
     """The flows' steps without Prefect, batches mapped over a thread or process pool."""
-    import calibration.estimates  # noqa: F401  (imported before the clock, as the flow variant's are)
+    import calibration.window  # noqa: F401  (imported before the clock, as the flow variant's are)
     import data.calendar
     import flows.attribute  # noqa: F401
 
@@ -149,12 +149,12 @@ def inbox(symbols: int) -> Path:
 
 def run_plain_nightly(home: Path, runner: str, batch_symbols: int, drop: str = "") -> dict[str, float]:
     """The nightly flow's steps without Prefect, into the fresh home ``home``."""
-    import calibration.estimates  # noqa: F401  (imported before the clock, as the flow variant's are)
+    import calibration.window  # noqa: F401  (imported before the clock, as the flow variant's are)
     import data.calendar
     import flows.attribute  # noqa: F401
     from data.home import KappaHome
     from data.inbox import ingest_inbox
-    from data.market import read_pending_orders
+    from data.reads import read_pending_orders
     from data.store import reader
     from flows.report import report
     from flows.schedules import order_schedules

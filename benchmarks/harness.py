@@ -16,7 +16,7 @@ fresh process on a fresh copy of the size's base home, so its peak RSS is its ow
     share of the night is (nightly − plain) / nightly.
 ``stages``
     Kappa's steps one after another, each timed: ingest per table; calibration batch by batch with each
-    stage timed by :class:`calibration.estimates.StageClock` (GARCH on a pool of every core, waited for
+    stage timed by :class:`calibration.window.StageClock` (GARCH on a pool of every core, waited for
     so that it is timed alone); attribution; the pending orders' schedules; the report.
 ``pandas``
     :mod:`benchmarks.pandas_way`.
@@ -62,12 +62,12 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
     import statsmodels.api  # noqa: F401
 
     import flows.attribute  # noqa: F401
-    from calibration.estimates import StageClock
     from calibration.volatility import garch_sigma
+    from calibration.window import StageClock
     from data.calendar import exchange_calendar
     from data.home import KappaHome
     from data.ingest import ingest
-    from data.market import read_pending_orders
+    from data.reads import read_pending_orders
     from data.results import Results, write_results
     from data.store import recorded_run
     from flows import attribute as att

@@ -5,7 +5,7 @@ Usage::
     python -m benchmarks.ingest --quotes 20000000          # ~20 M quotes, ~4 M trades, 2,000 symbols
     python -m benchmarks.ingest --quotes 1000000 --runs 3
 
-Data are generated once by the simulator (``data.simulator``) and cached under ``benchmarks/.cache``. Each
+Data are generated once by the simulator (``simulator.market``) and cached under ``benchmarks/.cache``. Each
 load runs the real CLI in a fresh process into a fresh home; peak RSS is that process's ``ru_maxrss``.
 Beside it, a floor: DuckDB alone converting the same CSV to Parquet with no validation (what any loader
 must at least pay to read the text and write the lake).
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
-from data.simulator import SimConfig, random_universe, simulate_days
+from simulator.market import SimConfig, random_universe, simulate_days
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"

@@ -23,7 +23,8 @@ import polars as pl
 import statsmodels.api as sm
 from arch import arch_model
 
-SESSION_SECONDS = 23_400.0
+from kappa.units import SESSION_SECONDS
+
 BUCKET = pd.Timedelta("5min")
 MIN_BUCKETS = 30
 MIN_FILLS = 20

@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from benchmarks import pandas_baseline as pb
 from benchmarks.datasets import DAY, Dataset
+from kappa.units import SESSION_SECONDS
 
 BATCH_SYMBOLS = 250
 
@@ -185,7 +186,7 @@ def schedules_pandas(lake: Path, calibrations: pd.DataFrame) -> float:
     orders = orders[orders["arrival_ts"].dt.date > DAY].merge(calibrations, on="symbol")
     out = []
     for o in orders.itertuples():
-        horizon = (o.end_ts - o.arrival_ts).total_seconds() / pb.SESSION_SECONDS
+        horizon = (o.end_ts - o.arrival_ts).total_seconds() / SESSION_SECONDS
         n = max(1, round(78 * horizon))
         tau = horizon / n
         eta_tilde = o.eta - 0.5 * max(o.gamma, 0.0) * tau

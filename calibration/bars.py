@@ -15,9 +15,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from calibration import SESSION_SECONDS, in_time_runs
-
-BUCKET_NS = 5 * 60 * 1_000_000_000
+from calibration.ordering import in_time_runs
+from kappa.units import BUCKET_NS, BUCKETS_PER_SESSION, SESSION_SECONDS
 
 
 def _bucket(ts: pl.Expr, open_ts: pl.Expr) -> pl.Expr:
@@ -177,7 +176,9 @@ def impact_buckets(mids: pl.DataFrame, signed_trades: pl.DataFrame, sessions: pl
     )
 
 
-def intraday_volume_profile(trades: pl.DataFrame, sessions: pl.DataFrame, bins: int = 78) -> pl.DataFrame:
+def intraday_volume_profile(
+    trades: pl.DataFrame, sessions: pl.DataFrame, bins: int = BUCKETS_PER_SESSION
+) -> pl.DataFrame:
     """Expected fraction of a session's volume in each of ``bins`` equal bins of the session, per symbol.
 
     Parameters

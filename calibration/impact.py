@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from calibration import Clock
 from calibration.power_law import power_law_impact
 from calibration.signs import prevailing_mid
+from kappa.clock import Clock
 
 MIN_BUCKETS = 30
 GAMMA_T_MIN = 1.96

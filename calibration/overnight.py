@@ -2,7 +2,7 @@
 
 Almgren & Chriss (2000) count risk in trading time only. A position held across a close also bears the
 night's change (news, the opening auction), which session time does not see; Kappa measures it per symbol
-and adds σ_night²·x² to V for every close a position x waits over (see :mod:`tca.model` and
+and adds σ_night²·x² to V for every close a position x waits over (see :mod:`tca.verdict` and
 :func:`schedule.costs.path_moments`).
 """
 

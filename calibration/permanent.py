@@ -19,8 +19,8 @@ import polars as pl
 
 from calibration.bars import bucket_returns, signed_volume_by_bucket
 from calibration.impact import MIN_BUCKETS, gamma_status, newey_west_lags
+from kappa.units import BUCKET_MINUTES
 
-BUCKET_MINUTES = 5
 PERMANENT_LAGS = 6
 """Lagged buckets in the γ regression: γ is the mid's response 30-35 minutes after a bucket's flow."""
 GAMMA_HORIZON_MINUTES = PERMANENT_LAGS * BUCKET_MINUTES

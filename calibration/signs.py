@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from calibration import quote_prevails, session_of, sorted_by_symbol_time
+from calibration.ordering import sorted_by_symbol_time
+from calibration.sessions import quote_prevails, session_of
 
 
 def prevailing_mid(events: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:

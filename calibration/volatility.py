@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
-from calibration import in_time_runs
 from calibration.bars import bucket_returns
+from calibration.ordering import in_time_runs
 
 TRADING_DAYS_PER_YEAR = 252
 TSRV_SLOW_SCALE_SECONDS = 300.0

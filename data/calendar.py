@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from kappa.units import SESSION_NS
+
 if TYPE_CHECKING:
     import exchange_calendars as xcals
 
@@ -101,9 +103,9 @@ def all_session_bounds(name: str = DEFAULT_CALENDAR) -> pl.DataFrame:
 
 
 def require_session(day: dt.date, name: str = DEFAULT_CALENDAR, what: str = "") -> dt.date:
-    """``day`` if it is a session of the calendar, else an :class:`~data.errors.InputError` that says why:
+    """``day`` if it is a session of the calendar, else an :class:`~kappa.errors.InputError` that says why:
     a weekend or holiday, or a date beyond the sessions built (:func:`exchange_calendar`)."""
-    from data.errors import InputError
+    from kappa.errors import InputError
 
     dates = _schedule(name)[0]
     first, last = dates[0].item(), dates[-1].item()
@@ -119,9 +121,9 @@ def require_closed(
     day: dt.date, name: str = DEFAULT_CALENDAR, what: str = "", now: dt.datetime | None = None
 ) -> dt.date:
     """``day`` if it is a session that has closed by ``now`` (default: the clock), else an
-    :class:`~data.errors.InputError` naming the last one that has: a calibration or a night as of a session
+    :class:`~kappa.errors.InputError` naming the last one that has: a calibration or a night as of a session
     still trading (or to come) would stamp a partial day as that session's close."""
-    from data.errors import InputError
+    from kappa.errors import InputError
 
     require_session(day, name, what)
     last = latest_closed_session(now or dt.datetime.now(dt.UTC), name)
@@ -148,9 +150,6 @@ def previous_sessions(end: dt.date, count: int, name: str = DEFAULT_CALENDAR) ->
 def session_date_expr(ts: pl.Expr, name: str = DEFAULT_CALENDAR) -> pl.Expr:
     """The exchange-local calendar date of a UTC tz-naive timestamp expression."""
     return ts.dt.replace_time_zone("UTC").dt.convert_time_zone(exchange_timezone(name)).dt.date()
-
-
-SESSION_NS = 23_400 * 1_000_000_000  # one trading day of DESIGN §3: the regular 6.5-hour session
 
 
 def session_clock(
@@ -191,7 +190,7 @@ def session_clock(
         if first < len(closes) and avail.sum() >= horizon * SESSION_NS:
             break
         if reaches_last:  # every session is in, and still short
-            from data.errors import InputError
+            from kappa.errors import InputError
 
             raise InputError(
                 f"{horizon:g} trading days from {start.isoformat()} run past the last {name} session, {last} "
@@ -344,10 +343,10 @@ def exchange_zone(name: str = DEFAULT_CALENDAR) -> dt.tzinfo:
 
 
 def check_calendar(name: str) -> str:
-    """``name`` if ``exchange_calendars`` knows it, else an :class:`~data.errors.InputError` that says so."""
+    """``name`` if ``exchange_calendars`` knows it, else an :class:`~kappa.errors.InputError` that says so."""
     import exchange_calendars as xcals
 
-    from data.errors import InputError
+    from kappa.errors import InputError
 
     if name not in xcals.get_calendar_names(include_aliases=True):
         close = sorted(
@@ -362,10 +361,10 @@ def check_calendar(name: str) -> str:
 
 
 def check_timezone(name: str) -> str:
-    """``name`` if it is an IANA time zone, else an :class:`~data.errors.InputError`."""
+    """``name`` if it is an IANA time zone, else an :class:`~kappa.errors.InputError`."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from data.errors import InputError
+    from kappa.errors import InputError
 
     try:
         ZoneInfo(name)
@@ -380,7 +379,7 @@ def home_calendar(home: KappaHome, given: str | None = None) -> str:
     A home's data are dated in one calendar's sessions, so the first calendar given is remembered
     (``kappa.toml``) and a different one later is refused: change it with ``kappa config calendar``.
     """
-    from data.errors import InputError
+    from kappa.errors import InputError
 
     remembered = home.config().calendar
     if given is None:

@@ -83,7 +83,7 @@ class KappaHome:
 
     def config(self) -> HomeConfig:
         """The home's settings (all unset where there is no ``kappa.toml``)."""
-        from data.errors import KappaError
+        from kappa.errors import KappaError
 
         if not self.config_path.exists():
             return HomeConfig()

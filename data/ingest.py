@@ -39,11 +39,10 @@ import polars as pl
 from data import lake
 from data.calendar import home_calendar, home_timezone
 from data.contract import TABLES, TableSpec
-from data.errors import InputError
+from data.cross_row_rules import check_fills, drop_duplicate_keys, fill_cancels
 from data.home import KappaHome
 from data.quarantine import MAX_QUARANTINED, REFUSED_SAMPLE_ROWS, Quarantine, verdict
 from data.readers import DEFAULT_BATCH_ROWS, RawBatch, check_columns, read_batches
-from data.rules import check_fills, drop_duplicate_keys, fill_cancels
 from data.schema import refresh_market_view
 from data.sql import first_row
 from data.store import (
@@ -57,6 +56,7 @@ from data.store import (
     writer,
 )
 from data.validation import ROW, ValidatedBatch, clean_schema, validate_batch
+from kappa.errors import InputError
 
 Progress = Callable[[str, int], None]
 FAULT_ENV = "KAPPA_FAULT_AT"

@@ -29,8 +29,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from data.contract import TableSpec
-from data.errors import InputError, MissingColumnError
 from data.validation import ROW
+from kappa.errors import InputError, MissingColumnError
 
 CSV_SUFFIXES = (".csv", ".txt", ".tsv", ".psv", ".csv.gz", ".txt.gz", ".tsv.gz", ".psv.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")

@@ -21,10 +21,10 @@ from contextlib import contextmanager, suppress
 
 import duckdb
 
-from data.errors import DatabaseBusyError, DatabaseMissingError
 from data.home import KappaHome
 from data.schema import migrate
 from data.sql import first_row
+from kappa.errors import DatabaseBusyError, DatabaseMissingError
 
 DEFAULT_WAIT_S = 10.0
 _POLL_S = 0.2

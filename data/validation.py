@@ -5,7 +5,7 @@ typed rows that pass, and one quarantine row per rejected row with its rule, the
 raw values as JSON. Nothing is dropped: ``len(clean) + len(rejected) == len(batch)``.
 
 Cross-row rules (duplicate keys, fills against their orders) need more than one batch and live in
-:mod:`data.rules`.
+:mod:`data.cross_row_rules`.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ import polars as pl
 from calibration.impact import schedule_gamma
 from data.calendar import DEFAULT_CALENDAR, TradingClock
 from data.home import KappaHome
-from data.market import (
+from data.reads import (
     ATTRIBUTION_QUOTE_COLUMNS,
     ATTRIBUTION_TRADE_COLUMNS,
     read_attribution_inputs,

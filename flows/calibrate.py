@@ -25,7 +25,8 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from calibration.estimates import (
+from calibration.volatility import GarchFit
+from calibration.window import (
     CALIBRATION_SCHEMA,
     MapFn,
     MarketWindow,
@@ -34,10 +35,9 @@ from calibration.estimates import (
     failed_row,
     finish_calibrations,
 )
-from calibration.volatility import GarchFit
 from data.calendar import DEFAULT_CALENDAR, TradingClock
 from data.home import KappaHome
-from data.market import read_window_inputs, scan_market
+from data.reads import read_window_inputs, scan_market
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
 
 PARALLEL_GARCH_MIN_SYMBOLS = 50
@@ -164,7 +164,7 @@ def calibrate_batch(
     """Per-symbol estimates of the batch (``calibrate_symbols`` rows), reading market data from the lake.
 
     ``garch_map`` runs the GARCH fits (default: here, one after another; see :func:`garch_pool`);
-    ``clock`` collects each stage's seconds (see :class:`calibration.estimates.StageClock`). Sets
+    ``clock`` collects each stage's seconds (see :class:`calibration.window.StageClock`). Sets
     this process's BLAS to one thread: batches are the unit of parallelism, and the GARCH optimum moves in
     its 7th digit with the BLAS thread count, so a night gives the same numbers on threads, processes or
     Dask workers (which run BLAS single-threaded).

@@ -28,12 +28,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from data.errors import KappaError
 from data.home import KappaHome
 from data.store import reader
 from flows.display import print_frame, write_csv, write_json
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS, Runner
-from schedule.model import ScheduleError
+from kappa.errors import KappaError, ScheduleError
 
 EXIT_REFUSED = 2
 EXIT_WARNINGS = 3
@@ -532,7 +531,7 @@ def _require_quotes(home: KappaHome, day: dt.date, inbox: Path | None) -> None:
     if "quotes" in inbox_files(folder)[0]:
         return
     if home.db_path.exists():
-        from data.market import lake_paths
+        from data.reads import lake_paths
 
         if lake_paths(home, "quotes", [day]):
             return

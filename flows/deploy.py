@@ -27,8 +27,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from data.calendar import DEFAULT_CALENDAR, exchange_timezone, latest_closed_session
-from data.errors import KappaError
 from data.home import KappaHome
+from kappa.errors import KappaError
 
 DEFAULT_CRON = "30 18 * * 1-5"  # 18:30, Monday to Friday, after the close and the closing auction
 

@@ -44,10 +44,9 @@ from data.calendar import (
     require_session,
     sessions,
 )
-from data.errors import DatabaseBusyError, InputError, KappaError
 from data.home import KappaHome
 from data.inbox import InboxLoad, inbox_folder, ingest_inbox
-from data.market import lake_paths, read_pending_orders
+from data.reads import lake_paths, read_pending_orders
 from data.results import Results, write_results
 from data.store import finished_run_dates, recorded_run
 from flows import attribute as att
@@ -56,6 +55,7 @@ from flows.report import report as render_report
 from flows.schedule_output import json_safe
 from flows.schedules import order_schedules
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
+from kappa.errors import DatabaseBusyError, InputError, KappaError
 from reports.tables import cell_text, usd_text
 from reports.tca_report import day_summary, report_markdown
 

@@ -9,15 +9,14 @@ import numpy as np
 import polars as pl
 
 from data.calendar import DEFAULT_CALENDAR, session_bounds, session_time_days
-from data.errors import KappaError
 from data.home import KappaHome
 from data.store import reader
+from kappa.errors import KappaError
+from kappa.units import SESSION_HOURS
 from reports.charts import ACTUAL, MODEL, SESSION_CLOSE
 from reports.tca_report import ReportFiles, render_report
-from tca import SESSION_SECONDS
 
 PLOTTED_ORDERS = 6
-HOURS_PER_DAY = SESSION_SECONDS / 3600  # one trading day of DESIGN §3 in session hours (6.5 on XNYS)
 
 
 def report(
@@ -101,7 +100,7 @@ def holdings_paths(
         arrival, end = _utc(o["arrival_ts"]), _utc(o["end_ts"])
 
         def hours(ts: dt.datetime, arrival: dt.datetime = arrival) -> float:
-            return HOURS_PER_DAY * session_time_days(arrival, _utc(ts), calendar)
+            return SESSION_HOURS * session_time_days(arrival, _utc(ts), calendar)
 
         f = fills.filter(pl.col("order_id") == o["order_id"]).filter(pl.col("ts") <= o["last_fill_ts"])
         left = o["quantity"] - np.concatenate(([0.0], np.cumsum(f["quantity"].to_numpy())))
@@ -117,7 +116,7 @@ def holdings_paths(
         parts.append(_series(o["order_id"], panel, SESSION_CLOSE, closes, [None] * len(closes)))
         plan = schedules.filter(pl.col("order_id") == o["order_id"])
         if plan.height:
-            hours_planned = (plan["t_days"] * HOURS_PER_DAY).to_list()
+            hours_planned = (plan["t_days"] * SESSION_HOURS).to_list()
             parts.append(
                 _series(o["order_id"], panel, MODEL, hours_planned, plan["holdings_shares"].to_list())
             )

@@ -16,13 +16,13 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.schedules import SchedulePlan
+from kappa.units import LOT_SHARES, SESSION_NS
 from reports.tables import cell_text, usd_text
 from schedule import Schedule
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
 CHART_WIDTH = 32
 MAX_ROWS = 40
-LOT_SHARES = 100  # a round lot of US equities
 
 
 def _finite(v: float | None) -> float | None:
@@ -121,9 +121,6 @@ def bar(fraction: float, width: int = CHART_WIDTH) -> str:
     eighths = round(min(max(fraction, 0.0), 1.0) * width * 8)
     full, part = divmod(eighths, 8)
     return "█" * full + (_BLOCKS[part] if part else "")
-
-
-SESSION_NS = 23_400 * 1_000_000_000  # one trading day (DESIGN §3), as data.calendar.SESSION_NS
 
 
 def _zone(calendar: str) -> ZoneInfo:

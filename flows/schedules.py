@@ -22,9 +22,10 @@ import polars as pl
 from calibration.bars import intraday_volume_profile
 from calibration.impact import ScheduleGamma, schedule_gamma
 from data.calendar import DEFAULT_CALENDAR
-from data.errors import KappaError
 from data.home import KappaHome
 from data.store import finish_run, new_run_id, reader, replace_rows, start_run, transaction, writer
+from kappa.errors import KappaError
+from kappa.units import BUCKETS_PER_SESSION
 from schedule import (
     MarketParams,
     Order,
@@ -43,7 +44,6 @@ from schedule import (
 STRATEGIES = ("optimal", "twap", "vwap", "pov")
 SIGMA_COLUMNS = {"realized": "sigma_usd", "garch": "sigma_garch_usd", "tsrv": "sigma_tsrv_usd"}
 DEFAULT_PROFILE_DAYS = 20
-PROFILE_BINS = 78
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,12 +287,12 @@ def _calibration(home: KappaHome | None, req: ScheduleRequest) -> dict[str, obje
 def _profile(
     home: KappaHome, symbol: str, as_of: dt.date, days: int, calendar: str
 ) -> tuple[np.ndarray | None, int]:
-    from data.market import read_trades  # imports exchange_calendars: only for a symbol
+    from data.reads import read_trades  # imports exchange_calendars: only for a symbol
 
     sessions, trades = read_trades(home, as_of, days, [symbol], calendar)
     if not trades.height:
         return None, 0
-    prof = intraday_volume_profile(trades, sessions, PROFILE_BINS)
+    prof = intraday_volume_profile(trades, sessions, BUCKETS_PER_SESSION)
     if not prof.height or prof["volume_fraction"].sum() <= 0:
         return None, 0
     return prof["volume_fraction"].to_numpy(), int(prof["days"][0])
@@ -468,9 +468,6 @@ def save_plan(home: KappaHome, plan: SchedulePlan) -> str:
     return run_id
 
 
-PERIODS_PER_DAY = 78  # 5-minute periods in a 6.5-hour session
-
-
 @dataclass(frozen=True, slots=True)
 class OrderSchedules:
     """The optimal schedules of pending orders (``schedules`` rows), the orders that got none, with why,
@@ -517,7 +514,7 @@ def order_schedules(
         lam = o["risk_aversion"] if o["risk_aversion"] is not None else 0.0
         req = ScheduleRequest(
             shares=o["quantity"], side=o["side"], horizon_days=horizon,
-            periods=max(1, round(PERIODS_PER_DAY * horizon)), risk_aversion=lam, symbol=o["symbol"],
+            periods=max(1, round(BUCKETS_PER_SESSION * horizon)), risk_aversion=lam, symbol=o["symbol"],
             as_of=row["as_of"], start=start, order_id=o["order_id"], calendar=calendar,
         )  # fmt: skip
         try:

@@ -1,8 +1,9 @@
 """Optimal execution schedules: the exact discrete Almgren-Chriss solution, its frontier, and baselines.
 
-Pure functions (numpy and scipy, no I/O). Units are those of DESIGN §3; see :mod:`schedule.model`.
+Pure functions (numpy and scipy, no I/O). Units are those of DESIGN §3; see :mod:`schedule.records`.
 """
 
+from kappa.errors import ScheduleError
 from schedule.almgren_chriss import (
     closed_form_expected_cost,
     closed_form_variance,
@@ -17,8 +18,8 @@ from schedule.almgren_chriss import (
 from schedule.baselines import cumulative_volume_days, pov_schedule, twap_schedule, vwap_schedule
 from schedule.costs import expected_cost, schedule_from_holdings, variance_usd2
 from schedule.frontier import efficient_frontier, frontier_risk_aversions
-from schedule.model import Cost, MarketParams, Order, PowerLaw, Schedule, ScheduleError, periods_for
 from schedule.nonlinear import power_law_holdings, power_law_schedule
+from schedule.records import Cost, MarketParams, Order, PowerLaw, Schedule, periods_for
 
 __all__ = [
     "Cost",

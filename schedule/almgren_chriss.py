@@ -24,8 +24,9 @@ import math
 
 import numpy as np
 
+from kappa.errors import ScheduleError
 from schedule.costs import schedule_from_holdings
-from schedule.model import FloatArray, MarketParams, Order, Schedule, ScheduleError
+from schedule.records import FloatArray, MarketParams, Order, Schedule
 
 
 def _check_risk_aversion(risk_aversion: float) -> None:

@@ -1,6 +1,6 @@
 """The schedules users compare the optimum against: TWAP, VWAP and POV, costed by the same model.
 
-Each returns a :class:`~schedule.model.Schedule` in periods of the order's τ whose E and V come from the
+Each returns a :class:`~schedule.records.Schedule` in periods of the order's τ whose E and V come from the
 sums of :mod:`schedule.costs`, so the optimum, the baselines and the realised fills are compared on equal
 terms.
 
@@ -15,8 +15,9 @@ import math
 
 import numpy as np
 
+from kappa.errors import ScheduleError
 from schedule.costs import schedule_from_holdings
-from schedule.model import FloatArray, MarketParams, Order, Schedule, ScheduleError
+from schedule.records import FloatArray, MarketParams, Order, Schedule
 
 MAX_POV_PERIODS = 100_000
 

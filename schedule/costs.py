@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from schedule.model import Cost, FloatArray, MarketParams, Order, PowerLaw, Schedule, ScheduleError
+from kappa.errors import ScheduleError
+from schedule.records import Cost, FloatArray, MarketParams, Order, PowerLaw, Schedule
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,10 @@ import math
 
 import numpy as np
 
+from kappa.errors import ScheduleError
 from schedule.almgren_chriss import optimal_schedule, risk_aversion_for_kappa
-from schedule.model import FloatArray, MarketParams, Order, Schedule, ScheduleError
 from schedule.nonlinear import power_law_schedule
+from schedule.records import FloatArray, MarketParams, Order, Schedule
 
 DEFAULT_POINTS = 41
 KAPPA_T_RANGE = (1e-2, 30.0)

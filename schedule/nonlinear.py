@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from kappa.errors import ScheduleError
 from schedule.costs import schedule_from_holdings
-from schedule.model import FloatArray, MarketParams, Order, PowerLaw, Schedule, ScheduleError
+from schedule.records import FloatArray, MarketParams, Order, PowerLaw, Schedule
 
 MAX_ITERATIONS = 200
 GLOBAL_MAX_PERIODS = 100  # the grid search of β > 1 runs up to this many periods (its time grows as N³)

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from calibration import Clock
-from tca import TRADING_MINUTES_PER_DAY, side_sign
-from tca.model import realized_path_moments
+from kappa.clock import Clock
+from kappa.units import SESSION_MINUTES, side_sign
 from tca.prices import (
     market_vwap,
     opening_quote,
@@ -23,6 +22,7 @@ from tca.prices import (
     time_weighted_mid,
 )
 from tca.shortfall import COMPONENTS, implementation_shortfall, interim_marks, slippage_bps
+from tca.verdict import realized_path_moments
 
 MARKOUT_MINUTES = (1, 5, 30)
 BENCHMARKS = {"arrival": "arrival_mid_usd", "interval_vwap": "interval_vwap_usd", "twap": "twap_mid_usd",
@@ -138,7 +138,7 @@ def attribute_orders(
         .then(pl.col("filled_shares") / pl.col("active_volume"))
         .alias("participation_rate"),
         pl.col("active_volume").alias("market_volume_shares"),
-        (clock.elapsed_days(pl.col("arrival_ts"), pl.col("_active_end")) * TRADING_MINUTES_PER_DAY).alias(
+        (clock.elapsed_days(pl.col("arrival_ts"), pl.col("_active_end")) * SESSION_MINUTES).alias(
             "duration_min"
         ),
     )

@@ -19,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from calibration import Clock, quote_prevails, session_of, sorted_by_symbol_time
+from calibration.ordering import sorted_by_symbol_time
+from calibration.sessions import quote_prevails, session_of
+from kappa.clock import Clock
 
 _INT64_HEADROOM = 2**62
 

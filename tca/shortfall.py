@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from tca import side_sign
+from kappa.units import side_sign
 
 COMPONENTS = ("delay", "trading", "spread", "impact", "opportunity", "fees", "total")
 

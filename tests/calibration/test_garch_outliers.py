@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 from arch import arch_model
 
-from calibration.estimates import calibrate_window
 from calibration.volatility import garch_sigma
-from data.simulator import garch_path
+from calibration.window import calibrate_window
+from simulator.market import garch_path
 from tests.calibration.conftest import simulate_window
 from tests.calibration.test_volatility import SYMS
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from calibration.bars import bucket_mids, impact_buckets
-from calibration.estimates import calibrate_window
 from calibration.signs import lee_ready_signs
+from calibration.window import calibrate_window
 from tests.calibration.conftest import quoted_minutes_sigma, quoted_minutes_window
 
 NOON = 12 * 60  # minutes after midnight UTC, the 24/7 calendar's open

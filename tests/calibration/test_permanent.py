@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 
 from calibration.bars import bucket_mids, impact_buckets
-from calibration.estimates import calibrate_window
 from calibration.impact import kyle_lambda
 from calibration.permanent import (
     GAMMA_ADV_SIGMA_BAND,
@@ -21,7 +20,8 @@ from calibration.permanent import (
     permanent_impact,
 )
 from calibration.signs import lee_ready_signs
-from data.simulator import SymbolParams, transient_impact_path
+from calibration.window import calibrate_window
+from simulator.market import SymbolParams, transient_impact_path
 from tests.calibration.conftest import quoted_minutes_window, simulate_window
 
 GAMMA = 2e-6

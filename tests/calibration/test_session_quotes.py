@@ -14,10 +14,10 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from calibration import quote_prevails
-from calibration.estimates import MarketWindow, calibrate_window
 from calibration.impact import child_rates, temporary_impact
+from calibration.sessions import quote_prevails
 from calibration.signs import lee_ready_signs, prevailing_mid
+from calibration.window import MarketWindow, calibrate_window
 from data.calendar import TradingClock, session_bounds
 
 DAY1, DAY2 = dt.date(2026, 11, 16), dt.date(2026, 11, 17)

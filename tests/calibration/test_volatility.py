@@ -11,9 +11,9 @@ import pytest
 from arch import arch_model
 
 from calibration.bars import bucket_mids
-from calibration.estimates import calibrate_window
 from calibration.volatility import GARCH_MIN_RETURNS, garch_sigma, realized_sigma, two_scales_variance
-from data.simulator import SymbolParams, garch_path
+from calibration.window import calibrate_window
+from simulator.market import SymbolParams, garch_path
 from tests.calibration.conftest import simulate_window
 
 SYMS = (
@@ -126,7 +126,7 @@ def test_tsrv_and_bars_do_not_depend_on_the_quotes_row_order(window) -> None:
 
 
 def test_time_ordered_runs_finds_groups_only_when_contiguous_and_in_time() -> None:
-    from calibration import time_ordered_runs
+    from calibration.ordering import time_ordered_runs
 
     frame = pl.DataFrame({"symbol": ["A", "A", "B", "B", "B"], "ts": [1, 2, 1, 1, 5]})
     assert time_ordered_runs(frame, ["symbol"]).tolist() == [0, 2]
@@ -137,7 +137,7 @@ def test_time_ordered_runs_finds_groups_only_when_contiguous_and_in_time() -> No
 
 
 def test_in_time_runs_sorts_only_what_is_out_of_order_and_keeps_ties_in_row_order() -> None:
-    from calibration import in_time_runs
+    from calibration.ordering import in_time_runs
 
     frame = pl.DataFrame({"symbol": ["A", "A", "B", "B", "B"], "ts": [1, 2, 1, 1, 5], "row": [0, 1, 2, 3, 4]})
     same, starts = in_time_runs(frame, ["symbol"])

@@ -43,7 +43,7 @@ def test_a_session_still_trading_has_not_closed() -> None:
     """Friday 2026-11-27 closes early (13:00 ET): at 12:59 the last closed session is Wednesday's, at
     13:00 Friday's; a calibration as of a session still trading is refused naming the last closed one."""
     from data.calendar import require_closed
-    from data.errors import InputError
+    from kappa.errors import InputError
 
     friday = dt.date(2026, 11, 27)
     assert require_closed(friday, now=dt.datetime(2026, 11, 27, 13, 0, tzinfo=NY)) == friday

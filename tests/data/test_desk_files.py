@@ -12,9 +12,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data.errors import InputError
 from data.home import KappaHome
 from data.ingest import ingest
+from kappa.errors import InputError
 from tests.conftest import DAY, WriteCsv, query, run_kappa
 
 Q_HEADER = ["symbol", "ts", "bid", "ask", "bid_size", "ask_size"]

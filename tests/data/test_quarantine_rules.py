@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import InputError, MissingColumnError
 from data.home import KappaHome
 from data.ingest import ingest
+from kappa.errors import InputError, MissingColumnError
 from tests.conftest import DAY, EARLY_CLOSE_DAY, WriteCsv, query
 
 Q_HEADER = ["symbol", "ts", "bid", "ask", "bid_size", "ask_size"]

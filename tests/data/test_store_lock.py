@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import DatabaseBusyError
 from data.home import KappaHome
 from data.store import lock_holder, reader, writer
+from kappa.errors import DatabaseBusyError
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import pytest
 from data.calendar import TradingClock
 from data.home import KappaHome
 from data.ingest import ingest
-from data.simulator import SimConfig, SymbolParams, write_dataset
+from simulator.market import SimConfig, SymbolParams, write_dataset
 from tests.conftest import WriteCsv, query, run_kappa
 
 SYMS = (
@@ -124,8 +124,8 @@ def test_calibrate_errors_are_one_line(loaded: KappaHome) -> None:
 def test_batches_of_one_symbol_give_the_rows_of_one_window(loaded: KappaHome) -> None:
     """The flow's batches (each read from the lake alone, joined by the cross-sectional finish) equal a
     calibration of the whole window at once: batching changes where the work runs, not a number."""
-    from calibration.estimates import MarketWindow, calibrate_window
-    from data.market import read_window
+    from calibration.window import MarketWindow, calibrate_window
+    from data.reads import read_window
     from flows.calibrate import calibrate_batch, finish_calibration, plan_calibration
 
     as_of = dt.date(2026, 11, 18)

@@ -29,8 +29,8 @@ import psutil
 import pytest
 
 from data.home import KappaHome
-from data.simulator import SimConfig, SymbolParams, write_dataset
 from flows.demo import arrange_inbox
+from simulator.market import SimConfig, SymbolParams, write_dataset
 from tests.conftest import REPO, query
 
 SYMS = (

@@ -14,11 +14,11 @@ import polars as pl
 import pytest
 
 from calibration.impact import schedule_gamma
-from data.errors import KappaError
 from data.home import KappaHome
 from data.ingest import ingest
-from data.simulator import SimConfig, SymbolParams, write_dataset
 from flows.schedules import ScheduleRequest, plan_schedule
+from kappa.errors import KappaError
+from simulator.market import SimConfig, SymbolParams, write_dataset
 from tests.conftest import query, run_kappa
 
 PAPER = ["--shares", "1e6", "--side", "sell", "--horizon-days", "5", "--periods", "5",

@@ -6,7 +6,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from schedule import MarketParams, Order
-from schedule.model import FloatArray
+from schedule.records import FloatArray
 
 # Almgren & Chriss (2000), §3 example: X = 10⁶ shares, S0 = 50, T = 5 days, N = 5, σ = 0.95 $/share/√day
 # (30 %/year at $50), ε = 0.0625 (1/8 spread), η = 2.5e-6, γ = 2.5e-7.

@@ -12,7 +12,7 @@ from scipy.optimize import minimize
 from data.calendar import TradingClock
 from schedule import MarketParams, Order, optimal_schedule
 from schedule.costs import expected_cost, path_moments, variance_usd2
-from tca.model import realized_path_moments
+from tca.verdict import realized_path_moments
 
 SIGMA, GAMMA, ETA, EPS = 0.5, 1e-6, 2e-5, 0.01
 

@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import polars as pl
 
-from calibration import Clock, time_ordered_runs
 from calibration.bars import bucket_mids, impact_buckets
 from calibration.impact import (
     MIN_BUCKETS,
@@ -35,6 +34,7 @@ from calibration.impact import (
     schedule_gamma,
     temporary_impact,
 )
+from calibration.ordering import time_ordered_runs
 from calibration.overnight import overnight_sigma
 from calibration.permanent import (
     GAMMA_ADV_SIGMA_BAND,
@@ -51,6 +51,7 @@ from calibration.volatility import (
     garch_sigma,
     realized_sigma,
 )
+from kappa.clock import Clock
 
 MapFn = Callable[[Callable[[np.ndarray], GarchFit], Iterable[np.ndarray]], Iterator[GarchFit]]
 

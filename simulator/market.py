@@ -37,8 +37,8 @@ import numpy as np
 import polars as pl
 
 from data.calendar import DEFAULT_CALENDAR, exchange_calendar, exchange_timezone, session_bounds
+from kappa.units import SESSION_SECONDS
 
-SESSION_SECONDS = 23_400.0  # 6.5 h: one trading day
 NS = 1_000_000_000
 ODD_LOT_PROB = 0.05
 U_SHAPE = 2.0  # intensity at the open and close is (1 + U_SHAPE) times the midday intensity

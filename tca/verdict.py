@@ -22,9 +22,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from calibration import Clock
+from kappa.clock import Clock
+from kappa.units import side_sign
 from schedule.costs import path_moments
-from tca import side_sign
 
 PARAMS = ("sigma_usd", "gamma", "eta", "epsilon_usd", "sigma_overnight_usd")
 

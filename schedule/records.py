@@ -17,14 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from kappa.errors import ScheduleError
+
 FloatArray = npt.NDArray[np.float64]
 
 SIDES = {"buy": 1.0, "sell": -1.0}
 MAX_PERIODS = 100_000
-
-
-class ScheduleError(ValueError):
-    """Parameters that admit no schedule; the message names the offending values."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,22 @@
-"""Errors that callers can catch; each message names the offending value.
+"""The one family of errors Kappa raises on purpose; every package may import it.
 
-Every class subclasses a built-in so that ``except ValueError`` keeps working for callers that do not know
-Kappa's classes. The CLI turns these into a one-line reason and a non-zero exit code.
+Every class subclasses a built-in so that ``except ValueError`` (``LookupError``, ``RuntimeError``) keeps
+working for callers that do not know Kappa's classes. The CLI turns these into a one-line reason and a
+non-zero exit code (2 for bad input, 1 otherwise).
+
+======================  =====================  ==================================================
+class                   built-in               raised when
+======================  =====================  ==================================================
+``KappaError``          ``Exception``          base class; never raised bare
+``ParameterError``      ``ValueError``         a parameter's value is refused (keeps name, value)
+``ScheduleError``       ``ValueError``         parameters admit no schedule (a ``ParameterError``)
+``InputError``          ``ValueError``         a whole input file cannot be loaded
+``MissingColumnError``  ``ValueError``         a required column is absent (an ``InputError``)
+``NotFoundError``       ``LookupError``        nothing stored for the key asked (symbol, date)
+``DatabaseBusyError``   ``RuntimeError``       another process holds the DuckDB file
+``DatabaseMissingError`` ``FileNotFoundError`` the home has no database yet
+``FlowError``           ``RuntimeError``       a flow run ended in a state other than Completed
+======================  =====================  ==================================================
 """
 
 from __future__ import annotations
@@ -9,6 +24,34 @@ from __future__ import annotations
 
 class KappaError(Exception):
     """Base class of every error Kappa raises on purpose."""
+
+
+class ParameterError(KappaError, ValueError):
+    """A parameter's value is refused: ``name`` is the parameter (``--lookback-days``, ``shares``), ``value``
+    the value given; the message says what would be accepted."""
+
+    def __init__(self, message: str, *, name: str | None = None, value: object = None) -> None:
+        self.name = name
+        self.value = value
+        super().__init__(message)
+
+
+class ScheduleError(ParameterError):
+    """Parameters that admit no schedule (a negative λ, a non-positive-definite η̃, more periods than the
+    solver allows); the message names the offending values."""
+
+
+class NotFoundError(KappaError, LookupError):
+    """Nothing is stored for the key asked: no calibration for a symbol, no attribution for a date, no
+    quotes for a day. ``key`` is what was looked up."""
+
+    def __init__(self, message: str, *, key: object = None) -> None:
+        self.key = key
+        super().__init__(message)
+
+
+class FlowError(KappaError, RuntimeError):
+    """A flow run (a night of a backfill, a served run) ended in a state other than Completed."""
 
 
 class InputError(KappaError, ValueError):

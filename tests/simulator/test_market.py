@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from data.simulator import (
+from simulator.market import (
     FILL_NOISE_HALF_SPREADS,
     SESSION_SECONDS,
     SimConfig,

@@ -13,11 +13,11 @@ import duckdb
 import polars as pl
 
 from data.calendar import DEFAULT_CALENDAR, previous_sessions, session_bounds
-from data.errors import InputError
 from data.home import KappaHome
 from data.schema import FLAG, MARKET_COLUMNS, POLARS_TYPES, has_flag_column
 from data.sql import quote_literal
 from data.store import reader
+from kappa.errors import InputError
 
 
 def lake_paths(home: KappaHome, table: str, dates: list[dt.date]) -> dict[dt.date, str]:
@@ -82,7 +82,7 @@ class WindowInputs:
 
     ``symbols``: every symbol with quotes in the window or a daily close up to the as-of date;
     ``quote_paths`` / ``trade_paths``: the window's lake files; ``fills``: own fills of the window joined to
-    their orders; ``daily``: the GARCH history (see ``calibration.estimates.MarketWindow`` for the columns).
+    their orders; ``daily``: the GARCH history (see ``calibration.window.MarketWindow`` for the columns).
     """
 
     as_of: dt.date
@@ -96,7 +96,7 @@ class WindowInputs:
 
 @dataclass(frozen=True, slots=True)
 class WindowData:
-    """Frames of one lookback window (see ``calibration.estimates.MarketWindow`` for their columns)."""
+    """Frames of one lookback window (see ``calibration.window.MarketWindow`` for their columns)."""
 
     as_of: dt.date
     sessions: pl.DataFrame
