@@ -9,10 +9,10 @@ Usage::
 Each variant runs in a fresh process on the cached home of :mod:`benchmarks.calibrate`:
 
 - ``plain``: ``plan_*`` → ``calibrate_batch`` / ``attribute_batch`` over a ``concurrent.futures`` pool →
-  ``finish`` → ``write_results``, no Prefect imported;
-- ``flow``: the ``calibrate`` and ``attribute`` flows of :mod:`flows.nightly` on the matching Prefect task
-  runner, against Prefect's temporary server (started by a warm-up flow before the clock starts; its
-  start-up time is reported apart).
+  ``finish`` → ``write_results``, no Prefect run (the steps are plain functions);
+- ``flow``: the ``calibrate`` and ``attribute`` flows (:mod:`flows.calibrate`, :mod:`flows.attribute`) on
+  the matching Prefect task runner, against Prefect's temporary server (started by a warm-up flow before the
+  clock starts; its start-up time is reported apart).
 
 With ``--nightly``, whole nights instead: the ``nightly`` flow against its steps called in a row (ingest of a
 drop folder linking the cached inputs, calibrate, attribute, schedules, report), each run into a fresh home.
@@ -114,7 +114,8 @@ def run_flow(home: Path, runner: str, batch_symbols: int) -> dict[str, float]:
     t0 = time.perf_counter()
     from prefect import flow
 
-    from flows.nightly import attribute, calibrate
+    from flows.attribute import attribute
+    from flows.calibrate import calibrate
     from flows.settings import task_runner
 
     @flow

@@ -14,15 +14,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from kappa.units import DEFAULT_CALENDAR as DEFAULT_CALENDAR  # its one home; re-exported beside the calendars
 from kappa.units import SESSION_NS
 
 if TYPE_CHECKING:
     import exchange_calendars as xcals
 
     from data.home import KappaHome
-
-DEFAULT_CALENDAR = "XNYS"
-
 
 FIRST_SESSION_YEAR = 2000  # sessions are built from 1 January of this year (or the calendar's first date)
 YEARS_AHEAD = 10  # ... to 31 December of this many years after today's (or the calendar's last date)

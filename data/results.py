@@ -1,4 +1,4 @@
-"""Write what a flow computed (calibrations, attribution, schedules) in one transaction.
+"""Write what a flow or a command computed (calibrations, attribution, schedules) in one transaction.
 
 The flow's single writer: workers compute without a connection, and this one step, in the flow process,
 holds the database's write lock only for the commit. Each table's rows replace those of the same scope, so
@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from data.home import KappaHome
-from data.store import finish_run, transaction, writer
+from data.store import finish_run, replace_rows, start_run, transaction, writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,27 @@ def write_results(
             written += _insert(con, "schedules", results.schedules)
         finish_run(con, run_id, written, message=message, status=status)
     return written
+
+
+def write_schedules(
+    home: KappaHome,
+    run_id: str,
+    parameters: dict[str, object],
+    schedules: pl.DataFrame,
+    frontiers: pl.DataFrame | None = None,
+    *,
+    message: str = "",
+) -> str:
+    """Record the run ``run_id`` (command ``schedule``, its ``parameters``), replace the ``schedules`` rows
+    of the same ``schedule_id`` (and the ``frontiers`` rows of the same ``frontier_id``) and finish the run,
+    in one transaction; returns ``run_id``."""
+    with writer(home) as con, transaction(con):
+        start_run(con, run_id, "schedule", parameters)
+        n = replace_rows(con, "schedules", schedules, ["schedule_id"])
+        if frontiers is not None:
+            n += replace_rows(con, "frontiers", frontiers, ["frontier_id"])
+        finish_run(con, run_id, n, message=message)
+    return run_id
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> int:

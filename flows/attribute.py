@@ -1,4 +1,4 @@
-"""The steps of a day's attribution: plan in the flow process, attribute batches of symbols anywhere, write.
+"""The Prefect flow ``attribute`` and its steps: plan in the flow process, attribute batches of symbols anywhere, write.
 
 1. :func:`plan_attribution` (flow process) reads the orders that arrived or traded on the date, their fills,
    the closing mids and the calibration a pre-trade model would have had (the latest *before* the date),
@@ -7,8 +7,9 @@
    ``tca.attribution.attribute_orders``.
 3. The flow's writer task replaces the date's rows of ``attribution`` in one transaction.
 
-A batch that raises is retried symbol by symbol; the orders of a symbol that still fails get a row with
-``status`` = ``failed`` and the error as ``reason``.
+A batch that raises is retried symbol by symbol (``flows.batches``); the orders of a symbol that still
+fails get a row with ``status`` = ``failed`` and the error as ``reason``. The steps are plain functions; the
+tasks below wrap them for the flows (this one, and ``flows.nightly``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import polars as pl
+from prefect import flow, task
 
 from calibration.impact import schedule_gamma
-from data.calendar import DEFAULT_CALENDAR, TradingClock
+from data.calendar import DEFAULT_CALENDAR, TradingClock, home_calendar
 from data.home import KappaHome
 from data.reads import (
     ATTRIBUTION_QUOTE_COLUMNS,
@@ -28,8 +31,13 @@ from data.reads import (
     read_attribution_inputs,
     scan_market,
 )
+from data.results import Results
+from data.store import recorded_run
+from flows.batches import Mapped, failures, final_state, warning
 from flows.calibrate import chunks
+from flows.runtime import run_name, threads
 from flows.settings import DEFAULT_BATCH_SYMBOLS
+from flows.tasks import IO_TASK, write_results_task
 from reports.tables import cell_text, usd_text
 from tca.attribution import ATTRIBUTION_COLUMNS, attribute_orders
 
@@ -154,4 +162,56 @@ def summary(rows: pl.DataFrame) -> str:
         f"{n}, {usd_text(notional, 0)} notional, cost {cell_text(bps, 'bps') or 'n/a'} bps; {zs}"
         + (f"; {working} still working (costed when complete)" if working else "")
         + (f"; {failed} failed" if failed else "")
+    )
+
+
+# ---------------------------------------------------------------------------------------------- tasks
+
+
+@task(name="plan attribution", **IO_TASK)
+def plan_attribution_task(
+    home: KappaHome, date: dt.date, *, batch_symbols: int, calendar: str
+) -> list[AttributionBatch]:
+    """:func:`plan_attribution`, in the flow process (it reads the database)."""
+    return plan_attribution(home, date, batch_symbols=batch_symbols, calendar=calendar)
+
+
+@task(name="attribute batch", **IO_TASK)
+def attribute_batch_task(batch: AttributionBatch) -> pl.DataFrame:
+    """:func:`attribute_batch` on the task runner: reads the lake (hence the I/O retries), then attributes."""
+    return attribute_batch(batch)
+
+
+def submit_attribution(home: KappaHome, date: dt.date, *, batch_symbols: int, calendar: str) -> Mapped:
+    """Plan the attribution of ``date`` and submit its batches."""
+    batches = plan_attribution_task(home, date, batch_symbols=batch_symbols, calendar=calendar)
+    return Mapped.submit(attribute_batch_task, batches, failed_rows)
+
+
+# ---------------------------------------------------------------------------------------------- flow
+
+
+@flow(name="attribute", flow_run_name=run_name("attribute"), task_runner=threads())
+def attribute(
+    date: dt.date,
+    home: str | None = None,
+    batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
+    calendar: str | None = None,
+) -> Any:
+    """Attribute the orders that arrived or traded on ``date`` into ``attribution`` (rerun = replace).
+
+    Returns the rows written (a ``Warning`` state carrying them if a symbol failed).
+    """
+    kh = KappaHome.resolve(home)
+    calendar = home_calendar(kh, calendar)
+    with recorded_run(kh, "attribute", {"date": date}) as run_id:
+        parts, failed = submit_attribution(kh, date, batch_symbols=batch_symbols, calendar=calendar).collect()
+        rows = join_rows(parts)
+        write_results_task(
+            kh, run_id, Results(attribution=rows, attribution_date=date),
+            message=summary(rows), status="warning" if failed else "success",
+        )  # fmt: skip
+    return final_state(
+        rows.with_columns(date=pl.lit(date), run_id=pl.lit(run_id)),
+        [warning(f) for f in failures("attribution", failed)],
     )

@@ -1,4 +1,4 @@
-"""The steps of a calibration as of a date: plan in the flow process, fit batches anywhere, join, write.
+"""The Prefect flow ``calibrate`` and its steps: plan in the flow process, fit batches anywhere, join, write.
 
 1. :func:`plan_calibration` (flow process) reads what only the database holds (own fills joined to their
    orders, the daily history) and the lake manifest, and cuts the universe into :class:`CalibrationBatch`es.
@@ -7,8 +7,9 @@
 3. :func:`finish_calibration` joins the batches and applies the one cross-sectional step; the flow's
    writer task stores the rows in one transaction (rerun = replace).
 
-A batch that raises is retried symbol by symbol (:meth:`CalibrationBatch.split`), so one bad symbol costs
-only its own row (``status`` = ``failed``, the error as the reason).
+A batch that raises is retried symbol by symbol (:meth:`CalibrationBatch.split`, ``flows.batches``), so one
+bad symbol costs only its own row (``status`` = ``failed``, the error as the reason). The steps are plain
+functions; the tasks below wrap them for the flows (this one, and ``flows.nightly``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import datetime as dt
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 import numpy as np
 import polars as pl
+from prefect import flow, task
 from threadpoolctl import threadpool_limits
 
 from calibration.volatility import GarchFit
@@ -35,10 +38,17 @@ from calibration.window import (
     failed_row,
     finish_calibrations,
 )
-from data.calendar import DEFAULT_CALENDAR, TradingClock
+from data.calendar import DEFAULT_CALENDAR, TradingClock, home_calendar
 from data.home import KappaHome
 from data.reads import read_window_inputs, scan_market
+from data.results import Results
+from data.store import recorded_run
+from flows.artifacts import publish_calibrations
+from flows.batches import Mapped, failures, final_state, warning
+from flows.runtime import run_name, thread_workers, threads
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
+from flows.tasks import IO_TASK, write_results_task
+from kappa.errors import ParameterError
 
 PARALLEL_GARCH_MIN_SYMBOLS = 50
 
@@ -207,3 +217,83 @@ def summary(rows: pl.DataFrame) -> str:
         return "no symbol with data"
     counts = rows.group_by("status").len().sort("status")
     return ", ".join(f"{s}: {n}" for s, n in counts.iter_rows())
+
+
+# ---------------------------------------------------------------------------------------------- tasks
+
+
+@task(name="plan calibration", **IO_TASK)
+def plan_calibration_task(
+    home: KappaHome, as_of: dt.date, *, lookback_days: int, garch_days: int, symbols: list[str] | None,
+    batch_symbols: int, calendar: str,
+) -> CalibrationPlan:  # fmt: skip
+    """:func:`plan_calibration`, in the flow process (it reads the database)."""
+    return plan_calibration(
+        home, as_of, lookback_days=lookback_days, garch_days=garch_days, symbols=symbols,
+        batch_symbols=batch_symbols, calendar=calendar,
+    )  # fmt: skip
+
+
+@task(name="calibrate batch", **IO_TASK)
+def calibrate_batch_task(batch: CalibrationBatch, garch_map: MapFn | None = None) -> pl.DataFrame:
+    """:func:`calibrate_batch` on the task runner: reads the lake (hence the I/O retries), then fits."""
+    return calibrate_batch(batch, garch_map)
+
+
+def submit_calibration(
+    stack: ExitStack, home: KappaHome, as_of: dt.date, *, lookback_days: int, garch_days: int,
+    symbols: list[str] | None, batch_symbols: int, calendar: str,
+) -> tuple[CalibrationPlan, Mapped]:  # fmt: skip
+    """Plan the calibration and submit its batches; on the thread-pool runner their GARCH fits go to a
+    process pool that lives as long as ``stack`` (:func:`garch_pool`)."""
+    plan = plan_calibration_task(
+        home, as_of, lookback_days=lookback_days, garch_days=garch_days, symbols=symbols,
+        batch_symbols=batch_symbols, calendar=calendar,
+    )  # fmt: skip
+    workers = thread_workers()
+    n_symbols = sum(len(b.symbols) for b in plan.batches)
+    garch_map = stack.enter_context(garch_pool(n_symbols, workers)) if workers else None
+    return plan, Mapped.submit(calibrate_batch_task, plan.batches, failed_rows, garch_map=garch_map)
+
+
+# ---------------------------------------------------------------------------------------------- flow
+
+
+@flow(name="calibrate", flow_run_name=run_name("calibrate"), task_runner=threads())
+def calibrate(
+    as_of: dt.date,
+    home: str | None = None,
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    garch_days: int = DEFAULT_GARCH_DAYS,
+    symbols: list[str] | None = None,
+    batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
+    calendar: str | None = None,
+) -> Any:
+    """Calibrate ``symbols`` (default: every symbol with data) as of ``as_of`` into ``calibrations``.
+
+    Returns the rows written (a ``Warning`` state carrying them if a symbol failed).
+    """
+    if symbols is not None and not symbols:
+        raise ParameterError(
+            "no symbol given: pass symbols=None to calibrate every symbol with data",
+            name="symbols",
+            value=symbols,
+        )
+    kh = KappaHome.resolve(home)
+    calendar = home_calendar(kh, calendar)
+    params = {"as_of": as_of, "lookback_days": lookback_days, "garch_days": garch_days, "symbols": symbols}
+    with recorded_run(kh, "calibrate", params) as run_id, ExitStack() as stack:
+        plan, batches = submit_calibration(
+            stack, kh, as_of, lookback_days=lookback_days, garch_days=garch_days, symbols=symbols,
+            batch_symbols=batch_symbols, calendar=calendar,
+        )  # fmt: skip
+        parts, failed = batches.collect()
+        rows = finish_calibration(plan, parts)
+        failed_symbols = failures("calibration", failed, rows)
+        write_results_task(
+            kh, run_id, Results(calibrations=rows, calibration_as_of=as_of, calibration_symbols=symbols),
+            message=summary(rows), status="warning" if failed_symbols else "success",
+        )  # fmt: skip
+        if rows.height:
+            publish_calibrations(rows)
+    return final_state(rows.with_columns(run_id=pl.lit(run_id)), [warning(f) for f in failed_symbols])

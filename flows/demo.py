@@ -20,8 +20,7 @@ import polars as pl
 
 from data.home import KappaHome
 from data.inbox import inbox_folder
-from data.sql import first_row
-from data.store import reader
+from data.queries import calibrations_as_of, table_rows
 from simulator.market import SimConfig, random_universe, write_dataset
 
 DEMO_START = dt.date(2026, 11, 12)
@@ -105,7 +104,8 @@ def run_demo(
 ) -> DemoResult:
     """Simulate ``symbols`` × ``days`` sessions (and a daily history), lay them out in the inbox and run
     the nightly flow over them (every night again on a rerun: the result is the same)."""
-    from flows.nightly import NightlyResult, backfill
+    from flows.backfill import backfill
+    from flows.nightly import NightlyResult
 
     cfg = SimConfig(
         random_universe(symbols, seed=seed, quotes_per_day=2_000),
@@ -121,12 +121,8 @@ def run_demo(
     flow = backfill.with_options(task_runner=task_runner) if task_runner is not None else backfill
     results = flow(start=nights[0], end=nights[-1], home=str(home.root), redo=True, lookback_days=days)
     assert all(isinstance(r, NightlyResult) for r in results)
-    with reader(home) as con:
-        counts = {}
-        for t in TABLES_SHOWN:
-            row = first_row(con, f"SELECT count(*) FROM {t}")
-            counts[t] = int(row[0]) if row else 0
-        calibrated = con.sql("SELECT * FROM calibrations WHERE as_of = ?", params=[nights[-1]]).pl()
+    counts = table_rows(home, TABLES_SHOWN)
+    calibrated = calibrations_as_of(home, nights[-1])
     last = results[-1] if results else None
     return DemoResult(
         sim_dir, nights, list(results), counts, _against_truth(calibrated, sim_dir / "truth.json"),

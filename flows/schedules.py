@@ -1,20 +1,20 @@
-"""Plan a schedule for one order from calibrated or given parameters, and store it.
+"""Plan a schedule for one order from calibrated or given parameters, store it, and schedule the nightly's
+pending orders.
 
-:func:`plan_schedule` gathers the parameters (a ``calibrations`` row, overridden by any value given), the
-symbol's intraday volume profile (from the lake's trades), and the start's place in the exchange's
-sessions; it then builds the requested schedule, the baselines beside it and, if asked, the efficient
-frontier. :func:`save_plan` writes ``schedules`` (and ``frontiers``) in one transaction; a rerun with the
-same inputs replaces the same rows (the ids are hashes of the inputs).
+:func:`plan_schedule` reads what a request needs (the latest ``calibrations`` row, the symbol's intraday
+volume profile from the lake's trades, the start's place in the exchange's sessions) and hands it to the
+pure :func:`schedule.requests.build_plan`; :func:`save_plan` writes ``schedules`` (and ``frontiers``) in
+one transaction (:func:`data.results.write_schedules`); a rerun with the same inputs replaces the same rows
+(the ids are hashes of the inputs). :func:`order_schedules` is the nightly's batch: one optimal schedule per
+pending order, from the night's calibrations.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -23,87 +23,18 @@ from calibration.bars import intraday_volume_profile
 from calibration.impact import ScheduleGamma, schedule_gamma
 from data.calendar import DEFAULT_CALENDAR
 from data.home import KappaHome
-from data.store import finish_run, new_run_id, reader, replace_rows, start_run, transaction, writer
-from kappa.errors import KappaError
+from kappa.errors import KappaError, NotFoundError, ParameterError
 from kappa.units import BUCKETS_PER_SESSION
-from schedule import (
-    MarketParams,
-    Order,
-    PowerLaw,
-    Schedule,
-    ScheduleError,
-    efficient_frontier,
-    frontier_risk_aversions,
-    optimal_schedule,
-    pov_schedule,
-    power_law_schedule,
-    twap_schedule,
-    vwap_schedule,
+from schedule import Order, Schedule
+from schedule.requests import (
+    PlanInputs,
+    SchedulePlan,
+    ScheduleRequest,
+    build_plan,
+    check_request,
+    market_params,
+    plan_identity,
 )
-
-STRATEGIES = ("optimal", "twap", "vwap", "pov")
-SIGMA_COLUMNS = {"realized": "sigma_usd", "garch": "sigma_garch_usd", "tsrv": "sigma_tsrv_usd"}
-DEFAULT_PROFILE_DAYS = 20
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleRequest:
-    """What ``kappa schedule`` was asked for (values given explicitly override the calibration's)."""
-
-    shares: float
-    side: str
-    horizon_days: float
-    periods: int
-    risk_aversion: float | None = None
-    symbol: str | None = None
-    as_of: dt.date | None = None
-    sigma_usd: float | None = None
-    sigma_overnight_usd: float | None = None
-    gamma: float | None = None
-    eta: float | None = None
-    epsilon_usd: float | None = None
-    eta_nl: float | None = None
-    beta: float | None = None
-    adv_shares: float | None = None
-    sigma_source: str = "realized"
-    drift_usd_per_day: float = 0.0
-    model: str = "linear"
-    strategy: str = "optimal"
-    participation: float | None = None
-    start: dt.datetime | None = None
-    frontier: bool = False
-    frontier_points: int = 41
-    profile_days: int = DEFAULT_PROFILE_DAYS
-    order_id: str | None = None
-    calendar: str = DEFAULT_CALENDAR
-    price_usd: float | None = None  # the reference price of costs in bps (default: the calibration's close)
-
-
-@dataclass(frozen=True, slots=True)
-class SchedulePlan:
-    """The schedule asked for, the baselines beside it, the frontier if asked, and where it all came from."""
-
-    request: ScheduleRequest
-    schedule: Schedule
-    schedule_id: str
-    as_of: dt.date | None
-    start: dt.datetime | None
-    times_utc: list[dt.datetime] | None
-    comparison: list[Schedule]
-    frontier: list[Schedule] = field(default_factory=list)
-    frontier_id: str | None = None
-    profile_days: int = 0
-    notes: tuple[str, ...] = ()
-    """What people should know about the parameters taken from the calibration (e.g. a γ of the wrong sign
-    taken as 0, a γ that is not significant), one sentence each; empty where there is nothing to say."""
-    reference_price_usd: float | None = None
-    """The price costs in bps are of (bps of shares × price): the given price, else the calibration's closing
-    mid; ``None`` without either."""
-
-    def bps(self, usd: float) -> float | None:
-        """``usd`` in basis points of the order's notional (shares × reference price)."""
-        p = self.reference_price_usd
-        return 1e4 * usd / (self.request.shares * p) if p else None
 
 
 def plan_schedule(
@@ -114,80 +45,34 @@ def plan_schedule(
     For a symbol, the parameters come from ``calibration`` (a ``calibrations`` row) if given, else from the
     latest calibration in ``home`` up to ``req.as_of``; the volume profile (for VWAP) is read from ``home``'s
     lake when there is a home. The plan's ``notes`` say what was made of the calibration's γ (see
-    :func:`market_params`).
+    :func:`parameter_notes`).
+
+    Raises
+    ------
+    ParameterError
+        A request no schedule answers (``schedule.requests``), or ``--symbol`` without a home.
+    NotFoundError
+        No calibration of the symbol (on or before ``req.as_of``).
     """
-    if req.strategy not in STRATEGIES:
-        raise KappaError(f"strategy {req.strategy!r} is not one of {', '.join(STRATEGIES)}")
-    if req.model not in ("linear", "power"):
-        raise KappaError(f"model {req.model!r} is neither 'linear' nor 'power'")
+    check_request(req)
     row = calibration if calibration is not None else (_calibration(home, req) if req.symbol else None)
     as_of: dt.date | None = row["as_of"] if row else req.as_of  # type: ignore[assignment]
-    params = market_params(req, row)
+    gamma = calibrated_gamma(req, row)
+    params = market_params(req, row, gamma.gamma if gamma is not None else None)
     start = req.start or (_next_open(as_of, req.calendar) if as_of else None)
     nights = _nights(start, req, req.calendar) if start else ()
     order = Order(req.shares, req.side, req.horizon_days, req.periods, req.drift_usd_per_day, nights)
-    fraction = _clock(start, [], req.calendar)[0] if start else 0.0
     profile, profile_days = (None, 0)
     if req.symbol and home is not None and as_of is not None:
         profile, profile_days = _profile(home, req.symbol, as_of, req.profile_days, req.calendar)
-    power = req.model == "power"
-    lam = req.risk_aversion
-    if req.strategy == "optimal" and lam is None:
-        raise KappaError("pass --risk-aversion λ (1/$; 0 gives TWAP) for an optimal schedule")
-
-    def build(strategy: str) -> Schedule:
-        if strategy == "optimal":
-            assert lam is not None
-            return (power_law_schedule if power else optimal_schedule)(order, params, lam)
-        if strategy == "twap":
-            return twap_schedule(order, params, power=power)
-        if strategy == "vwap":
-            if profile is None:
-                raise KappaError(
-                    "VWAP needs a volume profile: pass --symbol with trades loaded in the "
-                    f"{req.profile_days} sessions up to the as-of date"
-                )
-            return vwap_schedule(order, params, profile, fraction, power=power)
-        if req.participation is None:
-            raise KappaError("POV needs --participation (a fraction of market volume, e.g. 0.1)")
-        adv = params.power.adv_shares if params.power else req.adv_shares or (row or {}).get("adv_shares")
-        if not isinstance(adv, int | float) or not adv > 0:
-            raise KappaError("POV needs the ADV: pass --adv (shares/day) or --symbol with a calibration")
-        return pov_schedule(order, params, req.participation, float(adv), profile, fraction, power=power)
-
-    main = build(req.strategy)
-    others = [s for s in ("optimal", "twap", "vwap", "pov") if s != req.strategy]
-    comparison = [main]
-    for s in others:
-        if (s == "optimal" and lam is None) or (s == "vwap" and profile is None):
-            continue
-        if s == "pov" and req.participation is None:
-            continue
-        comparison.append(build(s))
-    times = _clock(start, list(main.times_days), req.calendar)[1] if start else None
-    frontier: list[Schedule] = []
-    if req.frontier:
-        lams = frontier_risk_aversions(order, params, req.frontier_points, include=lam)
-        frontier = efficient_frontier(order, params, lams, power=power)
-    ident = _identity(req, params, as_of, start)
-    return SchedulePlan(
-        request=req,
-        schedule=main,
-        schedule_id="s-" + _digest({**ident, "strategy": req.strategy}),
-        as_of=as_of,
-        start=start,
-        times_utc=times,
-        comparison=comparison,
-        frontier=frontier,
-        frontier_id=("f-" + _digest({**ident, "points": req.frontier_points})) if req.frontier else None,
-        profile_days=profile_days,
-        notes=parameter_notes(req, row) + _night_note(order, params),
-        reference_price_usd=req.price_usd or _positive((row or {}).get("mid_close_usd")),
-    )
-
-
-def _positive(v: object) -> float | None:
-    return float(v) if isinstance(v, int | float) and math.isfinite(v) and v > 0 else None
+    inputs = PlanInputs(
+        order=order, params=params, row=row, as_of=as_of, start=start, profile=profile, profile_days=profile_days,
+        session_fraction=_clock(start, [], req.calendar)[0] if start else 0.0, notes=parameter_notes(req, row),
+    )  # fmt: skip
+    plan = build_plan(req, inputs)
+    if start is None:
+        return plan
+    return replace(plan, times_utc=_clock(start, list(plan.schedule.times_days), req.calendar)[1])
 
 
 def parameter_notes(req: ScheduleRequest, row: dict[str, object] | None) -> tuple[str, ...]:
@@ -210,78 +95,22 @@ def calibrated_gamma(req: ScheduleRequest, row: dict[str, object] | None) -> Sch
     return schedule_gamma(number("gamma"), number("gamma_se"), str(status) if status is not None else None)
 
 
-def market_params(req: ScheduleRequest, row: dict[str, object] | None) -> MarketParams:
-    """σ, γ, η, ε (and the power law) from the explicit values, else the calibration row.
-
-    γ from a calibration follows :func:`calibration.impact.schedule_gamma`, the one rule of ``kappa
-    schedule`` and the nightly schedules: a negative estimate is taken as 0, a positive one as estimated
-    (significant or not); :func:`parameter_notes` says so. A calibration without γ needs ``--gamma``.
-    """
-    cal = row or {}
-    sigma_col = SIGMA_COLUMNS.get(req.sigma_source)
-    if sigma_col is None:
-        raise KappaError(f"sigma source {req.sigma_source!r} is not one of {', '.join(SIGMA_COLUMNS)}")
-
-    def pick(given: float | None, column: str) -> float | None:
-        if given is not None:
-            return float(given)
-        v = cal.get(column)
-        return float(v) if isinstance(v, int | float) and math.isfinite(v) else None
-
-    gamma = calibrated_gamma(req, row)
-    values = {
-        "sigma": pick(req.sigma_usd, sigma_col),
-        "gamma": gamma.gamma if gamma is not None else pick(req.gamma, "gamma"),
-        "eta": pick(req.eta, "eta"),
-        "epsilon": pick(req.epsilon_usd, "epsilon_usd"),
-    }
-    power = None
-    if req.model == "power":
-        nl = {
-            "eta-nl": pick(req.eta_nl, "eta_nl"),
-            "beta": pick(req.beta, "beta"),
-            "adv": pick(req.adv_shares, "adv_shares"),
-        }
-        _require(nl, req, row)
-        power = PowerLaw(float(nl["eta-nl"] or 0), float(nl["beta"] or 0), float(nl["adv"] or 0))
-        if values["eta"] is None and values["sigma"] is not None:
-            # the power model does not use η; it is stored as the power law's average slope h(v)/v at the TWAP rate
-            v = req.shares / req.horizon_days
-            values["eta"] = power.eta_nl * float(values["sigma"]) * (v / power.adv_shares) ** power.beta / v
-    _require(values, req, row)
-    return MarketParams(
-        float(values["sigma"] or 0), float(values["gamma"] or 0), float(values["eta"] or 0),
-        float(values["epsilon"] or 0), power, pick(req.sigma_overnight_usd, "sigma_overnight_usd") or 0.0,
-    )  # fmt: skip
-
-
-def _require(values: dict[str, float | None], req: ScheduleRequest, row: dict[str, object] | None) -> None:
-    missing = [k for k, v in values.items() if v is None]
-    if not missing:
-        return
-    flags = ", ".join(f"--{m}" for m in missing)
-    if row is None:
-        raise KappaError(f"missing {flags}: give --symbol (with a calibration) or every parameter explicitly")
-    raise KappaError(
-        f"the calibration of {req.symbol} as of {row['as_of']} has no {flags.replace('--', '')} "
-        f"(status {row.get('status')}, {row.get('reason') or 'see the calibrations table'}); pass {flags}"
-    )
-
-
 def _calibration(home: KappaHome | None, req: ScheduleRequest) -> dict[str, object]:
+    from data.queries import latest_calibration
+
     if home is None:
-        raise KappaError("--symbol needs a Kappa home with calibrations")
-    cond, params = ("AND as_of <= ?", [req.symbol, req.as_of]) if req.as_of else ("", [req.symbol])
-    with reader(home) as con:
-        frame = con.sql(
-            f"SELECT * FROM calibrations WHERE symbol = ? {cond} ORDER BY as_of DESC LIMIT 1", params=params
-        ).pl()
-    if not frame.height:
-        when = f" on or before {req.as_of}" if req.as_of else ""
-        raise KappaError(
-            f"no calibration of {req.symbol}{when}; run kappa calibrate first or pass the parameters"
+        raise ParameterError(
+            "--symbol needs a Kappa home with calibrations", name="--symbol", value=req.symbol
         )
-    return frame.row(0, named=True)
+    assert req.symbol is not None
+    row = latest_calibration(home, req.symbol, req.as_of)
+    if row is None:
+        when = f" on or before {req.as_of}" if req.as_of else ""
+        raise NotFoundError(
+            f"no calibration of {req.symbol}{when}; run kappa calibrate first or pass the parameters",
+            key=(req.symbol, req.as_of),
+        )
+    return row
 
 
 def _profile(
@@ -314,19 +143,6 @@ def _nights(start: dt.datetime, req: ScheduleRequest, calendar: str) -> tuple[in
     return tuple(int(c) for c in counts)
 
 
-def _night_note(order: Order, params: MarketParams) -> tuple[str, ...]:
-    """A note when the schedule waits over nights: what each costs in risk, or that it is not counted."""
-    nights = sum(order.nights)
-    if not nights:
-        return ()
-    if params.sigma_overnight_usd > 0:
-        return (
-            f"the schedule holds shares over {nights} night(s): each adds σ_night²·x² to V "
-            f"(σ_night = {params.sigma_overnight_usd:.4g} $/share per night)",
-        )
-    return (f"the schedule holds shares over {nights} night(s), whose risk V does not count (no σ_night)",)
-
-
 def _next_open(as_of: dt.date, calendar: str) -> dt.datetime:
     """The open of the first session after ``as_of`` (a schedule planned overnight starts there)."""
     from data.calendar import session_bounds
@@ -335,23 +151,6 @@ def _next_open(as_of: dt.date, calendar: str) -> dt.datetime:
         0, named=True
     )
     return nxt["open_ts"].replace(tzinfo=dt.UTC)
-
-
-def _identity(
-    req: ScheduleRequest, params: MarketParams, as_of: dt.date | None, start: dt.datetime | None
-) -> dict[str, object]:
-    keep = ("order_id", "symbol", "side", "shares", "horizon_days", "periods", "risk_aversion",
-            "drift_usd_per_day", "model", "participation", "profile_days", "calendar")  # fmt: skip
-    return {
-        **{k: getattr(req, k) for k in keep},
-        "as_of": as_of,
-        "start": start,
-        "params": asdict(params),
-    }
-
-
-def _digest(obj: dict[str, object]) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _param_columns(s: Schedule) -> dict[str, object]:
@@ -448,24 +247,19 @@ def frontier_rows(plan: SchedulePlan, run_id: str, created_at: dt.datetime) -> p
 
 def save_plan(home: KappaHome, plan: SchedulePlan) -> str:
     """Write the plan's schedule (and frontier) in one transaction; returns the run id."""
+    from data.results import write_schedules
+    from data.store import new_run_id
+
     run_id = new_run_id("schedule")
     created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    rows = schedule_rows([plan], run_id, created)
-    front = frontier_rows(plan, run_id, created) if plan.frontier else None
-    with writer(home) as con, transaction(con):
-        start_run(
-            con, run_id, "schedule", {**_identity(plan.request, plan.schedule.params, plan.as_of, plan.start)}
-        )
-        n = replace_rows(con, "schedules", rows, ["schedule_id"])
-        if front is not None:
-            n += replace_rows(con, "frontiers", front, ["frontier_id"])
-        finish_run(
-            con,
-            run_id,
-            n,
-            message=f"{plan.schedule_id}" + (f", {plan.frontier_id}" if front is not None else ""),
-        )
-    return run_id
+    return write_schedules(
+        home,
+        run_id,
+        plan_identity(plan.request, plan.schedule.params, plan.as_of, plan.start),
+        schedule_rows([plan], run_id, created),
+        frontier_rows(plan, run_id, created) if plan.frontier else None,
+        message=f"{plan.schedule_id}" + (f", {plan.frontier_id}" if plan.frontier else ""),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -519,7 +313,7 @@ def order_schedules(
         )  # fmt: skip
         try:
             plan = plan_schedule(None, req, row)
-        except (KappaError, ScheduleError) as exc:
+        except KappaError as exc:  # ParameterError, ScheduleError: no schedule for this order
             skipped.append((o["order_id"], str(exc)))
             continue
         plans.append(plan)

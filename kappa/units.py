@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     import polars as pl
 
+DEFAULT_CALENDAR: Final = "XNYS"
+"""The ``exchange_calendars`` code of a home that names none (``kappa config calendar``), and of a schedule
+asked for without one."""
+
 SESSION_SECONDS: Final = 23_400.0
 """Seconds in one trading day: the regular 6.5-hour session."""
 

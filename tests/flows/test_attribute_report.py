@@ -28,7 +28,7 @@ LAST = dt.date(2026, 11, 13)
 
 @pytest.fixture(scope="module")
 def attributed(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> KappaHome:
-    from flows.nightly import calibrate
+    from flows.calibrate import calibrate
 
     root = tmp_path_factory.mktemp("tca")
     cfg = SimConfig(SYMS, START, 5, orders_per_symbol_day=10, history_days=120, seed=3)
@@ -63,7 +63,7 @@ def test_attribution_rows_and_rerun(attributed: KappaHome) -> None:
     fees = dict(query(h, "SELECT symbol, sum(fees_usd) / sum(filled_shares) FROM attribution GROUP BY ALL"))
     assert fees["AAA"] == pytest.approx(0.003) and fees["BBB"] == 0.0
     before = query(h, "SELECT * EXCLUDE (run_id) FROM attribution ORDER BY order_id")
-    from flows.nightly import attribute  # the flow `kappa attribute` runs (its CLI is run by the fixture)
+    from flows.attribute import attribute  # the flow `kappa attribute` runs (its CLI is run by the fixture)
 
     attribute(date=LAST, home=str(h.root))
     assert query(h, "SELECT * EXCLUDE (run_id) FROM attribution ORDER BY order_id") == before
@@ -139,7 +139,7 @@ def multi_day(attributed: KappaHome, tmp_path_factory: pytest.TempPathFactory) -
     """A copy of the simulated home with one more order: a buy of 24,000 BBB that arrives 90 minutes before
     the close of the session before LAST and fills over both sessions, far larger than the simulator's
     orders (so the report plots it); the copy's LAST is attributed again."""
-    from flows.nightly import attribute
+    from flows.attribute import attribute
 
     root = tmp_path_factory.mktemp("multi")
     home = KappaHome.resolve(root / "home")
@@ -169,12 +169,14 @@ def multi_day(attributed: KappaHome, tmp_path_factory: pytest.TempPathFactory) -
 def _plan_as_the_nightly_does(home: KappaHome) -> None:
     """Store the multi-day order's schedule in ``schedules`` as a nightly would: from its arrival, in
     5-minute periods of session time, at its λ, with the latest calibration (the one it is judged with)."""
-    from flows.schedules import PERIODS_PER_DAY, ScheduleRequest, plan_schedule, save_plan
+    from flows.schedules import plan_schedule, save_plan
+    from kappa.units import BUCKETS_PER_SESSION
+    from schedule.requests import ScheduleRequest
 
     horizon = session_time_days(MULTI_ARRIVAL, MULTI_END)
     req = ScheduleRequest(
         shares=MULTI_CHILD * len(MULTI_FILLS), side="buy", horizon_days=horizon,
-        periods=max(1, round(PERIODS_PER_DAY * horizon)), risk_aversion=1e-6, symbol="BBB",
+        periods=max(1, round(BUCKETS_PER_SESSION * horizon)), risk_aversion=1e-6, symbol="BBB",
         start=MULTI_ARRIVAL, order_id=MULTI,
     )  # fmt: skip
     save_plan(home, plan_schedule(home, req))
@@ -406,7 +408,8 @@ def test_the_report_artifact_is_markdown_in_prefect(multi_day: KappaHome, tmp_pa
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     from data.store import reader
-    from flows.nightly import NightlyResult, publish_artifacts
+    from flows.artifacts import publish_artifacts
+    from flows.nightly import NightlyResult
 
     with reader(multi_day) as con:
         rows = con.sql(f"SELECT * FROM attribution WHERE date = DATE '{LAST}'").pl()
@@ -482,7 +485,7 @@ def test_dollars_and_bps_print_with_the_sign_first_and_no_negative_zero() -> Non
 
 
 def test_a_multi_session_order_is_working_then_attributed_once(multi_day: KappaHome) -> None:
-    from flows.nightly import attribute
+    from flows.attribute import attribute
     from flows.schedules import order_schedules
 
     before = LAST - dt.timedelta(days=1)

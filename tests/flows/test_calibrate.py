@@ -65,7 +65,7 @@ def test_calibrate_cli_writes_one_row_per_symbol_close_to_truth(loaded: KappaHom
 
 
 def test_rerun_replaces_and_latest_view(loaded: KappaHome) -> None:
-    from flows.nightly import calibrate  # the flow `kappa calibrate` runs (its CLI is tested above)
+    from flows.calibrate import calibrate  # the flow `kappa calibrate` runs (its CLI is tested above)
 
     def run(as_of: str, **kw: object) -> None:
         calibrate(as_of=dt.date.fromisoformat(as_of), home=str(loaded.root), lookback_days=5, **kw)
@@ -103,7 +103,7 @@ def test_a_symbol_with_only_daily_history_gets_an_insufficient_data_row(
     rows += [["ZZZ", d.isoformat(), 10 + (i % 7) * 0.1, 1e5] for i, d in enumerate(
         [START - dt.timedelta(days=k) for k in range(1, 200)]) if d.weekday() < 5]  # fmt: skip
     ingest(loaded, "daily", [write_csv("zzz.csv", rows)])
-    from flows.nightly import calibrate
+    from flows.calibrate import calibrate
 
     calibrate(as_of=dt.date(2026, 11, 18), home=str(loaded.root), symbols=["ZZZ"])
     (row,) = query(loaded, "SELECT status, reason, sigma_usd FROM calibrations WHERE symbol = 'ZZZ'")

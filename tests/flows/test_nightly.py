@@ -328,6 +328,7 @@ def test_backfill_resumes_after_a_failure_without_redoing_finished_nights(
     fresh_home: KappaHome, two_nights: KappaHome, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import flows.nightly as fn
+    from flows.backfill import backfill
 
     real_report = fn.report_task
 
@@ -339,13 +340,13 @@ def test_backfill_resumes_after_a_failure_without_redoing_finished_nights(
 
     h = str(fresh_home.root)
     monkeypatch.setattr(fn, "report_task", report_fails_on_second_night)
-    state = fn.backfill(start=NIGHTS[0], end=NIGHTS[-1], home=h, lookback_days=LOOKBACK, return_state=True)
+    state = backfill(start=NIGHTS[0], end=NIGHTS[-1], home=h, lookback_days=LOOKBACK, return_state=True)
     assert state.is_failed() and f"nightly {NIGHTS[1]} ended Failed" in state.message
     status = query(fresh_home, "SELECT json_extract_string(parameters, '$.date'), status FROM runs "
                                "WHERE command = 'nightly' ORDER BY started_at")  # fmt: skip
     assert status == [(str(NIGHTS[0]), "success"), (str(NIGHTS[1]), "failed")]
     monkeypatch.setattr(fn, "report_task", real_report)
-    done = fn.backfill(start=NIGHTS[0], end=NIGHTS[-1], home=h, lookback_days=LOOKBACK)
+    done = backfill(start=NIGHTS[0], end=NIGHTS[-1], home=h, lookback_days=LOOKBACK)
     assert [r.date for r in done] == NIGHTS[1:]
     status = query(fresh_home, "SELECT json_extract_string(parameters, '$.date'), status FROM runs "
                                "WHERE command = 'nightly' ORDER BY started_at")  # fmt: skip
@@ -554,6 +555,8 @@ def test_an_io_failure_fails_the_night_instead_of_every_symbol(
 ) -> None:
     """A lake file gone is no symbol's fault: the batches' I/O retries run out, the night fails with the
     error, and the previous rows stay; nothing is marked ``failed`` symbol by symbol."""
+    import flows.attribute
+    import flows.calibrate
     import flows.nightly as fn
 
     h = str(fresh_home.root)
@@ -562,8 +565,11 @@ def test_an_io_failure_fails_the_night_instead_of_every_symbol(
     sql = f"SELECT path FROM lake_files WHERE table_name = 'trades' AND date = '{NIGHTS[0]}'"
     gone = Path(str(query(fresh_home, sql)[0][0]))
     gone.unlink()  # the batches read trades; planning reads only the quotes
-    for name in ("calibrate_batch_task", "attribute_batch_task"):
-        monkeypatch.setattr(fn, name, getattr(fn, name).with_options(retry_delay_seconds=0))
+    for module, name in (
+        (flows.calibrate, "calibrate_batch_task"),
+        (flows.attribute, "attribute_batch_task"),
+    ):
+        monkeypatch.setattr(module, name, getattr(module, name).with_options(retry_delay_seconds=0))
     empty = tmp_path / "empty-inbox"
     empty.mkdir()
     state = fn.nightly(date=NIGHTS[0], home=h, inbox=str(empty), lookback_days=LOOKBACK, return_state=True)
@@ -578,7 +584,7 @@ def test_attribution_is_judged_with_the_latest_usable_calibration(fresh_home: Ka
     """A symbol whose calibration failed on the night before is judged with its last good one."""
     from data.reads import read_attribution_inputs
     from data.store import writer
-    from flows.nightly import backfill
+    from flows.backfill import backfill
 
     backfill(start=NIGHTS[0], end=NIGHTS[1], home=str(fresh_home.root), lookback_days=LOOKBACK)
     with writer(fresh_home) as con:

@@ -16,8 +16,9 @@ import pytest
 from calibration.impact import schedule_gamma
 from data.home import KappaHome
 from data.ingest import ingest
-from flows.schedules import ScheduleRequest, plan_schedule
+from flows.schedules import plan_schedule
 from kappa.errors import KappaError
+from schedule.requests import ScheduleRequest
 from simulator.market import SimConfig, SymbolParams, write_dataset
 from tests.conftest import query, run_kappa
 
@@ -101,7 +102,7 @@ def test_errors_are_one_line(args: list[str], message: str) -> None:
 
 @pytest.fixture(scope="module")
 def calibrated(tmp_path_factory: pytest.TempPathFactory, prefect_api: str) -> KappaHome:
-    from flows.nightly import calibrate
+    from flows.calibrate import calibrate
 
     root = tmp_path_factory.mktemp("sched")
     syms = (SymbolParams("AAA", 50.0, 0.9, 4e-7, 2e-6, 0.02, 600_000, quotes_per_day=2_000),)

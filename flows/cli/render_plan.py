@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
-from flows.schedules import SchedulePlan
 from kappa.units import LOT_SHARES, SESSION_NS
 from reports.tables import cell_text, usd_text
 from schedule import Schedule
+from schedule.requests import SchedulePlan
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
 CHART_WIDTH = 32
@@ -27,17 +27,6 @@ MAX_ROWS = 40
 
 def _finite(v: float | None) -> float | None:
     return v if v is not None and math.isfinite(v) else None
-
-
-def json_safe(obj: Any) -> Any:
-    """``obj`` with every non-finite float replaced by None, so the output is strict JSON."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    return obj
 
 
 def schedule_json(s: Schedule) -> dict[str, Any]:
@@ -137,6 +126,13 @@ def _usd_bps(plan: SchedulePlan, usd: float, digits: int = 2) -> str:
 def print_plan(console: Console, plan: SchedulePlan, lot_shares: float = LOT_SHARES) -> None:
     """Summary, parameters and notes, the holdings table in round lots with exchange-local times and a
     text chart, the baselines and the frontier; costs in $ and bps."""
+    _print_summary(console, plan)
+    _print_holdings(console, plan, lot_shares)
+    _print_comparison(console, plan)
+
+
+def _print_summary(console: Console, plan: SchedulePlan) -> None:
+    """The order, the parameters and where they came from, the notes, κ and the cost E and risk √V."""
     s, req = plan.schedule, plan.request
     p = s.params
     what = f"{req.side} {req.shares:,.0f}" + (f" {req.symbol}" if req.symbol else " shares")
@@ -177,6 +173,11 @@ def print_plan(console: Console, plan: SchedulePlan, lot_shares: float = LOT_SHA
         + (f"; E + λV = ${s.utility_usd(req.risk_aversion):,.2f}" if req.risk_aversion is not None else ""),
         highlight=False,
     )
+
+
+def _print_holdings(console: Console, plan: SchedulePlan, lot_shares: float) -> None:
+    """The holdings table in round lots, with exchange-local times and a text chart (at most ``MAX_ROWS``)."""
+    s, req = plan.schedule, plan.request
     zone = _zone(req.calendar)
     lots = s.rounded_holdings(lot_shares)
     t = Table(
@@ -197,7 +198,12 @@ def print_plan(console: Console, plan: SchedulePlan, lot_shares: float = LOT_SHA
         + (f"; every {step}th period shown (--json for all)" if step > 1 else ""),
         highlight=False,
     )
-    bps = price is not None
+
+
+def _print_comparison(console: Console, plan: SchedulePlan) -> None:
+    """The baselines beside the schedule on the same cost model, and the efficient frontier if computed."""
+    req = plan.request
+    bps = plan.reference_price_usd is not None
     cmp = Table("schedule", "E ($)", *(["E (bps)"] if bps else []), "√V ($)", *(["√V (bps)"] if bps else []),
                 "E + λV ($)", "days", title="compared on the same cost model", title_justify="left")  # fmt: skip
     for x in plan.comparison:

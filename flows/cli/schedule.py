@@ -1,0 +1,217 @@
+"""``kappa schedule``: one order's optimal Almgren-Chriss schedule with E, V and the baselines beside it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from data.home import KappaHome
+from flows.cli.console import err, out
+from flows.cli.options import CalendarOption, HomeOption, home_settings, parse_date
+from kappa.errors import ParameterError
+
+if TYPE_CHECKING:
+    from schedule.requests import SchedulePlan
+
+
+class Side(StrEnum):
+    buy = "buy"
+    sell = "sell"
+
+
+class Model(StrEnum):
+    linear = "linear"
+    power = "power"
+
+
+class Baseline(StrEnum):
+    twap = "twap"
+    vwap = "vwap"
+    pov = "pov"
+
+
+class SigmaSource(StrEnum):
+    realized = "realized"
+    garch = "garch"
+    tsrv = "tsrv"
+
+
+def schedule_cmd(
+    shares: Annotated[float, typer.Option("--shares", help="X: shares to buy or sell")],
+    side: Annotated[Side, typer.Option("--side", help="buy or sell")],
+    horizon_days: Annotated[float, typer.Option("--horizon-days", help="T: trading days to finish in")],
+    periods: Annotated[int | None, typer.Option("--periods", help="N: equal periods (τ = T/N)")] = None,
+    period_days: Annotated[
+        float | None, typer.Option("--period-days", help="τ instead of N (must divide T)")
+    ] = None,
+    risk_aversion: Annotated[
+        float | None, typer.Option("--risk-aversion", help="λ (1/$); 0 gives TWAP")
+    ] = None,
+    symbol: Annotated[str | None, typer.Option(help="Take parameters from this symbol's calibration")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Calibration on or before this date (default: latest)")
+    ] = None,
+    sigma: Annotated[float | None, typer.Option(help="σ ($/share/√day)")] = None,
+    sigma_overnight: Annotated[
+        float | None, typer.Option(help="σ_night ($/share per night crossed; default the calibration's)")
+    ] = None,
+    gamma: Annotated[float | None, typer.Option(help="γ ($/share per share)")] = None,
+    eta: Annotated[float | None, typer.Option(help="η ($/share per share/day)")] = None,
+    epsilon: Annotated[float | None, typer.Option(help="ε ($/share)")] = None,
+    eta_nl: Annotated[float | None, typer.Option("--eta-nl", help="Power-law η_nl (dimensionless)")] = None,
+    beta: Annotated[float | None, typer.Option(help="Power-law exponent β")] = None,
+    adv: Annotated[float | None, typer.Option(help="ADV (shares/day), for POV and the power law")] = None,
+    sigma_source: Annotated[
+        SigmaSource, typer.Option(help="Which calibrated σ: realized, garch or tsrv")
+    ] = SigmaSource.realized,
+    drift: Annotated[float, typer.Option(help="Expected drift α ($/share/day, + = price rises)")] = 0.0,
+    model: Annotated[Model, typer.Option(help="Temporary impact: linear or power")] = Model.linear,
+    baseline: Annotated[
+        Baseline | None, typer.Option(help="Show this baseline instead of the optimum: twap, vwap, pov")
+    ] = None,
+    participation: Annotated[float | None, typer.Option(help="POV participation rate, e.g. 0.1")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Start: ISO time with offset, or a date (its open); default next open")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")] = False,
+    save: Annotated[bool, typer.Option(help="Write the `schedules` (and `frontiers`) table")] = False,
+    frontier: Annotated[bool, typer.Option(help="Also compute the efficient frontier over λ")] = False,
+    points: Annotated[int, typer.Option(help="Frontier points")] = 41,
+    plot: Annotated[Path | None, typer.Option(help="Draw the frontier to a .png, .svg or .html file")] = None,
+    order_id: Annotated[str | None, typer.Option("--order-id", help="Order this schedule is for")] = None,
+    price: Annotated[
+        float | None,
+        typer.Option("--price", help="Reference price ($/share) of costs in bps (default: the close)"),
+    ] = None,
+    lot_size: Annotated[
+        float, typer.Option("--lot-size", help="Round lot (shares) of the printed schedule")
+    ] = 100,
+    calendar: CalendarOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Optimal Almgren-Chriss schedule (exact discrete solution) with E, V and the baselines beside it:
+    times in the exchange's zone, holdings in round lots (--lot-size), costs in $ and bps (--price, else the
+    calibration's closing mid).
+
+    Example: kappa schedule --shares 1e6 --side sell --horizon-days 5 --periods 5 --risk-aversion 1e-6
+    --sigma 0.95 --eta 2.5e-6 --gamma 2.5e-7 --epsilon 0.0625
+    """
+    from flows.schedules import plan_schedule, save_plan
+    from kappa.units import DEFAULT_CALENDAR
+    from schedule.requests import ScheduleRequest
+
+    kh = KappaHome.resolve(home)
+    if symbol or save:
+        kh, calendar = home_settings(home, calendar)
+    calendar = calendar or DEFAULT_CALENDAR
+    n = _periods(periods, period_days, horizon_days, price, lot_size)
+    req = ScheduleRequest(
+        shares=shares, side=side.value, horizon_days=horizon_days, periods=n, risk_aversion=risk_aversion,
+        symbol=symbol, as_of=parse_date(as_of, "--as-of") if as_of else None, sigma_usd=sigma,
+        sigma_overnight_usd=sigma_overnight, gamma=gamma,
+        eta=eta, epsilon_usd=epsilon, eta_nl=eta_nl, beta=beta, adv_shares=adv, sigma_source=sigma_source.value,
+        drift_usd_per_day=drift, model=model.value, strategy=baseline.value if baseline else "optimal",
+        participation=participation, start=parse_start(start, calendar) if start else None,
+        frontier=frontier or plot is not None, frontier_points=points, order_id=order_id, calendar=calendar,
+        price_usd=price,
+    )  # fmt: skip
+    plan = plan_schedule(kh if symbol else None, req)
+    run_id = save_plan(kh, plan) if save else None
+    if plot is not None:
+        _draw_frontier(plan, run_id, plot)
+    _print(plan, lot_size, json_out)
+    if run_id:
+        (err if json_out else out).print(f"saved {plan.schedule_id} to schedules (run {run_id})")
+    if plot is not None:
+        (err if json_out else out).print(f"frontier drawn to {plot}")
+
+
+def _periods(
+    periods: int | None, period_days: float | None, horizon_days: float, price: float | None, lot_size: float
+) -> int:
+    """N from ``--periods`` or ``--period-days`` (they must agree), after the price and lot are checked."""
+    from schedule import periods_for
+
+    if price is not None and not price > 0:
+        raise ParameterError(f"--price {price} must be a positive $/share", name="--price", value=price)
+    if not lot_size > 0:
+        raise ParameterError(f"--lot-size {lot_size} must be positive", name="--lot-size", value=lot_size)
+    if periods is None and period_days is None:
+        raise ParameterError("pass --periods N or --period-days τ", name="--periods", value=None)
+    n = periods_for(horizon_days, period_days) if period_days is not None else periods
+    if periods is not None and n != periods:
+        raise ParameterError(
+            f"--periods {periods} and --period-days {period_days} disagree (T/τ = {n})",
+            name="--period-days", value=period_days,
+        )  # fmt: skip
+    assert n is not None
+    return n
+
+
+def _draw_frontier(plan: SchedulePlan, run_id: str | None, plot: Path) -> None:
+    """The efficient frontier, with the baselines as points, drawn to ``plot``."""
+    import polars as pl
+
+    from flows.schedules import frontier_rows
+    from reports.charts import frontier_chart, save_chart
+
+    front = frontier_rows(plan, run_id or "", dt.datetime.now())
+    others = pl.DataFrame(
+        [{"strategy": s.strategy, "variance_usd2": s.variance_usd2, "expected_cost_usd": s.expected_cost_usd}
+         for s in plan.comparison if s.strategy != "optimal"],
+        schema={"strategy": pl.String, "variance_usd2": pl.Float64, "expected_cost_usd": pl.Float64},
+    )  # fmt: skip
+    req = plan.request
+    title = (
+        f"{req.side} {req.shares:,.0f} {req.symbol or ''} over {req.horizon_days:g} days, N = {req.periods}"
+    )
+    try:
+        save_chart(frontier_chart(front, others, title.replace("  ", " ")), plot)
+    except ValueError as exc:
+        raise ParameterError(str(exc), name="--plot", value=plot) from None
+
+
+def _print(plan: SchedulePlan, lot_size: float, json_out: bool) -> None:
+    if json_out:
+        from flows.cli.render_plan import plan_json
+        from flows.strict_json import json_safe
+
+        sys.stdout.write(
+            json.dumps(json_safe(plan_json(plan, lot_size)), default=str, allow_nan=False) + "\n"
+        )
+    else:
+        from flows.cli.render_plan import print_plan
+
+        print_plan(out, plan, lot_size)
+
+
+def parse_start(value: str, calendar: str) -> dt.datetime:
+    """An ISO time with an offset, or a date meaning that session's open."""
+    from data.calendar import require_session, session_bounds
+
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        require_session(day, calendar, "--start")  # a weekend or holiday, or beyond the sessions built
+        return session_bounds(day, day, calendar)["open_ts"][0].replace(tzinfo=dt.UTC)
+    try:
+        ts = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ParameterError(
+            f"--start {value!r} is neither a date nor an ISO time", name="--start", value=value
+        ) from None
+    if ts.tzinfo is None:
+        raise ParameterError(
+            f"--start {value!r} has no UTC offset; add one, e.g. 2026-11-24T09:30-05:00",
+            name="--start",
+            value=value,
+        )
+    return ts
