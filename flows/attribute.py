@@ -35,7 +35,8 @@ from data.results import Results
 from data.store import recorded_run
 from flows.batches import Mapped, failures, final_state, warning
 from flows.calibrate import chunks
-from flows.runtime import run_name, threads
+from flows.night_settings import NightSettings
+from flows.runtime import run_name, task_runner_kind, threads
 from flows.settings import DEFAULT_BATCH_SYMBOLS
 from flows.tasks import IO_TASK, write_results_task
 from reports.tables import cell_text, usd_text
@@ -182,9 +183,11 @@ def attribute_batch_task(batch: AttributionBatch) -> pl.DataFrame:
     return attribute_batch(batch)
 
 
-def submit_attribution(home: KappaHome, date: dt.date, *, batch_symbols: int, calendar: str) -> Mapped:
-    """Plan the attribution of ``date`` and submit its batches."""
-    batches = plan_attribution_task(home, date, batch_symbols=batch_symbols, calendar=calendar)
+def submit_attribution(home: KappaHome, date: dt.date, settings: NightSettings) -> Mapped:
+    """Plan the attribution of ``date`` with ``settings`` and submit its batches."""
+    batches = plan_attribution_task(
+        home, date, batch_symbols=settings.batch_symbols, calendar=settings.calendar
+    )
     return Mapped.submit(attribute_batch_task, batches, failed_rows)
 
 
@@ -203,9 +206,12 @@ def attribute(
     Returns the rows written (a ``Warning`` state carrying them if a symbol failed).
     """
     kh = KappaHome.resolve(home)
-    calendar = home_calendar(kh, calendar)
-    with recorded_run(kh, "attribute", {"date": date}) as run_id:
-        parts, failed = submit_attribution(kh, date, batch_symbols=batch_symbols, calendar=calendar).collect()
+    settings = NightSettings.checked(
+        home=str(kh.root), calendar=home_calendar(kh, calendar), batch_symbols=batch_symbols,
+        task_runner=task_runner_kind(),
+    )  # fmt: skip
+    with recorded_run(kh, "attribute", settings.run_parameters(date=date)) as run_id:
+        parts, failed = submit_attribution(kh, date, settings).collect()
         rows = join_rows(parts)
         write_results_task(
             kh, run_id, Results(attribution=rows, attribution_date=date),

@@ -45,7 +45,8 @@ from data.results import Results
 from data.store import recorded_run
 from flows.artifacts import publish_calibrations
 from flows.batches import Mapped, failures, final_state, warning
-from flows.runtime import run_name, thread_workers, threads
+from flows.night_settings import NightSettings
+from flows.runtime import run_name, task_runner_kind, thread_workers, threads
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
 from flows.tasks import IO_TASK, write_results_task
 from kappa.errors import ParameterError
@@ -241,14 +242,18 @@ def calibrate_batch_task(batch: CalibrationBatch, garch_map: MapFn | None = None
 
 
 def submit_calibration(
-    stack: ExitStack, home: KappaHome, as_of: dt.date, *, lookback_days: int, garch_days: int,
-    symbols: list[str] | None, batch_symbols: int, calendar: str,
-) -> tuple[CalibrationPlan, Mapped]:  # fmt: skip
-    """Plan the calibration and submit its batches; on the thread-pool runner their GARCH fits go to a
-    process pool that lives as long as ``stack`` (:func:`garch_pool`)."""
+    stack: ExitStack,
+    home: KappaHome,
+    as_of: dt.date,
+    settings: NightSettings,
+    symbols: list[str] | None = None,
+) -> tuple[CalibrationPlan, Mapped]:
+    """Plan the calibration of ``symbols`` (default: every symbol with data) with ``settings`` and submit its
+    batches; on the thread-pool runner their GARCH fits go to a process pool that lives as long as ``stack``
+    (:func:`garch_pool`)."""
     plan = plan_calibration_task(
-        home, as_of, lookback_days=lookback_days, garch_days=garch_days, symbols=symbols,
-        batch_symbols=batch_symbols, calendar=calendar,
+        home, as_of, lookback_days=settings.lookback_days, garch_days=settings.garch_days, symbols=symbols,
+        batch_symbols=settings.batch_symbols, calendar=settings.calendar,
     )  # fmt: skip
     workers = thread_workers()
     n_symbols = sum(len(b.symbols) for b in plan.batches)
@@ -280,13 +285,13 @@ def calibrate(
             value=symbols,
         )
     kh = KappaHome.resolve(home)
-    calendar = home_calendar(kh, calendar)
-    params = {"as_of": as_of, "lookback_days": lookback_days, "garch_days": garch_days, "symbols": symbols}
+    settings = NightSettings.checked(
+        home=str(kh.root), calendar=home_calendar(kh, calendar), lookback_days=lookback_days,
+        garch_days=garch_days, batch_symbols=batch_symbols, task_runner=task_runner_kind(),
+    )  # fmt: skip
+    params = settings.run_parameters(as_of=as_of, symbols=symbols)
     with recorded_run(kh, "calibrate", params) as run_id, ExitStack() as stack:
-        plan, batches = submit_calibration(
-            stack, kh, as_of, lookback_days=lookback_days, garch_days=garch_days, symbols=symbols,
-            batch_symbols=batch_symbols, calendar=calendar,
-        )  # fmt: skip
+        plan, batches = submit_calibration(stack, kh, as_of, settings, symbols)
         parts, failed = batches.collect()
         rows = finish_calibration(plan, parts)
         failed_symbols = failures("calibration", failed, rows)

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from data.calendar import DEFAULT_CALENDAR, exchange_timezone, latest_closed_session
 from data.home import KappaHome
-from kappa.errors import KappaError
+from kappa.errors import FlowError
 
 DEFAULT_CRON = "30 18 * * 1-5"  # 18:30, Monday to Friday, after the close and the closing auction
 
@@ -103,7 +103,7 @@ def prefect_server(home: KappaHome, startup_s: float = 180.0) -> Iterator[str]:
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise KappaError(f"the Prefect server did not start: see {home.prefect / 'server.log'}")
+                raise FlowError(f"the Prefect server did not start: see {home.prefect / 'server.log'}")
             time.sleep(0.5)
         os.environ["PREFECT_API_URL"] = url
         yield url
@@ -192,7 +192,7 @@ def serve(deployment: Any, *, grace_s: float = 10.0, on_ready: Callable[[], None
                     on_ready()
             if finished.is_set():
                 why = failure[0] if failure else RuntimeError("the runner stopped")
-                raise KappaError(f"serving stopped: {type(why).__name__}: {why}")
+                raise FlowError(f"serving stopped: {type(why).__name__}: {why}")
         if loop and task:
             loop[0].call_soon_threadsafe(task[0].cancel)
         deadline = time.monotonic() + grace_s

@@ -38,8 +38,9 @@ from flows import attribute as att
 from flows import calibrate as cal
 from flows.artifacts import publish_artifacts
 from flows.batches import failures, final_state, status_counts, warning
+from flows.night_settings import NightSettings
 from flows.report import report as render_report
-from flows.runtime import run_name, scheduled_moment, scheduled_session, threads
+from flows.runtime import run_name, scheduled_moment, scheduled_session, task_runner_kind, threads
 from flows.schedules import OrderSchedules, order_schedules
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
 from flows.tasks import IO_TASK, MATH_TASK, write_results_task
@@ -153,15 +154,15 @@ def nightly(
     else:
         day = date
     require_session(day, calendar)
-    params = {"date": day, "lookback_days": lookback_days, "garch_days": garch_days, "calendar": calendar}
-    with recorded_run(kh, "nightly", params) as run_id, ExitStack() as stack:
+    settings = NightSettings.checked(
+        home=str(kh.root), calendar=calendar, lookback_days=lookback_days, garch_days=garch_days,
+        batch_symbols=batch_symbols, task_runner=task_runner_kind(),
+    )  # fmt: skip
+    with recorded_run(kh, "nightly", settings.run_parameters(date=day)) as run_id, ExitStack() as stack:
         folder = inbox_folder(kh, day) if inbox is None else Path(inbox).expanduser().resolve()
         load = _ingest(kh, day, folder, calendar, timezone)
-        plan, cal_batches = cal.submit_calibration(
-            stack, kh, day, lookback_days=lookback_days, garch_days=garch_days, symbols=None,
-            batch_symbols=batch_symbols, calendar=calendar,
-        )  # fmt: skip
-        att_batches = att.submit_attribution(kh, day, batch_symbols=batch_symbols, calendar=calendar)
+        plan, cal_batches = cal.submit_calibration(stack, kh, day, settings)
+        att_batches = att.submit_attribution(kh, day, settings)
         cal_parts, cal_failed = cal_batches.collect()
         calibrations = cal.finish_calibration(plan, cal_parts)
         get_run_logger().info(

@@ -59,3 +59,17 @@ def thread_workers() -> int:
         cpus = os.cpu_count() or 1
         return min(int(getattr(runner, "_max_workers", None) or cpus), cpus)
     return 0
+
+
+def task_runner_kind() -> str:
+    """Which kind of task runner this flow run has: ``threads``, ``processes`` or ``dask``."""
+    from prefect.context import FlowRunContext
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    ctx = FlowRunContext.get()
+    runner = ctx.task_runner if ctx else None
+    if runner is None or isinstance(runner, ThreadPoolTaskRunner):
+        return "threads"
+    if isinstance(runner, ProcessPoolTaskRunner):
+        return "processes"
+    return "dask"

@@ -96,6 +96,31 @@ def test_rerun_replaces_and_latest_view(loaded: KappaHome) -> None:
     assert run == [("success", 1)]
 
 
+def test_a_calibration_row_is_reproduced_from_the_settings_stored_in_its_run(loaded: KappaHome) -> None:
+    """``runs.parameters`` holds the whole settings record: read back from the run of a row, it gives the
+    row again. The settings are not the defaults, so a reproduction that ignored them would differ (the
+    window's first session, σ's days, the GARCH fit over 120 closes instead of all 300)."""
+    from flows.calibrate import calibrate
+    from flows.night_settings import NightSettings
+
+    as_of = dt.date(2026, 11, 16)
+    calibrate(as_of=as_of, home=str(loaded.root), lookback_days=3, garch_days=120, batch_symbols=1)
+    sql = f"SELECT * EXCLUDE (run_id) FROM calibrations WHERE as_of = '{as_of}' ORDER BY symbol"
+    first = query(loaded, sql)
+    ((stored,),) = query(
+        loaded,
+        f"SELECT DISTINCT r.parameters FROM runs r JOIN calibrations c USING (run_id) WHERE c.as_of = '{as_of}'",
+    )
+    settings = NightSettings.from_parameters(json.loads(stored))
+    assert (settings.lookback_days, settings.garch_days, settings.batch_symbols) == (3, 120, 1)
+    assert settings.home == str(loaded.root) and settings.calendar == "XNYS"
+    calibrate(as_of=as_of, **settings.flow_parameters())
+    assert query(loaded, sql) == first
+    (window,) = {(str(r[0]), str(r[1])) for r in query(
+        loaded, f"SELECT window_start, window_end FROM calibrations WHERE as_of = '{as_of}'")}  # fmt: skip
+    assert window == ("2026-11-12", "2026-11-16")  # three sessions: Thursday, Friday, Monday
+
+
 def test_a_symbol_with_only_daily_history_gets_an_insufficient_data_row(
     loaded: KappaHome, write_csv: WriteCsv, tmp_path: Path
 ) -> None:
