@@ -10,7 +10,7 @@ from dataclasses import replace
 import duckdb
 import polars as pl
 
-from data.cross_row_rules import check_fills, drop_duplicate_keys, fill_cancels
+from data.cross_row_rules import FillCancels, check_fills, drop_duplicate_keys, fill_cancels
 from data.load_run import Load, Replacement
 from data.quarantine import Quarantine
 from data.validation import ROW
@@ -48,26 +48,7 @@ def fills_against_store(
     stored fill count of each order the load touches (``rows_after`` is set by :func:`fills_after`).
     """
     run_id = load.run_id
-    cancel_ids = cancels["fill_id"].unique().to_list()
-    stored = con.sql(
-        "SELECT fill_id, order_id FROM fills WHERE fill_id IN (SELECT unnest(?))", params=[cancel_ids]
-    ).pl()
-    before = {
-        r[0]
-        for r in con.execute(
-            """SELECT fill_id FROM cancelled_fills WHERE fill_id IN (SELECT unnest(?))
-               AND fill_id NOT IN (SELECT fill_id FROM fills)""",
-            [cancel_ids + rows["fill_id"].to_list()],
-        ).fetchall()
-    }
-    corrected = {
-        r[0]
-        for r in con.execute(
-            "SELECT fill_id FROM fills WHERE exec_type = 'correct' AND fill_id IN (SELECT unnest(?))",
-            [rows["fill_id"].to_list()],
-        ).fetchall()
-    }
-    fc = fill_cancels(pl.concat([rows, cancels], how="vertical_relaxed"), stored, before, corrected)
+    fc = _cancels_against_store(con, rows, cancels)
     quarantine.add(fc.rejected)
     fills = fc.fills
     ids = sorted(set(fills["order_id"].to_list()) | set(cancels["order_id"].to_list()))
@@ -91,18 +72,8 @@ def fills_against_store(
     )
     replaced = [Replacement("fills", None, o, int(counts.get(o, 0)), 0) for o in ids]
     removed = _move_to_cancelled(con, run_id, fc.cancelled_stored, "cancel")
-    if load.replace_orders and kept.height:  # the first row naming each order is what replaced its fills
-        named = kept.sort("file_index", ROW).group_by("order_id", maintain_order=True).first()
-        con.register("_named", named.select("order_id", "source_file", ROW))
-        try:
-            stale = con.sql(
-                """SELECT f.fill_id, n.source_file AS cancel_source_file, n.row_number AS cancel_source_row
-                   FROM fills f JOIN _named n USING (order_id) WHERE f.fill_id NOT IN (SELECT unnest(?))""",
-                params=[kept["fill_id"].to_list()],
-            ).pl()
-        finally:
-            con.unregister("_named")
-        removed += _move_to_cancelled(con, run_id, stale, "replaced_by_order")
+    if load.replace_orders and kept.height:
+        removed += _replace_by_order(con, run_id, kept)
     loaded = fc.cancelled_loaded
     if loaded.height:
         con.register("_cancelled", loaded.rename({ROW: "source_row"}).with_columns(
@@ -114,6 +85,50 @@ def fills_against_store(
     applied = cancels.height - fc.rejected.filter(pl.col("rule") == "unknown_fill").height
     applied -= fc.rejected.filter(pl.col("rule") == "duplicate_key").height
     return kept, removed + loaded.height, applied + loaded.height, replaced
+
+
+def _cancels_against_store(
+    con: duckdb.DuckDBPyConnection, rows: pl.DataFrame, cancels: pl.DataFrame
+) -> FillCancels:
+    """The load's cancels resolved against the stored fills (:func:`data.cross_row_rules.fill_cancels`):
+    the stored fills they name, the fills cancelled before and not stored again, the stored corrections."""
+    cancel_ids = cancels["fill_id"].unique().to_list()
+    stored = con.sql(
+        "SELECT fill_id, order_id FROM fills WHERE fill_id IN (SELECT unnest(?))", params=[cancel_ids]
+    ).pl()
+    before = {
+        r[0]
+        for r in con.execute(
+            """SELECT fill_id FROM cancelled_fills WHERE fill_id IN (SELECT unnest(?))
+               AND fill_id NOT IN (SELECT fill_id FROM fills)""",
+            [cancel_ids + rows["fill_id"].to_list()],
+        ).fetchall()
+    }
+    corrected = {
+        r[0]
+        for r in con.execute(
+            "SELECT fill_id FROM fills WHERE exec_type = 'correct' AND fill_id IN (SELECT unnest(?))",
+            [rows["fill_id"].to_list()],
+        ).fetchall()
+    }
+    return fill_cancels(pl.concat([rows, cancels], how="vertical_relaxed"), stored, before, corrected)
+
+
+def _replace_by_order(con: duckdb.DuckDBPyConnection, run_id: str, kept: pl.DataFrame) -> int:
+    """Move the stored fills of each order ``kept`` names, and that it does not bring again, to
+    ``cancelled_fills`` (reason ``replaced_by_order``; the first row naming the order is what replaced
+    them). Returns how many."""
+    named = kept.sort("file_index", ROW).group_by("order_id", maintain_order=True).first()
+    con.register("_named", named.select("order_id", "source_file", ROW))
+    try:
+        stale = con.sql(
+            """SELECT f.fill_id, n.source_file AS cancel_source_file, n.row_number AS cancel_source_row
+               FROM fills f JOIN _named n USING (order_id) WHERE f.fill_id NOT IN (SELECT unnest(?))""",
+            params=[kept["fill_id"].to_list()],
+        ).pl()
+    finally:
+        con.unregister("_named")
+    return _move_to_cancelled(con, run_id, stale, "replaced_by_order")
 
 
 def _move_to_cancelled(con: duckdb.DuckDBPyConnection, run_id: str, which: pl.DataFrame, reason: str) -> int:

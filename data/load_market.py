@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -92,20 +92,26 @@ def _stage_and_merge(
     return read, merged
 
 
-def _commit_market(
-    load: Load,
-    manifest: dict[tuple[str, dt.date], str],
-    quarantine: Quarantine,
-    read: Read,
-    merged: list[MergedPartition],
-    warnings: list[str],
-) -> LoadReport:
-    """Daily facts of the new partitions, then one transaction switches the manifest to them."""
+@dataclass(frozen=True, slots=True)
+class _Flagged:
+    """What the tape cleaning of a load's new partitions gives: per (table, date) the flagged rows per
+    symbol and rule, the trades files of other loads whose flags the new quotes changed (rule T4), and the
+    ``daily`` rows of the dates."""
+
+    flagged: list[tuple[str, dt.date, pl.DataFrame]]
+    reflagged: list[tuple[dt.date, Path]]
+    daily: pl.DataFrame
+
+
+def _flags_and_daily(
+    load: Load, manifest: dict[tuple[str, dt.date], str], merged: list[MergedPartition]
+) -> _Flagged:
+    """Flag each new partition (and, for quotes, the date's trades again) and derive its ``daily`` rows."""
     home, spec, run_id = load.home, load.spec, load.run_id
     other = "trades" if spec.name == "quotes" else "quotes"
     daily_rows = []
-    flagged: list[tuple[str, dt.date, pl.DataFrame]] = []  # (table, date, flagged rows per symbol and rule)
-    reflagged: list[tuple[dt.date, Path]] = []  # trades files of other loads whose flags the quotes changed
+    flagged: list[tuple[str, dt.date, pl.DataFrame]] = []
+    reflagged: list[tuple[dt.date, Path]] = []
     for part in merged:
         other_path = manifest.get((other, part.date))
         if spec.name == "quotes":
@@ -126,6 +132,20 @@ def _commit_market(
             q, t = other_path, str(part.path)
         daily_rows.append(daily_from_intraday(home, part.date, q, t))
     daily = pl.concat(daily_rows) if daily_rows else pl.DataFrame()
+    return _Flagged(flagged, reflagged, daily)
+
+
+def _commit_market(
+    load: Load,
+    manifest: dict[tuple[str, dt.date], str],
+    quarantine: Quarantine,
+    read: Read,
+    merged: list[MergedPartition],
+    warnings: list[str],
+) -> LoadReport:
+    """Daily facts of the new partitions, then one transaction switches the manifest to them."""
+    home, spec, run_id = load.home, load.spec, load.run_id
+    facts = _flags_and_daily(load, manifest, merged)
     rows_loaded = read.rows.total() - quarantine.total
     replaced = [
         Replacement(spec.name, part.date, symbol, before, after)
@@ -134,35 +154,11 @@ def _commit_market(
     ]
     warnings = warnings + shrinkage(replaced)
     fault_point("before_commit")
-    old_files: list[str] = []
     with writer(home) as con, transaction(con):
-        for part in merged:
-            old = first_row(
-                con, "SELECT path FROM lake_files WHERE table_name = ? AND date = ?", [spec.name, part.date]
-            )
-            if old:
-                old_files.append(old[0])
-            con.execute("DELETE FROM lake_files WHERE table_name = ? AND date = ?", [spec.name, part.date])
-            con.execute(
-                "INSERT INTO lake_files VALUES (?, ?, ?, ?, ?, ?)",
-                [spec.name, part.date, str(part.path), part.row_count, part.symbols, run_id],
-            )
-        for day, path in reflagged:
-            old = first_row(
-                con, "SELECT path FROM lake_files WHERE table_name = 'trades' AND date = ?", [day]
-            )
-            if old:
-                old_files.append(old[0])
-            con.execute(
-                "UPDATE lake_files SET path = ?, run_id = ? WHERE table_name = 'trades' AND date = ?",
-                [str(path), run_id, day],
-            )
-        refresh_market_view(con, spec.name)
-        if reflagged:
-            refresh_market_view(con, "trades")
-        _record_flags(con, run_id, flagged)
-        if daily.height:
-            tagged = daily.with_columns(source=pl.lit("intraday"), run_id=pl.lit(run_id))
+        old_files = _switch_manifest(con, load, merged, facts.reflagged)
+        _record_flags(con, run_id, facts.flagged)
+        if facts.daily.height:
+            tagged = facts.daily.with_columns(source=pl.lit("intraday"), run_id=pl.lit(run_id))
             replace_rows(con, "daily", tagged, ["symbol", "date"])
         finish_load(con, load, quarantine, read, rows_loaded, replaced, warnings)
         fault_point("inside_commit")
@@ -171,10 +167,45 @@ def _commit_market(
         Path(old_path).unlink(missing_ok=True)
     report = load_report(load, read, quarantine, [p.date for p in merged], replaced, warnings)
     by_rule: Counter[tuple[str, str]] = Counter()
-    for table, _, counts in flagged:
+    for table, _, counts in facts.flagged:
         for rule, n in counts.group_by("rule").agg(pl.col("rows").sum()).iter_rows():
             by_rule[(table, rule)] += int(n)
     return replace(report, flagged_by_rule=dict(sorted(by_rule.items())))
+
+
+def _switch_manifest(
+    con: duckdb.DuckDBPyConnection,
+    load: Load,
+    merged: list[MergedPartition],
+    reflagged: list[tuple[dt.date, Path]],
+) -> list[str]:
+    """Point ``lake_files`` (and the views) at the new partitions and the re-flagged trades files, inside
+    the commit's transaction; the files they replace, to delete after it."""
+    table, run_id = load.spec.name, load.run_id
+    old_files: list[str] = []
+    for part in merged:
+        old = first_row(
+            con, "SELECT path FROM lake_files WHERE table_name = ? AND date = ?", [table, part.date]
+        )
+        if old:
+            old_files.append(old[0])
+        con.execute("DELETE FROM lake_files WHERE table_name = ? AND date = ?", [table, part.date])
+        con.execute(
+            "INSERT INTO lake_files VALUES (?, ?, ?, ?, ?, ?)",
+            [table, part.date, str(part.path), part.row_count, part.symbols, run_id],
+        )
+    for day, path in reflagged:
+        old = first_row(con, "SELECT path FROM lake_files WHERE table_name = 'trades' AND date = ?", [day])
+        if old:
+            old_files.append(old[0])
+        con.execute(
+            "UPDATE lake_files SET path = ?, run_id = ? WHERE table_name = 'trades' AND date = ?",
+            [str(path), run_id, day],
+        )
+    refresh_market_view(con, table)
+    if reflagged:
+        refresh_market_view(con, "trades")
+    return old_files
 
 
 def _record_flags(
