@@ -29,13 +29,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+from benchmarks.config import RESULTS
+
 PAPER = ["--shares", "1e6", "--side", "sell", "--horizon-days", "1", "--periods", "78", "--risk-aversion", "1e-6",
          "--sigma", "0.95", "--eta", "2.5e-6", "--gamma", "2.5e-7", "--epsilon", "0.0625"]  # fmt: skip
 
