@@ -37,7 +37,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from benchmarks.config import DAY, HISTORY_DAYS, REPO, RESULTS
+from benchmarks.config import BATCH_SYMBOLS, DAY, HISTORY_DAYS, REPO, RESULTS
 from benchmarks.datasets import simulated_home
 from benchmarks.rss import ChildrenRss, own_peak_rss_gib
 
@@ -232,7 +232,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--symbols", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--batch-symbols", type=int, default=250)
+    ap.add_argument("--batch-symbols", type=int, default=BATCH_SYMBOLS)
     ap.add_argument("--runners", default=",".join(RUNNERS), help="comma-separated: threads,processes")
     ap.add_argument("--nightly", action="store_true", help="whole nights (ingest included) into fresh homes")
     args = ap.parse_args()
