@@ -7,6 +7,8 @@ symbol's failure is recorded in its row (``status`` = ``failed`` with the reason
 It is two steps, so that batches of symbols can be fitted apart (on other workers) and joined after:
 :func:`calibrate_symbols` fits each symbol on its own data alone; :func:`finish_calibrations` then does the
 one cross-sectional step (η for symbols without a fill-based fit, from the fitted symbols' median scale).
+Each symbol's row is a :class:`calibration.records.CalibrationRow` built by :func:`calibration.rows.symbol_row`
+and turned into the frame in one place (:func:`calibration_frame`).
 """
 
 from __future__ import annotations
