@@ -28,7 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.config import CACHE, DAY, RESULTS
-from simulator.market import SimConfig, random_universe, simulate_days
+from simulator import SimConfig, random_universe, simulate_days
 
 QUOTES_PER_SYMBOL = 10_000
 

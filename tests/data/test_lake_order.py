@@ -13,7 +13,7 @@ from data import load_market
 from data.home import KappaHome
 from data.ingest import ingest
 from data.lake.partitions import MergedPartition
-from simulator.market import SimConfig, random_universe, simulate_days
+from simulator import SimConfig, random_universe, simulate_days
 from tests.conftest import query
 
 DAY = dt.date(2026, 11, 16)
