@@ -55,6 +55,7 @@ def tagged(sink: Callable[[pl.DataFrame], None]) -> Callable[[pl.DataFrame, Path
 
 
 def untagged(sink: Callable[[pl.DataFrame], None]) -> Callable[[pl.DataFrame, Path, int], None]:
+    """A sink of validated rows as they are (rows going straight to the lake need no file tags)."""
     return lambda clean, path, index: sink(clean)
 
 
