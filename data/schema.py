@@ -13,31 +13,6 @@ import pyarrow.parquet as pq
 from data.contract import TABLES
 from data.sql import first_row, quote_literal
 
-SCORECARD_DIMENSIONS = ("broker", "algo", "trader", "symbol", "day")
-
-
-def _scorecard_view(dim: str) -> str:
-    """``scorecard_<dim>``: per day and ``dim``, notional-weighted and median costs and the model's z."""
-    key = "date" if dim == "day" else f"date, {dim}"
-    parts = ", ".join(
-        f"1e4 * sum({c}_usd) / sum(notional_usd) AS {c}_bps"
-        for c in ("delay", "spread", "impact", "opportunity", "fees", "total")
-    )
-    return f"""
-    CREATE VIEW scorecard_{dim} AS
-        SELECT {key}, count(*) AS orders, sum(notional_usd) AS notional_usd,
-               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, {parts},
-               median(total_bps) AS total_bps_median,
-               sum(notional_usd * slippage_arrival_bps)
-                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
-               sum(notional_usd * slippage_interval_vwap_bps)
-                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
-                   AS slippage_interval_vwap_bps,
-               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
-        FROM attribution WHERE total_usd IS NOT NULL GROUP BY {key};
-    """
-
-
 MIGRATIONS: list[str] = [
     # 1: inputs, the lake manifest, quarantine and runs
     """
@@ -132,7 +107,7 @@ MIGRATIONS: list[str] = [
     );
     """,
     # 4: post-trade attribution (one row per order and day it traded) and the scorecards over it
-    f"""
+    """
     CREATE TABLE attribution (
         order_id VARCHAR NOT NULL, date DATE NOT NULL, run_id VARCHAR NOT NULL, symbol VARCHAR NOT NULL,
         side VARCHAR NOT NULL, quantity DOUBLE NOT NULL, filled_shares DOUBLE NOT NULL, fill_rate DOUBLE,
@@ -153,7 +128,97 @@ MIGRATIONS: list[str] = [
         markout_1m_bps DOUBLE, markout_5m_bps DOUBLE, markout_30m_bps DOUBLE,
         PRIMARY KEY (date, order_id)
     );
-    {"".join(_scorecard_view(dim) for dim in SCORECARD_DIMENSIONS)}
+
+    CREATE VIEW scorecard_broker AS
+        SELECT date, broker, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, broker;
+
+    CREATE VIEW scorecard_algo AS
+        SELECT date, algo, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, algo;
+
+    CREATE VIEW scorecard_trader AS
+        SELECT date, trader, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, trader;
+
+    CREATE VIEW scorecard_symbol AS
+        SELECT date, symbol, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, symbol;
+
+    CREATE VIEW scorecard_day AS
+        SELECT date, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date;
+
     CREATE VIEW scorecard_venue AS
         SELECT a.date, f.venue, count(*) AS fills, count(DISTINCT a.order_id) AS orders,
                sum(f.quantity) AS shares, sum(f.quantity * f.price) AS notional_usd,
