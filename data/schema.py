@@ -1,5 +1,11 @@
 """DuckDB tables and views of DESIGN §5, created by numbered migrations.
 
+The migrations are literal SQL, frozen once released: a later change (a column, a view) is a new
+migration appended at the end, so a database migrated from any version ends where a fresh one does. The
+columns they end at are those of the registry :mod:`kappa.tables` (a test checks it against
+:func:`create_table_sql`), and a result frame is written only if its columns are the registry's
+(:func:`check_insert`).
+
 Units: prices and costs in USD (per share where the column says so), sizes and quantities in shares,
 timestamps ``TIMESTAMP_NS`` in UTC, dates are exchange session dates.
 """
@@ -12,6 +18,9 @@ import pyarrow.parquet as pq
 
 from data.contract import TABLES
 from data.sql import first_row, quote_literal
+from kappa.errors import KappaError
+from kappa.tables import TABLES as REGISTRY
+from kappa.tables import Table
 
 MIGRATIONS: list[str] = [
     # 1: inputs, the lake manifest, quarantine and runs
@@ -295,7 +304,149 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attribution ADD COLUMN interim_mtm_bps DOUBLE;
     ALTER TABLE attribution ADD COLUMN horizon_days DOUBLE;
     """,
+    # names a quant reads without a glossary: the markouts are reversions (positive when the price came
+    # back), the GARCH variance carries its unit; the scorecards gain the cost in $ that the report prints
+    """
+    DROP VIEW scorecard_broker;
+    DROP VIEW scorecard_algo;
+    DROP VIEW scorecard_trader;
+    DROP VIEW scorecard_symbol;
+    DROP VIEW scorecard_day;
+    ALTER TABLE attribution RENAME COLUMN markout_1m_bps TO reversion_1m_bps;
+    ALTER TABLE attribution RENAME COLUMN markout_5m_bps TO reversion_5m_bps;
+    ALTER TABLE attribution RENAME COLUMN markout_30m_bps TO reversion_30m_bps;
+    ALTER TABLE calibrations RENAME COLUMN garch_variance_forecast TO garch_variance_forecast_pct2_per_day;
+    CREATE VIEW scorecard_broker AS
+        SELECT date, broker, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, sum(total_usd) AS total_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, broker;
+
+    CREATE VIEW scorecard_algo AS
+        SELECT date, algo, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, sum(total_usd) AS total_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, algo;
+
+    CREATE VIEW scorecard_trader AS
+        SELECT date, trader, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, sum(total_usd) AS total_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, trader;
+
+    CREATE VIEW scorecard_symbol AS
+        SELECT date, symbol, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, sum(total_usd) AS total_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, symbol;
+
+    CREATE VIEW scorecard_day AS
+        SELECT date, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, sum(total_usd) AS total_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date;
+    """,
 ]
+
+
+def create_table_sql(table: Table) -> str:
+    """The ``CREATE TABLE`` statement of the registry's ``table``: its columns in order, NOT NULL where
+    the registry says so, defaults, and the primary key."""
+    cols = [
+        f"{c.name} {c.sql}"
+        + (" NOT NULL" if c.not_null and c.name not in table.key else "")
+        + (f" DEFAULT {c.default}" if c.default is not None else "")
+        for c in table.columns
+    ]
+    if table.key:
+        cols.append(f"PRIMARY KEY ({', '.join(table.key)})")
+    return f"CREATE TABLE {table.name} ({', '.join(cols)})"
+
+
+class SchemaMismatchError(KappaError, ValueError):
+    """A frame to insert lacks a column of its table or carries one the table does not have."""
+
+
+def check_insert(table: str, columns: list[str]) -> None:
+    """Refuse to write a frame of ``columns`` into the registered ``table`` unless they are exactly its
+    columns (any order): ``INSERT ... BY NAME`` would store a missing column as NULL without a word.
+
+    Raises
+    ------
+    SchemaMismatchError
+        Naming the columns missing and the unknown ones.
+    """
+    if table not in REGISTRY:
+        return
+    expected = REGISTRY[table].names
+    missing = [c for c in expected if c not in columns]
+    unknown = [c for c in columns if c not in expected]
+    if missing or unknown:
+        raise SchemaMismatchError(
+            f"refusing to write {table}: the rows lack {missing or 'nothing'} and carry unknown "
+            f"{unknown or 'nothing'} (kappa.tables.{table.upper()} lists its columns)"
+        )
+
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "quotes": [

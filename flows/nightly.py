@@ -47,6 +47,7 @@ from data.calendar import (
 from data.home import KappaHome
 from data.inbox import InboxLoad, inbox_folder, ingest_inbox
 from data.reads import lake_paths, read_pending_orders
+from data.report_queries import read_scorecards
 from data.results import Results, write_results
 from data.store import finished_run_dates, recorded_run
 from flows import attribute as att
@@ -411,7 +412,7 @@ def nightly(
             skipped_orders=scheduled.skipped, schedule_notes=scheduled.notes, failed_symbols=failed,
             report=str(files.html) if files else None,
         )  # fmt: skip
-        publish_artifacts(result, calibrations, attribution)
+        publish_artifacts(result, calibrations, attribution, read_scorecards(kh, day) if files else {})
     return _final_state(result, result.warnings)
 
 
@@ -550,7 +551,12 @@ def publish_calibrations(calibrations: pl.DataFrame) -> None:
     create_table_artifact(table, key="calibrations", description=f"Calibrations as of {as_of}")
 
 
-def publish_artifacts(result: NightlyResult, calibrations: pl.DataFrame, attribution: pl.DataFrame) -> None:
+def publish_artifacts(
+    result: NightlyResult,
+    calibrations: pl.DataFrame,
+    attribution: pl.DataFrame,
+    scorecards: dict[str, pl.DataFrame],
+) -> None:
     """The night's artifacts: the calibrations table, a markdown summary, and the TCA report in markdown.
 
     The report artifact (``tca-report``) renders in the Prefect UI: the key numbers, the cost by component
@@ -562,7 +568,8 @@ def publish_artifacts(result: NightlyResult, calibrations: pl.DataFrame, attribu
     create_markdown_artifact(nightly_markdown(result, attribution), key="nightly-summary",
                              description=f"Kappa nightly {result.date}")  # fmt: skip
     if result.report:
-        create_markdown_artifact(report_markdown(result.date, attribution, result.report), key="tca-report",
+        create_markdown_artifact(report_markdown(result.date, attribution, result.report, scorecards=scorecards),
+                                 key="tca-report",
                                  description=f"Post-trade report of {result.date}")  # fmt: skip
 
 
