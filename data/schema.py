@@ -436,7 +436,7 @@ def check_insert(table: str, columns: list[str]) -> None:
     SchemaMismatchError
         Naming the columns missing and the unknown ones.
     """
-    if table not in REGISTRY:
+    if table not in REGISTRY or REGISTRY[table].lake:
         return
     expected = REGISTRY[table].names
     missing = [c for c in expected if c not in columns]
@@ -449,28 +449,7 @@ def check_insert(table: str, columns: list[str]) -> None:
 
 
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "quotes": [
-        ("symbol", "VARCHAR"),
-        ("ts", "TIMESTAMP_NS"),
-        ("bid", "DOUBLE"),
-        ("ask", "DOUBLE"),
-        ("bid_size", "DOUBLE"),
-        ("ask_size", "DOUBLE"),
-        ("exchange", "VARCHAR"),
-        ("date", "DATE"),
-        ("flag", "VARCHAR"),
-    ],
-    "trades": [
-        ("symbol", "VARCHAR"),
-        ("ts", "TIMESTAMP_NS"),
-        ("price", "DOUBLE"),
-        ("size", "DOUBLE"),
-        ("exchange", "VARCHAR"),
-        ("conditions", "VARCHAR"),
-        ("trade_id", "VARCHAR"),
-        ("date", "DATE"),
-        ("flag", "VARCHAR"),
-    ],
+    t.name: [(c.name, c.sql) for c in t.columns] for t in REGISTRY.values() if t.lake
 }
 """The columns of the lake files; ``flag`` holds the tape-cleaning rule a row breaks (:mod:`data.cleaning`),
 null for a clean row; files written before it existed lack it (their rows count as clean)."""

@@ -41,11 +41,16 @@ class Col:
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A stored table: its columns in the order the README lists them, and its primary ``key``."""
+    """A stored table: its columns in the order the README lists them, and its primary ``key``.
+
+    A ``lake`` table (quotes, trades) is a view over the Parquet lake, not a DuckDB table: its columns are
+    those of the view and of the lake files.
+    """
 
     name: str
     columns: tuple[Col, ...]
     key: tuple[str, ...] = ()
+    lake: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -89,6 +94,44 @@ NN = True
 """Marks a NOT NULL column in the tables below."""
 
 # ---------------------------------------------------------------------------------------------- inputs
+
+_FLAG = Col("flag", "VARCHAR", "", "the tape-cleaning rule the row breaks (NULL for a clean row)")
+
+QUOTES = Table(
+    "quotes",
+    (
+        *_cols(
+            ("symbol", "VARCHAR", "", "the instrument"),
+            ("ts", "TIMESTAMP_NS", "UTC", "when the quote was published"),
+            ("bid", "DOUBLE", "USD/share", "best bid"),
+            ("ask", "DOUBLE", "USD/share", "best ask"),
+            ("bid_size", "DOUBLE", "shares", "size at the bid"),
+            ("ask_size", "DOUBLE", "shares", "size at the ask"),
+            ("exchange", "VARCHAR", "", "the quoting exchange, where given"),
+            ("date", "DATE", "", "the session date"),
+        ),
+        _FLAG,
+    ),
+    lake=True,
+)
+
+TRADES = Table(
+    "trades",
+    (
+        *_cols(
+            ("symbol", "VARCHAR", "", "the instrument"),
+            ("ts", "TIMESTAMP_NS", "UTC", "when the trade printed"),
+            ("price", "DOUBLE", "USD/share", "its price"),
+            ("size", "DOUBLE", "shares", "its size"),
+            ("exchange", "VARCHAR", "", "the exchange, where given"),
+            ("conditions", "VARCHAR", "", "sale conditions, where given"),
+            ("trade_id", "VARCHAR", "", "the tape's identifier, where given"),
+            ("date", "DATE", "", "the session date"),
+        ),
+        _FLAG,
+    ),
+    lake=True,
+)
 
 ORDERS = Table(
     "orders",
@@ -482,7 +525,19 @@ ATTRIBUTION = Table(
 
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (ORDERS, FILLS, DAILY, QUARANTINE, RUNS, CALIBRATIONS, SCHEDULES, FRONTIERS, ATTRIBUTION)
+    for t in (
+        QUOTES,
+        TRADES,
+        ORDERS,
+        FILLS,
+        DAILY,
+        QUARANTINE,
+        RUNS,
+        CALIBRATIONS,
+        SCHEDULES,
+        FRONTIERS,
+        ATTRIBUTION,
+    )
 }
 """Every registered table by name."""
 

@@ -12,7 +12,7 @@ from kappa.tables import TABLES, markdown_table
 from tests.conftest import REPO
 
 README = REPO / "README.md"
-MARKER = re.compile(r"^<!-- columns: (\w+) -->\n\n?((?:\|.*\n)*)", flags=re.M)
+MARKER = re.compile(r"^<!-- columns: (\w+) -->\n(?:\n(?=\|))?((?:\|.*\n)*)", flags=re.M)
 
 
 def readme_blocks(text: str) -> dict[str, str]:
