@@ -138,3 +138,19 @@ def test_the_writer_refuses_a_frame_with_an_old_column_name_and_writes_nothing(t
     with writer(home) as con:
         assert con.execute("SELECT count(*) FROM calibrations").fetchall() == [(0,)]
         assert con.execute("SELECT status FROM runs").fetchall() == [("running",)]
+
+
+def test_the_upsert_refuses_an_order_frame_without_a_column() -> None:
+    """Loads and saved schedules go through ``replace_rows``: the same refusal, before any row is deleted."""
+    from data.store import replace_rows
+    from kappa.tables import ORDERS
+
+    con = duckdb.connect()
+    migrate(con)
+    row = {"order_id": "o1", "symbol": "AAA", "side": "buy", "quantity": 100.0, "date": dt.date(2026, 11, 6),
+           "arrival_ts": dt.datetime(2026, 11, 6, 15), "end_ts": dt.datetime(2026, 11, 6, 16)}  # fmt: skip
+    full = pl.DataFrame([row], schema=ORDERS.polars_schema())
+    assert replace_rows(con, "orders", full, ["order_id"]) == 1
+    with pytest.raises(SchemaMismatchError, match=r"lack \['trader'\]"):
+        replace_rows(con, "orders", full.drop("trader").with_columns(quantity=pl.lit(5.0)), ["order_id"])
+    assert con.execute("SELECT quantity FROM orders").fetchall() == [(100.0,)]
