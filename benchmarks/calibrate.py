@@ -44,7 +44,7 @@ def prepare(symbols: int, seed: int = 2) -> Path:
     """A Kappa home with one simulated day of ``symbols`` symbols and their daily history (cached)."""
     from data.home import KappaHome
     from data.ingest import ingest
-    from simulator.market import SimConfig, daily_history, random_universe, simulate_days
+    from simulator import SimConfig, daily_history, random_universe, simulate_days
 
     folder = CACHE / f"calibrate-s{symbols}-seed{seed}"
     home = folder / "home"

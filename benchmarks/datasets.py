@@ -111,7 +111,7 @@ def dataset(name: str, seed: int = 5) -> Dataset:
     """The cached data of size ``name``, generated (and loaded into its base home) on first use."""
     from data.home import KappaHome
     from data.ingest import ingest
-    from simulator.market import SimConfig, daily_history, random_universe, simulate_days
+    from simulator import SimConfig, daily_history, random_universe, simulate_days
 
     size = SIZES[name]
     folder = CACHE / f"{name}-v{FORMAT_VERSION}-seed{seed}"

@@ -16,7 +16,7 @@ fresh process on a fresh copy of the size's base home, so its peak RSS is its ow
     share of the night is (nightly − plain) / nightly.
 ``stages``
     Kappa's steps one after another, each timed: ingest per table; calibration batch by batch with each
-    stage timed by :class:`calibration.window.StageClock` (GARCH on a pool of every core, waited for
+    stage timed by :class:`benchmarks.stopwatch.StageClock` (GARCH on a pool of every core, waited for
     so that it is timed alone); attribution; the pending orders' schedules; the report.
 ``pandas``
     :mod:`benchmarks.pandas_way`.
@@ -62,8 +62,8 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
     import statsmodels.api  # noqa: F401
 
     import flows.attribute  # noqa: F401
+    from benchmarks.stopwatch import StageClock
     from calibration.volatility import garch_sigma
-    from calibration.window import StageClock
     from data.calendar import exchange_calendar
     from data.home import KappaHome
     from data.ingest import ingest
@@ -97,7 +97,7 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
                 plan = cal.plan_calibration(
                     kh, DAY, lookback_days=1, garch_days=HISTORY_DAYS, batch_symbols=BATCH_SYMBOLS
                 )
-            parts = [cal.calibrate_batch(b, eager, clock) for b in plan.batches]
+            parts = [cal.calibrate_batch(b, eager, clock.stage) for b in plan.batches]
             with clock.stage("write"):
                 calibrations = cal.finish_calibration(plan, parts)
                 write_results(kh, run_id, Results(calibrations=calibrations, calibration_as_of=DAY))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
-from simulator.market import SimConfig, random_universe, simulate_days
+from simulator import SimConfig, random_universe, simulate_days
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"

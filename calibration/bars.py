@@ -90,22 +90,11 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     picks, counts, seen, spans = [], [], [], []
     rows = days.select("start", "end", "open_ns", "close_ns", "boundaries").iter_rows()
     for a, b, open_ns, close_ns, k in rows:
-        day = ts[a:b]
-        bounds = open_ns + BUCKET_NS * np.arange(k, dtype=np.int64)
-        last = np.searchsorted(day, bounds, side="right") - 1
-        counts.append(np.diff(last, prepend=-1))
-        closing = int(np.searchsorted(day, close_ns, side="right"))  # quotes at or before the close
-        first_ns = max(int(day[0]), open_ns)
-        last_ns = int(day[closing - 1]) if closing else open_ns - 1  # none in the session: no span
-        starts_before = np.concatenate(([last_ns], bounds[:-1]))  # bucket 0 is no bucket: never observed
-        seen.append((first_ns < bounds) & (last_ns > starts_before))
-        spans.append(np.full(k, max(last_ns - first_ns, 0) / 1e9 / SESSION_SECONDS))
-        quoted = last >= 0
-        if not quoted.any():
-            picks.append(np.full(k, -1, dtype=np.int64))
-            continue
-        last[~quoted] = 0  # before the first quote: the first quote
-        picks.append(a + np.searchsorted(day, day[last], side="right") - 1)  # the last of quotes tied in time
+        pick, count, observed, span = _symbol_day_boundaries(ts, a, b, open_ns, close_ns, k)
+        picks.append(pick)
+        counts.append(count)
+        seen.append(observed)
+        spans.append(span)
 
     def joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
@@ -128,6 +117,31 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
             pl.Series("span_days", joined(spans, np.float64), dtype=pl.Float64),
         )
     )
+
+
+def _symbol_day_boundaries(
+    ts: np.ndarray, a: int, b: int, open_ns: int, close_ns: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For one symbol-day, the quotes ``ts[a:b]`` (ns, sorted), and its session's ``k`` boundaries: the row
+    of ``ts`` of each boundary's quote (all −1 if no quote is at or before any boundary), the quotes of
+    each bucket, whether each bucket is observed, and the quoted span in trading days (see
+    :func:`bucket_mids`)."""
+    day = ts[a:b]
+    bounds = open_ns + BUCKET_NS * np.arange(k, dtype=np.int64)
+    last = np.searchsorted(day, bounds, side="right") - 1
+    counts = np.diff(last, prepend=-1)
+    closing = int(np.searchsorted(day, close_ns, side="right"))  # quotes at or before the close
+    first_ns = max(int(day[0]), open_ns)
+    last_ns = int(day[closing - 1]) if closing else open_ns - 1  # none in the session: no span
+    starts_before = np.concatenate(([last_ns], bounds[:-1]))  # bucket 0 is no bucket: never observed
+    seen = (first_ns < bounds) & (last_ns > starts_before)
+    span = np.full(k, max(last_ns - first_ns, 0) / 1e9 / SESSION_SECONDS)
+    quoted = last >= 0
+    if not quoted.any():
+        return np.full(k, -1, dtype=np.int64), counts, seen, span
+    last[~quoted] = 0  # before the first quote: the first quote
+    pick = a + np.searchsorted(day, day[last], side="right") - 1  # the last of quotes tied in time
+    return pick, counts, seen, span
 
 
 def bucket_returns(mids: pl.DataFrame) -> pl.DataFrame:

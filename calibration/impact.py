@@ -216,7 +216,7 @@ def kyle_lambda_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
     r = b.join(st.select("symbol", "gamma", "const", "lags"), on="symbol").with_columns(
         e.alias("u0"), (e * x).alias("u1")
     )
-    max_lag = int(st["lags"].max()) if st.height else 0  # type: ignore[arg-type]
+    max_lag = int(st.select(pl.col("lags").max()).item()) if st.height else 0
     sums = []
     for lag in range(max_lag + 1):
         w = (1 - lag / (pl.col("lags") + 1)).clip(0.0) if lag else pl.lit(1.0)

@@ -86,7 +86,6 @@ def power_law_impact(
     statsmodels' WLS of the residuals on X. R² is weighted: 1 − Σ w u² / Σ w (c − c̄_w)².
     """
     import statsmodels.api as sm
-    from scipy.optimize import least_squares
 
     c = np.asarray(impact_usd, dtype=float)
     x = (
@@ -101,27 +100,10 @@ def power_law_impact(
     if n < min_fills or not (math.isfinite(sigma_usd) and sigma_usd > 0) or np.ptp(np.log(x)) == 0:
         return PowerLawFit.unfitted(n, "insufficient_data")
     lx = np.log(x)
-    sw = np.sqrt(w)
-
-    # the profile over a grid of β, all at once: g = σ x^β, η̂(β) = Σwcg/Σwg², SSR = Σwc² − (Σwcg)²/Σwg²
-    grid = np.linspace(*BETA_BOUNDS, _GRID)
-    g = sigma_usd * np.exp(np.outer(grid, lx))
-    cross, norm = g @ (w * c), (g * g) @ w
-    best = int(np.argmax(cross * cross / norm))
-    b0, a0 = float(grid[best]), float(cross[best] / norm[best])
+    best, b0, a0 = _profile_start(c, lx, w, sigma_usd)
     if a0 <= 0:
         return PowerLawFit.unfitted(n, "no_impact")
-
-    def resid(theta: np.ndarray) -> np.ndarray:
-        return sw * (c - theta[0] * sigma_usd * np.exp(theta[1] * lx))
-
-    def jac(theta: np.ndarray) -> np.ndarray:
-        g = sigma_usd * np.exp(theta[1] * lx)
-        return -sw[:, None] * np.column_stack([g, theta[0] * g * lx])
-
-    sol = least_squares(resid, np.array([a0, b0]), jac=jac, method="lm", x_scale="jac", xtol=1e-12, ftol=1e-12,
-                        gtol=1e-12)  # fmt: skip
-    eta_nl, beta = float(sol.x[0]), float(sol.x[1])
+    eta_nl, beta = _weighted_least_squares(c, lx, w, sigma_usd, a0, b0)
     lo, hi = BETA_BOUNDS
     if (
         not (math.isfinite(eta_nl) and math.isfinite(beta))
@@ -140,3 +122,35 @@ def power_law_impact(
     sst = float(np.sum(w * (c - cw) ** 2))
     r2 = 1 - float(np.sum(w * u * u)) / sst if sst > 0 else float("nan")
     return PowerLawFit(beta, math.sqrt(cov[1, 1]), eta_nl, math.sqrt(cov[0, 0]), r2, n, "ok")
+
+
+def _profile_start(
+    c: np.ndarray, lx: np.ndarray, w: np.ndarray, sigma_usd: float
+) -> tuple[int, float, float]:
+    """The best β of the :data:`BETA_BOUNDS` grid (its index, β, and its profile η̂(β)): for a fixed β the
+    model is linear in eta_nl, with g = σ x^β, η̂(β) = Σwcg/Σwg² and SSR = Σwc² − (Σwcg)²/Σwg²."""
+    grid = np.linspace(*BETA_BOUNDS, _GRID)
+    g = sigma_usd * np.exp(np.outer(grid, lx))
+    cross, norm = g @ (w * c), (g * g) @ w
+    best = int(np.argmax(cross * cross / norm))
+    return best, float(grid[best]), float(cross[best] / norm[best])
+
+
+def _weighted_least_squares(
+    c: np.ndarray, lx: np.ndarray, w: np.ndarray, sigma_usd: float, a0: float, b0: float
+) -> tuple[float, float]:
+    """(eta_nl, β) minimising Σ w (c − eta_nl·σ·x^β)², by Levenberg-Marquardt from (``a0``, ``b0``)."""
+    from scipy.optimize import least_squares
+
+    sw = np.sqrt(w)
+
+    def resid(theta: np.ndarray) -> np.ndarray:
+        return sw * (c - theta[0] * sigma_usd * np.exp(theta[1] * lx))
+
+    def jac(theta: np.ndarray) -> np.ndarray:
+        g = sigma_usd * np.exp(theta[1] * lx)
+        return -sw[:, None] * np.column_stack([g, theta[0] * g * lx])
+
+    sol = least_squares(resid, np.array([a0, b0]), jac=jac, method="lm", x_scale="jac", xtol=1e-12, ftol=1e-12,
+                        gtol=1e-12)  # fmt: skip
+    return float(sol.x[0]), float(sol.x[1])

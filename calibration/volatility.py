@@ -80,29 +80,7 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
     x = log mid. A day without an observed return has no variance and does not count in ``days``.
     Float sums run over sorted values so that reruns are bit-identical under any thread schedule.
     """
-    rets = bucket_returns(mids)
-    closes = mids.group_by("symbol", "date").agg(pl.col("mid").sort_by("bucket").last().alias("mid_close"))
-    obs = pl.col("observed")
-    quoted = (pl.col("n") > 0) & (pl.col("span_days") > 0)
-    daily = (
-        rets.group_by("symbol", "date")
-        .agg(
-            (pl.col("log_return").filter(obs) ** 2).sort().sum().alias("rv"),
-            pl.col("span_days").first(),
-            obs.sum().alias("n"),
-            (pl.col("log_return").filter(obs) != 0).sum().alias("moves"),
-        )
-        .join(closes, on=["symbol", "date"])
-        .join(tsrv_by_day(quotes, tsrv_k), on=["symbol", "date"], how="left")
-        .with_columns(
-            pl.when(quoted)
-            .then(pl.col("mid_close") ** 2 * pl.col("rv") / pl.col("span_days"))
-            .alias("var_usd"),
-            pl.when(quoted)
-            .then(pl.col("mid_close") ** 2 * pl.col("tsrv") / pl.col("span_days"))
-            .alias("tsrv_usd"),
-        )
-    )
+    daily = _daily_variances(mids, quotes, tsrv_k)
     out = (
         daily.sort("date")
         .group_by("symbol")
@@ -137,6 +115,35 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
          for c in ("sigma_usd", "se_usd", "sigma_tsrv_usd", "sigma_pct_ann")]
     )  # fmt: skip
     return out.sort("symbol")
+
+
+def _daily_variances(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None) -> pl.DataFrame:
+    """Per symbol-day: RV and TSRV as $²/day (``var_usd``, ``tsrv_usd``, null for a day without an observed
+    return), the closing mid, and the counts of observed and of non-zero 5-minute returns (see
+    :func:`realized_sigma`'s notes)."""
+    rets = bucket_returns(mids)
+    closes = mids.group_by("symbol", "date").agg(pl.col("mid").sort_by("bucket").last().alias("mid_close"))
+    obs = pl.col("observed")
+    quoted = (pl.col("n") > 0) & (pl.col("span_days") > 0)
+    return (
+        rets.group_by("symbol", "date")
+        .agg(
+            (pl.col("log_return").filter(obs) ** 2).sort().sum().alias("rv"),
+            pl.col("span_days").first(),
+            obs.sum().alias("n"),
+            (pl.col("log_return").filter(obs) != 0).sum().alias("moves"),
+        )
+        .join(closes, on=["symbol", "date"])
+        .join(tsrv_by_day(quotes, tsrv_k), on=["symbol", "date"], how="left")
+        .with_columns(
+            pl.when(quoted)
+            .then(pl.col("mid_close") ** 2 * pl.col("rv") / pl.col("span_days"))
+            .alias("var_usd"),
+            pl.when(quoted)
+            .then(pl.col("mid_close") ** 2 * pl.col("tsrv") / pl.col("span_days"))
+            .alias("tsrv_usd"),
+        )
+    )
 
 
 def tsrv_by_day(quotes: pl.DataFrame, k: int | None = None) -> pl.DataFrame:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from data.calendar import DEFAULT_CALENDAR, previous_sessions, session_bounds
+from calibration.records import CalibrationBatch, MarketWindow
+from data.calendar import DEFAULT_CALENDAR, TradingClock, previous_sessions, session_bounds
 from data.home import KappaHome
 from data.schema import FLAG, MARKET_COLUMNS, POLARS_TYPES, has_flag_column
 from data.sql import quote_literal
@@ -76,36 +77,6 @@ def quoted_symbols(paths: list[str], symbols: list[str] | None = None) -> list[s
     return [r[0] for r in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class WindowInputs:
-    """What a calibration window needs from the database and the lake manifest (no market data yet).
-
-    ``symbols``: every symbol with quotes in the window or a daily close up to the as-of date;
-    ``quote_paths`` / ``trade_paths``: the window's lake files; ``fills``: own fills of the window joined to
-    their orders; ``daily``: the GARCH history (see ``calibration.window.MarketWindow`` for the columns).
-    """
-
-    as_of: dt.date
-    symbols: list[str]
-    sessions: pl.DataFrame
-    quote_paths: list[str]
-    trade_paths: list[str]
-    fills: pl.DataFrame
-    daily: pl.DataFrame
-
-
-@dataclass(frozen=True, slots=True)
-class WindowData:
-    """Frames of one lookback window (see ``calibration.window.MarketWindow`` for their columns)."""
-
-    as_of: dt.date
-    sessions: pl.DataFrame
-    quotes: pl.DataFrame
-    trades: pl.DataFrame
-    fills: pl.DataFrame
-    daily: pl.DataFrame
-
-
 def read_window_inputs(
     home: KappaHome,
     as_of: dt.date,
@@ -113,8 +84,10 @@ def read_window_inputs(
     garch_days: int,
     symbols: list[str] | None = None,
     calendar: str = DEFAULT_CALENDAR,
-) -> WindowInputs:
-    """The database's part of a calibration as of ``as_of`` and the lake files of its market data.
+) -> CalibrationBatch:
+    """The database's part of a calibration as of ``as_of`` and the lake files of its market data: the
+    batch of every symbol with quotes in the window or a daily close up to ``as_of`` (of ``symbols`` only,
+    when given), to be cut into batches (:meth:`calibration.records.CalibrationBatch.batches`).
 
     The intraday window is the ``lookback_days`` sessions ending on ``as_of`` (those with quotes loaded);
     the daily history is the last ``garch_days`` + 1 closes up to ``as_of``; fills are those of the window.
@@ -149,7 +122,23 @@ def read_window_inputs(
     quoted = quoted_symbols(quote_paths, symbols)
     universe = sorted(set(quoted) | set(daily["symbol"].unique().to_list()))
     trade_paths = [tpaths[d] for d in sorted(tpaths)]
-    return WindowInputs(as_of, universe, sessions, quote_paths, trade_paths, fills, daily)
+    return CalibrationBatch(
+        as_of, lookback_days, tuple(universe), sessions, tuple(quote_paths), tuple(trade_paths), fills, daily,
+        calendar,
+    )  # fmt: skip
+
+
+def read_market(batch: CalibrationBatch) -> MarketWindow:
+    """The window of ``batch`` with the quotes and trades of its symbols read from its lake files."""
+    symbols = list(batch.symbols)
+    quotes = scan_market("quotes", list(batch.quote_paths), ["symbol", "date", "ts", "bid", "ask"], symbols)
+    trades = scan_market(
+        "trades", list(batch.trade_paths), ["symbol", "date", "ts", "price", "size"], symbols
+    )
+    return MarketWindow(
+        batch.as_of, batch.lookback_days, batch.sessions, quotes, trades, batch.fills, batch.daily,
+        TradingClock(batch.calendar),
+    )  # fmt: skip
 
 
 def read_window(
@@ -159,12 +148,9 @@ def read_window(
     garch_days: int,
     symbols: list[str] | None = None,
     calendar: str = DEFAULT_CALENDAR,
-) -> WindowData:
+) -> MarketWindow:
     """Everything a calibration as of ``as_of`` needs, market data included (see :func:`read_window_inputs`)."""
-    w = read_window_inputs(home, as_of, lookback_days, garch_days, symbols, calendar)
-    quotes = scan_market("quotes", w.quote_paths, ["symbol", "date", "ts", "bid", "ask"], symbols)
-    trades = scan_market("trades", w.trade_paths, ["symbol", "date", "ts", "price", "size"], symbols)
-    return WindowData(as_of, w.sessions, quotes, trades, w.fills, w.daily)
+    return read_market(read_window_inputs(home, as_of, lookback_days, garch_days, symbols, calendar))
 
 
 def read_trades(

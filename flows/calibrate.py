@@ -18,59 +18,30 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
+from calibration.records import CalibrationBatch, CalibrationRow
 from calibration.volatility import GarchFit
 from calibration.window import (
     CALIBRATION_SCHEMA,
     MapFn,
-    MarketWindow,
-    StageClock,
+    Stage,
     calibrate_symbols,
-    failed_row,
+    calibration_frame,
     finish_calibrations,
+    untimed,
 )
-from data.calendar import DEFAULT_CALENDAR, TradingClock
+from data.calendar import DEFAULT_CALENDAR
 from data.home import KappaHome
-from data.reads import read_window_inputs, scan_market
+from data.reads import read_market, read_window_inputs
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
 
 PARALLEL_GARCH_MIN_SYMBOLS = 50
-
-
-@dataclass(frozen=True, slots=True)
-class CalibrationBatch:
-    """Everything a worker needs to calibrate ``symbols``: lake files to read, and the database's rows.
-
-    ``fills`` and ``daily`` hold only the batch's symbols (columns as in ``MarketWindow``).
-    """
-
-    as_of: dt.date
-    lookback_days: int
-    symbols: tuple[str, ...]
-    sessions: pl.DataFrame
-    quote_paths: tuple[str, ...]
-    trade_paths: tuple[str, ...]
-    fills: pl.DataFrame
-    daily: pl.DataFrame
-    calendar: str = DEFAULT_CALENDAR
-
-    def split(self) -> list[CalibrationBatch]:
-        """One batch per symbol (to isolate the symbol that made a batch fail)."""
-        return [
-            replace(
-                self,
-                symbols=(s,),
-                fills=self.fills.filter(pl.col("symbol") == s),
-                daily=self.daily.filter(pl.col("symbol") == s),
-            )
-            for s in self.symbols
-        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,21 +78,7 @@ def plan_calibration(
     A symbol has data if it has quotes in the window or any daily close up to ``as_of``.
     """
     w = read_window_inputs(home, as_of, lookback_days, garch_days, symbols, calendar)
-    batches = [
-        CalibrationBatch(
-            as_of=as_of,
-            lookback_days=lookback_days,
-            symbols=group,
-            sessions=w.sessions,
-            quote_paths=tuple(w.quote_paths),
-            trade_paths=tuple(w.trade_paths),
-            fills=w.fills.filter(pl.col("symbol").is_in(group)),  # in the order read: by symbol
-            daily=w.daily.filter(pl.col("symbol").is_in(group)),
-            calendar=calendar,
-        )
-        for group in chunks(w.symbols, batch_symbols)
-    ]
-    return CalibrationPlan(as_of, lookback_days, w.sessions, batches)
+    return CalibrationPlan(as_of, lookback_days, w.sessions, w.batches(batch_symbols))
 
 
 def single_threaded_blas() -> None:
@@ -159,36 +116,26 @@ def _pool_map(
 
 
 def calibrate_batch(
-    batch: CalibrationBatch, garch_map: MapFn | None = None, clock: StageClock | None = None
+    batch: CalibrationBatch, garch_map: MapFn | None = None, stage: Stage = untimed
 ) -> pl.DataFrame:
     """Per-symbol estimates of the batch (``calibrate_symbols`` rows), reading market data from the lake.
 
     ``garch_map`` runs the GARCH fits (default: here, one after another; see :func:`garch_pool`);
-    ``clock`` collects each stage's seconds (see :class:`calibration.window.StageClock`). Sets
+    ``stage`` wraps the ``read`` and each stage of :func:`calibration.window.calibrate_symbols` (a
+    benchmark passes a stopwatch's). Sets
     this process's BLAS to one thread: batches are the unit of parallelism, and the GARCH optimum moves in
     its 7th digit with the BLAS thread count, so a night gives the same numbers on threads, processes or
     Dask workers (which run BLAS single-threaded).
     """
     single_threaded_blas()
-    symbols = list(batch.symbols)
-    clock = clock or StageClock()
-    with clock.stage("read"):
-        quotes = scan_market(
-            "quotes", list(batch.quote_paths), ["symbol", "date", "ts", "bid", "ask"], symbols
-        )
-        trades = scan_market(
-            "trades", list(batch.trade_paths), ["symbol", "date", "ts", "price", "size"], symbols
-        )
-    window = MarketWindow(
-        batch.as_of, batch.lookback_days, batch.sessions, quotes, trades, batch.fills, batch.daily,
-        TradingClock(batch.calendar),
-    )  # fmt: skip
-    return calibrate_symbols(window, garch_map or map, clock)
+    with stage("read"):
+        window = read_market(batch)
+    return calibrate_symbols(window, garch_map or map, stage)
 
 
 def failed_rows(batch: CalibrationBatch, exc: BaseException) -> pl.DataFrame:
     """A ``failed`` row for each symbol of a batch that raised ``exc``."""
-    return pl.DataFrame([failed_row(s, exc) for s in batch.symbols], schema=CALIBRATION_SCHEMA)
+    return calibration_frame([CalibrationRow.failed(s, exc) for s in batch.symbols])
 
 
 def finish_calibration(plan: CalibrationPlan, parts: Sequence[pl.DataFrame]) -> pl.DataFrame:

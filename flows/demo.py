@@ -22,7 +22,7 @@ from data.home import KappaHome
 from data.inbox import inbox_folder
 from data.sql import first_row
 from data.store import reader
-from simulator.market import SimConfig, random_universe, write_dataset
+from simulator import SimConfig, random_universe, write_dataset
 
 DEMO_START = dt.date(2026, 11, 12)
 """A Thursday: the simulator's order spanning sessions 1-2 crosses the weekend, and all three spanning

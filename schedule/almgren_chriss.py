@@ -31,7 +31,11 @@ from schedule.records import FloatArray, MarketParams, Order, Schedule
 
 def _check_risk_aversion(risk_aversion: float) -> None:
     if math.isnan(risk_aversion) or risk_aversion < 0:
-        raise ScheduleError(f"risk aversion λ must be >= 0 (1/$), got {risk_aversion}")
+        raise ScheduleError(
+            f"risk aversion λ must be >= 0 (1/$), got {risk_aversion}",
+            name="risk_aversion",
+            value=risk_aversion,
+        )
 
 
 def kappa_discrete(risk_aversion: float, sigma_usd: float, eta_tilde: float, tau_days: float) -> float:
@@ -44,7 +48,7 @@ def kappa_discrete(risk_aversion: float, sigma_usd: float, eta_tilde: float, tau
     """
     _check_risk_aversion(risk_aversion)
     if eta_tilde <= 0:
-        raise ScheduleError(f"η̃ must be positive, got {eta_tilde}")
+        raise ScheduleError(f"η̃ must be positive, got {eta_tilde}", name="eta_tilde", value=eta_tilde)
     if math.isinf(risk_aversion):
         return math.inf if sigma_usd > 0 else 0.0
     kappa_tilde = math.sqrt(risk_aversion * sigma_usd**2 / eta_tilde)
@@ -54,7 +58,9 @@ def kappa_discrete(risk_aversion: float, sigma_usd: float, eta_tilde: float, tau
 def risk_aversion_for_kappa(kappa: float, sigma_usd: float, eta_tilde: float, tau_days: float) -> float:
     """The λ whose exact discrete κ is ``kappa``: λ = η̃·(4/τ²)·sinh²(κτ/2)/σ² (inverse of eq. 19)."""
     if sigma_usd <= 0:
-        raise ScheduleError("with σ = 0 every λ gives TWAP; there is no λ for a given κ")
+        raise ScheduleError(
+            "with σ = 0 every λ gives TWAP; there is no λ for a given κ", name="sigma_usd", value=sigma_usd
+        )
     return eta_tilde * (2.0 / tau_days * math.sinh(kappa * tau_days / 2.0)) ** 2 / sigma_usd**2
 
 

@@ -51,13 +51,19 @@ def cumulative_volume_days(
     """
     t = np.asarray(times_days, dtype=np.float64)
     if not 0.0 <= start_fraction <= 1.0:
-        raise ScheduleError(f"start_fraction must be within [0, 1], got {start_fraction}")
+        raise ScheduleError(
+            f"start_fraction must be within [0, 1], got {start_fraction}",
+            name="start_fraction",
+            value=start_fraction,
+        )
     if profile is None:
         return t
     prof = np.asarray(profile, dtype=np.float64)
     total = float(prof.sum())
     if prof.size == 0 or np.any(prof < 0) or not math.isfinite(total) or total <= 0:
-        raise ScheduleError("a volume profile needs non-negative fractions with a positive sum")
+        raise ScheduleError(
+            "a volume profile needs non-negative fractions with a positive sum", name="profile", value=profile
+        )
     edges = np.linspace(0.0, 1.0, prof.size + 1)
     cum = np.concatenate(([0.0], np.cumsum(prof / total)))
     pos = start_fraction + t
@@ -80,7 +86,11 @@ def vwap_schedule(
     t = order.tau_days * np.arange(order.periods + 1, dtype=np.float64)
     c = cumulative_volume_days(t, profile, start_fraction)
     if c[-1] <= 0:
-        raise ScheduleError("the volume profile expects no volume over the horizon; VWAP is undefined")
+        raise ScheduleError(
+            "the volume profile expects no volume over the horizon; VWAP is undefined",
+            name="profile",
+            value=profile,
+        )
     x = order.shares * (1.0 - c / c[-1])
     x[0], x[-1] = order.shares, 0.0
     return schedule_from_holdings("vwap", x, order, params, power=power)
@@ -103,16 +113,22 @@ def pov_schedule(
     period is ADV × the profile's share of it (flat without a profile).
     """
     if not (0 < participation <= 1):
-        raise ScheduleError(f"participation must be in (0, 1], got {participation}")
+        raise ScheduleError(
+            f"participation must be in (0, 1], got {participation}", name="participation", value=participation
+        )
     if not (math.isfinite(adv_shares) and adv_shares > 0):
-        raise ScheduleError(f"POV needs a positive ADV (shares/day), got {adv_shares}")
+        raise ScheduleError(
+            f"POV needs a positive ADV (shares/day), got {adv_shares}", name="adv_shares", value=adv_shares
+        )
     tau = order.tau_days
     days_needed = order.shares / (participation * adv_shares)
     periods = math.ceil(days_needed / tau * (1 + 1e-12)) + math.ceil(1 / tau) + 1  # + a session of slack
     if periods > MAX_POV_PERIODS:
         raise ScheduleError(
             f"POV at {participation:.2%} of ADV {adv_shares:,.0f} needs {days_needed:,.1f} days "
-            f"= more than {MAX_POV_PERIODS:,} periods of τ = {tau:g} days"
+            f"= more than {MAX_POV_PERIODS:,} periods of τ = {tau:g} days",
+            name="participation",
+            value=participation,
         )
     t = tau * np.arange(periods + 1, dtype=np.float64)
     done = np.minimum(

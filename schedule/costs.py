@@ -205,5 +205,5 @@ def schedule_from_holdings(
 
 def _power(params: MarketParams) -> PowerLaw:
     if params.power is None:
-        raise ScheduleError("the power model needs eta_nl, beta and adv_shares")
+        raise ScheduleError("the power model needs eta_nl, beta and adv_shares", name="power", value=None)
     return params.power

@@ -31,7 +31,7 @@ def frontier_risk_aversions(
     η̃ = τ·A(1+β)β(X/N)^{β−1}/2 with A = η_nl·σ/(ADV·τ)^β (only the grid's spacing depends on it).
     """
     if points < 2:
-        raise ScheduleError(f"a frontier needs at least 2 points, got {points}")
+        raise ScheduleError(f"a frontier needs at least 2 points, got {points}", name="points", value=points)
     lams = [0.0]
     if params.sigma_usd > 0:
         tau = order.tau_days

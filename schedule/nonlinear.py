@@ -104,10 +104,12 @@ def power_law_holdings(
         positive definite (a strict local minimum) and every trade goes the order's way.
     """
     if params.power is None:
-        raise ScheduleError("the power model needs eta_nl, beta and adv_shares")
+        raise ScheduleError("the power model needs eta_nl, beta and adv_shares", name="power", value=None)
     if not (risk_aversion >= 0 and math.isfinite(risk_aversion)):
         raise ScheduleError(
-            f"risk aversion λ must be a finite number >= 0 for the power model, got {risk_aversion}"
+            f"risk aversion λ must be a finite number >= 0 for the power model, got {risk_aversion}",
+            name="risk_aversion",
+            value=risk_aversion,
         )
     n_periods, x0 = order.periods, order.shares
     if n_periods == 1:

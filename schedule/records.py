@@ -47,22 +47,40 @@ class Order:
 
     def __post_init__(self) -> None:
         if self.side not in SIDES:
-            raise ScheduleError(f"side {self.side!r} is neither 'buy' nor 'sell'")
+            raise ScheduleError(
+                f"side {self.side!r} is neither 'buy' nor 'sell'", name="side", value=self.side
+            )
         if not (math.isfinite(self.shares) and self.shares > 0):
-            raise ScheduleError(f"shares must be a positive number, got {self.shares}")
+            raise ScheduleError(
+                f"shares must be a positive number, got {self.shares}", name="shares", value=self.shares
+            )
         if not (math.isfinite(self.horizon_days) and self.horizon_days > 0):
-            raise ScheduleError(f"horizon_days must be positive, got {self.horizon_days}")
+            raise ScheduleError(
+                f"horizon_days must be positive, got {self.horizon_days}",
+                name="horizon_days",
+                value=self.horizon_days,
+            )
         if isinstance(self.periods, bool) or int(self.periods) != self.periods or self.periods < 1:
-            raise ScheduleError(f"periods must be a whole number >= 1, got {self.periods}")
+            raise ScheduleError(
+                f"periods must be a whole number >= 1, got {self.periods}", name="periods", value=self.periods
+            )
         if self.periods > MAX_PERIODS:
             raise ScheduleError(
-                f"periods N = {self.periods:,} is more than {MAX_PERIODS:,}: use longer periods"
+                f"periods N = {self.periods:,} is more than {MAX_PERIODS:,}: use longer periods",
+                name="periods",
+                value=self.periods,
             )
         if not math.isfinite(self.drift_usd_per_day):
-            raise ScheduleError(f"drift must be finite, got {self.drift_usd_per_day}")
+            raise ScheduleError(
+                f"drift must be finite, got {self.drift_usd_per_day}",
+                name="drift_usd_per_day",
+                value=self.drift_usd_per_day,
+            )
         if self.nights and (len(self.nights) != self.periods or min(self.nights) < 0):
             raise ScheduleError(
-                f"nights must give a count >= 0 for each of the {self.periods} periods, got {self.nights}"
+                f"nights must give a count >= 0 for each of the {self.periods} periods, got {self.nights}",
+                name="nights",
+                value=self.nights,
             )
 
     @property
@@ -89,13 +107,19 @@ class Order:
 def periods_for(horizon_days: float, period_days: float) -> int:
     """N = T/τ, refusing a period length that does not divide the horizon into whole periods."""
     if not (period_days > 0 and horizon_days > 0):
-        raise ScheduleError(f"horizon {horizon_days} and period {period_days} days must both be positive")
+        raise ScheduleError(
+            f"horizon {horizon_days} and period {period_days} days must both be positive",
+            name="horizon_days" if not horizon_days > 0 else "period_days",
+            value=horizon_days if not horizon_days > 0 else period_days,
+        )
     n = horizon_days / period_days
     whole = round(n)
     if whole < 1 or abs(n - whole) > 1e-9 * max(1.0, n):
         raise ScheduleError(
             f"the horizon T = {horizon_days} days is not a whole number of periods of τ = {period_days} "
-            f"days (T/τ = {n:.6g}); choose τ = T/N for an integer N"
+            f"days (T/τ = {n:.6g}); choose τ = T/N for an integer N",
+            name="period_days",
+            value=period_days,
         )
     return int(whole)
 
@@ -116,7 +140,7 @@ class PowerLaw:
         for name in ("eta_nl", "beta", "adv_shares"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
-                raise ScheduleError(f"power-law {name} must be positive, got {v}")
+                raise ScheduleError(f"power-law {name} must be positive, got {v}", name=name, value=v)
 
     def period_cost_coefficient(self, sigma_usd: float, tau_days: float) -> float:
         """A = η_nl·σ/(ADV·τ)^β: trading n shares in a period of τ days costs A·|n|^{1+β} ($)."""
@@ -147,7 +171,7 @@ class MarketParams:
             v = getattr(self, name)
             if not (math.isfinite(v) and ok):
                 need = "positive" if name == "eta" else "non-negative"
-                raise ScheduleError(f"{name} must be a finite {need} number, got {v}")
+                raise ScheduleError(f"{name} must be a finite {need} number, got {v}", name=name, value=v)
 
     def eta_tilde(self, tau_days: float, *, require_positive: bool = True) -> float:
         """η̃ = η − γτ/2 (Almgren & Chriss 2000, eq. 17), refused unless positive (if ``require_positive``)."""
@@ -155,7 +179,9 @@ class MarketParams:
         if require_positive and not et > 0:
             raise ScheduleError(
                 f"η̃ = η − γτ/2 = {self.eta:.6g} − {self.gamma:.6g}·{tau_days:.6g}/2 = {et:.6g} is not positive: "
-                "the temporary impact η must exceed γτ/2; use more periods (a shorter τ) or check η and γ"
+                "the temporary impact η must exceed γτ/2; use more periods (a shorter τ) or check η and γ",
+                name="eta_tilde",
+                value=et,
             )
         return et
 
@@ -232,7 +258,9 @@ class Schedule:
         is in the first trade), they sum to X, and no x̂_k is more than half a lot from x_k.
         """
         if lot_shares <= 0:
-            raise ScheduleError(f"the lot size must be positive, not {lot_shares}")
+            raise ScheduleError(
+                f"the lot size must be positive, not {lot_shares}", name="lot_shares", value=lot_shares
+            )
         x = np.asarray(self.holdings, dtype=np.float64)
         out = np.round(x / lot_shares) * lot_shares
         out[0], out[-1] = x[0], 0.0

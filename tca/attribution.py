@@ -83,6 +83,33 @@ def attribute_orders(
     sessions = sessions.with_columns(pl.col("open_ts", "close_ts").cast(ns))
     f = fills.join(o.select("order_id", "symbol", "side", "arrival_ts"), on="order_id")
     f = quote_at(f, quotes, "ts", "fill", sessions, strict=True)
+    a = _with_fills(o, f)
+    a = _with_benchmarks(a, quotes, trades, sessions, clock)
+    a = a.join(closes, on="symbol", how="left")
+    a = _reversions(a, quotes, sessions)
+    a = implementation_shortfall(a)
+    session_close = sessions["close_ts"].max()
+    working = (pl.col("filled_shares") < pl.col("quantity")) & (pl.col("end_ts") > pl.lit(session_close))
+    a = interim_marks(a.with_columns(working.alias("_working")), pl.col("_working"))
+    a = a.with_columns(*_execution_columns(clock))
+    moments = realized_path_moments(
+        f.join(a.select("order_id", "arrival_mid_usd"), on="order_id").filter(
+            pl.col("arrival_mid_usd").is_not_null()
+        ),
+        params.select("symbol", "sigma_usd", "gamma", "eta", "epsilon_usd", "sigma_overnight_usd"),
+        clock,
+    )
+    a = a.join(moments, on="order_id", how="left").join(params, on="symbol", how="left")
+    a = a.with_columns(_status(), _model_status())
+    # a working order's end mid, verdict and reversions are those of its completion, not of a day's close
+    pending = ("end_mid_usd", *MODEL_COLUMNS, *(f"reversion_{m}m_bps" for m in REVERSION_MINUTES))
+    a = a.with_columns(pl.when(~pl.col("_working")).then(pl.col(c)).alias(c) for c in pending)
+    return a.select(ATTRIBUTION_COLUMNS).sort("order_id")
+
+
+def _with_fills(orders: pl.DataFrame, f: pl.DataFrame) -> pl.DataFrame:
+    """``orders`` with what their fills ``f`` (quoted at each fill) add up to: shares, VWAP, fees, the
+    spread paid, first and last fill times, counts, and the venue with the most shares."""
     per = f.group_by("order_id").agg(
         pl.col("quantity").sum().alias("filled_shares"),
         ((pl.col("price") * pl.col("quantity")).sum() / pl.col("quantity").sum()).alias("fill_vwap_usd"),
@@ -104,12 +131,19 @@ def attribute_orders(
         .agg(pl.col("venue").first())  # the venue with the most shares (ties: the first by name)
     )
     per = per.join(by_venue, on="order_id", how="left")
-    a = o.join(per, on="order_id", how="left").with_columns(
+    return orders.join(per, on="order_id", how="left").with_columns(
         pl.col("filled_shares").fill_null(0.0),
         pl.col("fees_usd").fill_null(0.0),
         pl.col("spread_paid_usd").fill_null(0.0),
         pl.col("fills").fill_null(0),
     )
+
+
+def _with_benchmarks(
+    a: pl.DataFrame, quotes: pl.DataFrame, trades: pl.DataFrame, sessions: pl.DataFrame, clock: Clock
+) -> pl.DataFrame:
+    """The prices each order is measured against: arrival and end mids, interval VWAP, the participation
+    VWAP of its active span (arrival to last fill), and the TWAP of the mid over its horizon."""
     a = a.with_columns(pl.coalesce("last_fill_ts", "end_ts").alias("_active_end"))
     a = quote_at(a, quotes, "arrival_ts", "arrival", sessions)
     # arrived before its session's first quote (before the open, or at it): the first mid it could trade at
@@ -124,14 +158,13 @@ def attribute_orders(
         {"interval_vwap": "interval_vwap_usd"}
     )
     a = market_vwap(a, trades, "arrival_ts", "_active_end", "active").rename({"active_vwap": "pwp_usd"})
-    a = time_weighted_mid(a, quotes, "arrival_ts", "end_ts", "twap_mid_usd", clock)
-    a = a.join(closes, on="symbol", how="left")
-    a = _reversions(a, quotes, sessions)
-    a = implementation_shortfall(a)
-    session_close = sessions["close_ts"].max()
-    working = (pl.col("filled_shares") < pl.col("quantity")) & (pl.col("end_ts") > pl.lit(session_close))
-    a = interim_marks(a.with_columns(working.alias("_working")), pl.col("_working"))
-    a = a.with_columns(
+    return time_weighted_mid(a, quotes, "arrival_ts", "end_ts", "twap_mid_usd", clock)
+
+
+def _execution_columns(clock: Clock) -> list[pl.Expr]:
+    """Slippage against each benchmark (bps), fill rate, participation in the market's volume over the
+    active span, and the active span's length in minutes of session time."""
+    return [
         *(slippage_bps("fill_vwap_usd", col, f"slippage_{name}_bps") for name, col in BENCHMARKS.items()),
         (pl.col("filled_shares") / pl.col("quantity")).alias("fill_rate"),
         pl.when(pl.col("active_volume") > 0)
@@ -141,19 +174,13 @@ def attribute_orders(
         (clock.elapsed_days(pl.col("arrival_ts"), pl.col("_active_end")) * SESSION_MINUTES).alias(
             "duration_min"
         ),
-    )
-    moments = realized_path_moments(
-        f.join(a.select("order_id", "arrival_mid_usd"), on="order_id").filter(
-            pl.col("arrival_mid_usd").is_not_null()
-        ),
-        params.select("symbol", "sigma_usd", "gamma", "eta", "epsilon_usd", "sigma_overnight_usd"),
-        clock,
-    )
-    a = a.join(moments, on="order_id", how="left").join(params, on="symbol", how="left")
-    complete = pl.all_horizontal(
-        pl.col(c).is_not_null() for c in ("sigma_usd", "gamma", "eta", "epsilon_usd")
-    )
-    a = a.with_columns(
+    ]
+
+
+def _status() -> pl.Expr:
+    """``status``: the first of working, no fills, no quotes, a fill without a quote, an arrival before
+    the session's first quote; else ``ok``."""
+    return (
         pl.when(pl.col("_working"))
         .then(pl.lit("working"))
         .when(pl.col("filled_shares") <= 0)
@@ -165,7 +192,17 @@ def attribute_orders(
         .when(pl.col("_opening_arrival"))
         .then(pl.lit("opening_quote"))
         .otherwise(pl.lit("ok"))
-        .alias("status"),
+        .alias("status")
+    )
+
+
+def _model_status() -> pl.Expr:
+    """``model_status``: why the model's verdict is missing (working, no or incomplete calibration, no
+    fills, no quotes, a night crossed without σ_night, a zero interval), else ``ok``."""
+    complete = pl.all_horizontal(
+        pl.col(c).is_not_null() for c in ("sigma_usd", "gamma", "eta", "epsilon_usd")
+    )
+    return (
         pl.when(pl.col("_working"))
         .then(pl.lit("working"))
         .when(pl.col("calibration_as_of").is_null())
@@ -181,12 +218,8 @@ def attribute_orders(
         .when(pl.col("z_score").is_null())
         .then(pl.lit("zero_interval"))
         .otherwise(pl.lit("ok"))
-        .alias("model_status"),
+        .alias("model_status")
     )
-    # a working order's end mid, verdict and reversions are those of its completion, not of a day's close
-    pending = ("end_mid_usd", *MODEL_COLUMNS, *(f"reversion_{m}m_bps" for m in REVERSION_MINUTES))
-    a = a.with_columns(pl.when(~pl.col("_working")).then(pl.col(c)).alias(c) for c in pending)
-    return a.select(ATTRIBUTION_COLUMNS).sort("order_id")
 
 
 def _reversions(a: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:

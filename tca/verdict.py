@@ -51,22 +51,7 @@ def realized_path_moments(fills: pl.DataFrame, params: pl.DataFrame, clock: Cloc
     s = side_sign()
     if "sigma_overnight_usd" not in params.columns:
         params = params.with_columns(pl.lit(None, dtype=pl.Float64).alias("sigma_overnight_usd"))
-    # fills stamped with the same instant are one child (split across venues): they share its interval
-    fills = fills.group_by("order_id", "ts", maintain_order=True).agg(
-        pl.col("symbol", "side", "arrival_ts", "arrival_mid_usd").first(),
-        ((pl.col("price") * pl.col("quantity")).sum() / pl.col("quantity").sum()).alias("price"),
-        pl.col("quantity").sum(),
-        pl.col("fee_usd").fill_null(0.0).sum(),
-    )
-    f = fills.sort("order_id", "ts").with_columns(
-        pl.col("ts").shift(1).over("order_id").fill_null(pl.col("arrival_ts")).alias("_prev"),
-        (pl.col("quantity").sum().over("order_id") - pl.col("quantity").cum_sum().over("order_id")
-         + pl.col("quantity")).alias("_held"),
-    )  # fmt: skip
-    f = f.with_columns(
-        clock.elapsed_days(pl.col("_prev"), pl.col("ts")).alias("_tau"),
-        clock.nights_between(pl.col("_prev"), pl.col("ts")).alias("_nights"),
-    )
+    f = _children(fills, clock)
     per = (
         f.group_by("order_id", maintain_order=True)
         .agg(
@@ -112,3 +97,24 @@ def realized_path_moments(fills: pl.DataFrame, params: pl.DataFrame, clock: Cloc
         "order_id", "model_permanent_usd", "model_temporary_usd", "model_expected_cost_usd", "model_std_usd",
         "realized_cost_usd", "z_score", "nights_crossed",
     )  # fmt: skip
+
+
+def _children(fills: pl.DataFrame, clock: Clock) -> pl.DataFrame:
+    """Each order's children in time order with the shares held before each (``_held``), the trading days
+    since the previous child or arrival (``_tau``) and the nights crossed in between (``_nights``)."""
+    # fills stamped with the same instant are one child (split across venues): they share its interval
+    children = fills.group_by("order_id", "ts", maintain_order=True).agg(
+        pl.col("symbol", "side", "arrival_ts", "arrival_mid_usd").first(),
+        ((pl.col("price") * pl.col("quantity")).sum() / pl.col("quantity").sum()).alias("price"),
+        pl.col("quantity").sum(),
+        pl.col("fee_usd").fill_null(0.0).sum(),
+    )
+    f = children.sort("order_id", "ts").with_columns(
+        pl.col("ts").shift(1).over("order_id").fill_null(pl.col("arrival_ts")).alias("_prev"),
+        (pl.col("quantity").sum().over("order_id") - pl.col("quantity").cum_sum().over("order_id")
+         + pl.col("quantity")).alias("_held"),
+    )  # fmt: skip
+    return f.with_columns(
+        clock.elapsed_days(pl.col("_prev"), pl.col("ts")).alias("_tau"),
+        clock.nights_between(pl.col("_prev"), pl.col("ts")).alias("_nights"),
+    )

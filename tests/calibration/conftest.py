@@ -7,9 +7,9 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
-from calibration.window import MarketWindow
+from calibration.records import MarketWindow
 from data.calendar import TradingClock, session_bounds, session_date_expr
-from simulator.market import SimConfig, SimDay, SymbolParams, daily_history, simulate_days
+from simulator import SimConfig, SimDay, SymbolParams, daily_history, simulate_days
 
 
 def window_from_days(days: list[SimDay], symbols: tuple[SymbolParams, ...], history: int = 0) -> MarketWindow:

@@ -13,7 +13,7 @@ from arch import arch_model
 
 from calibration.volatility import garch_sigma
 from calibration.window import calibrate_window
-from simulator.market import garch_path
+from simulator import garch_path
 from tests.calibration.conftest import simulate_window
 from tests.calibration.test_volatility import SYMS
 

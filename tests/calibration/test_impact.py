@@ -26,7 +26,7 @@ from calibration.impact import (
 from calibration.signs import lee_ready_signs
 from calibration.window import calibrate_window
 from data.calendar import TradingClock
-from simulator.market import SymbolParams
+from simulator import SymbolParams
 from tests.calibration.conftest import simulate_window
 
 # Heavy public flow relative to σ so that γ is identified in a few weeks of 5-minute buckets.
@@ -288,7 +288,7 @@ def test_robust_to_locked_quotes_and_odd_lots(own_window) -> None:
 
 
 def test_vectorised_kyle_lambda_equals_statsmodels_per_symbol() -> None:
-    from simulator.market import random_universe
+    from simulator import random_universe
 
     syms = random_universe(12, seed=5, quotes_per_day=1_500, adv_scale=0.5)
     w = simulate_window(syms, dt.date(2026, 11, 2), 6, orders_per_symbol_day=1, seed=8)

@@ -21,7 +21,7 @@ from calibration.permanent import (
 )
 from calibration.signs import lee_ready_signs
 from calibration.window import calibrate_window
-from simulator.market import SymbolParams, transient_impact_path
+from simulator import SymbolParams, transient_impact_path
 from tests.calibration.conftest import quoted_minutes_window, simulate_window
 
 GAMMA = 2e-6

@@ -15,9 +15,10 @@ import polars as pl
 import pytest
 
 from calibration.impact import child_rates, temporary_impact
+from calibration.records import MarketWindow
 from calibration.sessions import quote_prevails
 from calibration.signs import lee_ready_signs, prevailing_mid
-from calibration.window import MarketWindow, calibrate_window
+from calibration.window import calibrate_window
 from data.calendar import TradingClock, session_bounds
 
 DAY1, DAY2 = dt.date(2026, 11, 16), dt.date(2026, 11, 17)

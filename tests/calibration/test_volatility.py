@@ -13,7 +13,7 @@ from arch import arch_model
 from calibration.bars import bucket_mids
 from calibration.volatility import GARCH_MIN_RETURNS, garch_sigma, realized_sigma, two_scales_variance
 from calibration.window import calibrate_window
-from simulator.market import SymbolParams, garch_path
+from simulator import SymbolParams, garch_path
 from tests.calibration.conftest import simulate_window
 
 SYMS = (

@@ -12,7 +12,7 @@ import pytest
 from data import lake
 from data.home import KappaHome
 from data.ingest import ingest
-from simulator.market import SimConfig, random_universe, simulate_days
+from simulator import SimConfig, random_universe, simulate_days
 from tests.conftest import query
 
 DAY = dt.date(2026, 11, 16)

@@ -16,7 +16,7 @@ import pytest
 from data.calendar import session_time_days
 from data.home import KappaHome
 from data.ingest import ingest
-from simulator.market import SimConfig, SymbolParams, write_dataset
+from simulator import SimConfig, SymbolParams, write_dataset
 from tests.conftest import query, run_kappa
 
 SYMS = (

@@ -13,7 +13,7 @@ import pytest
 from data.calendar import TradingClock
 from data.home import KappaHome
 from data.ingest import ingest
-from simulator.market import SimConfig, SymbolParams, write_dataset
+from simulator import SimConfig, SymbolParams, write_dataset
 from tests.conftest import WriteCsv, query, run_kappa
 
 SYMS = (

@@ -30,7 +30,7 @@ import pytest
 
 from data.home import KappaHome
 from flows.demo import arrange_inbox
-from simulator.market import SimConfig, SymbolParams, write_dataset
+from simulator import SimConfig, SymbolParams, write_dataset
 from tests.conftest import REPO, query
 
 SYMS = (

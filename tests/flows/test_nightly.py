@@ -23,7 +23,7 @@ from data.calendar import TradingClock
 from data.home import KappaHome
 from data.reads import read_window
 from flows.demo import arrange_inbox
-from simulator.market import SimConfig, SymbolParams, write_dataset
+from simulator import SimConfig, SymbolParams, write_dataset
 from tests.conftest import query
 
 SYMS = (

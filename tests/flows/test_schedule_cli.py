@@ -18,7 +18,7 @@ from data.home import KappaHome
 from data.ingest import ingest
 from flows.schedules import ScheduleRequest, plan_schedule
 from kappa.errors import KappaError
-from simulator.market import SimConfig, SymbolParams, write_dataset
+from simulator import SimConfig, SymbolParams, write_dataset
 from tests.conftest import query, run_kappa
 
 PAPER = ["--shares", "1e6", "--side", "sell", "--horizon-days", "5", "--periods", "5",

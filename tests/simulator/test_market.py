@@ -14,9 +14,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from simulator.market import (
+from kappa.units import SESSION_SECONDS
+from simulator import (
     FILL_NOISE_HALF_SPREADS,
-    SESSION_SECONDS,
     SimConfig,
     SymbolParams,
     daily_history,

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from data.calendar import TradingClock, session_bounds
-from simulator.market import SimConfig, SymbolParams, simulate_days
+from simulator import SimConfig, SymbolParams, simulate_days
 from tca.attribution import attribute_orders
 
 SYMS = (
