@@ -20,7 +20,7 @@ from data.contract import TABLES
 from data.sql import first_row, quote_literal
 from kappa.errors import KappaError
 from kappa.tables import TABLES as REGISTRY
-from kappa.tables import Table
+from kappa.tables import Table, polars_type
 
 MIGRATIONS: list[str] = [
     # 1: inputs, the lake manifest, quarantine and runs
@@ -457,10 +457,7 @@ FLAG = "flag"
 assert all(set(TABLES[t].names) <= {c for c, _ in cols} for t, cols in MARKET_COLUMNS.items())
 
 POLARS_TYPES: dict[str, pl.DataType] = {
-    "VARCHAR": pl.String(),
-    "TIMESTAMP_NS": pl.Datetime("ns"),
-    "DOUBLE": pl.Float64(),
-    "DATE": pl.Date(),
+    sql: polars_type(sql) for cols in MARKET_COLUMNS.values() for _, sql in cols
 }
 """The polars type of each DuckDB type of ``MARKET_COLUMNS``."""
 

@@ -70,20 +70,22 @@ class Table:
                 return c
         raise KeyError(f"{self.name} has no column {name!r}")
 
-    def required(self, name: str) -> bool:
-        """Whether ``name`` is NOT NULL in the database (declared so, or part of the key)."""
-        return self.column(name).not_null or name in self.key
-
     def polars_schema(self, omit: tuple[str, ...] = ()) -> dict[str, pl.DataType]:
-        """``{name: polars type}`` of every column but ``omit``, in order (see :data:`POLARS_TYPES`)."""
-        import polars as pl
+        """``{name: polars type}`` of every column but ``omit``, in order (see :func:`polars_type`)."""
+        return {c.name: polars_type(c.sql) for c in self.columns if c.name not in omit}
 
-        types: dict[str, pl.DataType] = {
-            "VARCHAR": pl.String(), "DOUBLE": pl.Float64(), "BIGINT": pl.Int64(), "INTEGER": pl.Int32(),
-            "BOOLEAN": pl.Boolean(), "DATE": pl.Date(), "TIMESTAMP_NS": pl.Datetime("ns"),
-            TIMESTAMP: pl.Datetime("us"),
-        }  # fmt: skip
-        return {c.name: types[c.sql] for c in self.columns if c.name not in omit}
+
+def polars_type(sql: str) -> pl.DataType:
+    """The polars type of a DuckDB type of the registry: VARCHAR String, DOUBLE Float64, BIGINT Int64,
+    INTEGER Int32, BOOLEAN Boolean, DATE Date, TIMESTAMP_NS Datetime("ns"), TIMESTAMP Datetime("us")."""
+    import polars as pl
+
+    types: dict[str, pl.DataType] = {
+        "VARCHAR": pl.String(), "DOUBLE": pl.Float64(), "BIGINT": pl.Int64(), "INTEGER": pl.Int32(),
+        "BOOLEAN": pl.Boolean(), "DATE": pl.Date(), "TIMESTAMP_NS": pl.Datetime("ns"),
+        TIMESTAMP: pl.Datetime("us"),
+    }  # fmt: skip
+    return types[sql]
 
 
 def _cols(*rows: tuple[str, str, str, str] | tuple[str, str, str, str, bool]) -> tuple[Col, ...]:
