@@ -1,4 +1,5 @@
-# Two commands on a fresh machine with only python3 and pip: `make demo` and `make test`.
+# Commands on a fresh machine with only python3 and pip: `make demo`, `make lint`, `make test` (`.ci/run` runs
+# lint then test).
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --locked

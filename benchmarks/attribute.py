@@ -5,9 +5,9 @@ Usage::
     python -m benchmarks.attribute                 # 2,000 symbols: ~20 M quotes, ~5 M trades, ~1,000 orders
     python -m benchmarks.attribute --symbols 100 --runs 3
 
-The data are those of :mod:`benchmarks.calibrate` (generated once and cached under ``benchmarks/.cache``);
-each command runs ``--runs`` times in a fresh process (wall time and peak
-RSS of that process, medians reported). Results go to stdout and ``benchmarks/results/attribute-N.json``.
+The data are those of :func:`benchmarks.datasets.simulated_home` (generated once and cached under
+``benchmarks/.cache``); each command runs ``--runs`` times in a fresh process (wall time and peak RSS of
+that process, medians reported). Results go to stdout and ``benchmarks/results/attribute-N.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import subprocess
 import sys
 import time
 
-from benchmarks.calibrate import DAY, RESULTS, prepare
+from benchmarks.config import DAY, RESULTS
+from benchmarks.datasets import simulated_home
 
 
 def _run(args: list[str]) -> tuple[float, float]:
@@ -41,7 +42,7 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    home = prepare(args.symbols)
+    home = simulated_home(args.symbols)
     h = ["--home", str(home)]
     results: dict[str, dict[str, float]] = {}
     for name, cmd in (("attribute", ["attribute", "--date", str(DAY), *h]),

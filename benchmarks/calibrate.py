@@ -21,7 +21,6 @@ Wall times are medians over ``--runs``; results go to stdout and ``benchmarks/re
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import multiprocessing
 import os
@@ -32,44 +31,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-RESULTS = HERE / "results"
-DAY = dt.date(2026, 11, 16)
-HISTORY_DAYS = 500
+from benchmarks.config import DAY, HISTORY_DAYS, REPO, RESULTS
+from benchmarks.datasets import simulated_home
+
 STAGES = ("read", "signs", "bars", "realized", "gamma", "eta", "garch")
-
-
-def prepare(symbols: int, seed: int = 2) -> Path:
-    """A Kappa home with one simulated day of ``symbols`` symbols and their daily history (cached)."""
-    from data.home import KappaHome
-    from data.ingest import ingest
-    from simulator import SimConfig, daily_history, random_universe, simulate_days
-
-    folder = CACHE / f"calibrate-s{symbols}-seed{seed}"
-    home = folder / "home"
-    if (folder / "ready").exists():
-        return home
-    universe = random_universe(symbols, seed=seed, quotes_per_day=8_000, adv_scale=0.5)
-    folder.mkdir(parents=True, exist_ok=True)
-    files: dict[str, list[Path]] = {t: [] for t in ("quotes", "trades", "orders", "fills")}
-    for start in range(0, symbols, 100):
-        chunk = universe[start : start + 100]
-        (day,) = simulate_days(SimConfig(chunk, DAY, 1, orders_per_symbol_day=0.5, seed=seed + start))
-        for table in files:
-            frame = getattr(day, table)
-            if frame.height:
-                path = folder / f"{table}-{start:05d}.parquet"
-                frame.write_parquet(path)
-                files[table].append(path)
-    daily_history(universe, DAY, HISTORY_DAYS, seed=seed).write_parquet(folder / "daily.parquet")
-    kh = KappaHome.resolve(home)
-    kh.save_config(timezone="UTC")  # the simulator's Parquet timestamps are tz-naive UTC
-    ingest(kh, "daily", [folder / "daily.parquet"])
-    for table, paths in files.items():
-        ingest(kh, table, paths)
-    (folder / "ready").write_text("ok")
-    return home
 
 
 def _window(home: Path):
@@ -143,7 +108,7 @@ def _child(variant: str, home: Path) -> dict[str, float]:
         "print(json.dumps(t))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                         cwd=HERE.parent)  # fmt: skip
+                         cwd=REPO)  # fmt: skip
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -157,7 +122,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     t0 = time.perf_counter()
-    home = prepare(args.symbols)
+    home = simulated_home(args.symbols)
     w = _window(home)
     data = {
         "symbols": args.symbols,

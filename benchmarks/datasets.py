@@ -26,7 +26,6 @@ A size's folder holds::
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
@@ -35,15 +34,11 @@ from pathlib import Path
 
 import polars as pl
 
-HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-DAY = dt.date(2026, 11, 16)  # a Monday; the next session is Tuesday 17 November
-NEXT_DAY = dt.date(2026, 11, 17)
-HISTORY_DAYS = 500
+from benchmarks.config import CACHE, DAY, FILES_TIMEZONE, HISTORY_DAYS, NEXT_DAY
+
 MIN_ORDERS = 1_100  # ≥ 1,000 orders with fills after the simulator's Poisson draw
 CHUNK_SYMBOLS = 100
 FORMAT_VERSION = 1  # bump when the files or the schema they are loaded under change
-FILES_TIMEZONE = "UTC"  # the simulator's Parquet timestamps are tz-naive UTC: the homes declare it
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +162,39 @@ def fresh_home(data: Dataset, target: Path) -> Path:
     KappaHome.resolve(target).save_config(timezone=FILES_TIMEZONE)  # also for base homes cached before it
     os.sync()
     return target
+
+
+def simulated_home(symbols: int, seed: int = 2) -> Path:
+    """A Kappa home with one simulated day of ``symbols`` symbols (own orders and fills) and their daily
+    history, loaded; cached under ``benchmarks/.cache`` (:mod:`benchmarks.calibrate`, ``attribute``, ``flows``)."""
+    from data.home import KappaHome
+    from data.ingest import ingest
+    from simulator import SimConfig, daily_history, random_universe, simulate_days
+
+    folder = CACHE / f"calibrate-s{symbols}-seed{seed}"
+    home = folder / "home"
+    if (folder / "ready").exists():
+        return home
+    universe = random_universe(symbols, seed=seed, quotes_per_day=8_000, adv_scale=0.5)
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, list[Path]] = {t: [] for t in ("quotes", "trades", "orders", "fills")}
+    for start in range(0, symbols, 100):
+        chunk = universe[start : start + 100]
+        (day,) = simulate_days(SimConfig(chunk, DAY, 1, orders_per_symbol_day=0.5, seed=seed + start))
+        for table in files:
+            frame = getattr(day, table)
+            if frame.height:
+                path = folder / f"{table}-{start:05d}.parquet"
+                frame.write_parquet(path)
+                files[table].append(path)
+    daily_history(universe, DAY, HISTORY_DAYS, seed=seed).write_parquet(folder / "daily.parquet")
+    kh = KappaHome.resolve(home)
+    kh.save_config(timezone=FILES_TIMEZONE)
+    ingest(kh, "daily", [folder / "daily.parquet"])
+    for table, paths in files.items():
+        ingest(kh, table, paths)
+    (folder / "ready").write_text("ok")
+    return home
 
 
 def main() -> None:

@@ -32,10 +32,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from benchmarks.datasets import DAY, Dataset
-
-BATCH_SYMBOLS = 250
-BUCKET_NS = 300_000_000_000
+from benchmarks.config import BATCH_SYMBOLS, DAY
+from benchmarks.datasets import Dataset
+from kappa.units import BUCKET_NS
 
 
 def _session() -> tuple[object, object]:

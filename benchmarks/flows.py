@@ -37,7 +37,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from benchmarks.calibrate import DAY, HERE, HISTORY_DAYS, RESULTS, prepare
+from benchmarks.config import BATCH_SYMBOLS, DAY, HISTORY_DAYS, REPO, RESULTS
+from benchmarks.datasets import simulated_home
 from benchmarks.rss import ChildrenRss, own_peak_rss_gib
 
 RUNNERS = ("threads", "processes")
@@ -137,8 +138,9 @@ def run_flow(home: Path, runner: str, batch_symbols: int) -> dict[str, float]:
 
 
 def inbox(symbols: int) -> Path:
-    """A drop folder of the benchmark day: links to the cached input files of :func:`prepare`."""
-    source = prepare(symbols).parent
+    """A drop folder of the benchmark day: links to the cached input files of
+    :func:`benchmarks.datasets.simulated_home`."""
+    source = simulated_home(symbols).parent
     folder = source / "inbox"
     if not folder.exists():
         folder.mkdir()
@@ -220,7 +222,7 @@ def _child(variant: str, home: Path, runner: str, batch_symbols: int, drop: str 
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PREFECT_HOME"] = tempfile.mkdtemp(prefix="kappa-bench-prefect-")  # a fresh flow-run history
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                         cwd=HERE.parent, env=env)  # fmt: skip
+                         cwd=REPO, env=env)  # fmt: skip
     if out.returncode:
         raise SystemExit(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -230,11 +232,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--symbols", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--batch-symbols", type=int, default=250)
+    ap.add_argument("--batch-symbols", type=int, default=BATCH_SYMBOLS)
     ap.add_argument("--runners", default=",".join(RUNNERS), help="comma-separated: threads,processes")
     ap.add_argument("--nightly", action="store_true", help="whole nights (ingest included) into fresh homes")
     args = ap.parse_args()
-    home = prepare(args.symbols)
+    home = simulated_home(args.symbols)
     report: dict[str, object] = {"symbols": args.symbols, "batch_symbols": args.batch_symbols,
                                  "cpus": os.cpu_count(), "runs": args.runs}  # fmt: skip
     kinds = ("plain_nightly", "flow_nightly") if args.nightly else ("plain", "flow")

@@ -44,12 +44,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from benchmarks.datasets import DAY, HERE, HISTORY_DAYS, SIZES, Dataset, dataset, fresh_home
+from benchmarks.config import BATCH_SYMBOLS, CACHE, DAY, HISTORY_DAYS, REPO, RESULTS
+from benchmarks.datasets import SIZES, Dataset, dataset, fresh_home
 from benchmarks.rss import ChildrenRss, own_peak_rss_gib
 
-RESULTS = HERE / "results"
 VARIANTS = ("nightly", "plain", "stages", "pandas", "floor")
-BATCH_SYMBOLS = 250
 
 
 # ---------------------------------------------------------------------------------------------- variants
@@ -183,7 +182,7 @@ def child(variant: str, size: str, work: Path) -> dict[str, float]:
 
 
 def _spawn(variant: str, size: str, env: dict[str, str]) -> dict[str, float]:
-    work = Path(tempfile.mkdtemp(prefix=f"kappa-bench-{variant}-", dir=HERE / ".cache"))
+    work = Path(tempfile.mkdtemp(prefix=f"kappa-bench-{variant}-", dir=CACHE))
     code = (
         "import json; from pathlib import Path; from benchmarks.harness import child;"
         f"t = child({variant!r}, {size!r}, Path({str(work)!r}));"
@@ -191,7 +190,7 @@ def _spawn(variant: str, size: str, env: dict[str, str]) -> dict[str, float]:
     )
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                         cwd=HERE.parent, env=env)  # fmt: skip
+                         cwd=REPO, env=env)  # fmt: skip
     shutil.rmtree(work, ignore_errors=True)
     os.sync()  # the run's files are gone from the disk too before the next run starts
     if out.returncode:
@@ -299,7 +298,7 @@ def main() -> None:
     from flows.deploy import prefect_server
 
     variants = args.variants.split(",")
-    server_home = KappaHome.resolve(HERE / ".cache" / "prefect-server")
+    server_home = KappaHome.resolve(CACHE / "prefect-server")
     os.environ.setdefault("PREFECT_HOME", str(server_home.root / "prefect"))
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     with prefect_server(server_home) as api_url:

@@ -14,7 +14,6 @@ must at least pay to read the text and write the lake).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import platform
@@ -28,12 +27,9 @@ from pathlib import Path
 
 import polars as pl
 
+from benchmarks.config import CACHE, DAY, RESULTS
 from simulator import SimConfig, random_universe, simulate_days
 
-HERE = Path(__file__).resolve().parent
-CACHE = HERE / ".cache"
-RESULTS = HERE / "results"
-DAY = dt.date(2026, 11, 16)
 QUOTES_PER_SYMBOL = 10_000
 
 

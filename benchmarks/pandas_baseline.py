@@ -23,9 +23,9 @@ import polars as pl
 import statsmodels.api as sm
 from arch import arch_model
 
-from kappa.units import SESSION_SECONDS
+from kappa.units import BUCKET_MINUTES, SESSION_SECONDS
 
-BUCKET = pd.Timedelta("5min")
+BUCKET = pd.Timedelta(minutes=BUCKET_MINUTES)
 MIN_BUCKETS = 30
 MIN_FILLS = 20
 MIN_ORDERS = 3

@@ -29,10 +29,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks import pandas_baseline as pb
-from benchmarks.datasets import DAY, Dataset
+from benchmarks.config import BATCH_SYMBOLS, DAY
+from benchmarks.datasets import Dataset
 from kappa.units import SESSION_SECONDS
-
-BATCH_SYMBOLS = 250
 
 
 def _sessions(days: list[dt.date]) -> pd.DataFrame:

@@ -29,13 +29,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+from benchmarks.config import DAY, NEXT_DAY, RESULTS
+
 PAPER = ["--shares", "1e6", "--side", "sell", "--horizon-days", "1", "--periods", "78", "--risk-aversion", "1e-6",
          "--sigma", "0.95", "--eta", "2.5e-6", "--gamma", "2.5e-7", "--epsilon", "0.0625"]  # fmt: skip
 
@@ -73,7 +72,7 @@ def _pending(n: int, seed: int = 2) -> tuple[pl.DataFrame, pl.DataFrame]:
 
     rng = np.random.default_rng(seed)
     symbols = [f"S{i:04d}" for i in range(2_000)]
-    open_ = dt.datetime(2026, 11, 17, 14, 30)
+    open_ = dt.datetime.combine(NEXT_DAY, dt.time(14, 30))  # the session after DAY, in UTC
     start = rng.uniform(0, 5.0, n)
     orders = pl.DataFrame(
         {
@@ -93,7 +92,7 @@ def _pending(n: int, seed: int = 2) -> tuple[pl.DataFrame, pl.DataFrame]:
     calibrations = pl.DataFrame(
         {
             "symbol": symbols,
-            "as_of": dt.date(2026, 11, 16),
+            "as_of": DAY,
             "sigma_usd": sigma,
             "gamma": sigma * 1e-7,
             "eta": sigma * 1e-6,

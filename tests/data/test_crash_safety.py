@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from data.home import KappaHome
-from data.ingest import FAULT_ENV, ingest
+from data.ingest import ingest
+from data.load_run import FAULT_ENV
 from tests.conftest import DAY, REPO, WriteCsv, snapshot
 
 Q_HEADER = ["symbol", "ts", "bid", "ask", "bid_size", "ask_size"]

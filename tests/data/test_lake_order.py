@@ -9,9 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data import lake
+from data import load_market
 from data.home import KappaHome
 from data.ingest import ingest
+from data.lake.partitions import MergedPartition
 from simulator import SimConfig, random_universe, simulate_days
 from tests.conftest import query
 
@@ -38,7 +39,7 @@ def _state(home: KappaHome, table: str) -> dict[str, object]:
     }
 
 
-def _no_merge(*args: object, **kwargs: object) -> lake.MergedPartition:
+def _no_merge(*args: object, **kwargs: object) -> MergedPartition:
     raise AssertionError("staged and merged, though the rows came in lake order")
 
 
@@ -59,7 +60,7 @@ def test_rows_in_lake_order_go_straight_to_the_lake_and_equal_the_merge(
     shuffled = {"quotes": quotes.sample(fraction=1.0, shuffle=True, seed=1), "trades": trades.reverse()}
     staged = _load(tmp_path, "staged", shuffled, batch_rows=500)
     with monkeypatch.context() as m:
-        m.setattr(lake, "merge_partition", _no_merge)
+        m.setattr(load_market, "merge_partition", _no_merge)
         direct = _load(tmp_path, "direct", {"quotes": quotes, "trades": trades}, batch_rows=500)
     for table in ("quotes", "trades"):
         a, b = _state(direct, table), _state(staged, table)
@@ -108,7 +109,7 @@ def test_rows_that_tie_on_symbol_and_time_keep_the_files_order_every_way(
         "symbol", "ts", "bid", descending=[False, False, True]
     )
     with monkeypatch.context() as m:
-        m.setattr(lake, "merge_partition", _no_merge)
+        m.setattr(load_market, "merge_partition", _no_merge)
         direct = _load(tmp_path, "direct", {"quotes": tied}, batch_rows=700)
     a = _state(direct, "quotes")["file"]
     assert a.height == 2 * quotes.height

@@ -7,11 +7,24 @@ from scipy.optimize import minimize
 
 from schedule import MarketParams, Order
 from schedule.records import FloatArray
+from tests.golden import golden
 
-# Almgren & Chriss (2000), §3 example: X = 10⁶ shares, S0 = 50, T = 5 days, N = 5, σ = 0.95 $/share/√day
-# (30 %/year at $50), ε = 0.0625 (1/8 spread), η = 2.5e-6, γ = 2.5e-7.
-PAPER_ORDER = Order(shares=1e6, side="sell", horizon_days=5.0, periods=5)
-PAPER_PARAMS = MarketParams(sigma_usd=0.95, gamma=2.5e-7, eta=2.5e-6, epsilon_usd=0.0625)
+# Almgren & Chriss (2000), §3.4 example (tests/resources/almgren_chriss_2000_example.toml): X = 10⁶ shares,
+# S0 = 50, T = 5 days, N = 5, σ = 0.95 $/share/√day (30 %/year at $50), ε = 0.0625 (1/8 spread), η = 2.5e-6,
+# γ = 2.5e-7.
+PAPER = golden("almgren_chriss_2000_example.toml")
+PAPER_ORDER = Order(
+    shares=float(PAPER["inputs"]["shares"]),
+    side=PAPER["inputs"]["side"],
+    horizon_days=PAPER["inputs"]["horizon_days"],
+    periods=PAPER["inputs"]["periods"],
+)
+PAPER_PARAMS = MarketParams(
+    sigma_usd=PAPER["inputs"]["sigma_usd"],
+    gamma=PAPER["inputs"]["gamma"],
+    eta=PAPER["inputs"]["eta"],
+    epsilon_usd=PAPER["inputs"]["epsilon_usd"],
+)
 
 
 def brute_force_utility(x: FloatArray, order: Order, params: MarketParams, lam: float) -> float:

@@ -32,28 +32,6 @@ from tests.schedule.conftest import (
 )
 
 
-def test_paper_example_risk_neutral_is_twap_with_e_662500_and_v_1_083e12() -> None:
-    s = optimal_schedule(PAPER_ORDER, PAPER_PARAMS, 0.0)
-    assert s.kappa_per_day == 0.0
-    np.testing.assert_allclose(s.trades, np.full(5, 2e5), rtol=1e-15)
-    # ½γX² + εX + η̃X²/T = 125,000 + 62,500 + 475,000 (η̃ = 2.375e-6)
-    assert s.expected_cost_usd == pytest.approx(662_500.0, rel=1e-14)
-    # σ²τΣx_k² = 0.9025·(0.8² + 0.6² + 0.4² + 0.2²)·10¹²
-    assert s.variance_usd2 == pytest.approx(1.083e12, rel=1e-14)
-    assert s.half_life_days == math.inf
-
-
-def test_paper_example_at_lambda_1e_6_has_kappa_0_6_per_day() -> None:
-    s = optimal_schedule(PAPER_ORDER, PAPER_PARAMS, 1e-6)
-    # κ̃² = λσ²/η̃ = 1e-6·0.9025/2.375e-6 = 0.38; cosh κτ = 1 + κ̃²τ²/2 = 1.19 (eq. 19, τ = 1)
-    assert s.kappa_per_day == pytest.approx(math.acosh(1.19), rel=1e-14)
-    assert s.kappa_per_day == pytest.approx(0.6, abs=0.01)  # "κ ≈ 0.6/day", "κT ≈ 3" in the paper
-    assert s.kappa_per_day * 5 == pytest.approx(3.0, abs=0.05)
-    assert s.half_life_days == pytest.approx(1 / s.kappa_per_day)
-    expected = 1e6 * np.sinh(s.kappa_per_day * (5 - np.arange(6))) / np.sinh(5 * s.kappa_per_day)
-    np.testing.assert_allclose(s.holdings, expected, rtol=1e-12, atol=1e-6)
-
-
 @pytest.mark.parametrize("lam", [0.0, 1e-8, 1e-7, 1e-6, 1e-5, 3e-4])
 @pytest.mark.parametrize("n", [1, 2, 5, 13, 78])
 def test_closed_forms_equal_the_sums_and_brute_force(lam: float, n: int) -> None:

@@ -1,4 +1,5 @@
-"""Perold's shortfall on the worked example, benchmarks by hand, statuses for missing data."""
+"""Attribution by hand: benchmarks, statuses for missing data, children, multi-day orders (Perold's worked
+example is test_perold_golden.py, from tests/resources)."""
 
 from __future__ import annotations
 
@@ -48,24 +49,6 @@ def _frames(side: str, filled: list[tuple[dt.datetime, float, float]], decision:
                                        "gamma": pl.Float64, "eta": pl.Float64, "epsilon_usd": pl.Float64}),
         "clock": TradingClock(),
     }  # fmt: skip
-
-
-@pytest.mark.parametrize("side", ["buy", "sell"])
-def test_worked_perold_example_and_its_mirror(side: str) -> None:
-    price = 40.05 if side == "buy" else 39.95
-    row = attribute_orders(**_frames(side, [(t(14, 40), price, 700.0)])).row(0, named=True)
-    # buy 1,000 at a 40.00 decision; arrival mid 40.04; 700 at 40.05; the rest cancelled at a 40.08 mid; $17 fees
-    assert row["delay_bps"] == pytest.approx(7.00)
-    assert row["trading_bps"] == pytest.approx(1.75)
-    assert row["opportunity_bps"] == pytest.approx(6.00)
-    assert row["fees_bps"] == pytest.approx(4.25)
-    assert row["total_bps"] == pytest.approx(19.00)
-    assert row["total_usd"] == pytest.approx(76.0)
-    # the half spread of 0.01 prevailing at the fill is the whole trading cost here
-    assert row["spread_usd"] == pytest.approx(7.0) and row["impact_usd"] == pytest.approx(0.0, abs=1e-9)
-    parts = sum(row[f"{c}_usd"] for c in ("delay", "spread", "impact", "opportunity", "fees"))
-    assert parts == pytest.approx(row["total_usd"], rel=1e-12)
-    assert row["status"] == "ok" and row["model_status"] == "no_calibration" and row["fill_rate"] == 0.7
 
 
 def test_benchmarks_by_hand() -> None:

@@ -1,0 +1,213 @@
+"""One load's context and its bookkeeping: the report, the warnings and refusal, and the rows it leaves in
+``runs``, ``loads``, ``quarantine`` and ``replacements`` (see :mod:`data.ingest`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from data.contract import TableSpec
+from data.home import KappaHome
+from data.quarantine import MAX_QUARANTINED, REFUSED_SAMPLE_ROWS, Quarantine, verdict
+from data.store import finish_run, transaction, writer
+from kappa.errors import InputError
+
+Progress = Callable[[str, int], None]
+FAULT_ENV = "KAPPA_FAULT_AT"
+SHRINK_WARNING = 0.5  # a replacement that leaves less than this share of a symbol's day is a warning
+SHRINK_MIN_ROWS = 10  # ... when the day held at least this many rows
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """Stored rows a load replaced: of ``table``, for a session ``date`` and a ``key`` (the symbol; for
+    fills the order, date ``None``), how many there were and how many there are now."""
+
+    table: str
+    date: dt.date | None
+    key: str | None
+    rows_before: int
+    rows_after: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    """What one load did: rows read, loaded and quarantined (per rule), the dates it touched, what it
+    replaced or cancelled, and its warnings (its run's status is ``warning`` when there are any)."""
+
+    run_id: str
+    table: str
+    files: list[str]
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    quarantined_by_rule: dict[str, int] = field(default_factory=dict)
+    dates: list[dt.date] = field(default_factory=list)
+    replaced: list[Replacement] = field(default_factory=list)
+    cancelled_fills: int = 0
+    warnings: list[str] = field(default_factory=list)
+    flagged_by_rule: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Rows of the dates the load touched that a tape-cleaning rule flags, per (table, rule): kept in the
+    lake, left out of the models (a quotes load also flags the date's trades again)."""
+
+
+class LoadRefusedError(InputError):
+    """Most rows of a file were quarantined: nothing was loaded (the run is ``failed``; the quarantine holds
+    examples of each rule)."""
+
+
+def fault_point(name: str) -> None:
+    """Kill this process with SIGKILL at ``name`` when ``$KAPPA_FAULT_AT`` says so (crash-safety tests)."""
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """One load's context: what every step of it reads."""
+
+    home: KappaHome
+    spec: TableSpec
+    paths: list[Path]
+    run_id: str
+    stage_dir: Path  # this load's staging folder, removed when it ends
+    calendar: str
+    timezone: str | None
+    batch_rows: int
+    replace_orders: bool = False
+    max_quarantined: float = MAX_QUARANTINED
+
+
+@dataclass(slots=True)
+class Read:
+    """What streaming the files of a load saw, per file: rows read (malformed lines included), SHA-256,
+    and the symbols with at least one row loaded."""
+
+    rows: Counter[str] = field(default_factory=Counter)
+    sha256: dict[str, str] = field(default_factory=dict)
+    symbols: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+
+def shrinkage(replaced: list[Replacement]) -> list[str]:
+    """A warning per table and date where a replacement left less than half of a symbol's stored rows."""
+    shrunk: dict[tuple[str, dt.date | None], list[Replacement]] = defaultdict(list)
+    for r in replaced:
+        if r.rows_before >= SHRINK_MIN_ROWS and r.rows_after < SHRINK_WARNING * r.rows_before:
+            shrunk[(r.table, r.date)].append(r)
+    out = []
+    for (table, day), rs in sorted(shrunk.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        shown = ", ".join(f"{r.key} {r.rows_before:,} → {r.rows_after:,}" for r in rs[:10])
+        more = f" and {len(rs) - 10} more" if len(rs) > 10 else ""
+        out.append(f"{table} {day or ''}: the load shrank {len(rs)} stored symbol-day(s) by more than half: "
+                   f"{shown}{more}".replace("  ", " "))  # fmt: skip
+    return out
+
+
+def finish_load(
+    con: duckdb.DuckDBPyConnection,
+    load: Load,
+    quarantine: Quarantine,
+    read: Read,
+    rows_loaded: int,
+    replaced: list[Replacement],
+    warnings: list[str],
+) -> None:
+    """The common tail of every commit: quarantine, loads, replacements and the run row.
+
+    Every row read is either loaded or quarantined, per file and in total.
+    """
+    _record_quarantine(con, load, quarantine, read)
+    if replaced:
+        con.executemany(
+            "INSERT INTO replacements VALUES (?, ?, ?, ?, ?, ?)",
+            [[load.run_id, r.table, r.date, r.key, r.rows_before, r.rows_after] for r in replaced],
+        )
+    n_q = quarantine.total
+    finish_run(con, load.run_id, rows_loaded, n_q, _message(quarantine, warnings),
+               status="warning" if warnings else "success")  # fmt: skip
+    assert rows_loaded + n_q == read.rows.total(), (rows_loaded, n_q, read.rows.total())
+
+
+def _record_quarantine(
+    con: duckdb.DuckDBPyConnection,
+    load: Load,
+    quarantine: Quarantine,
+    read: Read,
+    sample: int | None = None,
+) -> None:
+    """Replace the files' quarantine rows, and write a ``loads`` row per file."""
+    run_id, table, files = load.run_id, load.spec.name, [str(p) for p in load.paths]
+    con.execute(
+        "DELETE FROM quarantine WHERE table_name = ? AND source_file IN (SELECT unnest(?))", [table, files]
+    )
+    quarantine.insert(con, run_id, table, sample=sample)
+    loaded = sample is None  # a refused load loads nothing
+    for f in files:
+        n_read, rejected = read.rows[f], quarantine.by_file[f]
+        con.execute(
+            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            [run_id, table, f, read.sha256.get(f, ""), n_read, n_read - rejected if loaded else 0, rejected],
+        )
+
+
+def _message(quarantine: Quarantine, warnings: list[str]) -> str:
+    counts = ", ".join(f"{rule} {n:,}" for rule, n in sorted(quarantine.counts.items()))
+    return "; ".join([*warnings, *([f"quarantined: {counts}"] if counts else [])])
+
+
+def load_warnings(load: Load, quarantine: Quarantine, read: Read) -> list[str]:
+    """The load's warnings, or :class:`Refusal` if its quarantine refuses it."""
+    v = verdict(load.spec.name, dict(read.rows), quarantine, read.symbols, load.max_quarantined)
+    if v.refused:
+        raise Refusal(v.refused)
+    return v.warnings
+
+
+class Refusal(Exception):
+    """Raised inside a load to refuse it (see :func:`refuse_load`)."""
+
+
+def refuse_load(load: Load, quarantine: Quarantine, read: Read, why: str) -> LoadRefusedError:
+    """Record a refused load: its run ``failed`` with the reason, its files' ``loads`` rows (nothing loaded)
+    and examples of its quarantine (``REFUSED_SAMPLE_ROWS`` per file and rule); the error to raise."""
+    with writer(load.home) as con, transaction(con):
+        _record_quarantine(con, load, quarantine, read, sample=REFUSED_SAMPLE_ROWS)
+        con.execute(
+            """UPDATE runs SET status = 'failed', finished_at = now()::TIMESTAMP, rows_written = 0,
+               rows_quarantined = ?, message = ? WHERE run_id = ?""",
+            [quarantine.total, why[:2000], load.run_id],
+        )
+    return LoadRefusedError(why)
+
+
+def load_report(
+    load: Load,
+    read: Read,
+    quarantine: Quarantine,
+    dates: list[dt.date],
+    replaced: list[Replacement],
+    warnings: list[str],
+    cancelled: int = 0,
+) -> LoadReport:
+    """The :class:`LoadReport` of a committed load: every row read not quarantined counts as loaded."""
+    return LoadReport(
+        load.run_id,
+        load.spec.name,
+        [str(p) for p in load.paths],
+        read.rows.total(),
+        read.rows.total() - quarantine.total,
+        quarantine.total,
+        dict(sorted(quarantine.counts.items())),
+        dates,
+        replaced,
+        cancelled,
+        warnings,
+    )

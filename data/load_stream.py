@@ -1,0 +1,145 @@
+"""Streaming a load's files: checked, read in batches, validated on a small thread pool, rejected rows to
+the quarantine, clean rows to a sink, each file hashed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import polars as pl
+
+from data.contract import TableSpec
+from data.load_run import Load, Progress, Read
+from data.quarantine import Quarantine
+from data.readers import RawBatch, check_columns, read_batches
+from data.validation import ROW, ValidatedBatch, validate_batch
+from kappa.errors import InputError
+
+VALIDATION_THREADS = 2  # batches validated at once (each on polars' own threads too)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_files(spec: TableSpec, paths: list[Path]) -> None:
+    """Fail before loading anything if a file is missing, of unknown type, or lacks a required column."""
+    if not paths:
+        raise InputError("no input files given")
+    for p in paths:
+        if not p.is_file():
+            raise InputError("no such file", path=str(p))
+        check_columns(p, spec)
+
+
+def tagged(sink: Callable[[pl.DataFrame], None]) -> Callable[[pl.DataFrame, Path, int], None]:
+    """A sink of validated rows tagged with their ``source_file`` and ``file_index`` (the staged and merged
+    path needs them for duplicates and the quarantine; rows going straight to the lake do not)."""
+
+    def tag(clean: pl.DataFrame, path: Path, index: int) -> None:
+        sink(
+            clean.with_columns(
+                pl.lit(str(path)).alias("source_file"), pl.lit(index, dtype=pl.Int64).alias("file_index")
+            )
+        )
+
+    return tag
+
+
+def untagged(sink: Callable[[pl.DataFrame], None]) -> Callable[[pl.DataFrame, Path, int], None]:
+    """A sink of validated rows as they are (rows going straight to the lake need no file tags)."""
+    return lambda clean, path, index: sink(clean)
+
+
+def read_validated(
+    load: Load,
+    quarantine: Quarantine,
+    progress: Progress | None,
+    sink: Callable[[pl.DataFrame, Path, int], None],
+) -> Read:
+    """Stream and validate every file; rejected rows go to ``quarantine`` (with their line as read),
+    clean ones to ``sink`` with their file and its index (see :func:`tagged`).
+
+    Batches are validated on a small thread pool (polars releases the GIL) while the next one is read;
+    they reach ``quarantine`` and ``sink`` in file order. Each file is hashed right after it is read
+    (while it is in the page cache), not under the write lock.
+    """
+    read = Read()
+    spec = load.spec
+    with ThreadPoolExecutor(VALIDATION_THREADS, thread_name_prefix="validate") as pool:
+        for index, path in enumerate(load.paths):
+            name = str(path)
+            for raw, result in _validated_in_order(pool, read_batches(path, spec, load.batch_rows), load):
+                rejected = result.rejected
+                if (
+                    rejected.height
+                ):  # the line as read; a Parquet row is read again, as it stands, at the commit
+                    text = (
+                        raw.lines(rejected[ROW].to_numpy())
+                        if raw.lines is not None
+                        else [None] * rejected.height
+                    )
+                    rejected = rejected.with_columns(pl.Series("raw", text, dtype=pl.String))
+                quarantine.add(rejected.with_columns(pl.lit(name).alias("source_file")))
+                quarantine.add(_malformed(raw, name, len(raw.frame.columns) - 1))
+                sink(result.clean, path, index)
+                if "symbol" in result.clean.columns and result.clean.height:
+                    read.symbols[name].update(result.clean["symbol"].unique().to_list())
+                read.rows[name] += raw.rows
+                if progress:
+                    progress(name, raw.rows)
+            read.sha256[name] = _sha256(path)
+    return read
+
+
+def _malformed(raw: RawBatch, source_file: str, columns: int) -> pl.DataFrame:
+    """Quarantine rows of the lines whose number of fields is not the header's."""
+    return raw.malformed.select(
+        pl.lit(source_file).alias("source_file"), pl.col(ROW), pl.lit("malformed_row").alias("rule"),
+        pl.lit(f"not {columns} fields").alias("detail"), pl.col("raw"),
+    )  # fmt: skip
+
+
+def _validated_in_order(
+    pool: ThreadPoolExecutor, batches: Iterator[RawBatch], load: Load
+) -> Iterator[tuple[RawBatch, ValidatedBatch]]:
+    """(raw batch, validated batch) in the order of ``batches``, with up to ``VALIDATION_THREADS``
+    validating ahead while the next batch is read."""
+    pending: deque[tuple[RawBatch, Future[ValidatedBatch]]] = deque()
+    for batch in batches:
+        job = pool.submit(validate_batch, batch.frame, load.spec, load.calendar, load.timezone)
+        pending.append((batch, job))
+        if len(pending) > VALIDATION_THREADS:
+            raw, future = pending.popleft()
+            yield raw, future.result()
+    while pending:
+        raw, future = pending.popleft()
+        yield raw, future.result()
+
+
+class ShownRows:
+    """Passes rows read on to ``progress``, but not twice when a load reads its files again."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.shown: Counter[str] = Counter()
+        self.seen: Counter[str] = Counter()
+
+    def __call__(self, path: str, rows: int) -> None:
+        self.seen[path] += rows
+        new = self.seen[path] - self.shown[path]
+        if new > 0 and self.progress:
+            self.progress(path, new)
+            self.shown[path] += new
+
+    def again(self) -> None:
+        """The files are read again from their start."""
+        self.seen.clear()
