@@ -123,7 +123,7 @@ class CalibrationRow:
     sigma_garch_usd: float | None = None
     sigma_garch_se_usd: float | None = None
     sigma_garch_pct_ann: float | None = None
-    garch_variance_forecast: float | None = None
+    garch_variance_forecast_pct2_per_day: float | None = None
     garch_omega: float | None = None
     garch_omega_se: float | None = None
     garch_alpha: float | None = None

@@ -117,7 +117,7 @@ def symbol_row(
         sigma_garch_usd=garch_usd,
         sigma_garch_se_usd=garch_se_usd,
         sigma_garch_pct_ann=garch_pct_ann,
-        garch_variance_forecast=garch.variance_forecast,
+        garch_variance_forecast_pct2_per_day=garch.variance_forecast_pct2_per_day,
         garch_omega=garch.omega,
         garch_omega_se=garch.omega_se,
         garch_alpha=garch.alpha,

@@ -229,13 +229,14 @@ def two_scales_variance(x: np.ndarray, k: int) -> float:
 class GarchFit:
     """GARCH(1,1) of daily log returns × 100 and its one-day-ahead σ.
 
-    ``omega`` in %², ``alpha``, ``beta`` unitless, each with its standard error; ``variance_forecast``
-    in %² per day; ``sigma_garch_usd`` = mid_close · √variance_forecast / 100.
+    ``omega`` in %², ``alpha``, ``beta`` unitless, each with its standard error;
+    ``variance_forecast_pct2_per_day`` the one-day-ahead variance of the daily log return × 100, in %²;
+    ``sigma_garch_usd`` = mid_close · √variance_forecast_pct2_per_day / 100.
     """
 
     sigma_garch_usd: float
     sigma_garch_se_usd: float
-    variance_forecast: float
+    variance_forecast_pct2_per_day: float
     omega: float
     omega_se: float
     alpha: float

@@ -31,6 +31,7 @@ from calibration.records import CalibrationRow, MarketWindow
 from calibration.rows import symbol_row
 from calibration.signs import lee_ready_signs
 from calibration.volatility import GarchFit, garch_sigma, realized_sigma
+from kappa.tables import CALIBRATIONS
 
 MapFn = Callable[[Callable[[np.ndarray], GarchFit], Iterable[np.ndarray]], Iterator[GarchFit]]
 
@@ -239,70 +240,6 @@ def _joined(reason: str | None, more: str) -> str:
     return f"{reason}; {more}" if reason else more
 
 
-F, INT, S, B = pl.Float64, pl.Int64, pl.String, pl.Boolean
-CALIBRATION_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
-    "symbol": S,
-    "status": S,
-    "reason": S,
-    "mid_close_usd": F,
-    "adv_shares": F,
-    "half_spread_usd": F,
-    "n_quotes": INT,
-    "n_trades": INT,
-    "sigma_usd": F,
-    "sigma_se_usd": F,
-    "sigma_pct_ann": F,
-    "sigma_tsrv_usd": F,
-    "sigma_nobs": INT,
-    "sigma_days": INT,
-    "sigma_status": S,
-    "sigma_overnight_usd": F,
-    "sigma_overnight_se_usd": F,
-    "sigma_overnight_nobs": INT,
-    "sigma_garch_usd": F,
-    "sigma_garch_se_usd": F,
-    "sigma_garch_pct_ann": F,
-    "garch_variance_forecast": F,
-    "garch_omega": F,
-    "garch_omega_se": F,
-    "garch_alpha": F,
-    "garch_alpha_se": F,
-    "garch_beta": F,
-    "garch_beta_se": F,
-    "garch_loglik": F,
-    "garch_nobs": INT,
-    "garch_converged": B,
-    "garch_status": S,
-    "garch_message": S,
-    "gamma": F,
-    "gamma_se": F,
-    "gamma_r2": F,
-    "gamma_nobs": INT,
-    "gamma_status": S,
-    "gamma_horizon_min": F,
-    "gamma_adv_sigma": F,
-    "gamma_plausibility": S,
-    "kyle_lambda": F,
-    "kyle_lambda_se": F,
-    "kyle_lambda_r2": F,
-    "kyle_lambda_nobs": INT,
-    "epsilon_usd": F,
-    "epsilon_se_usd": F,
-    "epsilon_source": S,
-    "fee_usd_per_share": F,
-    "eta": F,
-    "eta_se": F,
-    "eta_r2": F,
-    "eta_nobs": INT,
-    "eta_orders": INT,
-    "eta_unquoted_fills": INT,
-    "eta_status": S,
-    "eta_source": S,
-    "beta": F,
-    "beta_se": F,
-    "eta_nl": F,
-    "eta_nl_se": F,
-    "power_r2": F,
-    "power_nobs": INT,
-    "power_status": S,
-}
+CALIBRATION_SCHEMA = CALIBRATIONS.polars_schema(
+    omit=("as_of", "run_id", "lookback_days", "window_start", "window_end")
+)

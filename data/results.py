@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from data.home import KappaHome
+from data.schema import check_insert
 from data.store import finish_run, replace_rows, start_run, transaction, writer
 
 
@@ -90,6 +91,7 @@ def write_schedules(
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> int:
     if not rows.height:
         return 0
+    check_insert(table, rows.columns)
     con.register("_rows", rows)
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _rows")

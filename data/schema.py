@@ -1,5 +1,11 @@
 """DuckDB tables and views of DESIGN §5, created by numbered migrations.
 
+The migrations are literal SQL, frozen once released: a later change (a column, a view) is a new
+migration appended at the end, so a database migrated from any version ends where a fresh one does. The
+columns they end at are those of the registry :mod:`kappa.tables` (a test checks it against
+:func:`create_table_sql`), and a result frame is written only if its columns are the registry's
+(:func:`check_insert`).
+
 Units: prices and costs in USD (per share where the column says so), sizes and quantities in shares,
 timestamps ``TIMESTAMP_NS`` in UTC, dates are exchange session dates.
 """
@@ -12,31 +18,9 @@ import pyarrow.parquet as pq
 
 from data.contract import TABLES
 from data.sql import first_row, quote_literal
-
-SCORECARD_DIMENSIONS = ("broker", "algo", "trader", "symbol", "day")
-
-
-def _scorecard_view(dim: str) -> str:
-    """``scorecard_<dim>``: per day and ``dim``, notional-weighted and median costs and the model's z."""
-    key = "date" if dim == "day" else f"date, {dim}"
-    parts = ", ".join(
-        f"1e4 * sum({c}_usd) / sum(notional_usd) AS {c}_bps"
-        for c in ("delay", "spread", "impact", "opportunity", "fees", "total")
-    )
-    return f"""
-    CREATE VIEW scorecard_{dim} AS
-        SELECT {key}, count(*) AS orders, sum(notional_usd) AS notional_usd,
-               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, {parts},
-               median(total_bps) AS total_bps_median,
-               sum(notional_usd * slippage_arrival_bps)
-                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
-               sum(notional_usd * slippage_interval_vwap_bps)
-                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
-                   AS slippage_interval_vwap_bps,
-               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
-        FROM attribution WHERE total_usd IS NOT NULL GROUP BY {key};
-    """
-
+from kappa.errors import KappaError
+from kappa.tables import TABLES as REGISTRY
+from kappa.tables import Table, polars_type
 
 MIGRATIONS: list[str] = [
     # 1: inputs, the lake manifest, quarantine and runs
@@ -132,7 +116,7 @@ MIGRATIONS: list[str] = [
     );
     """,
     # 4: post-trade attribution (one row per order and day it traded) and the scorecards over it
-    f"""
+    """
     CREATE TABLE attribution (
         order_id VARCHAR NOT NULL, date DATE NOT NULL, run_id VARCHAR NOT NULL, symbol VARCHAR NOT NULL,
         side VARCHAR NOT NULL, quantity DOUBLE NOT NULL, filled_shares DOUBLE NOT NULL, fill_rate DOUBLE,
@@ -153,7 +137,97 @@ MIGRATIONS: list[str] = [
         markout_1m_bps DOUBLE, markout_5m_bps DOUBLE, markout_30m_bps DOUBLE,
         PRIMARY KEY (date, order_id)
     );
-    {"".join(_scorecard_view(dim) for dim in SCORECARD_DIMENSIONS)}
+
+    CREATE VIEW scorecard_broker AS
+        SELECT date, broker, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, broker;
+
+    CREATE VIEW scorecard_algo AS
+        SELECT date, algo, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, algo;
+
+    CREATE VIEW scorecard_trader AS
+        SELECT date, trader, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, trader;
+
+    CREATE VIEW scorecard_symbol AS
+        SELECT date, symbol, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, symbol;
+
+    CREATE VIEW scorecard_day AS
+        SELECT date, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date;
+
     CREATE VIEW scorecard_venue AS
         SELECT a.date, f.venue, count(*) AS fills, count(DISTINCT a.order_id) AS orders,
                sum(f.quantity) AS shares, sum(f.quantity * f.price) AS notional_usd,
@@ -230,31 +304,152 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attribution ADD COLUMN interim_mtm_bps DOUBLE;
     ALTER TABLE attribution ADD COLUMN horizon_days DOUBLE;
     """,
+    # names a quant reads without a glossary: the markouts are reversions (positive when the price came
+    # back), the GARCH variance carries its unit; the scorecards gain the cost in $ that the report prints
+    """
+    DROP VIEW scorecard_broker;
+    DROP VIEW scorecard_algo;
+    DROP VIEW scorecard_trader;
+    DROP VIEW scorecard_symbol;
+    DROP VIEW scorecard_day;
+    ALTER TABLE attribution RENAME COLUMN markout_1m_bps TO reversion_1m_bps;
+    ALTER TABLE attribution RENAME COLUMN markout_5m_bps TO reversion_5m_bps;
+    ALTER TABLE attribution RENAME COLUMN markout_30m_bps TO reversion_30m_bps;
+    ALTER TABLE calibrations RENAME COLUMN garch_variance_forecast TO garch_variance_forecast_pct2_per_day;
+    CREATE VIEW scorecard_broker AS
+        SELECT date, broker, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, sum(total_usd) AS total_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, broker;
+
+    CREATE VIEW scorecard_algo AS
+        SELECT date, algo, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, sum(total_usd) AS total_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, algo;
+
+    CREATE VIEW scorecard_trader AS
+        SELECT date, trader, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, sum(total_usd) AS total_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, trader;
+
+    CREATE VIEW scorecard_symbol AS
+        SELECT date, symbol, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, sum(total_usd) AS total_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date, symbol;
+
+    CREATE VIEW scorecard_day AS
+        SELECT date, count(*) AS orders, sum(notional_usd) AS notional_usd,
+               sum(filled_shares * fill_vwap_usd) AS filled_notional_usd, sum(total_usd) AS total_usd,
+               1e4 * sum(delay_usd) / sum(notional_usd) AS delay_bps,
+               1e4 * sum(spread_usd) / sum(notional_usd) AS spread_bps,
+               1e4 * sum(impact_usd) / sum(notional_usd) AS impact_bps,
+               1e4 * sum(opportunity_usd) / sum(notional_usd) AS opportunity_bps,
+               1e4 * sum(fees_usd) / sum(notional_usd) AS fees_bps,
+               1e4 * sum(total_usd) / sum(notional_usd) AS total_bps,
+               median(total_bps) AS total_bps_median,
+               sum(notional_usd * slippage_arrival_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_arrival_bps IS NOT NULL) AS slippage_arrival_bps,
+               sum(notional_usd * slippage_interval_vwap_bps)
+                   / sum(notional_usd) FILTER (WHERE slippage_interval_vwap_bps IS NOT NULL)
+                   AS slippage_interval_vwap_bps,
+               count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
+        FROM attribution WHERE total_usd IS NOT NULL GROUP BY date;
+    """,
 ]
 
+
+def create_table_sql(table: Table) -> str:
+    """The ``CREATE TABLE`` statement of the registry's ``table``: its columns in order, NOT NULL where
+    the registry says so, defaults, and the primary key."""
+    cols = [
+        f"{c.name} {c.sql}"
+        + (" NOT NULL" if c.not_null and c.name not in table.key else "")
+        + (f" DEFAULT {c.default}" if c.default is not None else "")
+        for c in table.columns
+    ]
+    if table.key:
+        cols.append(f"PRIMARY KEY ({', '.join(table.key)})")
+    return f"CREATE TABLE {table.name} ({', '.join(cols)})"
+
+
+class SchemaMismatchError(KappaError, ValueError):
+    """A frame to insert lacks a column of its table or carries one the table does not have."""
+
+
+def check_insert(table: str, columns: list[str]) -> None:
+    """Refuse to write a frame of ``columns`` into the registered ``table`` unless they are exactly its
+    columns (any order): ``INSERT ... BY NAME`` would store a missing column as NULL without a word.
+
+    Raises
+    ------
+    SchemaMismatchError
+        Naming the columns missing and the unknown ones.
+    """
+    if table not in REGISTRY or REGISTRY[table].lake:
+        return
+    expected = REGISTRY[table].names
+    missing = [c for c in expected if c not in columns]
+    unknown = [c for c in columns if c not in expected]
+    if missing or unknown:
+        raise SchemaMismatchError(
+            f"refusing to write {table}: the rows lack {missing or 'nothing'} and carry unknown "
+            f"{unknown or 'nothing'} (kappa.tables.{table.upper()} lists its columns)"
+        )
+
+
 MARKET_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "quotes": [
-        ("symbol", "VARCHAR"),
-        ("ts", "TIMESTAMP_NS"),
-        ("bid", "DOUBLE"),
-        ("ask", "DOUBLE"),
-        ("bid_size", "DOUBLE"),
-        ("ask_size", "DOUBLE"),
-        ("exchange", "VARCHAR"),
-        ("date", "DATE"),
-        ("flag", "VARCHAR"),
-    ],
-    "trades": [
-        ("symbol", "VARCHAR"),
-        ("ts", "TIMESTAMP_NS"),
-        ("price", "DOUBLE"),
-        ("size", "DOUBLE"),
-        ("exchange", "VARCHAR"),
-        ("conditions", "VARCHAR"),
-        ("trade_id", "VARCHAR"),
-        ("date", "DATE"),
-        ("flag", "VARCHAR"),
-    ],
+    t.name: [(c.name, c.sql) for c in t.columns] for t in REGISTRY.values() if t.lake
 }
 """The columns of the lake files; ``flag`` holds the tape-cleaning rule a row breaks (:mod:`data.cleaning`),
 null for a clean row; files written before it existed lack it (their rows count as clean)."""
@@ -262,10 +457,7 @@ FLAG = "flag"
 assert all(set(TABLES[t].names) <= {c for c, _ in cols} for t, cols in MARKET_COLUMNS.items())
 
 POLARS_TYPES: dict[str, pl.DataType] = {
-    "VARCHAR": pl.String(),
-    "TIMESTAMP_NS": pl.Datetime("ns"),
-    "DOUBLE": pl.Float64(),
-    "DATE": pl.Date(),
+    sql: polars_type(sql) for cols in MARKET_COLUMNS.values() for _, sql in cols
 }
 """The polars type of each DuckDB type of ``MARKET_COLUMNS``."""
 

@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 import duckdb
+import polars as pl
 
 from data.home import KappaHome
-from data.schema import migrate
+from data.schema import check_insert, migrate
 from data.sql import first_row
 from kappa.errors import DatabaseBusyError, DatabaseMissingError
 
@@ -120,6 +121,8 @@ def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: object, key:
 
     Call inside :func:`transaction`; returns the number of rows inserted.
     """
+    if isinstance(frame, pl.DataFrame):
+        check_insert(table, frame.columns)
     con.register("_incoming", frame)
     try:
         on = " AND ".join(f"{table}.{k} = i.{k}" for k in key)

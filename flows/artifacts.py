@@ -31,7 +31,12 @@ def publish_calibrations(calibrations: pl.DataFrame) -> None:
     create_table_artifact(table, key="calibrations", description=f"Calibrations as of {as_of}")
 
 
-def publish_artifacts(result: NightlyResult, calibrations: pl.DataFrame, attribution: pl.DataFrame) -> None:
+def publish_artifacts(
+    result: NightlyResult,
+    calibrations: pl.DataFrame,
+    attribution: pl.DataFrame,
+    scorecards: dict[str, pl.DataFrame],
+) -> None:
     """The night's artifacts: the calibrations table, a markdown summary, and the TCA report in markdown.
 
     The report artifact (``tca-report``) renders in the Prefect UI: the key numbers, the cost by component
@@ -43,7 +48,8 @@ def publish_artifacts(result: NightlyResult, calibrations: pl.DataFrame, attribu
     create_markdown_artifact(nightly_markdown(result, attribution), key="nightly-summary",
                              description=f"Kappa nightly {result.date}")  # fmt: skip
     if result.report:
-        create_markdown_artifact(report_markdown(result.date, attribution, result.report), key="tca-report",
+        create_markdown_artifact(report_markdown(result.date, attribution, result.report, scorecards=scorecards),
+                                 key="tca-report",
                                  description=f"Post-trade report of {result.date}")  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from data.calendar import exchange_zone, home_calendar, require_session
 from data.home import KappaHome
 from data.inbox import InboxLoad, inbox_folder, ingest_inbox
 from data.reads import lake_paths, read_pending_orders
+from data.report_queries import read_scorecards
 from data.results import Results
 from data.store import finished_run_dates, recorded_run
 from flows import attribute as att
@@ -179,7 +180,7 @@ def nightly(
         result = _night_result(
             day, run_id, load, calibrations, attribution, pending, scheduled, failed, files
         )
-        publish_artifacts(result, calibrations, attribution)
+        publish_artifacts(result, calibrations, attribution, read_scorecards(kh, day) if files else {})
     return final_state(result, result.warnings)
 
 

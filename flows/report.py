@@ -10,8 +10,7 @@ import polars as pl
 
 from data.calendar import DEFAULT_CALENDAR, session_bounds, session_time_days
 from data.home import KappaHome
-from data.store import reader
-from kappa.errors import KappaError
+from data.report_queries import read_attribution_day, read_order_paths
 from kappa.units import SESSION_HOURS
 from reports.charts import ACTUAL, MODEL, SESSION_CLOSE
 from reports.tca_report import ReportFiles, render_report
@@ -25,42 +24,24 @@ def report(
     """Write the report of ``date`` to ``out_dir`` (default ``KAPPA_HOME/reports/<date>``).
 
     ``calendar`` is the exchange whose sessions count as trading time on the schedule charts.
+
+    Raises
+    ------
+    kappa.errors.NotFoundError
+        If ``date`` has no attribution.
     """
-    with reader(home) as con:
-        rows = con.sql("SELECT * FROM attribution WHERE date = ? ORDER BY order_id", params=[date]).pl()
-        if not rows.height:
-            raise KappaError(f"no attribution for {date}: run kappa attribute --date {date} first")
-        cal = con.sql(
-            """SELECT c.*, c.as_of AS calibration_as_of FROM calibrations c
-               JOIN (SELECT DISTINCT symbol, calibration_as_of FROM attribution WHERE date = ?) a
-                 ON c.symbol = a.symbol AND c.as_of = a.calibration_as_of ORDER BY c.symbol""",
-            params=[date],
-        ).pl()
-        top = (
-            rows.filter(pl.col("filled_shares") > 0)
-            .sort("notional_usd", descending=True, nulls_last=True)
-            .head(PLOTTED_ORDERS)
-        )
-        ids = top["order_id"].to_list()
-        fills = con.sql(
-            "SELECT order_id, ts, quantity FROM fills WHERE order_id IN (SELECT unnest(?)) ORDER BY order_id, ts",
-            params=[ids],
-        ).pl()
-        lam = con.sql(
-            "SELECT order_id, risk_aversion FROM orders WHERE order_id IN (SELECT unnest(?))", params=[ids]
-        ).pl()
-        planned = con.sql(STORED_SCHEDULES, params=[ids]).pl()
-    paths = holdings_paths(top.join(lam, on="order_id", how="left"), fills, planned, calendar)
-    return render_report(date, rows, cal, paths, out_dir or home.reports / date.isoformat())
-
-
-STORED_SCHEDULES = """
-    SELECT order_id, t_days, holdings_shares FROM schedules
-    WHERE order_id IN (SELECT unnest(?)) AND strategy = 'optimal'
-    QUALIFY dense_rank() OVER (PARTITION BY order_id ORDER BY created_at DESC, schedule_id DESC) = 1
-    ORDER BY order_id, period
-"""
-"""The latest optimal schedule stored for each order (``kappa nightly`` plans tomorrow's orders)."""
+    day = read_attribution_day(home, date)
+    top = (
+        day.rows.filter(pl.col("filled_shares") > 0)
+        .sort("notional_usd", descending=True, nulls_last=True)
+        .head(PLOTTED_ORDERS)
+    )
+    plotted = read_order_paths(home, top["order_id"].to_list())
+    orders = top.join(plotted.risk_aversion, on="order_id", how="left")
+    paths = holdings_paths(orders, plotted.fills, plotted.schedules, calendar)
+    return render_report(
+        date, day.rows, day.calibrations, paths, out_dir or home.reports / date.isoformat(), day.scorecards
+    )
 
 
 def holdings_paths(
@@ -84,7 +65,7 @@ def holdings_paths(
     Returns
     -------
     polars.DataFrame
-        ``order_id, panel, series, hours, remaining_shares``: ``series`` ``actual fills`` (after each fill up
+        ``order_id, panel, series, hours, holdings_shares``: ``series`` ``actual fills`` (after each fill up
         to the last one attributed), ``Almgren-Chriss schedule`` (its holdings at each period end) and
         ``session close`` (each close inside the order's window); ``hours`` is session time since arrival in
         hours (``data.calendar.session_time_days`` × 6.5), so nights, weekends and holidays take no room.
@@ -126,14 +107,14 @@ def holdings_paths(
 
 
 PATH_SCHEMA = {"order_id": pl.String, "panel": pl.String, "series": pl.String, "hours": pl.Float64,
-               "remaining_shares": pl.Float64}  # fmt: skip
+               "holdings_shares": pl.Float64}  # fmt: skip
 
 
 def _series(
     order_id: str, panel: str, series: str, hours: list[float], shares: list[float | None]
 ) -> pl.DataFrame:
     return pl.DataFrame(
-        {"order_id": order_id, "panel": panel, "series": series, "hours": hours, "remaining_shares": shares},
+        {"order_id": order_id, "panel": panel, "series": series, "hours": hours, "holdings_shares": shares},
         schema=PATH_SCHEMA,
     )
 

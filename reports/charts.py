@@ -14,6 +14,7 @@ from pathlib import Path
 import altair as alt
 import polars as pl
 
+from kappa.units import bps
 from reports.tables import WATERFALL
 
 WIDTH, HEIGHT = 560, 300
@@ -111,9 +112,9 @@ def cost_vs_model_chart(rows: pl.DataFrame) -> alt.LayerChart:
     """
     r = rows.filter(pl.col("z_score").is_not_null()).select(
         "order_id", "symbol",
-        (1e4 * pl.col("model_expected_cost_usd") / pl.col("notional_usd")).alias("expected_bps"),
-        (1e4 * pl.col("realized_cost_usd") / pl.col("notional_usd")).alias("realized_bps"),
-        (2e4 * pl.col("model_std_usd") / pl.col("notional_usd")).alias("two_sd_bps"),
+        bps(pl.col("model_expected_cost_usd"), pl.col("notional_usd")).alias("expected_bps"),
+        bps(pl.col("realized_cost_usd"), pl.col("notional_usd")).alias("realized_bps"),
+        bps(2 * pl.col("model_std_usd"), pl.col("notional_usd")).alias("two_sd_bps"),
         pl.col("z_score").round(2).alias("z"),
     ).with_columns(
         (pl.col("expected_bps") - pl.col("two_sd_bps")).alias("lo"),
@@ -186,7 +187,7 @@ def schedules_chart(paths: pl.DataFrame) -> alt.FacetChart:
     Parameters
     ----------
     paths
-        ``order_id, panel, series, hours, remaining_shares``: ``series`` is :data:`ACTUAL` (a step at each
+        ``order_id, panel, series, hours, holdings_shares``: ``series`` is :data:`ACTUAL` (a step at each
         fill), :data:`MODEL` (the schedule's holdings at its period ends) or :data:`SESSION_CLOSE` (a dotted
         rule where a session closed: the night is not on the axis); ``hours`` counts session time since the
         order's arrival (6.5 per XNYS day). One panel per ``panel``, in the order they come, each with its
@@ -199,11 +200,11 @@ def schedules_chart(paths: pl.DataFrame) -> alt.FacetChart:
         legend=alt.Legend(title=None, orient="top", symbolType="stroke", symbolStrokeWidth=3),
     )
     x = alt.X("hours:Q", title="trading hours since arrival")
-    y = alt.Y("remaining_shares:Q", title="shares still to trade")
+    y = alt.Y("holdings_shares:Q", title="shares still to trade")
     tooltip = [
         alt.Tooltip("order_id:N", title="order"), alt.Tooltip("series:N", title="series"),
         alt.Tooltip("hours:Q", title="trading hours", format=".3f"),
-        alt.Tooltip("remaining_shares:Q", title="shares still to trade", format=",.0f"),
+        alt.Tooltip("holdings_shares:Q", title="shares still to trade", format=",.0f"),
     ]  # fmt: skip
     model = (
         alt.Chart()

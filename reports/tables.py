@@ -15,6 +15,8 @@ from typing import Literal
 
 import polars as pl
 
+from kappa.units import bps
+
 WATERFALL = ("delay", "spread", "impact", "opportunity", "fees")
 COMPONENT_LABELS = {
     "delay": "Delay", "spread": "Spread", "impact": "Impact", "opportunity": "Opportunity", "fees": "Fees",
@@ -125,6 +127,14 @@ def costed_rows(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def weighted_bps(component: str) -> pl.Expr:
+    """``<component>_bps`` of a group: Σ ``<component>_usd`` / Σ ``notional_usd`` in bps (the report's one
+    notional weighting; NaN for a group without notional)."""
+    notional = pl.col("notional_usd").sum()
+    weighted = bps(pl.col(f"{component}_usd").sum(), notional)
+    return pl.when(notional != 0).then(weighted).otherwise(math.nan).alias(f"{component}_bps")
+
+
 def _weighted_slippage(column: str) -> pl.Expr:
     """Σ notional·slippage / Σ notional over the orders that have one (those without fills have none)."""
     has = pl.col(column).is_not_null()
@@ -134,36 +144,22 @@ def _weighted_slippage(column: str) -> pl.Expr:
 
 
 def cost_aggregates() -> list[pl.Expr]:
-    """A group's orders, notional, cost ($), notional-weighted components and slippages (bps), z."""
+    """The totals of a set of orders (the costliest orders' footer): orders, shares, notional, cost ($), the
+    notional-weighted components and slippages (bps), weighted as the ``scorecard_*`` views weight them."""
     return [
         pl.len().cast(pl.Int64).alias("orders"),
         pl.col("quantity").sum(),
         pl.col("filled_shares").sum(),
         pl.col("notional_usd").sum(),
         pl.col("total_usd").sum(),
-        *(
-            (1e4 * pl.col(f"{c}_usd").sum() / pl.col("notional_usd").sum()).alias(f"{c}_bps")
-            for c in (*WATERFALL, "total")
-        ),
+        *(weighted_bps(c) for c in (*WATERFALL, "total")),
         _weighted_slippage("slippage_arrival_bps"),
         _weighted_slippage("slippage_interval_vwap_bps"),
-        pl.col("total_bps").median().alias("median_bps"),
-        pl.col("z_score").mean().alias("z_mean"),
-        pl.col("z_score").std().alias("z_sd"),
     ]
 
 
-def scorecard(rows: pl.DataFrame, by: str) -> pl.DataFrame:
-    """Per ``by`` (broker, algo, ...): orders, notional, cost in $, the notional-weighted slippage to arrival
-    and to interval VWAP and cost components (bps), the median total (bps), z mean and sd.
-
-    Weighted as the ``scorecard_*`` views: components Σ usd / Σ notional, slippages Σ notional·bps / Σ
-    notional over the orders that have one.
-    """
-    return costed_rows(rows).group_by(by).agg(cost_aggregates()).sort(by, nulls_last=True)
-
-
 def scorecard_columns(by: str, label: str) -> list[Column]:
+    """The printed columns of the view ``scorecard_<by>`` (its names: ``total_bps_median``, ``z_std``)."""
     return [
         Column(by, label),
         Column("orders", "Orders", "count"),
@@ -173,21 +169,23 @@ def scorecard_columns(by: str, label: str) -> list[Column]:
         Column("total_usd", "Total cost ($)", "usd"),
         Column("total_bps", "Total (bps)", "bps"),
         *(Column(f"{c}_bps", f"{COMPONENT_LABELS[c]} (bps)", "bps") for c in WATERFALL),
-        Column("median_bps", "Median total (bps)", "bps"),
+        Column("total_bps_median", "Median total (bps)", "bps"),
         Column("z_mean", "z mean", "number"),
-        Column("z_sd", "z sd", "number"),
+        Column("z_std", "z sd", "number"),
     ]
 
 
 def cost_components(rows: pl.DataFrame) -> pl.DataFrame:
     """The day's cost by component: ``component``, ``usd`` (Σ) and ``bps`` (Σ usd / Σ notional)."""
-    c = costed_rows(rows)
-    notional = float(c["notional_usd"].sum()) if c.height else 0.0
-    out = []
-    for name in (*WATERFALL, "total"):
-        usd = float(c[f"{name}_usd"].sum()) if c.height else 0.0
-        out.append({"component": COMPONENT_LABELS[name], "usd": usd,
-                    "bps": 1e4 * usd / notional if notional else math.nan})  # fmt: skip
+    names = (*WATERFALL, "total")
+    sums = (
+        costed_rows(rows)
+        .select(*(pl.col(f"{c}_usd").sum() for c in names), *(weighted_bps(c) for c in names))
+        .row(0, named=True)
+    )
+    out = [
+        {"component": COMPONENT_LABELS[c], "usd": sums[f"{c}_usd"], "bps": sums[f"{c}_bps"]} for c in names
+    ]
     return pl.DataFrame(out, schema={"component": pl.String, "usd": pl.Float64, "bps": pl.Float64})
 
 
@@ -210,7 +208,7 @@ COSTLIEST_COLUMNS = [
     Column("slippage_arrival_bps", "Slippage to arrival (bps)", "bps"),
     Column("slippage_interval_vwap_bps", "Slippage to interval VWAP (bps)", "bps"),
     Column("z_score", "z score", "number"),
-    Column("markout_5m_bps", "Markout 5 min (bps)", "bps"),
+    Column("reversion_5m_bps", "Reversion 5 min (bps)", "bps"),
 ]
 
 
@@ -229,7 +227,7 @@ def costliest_orders(rows: pl.DataFrame, n: int) -> tuple[pl.DataFrame, pl.DataF
         ]
     )
     foot = foot.with_columns(
-        pl.lit(None, pl.Float64).alias(c) for c in ("z_score", "markout_5m_bps")
+        pl.lit(None, pl.Float64).alias(c) for c in ("z_score", "reversion_5m_bps")
     ).with_columns(pl.lit(None, pl.String).alias(c) for c in ("symbol", "side", "broker", "algo"))
     return top, foot
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,15 +39,16 @@ from reports.tables import (
     costliest_orders,
     html_table,
     markdown_table,
-    scorecard,
     scorecard_columns,
     status_counts,
     usd_text,
+    weighted_bps,
 )
 
 COSTLIEST_ORDERS = 15
 MARKDOWN_COSTLIEST_ORDERS = 10
 SCORECARDS = (("broker", "Broker"), ("algo", "Algo"))
+"""The scorecards the report prints: the views ``scorecard_broker`` and ``scorecard_algo`` of the day."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,12 @@ def day_summary(rows: pl.DataFrame) -> dict[str, float | int]:
         and ``interim_mtm_usd`` (Σ of their open shares' interim mark, unrealized, in no total).
     """
     costed = costed_rows(rows)
-    notional = float(costed["notional_usd"].sum()) if costed.height else 0.0
+    components = (*WATERFALL, "total")
+    sums = costed.select(
+        pl.col("notional_usd").sum(), *(pl.col(f"{c}_usd").sum() for c in components),
+        *(weighted_bps(c) for c in components),
+    ).row(0, named=True)  # fmt: skip
+    notional = float(sums["notional_usd"])
     quantity = float(rows["quantity"].cast(pl.Float64).sum())
     out: dict[str, float | int] = {
         "orders": rows.height,
@@ -77,10 +84,9 @@ def day_summary(rows: pl.DataFrame) -> dict[str, float | int]:
         "notional_usd": notional,
         "fill_rate": float(rows["filled_shares"].cast(pl.Float64).sum()) / quantity if quantity else math.nan,
     }
-    for c in (*WATERFALL, "total"):
-        usd = float(costed[f"{c}_usd"].sum()) if costed.height else 0.0
-        out[f"{c}_usd"] = usd
-        out[f"{c}_bps"] = 1e4 * usd / notional if notional else math.nan
+    for c in components:
+        out[f"{c}_usd"] = float(sums[f"{c}_usd"])
+        out[f"{c}_bps"] = float(sums[f"{c}_bps"])
     working = rows.filter(pl.col("status") == "working")
     out["working_orders"] = working.height
     mtm = working["interim_mtm_usd"].cast(pl.Float64) if "interim_mtm_usd" in rows.columns else None
@@ -133,6 +139,7 @@ def render_report(
     calibrations: pl.DataFrame,
     paths: pl.DataFrame,
     out_dir: Path,
+    scorecards: Mapping[str, pl.DataFrame],
 ) -> ReportFiles:
     """Write ``report.html`` and the PNGs for ``date`` into ``out_dir`` (replacing earlier ones).
 
@@ -148,6 +155,9 @@ def render_report(
         Holdings paths of the largest orders (see :func:`reports.charts.schedules_chart`).
     out_dir
         The folder to write into.
+    scorecards
+        The day's rows of the views ``scorecard_<by>`` for each ``by`` of :data:`SCORECARDS`: the report
+        prints the views, it does not recompute them.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     s = day_summary(rows)
@@ -165,7 +175,7 @@ def render_report(
     )
     top, totals = costliest_orders(rows, COSTLIEST_ORDERS)
     cards = "".join(
-        html_table(scorecard(rows, by), scorecard_columns(by, label), f"by {by}") for by, label in SCORECARDS
+        html_table(scorecards[by], scorecard_columns(by, label), f"by {by}") for by, label in SCORECARDS
     )
     cal_columns = [c for c in CALIBRATION_COLUMNS if c.name in calibrations.columns]
     doc = f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
@@ -202,14 +212,21 @@ has none) and the calibration it was judged with.</p>
 MARKDOWN_COSTLIEST_COLUMNS: list[Column] = [
     c
     for c in COSTLIEST_COLUMNS
-    if c.name not in ("broker", "algo", "quantity", "z_score", "markout_5m_bps", "slippage_arrival_bps")
+    if c.name not in ("broker", "algo", "quantity", "z_score", "reversion_5m_bps", "slippage_arrival_bps")
 ]
 
 
-def report_markdown(date: dt.date, rows: pl.DataFrame, html_path: str | Path | None = None) -> str:
+def report_markdown(
+    date: dt.date,
+    rows: pl.DataFrame,
+    html_path: str | Path | None = None,
+    *,
+    scorecards: Mapping[str, pl.DataFrame],
+) -> str:
     """The report of ``date`` in markdown: key numbers, cost by component ($ and bps), the scorecards by
-    broker and algo (slippage to arrival and interval VWAP beside the components) and the costliest orders
-    in $ and bps; ``html_path``, where the full report is, as text."""
+    broker and algo (the views ``scorecard_broker``, ``scorecard_algo`` of the day, as in
+    :func:`render_report`) and the costliest orders in $ and bps; ``html_path``, where the full report is,
+    as text."""
     s = day_summary(rows)
     top, totals = costliest_orders(rows, MARKDOWN_COSTLIEST_ORDERS)
     lines = [
@@ -226,7 +243,7 @@ def report_markdown(date: dt.date, rows: pl.DataFrame, html_path: str | Path | N
             "",
             f"## Scorecard by {by}",
             "",
-            markdown_table(scorecard(rows, by), scorecard_columns(by, label)),
+            markdown_table(scorecards[by], scorecard_columns(by, label)),
         ]
     lines += [
         "",

@@ -1,1 +1,1 @@
-"""Post-trade analytics: shortfall, benchmarks, the model's verdict and markouts (pure functions, no I/O)."""
+"""Post-trade analytics: shortfall, benchmarks, the model's verdict and reversions (pure functions, no I/O)."""

@@ -1,4 +1,4 @@
-"""One row of ``attribution`` per parent order: shortfall, benchmarks, the model's verdict and markouts.
+"""One row of ``attribution`` per parent order: shortfall, benchmarks, the model's verdict and reversions.
 
 :func:`attribute_orders` is the one entry point: the data layer hands it the day's orders and their fills,
 the market data around them and the calibration a pre-trade model would have had; it returns a polars
@@ -11,7 +11,8 @@ from __future__ import annotations
 import polars as pl
 
 from kappa.clock import Clock
-from kappa.units import SESSION_MINUTES, side_sign
+from kappa.tables import ATTRIBUTION, REVERSION_MINUTES
+from kappa.units import BPS, SESSION_MINUTES, side_sign
 from tca.prices import (
     market_vwap,
     opening_quote,
@@ -21,10 +22,9 @@ from tca.prices import (
     session_end,
     time_weighted_mid,
 )
-from tca.shortfall import COMPONENTS, implementation_shortfall, interim_marks, slippage_bps
+from tca.shortfall import implementation_shortfall, interim_marks, slippage_bps
 from tca.verdict import realized_path_moments
 
-MARKOUT_MINUTES = (1, 5, 30)
 BENCHMARKS = {"arrival": "arrival_mid_usd", "interval_vwap": "interval_vwap_usd", "twap": "twap_mid_usd",
               "close": "close_mid_usd", "pwp": "pwp_usd"}  # fmt: skip
 
@@ -51,7 +51,7 @@ def attribute_orders(
         The market around the orders (``symbol, ts, bid, ask`` and ``symbol, ts, price, size``).
     sessions
         ``date, open_ts, close_ts`` of every session from the first arrival to the day attributed: a quote
-        prevails only inside its own session (``tca.prices``), and markouts stop at the close.
+        prevails only inside its own session (``tca.prices``), and reversions stop at the close.
     closes
         ``symbol, close_mid_usd`` for the day attributed.
     params
@@ -69,7 +69,7 @@ def attribute_orders(
     ``end_ts`` is not after that close; else it is ``working`` (status and model status): its row shows the
     fills so far, the cost they realized (``executed_cost_*``) and the interim mark of its open shares at
     the closing mid (``interim_mtm_*``), with no opportunity cost, total, end mid, model verdict or
-    markouts, which it gets once, on the session it completes (:func:`tca.shortfall.interim_marks`).
+    reversions, which it gets once, on the session it completes (:func:`tca.shortfall.interim_marks`).
     """
     if "sigma_overnight_usd" not in params.columns:
         params = params.with_columns(pl.lit(None, dtype=pl.Float64).alias("sigma_overnight_usd"))
@@ -86,7 +86,7 @@ def attribute_orders(
     a = _with_fills(o, f)
     a = _with_benchmarks(a, quotes, trades, sessions, clock)
     a = a.join(closes, on="symbol", how="left")
-    a = _markouts(a, quotes, sessions)
+    a = _reversions(a, quotes, sessions)
     a = implementation_shortfall(a)
     session_close = sessions["close_ts"].max()
     working = (pl.col("filled_shares") < pl.col("quantity")) & (pl.col("end_ts") > pl.lit(session_close))
@@ -101,8 +101,8 @@ def attribute_orders(
     )
     a = a.join(moments, on="order_id", how="left").join(params, on="symbol", how="left")
     a = a.with_columns(_status(), _model_status())
-    # a working order's end mid, verdict and markouts are those of its completion, not of a day's close
-    pending = ("end_mid_usd", *MODEL_COLUMNS, *(f"markout_{m}m_bps" for m in MARKOUT_MINUTES))
+    # a working order's end mid, verdict and reversions are those of its completion, not of a day's close
+    pending = ("end_mid_usd", *MODEL_COLUMNS, *(f"reversion_{m}m_bps" for m in REVERSION_MINUTES))
     a = a.with_columns(pl.when(~pl.col("_working")).then(pl.col(c)).alias(c) for c in pending)
     return a.select(ATTRIBUTION_COLUMNS).sort("order_id")
 
@@ -222,9 +222,11 @@ def _model_status() -> pl.Expr:
     )
 
 
-def _markouts(a: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
-    """``markout_{m}m_bps`` = s·(P̄ − mid(t_last + m min))/P̄: positive when the price came back against the
-    fills (the trade paid for impact that did not last); null past the session's close or without fills."""
+def _reversions(a: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """``reversion_{m}m_bps`` = s·(P̄ − mid(t_last + m min))/P̄ · 1e4, with s the side sign, P̄ the fills'
+    VWAP and t_last the last fill: positive when the price came back against the fills (the trade paid for
+    impact that did not last), the opposite sign of a markout; null past the session's close or without
+    fills."""
     s = side_sign()
     closes = sessions.select(pl.col("open_ts").alias("_open"), pl.col("close_ts").alias("_close")).sort(
         "_open"
@@ -232,7 +234,7 @@ def _markouts(a: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> 
     a = a.sort("last_fill_ts").join_asof(
         closes, left_on="last_fill_ts", right_on="_open", strategy="backward", check_sortedness=False
     )
-    for m in MARKOUT_MINUTES:
+    for m in REVERSION_MINUTES:
         col = f"_t{m}"
         a = a.with_columns(
             (pl.col("last_fill_ts") + pl.duration(minutes=m)).cast(pl.Datetime("ns")).alias(col)
@@ -240,8 +242,8 @@ def _markouts(a: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> 
         a = quote_at(a.with_columns(pl.col(col).fill_null(pl.col("arrival_ts"))), quotes, col, col, sessions)
         a = a.with_columns(
             pl.when(pl.col("last_fill_ts").is_not_null() & (pl.col(col) <= pl.col("_close")))
-            .then(s * (pl.col("fill_vwap_usd") - pl.col(f"{col}_mid")) / pl.col("fill_vwap_usd") * 1e4)
-            .alias(f"markout_{m}m_bps")
+            .then(s * (pl.col("fill_vwap_usd") - pl.col(f"{col}_mid")) / pl.col("fill_vwap_usd") * BPS)
+            .alias(f"reversion_{m}m_bps")
         ).drop(col, f"{col}_mid", f"{col}_half_spread")
     return a.drop("_open", "_close")
 
@@ -249,18 +251,8 @@ def _markouts(a: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> 
 MODEL_COLUMNS = ("model_expected_cost_usd", "model_permanent_usd", "model_temporary_usd", "model_std_usd",
                  "realized_cost_usd", "z_score")  # fmt: skip
 
-ATTRIBUTION_COLUMNS = [
-    "order_id", "symbol", "side", "quantity", "filled_shares", "fill_rate", "status",
-    "broker", "algo", "trader", "venue", "venues", "fills",
-    "arrival_ts", "end_ts", "first_fill_ts", "last_fill_ts", "duration_min",
-    "decision_price", "reference_price_usd", "notional_usd", "arrival_mid_usd", "end_mid_usd", "fill_vwap_usd",
-    "interval_vwap_usd", "twap_mid_usd", "close_mid_usd", "pwp_usd", "market_volume_shares", "participation_rate",
-    *(f"{c}_usd" for c in COMPONENTS), *(f"{c}_bps" for c in COMPONENTS),
-    *(f"slippage_{b}_bps" for b in BENCHMARKS),
-    "model_status", "calibration_as_of", "sigma_usd", "gamma", "eta", "epsilon_usd", "sigma_overnight_usd",
-    "nights_crossed",
-    "model_expected_cost_usd", "model_permanent_usd", "model_temporary_usd", "model_std_usd",
-    "realized_cost_usd", "z_score",
-    *(f"markout_{m}m_bps" for m in MARKOUT_MINUTES),
-    "executed_cost_usd", "executed_cost_bps", "interim_mtm_usd", "interim_mtm_bps",
-]  # fmt: skip
+WRITER_COLUMNS = ("date", "run_id", "horizon_days", "reason")
+"""Columns of ``attribution`` that the flow adds (the date and run, the horizon by the clock, a failure)."""
+
+ATTRIBUTION_COLUMNS = [c for c in ATTRIBUTION.names if c not in WRITER_COLUMNS]
+"""The columns :func:`attribute_orders` returns, in the registry's order (:data:`kappa.tables.ATTRIBUTION`)."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from kappa.units import side_sign
+from kappa.units import BPS, side_sign
 
 COMPONENTS = ("delay", "trading", "spread", "impact", "opportunity", "fees", "total")
 
@@ -71,7 +71,7 @@ def implementation_shortfall(orders: pl.DataFrame) -> pl.DataFrame:
         ).alias("total_usd"),
     )
     return out.with_columns(
-        (pl.col(f"{c}_usd") / pl.col("notional_usd") * 1e4).alias(f"{c}_bps") for c in COMPONENTS
+        (pl.col(f"{c}_usd") / pl.col("notional_usd") * BPS).alias(f"{c}_bps") for c in COMPONENTS
     )
 
 
@@ -117,7 +117,7 @@ def interim_marks(orders: pl.DataFrame, working: pl.Expr) -> pl.DataFrame:
         *(pl.when(~working).then(pl.col(f"total_{u}")).alias(f"total_{u}") for u in ("usd", "bps")),
     )
     return out.with_columns(
-        (pl.col(f"{c}_usd") / pl.col("notional_usd") * 1e4).alias(f"{c}_bps")
+        (pl.col(f"{c}_usd") / pl.col("notional_usd") * BPS).alias(f"{c}_bps")
         for c in ("executed_cost", "interim_mtm")
     )
 
@@ -125,4 +125,4 @@ def interim_marks(orders: pl.DataFrame, working: pl.Expr) -> pl.DataFrame:
 def slippage_bps(price: str, benchmark: str, name: str) -> pl.Expr:
     """s·(price − benchmark)/benchmark in bps: positive when the fills were worse than the benchmark."""
     s = side_sign()
-    return (s * (pl.col(price) - pl.col(benchmark)) / pl.col(benchmark) * 1e4).alias(name)
+    return (s * (pl.col(price) - pl.col(benchmark)) / pl.col(benchmark) * BPS).alias(name)

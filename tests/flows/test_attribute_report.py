@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from data.calendar import session_time_days
@@ -93,8 +94,73 @@ def test_scorecards_weight_by_notional(attributed: KappaHome) -> None:
                       f"WHERE a.date = DATE '{LAST}' AND a.arrival_mid_usd IS NOT NULL "
                       f"AND CAST(f.ts AS DATE) = DATE '{LAST}'")[0][0]  # fmt: skip
     assert venues == pytest.approx(filled)
-    for view in ("algo", "trader", "symbol", "day"):
-        assert query(h, f"SELECT count(*) FROM scorecard_{view}")[0][0] > 0
+
+
+def _costed(h: KappaHome, columns: str, where: str = "") -> np.ndarray:
+    """``columns`` of LAST's costed attribution rows (``total_usd`` not null) as a float array, NULL = NaN."""
+    rows = query(h, f"SELECT {columns} FROM attribution WHERE date = DATE '{LAST}' AND total_usd IS NOT NULL "
+                    f"{where} ORDER BY order_id")  # fmt: skip
+    return np.array(rows, dtype=float).reshape(len(rows), -1)
+
+
+def _view(h: KappaHome, view: str, column: str, where: str = "") -> float:
+    (row,) = query(h, f"SELECT {column} FROM scorecard_{view} WHERE date = DATE '{LAST}' {where}")
+    return float(row[0])
+
+
+def test_each_scorecard_view_is_its_attribution_rows_recomputed(attributed: KappaHome) -> None:
+    """One number of each view against the attribution rows of one group, recomputed with numpy: the
+    notional-weighted cost, the median, the z's spread, a slippage over the orders that have one, and the
+    venues' slippage from the fills themselves."""
+    h = attributed
+    (algo,) = query(h, f"SELECT algo FROM attribution WHERE date = DATE '{LAST}' AND total_usd IS NOT NULL "
+                       "GROUP BY algo ORDER BY count(*) DESC, algo LIMIT 1")[0]  # fmt: skip
+    usd, notional = _costed(h, "total_usd, notional_usd", f"AND algo = '{algo}'").T
+    assert _view(h, "algo", "total_bps", f"AND algo = '{algo}'") == pytest.approx(
+        1e4 * usd.sum() / notional.sum()
+    )
+    assert _view(h, "algo", "total_usd", f"AND algo = '{algo}'") == pytest.approx(usd.sum())
+
+    (trader,) = query(
+        h, f"SELECT min(trader) FROM attribution WHERE date = DATE '{LAST}' AND total_usd IS NOT NULL"
+    )[0]
+    total_bps, z = _costed(h, "total_bps, z_score", f"AND trader = '{trader}'").T
+    where = f"AND trader = '{trader}'"
+    assert _view(h, "trader", "total_bps_median", where) == pytest.approx(np.median(total_bps))
+    assert _view(h, "trader", "z_std", where) == pytest.approx(np.std(z[~np.isnan(z)], ddof=1))
+
+    notional, slip, spread = _costed(
+        h, "notional_usd, slippage_interval_vwap_bps, spread_usd", "AND symbol = 'AAA'"
+    ).T
+    has = ~np.isnan(slip)
+    assert _view(h, "symbol", "slippage_interval_vwap_bps", "AND symbol = 'AAA'") == pytest.approx(
+        np.average(slip[has], weights=notional[has])
+    )
+    assert _view(h, "symbol", "spread_bps", "AND symbol = 'AAA'") == pytest.approx(
+        1e4 * spread.sum() / notional.sum()
+    )
+
+    fees, notional, z = _costed(h, "fees_usd, notional_usd, z_score").T
+    assert _view(h, "day", "fees_bps") == pytest.approx(1e4 * fees.sum() / notional.sum())
+    assert _view(h, "day", "z_mean") == pytest.approx(np.nanmean(z))
+    assert _view(h, "broker", "orders", "AND broker = 'Alpha'") == len(
+        _costed(h, "1", "AND broker = 'Alpha'")
+    )
+
+    # the venues: each fill of LAST inside its order's attributed window, side · q · (p − arrival mid)
+    fills = query(
+        h,
+        f"""SELECT f.venue, CASE a.side WHEN 'buy' THEN 1 ELSE -1 END, f.quantity, f.price,
+                                a.arrival_mid_usd
+                         FROM fills f JOIN attribution a USING (order_id)
+                         WHERE a.date = DATE '{LAST}' AND a.arrival_mid_usd IS NOT NULL
+                           AND f.ts BETWEEN a.arrival_ts AND a.last_fill_ts AND CAST(f.ts AS DATE) = a.date""",
+    )
+    venue = min(str(f[0]) for f in fills)
+    side, q, price, mid = np.array([f[1:] for f in fills if f[0] == venue], dtype=float).T
+    assert _view(h, "venue", "slippage_arrival_bps", f"AND venue = '{venue}'") == pytest.approx(
+        1e4 * (side * q * (price - mid)).sum() / (q * mid).sum()
+    )
 
 
 def test_report_is_self_contained_with_charts(attributed: KappaHome, tmp_path: Path) -> None:
@@ -109,6 +175,11 @@ def test_report_is_self_contained_with_charts(attributed: KappaHome, tmp_path: P
         png = (out / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
     assert "Post-trade attribution" in page and "by broker" in page and "Calibration used" in page
+    # the headline total: Σ cost / Σ notional of the day's costed orders, recomputed from attribution
+    usd, notional = np.array(query(attributed, f"SELECT total_usd, notional_usd FROM attribution "
+                                               f"WHERE date = DATE '{LAST}' AND total_usd IS NOT NULL")).T  # fmt: skip
+    (shown,) = re.findall(r"Total cost \(bps\)<b>(\S+) bps</b>", page)
+    assert float(shown) == pytest.approx(1e4 * usd.sum() / notional.sum(), abs=0.005)
 
 
 # ---------------------------------------------------------------------------- an order held over a night
@@ -377,13 +448,13 @@ def test_schedule_chart_has_a_legend_and_trading_time(multi_day: KappaHome, show
 def test_report_markdown_carries_the_numbers(multi_day: KappaHome, tmp_path: Path) -> None:
     import polars as pl
 
-    from data.store import reader
+    from data.report_queries import read_attribution_day
     from reports.tca_report import report_markdown
 
-    with reader(multi_day) as con:
-        rows = con.sql(f"SELECT * FROM attribution WHERE date = DATE '{LAST}'").pl()
+    day = read_attribution_day(multi_day, LAST)
+    rows = day.rows
     path = tmp_path / "report.html"
-    md = report_markdown(LAST, rows, path)
+    md = report_markdown(LAST, rows, path, scorecards=day.scorecards)
     assert f"`{path}`" in md and "file://" not in md
     section = md.split("## Costliest orders")[1].split("\n\n")[1].splitlines()
     head = [h.strip() for h in section[0].strip("|").split("|")]
@@ -407,19 +478,20 @@ def test_the_report_artifact_is_markdown_in_prefect(multi_day: KappaHome, tmp_pa
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
-    from data.store import reader
+    from data.report_queries import read_attribution_day
     from flows.artifacts import publish_artifacts
     from flows.nightly import NightlyResult
 
-    with reader(multi_day) as con:
-        rows = con.sql(f"SELECT * FROM attribution WHERE date = DATE '{LAST}'").pl()
+    day = read_attribution_day(multi_day, LAST)
+    rows = day.rows
     path = tmp_path / "report.html"
 
     @flow(name="publish the night's artifacts")
     def publish() -> str:
         from prefect.runtime import flow_run
 
-        publish_artifacts(NightlyResult(date=LAST, run_id="r", report=str(path)), pl.DataFrame(), rows)
+        result = NightlyResult(date=LAST, run_id="r", report=str(path))
+        publish_artifacts(result, pl.DataFrame(), rows, day.scorecards)
         return str(flow_run.id)
 
     run_id = publish()

@@ -62,9 +62,9 @@ def test_benchmarks_by_hand() -> None:
     assert row["slippage_arrival_bps"] == pytest.approx((40.05 - 40.04) / 40.04 * 1e4)
     assert row["slippage_close_bps"] == pytest.approx((40.05 - 40.2) / 40.2 * 1e4)
     assert row["slippage_interval_vwap_bps"] == pytest.approx((40.05 - 40.075) / 40.075 * 1e4)
-    # markouts: the mid 1 and 5 minutes after the 14:40 fill is 40.04, 30 minutes after 40.08
-    assert row["markout_1m_bps"] == pytest.approx((40.05 - 40.04) / 40.05 * 1e4)
-    assert row["markout_30m_bps"] == pytest.approx((40.05 - 40.08) / 40.05 * 1e4)
+    # reversions: the mid 1 and 5 minutes after the 14:40 fill is 40.04, 30 minutes after 40.08
+    assert row["reversion_1m_bps"] == pytest.approx((40.05 - 40.04) / 40.05 * 1e4)
+    assert row["reversion_30m_bps"] == pytest.approx((40.05 - 40.08) / 40.05 * 1e4)
 
 
 def test_no_fills_and_fills_without_quotes() -> None:

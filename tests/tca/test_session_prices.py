@@ -80,9 +80,9 @@ def test_an_order_that_arrived_before_the_open_says_so() -> None:
     assert r["total_usd"] == pytest.approx(50.0)
 
 
-def test_a_markout_before_the_sessions_first_quote_is_null_not_the_previous_close() -> None:
-    """Only an opening fill, and Tuesday's first quote 90 s after the open: the 1-minute markout has no
+def test_a_reversion_before_the_sessions_first_quote_is_null_not_the_previous_close() -> None:
+    """Only an opening fill, and Tuesday's first quote 90 s after the open: the 1-minute reversion has no
     quote of its session (NULL; Monday's 100.00 gave 909 bps); the 5-minute one is against 110.00."""
     r = _attribute(OPEN2, [(OPEN2 + 0.2 * S, 110.0, 1000.0)], first_s=90)
-    assert r["markout_1m_bps"] is None
-    assert r["markout_5m_bps"] == pytest.approx(0.0, abs=1e-9)
+    assert r["reversion_1m_bps"] is None
+    assert r["reversion_5m_bps"] == pytest.approx(0.0, abs=1e-9)
