@@ -15,14 +15,15 @@ import numpy as np
 import polars as pl
 
 from calibration.power_law import power_law_impact
+from calibration.records import DEFAULT_THRESHOLDS
 from calibration.signs import prevailing_mid
 from kappa.clock import Clock
 
-MIN_BUCKETS = 30
-GAMMA_T_MIN = 1.96
-"""t = γ / se below which a positive γ is ``not_significant`` (a two-sided test at the 5 % level)."""
-MIN_FILLS = 20
-MIN_ORDERS = 3
+# the defaults of calibration.records.EstimatorThresholds, where they are defined and explained
+MIN_BUCKETS = DEFAULT_THRESHOLDS.min_buckets
+GAMMA_T_MIN = DEFAULT_THRESHOLDS.gamma_t_min
+MIN_FILLS = DEFAULT_THRESHOLDS.min_fills
+MIN_ORDERS = DEFAULT_THRESHOLDS.min_orders
 ALMGREN_2005_ETA = 0.142
 ALMGREN_2005_BETA = 0.6
 REFERENCE_PARTICIPATION = 0.1
@@ -68,15 +69,16 @@ def newey_west_lags(n: int) -> int:
     return math.floor(4 * (n / 100) ** (2 / 9))
 
 
-def gamma_status(gamma: float, se: float) -> str:
+def gamma_status(gamma: float, se: float, t_min: float = GAMMA_T_MIN) -> str:
     """What a fitted γ says: ``wrong_sign``, ``not_significant`` or ``ok``.
 
     ``wrong_sign`` where γ < 0 (buying would lower the price: noise, not impact); ``not_significant``
-    where 0 ≤ γ and t = γ / se < :data:`GAMMA_T_MIN` (or se is not a positive number); ``ok`` otherwise.
+    where 0 ≤ γ and t = γ / se < ``t_min`` (default :data:`GAMMA_T_MIN`; or se is not a positive number);
+    ``ok`` otherwise.
     """
     if gamma < 0:
         return "wrong_sign"
-    if not (math.isfinite(se) and se > 0 and gamma / se >= GAMMA_T_MIN):
+    if not (math.isfinite(se) and se > 0 and gamma / se >= t_min):
         return "not_significant"
     return "ok"
 
@@ -90,7 +92,9 @@ class ScheduleGamma:
     note: str | None
 
 
-def schedule_gamma(gamma: float | None, se: float | None, status: str | None) -> ScheduleGamma:
+def schedule_gamma(
+    gamma: float | None, se: float | None, status: str | None, t_min: float = GAMMA_T_MIN
+) -> ScheduleGamma:
     """The γ ($/share per share) a schedule takes from a calibration's γ, its standard error and status.
 
     Parameters
@@ -99,13 +103,15 @@ def schedule_gamma(gamma: float | None, se: float | None, status: str | None) ->
         The calibrated γ and its Newey-West standard error (None or NaN where not estimated).
     status
         The calibration's ``gamma_status``; it only words the note where there is no γ.
+    t_min
+        The t below which a positive γ is not significant (it only words the note).
 
     Returns
     -------
     ScheduleGamma
         - no γ (``insufficient_data``, ``degenerate``): ``gamma`` None, so a schedule needs an explicit γ;
         - γ < 0 (``wrong_sign``): γ = 0, with a note;
-        - 0 ≤ γ with t = γ/se < :data:`GAMMA_T_MIN`, or no standard error (``not_significant``): γ as
+        - 0 ≤ γ with t = γ/se < ``t_min``, or no standard error (``not_significant``): γ as
           estimated, with a note;
         - otherwise γ as estimated, no note.
 
@@ -124,17 +130,19 @@ def schedule_gamma(gamma: float | None, se: float | None, status: str | None) ->
     error = se if se is not None and math.isfinite(se) and se > 0 else None
     shown = f"γ = {gamma:.1e}" + (f" ± {error:.1e}" if error is not None else "")
     t = f"t = {gamma / error:.2f}" if error is not None else "no standard error"
-    verdict = gamma_status(gamma, error if error is not None else float("nan"))
+    verdict = gamma_status(gamma, error if error is not None else float("nan"), t_min)
     if verdict == "wrong_sign":
         return ScheduleGamma(0.0, f"{shown} ({t}) has the wrong sign: the schedule uses γ = 0")
     if verdict == "not_significant":
         return ScheduleGamma(
-            gamma, f"{shown} ({t}) is not significant (t < {GAMMA_T_MIN}): the schedule uses it as estimated"
+            gamma, f"{shown} ({t}) is not significant (t < {t_min}): the schedule uses it as estimated"
         )
     return ScheduleGamma(gamma, None)
 
 
-def kyle_lambda(buckets: pl.DataFrame) -> ImpactFit:
+def kyle_lambda(
+    buckets: pl.DataFrame, min_buckets: int = MIN_BUCKETS, t_min: float = GAMMA_T_MIN
+) -> ImpactFit:
     """Kyle's lambda: OLS of each 5-minute bucket's mid change on its net signed volume (one symbol).
 
     Parameters
@@ -143,13 +151,15 @@ def kyle_lambda(buckets: pl.DataFrame) -> ImpactFit:
         ``dmid_usd`` ($/share) and ``net_signed_shares`` (shares) per observed bucket, in time order (see
         :func:`calibration.bars.impact_buckets`). The reference implementation: the nightly calibration
         uses :func:`kyle_lambda_by_symbol`, the same numbers for all symbols at once.
+    min_buckets, t_min
+        The thresholds (:class:`calibration.records.EstimatorThresholds`).
 
     Returns
     -------
     ImpactFit
-        ``status``: ``insufficient_data`` (fewer than :data:`MIN_BUCKETS` buckets), ``degenerate`` (the
+        ``status``: ``insufficient_data`` (fewer than ``min_buckets`` buckets), ``degenerate`` (the
         mid change or the signed volume is the same in every bucket, or the residuals vanish: no standard
-        error), else that of :func:`gamma_status`. λ and its error are NaN unless fitted.
+        error), else that of :func:`gamma_status` at ``t_min``. λ and its error are NaN unless fitted.
 
     Notes
     -----
@@ -169,7 +179,7 @@ def kyle_lambda(buckets: pl.DataFrame) -> ImpactFit:
     x = b["net_signed_shares"].to_numpy()
     y = b["dmid_usd"].to_numpy()
     nan = float("nan")
-    if n < MIN_BUCKETS:
+    if n < min_buckets:
         return ImpactFit(nan, nan, n, nan, "insufficient_data")
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return ImpactFit(nan, nan, n, nan, "degenerate")
@@ -179,10 +189,12 @@ def kyle_lambda(buckets: pl.DataFrame) -> ImpactFit:
     coef, se = float(res.params[1]), float(res.bse[1])
     if not (math.isfinite(se) and se > 0):
         return ImpactFit(nan, nan, n, nan, "degenerate")
-    return ImpactFit(coef, se, n, float(res.rsquared), gamma_status(coef, se))
+    return ImpactFit(coef, se, n, float(res.rsquared), gamma_status(coef, se, t_min))
 
 
-def kyle_lambda_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
+def kyle_lambda_by_symbol(
+    buckets: pl.DataFrame, min_buckets: int = MIN_BUCKETS, t_min: float = GAMMA_T_MIN
+) -> pl.DataFrame:
     """Kyle's lambda for every symbol at once: group-wise OLS in closed form with Newey-West HAC errors.
 
     The same estimator as :func:`kyle_lambda` (which calls statsmodels, and against which this is
@@ -197,7 +209,8 @@ def kyle_lambda_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
     -------
     polars.DataFrame
         ``symbol, kyle_lambda, kyle_lambda_se, kyle_lambda_nobs, kyle_lambda_r2, kyle_lambda_status``
-        ($/share per share; the statuses, and the rows left NULL, as in :func:`kyle_lambda`).
+        ($/share per share; the statuses at ``min_buckets`` and ``t_min``, and the rows left NULL, as in
+        :func:`kyle_lambda`).
     """
     x, y = pl.col("net_signed_shares"), pl.col("dmid_usd")
     b = buckets.drop_nulls(["dmid_usd", "net_signed_shares"]).sort("symbol", "date", "bucket")
@@ -231,7 +244,7 @@ def kyle_lambda_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
     out: list[tuple[object, ...]] = []
     for row in g.sort("symbol").iter_rows(named=True):
         n = row["n"]
-        if n < MIN_BUCKETS:
+        if n < min_buckets:
             out.append((row["symbol"], None, None, n, None, "insufficient_data"))
             continue
         if not row["x_range"] or not row["y_range"]:
@@ -249,7 +262,7 @@ def kyle_lambda_by_symbol(buckets: pl.DataFrame) -> pl.DataFrame:
         if not math.isfinite(se):
             out.append((row["symbol"], None, None, n, None, "degenerate"))
             continue
-        out.append((row["symbol"], row["gamma"], se, n, r2, gamma_status(row["gamma"], se)))
+        out.append((row["symbol"], row["gamma"], se, n, r2, gamma_status(row["gamma"], se, t_min)))
     return pl.DataFrame(
         out,
         schema={"symbol": pl.String, "kyle_lambda": pl.Float64, "kyle_lambda_se": pl.Float64,
@@ -285,7 +298,13 @@ def child_rates(
     ).filter(pl.col("tau_days") > 0)
 
 
-def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float) -> TemporaryFit:
+def temporary_impact(
+    children: pl.DataFrame,
+    sigma_usd: float,
+    adv_shares: float,
+    min_fills: int = MIN_FILLS,
+    min_orders: int = MIN_ORDERS,
+) -> TemporaryFit:
     """ε and η from one symbol's own fills, and the Almgren et al. (2005) power law beside them.
 
     Parameters
@@ -297,6 +316,10 @@ def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float
         σ of the symbol ($/share/√day), to express the power law in units of σ.
     adv_shares
         Average daily volume (shares).
+    min_fills, min_orders
+        Fewer quoted fills, or fills from fewer orders, and nothing is fitted (``insufficient_data``, as
+        where every fill has one trading rate); ``min_fills`` is also the power law's minimum
+        (:class:`calibration.records.EstimatorThresholds`).
 
     Notes
     -----
@@ -315,14 +338,14 @@ def temporary_impact(children: pl.DataFrame, sigma_usd: float, adv_shares: float
     c = children.drop_nulls(["cost_usd", "rate_shares_per_day"])
     n, orders = c.height, c["order_id"].n_unique()
     nan = float("nan")
-    if n < MIN_FILLS or orders < MIN_ORDERS or np.ptp(c["rate_shares_per_day"].to_numpy()) == 0:
+    if n < min_fills or orders < min_orders or np.ptp(c["rate_shares_per_day"].to_numpy()) == 0:
         return TemporaryFit(nan, nan, fee_per_share(children), nan, nan, nan, n, orders, "insufficient_data",
                             nan, nan, nan, nan, nan, 0, "insufficient_data", unquoted)  # fmt: skip
     x, y, w = (c[k].to_numpy() for k in ("rate_shares_per_day", "cost_usd", "quantity"))
     lin = sm.WLS(y, sm.add_constant(x, has_constant="add"), weights=w).fit(cov_type="HC1")
     eps, eta = float(lin.params[0]), float(lin.params[1])
     fixed = c["half_spread"].fill_null(eps).to_numpy() if "half_spread" in c.columns else np.full(n, eps)
-    pw = power_law_impact(y - fixed, x, w, sigma_usd, adv_shares, MIN_FILLS)
+    pw = power_law_impact(y - fixed, x, w, sigma_usd, adv_shares, min_fills)
     power = (pw.beta, pw.beta_se, pw.eta_nl, pw.eta_nl_se, pw.r2, pw.nobs, pw.status)
     fee = fee_per_share(children)
     status = "ok" if eta > 0 and eps >= 0 else "implausible_sign"

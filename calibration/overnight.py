@@ -13,14 +13,19 @@ import math
 import numpy as np
 import polars as pl
 
-MIN_NIGHTS = 2
-"""Fewer close-to-next-open pairs than this and σ_night is not estimated (null, with its count)."""
+from calibration.records import DEFAULT_THRESHOLDS
+
+MIN_NIGHTS = DEFAULT_THRESHOLDS.min_nights
+"""Fewer close-to-next-open pairs than this and σ_night is not estimated (null, with its count); the
+default of :attr:`calibration.records.EstimatorThresholds.min_nights`."""
 
 OVERNIGHT_SCHEMA = {"symbol": pl.String, "sigma_overnight_usd": pl.Float64, "sigma_overnight_se_usd": pl.Float64,
                     "sigma_overnight_nobs": pl.Int64}  # fmt: skip
 
 
-def overnight_sigma(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+def overnight_sigma(
+    quotes: pl.DataFrame, sessions: pl.DataFrame, min_nights: int = MIN_NIGHTS
+) -> pl.DataFrame:
     """σ_night per symbol from the closing and opening mids of consecutive sessions of the window.
 
     Parameters
@@ -29,6 +34,8 @@ def overnight_sigma(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFram
         ``symbol, date, ts, bid, ask`` of the lookback window.
     sessions
         ``date`` of the window's sessions (consecutive sessions of the calendar that have quotes loaded).
+    min_nights
+        Fewer nights than this and σ_night is null (with its count).
 
     Returns
     -------
@@ -43,7 +50,7 @@ def overnight_sigma(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFram
     quote time and mid_open the one at its first (of quotes tied at one instant, the last in row order).
     A weekend or a holiday between the two sessions is one night. σ_night² = mean(d_i²) (no mean is
     removed, as for realized variance); its standard error is sd(d_i²)/√n, and that of σ_night, by the
-    delta method, se(σ_night²)/(2σ_night). Null below ``MIN_NIGHTS`` nights.
+    delta method, se(σ_night²)/(2σ_night). Null below ``min_nights`` nights.
     """
     if not quotes.height:
         return pl.DataFrame(schema=OVERNIGHT_SCHEMA)
@@ -65,7 +72,7 @@ def overnight_sigma(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFram
     for (symbol,), g in sorted(pairs.partition_by("symbol", as_dict=True).items()):
         d2 = g.sort("_i")["_d"].to_numpy() ** 2
         n = d2.size
-        if n < MIN_NIGHTS:
+        if n < min_nights:
             rows.append((symbol, None, None, n))
             continue
         var = float(d2.mean())

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from calibration.bars import bucket_returns, signed_volume_by_bucket
-from calibration.impact import MIN_BUCKETS, gamma_status, newey_west_lags
+from calibration.impact import GAMMA_T_MIN, MIN_BUCKETS, gamma_status, newey_west_lags
 from kappa.units import BUCKET_MINUTES
 
 PERMANENT_LAGS = 6
@@ -95,7 +95,9 @@ def lagged_flow(
     )
 
 
-def permanent_impact(rows: pl.DataFrame) -> PermanentFit:
+def permanent_impact(
+    rows: pl.DataFrame, min_buckets: int = MIN_BUCKETS, t_min: float = GAMMA_T_MIN
+) -> PermanentFit:
     """γ of one symbol: the cumulative response of the mid to signed flow after ``L`` buckets.
 
     Parameters
@@ -103,14 +105,16 @@ def permanent_impact(rows: pl.DataFrame) -> PermanentFit:
     rows
         One symbol's :func:`lagged_flow` rows in time order: ``dmid_usd`` ($/share) and ``q0 .. qL``
         (shares).
+    min_buckets, t_min
+        The thresholds (:class:`calibration.records.EstimatorThresholds`).
 
     Returns
     -------
     PermanentFit
         γ = Σ_{l=0..L} β_l ($/share per share) and se = √(1'·Cov(β)·1). ``status``: ``insufficient_data``
-        (fewer than :data:`calibration.impact.MIN_BUCKETS` rows), ``degenerate`` (the mid change never
-        varies, a lag of the flow is constant, or the design is singular), else that of
-        :func:`calibration.impact.gamma_status`. NaN unless fitted.
+        (fewer than ``min_buckets`` rows), ``degenerate`` (the mid change never varies, a lag of the flow
+        is constant, or the design is singular), else that of :func:`calibration.impact.gamma_status` at
+        ``t_min``. NaN unless fitted.
 
     Notes
     -----
@@ -126,7 +130,8 @@ def permanent_impact(rows: pl.DataFrame) -> PermanentFit:
     """
     qcols = _lag_columns(rows)
     b = rows.drop_nulls(["dmid_usd", *qcols])
-    return _fit(b["dmid_usd"].to_numpy().astype(np.float64), b.select(qcols).to_numpy().astype(np.float64))
+    y, q = b["dmid_usd"].to_numpy().astype(np.float64), b.select(qcols).to_numpy().astype(np.float64)
+    return _fit(y, q, min_buckets, t_min)
 
 
 def _lag_columns(rows: pl.DataFrame) -> list[str]:
@@ -135,11 +140,11 @@ def _lag_columns(rows: pl.DataFrame) -> list[str]:
     )
 
 
-def _fit(y: np.ndarray, q: np.ndarray) -> PermanentFit:
+def _fit(y: np.ndarray, q: np.ndarray, min_buckets: int, t_min: float) -> PermanentFit:
     """The regression of :func:`permanent_impact` on arrays: y (n,) in $/share, q (n, L + 1) in shares."""
     n, k = q.shape
     nan = float("nan")
-    if n < MIN_BUCKETS:
+    if n < min_buckets:
         return PermanentFit(nan, nan, n, nan, "insufficient_data")
     if np.ptp(y) == 0 or (np.ptp(q, axis=0) == 0).any():
         return PermanentFit(nan, nan, n, nan, "degenerate")
@@ -170,14 +175,16 @@ def _fit(y: np.ndarray, q: np.ndarray) -> PermanentFit:
         se,
         n,
         r2,
-        gamma_status(coef, se),
+        gamma_status(coef, se, t_min),
         tuple(float(v) for v in response),
         tuple(math.sqrt(v) if v > 0 else nan for v in response_var),
     )
 
 
-def permanent_impact_by_symbol(rows: pl.DataFrame) -> pl.DataFrame:
-    """:func:`permanent_impact` for every symbol of :func:`lagged_flow`'s rows.
+def permanent_impact_by_symbol(
+    rows: pl.DataFrame, min_buckets: int = MIN_BUCKETS, t_min: float = GAMMA_T_MIN
+) -> pl.DataFrame:
+    """:func:`permanent_impact` for every symbol of :func:`lagged_flow`'s rows (thresholds as there).
 
     Returns
     -------
@@ -193,7 +200,7 @@ def permanent_impact_by_symbol(rows: pl.DataFrame) -> pl.DataFrame:
     ends = np.r_[starts[1:], b.height] if b.height else starts
     out: list[tuple[object, ...]] = []
     for lo, hi in zip(starts, ends, strict=True):
-        fit = _fit(y[lo:hi], q[lo:hi])
+        fit = _fit(y[lo:hi], q[lo:hi], min_buckets, t_min)
         fitted = math.isfinite(fit.coef)
         out.append((str(symbols[lo]), fit.coef if fitted else None, fit.se if fitted else None, fit.nobs,
                     fit.r2 if fitted else None, fit.status))  # fmt: skip

@@ -1,5 +1,9 @@
-"""The records at calibration's boundaries: a window's market data, a batch's plan, and one row of output.
+"""The records at calibration's boundaries: the estimators' thresholds, a window's market data, a batch's plan,
+and one row of output.
 
+- :class:`EstimatorThresholds`: the cut-offs the estimators apply (too few buckets, fills, returns; the
+  significance of γ; the GARCH outlier rule). Its defaults are the one home of each value; a night's
+  settings carry it into every batch.
 - :class:`CalibrationBatch`: what a worker needs to calibrate some symbols before any market data is read
   (the symbols, the window's sessions, the lake files of its quotes and trades, and the database's rows:
   own fills and the daily history). The data layer builds it for the whole universe
@@ -22,6 +26,81 @@ import polars as pl
 
 from kappa.clock import Clock
 from kappa.errors import ParameterError
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatorThresholds:
+    """The thresholds of the night's estimators, a desk's to tune; the defaults are Kappa's.
+
+    Attributes
+    ----------
+    min_buckets
+        Fewer 5-minute buckets than this and γ and Kyle's λ are ``insufficient_data``
+        (:mod:`calibration.permanent`, :func:`calibration.impact.kyle_lambda`).
+    gamma_t_min
+        t = γ / se below which a positive γ (or λ) is ``not_significant``; 1.96 is a two-sided test at the
+        5 % level (:func:`calibration.impact.gamma_status`).
+    min_fills, min_orders
+        Fewer own fills, or fills from fewer orders, than these and ε and η are not fitted from fills
+        (``insufficient_data``; :func:`calibration.impact.temporary_impact`); ``min_fills`` is also the
+        power law's minimum.
+    min_nights
+        Fewer close-to-next-open pairs than this and σ overnight is not estimated
+        (:func:`calibration.overnight.overnight_sigma`).
+    min_moving_returns
+        Fewer non-zero observed 5-minute mid returns in the window than this and realized σ is
+        ``insufficient_data`` (:func:`calibration.volatility.realized_sigma`).
+    garch_min_returns
+        Fewer daily returns than this and GARCH(1,1) is not fitted: its three parameters are too loose
+        (:func:`calibration.volatility.garch_sigma`).
+    garch_outlier_mads
+        A daily return farther than this many robust standard deviations (1.4826 · MAD) from the median is
+        checked for its influence on the GARCH forecast.
+    garch_influence_factor
+        A GARCH fit whose one-day σ changes by more than this factor (either way) without that one return
+        is driven by it (``single_return``).
+
+    Raises
+    ------
+    kappa.errors.ParameterError
+        A count below 1, ``gamma_t_min`` below 0, ``garch_outlier_mads`` not above 0 or
+        ``garch_influence_factor`` below 1.
+    """
+
+    min_buckets: int = 30
+    gamma_t_min: float = 1.96
+    min_fills: int = 20
+    min_orders: int = 3
+    min_nights: int = 2
+    min_moving_returns: int = 20
+    garch_min_returns: int = 100
+    garch_outlier_mads: float = 10.0
+    garch_influence_factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        counts = (
+            "min_buckets",
+            "min_fills",
+            "min_orders",
+            "min_nights",
+            "min_moving_returns",
+            "garch_min_returns",
+        )
+        for name in counts:
+            _require(name, getattr(self, name), getattr(self, name) >= 1, "at least 1")
+        _require("gamma_t_min", self.gamma_t_min, self.gamma_t_min >= 0, "at least 0")
+        _require("garch_outlier_mads", self.garch_outlier_mads, self.garch_outlier_mads > 0, "above 0")
+        factor = self.garch_influence_factor
+        _require("garch_influence_factor", factor, factor >= 1, "at least 1")
+
+
+def _require(name: str, value: object, ok: bool, what: str) -> None:
+    if not ok:
+        raise ParameterError(f"{name} must be {what}, not {value!r}", name=name, value=value)
+
+
+DEFAULT_THRESHOLDS = EstimatorThresholds()
+"""Kappa's thresholds (every field at its default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +131,8 @@ class CalibrationBatch:
     ``sessions``: the lookback window's sessions that have quotes loaded; ``quote_paths`` /
     ``trade_paths``: the lake files of those sessions (all symbols; a worker reads only its own);
     ``fills`` and ``daily``: the database's rows of ``symbols`` only (columns as in :class:`MarketWindow`);
-    ``calendar``: the exchange calendar whose trading time the window runs on.
+    ``calendar``: the exchange calendar whose trading time the window runs on; ``thresholds``: those the
+    estimators apply.
     """
 
     as_of: dt.date
@@ -64,6 +144,7 @@ class CalibrationBatch:
     fills: pl.DataFrame
     daily: pl.DataFrame
     calendar: str
+    thresholds: EstimatorThresholds = DEFAULT_THRESHOLDS
 
     def of(self, symbols: tuple[str, ...]) -> CalibrationBatch:
         """The batch of ``symbols`` only (the fills and daily rows filtered, in the order they were read)."""

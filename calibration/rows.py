@@ -15,17 +15,10 @@ from typing import Any
 
 import polars as pl
 
-from calibration.impact import (
-    MIN_BUCKETS,
-    MIN_FILLS,
-    MIN_ORDERS,
-    TemporaryFit,
-    schedule_gamma,
-    temporary_impact,
-)
+from calibration.impact import TemporaryFit, schedule_gamma, temporary_impact
 from calibration.permanent import GAMMA_ADV_SIGMA_BAND, GAMMA_HORIZON_MINUTES, gamma_plausibility
-from calibration.records import CalibrationRow
-from calibration.volatility import MIN_MOVING_RETURNS, TRADING_DAYS_PER_YEAR, GarchFit
+from calibration.records import DEFAULT_THRESHOLDS, CalibrationRow, EstimatorThresholds
+from calibration.volatility import TRADING_DAYS_PER_YEAR, GarchFit
 
 Columns = Mapping[str, Any]
 """Some columns of one symbol, by name (a row of an estimator's frame)."""
@@ -40,6 +33,7 @@ def symbol_row(
     garch: GarchFit,
     gamma: Columns,
     mine: pl.DataFrame | None,
+    thresholds: EstimatorThresholds = DEFAULT_THRESHOLDS,
 ) -> CalibrationRow:
     """One symbol's row of ``calibrations`` (η still missing where own fills gave none).
 
@@ -59,6 +53,8 @@ def symbol_row(
         :func:`calibration.impact.kyle_lambda_by_symbol` (empty without signed trades).
     mine
         Its own child fills with their rates (:func:`calibration.impact.child_rates`), None without.
+    thresholds
+        Those the estimators applied: ε and η are fitted with them, and the reasons quote them.
 
     Returns
     -------
@@ -67,7 +63,7 @@ def symbol_row(
     """
     reasons: list[str] = []
     adv = float(facts.get("adv_shares") or NAN)
-    sigma_reason = _sigma_reason(realized)
+    sigma_reason = _sigma_reason(realized, thresholds)
     reasons += [sigma_reason] if sigma_reason else []
     sigma_usd = realized["sigma_usd"] if realized is not None else None
     mid_close_usd = realized["mid_close_usd"] if realized is not None else facts.get("close")
@@ -77,14 +73,18 @@ def symbol_row(
     gamma_status = gamma.get("gamma_status", "insufficient_data")
     gamma_nobs = gamma.get("gamma_nobs", 0)
     if gamma_status != "ok":
-        reasons.append(_gamma_reason(gamma, gamma_status, gamma_nobs))
+        reasons.append(_gamma_reason(gamma, gamma_status, gamma_nobs, thresholds))
     sigma = float(sigma_usd or NAN)
     fitted = gamma.get("gamma")
     ratio, band = gamma_plausibility(float(fitted) if isinstance(fitted, int | float) else None, adv, sigma)
     if band in ("below_band", "above_band") and gamma_status == "ok":
         low, high = GAMMA_ADV_SIGMA_BAND
         reasons.append(f"gamma: {band}, γ·ADV/σ = {ratio:.3g} outside [{low}, {high}] (Almgren et al. 2005)")
-    t = temporary_impact(mine, sigma, adv) if mine is not None and mine.height else None
+    t = (
+        temporary_impact(mine, sigma, adv, thresholds.min_fills, thresholds.min_orders)
+        if mine is not None and mine.height
+        else None
+    )
     from_fills = t is not None and t.status == "ok"
     epsilon_usd: float | None
     if t is not None and from_fills:
@@ -93,7 +93,7 @@ def symbol_row(
         fee = t.fee_usd_per_share if t is not None else 0.0
         half = facts.get("half_spread_usd")
         epsilon_usd, epsilon_se_usd = (float(half) + fee if half is not None else None), None
-        reasons.append(f"epsilon: quoted half spread ({_fills_reason(t)})")
+        reasons.append(f"epsilon: quoted half spread ({_fills_reason(t, thresholds)})")
     no_sigma = sigma_usd is None
     return CalibrationRow(
         symbol=symbol,
@@ -163,13 +163,13 @@ def symbol_row(
     )
 
 
-def _sigma_reason(realized: Columns | None) -> str | None:
+def _sigma_reason(realized: Columns | None, thresholds: EstimatorThresholds) -> str | None:
     """Why there is no realized σ (no quotes, or too few moving 5-minute returns), or None."""
     if realized is None:
         return "sigma: no quotes in the window"
     if realized["status"] == "insufficient_data":
         return (
-            f"sigma: fewer than {MIN_MOVING_RETURNS} non-zero 5-minute mid returns "
+            f"sigma: fewer than {thresholds.min_moving_returns} non-zero 5-minute mid returns "
             f"({realized['nobs']} observed returns)"
         )
     return None
@@ -199,7 +199,9 @@ def _garch_reason(garch: GarchFit) -> str:
     return f"sigma_garch: realized sigma (GARCH {garch.status}" + (f": {why})" if why else ")")
 
 
-def _gamma_reason(gamma: Columns, status: str | None, nobs: int | None) -> str:
+def _gamma_reason(
+    gamma: Columns, status: str | None, nobs: int | None, thresholds: EstimatorThresholds
+) -> str:
     """Why γ is not ``ok``: too few buckets, a degenerate regression, a wrong sign or no significance."""
     n = nobs or 0
     if status == "insufficient_data" and not n and not gamma.get("kyle_lambda_nobs"):
@@ -207,7 +209,7 @@ def _gamma_reason(gamma: Columns, status: str | None, nobs: int | None) -> str:
     if status == "insufficient_data":
         return (
             f"gamma: {n} observed 5-minute buckets with a quote or a trade and {GAMMA_HORIZON_MINUTES} minutes "
-            f"of quoted history before them, fewer than {MIN_BUCKETS}"
+            f"of quoted history before them, fewer than {thresholds.min_buckets}"
         )
     if status == "degenerate":
         return f"gamma: degenerate over {n} buckets (the mid change or the signed volume never varies)"
@@ -216,11 +218,12 @@ def _gamma_reason(gamma: Columns, status: str | None, nobs: int | None) -> str:
         float(g) if isinstance(g, int | float) else None,
         float(se) if isinstance(se, int | float) else None,
         str(status),
+        thresholds.gamma_t_min,
     ).note
     return f"gamma: {status}, {note}"
 
 
-def _fills_reason(temp: TemporaryFit | None) -> str:
+def _fills_reason(temp: TemporaryFit | None, thresholds: EstimatorThresholds) -> str:
     """Why own fills gave no ε and η: none, too few, or a fit of the wrong sign."""
     if temp is None:
         return "no own fills"
@@ -232,7 +235,8 @@ def _fills_reason(temp: TemporaryFit | None) -> str:
             if temp.unquoted
             else ""
         )
-        if temp.nobs >= MIN_FILLS and temp.orders >= MIN_ORDERS:
+        need_fills, need_orders = thresholds.min_fills, thresholds.min_orders
+        if temp.nobs >= need_fills and temp.orders >= need_orders:
             return f"{fills} from {orders}{left_out}, all at one trading rate"
-        return f"{fills} from {orders}{left_out}; {MIN_FILLS} from {MIN_ORDERS} orders needed"
+        return f"{fills} from {orders}{left_out}; {need_fills} from {need_orders} orders needed"
     return f"own fills gave eta = {temp.eta:.2e}, epsilon = {temp.epsilon_usd:.4g} ({temp.status})"

@@ -15,16 +15,18 @@ import polars as pl
 
 from calibration.bars import bucket_returns
 from calibration.ordering import in_time_runs
+from calibration.records import DEFAULT_THRESHOLDS
 
 TRADING_DAYS_PER_YEAR = 252
 TSRV_SLOW_SCALE_SECONDS = 300.0
 """The two-scales estimator's slow scale: five minutes of the day's quotes (see :func:`tsrv_slow_scale`)."""
 TSRV_MIN_SLOW_RETURNS = 10
 """The slow-scale lag is at most n / this, so that each subgrid holds this many returns or more."""
-GARCH_MIN_RETURNS = 100
-"""Fewer daily returns than this and GARCH(1,1) is not fitted (its three parameters are too loose)."""
-MIN_MOVING_RETURNS = 20
-"""Fewer non-zero observed 5-minute returns than this in the window and realized σ is ``insufficient_data``."""
+# the defaults of calibration.records.EstimatorThresholds, where they are defined and explained
+GARCH_MIN_RETURNS = DEFAULT_THRESHOLDS.garch_min_returns
+MIN_MOVING_RETURNS = DEFAULT_THRESHOLDS.min_moving_returns
+GARCH_OUTLIER_MADS = DEFAULT_THRESHOLDS.garch_outlier_mads
+GARCH_INFLUENCE_FACTOR = DEFAULT_THRESHOLDS.garch_influence_factor
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,12 @@ class RealizedSigma:
     status: str
 
 
-def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None = None) -> pl.DataFrame:
+def realized_sigma(
+    mids: pl.DataFrame,
+    quotes: pl.DataFrame,
+    tsrv_k: int | None = None,
+    min_moving_returns: int = MIN_MOVING_RETURNS,
+) -> pl.DataFrame:
     """Realized σ per symbol from 5-minute boundary mids (see :func:`calibration.bars.bucket_mids`).
 
     Parameters
@@ -57,6 +64,9 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
     tsrv_k
         Slow-scale lag K (quotes) of the two-scales estimator for every day; default: five minutes of
         quotes of each symbol-day (see :func:`tsrv_slow_scale`).
+    min_moving_returns
+        Fewer non-zero observed 5-minute returns than this in the window and the symbol's σ is
+        ``insufficient_data`` (null).
 
     Returns
     -------
@@ -99,7 +109,7 @@ def realized_sigma(mids: pl.DataFrame, quotes: pl.DataFrame, tsrv_k: int | None 
             (100 * pl.col("sigma_usd") / pl.col("mid_close_usd") * math.sqrt(TRADING_DAYS_PER_YEAR)).alias(
                 "sigma_pct_ann"
             ),
-            pl.when(pl.col("moves") < MIN_MOVING_RETURNS)
+            pl.when(pl.col("moves") < min_moving_returns)
             .then(pl.lit("insufficient_data"))
             .when(pl.col("days") >= 2)
             .then(pl.lit("ok"))
@@ -256,14 +266,12 @@ class GarchFit:
         return cls(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nobs, False, status, message)
 
 
-GARCH_OUTLIER_MADS = 10.0
-"""A daily return farther than this many robust standard deviations (1.4826 · MAD) from the median is
-checked for its influence on the GARCH forecast (:func:`garch_sigma`)."""
-GARCH_INFLUENCE_FACTOR = 2.0
-"""A fit whose one-day σ changes by more than this factor (either way) without one return is driven by it."""
-
-
-def garch_sigma(closes: np.ndarray) -> GarchFit:
+def garch_sigma(
+    closes: np.ndarray,
+    min_returns: int = GARCH_MIN_RETURNS,
+    outlier_mads: float = GARCH_OUTLIER_MADS,
+    influence_factor: float = GARCH_INFLUENCE_FACTOR,
+) -> GarchFit:
     """Fit GARCH(1,1) to ``closes`` (closing mids, oldest first) and forecast tomorrow's variance.
 
     Parameters
@@ -271,11 +279,14 @@ def garch_sigma(closes: np.ndarray) -> GarchFit:
     closes
         Shape (n,): daily closes ($/share), oldest first, split-adjusted; non-positive or non-finite values
         are left out.
+    min_returns, outlier_mads, influence_factor
+        The thresholds of :class:`calibration.records.EstimatorThresholds` (``garch_min_returns``,
+        ``garch_outlier_mads``, ``garch_influence_factor``).
 
     Returns
     -------
     GarchFit
-        ``status``: ``ok``; ``insufficient_data`` (fewer than :data:`GARCH_MIN_RETURNS` returns);
+        ``status``: ``ok``; ``insufficient_data`` (fewer than ``min_returns`` returns);
         ``failed`` (the optimiser raised); ``not_converged``; ``nonstationary`` (α + β ≥ 1);
         ``single_return`` (the fit is driven by one return, see Notes). σ is NaN unless ``ok``, so that the
         caller falls back to the realized σ; the parameters are those of the fit on every return.
@@ -291,30 +302,30 @@ def garch_sigma(closes: np.ndarray) -> GarchFit:
     Outlier rule: one return that is not a market move (an unadjusted 4-for-1 split is a log return of
     −138.6 %) makes the Gaussian likelihood explain it by a variance that never decays: α ≈ 0, β → 1 and a
     forecast dozens of times too large, with a converged fit. Where the return farthest from the median
-    lies more than :data:`GARCH_OUTLIER_MADS` robust standard deviations (1.4826 · median absolute deviation,
+    lies more than ``outlier_mads`` robust standard deviations (1.4826 · median absolute deviation,
     which one return cannot move) from it, the model is fitted again without that return; where the
-    one-day σ of the two fits differ by more than :data:`GARCH_INFLUENCE_FACTOR` (either way), or only the
+    one-day σ of the two fits differ by more than ``influence_factor`` (either way), or only the
     fit without it is ``ok``, the status is ``single_return`` and ``message`` names the return and the σ
     without it.
     """
     closes = np.asarray(closes, dtype=float)
     closes = closes[np.isfinite(closes) & (closes > 0)]
     r = 100.0 * np.diff(np.log(closes))
-    if len(r) < GARCH_MIN_RETURNS:
-        return GarchFit.unfitted(len(r), "insufficient_data", f"{len(r)} daily returns < {GARCH_MIN_RETURNS}")
+    if len(r) < min_returns:
+        return GarchFit.unfitted(len(r), "insufficient_data", f"{len(r)} daily returns < {min_returns}")
     fit = _garch_fit(r, float(closes[-1]))
     if fit.status in ("failed", "insufficient_data"):
         return fit
     dev = np.abs(r - np.median(r))
     scale = 1.4826 * float(np.median(dev))
     worst = int(np.argmax(dev))
-    if not (scale > 0 and dev[worst] > GARCH_OUTLIER_MADS * scale):
+    if not (scale > 0 and dev[worst] > outlier_mads * scale):
         return fit
     without = _garch_fit(np.delete(r, worst), float(closes[-1]))
     if without.status != "ok":
         return fit
     ratio = fit.sigma_garch_usd / without.sigma_garch_usd if fit.status == "ok" else float("nan")
-    if fit.status == "ok" and 1 / GARCH_INFLUENCE_FACTOR <= ratio <= GARCH_INFLUENCE_FACTOR:
+    if fit.status == "ok" and 1 / influence_factor <= ratio <= influence_factor:
         return fit
     ago = len(r) - 1 - worst
     driven = (

@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import astuple
+from functools import partial
 
 import numpy as np
 import polars as pl
@@ -27,7 +28,7 @@ from calibration.impact import child_rates, eta_fallback, kyle_lambda_by_symbol
 from calibration.ordering import time_ordered_runs
 from calibration.overnight import overnight_sigma
 from calibration.permanent import lagged_flow, permanent_impact_by_symbol
-from calibration.records import CalibrationRow, MarketWindow
+from calibration.records import DEFAULT_THRESHOLDS, CalibrationRow, EstimatorThresholds, MarketWindow
 from calibration.rows import symbol_row
 from calibration.signs import lee_ready_signs
 from calibration.volatility import GarchFit, garch_sigma, realized_sigma
@@ -47,22 +48,33 @@ def untimed(name: str) -> AbstractContextManager[None]:
     return nullcontext()
 
 
-def calibrate_window(window: MarketWindow, map_fn: MapFn = map) -> pl.DataFrame:
+def calibrate_window(
+    window: MarketWindow, map_fn: MapFn = map, thresholds: EstimatorThresholds = DEFAULT_THRESHOLDS
+) -> pl.DataFrame:
     """Calibrate every symbol with data in ``window``; see the module docstring.
 
-    ``map_fn`` runs the GARCH fits (pass a process pool's ``map`` to fit them in parallel).
+    ``map_fn`` runs the GARCH fits (pass a process pool's ``map`` to fit them in parallel); ``thresholds``
+    are those the estimators apply.
     """
-    return finish_calibrations(calibrate_symbols(window, map_fn), window.as_of, window.lookback_days)
+    rows = calibrate_symbols(window, map_fn, thresholds=thresholds)
+    return finish_calibrations(rows, window.as_of, window.lookback_days)
 
 
-def calibrate_symbols(window: MarketWindow, map_fn: MapFn = map, stage: Stage = untimed) -> pl.DataFrame:
+def calibrate_symbols(
+    window: MarketWindow,
+    map_fn: MapFn = map,
+    stage: Stage = untimed,
+    thresholds: EstimatorThresholds = DEFAULT_THRESHOLDS,
+) -> pl.DataFrame:
     """Per-symbol estimates of every symbol with data in ``window``, each from its own data only.
 
     Rows in ``CALIBRATION_SCHEMA``; η of symbols without a fill-based fit is still missing (see
     :func:`finish_calibrations`). The result for a symbol does not depend on which other symbols share the
     window, so a universe may be split into batches. ``stage`` wraps each stage (see :data:`Stage`; a
-    benchmark passes a stopwatch's).
+    benchmark passes a stopwatch's). Every estimator applies ``thresholds``, and the rows' reasons quote
+    them.
     """
+    th = thresholds
     symbols = sorted(set(window.quotes["symbol"].unique()) | set(window.daily["symbol"].unique()))
     with stage("garch"):
         closes = {
@@ -70,19 +82,25 @@ def calibrate_symbols(window: MarketWindow, map_fn: MapFn = map, stage: Stage = 
             for (s,), g in window.daily.partition_by("symbol", as_dict=True).items()
         }
         # started first: with a process pool's map the fits run while the intraday estimators below do
-        garch_fits = map_fn(garch_sigma, [closes.get(s, np.empty(0)) for s in symbols])
+        fit = partial(
+            garch_sigma,
+            min_returns=th.garch_min_returns,
+            outlier_mads=th.garch_outlier_mads,
+            influence_factor=th.garch_influence_factor,
+        )
+        garch_fits = map_fn(fit, [closes.get(s, np.empty(0)) for s in symbols])
     with stage("facts"):
-        facts = daily_facts(window)
+        facts = daily_facts(window, th.min_nights)
     with stage("bars"):
         mids = bucket_mids(window.quotes, window.sessions) if window.quotes.height else None
     with stage("realized"):
-        realized = _realized_by_symbol(mids, window.quotes)
+        realized = _realized_by_symbol(mids, window.quotes, th.min_moving_returns)
     with stage("signs"):
         signed = (
             lee_ready_signs(window.trades, window.quotes, window.sessions) if window.trades.height else None
         )
     with stage("gamma"):
-        gammas = _impact_by_symbol(mids, signed, window.sessions)
+        gammas = _impact_by_symbol(mids, signed, window.sessions, th)
     with stage("eta"):
         children = _child_rates_by_symbol(window)
     with stage("garch"):
@@ -93,7 +111,7 @@ def calibrate_symbols(window: MarketWindow, map_fn: MapFn = map, stage: Stage = 
             try:
                 rows.append(
                     symbol_row(
-                        s, facts.get(s, {}), realized.get(s), garch[s], gammas.get(s, {}), children.get(s)
+                        s, facts.get(s, {}), realized.get(s), garch[s], gammas.get(s, {}), children.get(s), th
                     )
                 )
             except Exception as exc:  # one symbol's failure is data, not a crash
@@ -107,14 +125,16 @@ def calibration_frame(rows: Sequence[CalibrationRow]) -> pl.DataFrame:
 
 
 def _impact_by_symbol(
-    mids: pl.DataFrame | None, signed: pl.DataFrame | None, sessions: pl.DataFrame
+    mids: pl.DataFrame | None, signed: pl.DataFrame | None, sessions: pl.DataFrame, th: EstimatorThresholds
 ) -> dict[str, dict[str, object]]:
     """Per symbol, the permanent γ regression's and Kyle's λ's columns (none without signed trades)."""
     if mids is None or signed is None:
         return {}
     buckets = impact_buckets(mids, signed, sessions)
-    permanent = permanent_impact_by_symbol(lagged_flow(mids, signed, sessions))
-    kyle = kyle_lambda_by_symbol(buckets).drop("kyle_lambda_status")
+    permanent = permanent_impact_by_symbol(
+        lagged_flow(mids, signed, sessions), th.min_buckets, th.gamma_t_min
+    )
+    kyle = kyle_lambda_by_symbol(buckets, th.min_buckets, th.gamma_t_min).drop("kyle_lambda_status")
     gammas: dict[str, dict[str, object]] = {}
     for r in [*permanent.to_dicts(), *kyle.to_dicts()]:
         gammas.setdefault(str(r.pop("symbol")), {}).update(r)
@@ -141,16 +161,20 @@ def finish_calibrations(frame: pl.DataFrame, as_of: dt.date, lookback_days: int)
     )
 
 
-def _realized_by_symbol(mids: pl.DataFrame | None, quotes: pl.DataFrame) -> dict[str, dict[str, object]]:
+def _realized_by_symbol(
+    mids: pl.DataFrame | None, quotes: pl.DataFrame, min_moving_returns: int
+) -> dict[str, dict[str, object]]:
     if mids is None:
         return {}
-    frame = realized_sigma(mids, quotes)
+    frame = realized_sigma(mids, quotes, min_moving_returns=min_moving_returns)
     return {r["symbol"]: r for r in frame.to_dicts()}
 
 
-def daily_facts(window: MarketWindow) -> dict[str, dict[str, object]]:
+def daily_facts(
+    window: MarketWindow, min_nights: int = DEFAULT_THRESHOLDS.min_nights
+) -> dict[str, dict[str, object]]:
     """Per symbol over the lookback window: ADV (shares/day), mean quoted half spread, quote/trade counts,
-    and the overnight σ (:func:`calibration.overnight.overnight_sigma`)."""
+    and the overnight σ (:func:`calibration.overnight.overnight_sigma`, null below ``min_nights``)."""
     dates = window.sessions["date"]
     adv = (
         window.daily.filter(pl.col("date").is_in(dates.implode()))
@@ -161,7 +185,7 @@ def daily_facts(window: MarketWindow) -> dict[str, dict[str, object]]:
     )
     q = _half_spreads(window.quotes)
     t = window.trades.group_by("symbol").agg(pl.len().alias("n_trades"))
-    night = overnight_sigma(window.quotes, window.sessions)
+    night = overnight_sigma(window.quotes, window.sessions, min_nights)
     out: dict[str, dict[str, object]] = {}
     for frame in (adv, q, t, night):
         for r in frame.to_dicts():

@@ -13,6 +13,7 @@ from data.calendar import home_calendar, sessions
 from data.home import KappaHome
 from data.store import finished_run_dates
 from flows.batches import state_exception
+from flows.night_settings import Thresholds
 from flows.nightly import NightlyResult, nightly
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
 from kappa.errors import FlowError, ParameterError
@@ -29,12 +30,14 @@ def backfill(
     batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
     calendar: str | None = None,
     timezone: str | None = None,
+    thresholds: Thresholds | None = None,
 ) -> list[NightlyResult]:
     """Run ``nightly`` for every session from ``start`` to ``end``, oldest first.
 
     A date whose nightly already finished (status ``success`` or ``warning`` in ``runs``) is skipped unless
     ``redo``; the first date that fails stops the backfill (later nights depend on its calibration), so
-    running it again resumes there.
+    running it again resumes there. Every night runs with ``thresholds`` (the estimators'; default:
+    :class:`calibration.records.EstimatorThresholds`'s).
 
     Raises
     ------
@@ -62,7 +65,8 @@ def backfill(
             State[Any],
             night(
                 date=day, home=str(kh.root), lookback_days=lookback_days, garch_days=garch_days,
-                batch_symbols=batch_symbols, calendar=calendar, timezone=timezone, return_state=True,
+                batch_symbols=batch_symbols, calendar=calendar, timezone=timezone, thresholds=thresholds,
+                return_state=True,
             ),
         )  # fmt: skip
         if not state.is_completed():

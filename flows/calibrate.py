@@ -19,7 +19,7 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -28,7 +28,7 @@ import polars as pl
 from prefect import flow, task
 from threadpoolctl import threadpool_limits
 
-from calibration.records import CalibrationBatch, CalibrationRow
+from calibration.records import DEFAULT_THRESHOLDS, CalibrationBatch, CalibrationRow, EstimatorThresholds
 from calibration.volatility import GarchFit
 from calibration.window import (
     CALIBRATION_SCHEMA,
@@ -46,7 +46,7 @@ from data.results import Results
 from data.store import recorded_run
 from flows.artifacts import publish_calibrations
 from flows.batches import Mapped, failures, final_state, warning
-from flows.night_settings import NightSettings
+from flows.night_settings import NightSettings, Thresholds
 from flows.runtime import run_name, task_runner_kind, thread_workers, threads
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
 from flows.tasks import IO_TASK, write_results_task
@@ -81,14 +81,18 @@ def plan_calibration(
     symbols: list[str] | None = None,
     batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
     calendar: str = DEFAULT_CALENDAR,
+    thresholds: EstimatorThresholds = DEFAULT_THRESHOLDS,
 ) -> CalibrationPlan:
     """The batches of a calibration as of ``as_of`` over ``symbols`` (default: every symbol with data).
 
     The intraday window is the ``lookback_days`` sessions ending on ``as_of`` that have quotes loaded; the
     daily history is the last ``garch_days`` + 1 closes up to ``as_of``; fills are those of the window.
-    A symbol has data if it has quotes in the window or any daily close up to ``as_of``.
+    A symbol has data if it has quotes in the window or any daily close up to ``as_of``. Every batch
+    carries ``thresholds``, which its estimators apply.
     """
-    w = read_window_inputs(home, as_of, lookback_days, garch_days, symbols, calendar)
+    w = replace(
+        read_window_inputs(home, as_of, lookback_days, garch_days, symbols, calendar), thresholds=thresholds
+    )
     return CalibrationPlan(as_of, lookback_days, w.sessions, w.batches(batch_symbols))
 
 
@@ -131,7 +135,8 @@ def calibrate_batch(
 ) -> pl.DataFrame:
     """Per-symbol estimates of the batch (``calibrate_symbols`` rows), reading market data from the lake.
 
-    ``garch_map`` runs the GARCH fits (default: here, one after another; see :func:`garch_pool`);
+    The estimators apply the batch's thresholds. ``garch_map`` runs the GARCH fits (default: here, one
+    after another; see :func:`garch_pool`);
     ``stage`` wraps the ``read`` and each stage of :func:`calibration.window.calibrate_symbols` (a
     benchmark passes a stopwatch's). Sets
     this process's BLAS to one thread: batches are the unit of parallelism, and the GARCH optimum moves in
@@ -141,7 +146,7 @@ def calibrate_batch(
     single_threaded_blas()
     with stage("read"):
         window = read_market(batch)
-    return calibrate_symbols(window, garch_map or map, stage)
+    return calibrate_symbols(window, garch_map or map, stage, batch.thresholds)
 
 
 def failed_rows(batch: CalibrationBatch, exc: BaseException) -> pl.DataFrame:
@@ -173,12 +178,12 @@ def summary(rows: pl.DataFrame) -> str:
 @task(name="plan calibration", **IO_TASK)
 def plan_calibration_task(
     home: KappaHome, as_of: dt.date, *, lookback_days: int, garch_days: int, symbols: list[str] | None,
-    batch_symbols: int, calendar: str,
+    batch_symbols: int, calendar: str, thresholds: EstimatorThresholds = DEFAULT_THRESHOLDS,
 ) -> CalibrationPlan:  # fmt: skip
     """:func:`plan_calibration`, in the flow process (it reads the database)."""
     return plan_calibration(
         home, as_of, lookback_days=lookback_days, garch_days=garch_days, symbols=symbols,
-        batch_symbols=batch_symbols, calendar=calendar,
+        batch_symbols=batch_symbols, calendar=calendar, thresholds=thresholds,
     )  # fmt: skip
 
 
@@ -200,7 +205,7 @@ def submit_calibration(
     (:func:`garch_pool`)."""
     plan = plan_calibration_task(
         home, as_of, lookback_days=settings.lookback_days, garch_days=settings.garch_days, symbols=symbols,
-        batch_symbols=settings.batch_symbols, calendar=settings.calendar,
+        batch_symbols=settings.batch_symbols, calendar=settings.calendar, thresholds=settings.thresholds.record(),
     )  # fmt: skip
     workers = thread_workers()
     n_symbols = sum(len(b.symbols) for b in plan.batches)
@@ -220,10 +225,13 @@ def calibrate(
     symbols: list[str] | None = None,
     batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
     calendar: str | None = None,
+    thresholds: Thresholds | None = None,
 ) -> Any:
     """Calibrate ``symbols`` (default: every symbol with data) as of ``as_of`` into ``calibrations``.
 
-    Returns the rows written (a ``Warning`` state carrying them if a symbol failed).
+    ``thresholds``: the estimators' (default: :class:`calibration.records.EstimatorThresholds`'s), stored
+    with the other settings in ``runs.parameters``. Returns the rows written (a ``Warning`` state carrying
+    them if a symbol failed).
     """
     if symbols is not None and not symbols:
         raise ParameterError(
@@ -235,6 +243,7 @@ def calibrate(
     settings = NightSettings.checked(
         home=str(kh.root), calendar=home_calendar(kh, calendar), lookback_days=lookback_days,
         garch_days=garch_days, batch_symbols=batch_symbols, task_runner=task_runner_kind(),
+        thresholds=thresholds or Thresholds(),
     )  # fmt: skip
     params = settings.run_parameters(as_of=as_of, symbols=symbols)
     with recorded_run(kh, "calibrate", params) as run_id, ExitStack() as stack:

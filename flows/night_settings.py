@@ -3,7 +3,8 @@
 :class:`NightSettings` is validated by pydantic and stored whole in ``runs.parameters`` beside the run's
 own keys (``date``, ``as_of``, ``symbols``), so the settings of any stored row can be read back from its
 run (:meth:`NightSettings.from_parameters`) and the row reproduced (:meth:`NightSettings.flow_parameters`).
-Its defaults are the flows' defaults (``flows.settings``), defined there once.
+Its defaults are the flows' defaults (``flows.settings``), defined there once; those of its
+:class:`Thresholds` are :class:`calibration.records.EstimatorThresholds`'s.
 """
 
 from __future__ import annotations
@@ -13,9 +14,33 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from calibration.records import DEFAULT_THRESHOLDS as _D
+from calibration.records import EstimatorThresholds
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS, Runner
 from kappa.errors import ParameterError
 from kappa.units import DEFAULT_CALENDAR
+
+
+class Thresholds(BaseModel):
+    """The estimators' thresholds of a night, validated: the fields, meanings and defaults of
+    :class:`calibration.records.EstimatorThresholds` (counts ≥ 1, ``gamma_t_min`` ≥ 0,
+    ``garch_outlier_mads`` > 0, ``garch_influence_factor`` ≥ 1, every number finite)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_buckets: int = Field(default=_D.min_buckets, ge=1)
+    gamma_t_min: float = Field(default=_D.gamma_t_min, ge=0, allow_inf_nan=False)
+    min_fills: int = Field(default=_D.min_fills, ge=1)
+    min_orders: int = Field(default=_D.min_orders, ge=1)
+    min_nights: int = Field(default=_D.min_nights, ge=1)
+    min_moving_returns: int = Field(default=_D.min_moving_returns, ge=1)
+    garch_min_returns: int = Field(default=_D.garch_min_returns, ge=1)
+    garch_outlier_mads: float = Field(default=_D.garch_outlier_mads, gt=0, allow_inf_nan=False)
+    garch_influence_factor: float = Field(default=_D.garch_influence_factor, ge=1, allow_inf_nan=False)
+
+    def record(self) -> EstimatorThresholds:
+        """The thresholds as the estimators take them."""
+        return EstimatorThresholds(**self.model_dump())
 
 
 class NightSettings(BaseModel):
@@ -35,6 +60,8 @@ class NightSettings(BaseModel):
         Symbols per calibration or attribution task (≥ 1).
     task_runner
         Where the batch tasks ran: ``threads``, ``processes`` or ``dask``.
+    thresholds
+        The estimators' thresholds (:class:`Thresholds`), stored as one nested object.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -45,6 +72,7 @@ class NightSettings(BaseModel):
     garch_days: int = Field(DEFAULT_GARCH_DAYS, ge=0)
     batch_symbols: int = Field(DEFAULT_BATCH_SYMBOLS, ge=1)
     task_runner: Runner = Runner.threads
+    thresholds: Thresholds = Thresholds()
 
     @classmethod
     def checked(cls, **values: Any) -> NightSettings:
@@ -71,4 +99,4 @@ class NightSettings(BaseModel):
     def flow_parameters(self) -> dict[str, object]:
         """The keyword arguments of the ``calibrate`` flow (and ``nightly``, ``backfill``) these settings
         give; ``task_runner`` is the caller's (``Flow.with_options``)."""
-        return self.model_dump(exclude={"task_runner"})
+        return {**self.model_dump(exclude={"task_runner", "thresholds"}), "thresholds": self.thresholds}

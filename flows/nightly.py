@@ -39,7 +39,7 @@ from flows import attribute as att
 from flows import calibrate as cal
 from flows.artifacts import publish_artifacts
 from flows.batches import failures, final_state, status_counts, warning
-from flows.night_settings import NightSettings
+from flows.night_settings import NightSettings, Thresholds
 from flows.report import report as render_report
 from flows.runtime import run_name, scheduled_moment, scheduled_session, task_runner_kind, threads
 from flows.schedules import OrderSchedules, order_schedules
@@ -117,6 +117,7 @@ def nightly(
     batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
     calendar: str | None = None,
     timezone: str | None = None,
+    thresholds: Thresholds | None = None,
 ) -> Any:
     """One evening: ingest the date's drop folder, calibrate as of the date, attribute the date's orders,
     schedule the next session's pending orders, write everything in one transaction, render the report
@@ -139,6 +140,8 @@ def nightly(
         ``exchange_calendars`` code of the exchange (default: the home's, ``data.calendar.home_calendar``).
     timezone
         IANA zone of the drop folder's timestamps written without a UTC offset (default: the home's).
+    thresholds
+        The calibration estimators' thresholds (default: :class:`calibration.records.EstimatorThresholds`'s).
 
     Returns
     -------
@@ -157,7 +160,7 @@ def nightly(
     require_session(day, calendar)
     settings = NightSettings.checked(
         home=str(kh.root), calendar=calendar, lookback_days=lookback_days, garch_days=garch_days,
-        batch_symbols=batch_symbols, task_runner=task_runner_kind(),
+        batch_symbols=batch_symbols, task_runner=task_runner_kind(), thresholds=thresholds or Thresholds(),
     )  # fmt: skip
     with recorded_run(kh, "nightly", settings.run_parameters(date=day)) as run_id, ExitStack() as stack:
         folder = inbox_folder(kh, day) if inbox is None else Path(inbox).expanduser().resolve()

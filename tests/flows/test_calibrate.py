@@ -99,14 +99,34 @@ def test_rerun_replaces_and_latest_view(loaded: KappaHome) -> None:
 def test_a_calibration_row_is_reproduced_from_the_settings_stored_in_its_run(loaded: KappaHome) -> None:
     """``runs.parameters`` holds the whole settings record: read back from the run of a row, it gives the
     row again. The settings are not the defaults, so a reproduction that ignored them would differ (the
-    window's first session, σ's days, the GARCH fit over 120 closes instead of all 300)."""
+    window's first session, σ's days, the GARCH window of 120 returns instead of 300, which the thresholds
+    then find too short; η not from fills, more being needed than the window has)."""
     from flows.calibrate import calibrate
-    from flows.night_settings import NightSettings
+    from flows.night_settings import NightSettings, Thresholds
 
     as_of = dt.date(2026, 11, 16)
-    calibrate(as_of=as_of, home=str(loaded.root), lookback_days=3, garch_days=120, batch_symbols=1)
+    thresholds = Thresholds(garch_min_returns=121, min_fills=10_000)
+    calibrate(
+        as_of=as_of,
+        home=str(loaded.root),
+        lookback_days=3,
+        garch_days=120,
+        batch_symbols=1,
+        thresholds=thresholds,
+    )
     sql = f"SELECT * EXCLUDE (run_id) FROM calibrations WHERE as_of = '{as_of}' ORDER BY symbol"
     first = query(loaded, sql)
+    shown = query(loaded, f"""SELECT garch_status, garch_nobs, garch_message, eta_status, eta_source, reason
+                              FROM calibrations WHERE as_of = '{as_of}' ORDER BY symbol""")  # fmt: skip
+    for garch_status, nobs, message, eta_status, eta_source, reason in shown:
+        # 121 closes are 120 returns, one fewer than the threshold in force
+        assert (garch_status, nobs, message) == (
+            "fallback_realized:insufficient_data",
+            120,
+            "120 daily returns < 121",
+        )
+        assert eta_status == "insufficient_data" and eta_source == "almgren_2005"
+        assert "; 10000 from 3 orders needed)" in reason
     ((stored,),) = query(
         loaded,
         f"SELECT DISTINCT r.parameters FROM runs r JOIN calibrations c USING (run_id) WHERE c.as_of = '{as_of}'",
@@ -114,6 +134,7 @@ def test_a_calibration_row_is_reproduced_from_the_settings_stored_in_its_run(loa
     settings = NightSettings.from_parameters(json.loads(stored))
     assert (settings.lookback_days, settings.garch_days, settings.batch_symbols) == (3, 120, 1)
     assert settings.home == str(loaded.root) and settings.calendar == "XNYS"
+    assert settings.thresholds == thresholds
     calibrate(as_of=as_of, **settings.flow_parameters())
     assert query(loaded, sql) == first
     (window,) = {(str(r[0]), str(r[1])) for r in query(
