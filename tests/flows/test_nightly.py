@@ -281,6 +281,31 @@ def test_a_rerun_leaves_identical_tables(two_nights: KappaHome) -> None:
     assert query(two_nights, "SELECT count(*) FROM runs WHERE command = 'nightly'") == [(3,)]
 
 
+def test_a_night_applies_and_stores_the_thresholds_it_is_given(fresh_home: KappaHome) -> None:
+    """At t ≥ 0 every positive γ is significant; with more fills needed than a night has, η is never fitted
+    from fills. The night's run stores the thresholds it was given."""
+    import json
+
+    from flows.night_settings import Thresholds
+    from flows.nightly import nightly
+
+    th = Thresholds(gamma_t_min=0.0, min_fills=10_000)
+    h = str(fresh_home.root)
+    state = nightly(date=NIGHTS[0], home=h, lookback_days=LOOKBACK, thresholds=th, return_state=True)
+    assert state.is_completed(), state
+    rows = query(fresh_home, "SELECT gamma, gamma_status, eta_source, eta_status, reason FROM calibrations")
+    assert len(rows) == 3
+    for gamma, gamma_status, eta_source, _, _ in rows:
+        assert gamma is not None and gamma_status == ("wrong_sign" if gamma < 0 else "ok"), rows
+        assert eta_source != "fills", rows
+    fitted = [r for r in rows if r[3] is not None]  # symbols with own fills in the window
+    assert fitted and all(
+        r[3] == "insufficient_data" and "; 10000 from 3 orders needed)" in r[4] for r in fitted
+    )
+    ((stored,),) = query(fresh_home, "SELECT parameters FROM runs WHERE command = 'nightly'")
+    assert json.loads(stored)["thresholds"] == th.model_dump()
+
+
 def test_a_failing_symbol_is_recorded_and_the_night_ends_in_a_warning(
     fresh_home: KappaHome, monkeypatch: pytest.MonkeyPatch
 ) -> None:
