@@ -39,7 +39,7 @@ STAGES = ("read", "signs", "bars", "realized", "gamma", "eta", "garch")
 
 def _window(home: Path):
     from data.home import KappaHome
-    from data.reads import read_window
+    from data.step_inputs import read_window
 
     return read_window(KappaHome.resolve(home), DAY, 1, HISTORY_DAYS)
 

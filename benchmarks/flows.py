@@ -157,7 +157,7 @@ def run_plain_nightly(home: Path, runner: str, batch_symbols: int, drop: str = "
     import flows.attribute  # noqa: F401
     from data.home import KappaHome
     from data.inbox import ingest_inbox
-    from data.reads import read_pending_orders
+    from data.step_inputs import read_pending_orders
     from data.store import reader
     from flows.report import report
     from flows.schedules import order_schedules

@@ -66,8 +66,8 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
     from data.calendar import exchange_calendar
     from data.home import KappaHome
     from data.ingest import ingest
-    from data.reads import read_pending_orders
     from data.results import Results, write_results
+    from data.step_inputs import read_pending_orders
     from data.store import recorded_run
     from flows import attribute as att
     from flows import calibrate as cal

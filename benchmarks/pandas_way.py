@@ -9,7 +9,7 @@ pandas and nothing tuned:
   :mod:`benchmarks.pandas_baseline` (``merge_asof``, ``groupby``/``last`` bars, a statsmodels loop per
   symbol, serial GARCH with ``arch``);
 - attribution: ``merge_asof`` for the arrival, end and fill mids, and a loop over orders for the interval
-  VWAP; it computes fewer columns than Kappa's (no TWAP, PWP, markouts or model verdict), so it flatters
+  VWAP; it computes fewer columns than Kappa's (no TWAP, PWP, reversions or model verdict), so it flatters
   pandas;
 - schedules: a Python loop over orders, each the exact discrete closed form in numpy.
 

@@ -7,8 +7,8 @@ and one row of output.
 - :class:`CalibrationBatch`: what a worker needs to calibrate some symbols before any market data is read
   (the symbols, the window's sessions, the lake files of its quotes and trades, and the database's rows:
   own fills and the daily history). The data layer builds it for the whole universe
-  (:func:`data.reads.read_window_inputs`); :meth:`CalibrationBatch.batches` cuts it into batches.
-- :class:`MarketWindow`: the same window with its quotes and trades read (:func:`data.reads.read_market`),
+  (:func:`data.step_inputs.read_window_inputs`); :meth:`CalibrationBatch.batches` cuts it into batches.
+- :class:`MarketWindow`: the same window with its quotes and trades read (:func:`data.step_inputs.read_market`),
   which is what :func:`calibration.window.calibrate_window` takes.
 - :class:`CalibrationRow`: one symbol's row of the ``calibrations`` table, built by named fields from the
   fits (:func:`calibration.rows.symbol_row`); its fields are the columns of

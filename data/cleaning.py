@@ -1,7 +1,7 @@
 """Tape cleaning: quotes and prints that are valid records of the tape but not prices of the market.
 
 Rows that break these rules are not quarantined: they stay in the lake with the rule in their ``flag``
-column, and every reader of market data for the models (:func:`data.reads.scan_market`) and the daily
+column, and every reader of market data for the models (:func:`data.step_inputs.scan_market`) and the daily
 facts leave them out. Rules after Barndorff-Nielsen, Hansen, Lunde & Shephard (2009), "Realized kernels in
 practice: trades and quotes", *Econometrics Journal* 12, C1-C32, section 3.1 (their rules Q3, Q4, T3, T4),
 applied per symbol and session date:

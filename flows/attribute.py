@@ -25,13 +25,13 @@ from prefect import flow, task
 from calibration.impact import schedule_gamma
 from data.calendar import DEFAULT_CALENDAR, TradingClock, home_calendar
 from data.home import KappaHome
-from data.reads import (
+from data.results import Results
+from data.step_inputs import (
     ATTRIBUTION_QUOTE_COLUMNS,
     ATTRIBUTION_TRADE_COLUMNS,
     read_attribution_inputs,
     scan_market,
 )
-from data.results import Results
 from data.store import recorded_run
 from flows.batches import Mapped, failures, final_state, warning
 from flows.calibrate import chunks
@@ -39,6 +39,7 @@ from flows.night_settings import NightSettings
 from flows.runtime import run_name, task_runner_kind, threads
 from flows.settings import DEFAULT_BATCH_SYMBOLS
 from flows.tasks import IO_TASK, write_results_task
+from kappa.units import BPS
 from reports.tables import cell_text, usd_text
 from tca.attribution import ATTRIBUTION_COLUMNS, attribute_orders
 
@@ -151,7 +152,7 @@ def summary(rows: pl.DataFrame) -> str:
         return "no orders"
     costed = rows.filter(pl.col("total_usd").is_not_null())
     notional = float(costed["notional_usd"].to_numpy().sum())
-    bps = 1e4 * float(costed["total_usd"].to_numpy().sum()) / notional if notional else float("nan")
+    bps = BPS * float(costed["total_usd"].to_numpy().sum()) / notional if notional else float("nan")
     z = rows["z_score"].drop_nulls().to_numpy()
     zs = (
         f"z mean {z.mean():+.2f}, sd {z.std(ddof=1):.2f} over {z.size}" if z.size > 1 else "z: too few orders"

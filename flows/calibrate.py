@@ -41,8 +41,8 @@ from calibration.window import (
 )
 from data.calendar import DEFAULT_CALENDAR, home_calendar
 from data.home import KappaHome
-from data.reads import read_market, read_window_inputs
 from data.results import Results
+from data.step_inputs import read_market, read_window_inputs
 from data.store import recorded_run
 from flows.artifacts import publish_calibrations
 from flows.batches import Mapped, failures, final_state, warning

@@ -31,9 +31,9 @@ from prefect.states import Completed
 from data.calendar import exchange_zone, home_calendar, require_session
 from data.home import KappaHome
 from data.inbox import InboxLoad, inbox_folder, ingest_inbox
-from data.reads import lake_paths, read_pending_orders
-from data.report_queries import read_scorecards
+from data.queries import read_scorecards
 from data.results import Results
+from data.step_inputs import lake_paths, read_pending_orders
 from data.store import finished_run_dates, recorded_run
 from flows import attribute as att
 from flows import calibrate as cal
@@ -86,7 +86,7 @@ def load_inbox_task(home: KappaHome, folder: Path, *, calendar: str, timezone: s
 
 @task(name="read pending orders", **IO_TASK)
 def pending_orders_task(home: KappaHome, day: dt.date, calendar: str) -> pl.DataFrame:
-    """The orders of the next session known by ``day``'s evening (:func:`data.reads.read_pending_orders`)."""
+    """The orders of the next session known by ``day``'s evening (:func:`data.step_inputs.read_pending_orders`)."""
     return read_pending_orders(home, day, calendar)
 
 

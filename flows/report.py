@@ -10,7 +10,7 @@ import polars as pl
 
 from data.calendar import DEFAULT_CALENDAR, session_bounds, session_time_days
 from data.home import KappaHome
-from data.report_queries import read_attribution_day, read_order_paths
+from data.queries import read_attribution_day, read_order_paths
 from kappa.units import SESSION_HOURS
 from reports.charts import ACTUAL, MODEL, SESSION_CLOSE
 from reports.tca_report import ReportFiles, render_report

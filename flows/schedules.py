@@ -116,7 +116,7 @@ def _calibration(home: KappaHome | None, req: ScheduleRequest) -> dict[str, obje
 def _profile(
     home: KappaHome, symbol: str, as_of: dt.date, days: int, calendar: str
 ) -> tuple[np.ndarray | None, int]:
-    from data.reads import read_trades  # imports exchange_calendars: only for a symbol
+    from data.step_inputs import read_trades  # imports exchange_calendars: only for a symbol
 
     sessions, trades = read_trades(home, as_of, days, [symbol], calendar)
     if not trades.height:

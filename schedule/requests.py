@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from kappa.errors import ParameterError
-from kappa.units import DEFAULT_CALENDAR
+from kappa.units import BPS, DEFAULT_CALENDAR
 from schedule.almgren_chriss import optimal_schedule
 from schedule.baselines import pov_schedule, twap_schedule, vwap_schedule
 from schedule.frontier import efficient_frontier, frontier_risk_aversions
@@ -117,7 +117,7 @@ class SchedulePlan:
     def bps(self, usd: float) -> float | None:
         """``usd`` in basis points of the order's notional (shares × reference price)."""
         p = self.reference_price_usd
-        return 1e4 * usd / (self.request.shares * p) if p else None
+        return BPS * usd / (self.request.shares * p) if p else None
 
 
 def market_params(

@@ -1,15 +1,7 @@
 """The ``kappa`` command line: one module per command, the shared options in :mod:`flows.cli.options`.
 
-Every command honours ``KAPPA_HOME`` and ``--home`` and prints a one-line reason on failure. Exit codes
-(:mod:`flows.cli.console`):
-
-====  ==========================================================================================
-0     done (warnings, if any, printed on stderr)
-1     an unexpected error (``KAPPA_DEBUG=1`` shows its traceback)
-2     refused: bad arguments or input, a load refused, a flow run that failed
-3     done, but with warnings, under ``--strict`` (or ``KAPPA_STRICT=1``): for cron and schedulers
-130   interrupted
-====  ==========================================================================================
+Every command honours ``KAPPA_HOME`` and ``--home`` and prints a one-line reason on failure; the exit
+codes are listed in :mod:`flows.cli.console`.
 """
 
 from __future__ import annotations

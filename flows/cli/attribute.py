@@ -32,7 +32,7 @@ def attribute_cmd(
     strict: StrictOption = False,
 ) -> None:
     """Attribute every order that arrived or traded on a date (Perold shortfall, benchmarks, the model's z,
-    markouts); rows go to `attribution` (rerun = replace). Runs the Prefect flow `attribute`.
+    reversions); rows go to `attribution` (rerun = replace). Runs the Prefect flow `attribute`.
 
     Example: kappa attribute --date 2026-11-20
     """

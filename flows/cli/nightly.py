@@ -82,7 +82,7 @@ def require_quotes(home: KappaHome, day: dt.date, inbox: Path | None) -> None:
     if "quotes" in inbox_files(folder)[0]:
         return
     if home.db_path.exists():
-        from data.reads import lake_paths
+        from data.step_inputs import lake_paths
 
         if lake_paths(home, "quotes", [day]):
             return

@@ -448,7 +448,7 @@ def test_schedule_chart_has_a_legend_and_trading_time(multi_day: KappaHome, show
 def test_report_markdown_carries_the_numbers(multi_day: KappaHome, tmp_path: Path) -> None:
     import polars as pl
 
-    from data.report_queries import read_attribution_day
+    from data.queries import read_attribution_day
     from reports.tca_report import report_markdown
 
     day = read_attribution_day(multi_day, LAST)
@@ -478,7 +478,7 @@ def test_the_report_artifact_is_markdown_in_prefect(multi_day: KappaHome, tmp_pa
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
-    from data.report_queries import read_attribution_day
+    from data.queries import read_attribution_day
     from flows.artifacts import publish_artifacts
     from flows.nightly import NightlyResult
 

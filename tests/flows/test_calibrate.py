@@ -171,7 +171,7 @@ def test_batches_of_one_symbol_give_the_rows_of_one_window(loaded: KappaHome) ->
     """The flow's batches (each read from the lake alone, joined by the cross-sectional finish) equal a
     calibration of the whole window at once: batching changes where the work runs, not a number."""
     from calibration.window import MarketWindow, calibrate_window
-    from data.reads import read_window
+    from data.step_inputs import read_window
     from flows.calibrate import calibrate_batch, finish_calibration, plan_calibration
 
     as_of = dt.date(2026, 11, 18)

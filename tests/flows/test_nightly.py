@@ -21,7 +21,7 @@ import pytest
 from calibration.window import MarketWindow, calibrate_window
 from data.calendar import TradingClock
 from data.home import KappaHome
-from data.reads import read_window
+from data.step_inputs import read_window
 from flows.demo import arrange_inbox
 from simulator import SimConfig, SymbolParams, write_dataset
 from tests.conftest import query
@@ -607,7 +607,7 @@ def test_an_io_failure_fails_the_night_instead_of_every_symbol(
 
 def test_attribution_is_judged_with_the_latest_usable_calibration(fresh_home: KappaHome) -> None:
     """A symbol whose calibration failed on the night before is judged with its last good one."""
-    from data.reads import read_attribution_inputs
+    from data.step_inputs import read_attribution_inputs
     from data.store import writer
     from flows.backfill import backfill
 

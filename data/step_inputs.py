@@ -1,4 +1,5 @@
-"""Read what calibration, attribution and schedules need: lake files for market data, DuckDB for the rest.
+"""The inputs of the night's steps: what calibration, attribution and schedules read, lake files for market
+data and DuckDB for the rest.
 
 Market data is read from the Parquet files the manifest lists (never through the database views), so the
 same reads work in worker processes that must not open the database.

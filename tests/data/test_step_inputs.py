@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from data.reads import quoted_symbols
+from data.step_inputs import quoted_symbols
 
 
 def test_quoted_symbols_are_the_distinct_symbols_of_the_files(tmp_path: Path) -> None:
