@@ -34,7 +34,7 @@ import polars as pl
 
 from benchmarks.config import BATCH_SYMBOLS, DAY
 from benchmarks.datasets import Dataset
-from kappa.units import BUCKET_NS
+from kappa.units import BUCKET_NS, BUCKETS_PER_SESSION
 
 
 def _session() -> tuple[object, object]:
@@ -239,7 +239,7 @@ def schedules_floor(orders: pl.DataFrame) -> float:
     """
     t0 = time.perf_counter()
     h = orders["horizon_days"].to_numpy()
-    n = np.maximum(1, np.round(78 * h)).astype(int)
+    n = np.maximum(1, np.round(BUCKETS_PER_SESSION * h)).astype(int)
     tau = h / n
     eta_tilde = orders["eta"].to_numpy() - 0.5 * np.maximum(orders["gamma"].to_numpy(), 0.0) * tau
     lam = np.nan_to_num(orders["risk_aversion"].to_numpy())

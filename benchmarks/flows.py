@@ -157,8 +157,8 @@ def run_plain_nightly(home: Path, runner: str, batch_symbols: int, drop: str = "
     import flows.attribute  # noqa: F401
     from data.home import KappaHome
     from data.inbox import ingest_inbox
+    from data.queries import calibrations_as_of
     from data.step_inputs import read_pending_orders
-    from data.store import reader
     from flows.report import report
     from flows.schedules import order_schedules
 
@@ -170,8 +170,7 @@ def run_plain_nightly(home: Path, runner: str, batch_symbols: int, drop: str = "
     with pool:
         plain_calibrate(home, pool, batch_symbols)
         plain_attribute(home, pool, batch_symbols)
-    with reader(kh) as con:
-        calibrations = con.sql("SELECT * FROM calibrations WHERE as_of = ?", params=[DAY]).pl()
+    calibrations = calibrations_as_of(kh, DAY)
     order_schedules(read_pending_orders(kh, DAY), calibrations, "plain")
     report(kh, DAY)
     return {"nightly": time.perf_counter() - t0}

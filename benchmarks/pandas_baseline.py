@@ -23,13 +23,16 @@ import polars as pl
 import statsmodels.api as sm
 from arch import arch_model
 
+from calibration.records import EstimatorThresholds
 from kappa.units import BUCKET_MINUTES, SESSION_SECONDS
 
 BUCKET = pd.Timedelta(minutes=BUCKET_MINUTES)
-MIN_BUCKETS = 30
-MIN_FILLS = 20
-MIN_ORDERS = 3
-GARCH_MIN_RETURNS = 100
+# the thresholds Kappa's estimators apply by default, so that both do the same work
+_THRESHOLDS = EstimatorThresholds()
+MIN_BUCKETS = _THRESHOLDS.min_buckets
+MIN_FILLS = _THRESHOLDS.min_fills
+MIN_ORDERS = _THRESHOLDS.min_orders
+GARCH_MIN_RETURNS = _THRESHOLDS.garch_min_returns
 
 
 def _with_prevailing_mid(events: pd.DataFrame, quotes: pd.DataFrame) -> pd.DataFrame:

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from benchmarks import pandas_baseline as pb
 from benchmarks.config import BATCH_SYMBOLS, DAY
 from benchmarks.datasets import Dataset
-from kappa.units import SESSION_SECONDS
+from kappa.units import BPS, BUCKETS_PER_SESSION, SESSION_SECONDS
 
 
 def _sessions(days: list[dt.date]) -> pd.DataFrame:
@@ -171,7 +171,7 @@ def attribute_pandas(lake: Path) -> float:
     sign = np.where(o["side"] == "buy", 1.0, -1.0)
     o["fill_vwap"] = o["notional"] / o["filled"]
     o["shortfall_usd"] = sign * (o["fill_vwap"] - o["arrival_mid"]) * o["filled"]
-    o["slippage_vwap_bps"] = 1e4 * sign * (o["fill_vwap"] - o["interval_vwap"]) / o["interval_vwap"]
+    o["slippage_vwap_bps"] = BPS * sign * (o["fill_vwap"] - o["interval_vwap"]) / o["interval_vwap"]
     return time.perf_counter() - t0
 
 
@@ -186,7 +186,7 @@ def schedules_pandas(lake: Path, calibrations: pd.DataFrame) -> float:
     out = []
     for o in orders.itertuples():
         horizon = (o.end_ts - o.arrival_ts).total_seconds() / SESSION_SECONDS
-        n = max(1, round(78 * horizon))
+        n = max(1, round(BUCKETS_PER_SESSION * horizon))
         tau = horizon / n
         eta_tilde = o.eta - 0.5 * max(o.gamma, 0.0) * tau
         lam = o.risk_aversion if o.risk_aversion == o.risk_aversion else 0.0

@@ -34,6 +34,7 @@ import numpy as np
 import polars as pl
 
 from benchmarks.config import DAY, NEXT_DAY, RESULTS
+from kappa.units import BUCKETS_PER_SESSION
 
 PAPER = ["--shares", "1e6", "--side", "sell", "--horizon-days", "1", "--periods", "78", "--risk-aversion", "1e-6",
          "--sigma", "0.95", "--eta", "2.5e-6", "--gamma", "2.5e-7", "--epsilon", "0.0625"]  # fmt: skip
@@ -61,7 +62,9 @@ def _random_orders(n: int, seed: int = 1) -> list[tuple[object, object, float]]:
         params = MarketParams(
             sigma, eta * float(rng.uniform(0.0, 0.5)), eta, float(rng.uniform(0.005, 0.05)), power
         )
-        order = Order(float(rng.uniform(0.01, 0.3)) * adv, str(rng.choice(["buy", "sell"])), 1.0, 78)
+        order = Order(
+            float(rng.uniform(0.01, 0.3)) * adv, str(rng.choice(["buy", "sell"])), 1.0, BUCKETS_PER_SESSION
+        )
         out.append((order, params, float(10 ** rng.uniform(-8, -4))))
     return out
 
@@ -118,7 +121,7 @@ def measure(batch: int, runs: int) -> dict[str, float]:
     )
 
     params = MarketParams(0.95, 2.5e-7, 2.5e-6, 0.0625, PowerLaw(0.3, 0.6, 5e6))
-    o78, o390 = Order(1e6, "sell", 1.0, 78), Order(1e6, "sell", 1.0, 390)
+    o78, o390 = Order(1e6, "sell", 1.0, BUCKETS_PER_SESSION), Order(1e6, "sell", 1.0, 390)
     r: dict[str, float] = {}
     r["one_linear_n78_ms"] = (
         1e3 * _median_s(lambda: [optimal_schedule(o78, params, 1e-6) for _ in range(100)], runs) / 100
@@ -166,7 +169,7 @@ def cli(runs: int) -> dict[str, float]:
 
     cmd = [sys.executable, "-m", "flows.cli", "schedule", *PAPER, "--json"]
     wall = _median_s(lambda: subprocess.run(cmd, check=True, capture_output=True), runs)
-    req = ScheduleRequest(shares=1e6, side="sell", horizon_days=1.0, periods=78, risk_aversion=1e-6,
+    req = ScheduleRequest(shares=1e6, side="sell", horizon_days=1.0, periods=BUCKETS_PER_SESSION, risk_aversion=1e-6,
                           sigma_usd=0.95, eta=2.5e-6, gamma=2.5e-7, epsilon_usd=0.0625)  # fmt: skip
     plan_schedule(None, req)
     compute = _median_s(lambda: plan_schedule(None, req), runs)

@@ -61,7 +61,7 @@ def bucket_mids(quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     and no observed bucket. Quotes of a date that is no session are left out.
 
     Lake rows come grouped by (symbol, date) and in time order (see
-    :func:`calibration.in_time_runs`), so each boundary's quote is found by binary search in its
+    :func:`calibration.ordering.in_time_runs`), so each boundary's quote is found by binary search in its
     symbol-day's rows, without grouping every quote; any other frame is first sorted stably, which keeps
     the tie rule.
     """

@@ -4,7 +4,7 @@ Lee & Ready (1991), "Inferring Trade Direction from Intraday Data", J. Finance 4
 prevailing mid is a buy (+1), below it a sell (−1); a trade at the mid takes the sign of the last price
 change (tick rule). The prevailing quote is the last one strictly before the trade (no delay is applied:
 modern feeds time-stamp quotes and trades on one clock), of the trade's own session: a quote never prevails
-across a session boundary (:func:`calibration.quote_prevails`), so a print at the open before the session's
+across a session boundary (:func:`calibration.sessions.quote_prevails`), so a print at the open before the session's
 first quote takes the tick rule, and so does the tick rule itself look back no further than the session.
 """
 
@@ -33,7 +33,7 @@ def prevailing_mid(events: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.Data
     -------
     polars.DataFrame
         ``events`` with ``mid`` = (bid + ask)/2 and ``half_spread`` = (ask − bid)/2 ($/share); both null where
-        no quote of the event's session precedes it (see :func:`calibration.quote_prevails`).
+        no quote of the event's session precedes it (see :func:`calibration.sessions.quote_prevails`).
     """
     q = sorted_by_symbol_time(
         quotes.select(

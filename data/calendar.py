@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from kappa.units import DEFAULT_CALENDAR as DEFAULT_CALENDAR  # its one home; re-exported beside the calendars
-from kappa.units import SESSION_NS
+from kappa.errors import NotFoundError
+from kappa.units import DEFAULT_CALENDAR, SESSION_NS
 
 if TYPE_CHECKING:
     import exchange_calendars as xcals
@@ -326,7 +326,7 @@ def latest_closed_session(moment: dt.datetime, name: str = DEFAULT_CALENDAR) -> 
     dates, _, closes = _schedule(name)
     i = int(np.searchsorted(closes, _to_ns(moment), side="right")) - 1
     if i < 0:
-        raise ValueError(f"no {name} session closed by {moment}")
+        raise NotFoundError(f"no {name} session closed by {moment}", key=moment)
     return dates[i].item()
 
 

@@ -83,20 +83,21 @@ class KappaHome:
 
     def config(self) -> HomeConfig:
         """The home's settings (all unset where there is no ``kappa.toml``)."""
-        from kappa.errors import KappaError
+        from kappa.errors import InputError
 
         if not self.config_path.exists():
             return HomeConfig()
         try:
             values = tomllib.loads(self.config_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise KappaError(f"{self.config_path}: not valid TOML ({exc})") from None
+            raise InputError(f"not valid TOML ({exc})", path=str(self.config_path), rule="config") from None
         known = {f.name for f in fields(HomeConfig)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise KappaError(
-                f"{self.config_path}: unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
+            raise InputError(
+                f"unknown setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+                path=str(self.config_path), rule="config",
+            )  # fmt: skip
         return HomeConfig(**{k: str(v) for k, v in values.items()})
 
     def save_config(self, **values: str | None) -> HomeConfig:

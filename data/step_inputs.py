@@ -14,12 +14,13 @@ import duckdb
 import polars as pl
 
 from calibration.records import CalibrationBatch, MarketWindow
-from data.calendar import DEFAULT_CALENDAR, TradingClock, previous_sessions, session_bounds
+from data.calendar import TradingClock, previous_sessions, session_bounds
 from data.home import KappaHome
 from data.schema import FLAG, MARKET_COLUMNS, POLARS_TYPES, has_flag_column
 from data.sql import quote_literal
 from data.store import reader
 from kappa.errors import InputError
+from kappa.units import DEFAULT_CALENDAR
 
 
 def lake_paths(home: KappaHome, table: str, dates: list[dt.date]) -> dict[dt.date, str]:
@@ -102,7 +103,8 @@ def read_window_inputs(
         if have
         else EMPTY_SESSIONS
     )
-    sym_filter = "AND o.symbol IN (SELECT unnest(?))" if symbols else ""
+    of_orders = "AND o.symbol IN (SELECT unnest(?))" if symbols else ""
+    of_daily = "AND symbol IN (SELECT unnest(?))" if symbols else ""
     with reader(home) as con:
         start = sessions["open_ts"].min() if sessions.height else None
         end = sessions["close_ts"].max() if sessions.height else None
@@ -110,11 +112,11 @@ def read_window_inputs(
             f"""SELECT f.order_id, o.symbol, o.side, f.ts, f.price, f.quantity, coalesce(f.fee_usd, 0) AS fee_usd,
                        o.arrival_ts
                 FROM fills f JOIN orders o USING (order_id)
-                WHERE f.ts BETWEEN ? AND ? {sym_filter} ORDER BY o.symbol, f.order_id, f.ts""",
+                WHERE f.ts BETWEEN ? AND ? {of_orders} ORDER BY o.symbol, f.order_id, f.ts""",
             params=[start, end, *([symbols] if symbols else [])],
         ).pl()
         daily = con.sql(
-            f"""SELECT symbol, date, close, volume FROM daily o WHERE date <= ? {sym_filter}
+            f"""SELECT symbol, date, close, volume FROM daily WHERE date <= ? {of_daily}
                 QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY date DESC) <= ?
                 ORDER BY symbol, date""",
             params=[as_of, *([symbols] if symbols else []), garch_days + 1],

@@ -15,11 +15,12 @@ from typing import Any
 
 import polars as pl
 
-from data.calendar import DEFAULT_CALENDAR, all_session_bounds, session_date_expr
+from data.calendar import all_session_bounds, session_date_expr
 from data.contract import CANCEL_NEEDS_ONLY, Column, TableSpec
+from kappa.units import DEFAULT_CALENDAR, SIDE_SIGN
 
 ROW = "row_number"
-SIDES = ("buy", "sell")
+SIDES = tuple(SIDE_SIGN)
 LIQUIDITY = ("add", "remove")
 EXEC_TYPES = {  # FIX ExecType (150) and ExecTransType (20) spellings -> trade, correct, cancel
     **dict.fromkeys(("trade", "new", "fill", "partial_fill", "f", "1", "2", "0"), "trade"),

@@ -23,7 +23,7 @@ import polars as pl
 from prefect import flow, task
 
 from calibration.impact import schedule_gamma
-from data.calendar import DEFAULT_CALENDAR, TradingClock, home_calendar
+from data.calendar import TradingClock, home_calendar
 from data.home import KappaHome
 from data.results import Results
 from data.step_inputs import (
@@ -33,13 +33,12 @@ from data.step_inputs import (
     scan_market,
 )
 from data.store import recorded_run
-from flows.batches import Mapped, failures, final_state, warning
-from flows.calibrate import chunks
+from flows.batches import Mapped, chunks, failures, final_state, warning
 from flows.night_settings import NightSettings
 from flows.runtime import run_name, task_runner_kind, threads
 from flows.settings import DEFAULT_BATCH_SYMBOLS
 from flows.tasks import IO_TASK, write_results_task
-from kappa.units import BPS
+from kappa.units import BPS, DEFAULT_CALENDAR
 from reports.tables import cell_text, usd_text
 from tca.attribution import ATTRIBUTION_COLUMNS, attribute_orders
 

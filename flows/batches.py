@@ -18,6 +18,7 @@ from prefect.futures import PrefectFuture
 from prefect.states import Completed, State
 
 from flows.tasks import IO_ERRORS
+from kappa.errors import ParameterError
 
 
 class Batch(Protocol):
@@ -129,3 +130,10 @@ def status_counts(rows: pl.DataFrame) -> dict[str, int]:
     if not rows.height:
         return {}
     return {str(s): int(n) for s, n in rows.group_by("status").len().sort("status").iter_rows()}
+
+
+def chunks(items: Sequence[str], size: int) -> list[tuple[str, ...]]:
+    """``items`` in consecutive groups of at most ``size``."""
+    if size < 1:
+        raise ParameterError(f"batch size must be at least 1, not {size}", name="batch_symbols", value=size)
+    return [tuple(items[i : i + size]) for i in range(0, len(items), size)]

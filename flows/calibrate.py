@@ -39,7 +39,7 @@ from calibration.window import (
     finish_calibrations,
     untimed,
 )
-from data.calendar import DEFAULT_CALENDAR, home_calendar
+from data.calendar import home_calendar
 from data.home import KappaHome
 from data.results import Results
 from data.step_inputs import read_market, read_window_inputs
@@ -51,6 +51,7 @@ from flows.runtime import run_name, task_runner_kind, thread_workers, threads
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
 from flows.tasks import IO_TASK, write_results_task
 from kappa.errors import ParameterError
+from kappa.units import DEFAULT_CALENDAR
 
 PARALLEL_GARCH_MIN_SYMBOLS = 50
 
@@ -63,13 +64,6 @@ class CalibrationPlan:
     lookback_days: int
     sessions: pl.DataFrame
     batches: list[CalibrationBatch]
-
-
-def chunks(items: Sequence[str], size: int) -> list[tuple[str, ...]]:
-    """``items`` in consecutive groups of at most ``size``."""
-    if size < 1:
-        raise ValueError(f"batch size must be at least 1, not {size}")
-    return [tuple(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 def plan_calibration(

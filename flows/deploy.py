@@ -26,9 +26,10 @@ from contextlib import contextmanager, suppress
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from data.calendar import DEFAULT_CALENDAR, exchange_timezone, latest_closed_session
+from data.calendar import exchange_timezone, latest_closed_session
 from data.home import KappaHome
 from kappa.errors import FlowError
+from kappa.units import DEFAULT_CALENDAR
 
 DEFAULT_CRON = "30 18 * * 1-5"  # 18:30, Monday to Friday, after the close and the closing auction
 

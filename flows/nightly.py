@@ -36,7 +36,7 @@ from data.results import Results
 from data.step_inputs import lake_paths, read_pending_orders
 from data.store import finished_run_dates, recorded_run
 from flows import attribute as att
-from flows import calibrate as cal
+from flows import calibrate as calib
 from flows.artifacts import publish_artifacts
 from flows.batches import failures, final_state, status_counts, warning
 from flows.night_settings import NightSettings, Thresholds
@@ -165,13 +165,13 @@ def nightly(
     with recorded_run(kh, "nightly", settings.run_parameters(date=day)) as run_id, ExitStack() as stack:
         folder = inbox_folder(kh, day) if inbox is None else Path(inbox).expanduser().resolve()
         load = _ingest(kh, day, folder, calendar, timezone)
-        plan, cal_batches = cal.submit_calibration(stack, kh, day, settings)
+        plan, cal_batches = calib.submit_calibration(stack, kh, day, settings)
         att_batches = att.submit_attribution(kh, day, settings)
         cal_parts, cal_failed = cal_batches.collect()
-        calibrations = cal.finish_calibration(plan, cal_parts)
+        calibrations = calib.finish_calibration(plan, cal_parts)
         get_run_logger().info(
             "calibrated %d symbol(s) in %d batch(es): %s",
-            calibrations.height, len(plan.batches), cal.summary(calibrations),
+            calibrations.height, len(plan.batches), calib.summary(calibrations),
         )  # fmt: skip
         att_parts, att_failed = att_batches.collect()
         attribution = att.join_rows(att_parts)
@@ -234,7 +234,7 @@ def _write_night(
             calibrations=calibrations, calibration_as_of=day, attribution=attribution, attribution_date=day,
             schedules=scheduled.rows, schedule_orders=pending["order_id"].to_list(),
         ),
-        message=f"calibrations {cal.summary(calibrations)}; attribution {att.summary(attribution)}; "
+        message=f"calibrations {calib.summary(calibrations)}; attribution {att.summary(attribution)}; "
         f"schedules {pending.height - len(scheduled.skipped)}/{pending.height}",
         status="warning" if warned else "success",
     )  # fmt: skip

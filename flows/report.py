@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from data.calendar import DEFAULT_CALENDAR, session_bounds, session_time_days
+from data.calendar import session_bounds, session_time_days
 from data.home import KappaHome
 from data.queries import read_attribution_day, read_order_paths
-from kappa.units import SESSION_HOURS
+from kappa.units import DEFAULT_CALENDAR, SESSION_HOURS
 from reports.charts import ACTUAL, MODEL, SESSION_CLOSE
 from reports.tca_report import ReportFiles, render_report
 

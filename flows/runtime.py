@@ -9,8 +9,9 @@ from typing import Any
 
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from data.calendar import DEFAULT_CALENDAR, home_calendar, latest_closed_session
+from data.calendar import home_calendar, latest_closed_session
 from data.home import KappaHome
+from kappa.units import DEFAULT_CALENDAR
 
 
 def scheduled_moment() -> dt.datetime:

@@ -21,10 +21,9 @@ import polars as pl
 
 from calibration.bars import intraday_volume_profile
 from calibration.impact import ScheduleGamma, schedule_gamma
-from data.calendar import DEFAULT_CALENDAR
 from data.home import KappaHome
 from kappa.errors import KappaError, NotFoundError, ParameterError
-from kappa.units import BUCKETS_PER_SESSION
+from kappa.units import BUCKETS_PER_SESSION, DEFAULT_CALENDAR
 from schedule import Order, Schedule
 from schedule.requests import (
     PlanInputs,

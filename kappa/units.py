@@ -20,7 +20,7 @@ asked for without one."""
 SESSION_SECONDS: Final = 23_400.0
 """Seconds in one trading day: the regular 6.5-hour session."""
 
-SESSION_NS: Final = 23_400 * 1_000_000_000
+SESSION_NS: Final = int(SESSION_SECONDS) * 1_000_000_000
 """Nanoseconds in one trading day (an ``int``, for exact integer arithmetic on epoch times)."""
 
 SESSION_MINUTES: Final = SESSION_SECONDS / 60

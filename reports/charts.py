@@ -14,6 +14,7 @@ from pathlib import Path
 import altair as alt
 import polars as pl
 
+from kappa.errors import ParameterError
 from kappa.units import bps
 from reports.tables import WATERFALL
 
@@ -251,5 +252,7 @@ def save_chart(chart: alt.TopLevelMixin, path: Path, scale: float = 2.0) -> Path
     elif suffix in (".html", ".htm"):
         path.write_text(vlc.vegalite_to_html(spec, bundle=True))
     else:
-        raise ValueError(f"cannot draw {path.name}: use .png, .svg or .html")
+        raise ParameterError(
+            f"cannot draw {path.name}: use .png, .svg or .html", name="path", value=str(path)
+        )
     return path

@@ -18,10 +18,10 @@ import numpy as np
 import numpy.typing as npt
 
 from kappa.errors import ScheduleError
+from kappa.units import SIDE_SIGN
 
 FloatArray = npt.NDArray[np.float64]
 
-SIDES = {"buy": 1.0, "sell": -1.0}
 MAX_PERIODS = 100_000
 
 
@@ -46,7 +46,7 @@ class Order:
     nights: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.side not in SIDES:
+        if self.side not in SIDE_SIGN:
             raise ScheduleError(
                 f"side {self.side!r} is neither 'buy' nor 'sell'", name="side", value=self.side
             )
@@ -96,7 +96,7 @@ class Order:
     @property
     def side_sign(self) -> float:
         """+1 for a buy, −1 for a sell."""
-        return SIDES[self.side]
+        return SIDE_SIGN[self.side]
 
     @property
     def drift_cost_usd_per_share_day(self) -> float:

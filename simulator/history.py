@@ -8,7 +8,8 @@ import math
 import numpy as np
 import polars as pl
 
-from data.calendar import DEFAULT_CALENDAR, exchange_calendar
+from data.calendar import exchange_calendar
+from kappa.units import DEFAULT_CALENDAR
 from simulator.universe import SymbolParams
 
 

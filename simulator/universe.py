@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from data.calendar import DEFAULT_CALENDAR
+from kappa.units import DEFAULT_CALENDAR
 
 ODD_LOT_PROB = 0.05
 FILL_NOISE_HALF_SPREADS = 1.0

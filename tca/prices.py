@@ -8,7 +8,7 @@ symbol gets a code in sort order, and each row the key code·span + (ts − t₀
 frame. An as-of join by symbol is then one merge on that integer key (no hashing of symbols per join); a
 match from another symbol's rows (an event before its symbol's first row) is discarded.
 
-A quote prevails only inside its own session (:func:`calibration.quote_prevails`): an event after the close
+A quote prevails only inside its own session (:func:`calibration.sessions.quote_prevails`): an event after the close
 or before its session's first quote (an order arriving before the open, an opening fill) has no mid, never
 the previous session's closing one; and among quotes tied on one time, the last in row order (the file's)
 is the state in force.

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
 from flows.cli.console import finish, out
 from flows.cli.options import (
     BatchOption,
     CalendarOption,
     DaskOption,
+    DateOption,
     HomeOption,
     RunnerOption,
     StrictOption,
@@ -22,7 +19,7 @@ from flows.settings import DEFAULT_BATCH_SYMBOLS, Runner
 
 
 def attribute_cmd(
-    date: Annotated[str, typer.Option("--date", help="Session date, YYYY-MM-DD")],
+    date: DateOption,
     home: HomeOption = None,
     task_runner: RunnerOption = Runner.threads,
     workers: WorkersOption = None,
@@ -39,13 +36,16 @@ def attribute_cmd(
     import polars as pl
 
     from flows.attribute import summary
-    from flows.cli.flow_runs import run_flow, state_warnings
+    from flows.cli.flow_runs import prepare_prefect, run_flow, state_warnings
     from flows.cli.render_frame import print_frame
 
     kh, cal = home_settings(home, calendar)
     day = session(date, "--date", cal)
+    prepare_prefect(kh, task_runner, dask_address)
+    from flows.attribute import attribute as flow_fn
+
     name, message, rows = run_flow(
-        kh, "attribute", task_runner, workers, dask_address, date=day, batch_symbols=batch_symbols,
+        flow_fn, kh, task_runner, workers, dask_address, date=day, batch_symbols=batch_symbols,
         calendar=cal,
     )  # fmt: skip
     assert isinstance(rows, pl.DataFrame)

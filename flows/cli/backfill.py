@@ -46,7 +46,7 @@ def backfill_cmd(
     Example: kappa backfill --start 2026-11-02 --end 2026-11-20
     """
     from data.calendar import sessions
-    from flows.cli.flow_runs import run_flow
+    from flows.cli.flow_runs import prepare_prefect, run_flow
     from flows.cli.render_night import night_warnings, print_night
 
     kh, cal = home_settings(home, calendar)
@@ -55,8 +55,11 @@ def backfill_cmd(
         raise ParameterError(f"--end {last} is before --start {first}", name="--end", value=last)
     if not sessions(first, last, cal):
         raise ParameterError(f"no {cal} session between {first} and {last}", name="--start", value=first)
+    prepare_prefect(kh, task_runner, dask_address)
+    from flows.backfill import backfill as flow_fn
+
     _, _, results = run_flow(
-        kh, "backfill", task_runner, workers, dask_address, start=first, end=last, redo=redo,
+        flow_fn, kh, task_runner, workers, dask_address, start=first, end=last, redo=redo,
         lookback_days=lookback_days, garch_days=garch_days, batch_symbols=batch_symbols, calendar=cal,
         timezone=timezone,
     )  # fmt: skip

@@ -49,7 +49,7 @@ def calibrate_cmd(
     """
     import polars as pl
 
-    from flows.cli.flow_runs import run_flow, state_warnings
+    from flows.cli.flow_runs import prepare_prefect, run_flow, state_warnings
     from flows.cli.render_calibrations import calibration_table, print_reasons
 
     kh, cal = home_settings(home, calendar)
@@ -63,8 +63,11 @@ def calibrate_cmd(
                 name=option, value=value,
             )  # fmt: skip
     chosen = ([s.strip() for s in symbols.split(",") if s.strip()] or None) if symbols else None
+    prepare_prefect(kh, task_runner, dask_address)
+    from flows.calibrate import calibrate as flow_fn
+
     name, message, rows = run_flow(
-        kh, "calibrate", task_runner, workers, dask_address, as_of=day, lookback_days=lookback_days,
+        flow_fn, kh, task_runner, workers, dask_address, as_of=day, lookback_days=lookback_days,
         garch_days=garch_days, symbols=chosen, batch_symbols=batch_symbols, calendar=cal,
     )  # fmt: skip
     assert isinstance(rows, pl.DataFrame)

@@ -25,8 +25,9 @@ def config_cmd(
     """
     from dataclasses import fields
 
-    from data.calendar import DEFAULT_CALENDAR, check_calendar, check_timezone
+    from data.calendar import check_calendar, check_timezone
     from data.home import HomeConfig
+    from kappa.units import DEFAULT_CALENDAR
 
     kh = KappaHome.resolve(home)
     known = [f.name for f in fields(HomeConfig)]

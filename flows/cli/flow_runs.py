@@ -2,35 +2,43 @@
 
 from __future__ import annotations
 
-import importlib
+from typing import TYPE_CHECKING, Any
 
 from data.home import KappaHome
 from flows.settings import Runner
 from kappa.errors import ParameterError
 
+if TYPE_CHECKING:
+    from prefect import Flow
 
-def run_flow(
-    home: KappaHome, name: str, runner: Runner, workers: int | None, dask_address: str | None,
-    **params: object,
-) -> tuple[str, str | None, object]:  # fmt: skip
-    """Run the Prefect flow ``name`` (the function of that name in the module ``flows.<name>``) on the
-    chosen task runner.
 
-    Returns the final state's name and message and the flow's result; a failed run raises its error.
-    Check the arguments before calling: starting Prefect takes seconds.
+def prepare_prefect(home: KappaHome, runner: Runner, dask_address: str | None) -> None:
+    """Check the task runner's options, then point Prefect at ``home`` (its ``PREFECT_HOME``, analytics off,
+    the server's settings): call this before importing a flow, since Prefect reads its settings on import.
     """
     if runner is not Runner.dask and dask_address:
         raise ParameterError(
             "--dask-address needs --task-runner dask", name="--dask-address", value=dask_address
         )
-    from flows.settings import prefect_environment, quiet_known_errors, task_runner
+    from flows.settings import prefect_environment
 
     prefect_environment(home)
-    module = importlib.import_module(f"flows.{name}")
+
+
+def run_flow(
+    fl: Flow[..., Any], home: KappaHome, runner: Runner, workers: int | None, dask_address: str | None,
+    **params: object,
+) -> tuple[str, str | None, object]:  # fmt: skip
+    """Run the Prefect flow ``fl`` on the chosen task runner (after :func:`prepare_prefect`).
+
+    Returns the final state's name and message and the flow's result; a failed run raises its error.
+    Check the arguments before calling: starting Prefect takes seconds.
+    """
+    from flows.settings import quiet_known_errors, task_runner
+
     quiet_known_errors()
     chosen = task_runner(runner.value, workers=workers, dask_address=dask_address)
-    fl = getattr(module, name).with_options(task_runner=chosen)
-    state = fl(home=str(home.root), **params, return_state=True)
+    state: Any = fl.with_options(task_runner=chosen)(home=str(home.root), **params, return_state=True)
     result = state.result()  # raises the flow's error when it failed
     return state.name, state.message, result
 

@@ -53,7 +53,7 @@ def nightly_cmd(
     Example: kappa nightly --date 2026-11-20 --task-runner dask --dask-address tcp://10.0.0.5:8786
     """
     from data.calendar import latest_closed_session
-    from flows.cli.flow_runs import run_flow
+    from flows.cli.flow_runs import prepare_prefect, run_flow
     from flows.cli.render_night import night_warnings, print_night
 
     kh, cal = home_settings(home, calendar)
@@ -65,8 +65,11 @@ def nightly_cmd(
     if inbox is not None and not inbox.is_dir():
         raise ParameterError(f"--inbox {inbox} is not a folder", name="--inbox", value=inbox)
     require_quotes(kh, day, inbox)
+    prepare_prefect(kh, task_runner, dask_address)
+    from flows.nightly import nightly as flow_fn
+
     _, _, result = run_flow(
-        kh, "nightly", task_runner, workers, dask_address, date=day, inbox=str(inbox) if inbox else None,
+        flow_fn, kh, task_runner, workers, dask_address, date=day, inbox=str(inbox) if inbox else None,
         lookback_days=lookback_days, garch_days=garch_days, batch_symbols=batch_symbols, calendar=cal,
         timezone=timezone,
     )  # fmt: skip

@@ -58,6 +58,9 @@ DaskOption = Annotated[
 BatchOption = Annotated[
     int, typer.Option("--batch-symbols", help="Symbols per calibration/attribution task", min=1)
 ]
+DateOption = Annotated[str, typer.Option("--date", help="Session date, YYYY-MM-DD")]
+"""The session a command works on (``attribute``, ``report``); ``nightly`` defaults it, so declares its own."""
+
 LookbackOption = Annotated[int, typer.Option(help="Sessions of intraday data (σ realized, γ, η, ε)", min=1)]
 GarchDaysOption = Annotated[int, typer.Option(help="Daily closes for GARCH(1,1)", min=0)]
 

@@ -9,12 +9,12 @@ from typing import Annotated
 import typer
 
 from flows.cli.console import out
-from flows.cli.options import HomeOption, home_settings, session
+from flows.cli.options import DateOption, HomeOption, home_settings, session
 from kappa.errors import ParameterError
 
 
 def report_cmd(
-    date: Annotated[str, typer.Option("--date", help="Session date, YYYY-MM-DD")],
+    date: DateOption,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Folder (default KAPPA_HOME/reports/DATE)")
     ] = None,
