@@ -16,10 +16,10 @@ sync: uv
 demo: sync
 	$(RUN) kappa demo
 
-# two workers, a test file each at a time (its module fixtures stay on one worker): the suite waits on Prefect
-# servers and subprocesses as much as it computes: about 9 min on 2 cores (341 tests, on a fresh clone)
+# two workers, a test file each at a time (its module fixtures stay on one worker), the longest files first
+# (tests/conftest.py: LONGEST_FIRST): the suite waits on Prefect servers and subprocesses as much as it computes
 test: sync
-	$(RUN) pytest -n 2 --dist loadfile
+	$(RUN) pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 lint: sync
 	$(RUN) ruff check .

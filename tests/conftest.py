@@ -187,3 +187,28 @@ def browser() -> Iterator[Browser]:
         yield b
     finally:
         b.close()
+
+
+LONGEST_FIRST = (
+    "tests/flows/test_nightly.py",
+    "tests/flows/test_deployment.py",
+    "tests/flows/test_cli.py",
+    "tests/test_readme.py",
+    "tests/flows/test_schedule_cli.py",
+    "tests/data/test_desk_files.py",
+    "tests/flows/test_attribute_report.py",
+    "tests/flows/test_calibrate.py",
+)
+"""The files that start Prefect servers or run the demo (a minute or more each, measured in CI), in the order
+`make test` hands them to its two workers (``--dist loadfile --no-loadscope-reorder``): the longest first, so
+that no worker is left with a long file while the other has finished."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files of :data:`LONGEST_FIRST` first, in that order; every other test after them, as collected."""
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+
+    def key(item: pytest.Item) -> int:
+        return rank.get(item.nodeid.split("::", 1)[0], len(LONGEST_FIRST))
+
+    items.sort(key=key)
