@@ -11,6 +11,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from data.calendar import home_calendar, latest_closed_session
 from data.home import KappaHome
+from flows.settings import Runner, task_runner
 from kappa.units import DEFAULT_CALENDAR
 
 
@@ -46,8 +47,9 @@ def run_name(command: str) -> Callable[[], str]:
 
 
 def threads() -> Any:
-    """The flows' default task runner: a thread per CPU (``flows.settings.task_runner`` for the others)."""
-    return ThreadPoolTaskRunner(max_workers=os.cpu_count() or 1)
+    """The flows' default task runner: a thread per CPU (:func:`flows.settings.task_runner`, which builds the
+    others too)."""
+    return task_runner(Runner.threads)
 
 
 def thread_workers() -> int:
