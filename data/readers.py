@@ -17,8 +17,8 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -116,9 +116,36 @@ def column_names(path: Path) -> list[str]:
     return _normalised(names, path)
 
 
-def check_columns(path: Path, spec: TableSpec) -> list[str]:
-    """The file's lower-cased column names; :class:`MissingColumnError` if a required one is absent."""
-    names = column_names(path)
+def mapped_names(names: list[str], columns: Mapping[str, str], path: Path) -> list[str]:
+    """The file's lower-cased column ``names`` with each file column that ``columns`` maps (contract column
+    -> file column, any case) renamed to its contract name; an :class:`InputError` if a mapped column is
+    not in the file, or if a mapping would give two columns one name."""
+    if not columns:
+        return names
+    rename: dict[str, str] = {}
+    for target, source in columns.items():
+        src = source.strip().lower()
+        if src not in names:
+            raise InputError(
+                f"--columns maps {target}={source}, but the file has no column '{source}' "
+                f"(it has {', '.join(names)})",
+                path=str(path),
+            )
+        rename[src] = target.strip().lower()
+    out = [rename.get(n, n) for n in names]
+    twice = sorted({n for n in out if out.count(n) > 1})
+    if twice:
+        raise InputError(
+            f"--columns gives two columns the name {', '.join(twice)}: map the file's own column away",
+            path=str(path),
+        )
+    return out
+
+
+def check_columns(path: Path, spec: TableSpec, columns: Mapping[str, str] | None = None) -> list[str]:
+    """The file's lower-cased column names (renamed by ``columns``, contract column -> file column);
+    :class:`MissingColumnError` if a required one is absent."""
+    names = mapped_names(column_names(path), columns or {}, path)
     missing = [c for c in spec.required if c not in names]
     if missing:
         raise MissingColumnError(str(path), spec.name, missing)
@@ -128,19 +155,29 @@ def check_columns(path: Path, spec: TableSpec) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class RawBatch:
     """Rows of a file as read: ``frame`` (lower-cased columns, values as in the file, and ``row_number``),
-    ``malformed`` (``row_number, raw``: lines whose number of fields is not the header's), and for delimited
-    text ``lines``, which gives the text of rows of the batch by their numbers."""
+    ``malformed`` (``row_number, raw``: lines whose number of fields is not the header's), for delimited
+    text ``lines``, which gives the text of rows of the batch by their numbers, and ``skipped``: rows of the
+    file that are not rows of the table by design (a vendor file's extended-hours or cancelled rows, an
+    exchange quote that leaves the NBBO unchanged), counted per reason for ``skipped_rows``, never
+    quarantined."""
 
     frame: pl.DataFrame
     malformed: pl.DataFrame
     lines: Callable[[np.ndarray], list[str]] | None = None
+    skipped: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
-        return self.frame.height + self.malformed.height
+        """Rows of the file this batch accounts for: read into ``frame``, malformed or skipped."""
+        return self.frame.height + self.malformed.height + sum(self.skipped.values())
 
 
-def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[RawBatch]:
+def read_batches(
+    path: Path,
+    spec: TableSpec,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    columns: Mapping[str, str] | None = None,
+) -> Iterator[RawBatch]:
     """Yield the rows of ``path`` in batches (see the module docstring for row numbers).
 
     A missing required column raises :class:`MissingColumnError` before any row is yielded; a file that is
@@ -154,8 +191,11 @@ def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_RO
         The table contract the file must satisfy.
     batch_rows
         Rows per Parquet batch; text blocks are sized to hold roughly this many rows.
+    columns
+        Contract column -> the file's column (any case), for a vendor's own layout
+        (``kappa ingest --columns symbol=SYM,ts=TIMESTAMP``).
     """
-    names = check_columns(path, spec)
+    names = check_columns(path, spec, columns)
     if file_format(path) == "parquet":
         yield from _parquet_batches(path, names, batch_rows)
     else:
