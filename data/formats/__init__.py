@@ -81,7 +81,7 @@ class Source:
         """The source's rows of ``spec`` in batches (see the module docstring)."""
         if self.format == "kappa":
             return read_batches(self.path, spec, batch_rows, self.columns)
-        return module(self.format).read_batches(self.path, spec, batch_rows)  # type: ignore[no-any-return]
+        return module(self.format).read_batches(self.path, spec, batch_rows)
 
     def companions(self) -> list[Path]:
         """The files whose bytes make this source, hashed together for ``loads.sha256``."""
