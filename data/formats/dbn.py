@@ -129,7 +129,8 @@ def sniff(path: Path) -> bool:
     return head[:3] == DBN_MAGIC and len(head) == 4 and 1 <= head[3] <= 9
 
 
-def _metadata(stream: pa.NativeFile, path: Path) -> dbn.Metadata:
+def _metadata(stream: pa.NativeFile, path: Path) -> tuple[dbn.Metadata, int]:
+    """The metadata (upgraded to the current version by the library) and the DBN version the file is in."""
     prefix = _read(stream, PREFIX_BYTES, path)
     if len(prefix) < PREFIX_BYTES or prefix[:3] != DBN_MAGIC:
         raise InputError("not a DBN file (it does not start with 'DBN')", path=str(path))
@@ -138,7 +139,7 @@ def _metadata(stream: pa.NativeFile, path: Path) -> dbn.Metadata:
     if len(body) < length:
         raise InputError("the file ends inside its metadata header", path=str(path))
     try:
-        return dbn.Metadata.decode(prefix + body)
+        return dbn.Metadata.decode(prefix + body), prefix[3]
     except dbn.DBNError as exc:
         raise InputError(f"cannot decode the DBN metadata: {exc}", path=str(path)) from exc
 
@@ -146,7 +147,7 @@ def _metadata(stream: pa.NativeFile, path: Path) -> dbn.Metadata:
 def metadata(path: Path) -> dbn.Metadata:
     """The file's metadata header (dataset, schema, symbology, version)."""
     with _open(path) as stream:
-        return _metadata(stream, path)
+        return _metadata(stream, path)[0]
 
 
 def _schema(md: dbn.Metadata, path: Path) -> str:
@@ -284,8 +285,9 @@ def _split(data: bytes, layout: _Layout, path: Path, first: int) -> _Chunk:
     return _Chunk(data, starts, np.asarray(others, dtype=np.int64), pos)
 
 
-def _decoder(md: dbn.Metadata) -> dbn.DBNDecoder:
-    return dbn.DBNDecoder(has_metadata=False, ts_out=md.ts_out, input_version=md.version)
+def _decoder(md: dbn.Metadata, version: int) -> dbn.DBNDecoder:
+    """A decoder of single records of the file (of its DBN ``version``: the layouts of other records differ)."""
+    return dbn.DBNDecoder(has_metadata=False, ts_out=md.ts_out, input_version=version)
 
 
 @dataclass(slots=True)
@@ -318,7 +320,7 @@ def read_batches(path: Path, spec: TableSpec, batch_rows: int) -> Iterator[RawBa
         read, a file that ends inside a record.
     """
     with _open(path) as stream:
-        md = _metadata(stream, path)
+        md, version = _metadata(stream, path)
         schema = _schema(md, path)
         if spec.name not in SCHEMA_TABLES[schema]:
             raise InputError(
@@ -340,7 +342,7 @@ def read_batches(path: Path, spec: TableSpec, batch_rows: int) -> Iterator[RawBa
                 raise InputError(f"the file ends inside record {first + split.starts.size + split.others.size}",
                                  path=str(path))  # fmt: skip
             carry = data[split.end :]
-            yield _batch(split, first, md, schema, layout, spec, state)
+            yield _batch(split, first, md, version, schema, layout, spec, state)
             first += split.starts.size + split.others.size
             if not chunk:
                 return
@@ -356,7 +358,14 @@ def _rows(split: _Chunk, first: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _batch(
-    split: _Chunk, first: int, md: dbn.Metadata, schema: str, layout: _Layout, spec: TableSpec, state: _State
+    split: _Chunk,
+    first: int,
+    md: dbn.Metadata,
+    version: int,
+    schema: str,
+    layout: _Layout,
+    spec: TableSpec,
+    state: _State,
 ) -> RawBatch:
     rows, other_rows = _rows(split, first)
     buf = np.frombuffer(split.data, dtype=np.uint8)
@@ -364,7 +373,7 @@ def _batch(
     skipped: dict[str, int] = {}
     malformed_rows: list[int] = []
     if split.others.size:
-        decoder = _decoder(md)
+        decoder = _decoder(md, version)
         for pos, row in zip(split.others.tolist(), other_rows.tolist(), strict=True):
             length, rtype = int(buf[pos]) * 4, int(buf[pos + 1])
             if rtype in layout.rtypes:
@@ -382,7 +391,7 @@ def _batch(
     for reason, count in more.items():
         if count:
             skipped[reason] = skipped.get(reason, 0) + count
-    texts = _texts(split, rows, other_rows, md)
+    texts = _texts(split, rows, other_rows, md, version)
     bad = np.asarray(malformed_rows, dtype=np.int64)
     malformed = (
         pl.DataFrame({ROW: bad, "raw": texts(bad)}, schema=MALFORMED_SCHEMA)
@@ -411,7 +420,7 @@ def _decode(decoder: dbn.DBNDecoder, data: bytes) -> list[Any]:
 
 
 def _texts(
-    split: _Chunk, rows: np.ndarray, other_rows: np.ndarray, md: dbn.Metadata
+    split: _Chunk, rows: np.ndarray, other_rows: np.ndarray, md: dbn.Metadata, version: int
 ) -> Callable[[np.ndarray], list[str]]:
     """The text of records by row number: the record as ``databento_dbn`` prints it (its ``repr``), or its
     type, length and bytes in hex when the library cannot decode it."""
@@ -422,7 +431,7 @@ def _texts(
     data = split.data
 
     def texts(wanted: np.ndarray) -> list[str]:
-        decoder = _decoder(md)
+        decoder = _decoder(md, version)
         out = []
         for r in np.asarray(wanted, dtype=np.int64).tolist():
             i = int(np.searchsorted(all_rows, r))
@@ -451,8 +460,12 @@ def _utc(column: str) -> pl.Expr:
     )
 
 
-def _price(column: str) -> pl.Expr:
-    return pl.when(pl.col(column) != UNDEF_PRICE).then(pl.col(column) / PRICE_SCALE)
+def _price(price: pl.Series) -> pl.Expr:
+    """USD of a fixed-point price column (1e-9 USD; ``UNDEF_PRICE`` -> null), correctly rounded (NumPy
+    divides; polars multiplies by the reciprocal, which is off by an ulp: 185.12000000000003)."""
+    units = price.to_numpy()
+    usd = pl.Series(np.where(units == UNDEF_PRICE, np.nan, units / PRICE_SCALE), dtype=pl.Float64)
+    return pl.lit(usd.fill_nan(None))
 
 
 def _with_symbols(frame: pl.DataFrame, symbols: _Symbols) -> pl.DataFrame:
@@ -522,8 +535,8 @@ def _quotes(
     columns = {
         "symbol": pl.col("symbol"),
         "ts": _utc("ts_event"),
-        "bid": _price("bid_px_00"),
-        "ask": _price("ask_px_00"),
+        "bid": _price(quotes["bid_px_00"]),
+        "ask": _price(quotes["ask_px_00"]),
         "bid_size": pl.col("bid_sz_00").cast(pl.Float64),
         "ask_size": pl.col("ask_sz_00").cast(pl.Float64),
         "exchange": _exchange(quotes),
@@ -561,7 +574,7 @@ def _trades(
     columns = {
         "symbol": pl.col("symbol"),
         "ts": _utc("ts_event"),
-        "price": _price("price"),
+        "price": _price(trades["price"]),
         "size": pl.col("size").cast(pl.Float64),
         "exchange": _exchange(trades),
         "conditions": pl.lit(None, dtype=pl.String),

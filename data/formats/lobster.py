@@ -454,8 +454,8 @@ def _quotes(
     columns = {
         "symbol": pl.lit(p.symbol, dtype=pl.String),
         "ts": _ts(p.date),
-        "bid": pl.col("bid") / PRICE_SCALE,
-        "ask": pl.col("ask") / PRICE_SCALE,
+        "bid": _dollars(quotes["bid"]),
+        "ask": _dollars(quotes["ask"]),
         "bid_size": pl.col("bid_size").cast(pl.Float64),
         "ask_size": pl.col("ask_size").cast(pl.Float64),
         "exchange": pl.lit(EXCHANGE, dtype=pl.String),
@@ -476,7 +476,7 @@ def _trades(p: Pair, records: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFra
     columns = {
         "symbol": pl.lit(p.symbol, dtype=pl.String),
         "ts": _ts(p.date),
-        "price": pl.col("price") / PRICE_SCALE,
+        "price": _dollars(trades["price"]),
         "size": pl.col("size").cast(pl.Float64),
         "exchange": pl.lit(EXCHANGE, dtype=pl.String),
         "conditions": pl.lit(None, dtype=pl.String),
@@ -484,6 +484,12 @@ def _trades(p: Pair, records: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFra
         "aggressor": pl.when(pl.col("direction") == 1).then(pl.lit("sell")).otherwise(pl.lit("buy")),
     }
     return _select(trades, columns, spec), {k: v for k, v in skipped.items() if v}
+
+
+def _dollars(price: pl.Series) -> pl.Expr:
+    """USD of a price column in units of 1/10,000 USD, correctly rounded (``100.1`` for 1001000: NumPy divides;
+    polars multiplies by the reciprocal, which gives 100.10000000000001)."""
+    return pl.lit(pl.Series(price.to_numpy() / PRICE_SCALE, dtype=pl.Float64))
 
 
 def _select(rows: pl.DataFrame, columns: dict[str, pl.Expr], spec: TableSpec) -> pl.DataFrame:
