@@ -373,7 +373,7 @@ def _batch(
     skipped: dict[str, int] = {}
     malformed_rows: list[int] = []
     if split.others.size:
-        decoder = _decoder(md, version)
+        decoder = _Records(md, version)
         for pos, row in zip(split.others.tolist(), other_rows.tolist(), strict=True):
             length, rtype = int(buf[pos]) * 4, int(buf[pos + 1])
             if rtype in layout.rtypes:
@@ -382,7 +382,7 @@ def _batch(
             reason = OTHER_RECORDS.get(rtype, "other_record")
             skipped[reason] = skipped.get(reason, 0) + 1
             if reason == "symbol_mapping":
-                for msg in _decode(decoder, split.data[pos : pos + length]):
+                for msg in decoder.decode(split.data[pos : pos + length]):
                     if isinstance(msg, dbn.SymbolMappingMsg) and msg.stype_out_symbol:
                         state.symbols.live[int(msg.instrument_id)] = str(msg.stype_out_symbol)
     frame = pl.from_numpy(records).with_columns(pl.Series(ROW, rows, dtype=pl.Int64))
@@ -412,10 +412,24 @@ def _records(buf: np.ndarray, starts: np.ndarray, layout: _Layout) -> np.ndarray
     return np.ascontiguousarray(gathered).view(layout.dtype).reshape(n)
 
 
-def _decode(decoder: dbn.DBNDecoder, data: bytes) -> list[Any]:
-    try:
-        return list(decoder.write_and_decode(data))
-    except dbn.DBNError:
+class _Records:
+    """Single records of the file decoded by ``databento_dbn`` (for their text, and the symbol mappings)."""
+
+    def __init__(self, md: dbn.Metadata, version: int) -> None:
+        self.md, self.version = md, version
+        self.decoder = _decoder(md, version)
+
+    def decode(self, data: bytes) -> list[Any]:
+        """The records of ``data``; none if the library cannot decode them (a record of a wrong length makes
+        it panic, and pyo3's ``PanicException`` is a ``BaseException``): the decoder is then made anew."""
+        try:
+            return list(self.decoder.write_and_decode(data))
+        except dbn.DBNError:
+            pass
+        except BaseException as exc:
+            if type(exc).__name__ != "PanicException":
+                raise
+        self.decoder = _decoder(self.md, self.version)
         return []
 
 
@@ -431,7 +445,7 @@ def _texts(
     data = split.data
 
     def texts(wanted: np.ndarray) -> list[str]:
-        decoder = _decoder(md, version)
+        decoder = _Records(md, version)
         out = []
         for r in np.asarray(wanted, dtype=np.int64).tolist():
             i = int(np.searchsorted(all_rows, r))
@@ -440,7 +454,7 @@ def _texts(
                 continue
             pos = int(all_starts[i])
             raw = data[pos : pos + data[pos] * 4]
-            decoded = _decode(decoder, raw)
+            decoded = decoder.decode(raw)
             out.append(
                 repr(decoded[0]) if decoded else f"rtype {data[pos + 1]}, {len(raw)} bytes: {raw.hex()}"
             )
