@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import io
 import re
 import zipfile
@@ -413,16 +414,40 @@ def _records(p: Pair, message: _Block, book: _Block, n: int) -> pl.DataFrame:
     )
 
 
+DAY_NS = 86_400 * 1_000_000_000
+
+
+def _local_to_utc(local: pl.Expr) -> pl.Expr:
+    """A naive New York time as a UTC instant, by the zone's rules (null in a spring-forward gap)."""
+    return local.dt.replace_time_zone(
+        TIMEZONE, ambiguous="earliest", non_existent="null"
+    ).dt.convert_time_zone("UTC")
+
+
+@functools.cache
+def _day_offset_ns(date: dt.date) -> int | None:
+    """New York's UTC offset (ns) all day long on ``date`` (from the zone's rules at its first and last
+    instant), or None on a day whose offset changes (a daylight-saving switch)."""
+    start = dt.datetime(date.year, date.month, date.day)
+    bounds = pl.DataFrame({"t": [start, start + dt.timedelta(days=1, microseconds=-1)]})
+    utc = bounds.select(_local_to_utc(pl.col("t").cast(pl.Datetime("ns"))).dt.replace_time_zone(None))["t"]
+    offsets = {int((utc[i] - bounds["t"][i]).total_seconds() * 1e9) for i in range(2)}
+    return offsets.pop() if len(offsets) == 1 else None
+
+
 def _ts(date: dt.date) -> pl.Expr:
-    """The UTC instant of ``time`` (seconds after midnight, New York time, on ``date``)."""
+    """The UTC instant of ``time`` (seconds after midnight, New York time, on ``date``): the day's offset
+    added when the zone keeps one offset all day and the time lies within the day (one addition instead of
+    a time-zone lookup per row), else each row converted by the zone's rules."""
     midnight = int(dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC).timestamp()) * 1_000_000_000
     ns = (pl.col("time") * 1e9).round().cast(pl.Int64)
-    return (
-        (pl.lit(midnight, dtype=pl.Int64) + ns)
-        .cast(pl.Datetime("ns"))
-        .dt.replace_time_zone(TIMEZONE, ambiguous="earliest", non_existent="null")
-        .dt.convert_time_zone("UTC")
-    )
+    local = pl.lit(midnight, dtype=pl.Int64) + ns
+    by_rules = _local_to_utc(local.cast(pl.Datetime("ns")))
+    offset = _day_offset_ns(date)
+    if offset is None:
+        return by_rules
+    shifted = (local + offset).cast(pl.Datetime("ns")).dt.replace_time_zone("UTC")
+    return pl.when((ns >= 0) & (ns < DAY_NS)).then(shifted).otherwise(by_rules)
 
 
 @dataclass(slots=True)

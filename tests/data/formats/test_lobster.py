@@ -138,6 +138,20 @@ def test_nanoseconds_and_new_york_time(tmp_path: Path) -> None:
     assert first == dt.datetime(2012, 1, 3, 14, 30, 0, 500000, tzinfo=dt.UTC)  # EST, UTC-5
 
 
+def test_a_day_of_a_daylight_saving_switch_follows_the_zone_rules(tmp_path: Path) -> None:
+    lines = [
+        (f"{t},1,1,100,1000000,1", f"1001000,{100 + i},1000000,100")
+        for i, t in enumerate((3600, 9000, 10800))
+    ]
+    message, _ = write_pair(tmp_path, lines, stem="AAPL_2012-03-11_0_86400000")
+    ts = read(message, QUOTES)[0]["ts"].to_list()
+    assert ts == [  # 01:00 EST; 02:30 does not exist that night (null: quarantined); 03:00 EDT
+        dt.datetime(2012, 3, 11, 6, tzinfo=dt.UTC),
+        None,
+        dt.datetime(2012, 3, 11, 7, tzinfo=dt.UTC),
+    ]
+
+
 def test_trades_are_executions_with_the_aggressor_opposite_the_resting_order(tmp_path: Path) -> None:
     message, _ = write_pair(tmp_path)
     frame, skipped, _ = read(message, WITH_AGGRESSOR)
