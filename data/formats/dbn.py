@@ -385,7 +385,7 @@ def _batch(
                 for msg in decoder.decode(split.data[pos : pos + length]):
                     if isinstance(msg, dbn.SymbolMappingMsg) and msg.stype_out_symbol:
                         state.symbols.live[int(msg.instrument_id)] = str(msg.stype_out_symbol)
-    frame = pl.from_numpy(records).with_columns(pl.Series(ROW, rows, dtype=pl.Int64))
+    frame = _frame(records, rows)
     frame = _with_symbols(frame, state.symbols)
     out, more = (_quotes if spec.name == "quotes" else _trades)(frame, schema, spec, state)
     for reason, count in more.items():
@@ -399,6 +399,19 @@ def _batch(
         else pl.DataFrame(schema=MALFORMED_SCHEMA)
     )
     return RawBatch(out, malformed, texts, skipped)
+
+
+FIELDS = ("publisher_id", "instrument_id", "ts_event", "ts_recv", "price", "size", "sequence", *("bid_px_00",
+          "ask_px_00", "bid_sz_00", "ask_sz_00"))  # fmt: skip
+CHARACTERS = ("action", "side")
+
+
+def _frame(records: np.ndarray, rows: np.ndarray) -> pl.DataFrame:
+    """The fields read of each record as columns (a character field as its byte: ``ord('T')``)."""
+    names = records.dtype.names or ()
+    columns = {f: np.ascontiguousarray(records[f]) for f in FIELDS if f in names}
+    columns |= {f: np.ascontiguousarray(records[f]).view(np.uint8) for f in CHARACTERS if f in names}
+    return pl.DataFrame(columns).with_columns(pl.Series(ROW, rows, dtype=pl.Int64))
 
 
 def _records(buf: np.ndarray, starts: np.ndarray, layout: _Layout) -> np.ndarray:
@@ -531,7 +544,8 @@ def _quotes(
         book = pl.concat(
             [carried.with_columns(pl.lit(-1, dtype=pl.Int64).alias("_i")).select(book.columns), book]
         )
-    changed = pl.any_horizontal(pl.col(c) != pl.col(c).shift(1).over("instrument_id") for c in BOOK)
+    level0 = pl.struct(BOOK)
+    changed = level0 != level0.shift(1).over("instrument_id")
     flags = book.with_columns(changed.fill_null(True).alias("_changed")).filter(pl.col("_i") >= 0)
     last = frame.group_by("instrument_id", maintain_order=True).last().select("instrument_id", *BOOK)
     state.books = (
@@ -563,7 +577,7 @@ def _trades(
     frame: pl.DataFrame, schema: str, spec: TableSpec, state: _State
 ) -> tuple[pl.DataFrame, dict[str, int]]:
     """Records of action ``T``, with their aggressor's side."""
-    trades = frame.filter(pl.col("action") == b"T")
+    trades = frame.filter(pl.col("action") == ord("T"))
     seq = pl.col("sequence")
     trade_id = pl.when(seq != 0).then(
         pl.concat_str(
@@ -593,6 +607,9 @@ def _trades(
         "exchange": _exchange(trades),
         "conditions": pl.lit(None, dtype=pl.String),
         "trade_id": pl.col("_trade_id"),
-        "aggressor": pl.when(side == b"B").then(pl.lit("buy")).when(side == b"A").then(pl.lit("sell")),
+        "aggressor": pl.when(side == ord("B"))
+        .then(pl.lit("buy"))
+        .when(side == ord("A"))
+        .then(pl.lit("sell")),
     }
     return _select(trades, columns, spec), {"book_update": frame.height - trades.height}
