@@ -27,11 +27,13 @@ Rows
     goes to an ``aggressor`` column (``buy``/``sell``) when the table's contract has one. For some periods
     NASDAQ masks the side of hidden orders as buy (LOBSTER's help); the free samples of 2012 carry both.
     ``exchange`` is ``Q`` (NASDAQ, the consolidated tape's code), ``conditions`` empty, ``trade_id``
-    ``YYYYMMDD:<line>`` (the session date and the message line: unique per symbol and day, and it points
-    at the line). Skipped: ``order_event`` (types 1-3: the book changes, nothing trades), ``cross``
-    (type 6: the opening, closing or intraday cross; LOBSTER writes it as a pseudo order *after* the
-    executions of the orders it matched, which are in the file as types 4 and 5, so a cross as a trade
-    would count the auction's volume twice) and ``trading_halt`` (type 7).
+    ``YYYYMMDD:<start ms>:<line>`` (the date, the start of the period in the file name, the message line:
+    unique per symbol even when a day comes in several periods, and it points at the line).
+    Skipped: ``order_event`` (types 1-3: the book changes, nothing trades), ``cross`` (type 6: the opening,
+    closing or an intraday cross, a pseudo order of negative id that sums executions already in the file
+    as types 4 and 5, "redundant" in LOBSTER's words: as a trade it would count the auction's volume twice;
+    those executions keep the aggressor their direction gives, though an auction has none) and
+    ``trading_halt`` (type 7).
 
 Every line pair is a quote or a skipped record of ``quotes``, and a trade or a skipped record of
 ``trades``, unless it is malformed (a field that is not a number, a type outside 1-7, a direction other
@@ -104,6 +106,7 @@ class Pair:
     message: str
     orderbook: str
     archive: Path | None = None
+    start_ms: int = 0  # the start of the period the files cover (ms after midnight), from their name
 
     @contextlib.contextmanager
     def open(self) -> Iterator[tuple[IO[bytes], IO[bytes]]]:
@@ -131,6 +134,7 @@ def _companion(name: str, kind: str) -> str:
     head, _, base = name.rpartition("/")
     m = _parts(base)
     assert m is not None
+    kind = kind.upper() if m["kind"].isupper() else kind
     new = base[: m.start("kind")] + kind + base[m.end("kind") :]
     return f"{head}/{new}" if head else new
 
@@ -166,7 +170,7 @@ def _pair(message: str, orderbook: str, archive: Path | None) -> Pair:
     level = int(m["level"])
     if level < 1:
         raise InputError("the file name gives 0 levels of the book", path=message)
-    return Pair(m["symbol"], date, level, message, orderbook, archive)
+    return Pair(m["symbol"], date, level, message, orderbook, archive, int(m["start"]))
 
 
 def pair(path: Path) -> Pair:
@@ -184,6 +188,8 @@ def pair(path: Path) -> Pair:
         raise InputError(
             "not a LOBSTER file name (SYMBOL_YYYY-MM-DD_<start>_<end>_message_<levels>.csv)", path=str(path)
         )
+    if not path.is_file():
+        raise InputError("no such file", path=str(path))
     kind = m["kind"].lower()
     other = path.with_name(_companion(path.name, "orderbook" if kind == "message" else "message"))
     if not other.is_file():
@@ -505,7 +511,7 @@ def _trades(p: Pair, records: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFra
         "size": pl.col("size").cast(pl.Float64),
         "exchange": pl.lit(EXCHANGE, dtype=pl.String),
         "conditions": pl.lit(None, dtype=pl.String),
-        "trade_id": pl.concat_str(pl.lit(p.date.strftime("%Y%m%d:")), pl.col(ROW).cast(pl.String)),
+        "trade_id": pl.concat_str(pl.lit(f"{p.date:%Y%m%d}:{p.start_ms}:"), pl.col(ROW).cast(pl.String)),
         "aggressor": pl.when(pl.col("direction") == 1).then(pl.lit("sell")).otherwise(pl.lit("buy")),
     }
     return _select(trades, columns, spec), {k: v for k, v in skipped.items() if v}

@@ -156,7 +156,8 @@ def test_trades_are_executions_with_the_aggressor_opposite_the_resting_order(tmp
     message, _ = write_pair(tmp_path)
     frame, skipped, _ = read(message, WITH_AGGRESSOR)
     expected = [
-        (r, "AAPL", _utc(t), p, s, "Q", None, f"20120621:{r}", side) for r, t, p, s, side in TRADE_ROWS
+        (r, "AAPL", _utc(t), p, s, "Q", None, f"20120621:34200000:{r}", side)
+        for r, t, p, s, side in TRADE_ROWS
     ]
     got = frame.select(
         "row_number", "symbol", pl.col("ts").dt.truncate("1us"), *WITH_AGGRESSOR.names[2:]
@@ -224,6 +225,8 @@ def test_missing_companion_and_other_tables_are_refused(tmp_path: Path) -> None:
     message, book = write_pair(tmp_path)
     with pytest.raises(InputError, match="holds quotes and trades, not orders"):
         read(message, ORDERS)
+    with pytest.raises(InputError, match="no such file"):
+        read(tmp_path / "elsewhere" / message.name, QUOTES)
     book.unlink()
     with pytest.raises(InputError, match=r"orderbook file .* is not beside it"):
         read(message, QUOTES)
