@@ -17,14 +17,14 @@ import databento_dbn as db
 import polars as pl
 import pytest
 
-from data.contract import QUOTES, TRADES, Column, TableSpec
+from data.contract import QUOTES, TRADES, TableSpec
 from data.formats import dbn
 from data.readers import RawBatch
 from data.validation import validate_batch
 from kappa.errors import InputError
 
-WITH_AGGRESSOR = TableSpec(
-    "trades", (*TRADES.columns, Column("aggressor", "str", required=False)), key=TRADES.key, market=True
+WITHOUT_AGGRESSOR = TableSpec(
+    "trades", tuple(c for c in TRADES.columns if c.name != "aggressor"), key=TRADES.key, market=True
 )
 T0 = 1_704_205_800_000_000_000  # 2024-01-02T14:30:00Z
 SECOND = 1_000_000_000
@@ -137,8 +137,8 @@ def test_trades_with_prices_symbols_venue_and_aggressor(tmp_path: Path) -> None:
     assert dbn.sniff(path)
     assert dbn.tables(path) == ("trades",)
     assert dbn.companions(path) == [path]
-    frame, skipped, _ = read(path, WITH_AGGRESSOR)
-    assert frame.columns == [*WITH_AGGRESSOR.names, "row_number"]
+    frame, skipped, _ = read(path, TRADES)
+    assert frame.columns == [*TRADES.names, "row_number"]
     assert frame.schema["ts"] == pl.Datetime("ns", "UTC")
     assert frame.drop("row_number").rows() == [
         ("AAPL", utc(1), 185.12, 100.0, "XNAS", None, "20240102:2:101", "sell"),
@@ -147,7 +147,7 @@ def test_trades_with_prices_symbols_venue_and_aggressor(tmp_path: Path) -> None:
     ]
     assert frame["row_number"].to_list() == [1, 2, 3]
     assert skipped == {}
-    assert read(path, TRADES)[0].columns == [*TRADES.names, "row_number"]
+    assert read(path, WITHOUT_AGGRESSOR)[0].columns == [*WITHOUT_AGGRESSOR.names, "row_number"]
     with pytest.raises(InputError, match="holds trades, not quotes"):
         read(path, QUOTES)
 
@@ -157,7 +157,7 @@ def test_zstd_reads_as_plain(tmp_path: Path) -> None:
     packed = write(tmp_path / "t.dbn.zst", metadata("trades"), TRADES_FILE, zstd=True)
     assert packed.read_bytes()[:4] == dbn.ZSTD_MAGIC
     assert dbn.sniff(packed)
-    assert read(packed, WITH_AGGRESSOR, 2)[0].equals(read(plain, WITH_AGGRESSOR)[0])
+    assert read(packed, TRADES, 2)[0].equals(read(plain, TRADES)[0])
 
 
 MBP1_FILE = [  # row: quotes / trades
@@ -185,7 +185,7 @@ def test_mbp1_quotes_are_level_zero_changes_per_instrument(tmp_path: Path, batch
     ]
     assert skipped == {"one_sided_book": 1, "book_unchanged": 3}
     assert sum(b.rows for b in batches) == len(MBP1_FILE)
-    trades, skipped, _ = read(path, WITH_AGGRESSOR, batch_rows)
+    trades, skipped, _ = read(path, TRADES, batch_rows)
     assert trades.select("symbol", "price", "size", "trade_id", "aggressor", "row_number").rows() == [
         ("AAPL", 185.12, 50.0, "20240102:2:5", "buy", 5),
         ("MSFT", 375.40, 10.0, "20240102:2:7", "sell", 7),
@@ -207,7 +207,7 @@ def test_tbbo_gives_trades_and_the_book_before_each(tmp_path: Path) -> None:
         (utc(3), 185.09, 185.12, 300.0, 3),
     ]
     assert skipped == {"book_unchanged": 1}
-    trades, skipped, _ = read(path, WITH_AGGRESSOR)
+    trades, skipped, _ = read(path, TRADES)
     assert trades["aggressor"].to_list() == ["sell", "sell", "buy"]
     assert skipped == {}
 
@@ -362,7 +362,7 @@ def test_sniff(tmp_path: Path) -> None:
 
 def test_the_rows_pass_validation(tmp_path: Path) -> None:
     path = write(tmp_path / "m.dbn.zst", metadata("mbp-1"), MBP1_FILE, zstd=True)
-    for spec in (QUOTES, WITH_AGGRESSOR):
+    for spec in (QUOTES, TRADES):
         frame = read(path, spec)[0]
         result = validate_batch(frame, spec, "XNYS")
         assert result.rejected.height == 0

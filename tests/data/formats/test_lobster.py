@@ -29,14 +29,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data.contract import ORDERS, QUOTES, TRADES, Column, TableSpec
+from data.contract import ORDERS, QUOTES, TRADES, TableSpec
 from data.formats import lobster
 from data.readers import RawBatch
 from data.validation import validate_batch
 from kappa.errors import InputError
 
-WITH_AGGRESSOR = TableSpec(
-    "trades", (*TRADES.columns, Column("aggressor", "str", required=False)), key=TRADES.key, market=True
+WITHOUT_AGGRESSOR = TableSpec(
+    "trades", tuple(c for c in TRADES.columns if c.name != "aggressor"), key=TRADES.key, market=True
 )
 STEM = "AAPL_2012-06-21_34200000_57600000"
 MESSAGES = [
@@ -154,18 +154,19 @@ def test_a_day_of_a_daylight_saving_switch_follows_the_zone_rules(tmp_path: Path
 
 def test_trades_are_executions_with_the_aggressor_opposite_the_resting_order(tmp_path: Path) -> None:
     message, _ = write_pair(tmp_path)
-    frame, skipped, _ = read(message, WITH_AGGRESSOR)
+    frame, skipped, _ = read(message, TRADES)
     expected = [
         (r, "AAPL", _utc(t), p, s, "Q", None, f"20120621:34200000:{r}", side)
         for r, t, p, s, side in TRADE_ROWS
     ]
-    got = frame.select(
-        "row_number", "symbol", pl.col("ts").dt.truncate("1us"), *WITH_AGGRESSOR.names[2:]
-    ).rows()
+    got = frame.select("row_number", "symbol", pl.col("ts").dt.truncate("1us"), *TRADES.names[2:]).rows()
     assert got == expected
     assert skipped == TRADE_SKIPS
-    plain = read(message, TRADES)[0]
-    assert plain.columns == [*TRADES.names, "row_number"]  # no aggressor column unless the contract has one
+    plain = read(message, WITHOUT_AGGRESSOR)[0]
+    assert plain.columns == [
+        *WITHOUT_AGGRESSOR.names,
+        "row_number",
+    ]  # no aggressor unless the contract has it
 
 
 @pytest.mark.parametrize("batch_rows", [1, 2, 5])
@@ -185,7 +186,7 @@ def test_a_zip_holding_the_pair_reads_as_the_pair(tmp_path: Path) -> None:
     assert lobster.sniff(archive)
     assert lobster.companions(archive) == [archive]
     assert lobster.tables(archive) == ("quotes", "trades")
-    for spec in (QUOTES, WITH_AGGRESSOR):
+    for spec in (QUOTES, TRADES):
         assert read(archive, spec, 5)[0].equals(read(message, spec)[0])
         assert read(archive, spec)[1] == read(message, spec)[1]
 
@@ -289,7 +290,7 @@ def test_deeper_levels_are_ignored(tmp_path: Path) -> None:
 
 def test_the_rows_pass_validation(tmp_path: Path) -> None:
     message, _ = write_pair(tmp_path)
-    for spec in (QUOTES, WITH_AGGRESSOR):
+    for spec in (QUOTES, TRADES):
         frame = read(message, spec)[0]
         result = validate_batch(frame, spec, "XNYS")
         assert result.rejected.height == 0
