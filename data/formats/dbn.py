@@ -391,7 +391,7 @@ def _batch(
     for reason, count in more.items():
         if count:
             skipped[reason] = skipped.get(reason, 0) + count
-    texts = _texts(split, rows, other_rows, md, version)
+    texts = _texts(split, first, md, version)
     bad = np.asarray(malformed_rows, dtype=np.int64)
     malformed = (
         pl.DataFrame({ROW: bad, "raw": texts(bad)}, schema=MALFORMED_SCHEMA)
@@ -446,26 +446,24 @@ class _Records:
         return []
 
 
-def _texts(
-    split: _Chunk, rows: np.ndarray, other_rows: np.ndarray, md: dbn.Metadata, version: int
-) -> Callable[[np.ndarray], list[str]]:
+def _texts(split: _Chunk, first: int, md: dbn.Metadata, version: int) -> Callable[[np.ndarray], list[str]]:
     """The text of records by row number: the record as ``databento_dbn`` prints it (its ``repr``), or its
-    type, length and bytes in hex when the library cannot decode it."""
-    all_rows = np.concatenate((rows, other_rows))
-    all_starts = np.concatenate((split.starts, split.others))
-    order = np.argsort(all_rows, kind="stable")
-    all_rows, all_starts = all_rows[order], all_starts[order]
+    type, length and bytes in hex when the library cannot decode it. Row ``first + i`` is the chunk's
+    ``i``-th record (every record is counted), found when first asked."""
+    found: list[np.ndarray] = []
     data = split.data
 
     def texts(wanted: np.ndarray) -> list[str]:
+        if not found:
+            found.append(np.sort(np.concatenate((split.starts, split.others))))
+        starts = found[0]
         decoder = _Records(md, version)
         out = []
-        for r in np.asarray(wanted, dtype=np.int64).tolist():
-            i = int(np.searchsorted(all_rows, r))
-            if i >= all_rows.size or all_rows[i] != r:
+        for i in (np.asarray(wanted, dtype=np.int64) - first).tolist():
+            if not 0 <= i < starts.size:
                 out.append("")
                 continue
-            pos = int(all_starts[i])
+            pos = int(starts[i])
             raw = data[pos : pos + data[pos] * 4]
             decoded = decoder.decode(raw)
             out.append(

@@ -346,6 +346,8 @@ def test_lines_are_the_records_as_the_library_prints_them(tmp_path: Path) -> Non
     assert batch.lines is not None
     text = batch.lines(batch.frame["row_number"].to_numpy()[1:2])[0]
     assert text.startswith("TradeMsg(") and "instrument_id=42" in text and "price=375500000000" in text
+    second = list(dbn.read_batches(path, TRADES, 1))[1]  # a batch of its own: row 2
+    assert second.lines is not None and second.lines(second.frame["row_number"].to_numpy()) == [text]
 
 
 def test_sniff(tmp_path: Path) -> None:
