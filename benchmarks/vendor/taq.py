@@ -7,17 +7,18 @@ the Daily TAQ Client Specification v3.x: pipe-delimited, a header, records sorte
 trailer ``END|YYYYMMDD|count``. Symbols are written in TAQ's form (``BRK B``); times ``HHMMSSxxxxxxxxx`` in
 New York time from 04:00 to 20:00, most of them in the regular session; quote sizes in round lots.
 
-Each symbol's mid price walks in cents (a move every fifty records or so); each of 16 exchanges quotes around it (mostly one or two ticks
-wide, now and then a withdrawn side, a non-firm condition or a cancel); prints fall at the quotes with
-CTA/UTP sale conditions (``@``, ``F`` intermarket sweep, ``I`` odd lot, ``T`` extended hours, ...) and
-now and then a corrected or cancelled print (Trade Correction Indicator 01 and 12, 08 and 10). Written a
-symbol at a time in slices of :data:`SLICE_ROWS`, so memory stays bounded for 100 M records.
+Each symbol's mid price walks in cents (a move every fifty records or so); each of 16 exchanges quotes
+around it (one to three ticks away, now and then a withdrawn side, a condition the NBBO leaves out or a
+cancel); prints fall at the quotes with CTA/UTP sale conditions (``@``, ``F`` intermarket sweep, ``I``
+odd lot, ``T`` extended hours, ...) and now and then a corrected or cancelled print (Trade Correction
+Indicator 01 and 12, 08 and 10). Written a symbol at a time in slices of :data:`SLICE_ROWS`, so memory stays
+bounded for 100 M records.
 """
 
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -28,7 +29,7 @@ from benchmarks.config import DAY
 
 SLICE_ROWS = 250_000
 EXCHANGES = np.array(list("ABCHIJKLMNPQUVXZ"))
-QUOTE_CONDITIONS = np.array(list("RRRRRRRRRRRRRRRRRRROAB"))
+QUOTE_CONDITIONS = np.array(list("RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRROABD"))
 SALE_CONDITIONS = np.array(["@   ", "@   ", "@   ", "@ FI", "@  I", "@F  ", "@ TI", "@O X", "@6 X", " F  "])
 NS_PER_HOUR = 3_600 * 10**9
 MOVE = 0.02  # chance that the mid moves a cent between two records
@@ -61,7 +62,9 @@ MASTER_HEADER = (
 
 def symbols(n: int) -> list[str]:
     """``n`` symbols in TAQ's order (sorted), a few of them with a suffix (``BRK B``)."""
-    plain = [f"{chr(65 + i % 26)}{chr(65 + i // 26 % 26)}{chr(65 + i // 676 % 26)}" for i in range(max(0, n - 2))]
+    plain = [
+        f"{chr(65 + i % 26)}{chr(65 + i // 26 % 26)}{chr(65 + i // 676 % 26)}" for i in range(max(0, n - 2))
+    ]
     return sorted({*plain, "BRK A", "BRK B"})
 
 
@@ -87,13 +90,13 @@ def write(folder: Path, rows: int, seed: int = 0) -> list[Path]:
     return out
 
 
-def _write(path: Path, header: str, day: str, frames: object) -> int:
+def _write(path: Path, header: str, day: str, frames: Iterable[pl.DataFrame]) -> int:
     """Write ``header``, the records of ``frames`` (an iterable of text frames) and the trailer."""
     count = 0
     with gzip.open(path, "wb", compresslevel=1) as f:
         out: BinaryIO = f  # type: ignore[assignment]
         out.write(header.encode() + b"\n")
-        for frame in frames:  # type: ignore[attr-defined]
+        for frame in frames:
             frame.write_csv(out, separator="|", include_header=False, quote_style="never")
             count += frame.height
         out.write(f"END|{day}|{count}\n".encode())
@@ -125,7 +128,9 @@ def _master(names: list[str]) -> pl.DataFrame:
 Generator = Callable[[str, int, np.random.Generator, np.ndarray, np.ndarray], pl.DataFrame]
 
 
-def _slices(names: list[str], total: int, rng: np.random.Generator, make: Generator) -> object:
+def _slices(
+    names: list[str], total: int, rng: np.random.Generator, make: Generator
+) -> Iterator[pl.DataFrame]:
     """Each symbol's records (about ``total`` in all, uneven across symbols) in slices of at most
     :data:`SLICE_ROWS`, in time order."""
     weights = rng.pareto(1.5, len(names)) + 1.0

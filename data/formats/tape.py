@@ -27,6 +27,7 @@ price and size, instead of losing it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import polars as pl
 
@@ -80,12 +81,13 @@ def symbol(root: pl.Expr, suffix: pl.Expr | None = None) -> pl.Expr:
     return pl.when(text == "").then(None).otherwise(text)
 
 
-def symbol_runs(root: pl.Expr) -> pl.Expr:
-    """:func:`symbol` of a column whose values come in runs (a file sorted by symbol), computed once a run."""
-    start = (root != root.shift(1)).fill_null(True) | (root.is_null() != root.is_null().shift(1)).fill_null(
-        True
-    )
-    return symbol(root.filter(start)).gather(start.cum_sum() - 1)
+def runs(function: Callable[..., pl.Expr], *columns: pl.Expr) -> pl.Expr:
+    """``function(*columns)`` computed once per run of equal values of ``columns`` and spread over the run:
+    a file sorted by symbol repeats a symbol (a date, ...) over thousands of rows, so text work on it is done
+    a run at a time."""
+    first = pl.int_range(pl.len()) == 0
+    start = pl.any_horizontal(first, *(c.ne_missing(c.shift(1)) for c in columns))
+    return function(*(c.filter(start) for c in columns)).gather(start.cum_sum() - 1)
 
 
 def code(text: pl.Expr) -> pl.Expr:

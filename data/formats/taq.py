@@ -431,7 +431,7 @@ class _Rows:
         frame = tape.clock(text.lazy(), pl.col("time").str.strip_chars())
         return frame.with_columns(
             tape.new_york_instant(pl.lit(tape.epoch_ns(self.day)) + pl.col("_ns")).alias("_ts"),
-            tape.symbol_runs(pl.col("symbol")).alias("_symbol"),
+            tape.runs(tape.symbol, pl.col("symbol")).alias("_symbol"),
         )
 
 
