@@ -48,22 +48,53 @@ QUOTE_CANCEL = "B"
 deletes these)."""
 
 
+def trimmed(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """``frame`` with the text ``columns`` stripped of padding at either end.
+
+    Files written without padding (Daily TAQ's, WRDS's) are read as they are, which saves a pass over
+    every value: a reader first parses a batch unstripped, and strips and parses it again only if some
+    value did not read (:func:`parsed`). One-letter codes are stripped whenever a value is longer than one
+    letter (:func:`codes`)."""
+    return frame.with_columns(pl.col(c).str.strip_chars() for c in columns if c in frame.columns)
+
+
+def codes(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """``frame`` with the one-letter code ``columns`` (exchange, quote condition, cancel flag) stripped
+    where a value is longer than one letter (padded), so a padded code never reads as another."""
+    present = [c for c in columns if c in frame.columns]
+    if not present or not frame.height:
+        return frame
+    longest = frame.select(pl.col(c).str.len_bytes().max() for c in present).row(0, named=True)
+    return trimmed(frame, tuple(c for c in present if (longest[c] or 0) > 1))
+
+
+def parsed(
+    parse: Callable[[pl.DataFrame], pl.DataFrame], text: pl.DataFrame, columns: tuple[str, ...]
+) -> pl.DataFrame:
+    """``parse(text)`` (a frame with a boolean ``_bad``: records that do not read), again on ``text``
+    with ``columns`` stripped if some record did not read unstripped."""
+    frame = parse(text)
+    if frame.height and frame["_bad"].any():
+        frame = parse(trimmed(text, columns))
+    return frame
+
+
 def blank(text: pl.Expr) -> pl.Expr:
-    """Whether a text field is null or only spaces."""
-    return text.is_null() | (text.str.strip_chars() == "")
+    """Whether a text field is null or empty."""
+    return text.is_null() | (text == "")
 
 
 def number(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """A numeric field: its value (``Float64``; null where blank or not a number) and whether it is not a
-    number although not blank (a malformed record)."""
-    value = text.str.strip_chars().cast(pl.Float64, strict=False)
+    """A numeric field: its value (``Float64``; null where blank or not a finite number)
+    and whether it is not a number although not blank (a malformed record)."""
+    value = text.cast(pl.Float64, strict=False)
     value = pl.when(value.is_finite()).then(value)
-    return value, ~blank(text) & value.is_null()
+    return value, value.is_null() & ~blank(text)
 
 
 def integer(text: pl.Expr) -> pl.Expr:
     """An integer field (``Int64``), null where blank or not an integer."""
-    return text.str.strip_chars().cast(pl.Int64, strict=False)
+    return text.cast(pl.Int64, strict=False)
 
 
 def symbol(root: pl.Expr, suffix: pl.Expr | None = None) -> pl.Expr:
@@ -91,8 +122,7 @@ def runs(function: Callable[..., pl.Expr], *columns: pl.Expr) -> pl.Expr:
 
 
 def code(text: pl.Expr) -> pl.Expr:
-    """A one-letter code field (exchange, condition) without padding; null where blank."""
-    text = text.str.strip_chars()
+    """A code field (exchange, condition; see :func:`codes`); null where blank."""
     return pl.when(text == "").then(None).otherwise(text)
 
 

@@ -114,6 +114,13 @@ FIELDS: dict[str, tuple[str, ...]] = {
 """The fields each file must have (header names lower-cased, spaces as ``_``: the trades file's header
 writes ``Sale Condition``, the quotes file's ``Bid_Price``)."""
 TABLES = {"trades": ("trades",), "quotes": ("quotes",), "nbbo": ("quotes",)}
+CODES = ("exchange", "quote_condition", "quote_cancel_correction")
+NUMBERS = (
+    *("time", "trade_volume", "trade_price", "trade_correction_indicator", "sequence_number", "bid_price"),
+    *("bid_size", "offer_price", "offer_size", "best_bid_price", "best_bid_size", "best_offer_price"),
+    "best_offer_size",
+)
+"""Fields stripped of padding and read again if a record of the batch does not read as it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,7 +407,7 @@ def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_RO
         text, other = _split(block, shape.names, rows.wanted(shape.names))
         malformed = trailer.take(block, other)
         trailer.records += text.height
-        frame, unreadable, skipped = rows.read(text)
+        frame, unreadable, skipped = rows.read(tape.codes(text, CODES))
         if unreadable.size:
             unread = pl.DataFrame({ROW: unreadable, "raw": block.texts(unreadable)}, schema=MALFORMED_SCHEMA)
             malformed = pl.concat([malformed, unread]).sort(ROW)
@@ -428,7 +435,7 @@ class _Rows:
     def _timed(self, text: pl.DataFrame) -> pl.LazyFrame:
         """The records with ``_ts`` from Time (``HHMMSS`` and up to 9 decimals, New York time on the file's
         date) and ``_bad_time``, and ``_symbol`` (``BRK B`` -> ``BRK.B``)."""
-        frame = tape.clock(text.lazy(), pl.col("time").str.strip_chars())
+        frame = tape.clock(text.lazy(), pl.col("time"))
         return frame.with_columns(
             tape.new_york_instant(pl.lit(tape.epoch_ns(self.day)) + pl.col("_ns")).alias("_ts"),
             tape.runs(tape.symbol, pl.col("symbol")).alias("_symbol"),
@@ -439,11 +446,18 @@ class _Trades(_Rows):
     fields = FIELDS["trades"]
 
     def read(self, text: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, Counter[str]]:
+        frame = tape.parsed(self._parse, text, NUMBERS)
+        bad = frame.filter("_bad")[ROW].to_numpy()
+        skipped = Counter({tape.TRADE_CORRECTION: frame.filter(~pl.col("_bad") & pl.col("_skip")).height})
+        rows = frame.filter(~pl.col("_bad") & ~pl.col("_skip")).drop("_bad", "_skip")
+        return rows, bad, +skipped
+
+    def _parse(self, text: pl.DataFrame) -> pl.DataFrame:
         price, bad_price = tape.number(pl.col("trade_price"))
         size, bad_size = tape.number(pl.col("trade_volume"))
         correction = tape.integer(pl.col("trade_correction_indicator"))
-        seq = pl.col("sequence_number").str.strip_chars()
-        frame = (
+        seq = pl.col("sequence_number")
+        return (
             self._timed(text)
             .with_columns(correction.alias("_correction"))
             .select(
@@ -467,10 +481,6 @@ class _Trades(_Rows):
             )
             .collect()
         )
-        bad = frame.filter("_bad")[ROW].to_numpy()
-        skipped = Counter({tape.TRADE_CORRECTION: frame.filter(~pl.col("_bad") & pl.col("_skip")).height})
-        rows = frame.filter(~pl.col("_bad") & ~pl.col("_skip")).drop("_bad", "_skip")
-        return rows, bad, +skipped
 
 
 class _QuoteRows(_Rows):
@@ -490,6 +500,9 @@ class _QuoteRows(_Rows):
         """symbol, date, ts, exchange, bid, bid_size, ask, ask_size (shares; from the fields ``fields``),
         ``regular`` (a kept quote condition), ``_cancelled``, ``row_number`` and ``_bad`` (malformed: a time
         or number that does not read, or no symbol, time or exchange to place the quote)."""
+        return tape.parsed(lambda t: self._parse(t, fields), text, NUMBERS)
+
+    def _parse(self, text: pl.DataFrame, fields: tuple[str, str, str, str]) -> pl.DataFrame:
         values = [tape.number(pl.col(f)) for f in fields]
         has = set(text.columns)
         cancel = pl.col("quote_cancel_correction") if "quote_cancel_correction" in has else pl.lit("")

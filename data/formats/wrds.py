@@ -52,6 +52,9 @@ QUOTE_OPTIONAL = ("sym_suffix", "qu_cancel")
 TRADE_FIELDS = ("date", "time_m", "sym_root", "size", "price", "tr_corr")
 TRADE_OPTIONAL = ("ex", "sym_suffix", "tr_scond", "tr_seqnum")
 TIME_PATTERN = r"^\d{1,2}:\d{2}:\d{2}(\.\d{1,9})?$"
+CODES = ("ex", "qu_cond", "qu_cancel")
+NUMBERS = ("date", "time_m", "bid", "bidsiz", "ask", "asksiz", "size", "price", "tr_corr", "tr_seqnum")
+"""Fields stripped of padding and read again if a row of the batch does not read as it is."""
 
 
 def _names(path: Path) -> list[str]:
@@ -126,7 +129,7 @@ def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_RO
         text = raw.frame.with_columns(
             [pl.lit(None, dtype=pl.String).alias(c) for c in optional if c not in raw.frame.columns]
         )
-        frame, bad, skipped = rows.read(text)
+        frame, bad, skipped = rows.read(tape.codes(text, CODES))
         malformed = raw.malformed
         if bad.size:
             texts = raw.lines(bad) if raw.lines is not None else [None] * bad.size
@@ -138,8 +141,7 @@ def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_RO
 def _timed(text: pl.DataFrame) -> pl.LazyFrame:
     """The rows with ``_date`` (``DATE``), ``_ts`` (``DATE`` and ``TIME_M`` in New York, as UTC),
     ``_bad_time`` (either does not read) and ``_symbol``."""
-    day = pl.col("date").str.strip_chars()
-    t = pl.col("time_m").str.strip_chars()
+    day, t = pl.col("date"), pl.col("time_m")
     padded = pl.when(t.str.slice(1, 1) == ":").then(pl.concat_str(pl.lit("0"), t)).otherwise(t)
     digits = padded.str.replace_all(":", "", literal=True).str.replace_all(".", "", literal=True)
     frame = tape.clock(
@@ -165,10 +167,16 @@ def _date(text: pl.Expr) -> pl.Expr:
 
 class _Trades:
     def read(self, text: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, Counter[str]]:
+        frame = tape.parsed(self._parse, text, NUMBERS)
+        bad = frame.filter("_bad")[ROW].to_numpy()
+        skipped = Counter({tape.TRADE_CORRECTION: frame.filter(~pl.col("_bad") & pl.col("_skip")).height})
+        return frame.filter(~pl.col("_bad") & ~pl.col("_skip")).drop("_bad", "_skip"), bad, +skipped
+
+    def _parse(self, text: pl.DataFrame) -> pl.DataFrame:
         price, bad_price = tape.number(pl.col("price"))
         size, bad_size = tape.number(pl.col("size"))
-        seq = pl.col("tr_seqnum").str.strip_chars()
-        frame = (
+        seq = pl.col("tr_seqnum")
+        return (
             _timed(text)
             .with_columns(tape.integer(pl.col("tr_corr")).alias("_correction"))
             .select(
@@ -192,9 +200,6 @@ class _Trades:
             )
             .collect()
         )
-        bad = frame.filter("_bad")[ROW].to_numpy()
-        skipped = Counter({tape.TRADE_CORRECTION: frame.filter(~pl.col("_bad") & pl.col("_skip")).height})
-        return frame.filter(~pl.col("_bad") & ~pl.col("_skip")).drop("_bad", "_skip"), bad, +skipped
 
 
 class _Quotes:
@@ -202,10 +207,18 @@ class _Quotes:
         self.nbbo = NBBOBuilder(path)
 
     def read(self, text: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, Counter[str]]:
+        frame = tape.parsed(self._parse, text, NUMBERS)
+        bad = frame.filter("_bad")[ROW].to_numpy()
+        cancelled = frame.filter(~pl.col("_bad") & pl.col("_cancelled")).height
+        rows, skipped = self.nbbo.add(frame.filter(~pl.col("_bad") & ~pl.col("_cancelled")))
+        skipped[tape.CANCELLED_QUOTE] += cancelled
+        return rows, bad, +skipped
+
+    def _parse(self, text: pl.DataFrame) -> pl.DataFrame:
         values = [tape.number(pl.col(c)) for c in ("bid", "bidsiz", "ask", "asksiz")]
         lot = float(tape.SHARES_PER_ROUND_LOT)
         unplaced = pl.any_horizontal(pl.col(c).is_null() for c in ("symbol", "date", "ts", "exchange"))
-        frame = (
+        return (
             _timed(text)
             .select(
                 pl.col("_symbol").alias("symbol"),
@@ -224,8 +237,3 @@ class _Quotes:
             .with_columns((pl.col("_bad") | unplaced).alias("_bad"))
             .collect()
         )
-        bad = frame.filter("_bad")[ROW].to_numpy()
-        cancelled = frame.filter(~pl.col("_bad") & pl.col("_cancelled")).height
-        rows, skipped = self.nbbo.add(frame.filter(~pl.col("_bad") & ~pl.col("_cancelled")))
-        skipped[tape.CANCELLED_QUOTE] += cancelled
-        return rows, bad, +skipped

@@ -131,3 +131,17 @@ def test_quotes_going_back_in_time_are_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "cqm.csv", QUOTE_COLUMNS, [QUOTE_LINES[2], QUOTE_LINES[0]])
     with pytest.raises(InputError, match=r"quotes of BRK.B go back in time at row 2"):
         read(path, QUOTES)
+
+
+def test_padded_values_read_as_unpadded(tmp_path: Path) -> None:
+    """A vendor that pads its fields: numbers, times and codes read once stripped (the batch is read
+    again stripped only when some value does not read as it is)."""
+    padded = [
+        "20261116, 09:30:00.5 , N ,BRK,B, 412.00 ,2,412.05,3, R ,0,,C",
+        "20261116,09:30:00.700000000,P ,BRK,B,412.01, 1,412.05,5,R,2, ,C",
+    ]
+    rows = pl.concat([b.frame for b in read(write(tmp_path / "cqm.csv", QUOTE_COLUMNS, padded), QUOTES)])
+    assert rows.select("symbol", "exchange", "bid", "bid_size", "ask", "ask_size").rows() == [
+        ("BRK.B", "N", 412.00, 200.0, 412.05, 300.0),
+        ("BRK.B", "P", 412.01, 100.0, 412.05, 800.0),
+    ]
