@@ -1,9 +1,9 @@
 """A day of NYSE Daily TAQ files for the input-format benchmark, written as NYSE delivers them.
 
 :func:`write` writes, for the benchmark day, the quotes file ``EQY_US_ALL_BBO_YYYYMMDD.gz`` (each
-exchange's quotes), the NBBO file ``EQY_US_ALL_NBBO_YYYYMMDD.gz``, the trades file
-``EQY_US_ALL_TRADE_YYYYMMDD.gz`` and the master file ``EQY_US_ALL_REF_MASTER_YYYYMMDD.gz`` in the fields of
-the Daily TAQ Client Specification v3.x: pipe-delimited, a header, records sorted by symbol then time, the
+exchange's quotes), the trades file ``EQY_US_ALL_TRADE_YYYYMMDD.gz`` and the master file
+``EQY_US_ALL_REF_MASTER_YYYYMMDD.gz``; :func:`write_nbbo` the NBBO file ``EQY_US_ALL_NBBO_YYYYMMDD.gz``. In
+the fields of the Daily TAQ Client Specification v3.x: pipe-delimited, a header, records sorted by symbol then time, the
 trailer ``END|YYYYMMDD|count``. Symbols are written in TAQ's form (``BRK B``); times ``HHMMSSxxxxxxxxx`` in
 New York time from 04:00 to 20:00, most of them in the regular session; quote sizes in round lots.
 
@@ -69,25 +69,36 @@ def symbols(n: int) -> list[str]:
 
 
 def write(folder: Path, rows: int, seed: int = 0) -> list[Path]:
-    """Write a day of Daily TAQ files holding about ``rows`` records in all (3/5 exchange quotes, 1/5 NBBO
-    records, 1/5 trades) into ``folder``; the quotes, NBBO and trades files' paths (the master file is
-    written beside them)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    day = f"{DAY:%Y%m%d}"
-    names = symbols(max(2, min(5_000, rows // 20_000)))
-    master = folder / f"EQY_US_ALL_REF_MASTER_{day}.gz"
-    _write(master, MASTER_HEADER, day, [_master(names)])
-    rng = np.random.default_rng(seed)
+    """Write a day of Daily TAQ files holding about ``rows`` records in all (four in five exchange quotes,
+    one in five trades) into ``folder``: the quotes and trades files' paths (the master file is written
+    beside them, a companion of the quotes file). :func:`write_nbbo` writes the day's NBBO file."""
+    day, names, rng = _day(folder, rows, seed)
     out = []
     for name, header, count, frame in (
-        ("BBO", QUOTE_HEADER, rows * 3 // 5, quotes),
-        ("NBBO", NBBO_HEADER, rows // 5, nbbo),
+        ("BBO", QUOTE_HEADER, rows * 4 // 5, quotes),
         ("TRADE", TRADE_HEADER, rows // 5, trades),
     ):
         path = folder / f"EQY_US_ALL_{name}_{day}.gz"
         _write(path, header, day, _slices(names, count, rng, frame))
         out.append(path)
     return out
+
+
+def write_nbbo(folder: Path, rows: int, seed: int = 0) -> Path:
+    """Write the NBBO file of a day of about ``rows`` records (and its master file) into ``folder``."""
+    day, names, rng = _day(folder, rows, seed)
+    path = folder / f"EQY_US_ALL_NBBO_{day}.gz"
+    _write(path, NBBO_HEADER, day, _slices(names, rows, rng, nbbo))
+    return path
+
+
+def _day(folder: Path, rows: int, seed: int) -> tuple[str, list[str], np.random.Generator]:
+    """The day (``YYYYMMDD``), its symbols (the master file written) and the random generator."""
+    folder.mkdir(parents=True, exist_ok=True)
+    day = f"{DAY:%Y%m%d}"
+    names = symbols(max(2, min(5_000, rows // 20_000)))
+    _write(folder / f"EQY_US_ALL_REF_MASTER_{day}.gz", MASTER_HEADER, day, [_master(names)])
+    return day, names, np.random.default_rng(seed)
 
 
 def _write(path: Path, header: str, day: str, frames: Iterable[pl.DataFrame]) -> int:
