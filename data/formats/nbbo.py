@@ -3,9 +3,10 @@
 Each exchange's last quote is carried forward, per symbol and date; the national best bid (NBB) is the
 highest bid of any exchange, the national best offer (NBO) the lowest offer, and the size at each is the sum,
 in shares, of the sizes of every exchange quoting that price (Holden & Jacobsen 2014, "total depth"). The
-inputs are one row per exchange quote in the order of the file (by symbol, then time; ties in the order the
-SIP sent them); the output is one row per quote that changes the NBBO (either price or either size), at the
-quote's time, with the quote's exchange and row number. An exchange's state crosses batch boundaries.
+inputs are one row per exchange quote in the order of the file (ties at one time in the order the SIP sent
+them); the output is one row per quote that changes the NBBO (either price or either size), at the quote's
+time, with the quote's exchange and row number. Each symbol's exchange quotes cross batch boundaries. An
+exchange is its code: the FINRA ADF (``D``), whose quotes are its market makers', counts as one.
 
 Rules, after Holden & Jacobsen (2014), "Liquidity measurement problems in fast, competitive markets:
 expensive and cheap solutions", *Journal of Finance* 69(4), 1747-1785, and their published SAS programs
@@ -44,9 +45,12 @@ A quote whose NBBO changed is emitted whatever its condition (a non-firm quote t
 changes the NBBO). Records that cannot be read at all never reach this module (the format module
 quarantines them), so they do not act on an exchange's state.
 
-The input must be sorted by symbol (and date), then time: each symbol-date's quotes together, times never
-decreasing within it. Anything else raises :class:`~kappa.errors.InputError` naming the first row out of
-order (an NBBO needs every exchange's previous quote, so an unsorted file cannot be streamed).
+The input need not be sorted by symbol (WRDS sorts by root, then time, so ``BRK.A`` and ``BRK.B``
+interleave): each batch is put in symbol-date order, stably (:class:`KeyOrder`), and its NBBO rows come out
+in that order, each symbol-date's in the file's. But each symbol's quotes must go forward in time (date,
+then time of day): a quote earlier than the one before it of its symbol raises
+:class:`~kappa.errors.InputError` naming its row (an NBBO needs each exchange's previous quote, so such a
+file cannot be streamed).
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ Times are ``HHMMSSxxxxxxxxx`` (nanoseconds; older files' 3 or 6 decimals are rea
 New York on the file's date: the date in its name, else the trailer's (read first, a pass over the file).
 Quote sizes are in round lots: multiplied by the symbol's Round_Lot from the master file
 ``EQY_US_ALL_REF_MASTER_YYYYMMDD`` of the same date in the same folder (a companion of the file when
-present), else by 100.
+present), else by 100. A gzipped file is known by its first bytes, whatever its name.
 
 The trailer's count is checked against the records read (header and trailer are not records): a file whose
 trailer is missing or counts otherwise is refused with an :class:`~kappa.errors.InputError` naming both
@@ -134,7 +134,11 @@ class Layout:
 
 
 def _open(path: Path) -> BinaryIO:
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")  # type: ignore[return-value]
+    """The file's bytes, gunzipped as they are read if it is gzipped (by its first bytes, whatever its
+    name)."""
+    with path.open("rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gzipped else path.open("rb")  # type: ignore[return-value]
 
 
 def _header(path: Path) -> str:

@@ -180,8 +180,8 @@ def test_an_end_line_that_is_not_last_is_malformed(tmp_path: Path) -> None:
 
 
 def test_the_date_comes_from_the_trailer_when_the_name_has_none(tmp_path: Path) -> None:
-    path = write(tmp_path, "trades_20261116.txt", TRADE_HEADER, TRADES_RECORDS[:1])
-    renamed = path.rename(tmp_path / "trades.txt")
+    path = write(tmp_path, "trades_20261116.gz", TRADE_HEADER, TRADES_RECORDS[:1])
+    renamed = path.rename(tmp_path / "trades.txt")  # gzipped, whatever its name says
     assert taq.sniff(renamed) and taq.tables(renamed) == ("trades",)
     rows = frame(read(renamed, TRADES))
     assert rows["ts"][0] == dt.datetime(2026, 11, 16, 14, 30, 0, 123456, tzinfo=dt.UTC)
