@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.contract import TABLES
-from data.formats import Source, detect
+from data.formats import Source, detect, taq
 from data.home import KappaHome
 from data.ingest import LoadReport, Progress, ingest
 from data.readers import CSV_SUFFIXES, PARQUET_SUFFIXES, column_names
@@ -101,7 +101,11 @@ def tables_of_file(
     except InputError:  # neither a vendor's format nor CSV or Parquet: table_of says so
         fmt = "unknown"
     if fmt not in ("kappa", "unknown"):
-        tables = tuple(t for t in Source(path, fmt).tables() if t in among)
+        try:
+            held = Source(path, fmt).tables()
+        except InputError as exc:  # named like the vendor's files, but not one of them
+            return (), str(exc).removeprefix(f"{exc.path}: ")
+        tables = tuple(t for t in held if t in among)
         return tables, "" if tables else f"a {fmt} file holds no {' or '.join(among)}"
     table, why = table_of(path.name)
     if fmt == "unknown":
@@ -124,19 +128,35 @@ def group_files(
     paths: list[Path], among: tuple[str, ...] = LOAD_ORDER, by_header: bool = False
 ) -> tuple[dict[str, list[Path]], list[str]]:
     """The files by table of ``among`` (in load order, in the order given), and ``name: why`` of those that
-    feed none (see :func:`tables_of_file`)."""
+    feed none (see :func:`tables_of_file`). A file read as part of another (a TAQ master file beside its
+    quotes file) is neither; a file a format calls redundant beside the others (a TAQ NBBO file beside the
+    exchange quotes of its date) is left out with its reason."""
     by_table: dict[str, list[Path]] = {t: [] for t in LOAD_ORDER if t in among}
-    ignored: list[str] = []
-    for path in paths:
-        if not path.is_file():
-            ignored.append(f"{path.name}: not a file")
+    ignored: dict[Path, str] = {}
+    files = [p for p in paths if p.is_file()]
+    ignored.update({p: "not a file" for p in paths if not p.is_file()})
+    left_out = taq.redundant(files)
+    ignored.update(left_out)
+    read_with: set[Path] = set()
+    for path in files:
+        if path in left_out:
             continue
         tables, why = tables_of_file(path, among, by_header)
         if not tables:
-            ignored.append(f"{path.name}: {why}")
+            ignored[path] = why
+            continue
+        read_with.update(c.resolve() for c in _companions(path)[1:])
         for t in tables:
             by_table[t].append(path)
-    return {t: ps for t, ps in by_table.items() if ps}, ignored
+    notes = [f"{p.name}: {why}" for p, why in ignored.items() if p.resolve() not in read_with]
+    return {t: ps for t, ps in by_table.items() if ps}, notes
+
+
+def _companions(path: Path) -> list[Path]:
+    try:
+        return Source(path, detect(path)).companions()
+    except InputError:
+        return [path]
 
 
 def inbox_files(folder: Path) -> tuple[dict[str, list[Path]], list[str]]:

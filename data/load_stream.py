@@ -110,10 +110,14 @@ def read_validated(
 
 
 def _malformed(raw: RawBatch, source_file: str, columns: int) -> pl.DataFrame:
-    """Quarantine rows of the lines whose number of fields is not the header's."""
-    return raw.malformed.select(
+    """Quarantine rows of the records that cannot be read: with the reader's ``detail`` where it gives one
+    (a vendor format's record whose time or number does not read), else a line whose number of fields is
+    not the header's."""
+    m = raw.malformed
+    detail = pl.col("detail") if "detail" in m.columns else pl.lit(f"not {columns} fields")
+    return m.select(
         pl.lit(source_file).alias("source_file"), pl.col(ROW), pl.lit("malformed_row").alias("rule"),
-        pl.lit(f"not {columns} fields").alias("detail"), pl.col("raw"),
+        detail.cast(pl.String).alias("detail"), pl.col("raw"),
     )  # fmt: skip
 
 

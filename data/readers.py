@@ -155,7 +155,8 @@ def check_columns(path: Path, spec: TableSpec, columns: Mapping[str, str] | None
 @dataclass(frozen=True, slots=True)
 class RawBatch:
     """Rows of a file as read: ``frame`` (lower-cased columns, values as in the file, and ``row_number``),
-    ``malformed`` (``row_number, raw``: lines whose number of fields is not the header's), for delimited
+    ``malformed`` (``row_number, raw`` and optionally ``detail``, why: lines whose number of fields is not
+    the header's, or a vendor's records that cannot be read), for delimited
     text ``lines``, which gives the text of rows of the batch by their numbers, and ``skipped``: rows of the
     file that are not rows of the table by design (a vendor file's extended-hours or cancelled rows, an
     exchange quote that leaves the NBBO unchanged), counted per reason for ``skipped_rows``, never

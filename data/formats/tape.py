@@ -31,6 +31,9 @@ from collections.abc import Callable
 
 import polars as pl
 
+UNREADABLE = "a time, price or size that does not read"
+"""The ``detail`` of a quarantined record whose fields are all there but one of them does not read."""
+
 NEW_YORK = "America/New_York"
 """The zone of TAQ's times of day (all US equity markets report in New York time)."""
 SHARES_PER_ROUND_LOT = 100

@@ -198,6 +198,25 @@ def tables(path: Path) -> tuple[str, ...]:
     return TABLES[layout(path).kind]
 
 
+def redundant(paths: list[Path]) -> dict[Path, str]:
+    """Files of ``paths`` not to load, with why: the SIP's NBBO file of a date whose exchange quotes file
+    (``EQY_US_ALL_BBO``) is given too, as Kappa builds that day's NBBO from every exchange's quotes (the NBBO
+    file leaves out the changes where one exchange holds both sides of the NBBO)."""
+    shapes = {}
+    for p in paths:
+        try:
+            if sniff(p):
+                shapes[p] = layout(p)
+        except InputError:
+            continue
+    quoted = {s.date for s in shapes.values() if s.kind == "quotes" and s.date is not None}
+    return {
+        p: "the SIP's NBBO file of a date whose exchange quotes file is loaded: Kappa builds the NBBO from those"
+        for p, s in shapes.items()
+        if s.kind == "nbbo" and s.date in quoted
+    }
+
+
 def companions(path: Path) -> list[Path]:
     """The file, and for a quotes or NBBO file the master file whose round lots it was read with."""
     master = _master_file(path) if layout(path).kind != "trades" else None
@@ -413,8 +432,14 @@ def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_RO
         trailer.records += text.height
         frame, unreadable, skipped = rows.read(tape.codes(text, CODES))
         if unreadable.size:
-            unread = pl.DataFrame({ROW: unreadable, "raw": block.texts(unreadable)}, schema=MALFORMED_SCHEMA)
-            malformed = pl.concat([malformed, unread]).sort(ROW)
+            unread = pl.DataFrame(
+                {ROW: unreadable, "raw": block.texts(unreadable)}, schema=MALFORMED_SCHEMA
+            ).with_columns(pl.lit(tape.UNREADABLE).alias("detail"))
+            malformed = pl.concat(
+                [malformed.with_columns(pl.lit(None, pl.String).alias("detail")), unread]
+            ).sort(ROW)
+        if "detail" not in malformed.columns:
+            malformed = malformed.with_columns(pl.lit(None, pl.String).alias("detail"))
         yield RawBatch(frame, malformed, block.texts, dict(skipped))
     trailer.check(shape.date)
 

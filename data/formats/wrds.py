@@ -133,8 +133,14 @@ def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_RO
         malformed = raw.malformed
         if bad.size:
             texts = raw.lines(bad) if raw.lines is not None else [None] * bad.size
-            unread = pl.DataFrame({ROW: bad, "raw": texts}, schema=MALFORMED_SCHEMA)
-            malformed = pl.concat([malformed, unread]).sort(ROW)
+            unread = pl.DataFrame({ROW: bad, "raw": texts}, schema=MALFORMED_SCHEMA).with_columns(
+                pl.lit(tape.UNREADABLE).alias("detail")
+            )
+            malformed = pl.concat(
+                [malformed.with_columns(pl.lit(None, pl.String).alias("detail")), unread]
+            ).sort(ROW)
+        if "detail" not in malformed.columns:
+            malformed = malformed.with_columns(pl.lit(None, pl.String).alias("detail"))
         yield RawBatch(frame, malformed, raw.lines, dict(skipped))
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from data.cleaning import irregular_condition
 from data.contract import QUOTES, TRADES, TableSpec
-from data.formats import taq
+from data.formats import tape, taq
 from data.readers import RawBatch
 from data.validation import validate_batch
 from kappa.errors import InputError
@@ -175,7 +175,7 @@ def test_an_end_line_that_is_not_last_is_malformed(tmp_path: Path) -> None:
     records = [TRADES_RECORDS[0], "END|20261116|1", TRADES_RECORDS[1]]
     path = write(tmp_path, "EQY_US_ALL_TRADE_20261116", TRADE_HEADER, records, "END|20261116|3")
     batches = read(path, TRADES, batch_rows=1)
-    assert pl.concat([b.malformed for b in batches]).rows() == [(2, "END|20261116|1")]
+    assert pl.concat([b.malformed for b in batches]).rows() == [(2, "END|20261116|1", None)]
     assert sum(b.rows for b in batches) == 3
 
 
@@ -241,7 +241,7 @@ def test_exchange_quotes_become_the_nbbo(tmp_path: Path) -> None:
                 skipped[k] = skipped.get(k, 0) + v
         assert skipped == {"nbbo_unchanged": 1, "cancelled_quote": 1, "quote_condition": 1}
         malformed = pl.concat([b.malformed for b in batches])
-        assert malformed.rows() == [(10, BBO_RECORDS[9])]
+        assert malformed.rows() == [(10, BBO_RECORDS[9], tape.UNREADABLE)]
         assert sum(b.rows for b in batches) == len(BBO_RECORDS)
     assert (
         validate_batch(rows.drop("row_number").with_row_index("row_number", 1), QUOTES).rejected.height == 0

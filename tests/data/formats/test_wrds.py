@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from data.contract import QUOTES, TRADES
-from data.formats import wrds
+from data.formats import tape, wrds
 from data.readers import RawBatch
 from kappa.errors import InputError
 
@@ -80,7 +80,7 @@ def test_quotes_become_the_nbbo(tmp_path: Path, name: str) -> None:
         assert rows["ts"].dt.nanosecond().to_list()[5] == 1
         assert skipped(batches) == {"cancelled_quote": 1, "nbbo_unchanged": 1}
         malformed = pl.concat([b.malformed for b in batches])
-        assert malformed.rows() == [(8, QUOTE_LINES[7])]
+        assert malformed.rows() == [(8, QUOTE_LINES[7], tape.UNREADABLE)]
         assert sum(b.rows for b in batches) == len(QUOTE_LINES)
         batch = next(b for b in batches if 7 in b.frame["row_number"].to_list())
         assert batch.lines is not None and batch.lines([7]) == [QUOTE_LINES[6]]
@@ -113,7 +113,7 @@ def test_trades(tmp_path: Path) -> None:
     ]
     assert rows["ts"][2] == dt.datetime(2026, 11, 16, 21, 0, 0, 500000, tzinfo=dt.UTC)
     assert skipped(batches) == {"trade_correction": 3}
-    assert pl.concat([b.malformed for b in batches]).rows() == [(6, TRADE_LINES[5])]
+    assert pl.concat([b.malformed for b in batches]).rows() == [(6, TRADE_LINES[5], tape.UNREADABLE)]
     assert sum(b.rows for b in batches) == len(TRADE_LINES)
 
 
