@@ -10,10 +10,12 @@ everything before ``8=FIX`` is ignored, and so is anything after the CheckSum fi
 (streamed). It is read twice for ``fills`` (a first cheap pass finds the fills that later corrections and
 cancels name) and once for ``orders``.
 
-Messages are split into fields on SOH; a message holding a length-prefixed data field (RawData, XmlData,
-EncodedText...: simplefix's list), whose value may hold SOH, is read by ``simplefix.FixParser``.
-simplefix's own parser walks a message byte by byte (about 6,000 messages/s here) and gives the same fields
-as the split on every other message (the tests check it), so the split reads those, about ten times faster.
+Messages are split into fields on SOH (a regular expression over the line); a message holding a
+length-prefixed data field (RawData, XmlData, EncodedText...: simplefix's list), whose value may hold SOH,
+is read by ``simplefix.FixParser``. simplefix's parser walks a message byte by byte in Python (about 170 µs
+a 250-byte message here, 6,000 messages/s) and gives the same fields as the split on every other message
+(the tests check it), so the split (about 13 µs) reads those. An empty value (FIX forbids them) counts as
+an absent field.
 
 **Integrity.** A message is intact when its first fields are BeginString (8), BodyLength (9) and MsgType
 (35), its last is CheckSum (10), BodyLength is the count of bytes after the BodyLength field up to and
@@ -58,9 +60,12 @@ types are skipped whatever their state.
   ClOrdIDs are unique within a log (FIX: within a trading day): a second NewOrderSingle with a known
   ClOrdID is skipped (``duplicate_message``) when it is a PossDupFlag/PossResend copy, else it is a second
   row of that ``order_id`` (quarantined by the load as ``duplicate_key``).
+- A trade cancel or correct of an order not seen before in the log (a fill of an earlier log) does not
+  start an order (it counts as ``order_update``).
 - Memory: the orders need later messages (replaces, the terminal status), so their rows are emitted after
   the log is read, in the order of their first lines; what is kept meanwhile is a few values per order (and
-  per ClOrdID of a replace), never per message. Malformed and skipped lines are handed on as the log is read.
+  per ClOrdID of a replace: under 1 kB an order), never per message. Malformed and skipped lines are handed
+  on as the log is read. The text of an order's line, for the quarantine, is read again at its byte offset.
 
 **Fills** (``fills``), from execution reports:
 
@@ -76,8 +81,10 @@ types are skipped whatever their state.
 - a trade correct (ExecType G; FIX 4.2: ExecTransType 2): ``exec_type`` ``correct``, ``fill_id`` the fill it
   corrects (ExecRefID 19, followed back through earlier corrections to the first fill), with the corrected
   LastPx and LastQty. Its ``ts`` is the corrected fill's (a correction changes the price or size, not when
-  the trade happened; the report's own TransactTime is when it was corrected), and LastMkt and
-  LastLiquidityInd default to the fill's; when the fill is not in the log (an earlier file), the report's.
+  the trade happened; the report's own TransactTime is when it was corrected), LastMkt and
+  LastLiquidityInd default to the fill's, and so does the commission (Commission, CommType, CommCurrency),
+  applied to the corrected price and size, when the report has no Commission. When the fill is not in the
+  log (an earlier file), the report's own values stand.
 - a trade cancel (ExecType H; FIX 4.2: ExecTransType 1): ``exec_type`` ``cancel``, ``fill_id`` the fill it
   cancels (ExecRefID 19, resolved the same way). Kappa applies a load's fills, then its corrections (the
   last standing), then its cancels (README, "Reloads and corrections").
@@ -85,6 +92,9 @@ types are skipped whatever their state.
   an order, or whose numbers or times do not parse, is malformed; so is a correct or cancel without
   ExecRefID. A PossDupFlag copy of a fill that is in the log is loaded once (the load's ``duplicate_key``
   keeps the first).
+- Memory: a batch holds the fills of ``batch_rows`` lines, typed (the last 65,536 as Python values); the
+  text of a fill's line, for the quarantine, is read again at its byte offset. Across batches: the chains,
+  and the values of the fills that corrections and cancels name.
 
 **Timestamps** are FIX UTCTimestamps (``YYYYMMDD-HH:MM:SS`` with up to 9 decimals, or 12, cut to 9), UTC.
 
@@ -143,9 +153,9 @@ STRATEGIES = {b"1": "VWAP", b"2": "Participate", b"3": "Minimize market impact"}
 ORDER_ORIGINATION_TRADER = b"11"
 POSS_DUP = (b"43", b"97")
 
-_BEGIN = re.compile(rb"(?<![0-9])8=(FIXT?\.[0-9A-Za-z.]+)([^0-9A-Za-z.=])")
-_CHECKSUM = re.compile(rb"\x0110=[^\x01]*\x01")
-_FIELD = re.compile(rb"([0-9]+)=([^\x01]*)\x01")
+_BEGIN = re.compile(rb"8=(FIXT?\.[0-9A-Za-z.]+)([^0-9A-Za-z.=])")
+_DIGITS = frozenset(b"0123456789")
+_FIELD = re.compile(rb"(?<![^\x01])([0-9]+)=([^\x01]*)\x01")  # only where a field starts
 _EXEC_REF = re.compile(rb"(?<![0-9])19=")
 _DECIMAL = re.compile(rb"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _UTC_TIMESTAMP = re.compile(rb"[0-9]{8}-[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,12})?")
@@ -162,7 +172,7 @@ def sniff(path: Path) -> bool:
     except (OSError, EOFError, zlib.error):
         return False
     lines = [line for line in head.split(b"\n") if line.strip()][:SNIFF_LINES]
-    return any(_BEGIN.search(line) for line in lines)
+    return any(_begin(line) is not None for line in lines)
 
 
 def tables(path: Path) -> tuple[str, ...]:
@@ -210,8 +220,8 @@ def _open(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, line without its line break), streamed in blocks."""
+def _lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, byte offset of the line, line without its line break), streamed in blocks."""
     n = 0
     try:
         f = _open(path)
@@ -219,6 +229,7 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
         raise InputError(f"cannot open: {exc.strerror or exc}", path=str(path)) from None
     with f:
         carry = b""
+        offset = 0
         while True:
             try:
                 chunk = f.read(READ_BYTES)
@@ -236,15 +247,28 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 )
             for line in parts:
                 n += 1
-                yield n, line[:-1] if line.endswith(b"\r") else line
+                yield n, offset, line[:-1] if line.endswith(b"\r") else line
+                offset += len(line) + 1
         if carry:
-            yield n + 1, carry[:-1] if carry.endswith(b"\r") else carry
+            yield n + 1, offset, carry[:-1] if carry.endswith(b"\r") else carry
+
+
+def _read_at(path: Path, offsets: np.ndarray) -> list[str]:
+    """The text of the lines that start at byte ``offsets`` of the log (read again), in their order."""
+    order = np.argsort(offsets, kind="stable")
+    texts = [""] * len(offsets)
+    with _open(path) as f:
+        for i in order:
+            f.seek(int(offsets[i]))
+            line = f.readline(MAX_LINE_BYTES).rstrip(b"\r\n")
+            texts[i] = line.decode("utf-8", errors="replace")
+    return texts
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One message of a line: its fields (the first value of each tag), in order as ``pairs``, its wire
-    form (SOH-delimited, from ``8=`` to CheckSum's SOH) and the delimiter the log wrote."""
+    """One message of a line: its fields (the first non-empty value of each tag), in order as ``pairs``,
+    its wire form (SOH-delimited, from ``8=`` to CheckSum's SOH) and the delimiter the log wrote."""
 
     fields: dict[bytes, bytes]
     pairs: list[tuple[bytes, bytes]]
@@ -258,7 +282,7 @@ class Message:
 
     def get(self, tag: bytes) -> bytes | None:
         """The value of ``tag``, ``None`` if absent or empty."""
-        return self.fields.get(tag) or None
+        return self.fields.get(tag)
 
     def text(self, tag: bytes) -> str | None:
         """The value of ``tag`` as text."""
@@ -270,13 +294,14 @@ class Message:
         pairs = self.pairs
         if len(pairs) < 4 or (pairs[0][0], pairs[1][0], pairs[2][0]) != (b"8", b"9", b"35"):
             return "the first fields are not BeginString(8), BodyLength(9), MsgType(35)"
-        if pairs[-1][0] != b"10":
+        tag, declared = pairs[-1]
+        if tag != b"10":
             return "the last field is not CheckSum(10)"
-        before = sum(len(t) + len(v) + 2 for t, v in pairs[:-1])
-        body = before - (len(pairs[0][1]) + 3) - (len(pairs[1][1]) + 3)
-        if not (pairs[1][1].isdigit() and int(pairs[1][1]) == body):
-            return f"BodyLength(9) {pairs[1][1].decode(errors='replace')}, counted {body}"
-        declared = pairs[-1][1]
+        before = len(self.wire) - len(declared) - 4  # the wire ends with 10=xxx and SOH
+        length = pairs[1][1]
+        body = before - len(pairs[0][1]) - len(length) - 6
+        if not (length.isdigit() and int(length) == body):
+            return f"BodyLength(9) {length.decode(errors='replace')}, counted {body}"
         total = sum(self.wire[:before])
         soh_form = total % 256
         written = (total + (self.delimiter[0] - 1) * self.wire.count(SOH, 0, before)) % 256
@@ -285,28 +310,43 @@ class Message:
         return None
 
 
+def _begin(line: bytes) -> re.Match[bytes] | None:
+    """BeginString (``8=FIX.4.4``, ``8=FIXT.1.1``) where a line's message starts, and the delimiter after it."""
+    start = line.find(b"8=FIX")
+    while start >= 0:
+        if start == 0 or line[start - 1] not in _DIGITS:
+            begin = _BEGIN.match(line, start)
+            if begin is not None:
+                return begin
+        start = line.find(b"8=FIX", start + 1)
+    return None
+
+
 def parse_line(line: bytes) -> Message | str | None:
     """The message a line holds; ``None`` for a line without ``8=FIX``; the reason as text for a line
     whose message cannot be read."""
-    begin = _BEGIN.search(line)
+    begin = _begin(line)
     if begin is None:
         return None
-    delimiter = begin.group(2)
-    wire = line[begin.start() :].rstrip(b" \t\r\n")
+    start, delimiter = begin.start(), begin.group(2)
+    wire = line[start:].rstrip(b" \t\r\n")
     if delimiter != SOH:
         wire = wire.replace(delimiter, SOH)
     if not wire.endswith(SOH):
         wire += SOH
-    checksum = _CHECKSUM.search(wire)
-    if checksum is None:
+    checksum = wire.find(b"\x0110=")
+    end = wire.find(SOH, checksum + 1) + 1 if checksum >= 0 else 0
+    if end == 0:
         return "no CheckSum(10) field"
-    pairs: list[tuple[bytes, bytes]] = _FIELD.findall(wire, 0, checksum.end())
+    pairs: list[tuple[bytes, bytes]] = _FIELD.findall(wire, 0, end)
     fields = dict(reversed(pairs))
-    if _DATA_LENGTH_TAGS.isdisjoint(fields):
-        if sum(len(t) + len(v) + 2 for t, v in pairs) != checksum.end():
-            return "not tag=value fields"
-        return Message(fields, pairs, wire[: checksum.end()], delimiter)
-    return _parse_with_data(wire, delimiter)
+    if not _DATA_LENGTH_TAGS.isdisjoint(fields):
+        return _parse_with_data(wire, delimiter)
+    if len(pairs) != wire.count(SOH, 0, end):  # a field matches only where one starts: each one matched
+        return "not tag=value fields"
+    if b"=\x01" in wire:  # an empty value (FIX forbids them) counts as absent
+        fields = {t: v for t, v in fields.items() if v}
+    return Message(fields, pairs, wire[:end], delimiter)
 
 
 def _parse_with_data(wire: bytes, delimiter: bytes) -> Message | str:
@@ -323,7 +363,8 @@ def _parse_with_data(wire: bytes, delimiter: bytes) -> Message | str:
         return "no CheckSum(10) field"
     pairs = [(bytes(t), bytes(v)) for t, v in message.pairs]
     end = sum(len(t) + len(v) + 2 for t, v in pairs)
-    return Message(dict(reversed(pairs)), pairs, wire[:end], delimiter)
+    fields = {t: v for t, v in reversed(pairs) if v}
+    return Message(fields, pairs, wire[:end], delimiter)
 
 
 def _is_decimal(value: bytes | None) -> bool:
@@ -438,8 +479,8 @@ def _referenced_fills(path: Path) -> set[bytes]:
     """The ExecIDs that trade corrections and cancels of the log name (ExecRefID 19): a first pass that reads
     only the lines holding tag 19."""
     refs: set[bytes] = set()
-    for _, line in _lines(path):
-        if _EXEC_REF.search(line) is None:
+    for _, _, line in _lines(path):
+        if b"19=" not in line or _EXEC_REF.search(line) is None:
             continue
         message = parse_line(line)
         if (
@@ -454,26 +495,47 @@ def _referenced_fills(path: Path) -> set[bytes]:
     return refs
 
 
+CHUNK_FILLS = 1 << 16
+"""Fills held as Python values before they are typed into a frame: the rest of a batch is held typed."""
+FILL_TYPES: dict[str, pl.DataType] = {
+    "fill_id": pl.String(), "order_id": pl.String(), "ts": UTC, "price": pl.Float64(), "quantity": pl.Float64(),
+    "venue": pl.String(), "fee_usd": pl.Float64(), "liquidity": pl.String(), "exec_type": pl.String(),
+    ROW: pl.Int64(),
+}  # fmt: skip
+_OFFSET = "_offset"
+
+
 @dataclass(slots=True)
 class _Fills:
-    """The fills read since the last batch, as text columns, and their lines' text."""
+    """The fills of one batch: the last few as Python values (with their lines, for the quarantine of a
+    value that does not parse), the others typed in frames with the byte offset of their lines."""
 
-    columns: dict[str, list[str | None]] = field(default_factory=lambda: {c: [] for c in FILL_TEXT})
+    path: Path
+    tally: _Tally
+    values: list[tuple[bytes | None, ...]] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
     texts: list[bytes] = field(default_factory=list)
+    frames: list[pl.DataFrame] = field(default_factory=list)
 
-    def add(self, row: int, line: bytes, values: dict[str, bytes | str | None]) -> None:
-        for name, column in self.columns.items():
-            value = values.get(name)
-            column.append(value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value)
+    def add(self, row: int, offset: int, line: bytes, values: tuple[bytes | None, ...]) -> None:
+        self.values.append(values)
         self.rows.append(row)
+        self.offsets.append(offset)
         self.texts.append(line)
+        if len(self.rows) >= CHUNK_FILLS:
+            self._type()
 
-    def batch(self, tally: _Tally) -> RawBatch:
-        """The batch of these fills and ``tally``'s lines; a fill whose time or number does not parse is
-        malformed."""
-        raw = pl.DataFrame(self.columns, schema=dict.fromkeys(FILL_TEXT, pl.String)).with_columns(
-            pl.Series(ROW, self.rows, dtype=pl.Int64)
+    def _type(self) -> None:
+        """Type the fills held as Python values; one whose time or number does not parse is malformed."""
+        if not self.rows:
+            return
+        raw = pl.DataFrame(
+            [
+                pl.Series(c, v, dtype=pl.Binary).cast(pl.String, strict=False)
+                for c, v in zip(FILL_TEXT, zip(*self.values, strict=True), strict=True)
+            ]
+            + [pl.Series(ROW, self.rows, dtype=pl.Int64), pl.Series(_OFFSET, self.offsets, dtype=pl.Int64)]
         )
         parsed = {
             "ts": _utc("ts"),
@@ -494,59 +556,67 @@ class _Fills:
             .when(comm_type == "3")
             .then(pl.col("commission"))
         )
-        frame = typed.filter(~bad).select(
-            "fill_id", "order_id", "ts", "price", "quantity", "venue", fee.alias("fee_usd"), "liquidity",
-            "exec_type", ROW,
-        )  # fmt: skip
-        flags = bad.to_numpy()
-        for i in np.flatnonzero(flags):
-            tally.bad(self.rows[i], self.texts[i])
-        kept = [t for t, b in zip(self.texts, flags, strict=True) if not b]
-        rows = frame[ROW].to_numpy()
+        columns = [fee.alias(c) if c == "fee_usd" else pl.col(c) for c in FILL_TYPES]
+        self.frames.append(typed.filter(~bad).select(*columns, _OFFSET))
+        for i in np.flatnonzero(bad.to_numpy()):
+            self.tally.bad(self.rows[i], self.texts[i])
+        self.values, self.rows, self.offsets, self.texts = [], [], [], []
+
+    def batch(self) -> RawBatch:
+        """The batch of these fills and the tally's lines."""
+        self._type()
+        empty = pl.DataFrame(schema={**FILL_TYPES, _OFFSET: pl.Int64()})
+        frame = pl.concat(self.frames) if self.frames else empty
+        rows, offsets = frame[ROW].to_numpy(), frame[_OFFSET].to_numpy()
+        path = self.path
 
         def lines(wanted: np.ndarray) -> list[str]:
-            at = np.searchsorted(rows, np.asarray(wanted, dtype=np.int64))
-            return [kept[i].decode("utf-8", errors="replace") for i in at]
+            return _read_at(path, offsets[np.searchsorted(rows, np.asarray(wanted, dtype=np.int64))])
 
-        return RawBatch(frame, tally.malformed_frame(), lines, dict(tally.skipped))
+        tally = self.tally
+        return RawBatch(frame.drop(_OFFSET), tally.malformed_frame(), lines, dict(tally.skipped))
 
 
 def _fill_batches(path: Path, batch_rows: int) -> Iterator[RawBatch]:
     refs = _referenced_fills(path)
     reader = _FillReader(refs)
-    fills, tally = _Fills(), _Tally()
+    tally = _Tally()
+    fills = _Fills(path, tally)
     seen = False
-    for row, line in _lines(path):
-        reason = reader.line(row, line, fills, tally)
+    for row, offset, line in _lines(path):
+        reason = reader.line(row, offset, line, fills, tally)
         seen = seen or reason != "not_fix"
         if reason:
             tally.skipped[reason] += 1
         tally.lines += 1
         if tally.lines >= batch_rows:
-            yield fills.batch(tally)
-            fills, tally = _Fills(), _Tally()
+            yield fills.batch()
+            tally = _Tally()
+            fills = _Fills(path, tally)
     if not seen:
         raise _no_message(path)
     if tally.lines:
-        yield fills.batch(tally)
+        yield fills.batch()
 
 
-COMMISSION = ("commission", "comm_type", "comm_currency")
-_COMMISSION_TAGS = (b"12", b"13", b"479")
+_TS, _PRICE, _QUANTITY, _VENUE, _COMMISSION, _LIQUIDITY = 2, 3, 4, 5, slice(6, 9), 9
+"""Where a fill's values stand in :data:`FILL_TEXT` (the commission: Commission, CommType, CommCurrency)."""
+_LIQUIDITY_TEXT = {k: v.encode() for k, v in LIQUIDITY.items()}
+_KIND_TEXT = {k: k.encode() for k in ("trade", "correct", "cancel")}
 
 
 @dataclass(slots=True)
 class _FillReader:
     """The state the fills of a log need across lines: the order chains, and of the fills that corrections
-    and cancels name (``refs``), their values (to carry into a correction that leaves them out), and the
+    and cancels name (``refs``), their values (carried into a correction that leaves them out), and the
     fill each correction corrects."""
 
     refs: set[bytes]
     chains: Chains = field(default_factory=Chains)
-    originals: dict[bytes, dict[str, bytes | str | None]] = field(default_factory=dict)
+    originals: dict[bytes, tuple[bytes | None, ...]] = field(default_factory=dict)
     corrected: dict[bytes, bytes] = field(default_factory=dict)
 
-    def line(self, row: int, line: bytes, fills: _Fills, tally: _Tally) -> str | None:
+    def line(self, row: int, offset: int, line: bytes, fills: _Fills, tally: _Tally) -> str | None:
         """Read one line into ``fills`` or ``tally``: the skipped reason, ``""`` for a malformed line
         (recorded in ``tally``), ``None`` for a fill."""
         message = parse_line(line)
@@ -573,26 +643,18 @@ class _FillReader:
         if values is None:
             tally.bad(row, line)
             return ""
-        fills.add(row, line, values)
+        fills.add(row, offset, line, values)
         return None
 
-    def _values(
-        self, message: Message, kind: str, order: bytes | None
-    ) -> dict[str, bytes | str | None] | None:
-        """The fill's values, ``None`` if it lacks one it needs."""
-        get = message.get
+    def _values(self, message: Message, kind: str, order: bytes | None) -> tuple[bytes | None, ...] | None:
+        """The fill's values (:data:`FILL_TEXT`), ``None`` if it lacks one it needs."""
+        get = message.fields.get
         exec_id = get(b"17")
-        values: dict[str, bytes | str | None] = {
-            "order_id": order,
-            "ts": _time(message),
-            "price": get(b"31"),
-            "quantity": get(b"32"),
-            "venue": get(b"30"),
-            "liquidity": LIQUIDITY.get(get(b"851") or b""),
-            "exec_type": kind,
-            **{name: get(tag) for name, tag in zip(COMMISSION, _COMMISSION_TAGS, strict=True)},
-        }
         fill_id = exec_id
+        values: list[bytes | None] = [
+            None, order, get(b"60") or get(b"52"), get(b"31"), get(b"32"), get(b"30"), get(b"12"), get(b"13"),
+            get(b"479"), _LIQUIDITY_TEXT.get(get(b"851") or b""), _KIND_TEXT[kind],
+        ]  # fmt: skip
         if kind != "trade":
             ref = get(b"19")
             if ref is None:
@@ -600,24 +662,23 @@ class _FillReader:
             fill_id = self.corrected.get(ref, ref)
             original = self.originals.get(ref)
             if kind == "correct" and original is not None:
-                values["ts"] = original["ts"]
-                for name in ("venue", "liquidity"):
-                    values[name] = values[name] or original[name]
-                if (
-                    values["commission"] is None
-                ):  # the commission of the fill, on the corrected price and size
-                    values.update({name: original[name] for name in COMMISSION})
+                values[_TS] = original[_TS]
+                values[_VENUE] = values[_VENUE] or original[_VENUE]
+                values[_LIQUIDITY] = values[_LIQUIDITY] or original[_LIQUIDITY]
+                if values[_COMMISSION][0] is None:  # the fill's commission, on the corrected price and size
+                    values[_COMMISSION] = original[_COMMISSION]
         if order is None or fill_id is None:
             return None
-        values["fill_id"] = fill_id
+        values[0] = fill_id
+        done = tuple(values)
         if kind != "cancel":
-            if values["ts"] is None or values["price"] is None or values["quantity"] is None:
+            if values[_TS] is None or values[_PRICE] is None or values[_QUANTITY] is None:
                 return None
             if exec_id is not None and exec_id in self.refs:
-                self.originals[exec_id] = values
+                self.originals[exec_id] = done
                 if kind == "correct":
                     self.corrected[exec_id] = fill_id
-        return values
+        return done
 
 
 # -- orders --------------------------------------------------------------------------------------------
@@ -635,6 +696,7 @@ ORDER_SCHEMA = {
     "trader": pl.String,
     "day_order": pl.Boolean,
     ROW: pl.Int64,
+    _OFFSET: pl.Int64,
 }
 
 
@@ -687,6 +749,7 @@ class Order:
     and when it ended (see the module docstring)."""
 
     row: int
+    offset: int
     order_id: bytes
     symbol: str
     side: str
@@ -714,6 +777,7 @@ class Order:
             "trader": _decoded(self.trader),
             "day_order": calendar_end and end is None and terms.time_in_force in (None, b"0"),
             ROW: self.row,
+            _OFFSET: self.offset,
         }
 
 
@@ -738,7 +802,7 @@ def _trader(message: Message) -> bytes | None:
     return message.get(b"50")
 
 
-def _new_order(row: int, root: bytes, message: Message, broker_tag: bytes) -> Order | None:
+def _new_order(row: int, offset: int, root: bytes, message: Message, broker_tag: bytes) -> Order | None:
     """An order from its first message (a NewOrderSingle, or an execution report); ``None`` if it lacks a
     value the order needs or one does not parse."""
     symbol, side, arrival, terms = _symbol(message), message.get(b"54"), _time(message), Terms.of(message)
@@ -749,6 +813,7 @@ def _new_order(row: int, root: bytes, message: Message, broker_tag: bytes) -> Or
     strategy = message.get(b"847")
     return Order(
         row=row,
+        offset=offset,
         order_id=root,
         symbol=symbol,
         side=SIDES.get(side) or side.decode("utf-8", errors="replace"),
@@ -770,7 +835,7 @@ class _OrderBook:
     requested: dict[bytes, Terms] = field(default_factory=dict)
     chains: Chains = field(default_factory=Chains)
 
-    def line(self, row: int, line: bytes, tally: _Tally) -> str | None:
+    def line(self, row: int, offset: int, line: bytes, tally: _Tally) -> str | None:
         """Read one line: the skipped reason, ``""`` for a malformed line (recorded in ``tally``), ``None``
         for an order's first line."""
         message = parse_line(line)
@@ -786,9 +851,9 @@ class _OrderBook:
             tally.bad(row, line)
             return ""
         if msg_type == b"D":
-            return self._new_order_single(row, line, message, tally)
+            return self._new_order_single(row, offset, line, message, tally)
         if msg_type == EXECUTION_REPORT:
-            return self._report(row, line, message, tally)
+            return self._report(row, offset, line, message, tally)
         if msg_type == b"9":
             if message.get(b"434") == b"2":  # CxlRejResponseTo: the replace was rejected
                 self.requested.pop(message.get(b"11") or b"", None)
@@ -805,9 +870,11 @@ class _OrderBook:
             self.requested[message.get(b"11") or b""] = terms
         return "order_update"
 
-    def _new_order_single(self, row: int, line: bytes, message: Message, tally: _Tally) -> str | None:
+    def _new_order_single(
+        self, row: int, offset: int, line: bytes, message: Message, tally: _Tally
+    ) -> str | None:
         cl_ord_id = message.get(b"11")
-        order = _new_order(row, cl_ord_id, message, b"56") if cl_ord_id else None
+        order = _new_order(row, offset, cl_ord_id, message, b"56") if cl_ord_id else None
         if order is None or cl_ord_id is None:
             tally.bad(row, line)
             return ""
@@ -819,15 +886,18 @@ class _OrderBook:
         self.orders[cl_ord_id] = order
         return None
 
-    def _report(self, row: int, line: bytes, message: Message, tally: _Tally) -> str | None:
+    def _report(self, row: int, offset: int, line: bytes, message: Message, tally: _Tally) -> str | None:
         root = self.chains.order_of(message)
         if root is None:
             tally.bad(row, line)
             return ""
         order = self.orders.get(root)
         first = order is None
+        kind = fill_kind(message)
         if order is None:
-            order = _new_order(row, root, message, b"49")
+            if kind in ("correct", "cancel"):  # of a fill of an earlier log: not where the order starts
+                return "order_update"
+            order = _new_order(row, offset, root, message, b"49")
             if order is None:
                 tally.bad(row, line)
                 return ""
@@ -844,7 +914,7 @@ class _OrderBook:
             order.terms = order.terms.replaced_by(accepted)
         elif exec_type == b"8":
             self.requested.pop(cl_ord_id, None)
-        if fill_kind(message) not in ("correct", "cancel") and status is not None:
+        if kind not in ("correct", "cancel") and status is not None:
             if status in TERMINAL_STATUS:
                 if order.ended is None:
                     order.ended = _time(message)
@@ -886,8 +956,8 @@ def _with_session_close(frame: pl.DataFrame, calendar: str) -> pl.DataFrame:
 def _order_batches(path: Path, batch_rows: int, calendar: str | None) -> Iterator[RawBatch]:
     book, tally = _OrderBook(), _Tally()
     seen = False
-    for row, line in _lines(path):
-        reason = book.line(row, line, tally)
+    for row, offset, line in _lines(path):
+        reason = book.line(row, offset, line, tally)
         seen = seen or reason != "not_fix"
         if reason:
             tally.skipped[reason] += 1
@@ -915,37 +985,31 @@ def _order_batches(path: Path, batch_rows: int, calendar: str | None) -> Iterato
         bad = raw.select(unreadable).to_series()
         if calendar is not None:
             typed = _with_session_close(typed, calendar)
+        if bad.any():  # a date the timestamp's pattern admits but the calendar has not (30 February)
+            wrong = typed.filter(bad)
+            texts = _read_at(path, wrong[_OFFSET].to_numpy())
+            tally.malformed.extend(zip(wrong[ROW].to_list(), texts, strict=True))
         frame = typed.filter(~bad).drop("day_order")
-        if bad.any():
-            rows = typed.filter(bad)[ROW].to_numpy()
-            for r, text in zip(rows, _texts(path, rows), strict=True):
-                tally.malformed.append((int(r), text))
-        yield RawBatch(frame, tally.malformed_frame(), _line_reader(path), dict(tally.skipped))
+        yield RawBatch(
+            frame.drop(_OFFSET), tally.malformed_frame(), _reader(path, frame), dict(tally.skipped)
+        )
         tally = _Tally()
+
+
+def _reader(path: Path, frame: pl.DataFrame) -> Callable[[np.ndarray], list[str]]:
+    """``lines`` of a batch of ``frame``'s rows: their lines read again, at their byte offsets."""
+    rows, offsets = frame[ROW].to_numpy(), frame[_OFFSET].to_numpy()
+
+    def lines(wanted: np.ndarray) -> list[str]:
+        return _read_at(path, offsets[np.searchsorted(rows, np.asarray(wanted, dtype=np.int64))])
+
+    return lines
 
 
 def _empty_orders() -> pl.DataFrame:
     """No orders (the batches handed on while the log is read), typed as the orders' frames are."""
     typed: dict[str, pl.DataType] = {"quantity": pl.Float64(), "limit_price": pl.Float64()}
     typed |= {"arrival_ts": UTC, "end_ts": UTC}
-    return pl.DataFrame(schema={c: typed.get(c, t) for c, t in ORDER_SCHEMA.items() if c != "day_order"})
-
-
-def _texts(path: Path, rows: np.ndarray) -> list[str]:
-    """The text of lines ``rows`` of the log (read again), in the order of ``rows``."""
-    wanted = {int(r) for r in rows}
-    found: dict[int, str] = {}
-    last = max(wanted, default=0)
-    for n, line in _lines(path):
-        if n in wanted:
-            found[n] = line.decode("utf-8", errors="replace")
-        if n >= last:
-            break
-    return [found.get(int(r), "") for r in rows]
-
-
-def _line_reader(path: Path) -> Callable[[np.ndarray], list[str]]:
-    def lines(rows: np.ndarray) -> list[str]:
-        return _texts(path, rows)
-
-    return lines
+    return pl.DataFrame(
+        schema={c: typed.get(c, t) for c, t in ORDER_SCHEMA.items() if c not in ("day_order", _OFFSET)}
+    )

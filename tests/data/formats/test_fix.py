@@ -379,3 +379,24 @@ def test_files_that_cannot_be_read_are_refused_in_one_line(tmp_path: Path) -> No
     broken.write_bytes(gzip.compress(b"\n".join(line for _, line in LOG))[:-30])
     with pytest.raises(InputError, match="cannot read after line"):
         read(broken, FILLS)
+
+
+def test_the_benchmark_log_reads_whole(tmp_path: Path) -> None:
+    """The benchmark's writer (benchmarks/vendor/fix.py) writes intact messages: none is malformed, each
+    line is accounted for, each order's fills stay within its accepted quantity."""
+    from benchmarks.vendor.fix import write as write_log
+
+    (path,) = write_log(tmp_path, 3_000, seed=1)
+    fills = read(path, FILLS, batch_rows=1_000)
+    orders = read(path, ORDERS, batch_rows=1_000)
+    for batches in (fills, orders):
+        assert sum(b.rows for b in batches) == 3_000
+        assert not any(b.malformed.height for b in batches)
+    kept = frame(fills).filter(pl.col("exec_type") == "trade")
+    totals = (
+        kept.group_by("order_id")
+        .agg(pl.col("quantity").sum())
+        .join(frame(orders).select("order_id", pl.col("quantity").alias("ordered")), on="order_id")
+    )
+    assert totals.height == kept["order_id"].n_unique() > 10
+    assert (totals["quantity"] <= totals["ordered"]).all()
