@@ -46,8 +46,10 @@ types are skipped whatever their state.
 - ``arrival_ts`` TransactTime (60) of the NewOrderSingle, else its SendingTime (52); of an order first seen
   in an execution report, that report's (the broker's acknowledgement: later than the desk's decision).
 - ``end_ts`` ExpireTime (126) when given; else the TransactTime of the execution report that ended the
-  order (OrdStatus 2 Filled, 3 Done for day, 4 Canceled, C Expired; the first such report after the last
-  report of a live status; trade cancels and corrections do not move it); else, with ``calendar`` given,
+  order (OrdStatus 2 Filled, 3 Done for day, 4 Canceled, C Expired, or LeavesQty 151 = 0: some brokers
+  send the last fill with OrdStatus 1 and LeavesQty 0, and Filled on a later status report; the first such
+  report after the last report of a live order; trade cancels and corrections do not move it); else, with
+  ``calendar`` given,
   for a day order (TimeInForce 59 = 0 or absent), the close of the first session of the calendar that
   closes at or after the arrival; else blank (quarantined by validation as ``missing_value``).
 - ``broker`` TargetCompID (56) of the NewOrderSingle (the counterparty, as sent); of an order first seen in
@@ -915,11 +917,14 @@ class _OrderBook:
         elif exec_type == b"8":
             self.requested.pop(cl_ord_id, None)
         if kind not in ("correct", "cancel") and status is not None:
-            if status in TERMINAL_STATUS:
-                if order.ended is None:
-                    order.ended = _time(message)
-            else:
+            leaves = message.get(b"151")
+            done = status in TERMINAL_STATUS or (
+                status != REJECTED and _is_decimal(leaves) and float(leaves or 1) == 0
+            )
+            if not done:
                 order.ended = None
+            elif order.ended is None:
+                order.ended = _time(message)
             order.rejected = status == REJECTED
         return None if first else "order_update"
 

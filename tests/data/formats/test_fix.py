@@ -400,3 +400,17 @@ def test_the_benchmark_log_reads_whole(tmp_path: Path) -> None:
     )
     assert totals.height == kept["order_id"].n_unique() > 10
     assert (totals["quantity"] <= totals["ordered"]).all()
+
+
+def test_an_order_ends_with_its_last_fill_when_leaves_qty_is_zero(tmp_path: Path) -> None:
+    """A broker that reports the completing fill with OrdStatus 1 and LeavesQty 0, and Filled on a later
+    status report: the order ends at the fill."""
+    lines = [
+        message("D", (11, "A"), (55, "IBM"), (54, 1), (38, 100), (40, 1), (60, t("15:00:00"))),
+        report((37, "1"), (11, "A"), (17, "X1"), (150, "F"), (39, 1), (151, 0), (32, 100), (31, "150"),
+               (60, t("15:01:00"))),
+        report((37, "1"), (11, "A"), (17, "X2"), (150, "I"), (39, 2), (151, 0), (60, t("15:01:05"))),
+    ]  # fmt: skip
+    path = tmp_path / "leaves.log"
+    path.write_bytes(b"\n".join(lines))
+    assert ns(frame(read(path, ORDERS))["end_ts"]) == [utc("15:01:00")]
