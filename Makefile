@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --locked
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint format bench bench-xl bench-csv sync uv clean
+.PHONY: demo test lint format bench bench-xl bench-csv bench-formats sync uv clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -42,6 +42,10 @@ bench-xl: sync
 # loading CSV (text parsing and validation) at 20 M quotes
 bench-csv: sync
 	$(RUN) python -m benchmarks.ingest --quotes 20000000
+
+# each input format (TAQ, WRDS, LOBSTER, DBN, FIX) beside Kappa's CSV: records/s and peak memory of a load
+bench-formats: sync
+	$(RUN) python -m benchmarks.formats --records 1000000
 
 clean:
 	rm -rf .kappa .pytest_cache .mypy_cache .ruff_cache benchmarks/.cache

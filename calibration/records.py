@@ -247,6 +247,8 @@ class CalibrationRow:
     power_r2: float | None = None
     power_nobs: int | None = None
     power_status: str | None = None
+    lee_ready_accuracy: float | None = None
+    lee_ready_nobs: int | None = None
 
     @classmethod
     def failed(cls, symbol: str, exc: BaseException) -> CalibrationRow:

@@ -160,6 +160,8 @@ def symbol_row(
         power_r2=t.power_r2 if t is not None else None,
         power_nobs=t.power_nobs if t is not None else None,
         power_status=t.power_status if t is not None else None,
+        lee_ready_accuracy=gamma.get("lee_ready_accuracy"),
+        lee_ready_nobs=gamma.get("lee_ready_nobs"),
     )
 
 

@@ -98,3 +98,36 @@ def lee_ready_signs(trades: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.Dat
         .with_columns(pl.coalesce(quote, last_tick).alias("sign"))
         .drop("_run", "_tick", "_tick_run", "_session")
     )
+
+
+def sign_accuracy(signed: pl.DataFrame) -> pl.DataFrame:
+    """Per symbol, how often the Lee-Ready sign agrees with the aggressor the feed reports.
+
+    Parameters
+    ----------
+    signed
+        Trades with ``symbol``, ``sign`` (:func:`lee_ready_signs`) and ``aggressor`` (``buy``, ``sell`` or
+        null: a feed that says which side took liquidity, as LOBSTER's and Databento's do; TAQ does not).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``symbol, lee_ready_accuracy, lee_ready_nobs``: the share of the trades with both a sign and a known
+        aggressor whose sign is the aggressor's (+1 buy, −1 sell), and their count; only symbols with at least
+        one such trade. Lee & Ready (1991) report about 85 % on NYSE data; Ellis, Michaely & O'Hara (2000,
+        *JFQA* 35(4)) 81 % on NASDAQ, lower inside the spread.
+    """
+    if "aggressor" not in signed.columns:
+        return pl.DataFrame(
+            schema={"symbol": pl.String, "lee_ready_accuracy": pl.Float64, "lee_ready_nobs": pl.Int64}
+        )
+    truth = pl.when(pl.col("aggressor") == "buy").then(1).when(pl.col("aggressor") == "sell").then(-1)
+    return (
+        signed.filter(pl.col("sign").is_not_null() & pl.col("aggressor").is_in(["buy", "sell"]))
+        .group_by("symbol", maintain_order=True)
+        .agg(
+            (pl.col("sign").cast(pl.Int64) == truth).mean().alias("lee_ready_accuracy"),
+            pl.len().cast(pl.Int64).alias("lee_ready_nobs"),
+        )
+        .sort("symbol")
+    )

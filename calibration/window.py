@@ -30,7 +30,7 @@ from calibration.overnight import overnight_sigma
 from calibration.permanent import lagged_flow, permanent_impact_by_symbol
 from calibration.records import DEFAULT_THRESHOLDS, CalibrationRow, EstimatorThresholds, MarketWindow
 from calibration.rows import symbol_row
-from calibration.signs import lee_ready_signs
+from calibration.signs import lee_ready_signs, sign_accuracy
 from calibration.volatility import GarchFit, garch_sigma, realized_sigma
 from kappa.tables import CALIBRATIONS
 
@@ -101,6 +101,9 @@ def calibrate_symbols(
         )
     with stage("gamma"):
         gammas = _impact_by_symbol(mids, signed, window.sessions, th)
+        if signed is not None:
+            for r in sign_accuracy(signed).to_dicts():
+                gammas.setdefault(str(r.pop("symbol")), {}).update(r)
     with stage("eta"):
         children = _child_rates_by_symbol(window)
     with stage("garch"):

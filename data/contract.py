@@ -76,6 +76,7 @@ TRADES = TableSpec(
         Column("exchange", "str", required=False),
         Column("conditions", "str", required=False),
         Column("trade_id", "str", required=False),
+        Column("aggressor", "side", required=False),
     ),
     key=("symbol", "trade_id"),
     market=True,

@@ -1,7 +1,9 @@
 """The nightly drop folder: ``KAPPA_HOME/inbox/YYYY-MM-DD/`` holds the files of one evening's load.
 
-A file's table comes from the words of its name (split at ``-``, ``_``, ``.`` and spaces, any case), its
-format from its suffix (:mod:`data.readers`):
+A vendor's file (:mod:`data.formats`: TAQ ``EQY_US_ALL_*``, WRDS extracts, LOBSTER pairs or zips, ``*.dbn``
+and ``*.dbn.zst``, FIX logs) feeds the tables its format holds (a LOBSTER pair: quotes and trades; a FIX log:
+orders and fills). Any other file's table comes from the words of its name (split at ``-``, ``_``, ``.`` and
+spaces, any case), its format from its suffix (:mod:`data.readers`):
 
 ========  =====================================================================
 table     words
@@ -28,9 +30,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from data.contract import TABLES
+from data.formats import Source, detect
 from data.home import KappaHome
 from data.ingest import LoadReport, Progress, ingest
-from data.readers import CSV_SUFFIXES, PARQUET_SUFFIXES
+from data.readers import CSV_SUFFIXES, PARQUET_SUFFIXES, column_names
+from kappa.errors import InputError
 
 LOAD_ORDER = ("daily", "quotes", "trades", "orders", "fills")
 TABLE_WORDS: dict[str, frozenset[str]] = {
@@ -85,20 +90,58 @@ def table_of(name: str) -> tuple[str | None, str]:
     return tables[0], ""
 
 
-def inbox_files(folder: Path) -> tuple[dict[str, list[Path]], list[str]]:
-    """The folder's files by table (in load order, names sorted) and ``name: why`` of those not loaded."""
-    by_table: dict[str, list[Path]] = {t: [] for t in LOAD_ORDER}
+def tables_of_file(
+    path: Path, among: tuple[str, ...] = LOAD_ORDER, by_header: bool = False
+) -> tuple[tuple[str, ...], str]:
+    """The tables of ``among`` that the file feeds: a vendor format's (:func:`data.formats.detect`), else
+    the table its name names, else (``by_header``, Kappa's layout) the one table of ``among`` whose
+    required columns its header holds; an empty tuple and why not otherwise."""
+    try:
+        fmt = detect(path)
+    except InputError:  # neither a vendor's format nor CSV or Parquet: table_of says so
+        fmt = "unknown"
+    if fmt not in ("kappa", "unknown"):
+        tables = tuple(t for t in Source(path, fmt).tables() if t in among)
+        return tables, "" if tables else f"a {fmt} file holds no {' or '.join(among)}"
+    table, why = table_of(path.name)
+    if fmt == "unknown":
+        return (), why
+    if table is not None:
+        return ((table,), "") if table in among else ((), f"its name names {table}, not {' or '.join(among)}")
+    if not by_header:
+        return (), why
+    try:
+        names = set(column_names(path))
+    except InputError as exc:
+        return (), str(exc).removeprefix(f"{exc.path}: ")
+    fitting = [t for t in among if set(TABLES[t].required) <= names]
+    if len(fitting) == 1:
+        return (fitting[0],), ""
+    return (), why if not fitting else f"its columns fit {' and '.join(fitting)}: name the table"
+
+
+def group_files(
+    paths: list[Path], among: tuple[str, ...] = LOAD_ORDER, by_header: bool = False
+) -> tuple[dict[str, list[Path]], list[str]]:
+    """The files by table of ``among`` (in load order, in the order given), and ``name: why`` of those that
+    feed none (see :func:`tables_of_file`)."""
+    by_table: dict[str, list[Path]] = {t: [] for t in LOAD_ORDER if t in among}
     ignored: list[str] = []
-    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+    for path in paths:
         if not path.is_file():
             ignored.append(f"{path.name}: not a file")
             continue
-        table, why = table_of(path.name)
-        if table is None:
+        tables, why = tables_of_file(path, among, by_header)
+        if not tables:
             ignored.append(f"{path.name}: {why}")
-        else:
-            by_table[table].append(path)
+        for t in tables:
+            by_table[t].append(path)
     return {t: ps for t, ps in by_table.items() if ps}, ignored
+
+
+def inbox_files(folder: Path) -> tuple[dict[str, list[Path]], list[str]]:
+    """The folder's files by table (in load order, names sorted) and ``name: why`` of those not loaded."""
+    return group_files(sorted(folder.iterdir()) if folder.is_dir() else [])
 
 
 def ingest_inbox(

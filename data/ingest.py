@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,6 +37,7 @@ import duckdb
 
 from data.calendar import home_calendar, home_timezone
 from data.contract import TABLES
+from data.formats import Source, detect
 from data.home import KappaHome
 from data.lake.partitions import collect_garbage
 from data.load_market import load_market
@@ -59,6 +61,8 @@ def ingest(
     progress: Progress | None = None,
     replace_orders: bool = False,
     max_quarantined: float = MAX_QUARANTINED,
+    format: str | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> LoadReport:
     """Validate and load ``paths`` into ``table`` (one of quotes, trades, orders, fills, daily).
 
@@ -69,7 +73,10 @@ def ingest(
     table
         The input table of DESIGN §2.
     paths
-        CSV or Parquet files; all are checked for required columns before any is loaded.
+        Files as delivered: Kappa's CSV or Parquet layout, or a vendor's format (:mod:`data.formats`:
+        TAQ, WRDS, LOBSTER, DBN, FIX), each detected from its name and first bytes; all are checked before
+        any is loaded. Paths that name one source twice (a LOBSTER message file and its orderbook) load it
+        once.
     calendar
         Exchange calendar for session dates and the trading-session rule (default: the home's, see
         :func:`data.calendar.home_calendar`).
@@ -84,7 +91,12 @@ def ingest(
         Fills only: each order the files name gets exactly their fills (its other stored fills are
         cancelled) instead of a replacement fill by fill.
     max_quarantined
-        A file with a larger share of its rows quarantined refuses the whole load.
+        A file with a larger share of its rows quarantined refuses the whole load (rows skipped by design
+        do not count).
+    format
+        The files' format (one of :data:`data.formats.FORMATS`), instead of detecting it.
+    columns
+        ``kappa`` format only: contract column -> the file's column (a vendor's own CSV layout).
 
     Returns
     -------
@@ -102,17 +114,36 @@ def ingest(
     if replace_orders and table != "fills":
         raise InputError("replacing by order applies to fills only")
     spec = TABLES[table]
-    paths = list(dict.fromkeys(p.expanduser().resolve() for p in paths))  # a file named twice loads once
-    check_files(spec, paths)
+    sources = sources_of(paths, format, columns)
+    check_files(spec, sources)
+    paths = [s.path for s in sources]
     cal = home_calendar(home, calendar)
     tz = home_timezone(home, timezone, cal)
     home.ensure()
     with load_lock(home):
         return _ingest_locked(
             Load(home, spec, paths, new_run_id(f"ingest-{table}"), Path(), cal, tz, batch_rows,
-                  replace_orders, max_quarantined),
+                  replace_orders, max_quarantined, tuple(sources)),
             progress,
         )  # fmt: skip
+
+
+def sources_of(
+    paths: list[Path], format: str | None = None, columns: Mapping[str, str] | None = None
+) -> list[Source]:
+    """One :class:`data.formats.Source` per input the paths name, in their order: a file named twice, or
+    two files of one source (a LOBSTER message file and its orderbook), give one source."""
+    if columns and format not in (None, "kappa"):
+        raise InputError(f"--columns maps Kappa's CSV/Parquet layout, not the {format} format")
+    out: dict[tuple[Path, ...], Source] = {}
+    for p in paths:
+        path = p.expanduser().resolve()
+        if not path.is_file():
+            raise InputError("no such file", path=str(path))
+        fmt = detect(path, format)
+        source = Source(path, fmt, dict(columns or {}) if fmt == "kappa" else {})
+        out.setdefault(tuple(c.resolve() for c in source.companions()), source)
+    return list(out.values())
 
 
 def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
@@ -121,6 +152,8 @@ def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
         "table": spec.name, "files": [str(p) for p in paths], "calendar": load.calendar,
         "timezone": load.timezone, "replace_orders": load.replace_orders,
         "max_quarantined": load.max_quarantined,
+        "formats": [s.format for s in load.sources],
+        "columns": dict(load.sources[0].columns) if load.sources and load.sources[0].columns else None,
     }  # fmt: skip
     with writer(home) as con:
         start_run(con, run_id, "ingest", params)

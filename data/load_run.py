@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from data.contract import TableSpec
+from data.formats import Source
 from data.home import KappaHome
 from data.quarantine import MAX_QUARANTINED, REFUSED_SAMPLE_ROWS, Quarantine, verdict
 from data.store import finish_run, transaction, writer
@@ -57,6 +58,13 @@ class LoadReport:
     flagged_by_rule: dict[tuple[str, str], int] = field(default_factory=dict)
     """Rows of the dates the load touched that a tape-cleaning rule flags, per (table, rule): kept in the
     lake, left out of the models (a quotes load also flags the date's trades again)."""
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    """Records of the files that are not rows of the table by design, per reason (``extended_hours``, a
+    vendor's cancelled prints, quotes that leave the NBBO unchanged): neither loaded nor quarantined."""
+
+    @property
+    def rows_skipped(self) -> int:
+        return sum(self.skipped_by_reason.values())
 
 
 class LoadRefusedError(InputError):
@@ -84,16 +92,28 @@ class Load:
     batch_rows: int
     replace_orders: bool = False
     max_quarantined: float = MAX_QUARANTINED
+    sources: tuple[Source, ...] = ()  # one per path, in the order of ``paths``: its format and mapping
 
 
 @dataclass(slots=True)
 class Read:
-    """What streaming the files of a load saw, per file: rows read (malformed lines included), SHA-256,
-    and the symbols with at least one row loaded."""
+    """What streaming the files of a load saw, per file: records read (malformed and skipped ones
+    included), records skipped by design per reason, the file's format, its SHA-256, and the symbols with
+    at least one row loaded."""
 
     rows: Counter[str] = field(default_factory=Counter)
     sha256: dict[str, str] = field(default_factory=dict)
     symbols: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    skipped: Counter[tuple[str, str]] = field(default_factory=Counter)
+    formats: dict[str, str] = field(default_factory=dict)
+
+    def skipped_in(self, name: str) -> int:
+        """Records of file ``name`` skipped by design."""
+        return sum(n for (f, _), n in self.skipped.items() if f == name)
+
+    @property
+    def skipped_total(self) -> int:
+        return self.skipped.total()
 
 
 def shrinkage(replaced: list[Replacement]) -> list[str]:
@@ -133,7 +153,8 @@ def finish_load(
     n_q = quarantine.total
     finish_run(con, load.run_id, rows_loaded, n_q, _message(quarantine, warnings),
                status="warning" if warnings else "success")  # fmt: skip
-    assert rows_loaded + n_q == read.rows.total(), (rows_loaded, n_q, read.rows.total())
+    n_s = read.skipped_total
+    assert rows_loaded + n_q + n_s == read.rows.total(), (rows_loaded, n_q, n_s, read.rows.total())
 
 
 def _record_quarantine(
@@ -151,10 +172,19 @@ def _record_quarantine(
     quarantine.insert(con, run_id, table, sample=sample)
     loaded = sample is None  # a refused load loads nothing
     for f in files:
-        n_read, rejected = read.rows[f], quarantine.by_file[f]
+        n_read, rejected, skipped = read.rows[f], quarantine.by_file[f], read.skipped_in(f)
         con.execute(
-            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [run_id, table, f, read.sha256.get(f, ""), n_read, n_read - rejected if loaded else 0, rejected],
+            "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?, ?)",
+            [run_id, table, f, read.sha256.get(f, ""), n_read, n_read - rejected - skipped if loaded else 0,
+             rejected, skipped, read.formats.get(f, "kappa")],
+        )  # fmt: skip
+    con.execute(
+        "DELETE FROM skipped_rows WHERE table_name = ? AND source_file IN (SELECT unnest(?))", [table, files]
+    )
+    if read.skipped:
+        con.executemany(
+            "INSERT INTO skipped_rows VALUES (?, ?, ?, ?, ?)",
+            [[run_id, table, f, reason, n] for (f, reason), n in sorted(read.skipped.items())],
         )
 
 
@@ -165,7 +195,8 @@ def _message(quarantine: Quarantine, warnings: list[str]) -> str:
 
 def load_warnings(load: Load, quarantine: Quarantine, read: Read) -> list[str]:
     """The load's warnings, or :class:`Refusal` if its quarantine refuses it."""
-    v = verdict(load.spec.name, dict(read.rows), quarantine, read.symbols, load.max_quarantined)
+    candidates = {f: n - read.skipped_in(f) for f, n in read.rows.items()}  # skipped rows are no errors
+    v = verdict(load.spec.name, candidates, quarantine, read.symbols, load.max_quarantined)
     if v.refused:
         raise Refusal(v.refused)
     return v.warnings
@@ -197,17 +228,26 @@ def load_report(
     warnings: list[str],
     cancelled: int = 0,
 ) -> LoadReport:
-    """The :class:`LoadReport` of a committed load: every row read not quarantined counts as loaded."""
+    """The :class:`LoadReport` of a committed load: every record read neither quarantined nor skipped
+    counts as loaded."""
     return LoadReport(
         load.run_id,
         load.spec.name,
         [str(p) for p in load.paths],
         read.rows.total(),
-        read.rows.total() - quarantine.total,
+        read.rows.total() - quarantine.total - read.skipped_total,
         quarantine.total,
         dict(sorted(quarantine.counts.items())),
         dates,
         replaced,
         cancelled,
         warnings,
+        skipped_by_reason=dict(sorted(_by_reason(read).items())),
     )
+
+
+def _by_reason(read: Read) -> Counter[str]:
+    out: Counter[str] = Counter()
+    for (_, reason), n in read.skipped.items():
+        out[reason] += n
+    return out

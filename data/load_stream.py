@@ -13,31 +13,35 @@ from pathlib import Path
 import polars as pl
 
 from data.contract import TableSpec
+from data.formats import Source
 from data.load_run import Load, Progress, Read
 from data.quarantine import Quarantine
-from data.readers import RawBatch, check_columns, read_batches
+from data.readers import RawBatch
 from data.validation import ROW, ValidatedBatch, validate_batch
 from kappa.errors import InputError
 
 VALIDATION_THREADS = 2  # batches validated at once (each on polars' own threads too)
 
 
-def _sha256(path: Path) -> str:
+def _sha256(paths: list[Path]) -> str:
+    """The SHA-256 of the bytes of ``paths``, one after the other (a source of one file: that file's)."""
     h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
+    for path in paths:
+        with path.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
     return h.hexdigest()
 
 
-def check_files(spec: TableSpec, paths: list[Path]) -> None:
-    """Fail before loading anything if a file is missing, of unknown type, or lacks a required column."""
-    if not paths:
+def check_files(spec: TableSpec, sources: list[Source]) -> None:
+    """Fail before loading anything if a file is missing, of unknown type, or cannot hold rows of ``spec``
+    (a required column is missing, or a vendor file holds other tables)."""
+    if not sources:
         raise InputError("no input files given")
-    for p in paths:
-        if not p.is_file():
-            raise InputError("no such file", path=str(p))
-        check_columns(p, spec)
+    for s in sources:
+        if not s.path.is_file():
+            raise InputError("no such file", path=str(s.path))
+        s.check(spec)
 
 
 def tagged(sink: Callable[[pl.DataFrame], None]) -> Callable[[pl.DataFrame, Path, int], None]:
@@ -75,9 +79,12 @@ def read_validated(
     read = Read()
     spec = load.spec
     with ThreadPoolExecutor(VALIDATION_THREADS, thread_name_prefix="validate") as pool:
-        for index, path in enumerate(load.paths):
+        for index, source in enumerate(load.sources):
+            path = source.path
             name = str(path)
-            for raw, result in _validated_in_order(pool, read_batches(path, spec, load.batch_rows), load):
+            read.formats[name] = source.format
+            batches = source.batches(spec, load.batch_rows)
+            for raw, result in _validated_in_order(pool, batches, load):
                 rejected = result.rejected
                 if (
                     rejected.height
@@ -94,9 +101,11 @@ def read_validated(
                 if "symbol" in result.clean.columns and result.clean.height:
                     read.symbols[name].update(result.clean["symbol"].unique().to_list())
                 read.rows[name] += raw.rows
+                for reason, n in (*raw.skipped.items(), *result.skipped.items()):
+                    read.skipped[name, reason] += n
                 if progress:
                     progress(name, raw.rows)
-            read.sha256[name] = _sha256(path)
+            read.sha256[name] = _sha256(source.companions())
     return read
 
 

@@ -406,6 +406,18 @@ MIGRATIONS: list[str] = [
                count(z_score) AS z_n, avg(z_score) AS z_mean, stddev_samp(z_score) AS z_std
         FROM attribution WHERE total_usd IS NOT NULL GROUP BY date;
     """,
+    # 14: vendor formats: records skipped by design (extended hours, cancelled prints, unchanged NBBO) per
+    # file and reason, each loaded file's format, and how often Lee-Ready signs a trade like its aggressor
+    """
+    ALTER TABLE loads ADD COLUMN rows_skipped BIGINT DEFAULT 0;
+    ALTER TABLE loads ADD COLUMN format VARCHAR DEFAULT 'kappa';
+    ALTER TABLE calibrations ADD COLUMN lee_ready_accuracy DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN lee_ready_nobs BIGINT;
+    CREATE TABLE skipped_rows (
+        run_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL, source_file VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL, rows BIGINT NOT NULL
+    );
+    """,
 ]
 
 
@@ -489,25 +501,30 @@ def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(row and row[0])
 
 
+def file_columns(path: str) -> frozenset[str]:
+    """The columns of the lake file ``path`` (files written before a column existed lack it)."""
+    return frozenset(pq.read_schema(path).names)
+
+
 def has_flag_column(path: str) -> bool:
     """Whether the lake file ``path`` has the ``flag`` column (files written before it lack it)."""
-    return FLAG in pq.read_schema(path).names
+    return FLAG in file_columns(path)
 
 
 def market_view_sql(table: str, files: list[str]) -> str:
-    """The ``CREATE OR REPLACE VIEW`` statement exposing the lake files of ``table`` as one relation
-    (``flag`` null for the rows of files that predate it)."""
+    """The ``CREATE OR REPLACE VIEW`` statement exposing the lake files of ``table`` as one relation (a
+    column that files written before it existed lack, ``flag`` or ``aggressor``, is null for their rows)."""
     cols = MARKET_COLUMNS[table]
     if not files:
         empty = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in cols)
         return f"CREATE OR REPLACE VIEW {table} AS SELECT {empty} WHERE false"
-    flagged = [has_flag_column(f) for f in files]
+    held = [file_columns(f) for f in files]
+    anywhere = frozenset().union(*held)
     select = ", ".join(
-        f"CAST(NULL AS {t}) AS {c}" if c == FLAG and not any(flagged) else f"CAST({c} AS {t}) AS {c}"
-        for c, t in cols
+        f"CAST({c} AS {t}) AS {c}" if c in anywhere else f"CAST(NULL AS {t}) AS {c}" for c, t in cols
     )
     listing = "[" + ", ".join(quote_literal(f) for f in files) + "]"
-    union = "" if all(flagged) or not any(flagged) else ", union_by_name = true"
+    union = "" if all(h == held[0] for h in held) else ", union_by_name = true"
     return f"CREATE OR REPLACE VIEW {table} AS SELECT {select} FROM read_parquet({listing}{union})"
 
 

@@ -16,7 +16,7 @@ import polars as pl
 from calibration.records import CalibrationBatch, MarketWindow
 from data.calendar import TradingClock, previous_sessions, session_bounds
 from data.home import KappaHome
-from data.schema import FLAG, MARKET_COLUMNS, POLARS_TYPES, has_flag_column
+from data.schema import FLAG, MARKET_COLUMNS, POLARS_TYPES, file_columns
 from data.sql import quote_literal
 from data.store import reader
 from kappa.errors import InputError
@@ -48,11 +48,21 @@ def scan_market(table: str, paths: list[str], columns: list[str], symbols: list[
     empty = pl.DataFrame(schema={c: POLARS_TYPES[types[c]] for c in columns})
     if not paths or symbols == []:
         return empty
-    flagged = [p for p in paths if has_flag_column(p)]
-    unflagged = [p for p in paths if p not in set(flagged)]  # written before flags: every row counts
-    scans = [pl.scan_parquet(flagged).filter(pl.col(FLAG).is_null())] if flagged else []
-    scans += [pl.scan_parquet(unflagged)] if unflagged else []
-    lf = pl.concat([s.select(columns) for s in scans]) if len(scans) > 1 else scans[0].select(columns)
+    groups: dict[frozenset[str], list[str]] = {}
+    for p in paths:  # files written before a column existed (flag, aggressor) lack it
+        groups.setdefault(file_columns(p) & {FLAG, *columns}, []).append(p)
+    scans = []
+    for held, group in groups.items():
+        lf = pl.scan_parquet(group)
+        if FLAG in held:  # a file written before flags has none: every row of it counts
+            lf = lf.filter(pl.col(FLAG).is_null())
+        scans.append(
+            lf.select(
+                pl.col(c) if c in held else pl.lit(None, dtype=POLARS_TYPES[types[c]]).alias(c)
+                for c in columns
+            )
+        )
+    lf = pl.concat(scans) if len(scans) > 1 else scans[0]
     if symbols is not None:
         lf = lf.filter(pl.col("symbol").is_in(symbols))
     out = lf.collect().rechunk()  # one chunk a column: every select realigns misaligned chunks otherwise
@@ -136,7 +146,7 @@ def read_market(batch: CalibrationBatch) -> MarketWindow:
     symbols = list(batch.symbols)
     quotes = scan_market("quotes", list(batch.quote_paths), ["symbol", "date", "ts", "bid", "ask"], symbols)
     trades = scan_market(
-        "trades", list(batch.trade_paths), ["symbol", "date", "ts", "price", "size"], symbols
+        "trades", list(batch.trade_paths), ["symbol", "date", "ts", "price", "size", "aggressor"], symbols
     )
     return MarketWindow(
         batch.as_of, batch.lookback_days, batch.sessions, quotes, trades, batch.fills, batch.daily,

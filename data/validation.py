@@ -10,7 +10,7 @@ Cross-row rules (duplicate keys, fills against their orders) need more than one 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -31,12 +31,20 @@ EXEC_TYPES = {  # FIX ExecType (150) and ExecTransType (20) spellings -> trade, 
 QUARANTINE_SCHEMA = {ROW: pl.Int64, "rule": pl.String, "detail": pl.String, "raw": pl.String}
 
 
+EXTENDED_HOURS = "extended_hours"
+"""A quote or trade of a session date outside its regular session (pre-market, after hours, after an early
+close): a real record, not an error, but not a price of the session the models describe. Counted per file in
+``skipped_rows``, never quarantined (a day of TAQ holds millions)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ValidatedBatch:
-    """The typed rows that passed and the rejected rows (``row_number, rule, detail, raw``)."""
+    """The typed rows that passed, the rejected rows (``row_number, rule, detail, raw``) and the rows
+    that passed every rule but are not loaded by design, counted per reason (``extended_hours``)."""
 
     clean: pl.DataFrame
     rejected: pl.DataFrame
+    skipped: dict[str, int] = field(default_factory=dict)
 
 
 def _blank_to_null(expr: pl.Expr) -> pl.Expr:
@@ -311,7 +319,8 @@ def validate_batch(
     ValidatedBatch
         ``clean`` has the contract's columns (absent optional columns as nulls) typed, plus ``date`` (the
         session date) for market data and orders; ``rejected`` has ``row_number, rule, detail, raw`` and,
-        where the table has one, the row's ``symbol`` as written.
+        where the table has one, the row's ``symbol`` as written; ``skipped`` counts the market rows of a
+        session date outside its regular session (``extended_hours``): neither loaded nor quarantined.
     """
     raw_cols = [c for c in batch.columns if c != ROW]
     present = [c for c in spec.names if c in batch.columns]
@@ -320,19 +329,23 @@ def validate_batch(
         [_parse(spec.column(c), batch.schema[c], style, timezone).alias(f"{c}__v") for c in present]
     )
     rules = _row_rules(spec, batch.schema, style, timezone)
+    extended = pl.lit(False)
     if spec.market:
         parsed = parsed.with_columns(session_date_expr(pl.col("ts__v"), calendar).alias("date__v"))
         every = all_session_bounds(calendar).lazy()  # a few thousand rows: cheaper than finding the dates
         # the rows keep the file's order: within one timestamp it is the order of events
         parsed = parsed.join(every, left_on="date__v", right_on="date", how="left", maintain_order="left")
         ts = pl.col("ts__v")
-        outside = pl.col("open_ts").is_null() | (ts < pl.col("open_ts")) | (ts > pl.col("close_ts"))
-        rules.append(("outside_session", "ts", ts.is_not_null() & outside))
+        no_session = pl.col("open_ts").is_null()
+        rules.append(("outside_session", "ts", ts.is_not_null() & no_session))
+        extended = ts.is_not_null() & ~no_session & ((ts < pl.col("open_ts")) | (ts > pl.col("close_ts")))
     elif spec.name == "orders":
         parsed = parsed.with_columns(session_date_expr(pl.col("arrival_ts__v"), calendar).alias("date__v"))
     rule, detail = _first_rule(rules)
     broken = pl.any_horizontal(cond.fill_null(False) for _, _, cond in rules) if rules else pl.lit(False)
-    parsed = parsed.with_columns(broken.alias("_broken"))
+    parsed = parsed.with_columns(
+        broken.alias("_broken"), (~broken & extended.fill_null(False)).alias("_skip")
+    )
     # the first rule each row breaks, found on the few rows that break one
     rejected = (
         parsed.filter(pl.col("_broken"))
@@ -352,8 +365,15 @@ def validate_batch(
     if spec.market or spec.name == "orders":
         out_cols.append(pl.col("date__v").alias("date"))
     out_cols.append(pl.col(ROW).cast(pl.Int64))
-    good, bad = pl.collect_all([parsed.filter(~pl.col("_broken")).select(out_cols), rejected])
-    return ValidatedBatch(good, bad)
+    good, bad, skip = pl.collect_all(
+        [
+            parsed.filter(~pl.col("_broken") & ~pl.col("_skip")).select(out_cols),
+            rejected,
+            parsed.select(pl.col("_skip").sum().alias("n")),
+        ]
+    )
+    extended_rows = int(skip["n"][0] or 0)
+    return ValidatedBatch(good, bad, {EXTENDED_HOURS: extended_rows} if extended_rows else {})
 
 
 def _dtype(c: Column) -> pl.DataType:

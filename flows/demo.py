@@ -43,7 +43,8 @@ class DemoResult:
 
 
 BAD_ROWS: dict[str, list[str]] = {
-    # a crossed quote, a quote before the open, an unparseable price
+    # a crossed quote, a quote before the open (extended hours: counted in skipped_rows, not quarantined),
+    # an unparseable price
     "quotes": ["{sym},{day}T10:00:00-05:00,10.05,10.00,100,100", "{sym},{day}T09:00:00-05:00,10.00,10.02,100,100",
                "{sym},{day}T10:00:00-05:00,n/a,10.02,100,100"],
     # a print with no size, a repeated trade id

@@ -128,6 +128,12 @@ TRADES = Table(
             ("exchange", "VARCHAR", "", "the exchange, where given"),
             ("conditions", "VARCHAR", "", "sale conditions, where given"),
             ("trade_id", "VARCHAR", "", "the tape's identifier, where given"),
+            (
+                "aggressor",
+                "VARCHAR",
+                "",
+                "`buy` or `sell`: the side that took liquidity, where the feed says",
+            ),
             ("date", "DATE", "", "the session date"),
         ),
         _FLAG,
@@ -326,6 +332,13 @@ CALIBRATIONS = Table(
         ("power_r2", "DOUBLE", "", "weighted R² of the power-law fit"),
         ("power_nobs", "BIGINT", "", "fills used"),
         ("power_status", "VARCHAR", "", "`ok`, `insufficient_data`, `no_impact` or `not_identified`"),
+        (
+            "lee_ready_accuracy",
+            "DOUBLE",
+            "",
+            "share of the trades with a known aggressor (LOBSTER, Databento) whose Lee-Ready sign is its side",
+        ),
+        ("lee_ready_nobs", "BIGINT", "", "trades with both a Lee-Ready sign and a known aggressor"),
     ),
     key=("symbol", "as_of"),
 )

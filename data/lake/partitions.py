@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 from data.home import KappaHome
-from data.schema import FLAG, MARKET_COLUMNS, has_flag_column
+from data.schema import FLAG, MARKET_COLUMNS, file_columns
 from data.sql import first_row, quote_literal
 
 MERGE_MEMORY_LIMIT = "4GB"
@@ -97,11 +97,13 @@ def merge_partition(
             duplicates = pl.DataFrame()
             new_rows = "staged"
         select = ", ".join(cols)
+        types = dict(MARKET_COLUMNS[table])
         staged_select = ", ".join("NULL::VARCHAR AS flag" if c == FLAG else c for c in cols)
         # the symbols of the two parts are disjoint: (_seq1, _seq2) orders the ties of each by its own file
         parts = [f"SELECT {staged_select}, file_index AS _seq1, row_number AS _seq2 FROM {new_rows}"]
         if current is not None:
-            current_select = select if has_flag_column(current) else staged_select
+            held = file_columns(current)  # a file written before a column existed lacks it
+            current_select = ", ".join(c if c in held else f"NULL::{types[c]} AS {c}" for c in cols)
             parts.append(
                 f"""SELECT {current_select}, file_row_number AS _seq1, 0 AS _seq2
                     FROM read_parquet({quote_literal(current)}, file_row_number = true)

@@ -10,7 +10,7 @@ import typer
 
 from flows.cli.console import finish, out
 from flows.cli.options import CalendarOption, HomeOption, StrictOption, TimezoneOption, home_settings
-from kappa.errors import ParameterError
+from kappa.errors import InputError, ParameterError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -24,16 +24,69 @@ class InputTable(StrEnum):
     orders = "orders"
     fills = "fills"
     daily = "daily"
+    market = "market"
+    desk = "desk"
+
+
+GROUPS = {"market": ("quotes", "trades"), "desk": ("orders", "fills")}
+"""The tables a group loads, in order: ``market`` every quotes and trades file it is given (a LOBSTER pair or
+a DBN tbbo file feeds both), ``desk`` every orders and fills file (a FIX log feeds both)."""
+
+
+class InputFormat(StrEnum):
+    kappa = "kappa"
+    taq = "taq"
+    wrds = "wrds"
+    lobster = "lobster"
+    dbn = "dbn"
+    fix = "fix"
+
+
+def parse_columns(text: str | None) -> dict[str, str]:
+    """``symbol=SYM,ts=TIMESTAMP`` -> ``{"symbol": "SYM", "ts": "TIMESTAMP"}`` (contract column -> the file's
+    column); a :class:`ParameterError` for a pair without ``=`` or a contract column named twice."""
+    out: dict[str, str] = {}
+    for pair in (text or "").split(","):
+        if not pair.strip():
+            continue
+        target, eq, source = pair.partition("=")
+        if not eq or not target.strip() or not source.strip():
+            raise ParameterError(
+                f"--columns '{pair.strip()}' is not COLUMN=FILE_COLUMN (e.g. symbol=SYM,ts=TIMESTAMP)",
+                name="--columns", value=text,
+            )  # fmt: skip
+        key = target.strip().lower()
+        if key in out:
+            raise ParameterError(f"--columns maps {key} twice", name="--columns", value=text)
+        out[key] = source.strip()
+    return out
 
 
 def ingest_cmd(
     table: Annotated[InputTable, typer.Argument(help="Input table of the data contract")],
     paths: Annotated[
-        list[Path], typer.Argument(help="CSV (, ; tab or | delimited, optionally .gz) or Parquet")
+        list[Path],
+        typer.Argument(
+            help="Kappa's CSV (, ; tab or | delimited, optionally .gz) or Parquet, or a vendor's files as "
+            "delivered: NYSE TAQ (EQY_US_ALL_*), WRDS TAQ CSV, LOBSTER (pair or zip), Databento "
+            "(.dbn, .dbn.zst), FIX logs"
+        ),
     ],
     home: HomeOption = None,
     calendar: CalendarOption = None,
     timezone: TimezoneOption = None,
+    format: Annotated[
+        InputFormat | None,
+        typer.Option("--format", help="The files' format instead of detecting it from name and header"),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            "--columns",
+            help="Kappa layout: contract column=the file's column, comma-separated "
+            "(e.g. symbol=SYM,ts=TIMESTAMP,bid=BID_PX)",
+        ),
+    ] = None,
     max_quarantined: Annotated[
         float,
         typer.Option(
@@ -49,12 +102,15 @@ def ingest_cmd(
     strict: StrictOption = False,
 ) -> None:
     """Validate and load files; bad rows go to the quarantine table with the rule they broke and the line
-    as read. A fills file cancels a fill with exec_type = cancel (FIX trade cancel).
+    as read. A fills file cancels a fill with exec_type = cancel (FIX trade cancel). TABLE market loads
+    every quotes and trades file given, desk every orders and fills file.
 
-    Example: kappa ingest quotes inbox/2026-11-20/quotes.csv --timezone America/New_York
+    Example: kappa ingest quotes inbox/2026-11-20/quotes.csv --timezone America/New_York;
+    kappa ingest market EQY_US_ALL_BBO_20240102.gz EQY_US_ALL_TRADE_20240102.gz
     """
     from rich.progress import TaskID
 
+    from data.inbox import group_files
     from data.ingest import ingest
 
     if not 0 <= max_quarantined <= 1:
@@ -71,12 +127,27 @@ def ingest_cmd(
                 tasks[path] = bar.add_task(Path(path).name, total=None)
             bar.advance(tasks[path], rows)
 
-        report = ingest(
-            kh, table.value, paths, calendar=cal, timezone=timezone, progress=advance,
-            replace_orders=replace_orders, max_quarantined=max_quarantined,
-        )  # fmt: skip
-    print_load(report)
-    finish(report.warnings, strict)
+        mapping = parse_columns(columns)
+        fmt = format.value if format else None
+        if table.value in GROUPS:
+            by_table, ignored = group_files(
+                [p.expanduser() for p in paths], GROUPS[table.value], by_header=True
+            )
+            if ignored:
+                raise InputError(f"cannot tell what to load from: {'; '.join(ignored)}")
+        else:
+            by_table = {table.value: list(paths)}
+        reports = [
+            ingest(
+                kh, t, ps, calendar=cal, timezone=timezone, progress=advance,
+                replace_orders=replace_orders and t == "fills", max_quarantined=max_quarantined,
+                format=fmt, columns=mapping,
+            )
+            for t, ps in by_table.items()
+        ]  # fmt: skip
+    for report in reports:
+        print_load(report)
+    finish([w for r in reports for w in r.warnings], strict)
 
 
 def _progress() -> Progress:
@@ -125,5 +196,8 @@ def print_load(report: LoadReport) -> None:
         out.print(
             f"  replaced {report.table}{when}: {before:,} → {after:,} rows ({n:,} {what})", highlight=False
         )
+    if report.skipped_by_reason:
+        shown = "; ".join(f"{reason} {n:,}" for reason, n in report.skipped_by_reason.items())
+        out.print(f"  skipped by design (not loaded, not errors; see skipped_rows): {shown}", highlight=False)
     if report.cancelled_fills:
         out.print(f"  cancelled {report.cancelled_fills:,} fill(s) (kept in cancelled_fills)")

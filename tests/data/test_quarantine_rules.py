@@ -60,7 +60,15 @@ def test_quote_rules(home: KappaHome, write_csv: WriteCsv) -> None:
         ],
     )
     report = ingest(home, "quotes", [path], max_quarantined=1.0)
-    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (13, 2, 11)
+    # rows 7 and 9 lie on sessions' dates outside their regular hours: skipped, not quarantined
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (13, 2, 9)
+    assert report.skipped_by_reason == {"extended_hours": 2}
+    assert query(home, "SELECT source_file, reason, rows FROM skipped_rows") == [
+        (str(path), "extended_hours", 2)
+    ]
+    assert query(
+        home, "SELECT rows_read, rows_loaded, rows_quarantined, rows_skipped, format FROM loads"
+    ) == [(13, 2, 9, 2, "kappa")]
     q = quarantined(home, "quotes")
     assert {k: v[0] for k, v in q.items()} == {
         2: "non_positive",
@@ -68,9 +76,7 @@ def test_quote_rules(home: KappaHome, write_csv: WriteCsv) -> None:
         4: "bid_gt_ask",
         5: "unparseable_timestamp",
         6: "unparseable_number",
-        7: "outside_session",
         8: "outside_session",
-        9: "outside_session",
         10: "missing_value",
         11: "missing_utc_offset",
         13: "unparseable_number",
@@ -83,7 +89,7 @@ def test_quote_rules(home: KappaHome, write_csv: WriteCsv) -> None:
     # nanoseconds are kept
     ns = query(home, "SELECT epoch_ns(ts) FROM quotes ORDER BY ts")
     assert ns == [(1794841200000000000,), (1794841200000000001,)]
-    assert report.quarantined_by_rule["outside_session"] == 3
+    assert report.quarantined_by_rule["outside_session"] == 1
 
 
 def test_trade_rules_and_duplicate_trade_id(home: KappaHome, write_csv: WriteCsv) -> None:
@@ -102,11 +108,11 @@ def test_trade_rules_and_duplicate_trade_id(home: KappaHome, write_csv: WriteCsv
     )
     report = ingest(home, "trades", [path], max_quarantined=1.0)
     assert report.rows_loaded == 3
+    assert report.skipped_by_reason == {"extended_hours": 1}
     assert {k: v[0] for k, v in quarantined(home, "trades").items()} == {
         2: "non_positive",
         3: "non_positive",
         4: "duplicate_key",
-        7: "outside_session",
     }
 
 

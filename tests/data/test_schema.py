@@ -15,6 +15,7 @@ from data.results import Results, write_results
 from data.schema import MIGRATIONS, SchemaMismatchError, check_insert, create_table_sql, migrate
 from data.store import start_run, writer
 from kappa.tables import ATTRIBUTION, CALIBRATIONS, TABLES
+from tests.conftest import WriteCsv
 
 COLUMNS = """SELECT table_name, column_name, data_type, is_nullable, column_default FROM duckdb_columns()
              WHERE NOT internal AND table_name <> 'schema_version' ORDER BY table_name, column_name"""
@@ -154,3 +155,37 @@ def test_the_upsert_refuses_an_order_frame_without_a_column() -> None:
     with pytest.raises(SchemaMismatchError, match=r"lack \['trader'\]"):
         replace_rows(con, "orders", full.drop("trader").with_columns(quantity=pl.lit(5.0)), ["order_id"])
     assert con.execute("SELECT quantity FROM orders").fetchall() == [(100.0,)]
+
+
+def test_a_lake_file_written_before_the_aggressor_column_reads_as_null(
+    home: KappaHome, write_csv: WriteCsv
+) -> None:
+    """A home upgraded from version 13: its trades files lack ``aggressor``; the view and the calibration's
+    reader give null for their rows, and a new file beside them keeps its own values."""
+    import pyarrow.parquet as pq
+
+    from data.ingest import ingest
+    from data.step_inputs import scan_market
+    from tests.conftest import query
+
+    t = "2026-11-16T10:00:00-05:00"
+    old = write_csv("old.csv", [["symbol", "ts", "price", "size"], ["AAA", t, "10", "100"]])
+    ingest(home, "trades", [old])
+    (path,) = [r[0] for r in query(home, "SELECT path FROM lake_files WHERE table_name = 'trades'")]
+    pq.write_table(pq.read_table(str(path)).drop(["aggressor"]), str(path))  # as version 13 wrote it
+    with writer(home) as con:
+        con.execute("DELETE FROM schema_version WHERE version = 14")
+        con.execute("ALTER TABLE loads DROP COLUMN rows_skipped; ALTER TABLE loads DROP COLUMN format")
+        con.execute("ALTER TABLE calibrations DROP COLUMN lee_ready_accuracy")
+        con.execute("ALTER TABLE calibrations DROP COLUMN lee_ready_nobs; DROP TABLE skipped_rows")
+    new = write_csv(
+        "new.csv", [["symbol", "ts", "price", "size", "aggressor"], ["BBB", t, "20", "5", "SELL"]]
+    )
+    ingest(home, "trades", [new])  # migrates to 14, merges BBB into the old file's date
+    assert query(home, "SELECT symbol, aggressor FROM trades ORDER BY symbol") == [
+        ("AAA", None),
+        ("BBB", "sell"),
+    ]
+    paths = [r[0] for r in query(home, "SELECT path FROM lake_files WHERE table_name = 'trades'")]
+    got = scan_market("trades", paths, ["symbol", "aggressor"], None).sort("symbol")
+    assert got.rows() == [("AAA", None), ("BBB", "sell")]
