@@ -101,7 +101,10 @@ types are skipped whatever their state.
 **Timestamps** are FIX UTCTimestamps (``YYYYMMDD-HH:MM:SS`` with up to 9 decimals, or 12, cut to 9), UTC.
 
 **Row numbers** are line numbers (1-based; every line counts, a blank one too): ``sed -n "${N}p" LOG``
-prints row N, and ``lines`` gives its text. Every line is once in ``frame``, ``malformed`` or ``skipped``.
+prints row N, and ``lines`` gives its text (:func:`raw_rows` too, for rows rejected after their batch).
+Every line is once in ``frame``, ``malformed`` or ``skipped``. ``malformed`` carries a third column,
+``detail``: what is wrong with the message (``CheckSum(10) 124, computed 123``, ``no ExecID(17)``,
+``LastPx(31) does not parse``).
 
 Skipped reasons: ``not_fix`` (a line without ``8=FIX``: blank, or the engine's own events),
 ``session_message`` (Heartbeat 0, TestRequest 1, ResendRequest 2, Reject 3, SequenceReset 4, Logout 5,
@@ -121,7 +124,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import polars as pl
@@ -253,6 +256,23 @@ def _lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
                 offset += len(line) + 1
         if carry:
             yield n + 1, offset, carry[:-1] if carry.endswith(b"\r") else carry
+
+
+def raw_rows(path: Path, rows: np.ndarray | list[int]) -> pl.DataFrame:
+    """The lines numbered ``rows`` as they stand in the log (``row_number, raw``), as
+    :func:`data.readers.raw_rows` gives them for Kappa's CSV: for the quarantine's ``raw`` of rows rejected
+    after their batch was read (duplicate keys, fills against their orders). Numbers the log lacks are left
+    out."""
+    wanted = set(np.asarray(rows, dtype=np.int64).tolist())
+    found: list[tuple[int, str]] = []
+    last = max(wanted, default=0)
+    if wanted:
+        for n, _, line in _lines(path):
+            if n in wanted:
+                found.append((n, line.decode("utf-8", errors="replace")))
+            if n >= last:
+                break
+    return pl.DataFrame(found, schema=MALFORMED_SCHEMA, orient="row")
 
 
 def _read_at(path: Path, offsets: np.ndarray) -> list[str]:
@@ -419,26 +439,31 @@ class Chains:
         return root
 
 
+NO_ORDER = "no ClOrdID(11), and no OrderID(37) of a known order"
+
+
 def _reason_of_type(msg_type: bytes | None) -> str:
     return "session_message" if msg_type in SESSION_TYPES else "other_message"
 
 
+MALFORMED = {**MALFORMED_SCHEMA, "detail": pl.String}
+"""Malformed lines: ``row_number``, ``raw`` (the line) and ``detail``, what is wrong with its message."""
+
+
 @dataclass(slots=True)
 class _Tally:
-    """Lines accounted for since the last batch: malformed (line, text) and skipped counts."""
+    """Lines accounted for since the last batch: malformed (line, text, why) and skipped counts."""
 
     lines: int = 0
-    malformed: list[tuple[int, str]] = field(default_factory=list)
+    malformed: list[tuple[int, str, str]] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
 
-    def bad(self, row: int, line: bytes) -> None:
-        self.malformed.append((row, line.decode("utf-8", errors="replace")))
+    def bad(self, row: int, line: bytes | str, detail: str) -> None:
+        text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
+        self.malformed.append((row, text, detail))
 
     def malformed_frame(self) -> pl.DataFrame:
-        return pl.DataFrame(
-            {ROW: [r for r, _ in self.malformed], "raw": [t for _, t in self.malformed]},
-            schema=MALFORMED_SCHEMA,
-        )
+        return pl.DataFrame(self.malformed, schema=MALFORMED, orient="row").sort(ROW)
 
 
 def _no_message(path: Path) -> InputError:
@@ -544,9 +569,9 @@ class _Fills:
             **{c: pl.col(c).cast(pl.Float64, strict=False) for c in ("price", "quantity", "commission")},
         }
         typed = raw.with_columns(e.alias(c) for c, e in parsed.items())
-        bad = raw.select(
-            pl.any_horizontal(pl.col(c).is_not_null() & e.is_null() for c, e in parsed.items())
-        ).to_series()
+        unreadable = [(pl.col(c).is_not_null() & e.is_null(), c) for c, e in parsed.items()]
+        why = raw.select(_first_true(unreadable, FILL_TAGS)).to_series()
+        bad = why.is_not_null()
         currency, comm_type = pl.col("comm_currency"), pl.col("comm_type")
         fee = (
             pl.when(currency.is_not_null() & (currency != "USD"))
@@ -561,7 +586,7 @@ class _Fills:
         columns = [fee.alias(c) if c == "fee_usd" else pl.col(c) for c in FILL_TYPES]
         self.frames.append(typed.filter(~bad).select(*columns, _OFFSET))
         for i in np.flatnonzero(bad.to_numpy()):
-            self.tally.bad(self.rows[i], self.texts[i])
+            self.tally.bad(self.rows[i], self.texts[i], f"{why[int(i)]} does not parse")
         self.values, self.rows, self.offsets, self.texts = [], [], [], []
 
     def batch(self) -> RawBatch:
@@ -601,6 +626,19 @@ def _fill_batches(path: Path, batch_rows: int) -> Iterator[RawBatch]:
         yield fills.batch()
 
 
+def _first_true(conditions: list[tuple[pl.Expr, str]], names: dict[str, str]) -> pl.Expr:
+    """The name (``names[column]``) of the first column whose condition holds, null where none does."""
+    out: Any = pl.when(conditions[0][0]).then(pl.lit(names[conditions[0][1]]))
+    for condition, column in conditions[1:]:
+        out = out.when(condition).then(pl.lit(names[column]))
+    return out.otherwise(pl.lit(None, dtype=pl.String))
+
+
+FILL_TAGS = {"ts": "TransactTime(60)", "price": "LastPx(31)", "quantity": "LastQty(32)",
+             "commission": "Commission(12)"}  # fmt: skip
+ORDER_TAGS = {"arrival_ts": "TransactTime(60)", "end_ts": "ExpireTime(126)", "quantity": "OrderQty(38)",
+              "limit_price": "Price(44)"}  # fmt: skip
+
 _TS, _PRICE, _QUANTITY, _VENUE, _COMMISSION, _LIQUIDITY = 2, 3, 4, 5, slice(6, 9), 9
 """Where a fill's values stand in :data:`FILL_TEXT` (the commission: Commission, CommType, CommCurrency)."""
 _LIQUIDITY_TEXT = {k: v.encode() for k, v in LIQUIDITY.items()}
@@ -625,7 +663,7 @@ class _FillReader:
         if message is None:
             return "not_fix"
         if isinstance(message, str):
-            tally.bad(row, line)
+            tally.bad(row, line, message)
             return ""
         msg_type = message.type
         if msg_type in ORDER_TYPES:
@@ -634,22 +672,23 @@ class _FillReader:
             return "order_message"
         if msg_type != EXECUTION_REPORT:
             return _reason_of_type(msg_type)
-        if message.flaw() is not None:
-            tally.bad(row, line)
+        flaw = message.flaw()
+        if flaw is not None:
+            tally.bad(row, line, flaw)
             return ""
         order = self.chains.order_of(message)
         kind = fill_kind(message)
         if kind is None:
             return "not_a_fill"
         values = self._values(message, kind, order)
-        if values is None:
-            tally.bad(row, line)
+        if isinstance(values, str):
+            tally.bad(row, line, values)
             return ""
         fills.add(row, offset, line, values)
         return None
 
-    def _values(self, message: Message, kind: str, order: bytes | None) -> tuple[bytes | None, ...] | None:
-        """The fill's values (:data:`FILL_TEXT`), ``None`` if it lacks one it needs."""
+    def _values(self, message: Message, kind: str, order: bytes | None) -> tuple[bytes | None, ...] | str:
+        """The fill's values (:data:`FILL_TEXT`), or which field it lacks."""
         get = message.fields.get
         exec_id = get(b"17")
         fill_id = exec_id
@@ -660,7 +699,7 @@ class _FillReader:
         if kind != "trade":
             ref = get(b"19")
             if ref is None:
-                return None
+                return "no ExecRefID(19)"
             fill_id = self.corrected.get(ref, ref)
             original = self.originals.get(ref)
             if kind == "correct" and original is not None:
@@ -669,13 +708,17 @@ class _FillReader:
                 values[_LIQUIDITY] = values[_LIQUIDITY] or original[_LIQUIDITY]
                 if values[_COMMISSION][0] is None:  # the fill's commission, on the corrected price and size
                     values[_COMMISSION] = original[_COMMISSION]
-        if order is None or fill_id is None:
-            return None
+        if order is None:
+            return NO_ORDER
+        if fill_id is None:
+            return "no ExecID(17)"
         values[0] = fill_id
         done = tuple(values)
         if kind != "cancel":
-            if values[_TS] is None or values[_PRICE] is None or values[_QUANTITY] is None:
-                return None
+            if values[_TS] is None:
+                return "no TransactTime(60) or SendingTime(52)"
+            if values[_PRICE] is None or values[_QUANTITY] is None:
+                return "no LastPx(31) or LastQty(32)"
             if exec_id is not None and exec_id in self.refs:
                 self.originals[exec_id] = done
                 if kind == "correct":
@@ -723,13 +766,15 @@ class Terms:
         """Price, when OrdType makes it a limit."""
         return self.price if self.order_type in LIMIT_TYPES else None
 
-    def readable(self) -> bool:
-        """Whether its numbers and times are FIX decimals and UTCTimestamps."""
-        return (
-            (self.quantity is None or _is_decimal(self.quantity))
-            and (self.price is None or _is_decimal(self.price))
-            and (self.expire is None or _is_timestamp(self.expire))
-        )
+    def flaw(self) -> str | None:
+        """Which of its numbers or times is not a FIX decimal or UTCTimestamp, ``None`` if they all are."""
+        if self.quantity is not None and not _is_decimal(self.quantity):
+            return "OrderQty(38) does not parse"
+        if self.price is not None and not _is_decimal(self.price):
+            return "Price(44) does not parse"
+        if self.expire is not None and not _is_timestamp(self.expire):
+            return "ExpireTime(126) does not parse"
+        return None
 
     def replaced_by(self, new: Terms) -> Terms:
         """These terms after a replace to ``new``: each term ``new`` gives, the others kept; ExpireTime
@@ -804,14 +849,17 @@ def _trader(message: Message) -> bytes | None:
     return message.get(b"50")
 
 
-def _new_order(row: int, offset: int, root: bytes, message: Message, broker_tag: bytes) -> Order | None:
-    """An order from its first message (a NewOrderSingle, or an execution report); ``None`` if it lacks a
-    value the order needs or one does not parse."""
+def _new_order(row: int, offset: int, root: bytes, message: Message, broker_tag: bytes) -> Order | str:
+    """An order from its first message (a NewOrderSingle, or an execution report), or why it cannot be one:
+    a value the order needs is missing or does not parse."""
     symbol, side, arrival, terms = _symbol(message), message.get(b"54"), _time(message), Terms.of(message)
-    if symbol is None or side is None or terms.quantity is None or not terms.readable():
-        return None
-    if not _is_timestamp(arrival) or arrival is None:
-        return None
+    if symbol is None or side is None or terms.quantity is None or arrival is None:
+        needed = (("Symbol(55)", symbol), ("Side(54)", side), ("OrderQty(38)", terms.quantity),
+                  ("TransactTime(60) or SendingTime(52)", arrival))  # fmt: skip
+        return "no " + ", ".join(name for name, value in needed if value is None)
+    flaw = terms.flaw() or (None if _is_timestamp(arrival) else "TransactTime(60) does not parse")
+    if flaw is not None:
+        return flaw
     strategy = message.get(b"847")
     return Order(
         row=row,
@@ -844,13 +892,14 @@ class _OrderBook:
         if message is None:
             return "not_fix"
         if isinstance(message, str):
-            tally.bad(row, line)
+            tally.bad(row, line, message)
             return ""
         msg_type = message.type
         if msg_type not in ORDER_TYPES and msg_type != EXECUTION_REPORT:
             return _reason_of_type(msg_type)
-        if message.flaw() is not None:
-            tally.bad(row, line)
+        flaw = message.flaw()
+        if flaw is not None:
+            tally.bad(row, line, flaw)
             return ""
         if msg_type == b"D":
             return self._new_order_single(row, offset, line, message, tally)
@@ -861,13 +910,14 @@ class _OrderBook:
                 self.requested.pop(message.get(b"11") or b"", None)
             return "order_update"
         if message.get(b"11") is None or message.get(b"41") is None:
-            tally.bad(row, line)
+            tally.bad(row, line, "no ClOrdID(11) or OrigClOrdID(41)")
             return ""
         self.chains.link(message)
         if msg_type == b"G":
             terms = Terms.of(message)
-            if not terms.readable():
-                tally.bad(row, line)
+            flaw = terms.flaw()
+            if flaw is not None:
+                tally.bad(row, line, flaw)
                 return ""
             self.requested[message.get(b"11") or b""] = terms
         return "order_update"
@@ -876,9 +926,9 @@ class _OrderBook:
         self, row: int, offset: int, line: bytes, message: Message, tally: _Tally
     ) -> str | None:
         cl_ord_id = message.get(b"11")
-        order = _new_order(row, offset, cl_ord_id, message, b"56") if cl_ord_id else None
-        if order is None or cl_ord_id is None:
-            tally.bad(row, line)
+        order = _new_order(row, offset, cl_ord_id, message, b"56") if cl_ord_id else "no ClOrdID(11)"
+        if isinstance(order, str) or cl_ord_id is None:
+            tally.bad(row, line, str(order))
             return ""
         if cl_ord_id in self.orders or cl_ord_id in self.chains.root:
             if any(message.get(t) == b"Y" for t in POSS_DUP):
@@ -891,7 +941,7 @@ class _OrderBook:
     def _report(self, row: int, offset: int, line: bytes, message: Message, tally: _Tally) -> str | None:
         root = self.chains.order_of(message)
         if root is None:
-            tally.bad(row, line)
+            tally.bad(row, line, NO_ORDER)
             return ""
         order = self.orders.get(root)
         first = order is None
@@ -899,17 +949,18 @@ class _OrderBook:
         if order is None:
             if kind in ("correct", "cancel"):  # of a fill of an earlier log: not where the order starts
                 return "order_update"
-            order = _new_order(row, offset, root, message, b"49")
-            if order is None:
-                tally.bad(row, line)
+            new = _new_order(row, offset, root, message, b"49")
+            if isinstance(new, str):
+                tally.bad(row, line, new)
                 return ""
-            self.orders[root] = order
+            self.orders[root] = order = new
         exec_type, status = message.get(b"150"), message.get(b"39")
         cl_ord_id = message.get(b"11") or b""
         if exec_type in (b"5", b"D") or (exec_type is None and status == b"5"):  # Replaced, Restated
             reported = Terms.of(message)
-            if not reported.readable():
-                tally.bad(row, line)
+            flaw = reported.flaw()
+            if flaw is not None:
+                tally.bad(row, line, flaw)
                 return ""
             requested = self.requested.pop(cl_ord_id, None)
             accepted = requested.replaced_by(reported) if requested is not None else reported
@@ -981,19 +1032,18 @@ def _order_batches(path: Path, batch_rows: int, calendar: str | None) -> Iterato
             _utc("arrival_ts").alias("arrival_ts"), _utc("end_ts").alias("end_ts"),
             quantity.alias("quantity"), limit.alias("limit_price"),
         )  # fmt: skip
-        unreadable = (
-            (pl.col("arrival_ts").is_not_null() & _utc("arrival_ts").is_null())
-            | (pl.col("end_ts").is_not_null() & _utc("end_ts").is_null())
-            | (pl.col("quantity").is_not_null() & quantity.is_null())
-            | (pl.col("limit_price").is_not_null() & limit.is_null())
-        )
-        bad = raw.select(unreadable).to_series()
+        parsed = {"arrival_ts": _utc("arrival_ts"), "end_ts": _utc("end_ts"), "quantity": quantity,
+                  "limit_price": limit}  # fmt: skip
+        unreadable = [(pl.col(c).is_not_null() & e.is_null(), c) for c, e in parsed.items()]
+        why = raw.select(_first_true(unreadable, ORDER_TAGS)).to_series()
+        bad = why.is_not_null()
         if calendar is not None:
             typed = _with_session_close(typed, calendar)
         if bad.any():  # a date the timestamp's pattern admits but the calendar has not (30 February)
             wrong = typed.filter(bad)
             texts = _read_at(path, wrong[_OFFSET].to_numpy())
-            tally.malformed.extend(zip(wrong[ROW].to_list(), texts, strict=True))
+            for row, text, field_name in zip(wrong[ROW].to_list(), texts, why.filter(bad), strict=True):
+                tally.bad(row, text, f"{field_name} does not parse")
         frame = typed.filter(~bad).drop("day_order")
         yield RawBatch(
             frame.drop(_OFFSET), tally.malformed_frame(), _reader(path, frame), dict(tally.skipped)

@@ -185,6 +185,7 @@ def test_fills_of_the_log_as_worked_by_hand(log: Path) -> None:
     assert_frame_equal(got, expected)  # fees to a relative 1e-5
     _, bad, skipped = accounted(batches)
     assert bad == {ROWS["e9_bad_checksum"]}
+    assert pl.concat(b.malformed for b in batches)["detail"].str.starts_with("CheckSum(10) ").all()
     assert skipped == {
         "not_fix": 2,  # the engine's line, the blank line
         "session_message": 4,  # two logons, a heartbeat, the logout
@@ -248,7 +249,7 @@ def test_small_batches_give_the_same_rows_and_lines_give_the_text(log: Path, spe
             assert b.lines is not None
             numbers = b.frame["row_number"].to_numpy()
             assert b.lines(numbers) == [text[n - 1].decode() for n in numbers]
-        for n, raw in b.malformed.iter_rows():
+        for n, raw, _ in b.malformed.iter_rows():
             assert raw == text[n - 1].decode()
 
 
@@ -357,11 +358,19 @@ def test_values_that_do_not_parse_and_missing_tags_are_malformed(tmp_path: Path)
     path.write_bytes(b"\n".join(lines))
     fills = read(path, FILLS, batch_rows=4)
     assert frame(fills)["fill_id"].to_list() == ["X5"]
-    assert sorted(r for b in fills for r in b.malformed["row_number"]) == [4, 5, 6, 7]
+    assert pl.concat(b.malformed for b in fills).select("row_number", "detail").rows() == [
+        (4, "TransactTime(60) does not parse"),
+        (5, "LastPx(31) does not parse"),
+        (6, "no ExecID(17)"),
+        (7, "no ExecRefID(19)"),
+    ]
     orders = read(path, ORDERS)
     got = frame(orders)
     assert got.select("order_id", "side").rows() == [("A", "7")]
-    assert sorted(r for b in orders for r in b.malformed["row_number"]) == [2, 3]
+    assert pl.concat(b.malformed for b in orders).select("row_number", "detail").rows() == [
+        (2, "OrderQty(38) does not parse"),
+        (3, "no Symbol(55)"),
+    ]
     rejected = validate_batch(got, ORDERS, "XNYS").rejected
     assert rejected.select("rule", "detail").row(0) == ("unknown_side", "side")
 
@@ -414,3 +423,9 @@ def test_an_order_ends_with_its_last_fill_when_leaves_qty_is_zero(tmp_path: Path
     path = tmp_path / "leaves.log"
     path.write_bytes(b"\n".join(lines))
     assert ns(frame(read(path, ORDERS))["end_ts"]) == [utc("15:01:00")]
+
+
+def test_raw_rows_gives_the_lines_by_number(log: Path) -> None:
+    got = fix.raw_rows(log, [ROWS["o2"], ROWS["e7"], 999])
+    text = log.read_bytes().split(b"\n")
+    assert got.rows() == [(n, text[n - 1].decode()) for n in (ROWS["o2"], ROWS["e7"])]
