@@ -155,8 +155,8 @@ class _Day:
             draw = rng.random()
             if draw < 0.005:
                 t += rng.randrange(1_000_000_000, 60_000_000_000)
-                yield report(t, "H", "1", [(19, exec_id), (32, last), (31, f"{fill_px:.2f}"), (151, 0), (14, 0),
-                                           (6, 0)])  # fmt: skip
+                yield report(t, "H", "1", [(19, exec_id), (32, last), (31, f"{fill_px:.2f}"), (151, 0),
+                                           (14, 0), (6, 0)])  # fmt: skip
             elif draw < 0.01:
                 t += rng.randrange(1_000_000_000, 60_000_000_000)
                 yield report(t, "G", "2", [(19, exec_id), (32, last), (31, f"{fill_px + 0.01:.2f}"), (151, 0),

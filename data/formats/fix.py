@@ -38,7 +38,7 @@ types are skipped whatever their state.
   -> ``buy``; 2 Sell, 4 Sell plus, 5 Sell short, 6 Sell short exempt -> ``sell``; any other code is kept as
   written and quarantined by validation as ``unknown_side``.
 - ``quantity`` OrderQty (38): the latest *accepted* quantity: the order's, then that of each replace the
-  broker accepted (an execution report with ExecType 5 Replaced, or D Restated; FIX 4.0/4.1, without
+  broker accepted (an execution report with ExecType 5 Replaced, or D Restated; FIX 4.0, without
   ExecType: OrdStatus 5 Replaced), read from the report's OrderQty or else from the replace request of
   that ClOrdID. A replace rejected (OrderCancelReject 35=9, or ExecType 8) changes nothing. ``limit_price``
   Price (44) when OrdType (40) is 2 Limit, 4 Stop limit or B Limit on close, and ``end_ts`` ExpireTime
@@ -71,8 +71,8 @@ types are skipped whatever their state.
 
 **Fills** (``fills``), from execution reports:
 
-- a fill (``exec_type`` ``trade``): ExecType (150) F Trade; FIX 4.2: ExecType 1 Partial fill or 2 Fill with
-  ExecTransType (20) 0 New (or absent); FIX 4.0/4.1 (no ExecType): ExecTransType 0 with LastShares > 0.
+- a fill (``exec_type`` ``trade``): ExecType (150) F Trade; FIX 4.1/4.2: ExecType 1 Partial fill or 2 Fill
+  with ExecTransType (20) 0 New (or absent); FIX 4.0 (no ExecType): ExecTransType 0 with LastShares > 0.
   ``fill_id`` ExecID (17), ``order_id`` the root ClOrdID, ``ts`` TransactTime (60, else SendingTime 52),
   ``price`` LastPx (31), ``quantity`` LastQty (32; LastShares in FIX 4.2), ``venue`` LastMkt (30),
   ``liquidity`` LastLiquidityInd (851): 1 Added -> ``add``, 2 Removed -> ``remove``, else blank.
@@ -333,7 +333,8 @@ class Message:
 
 
 def _begin(line: bytes) -> re.Match[bytes] | None:
-    """BeginString (``8=FIX.4.4``, ``8=FIXT.1.1``) where a line's message starts, and the delimiter after it."""
+    """BeginString (``8=FIX.4.4``, ``8=FIXT.1.1``) where a line's message starts, and the delimiter after
+    it."""
     start = line.find(b"8=FIX")
     while start >= 0:
         if start == 0 or line[start - 1] not in _DIGITS:
@@ -496,7 +497,7 @@ def fill_kind(message: Message) -> str | None:
             return "correct"
         if trans_type in (None, b"0") and exec_type is not None:
             return "trade"
-        if trans_type == b"0":  # FIX 4.0/4.1: a report of a fill has LastShares
+        if trans_type == b"0":  # FIX 4.0: a report of a fill has LastShares
             shares = message.get(b"32")
             return "trade" if _is_decimal(shares) and float(shares or 0) > 0 else None
     return None
@@ -525,9 +526,9 @@ def _referenced_fills(path: Path) -> set[bytes]:
 CHUNK_FILLS = 1 << 16
 """Fills held as Python values before they are typed into a frame: the rest of a batch is held typed."""
 FILL_TYPES: dict[str, pl.DataType] = {
-    "fill_id": pl.String(), "order_id": pl.String(), "ts": UTC, "price": pl.Float64(), "quantity": pl.Float64(),
-    "venue": pl.String(), "fee_usd": pl.Float64(), "liquidity": pl.String(), "exec_type": pl.String(),
-    ROW: pl.Int64(),
+    "fill_id": pl.String(), "order_id": pl.String(), "ts": UTC, "price": pl.Float64(),
+    "quantity": pl.Float64(), "venue": pl.String(), "fee_usd": pl.Float64(), "liquidity": pl.String(),
+    "exec_type": pl.String(), ROW: pl.Int64(),
 }  # fmt: skip
 _OFFSET = "_offset"
 
