@@ -83,7 +83,7 @@ def read_validated(
             path = source.path
             name = str(path)
             read.formats[name] = source.format
-            batches = source.batches(spec, load.batch_rows)
+            batches = source.batches(spec, load.batch_rows, load.calendar)
             for raw, result in _validated_in_order(pool, batches, load):
                 rejected = result.rejected
                 if (

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 
-from data.readers import raw_rows
 from data.validation import ROW
 
 QUARANTINE_COLUMNS = ["source_file", ROW, "rule", "detail", "raw"]
@@ -78,7 +78,7 @@ class Quarantine:
         missing = pl.scan_parquet(staged).filter(pl.col("raw").is_null()).select("source_file", ROW).collect()
         fill = self.folder / "raw.parquet"
         parts = [
-            raw_rows(Path(f), g[ROW].to_numpy()).with_columns(pl.lit(f).alias("source_file"))
+            _raw_rows(Path(f), g[ROW].to_numpy()).with_columns(pl.lit(f).alias("source_file"))
             for (f,), g in missing.partition_by("source_file", as_dict=True).items()
         ]
         pl.concat([pl.DataFrame(schema={ROW: pl.Int64, "raw": pl.String, "source_file": pl.String}), *parts],
@@ -166,3 +166,10 @@ def _hint(rules: Counter[str]) -> str | None:
     """A hint for the rule that rejected most rows, where one helps."""
     top = rules.most_common(1)
     return HINTS.get(top[0][0]) if top else None
+
+
+def _raw_rows(path: Path, rows: np.ndarray) -> pl.DataFrame:
+    """The records ``rows`` of ``path`` as they stand in it, whatever its format (:mod:`data.formats`)."""
+    from data.formats import Source, detect
+
+    return Source(path, detect(path)).raw_rows(rows)

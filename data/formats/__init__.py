@@ -9,7 +9,7 @@ batches of bounded size, and hands them to the same validation, quarantine and l
 ``tables(path) -> tuple[str, ...]``
     The input tables the file holds rows of (a TAQ trades file: ``("trades",)``; a LOBSTER pair:
     ``("quotes", "trades")``; a FIX log: ``("orders", "fills")``).
-``read_batches(path, spec, batch_rows) -> Iterator[RawBatch]``
+``read_batches(path, spec, batch_rows, calendar) -> Iterator[RawBatch]``
     The file's rows of table ``spec`` as :class:`data.readers.RawBatch`: ``frame`` holds the contract's
     columns of ``spec`` (names as in the contract; text, or typed: a UTC instant as
     ``Datetime('ns', 'UTC')``, a price as ``Float64`` USD/share, a size as ``Float64`` shares) and
@@ -17,10 +17,15 @@ batches of bounded size, and hands them to the same validation, quarantine and l
     that cannot be read (``row_number, raw``); ``lines`` gives the text of records by row number (the
     quarantine's ``raw``); ``skipped`` counts, per reason, the records that are not rows of the table by
     design (another table's records, cancelled prints, quotes that leave the NBBO unchanged). Every record
-    of the file is accounted for once: in ``frame``, in ``malformed`` or in ``skipped``.
+    of the file is accounted for once: in ``frame``, in ``malformed`` or in ``skipped``. ``calendar`` is
+    the load's exchange calendar, for a format whose rows need a session (a FIX day order's end).
 ``companions(path) -> list[Path]``
     The files whose bytes make the source (hashed for ``loads.sha256``): the path itself, or with a
     LOBSTER message file its orderbook file.
+``raw_rows(path, rows) -> pl.DataFrame`` (optional)
+    The records numbered ``rows`` as they stand in the file (``row_number, raw``), for the quarantine's
+    ``raw`` of rows rejected after their batch (a duplicate key, a fill against its order); without it,
+    :meth:`Source.raw_rows` reads the file's batches again and takes their ``lines``.
 
 Formats: ``kappa`` (the contract's own columns, CSV or Parquet, :mod:`data.readers`, with an optional column
 mapping), ``taq`` (NYSE Daily TAQ), ``wrds`` (WRDS TAQ extracts), ``lobster``, ``dbn`` (Databento) and
@@ -30,14 +35,27 @@ mapping), ``taq`` (NYSE Daily TAQ), ``wrds`` (WRDS TAQ extracts), ``lobster``, `
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from data.contract import TableSpec
-from data.readers import RawBatch, check_columns, file_format, read_batches
+import numpy as np
+import polars as pl
+
+from data.contract import TABLES, TableSpec
+from data.readers import (
+    DEFAULT_BATCH_ROWS,
+    MALFORMED_SCHEMA,
+    RawBatch,
+    check_columns,
+    file_format,
+    raw_rows,
+    read_batches,
+)
+from data.validation import ROW
 from kappa.errors import InputError
+from kappa.units import DEFAULT_CALENDAR
 
 VENDOR_FORMATS = ("taq", "wrds", "lobster", "dbn", "fix")
 """Vendor formats, in the order :func:`detect` tries them."""
@@ -77,11 +95,33 @@ class Source:
                 f"a {self.format} file of {' and '.join(held)}, not {spec.name}", path=str(self.path)
             )
 
-    def batches(self, spec: TableSpec, batch_rows: int) -> Iterator[RawBatch]:
+    def batches(
+        self, spec: TableSpec, batch_rows: int, calendar: str = DEFAULT_CALENDAR
+    ) -> Iterator[RawBatch]:
         """The source's rows of ``spec`` in batches (see the module docstring)."""
         if self.format == "kappa":
             return read_batches(self.path, spec, batch_rows, self.columns)
-        return module(self.format).read_batches(self.path, spec, batch_rows)
+        return module(self.format).read_batches(self.path, spec, batch_rows, calendar)
+
+    def raw_rows(self, rows: Sequence[int] | np.ndarray) -> pl.DataFrame:
+        """The records numbered ``rows`` as they stand in the source (``row_number, raw``); numbers it does
+        not hold are left out (see the module docstring)."""
+        if self.format == "kappa":
+            return raw_rows(self.path, rows)
+        fmt = module(self.format)
+        if hasattr(fmt, "raw_rows"):
+            return fmt.raw_rows(self.path, rows)
+        wanted = np.unique(np.asarray(rows, dtype=np.int64))
+        spec = TABLES[self.tables()[0]]
+        found: list[pl.DataFrame] = []
+        for batch in fmt.read_batches(self.path, spec, DEFAULT_BATCH_ROWS, DEFAULT_CALENDAR):
+            numbers = pl.concat([batch.frame[ROW], batch.malformed[ROW]])
+            if not numbers.len() or batch.lines is None:
+                continue
+            inside = wanted[(wanted >= numbers.min()) & (wanted <= numbers.max())]
+            if inside.size:
+                found.append(pl.DataFrame({ROW: inside, "raw": batch.lines(inside)}, schema=MALFORMED_SCHEMA))
+        return pl.concat([pl.DataFrame(schema=MALFORMED_SCHEMA), *found])
 
     def companions(self) -> list[Path]:
         """The files whose bytes make this source, hashed together for ``loads.sha256``."""
@@ -98,10 +138,7 @@ def detect(path: Path, format: str | None = None) -> str:
             raise InputError(f"unknown format '{format}' (expected one of {', '.join(FORMATS)})")
         return format
     for name in VENDOR_FORMATS:
-        try:
-            if module(name).sniff(path):
-                return name
-        except ModuleNotFoundError:  # pragma: no cover - every vendor module ships with Kappa
-            continue
+        if module(name).sniff(path):
+            return name
     file_format(path)  # raises for a suffix that is neither CSV nor Parquet
     return "kappa"

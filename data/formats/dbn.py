@@ -301,7 +301,9 @@ class _State:
 BOOK = ("bid_px_00", "ask_px_00", "bid_sz_00", "ask_sz_00")
 
 
-def read_batches(path: Path, spec: TableSpec, batch_rows: int) -> Iterator[RawBatch]:
+def read_batches(
+    path: Path, spec: TableSpec, batch_rows: int, calendar: str | None = None
+) -> Iterator[RawBatch]:
     """The file's quotes or trades, about ``batch_rows`` records a batch (see the module docstring).
 
     Parameters

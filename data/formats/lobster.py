@@ -528,7 +528,9 @@ def _select(rows: pl.DataFrame, columns: dict[str, pl.Expr], spec: TableSpec) ->
     return rows.select(*(columns[c].alias(c) for c in spec.names if c in columns), pl.col(ROW))
 
 
-def read_batches(path: Path, spec: TableSpec, batch_rows: int) -> Iterator[RawBatch]:
+def read_batches(
+    path: Path, spec: TableSpec, batch_rows: int, calendar: str | None = None
+) -> Iterator[RawBatch]:
     """The pair's quotes or trades, ``batch_rows`` message lines a batch (see the module docstring).
 
     Parameters

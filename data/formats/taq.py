@@ -402,7 +402,9 @@ def trailer_date(path: Path) -> dt.date:
     return dt.datetime.strptime(m.group(1).decode(), "%Y%m%d").date()
 
 
-def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[RawBatch]:
+def read_batches(
+    path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_ROWS, calendar: str | None = None
+) -> Iterator[RawBatch]:
     """The rows of table ``spec`` in a Daily TAQ file, in batches (see the module docstring).
 
     Parameters

@@ -98,7 +98,9 @@ def companions(path: Path) -> list[Path]:
     return [path]
 
 
-def read_batches(path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[RawBatch]:
+def read_batches(
+    path: Path, spec: TableSpec, batch_rows: int = DEFAULT_BATCH_ROWS, calendar: str | None = None
+) -> Iterator[RawBatch]:
     """The rows of table ``spec`` in a WRDS TAQ extract, in batches (see the module docstring).
 
     Parameters
