@@ -50,3 +50,84 @@ def test_kappa_ingest_market_takes_a_pair_once_and_refuses_other_tables(tmp_path
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "a lobster file of quotes and trades, not orders" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_taq_day_in_the_drop_folder_builds_the_nbbo_and_leaves_the_sips_nbbo_out(
+    home: KappaHome, tmp_path: Path
+) -> None:
+    """BBO + TRADE + NBBO + master of one day: the NBBO is built from the exchanges' quotes, the SIP's NBBO
+    file is reported as not loaded (and why), the master file is read with the quotes file."""
+    from tests.data.formats.test_taq import (
+        BBO_RECORDS,
+        NBBO_HEADER,
+        QUOTE_HEADER,
+        TRADE_HEADER,
+        TRADES_RECORDS,
+        nbbo_record,
+        write,
+    )  # fmt: skip
+
+    folder = tmp_path / "inbox" / "2026-11-16"
+    folder.mkdir(parents=True)
+    master = "Symbol|Security_Description|Round_Lot\nBRK A|BERKSHIRE A|1\nIBM|IBM|100\nEND|20261116|2\n"
+    (folder / "EQY_US_ALL_REF_MASTER_20261116").write_text(master)
+    write(folder, "EQY_US_ALL_BBO_20261116.gz", QUOTE_HEADER, BBO_RECORDS)
+    write(folder, "EQY_US_ALL_TRADE_20261116.gz", TRADE_HEADER, TRADES_RECORDS[:8])  # the well-formed ones
+    write(folder, "EQY_US_ALL_NBBO_20261116.gz", NBBO_HEADER,
+          [nbbo_record("093000000000000", "N", "IBM", "140.00", "2", "140.05", "3")])  # fmt: skip
+    by_table, ignored = inbox_files(folder)
+    assert {t: [p.name for p in ps] for t, ps in by_table.items()} == {
+        "quotes": ["EQY_US_ALL_BBO_20261116.gz"], "trades": ["EQY_US_ALL_TRADE_20261116.gz"]
+    }  # fmt: skip
+    assert ignored == [
+        "EQY_US_ALL_NBBO_20261116.gz: the SIP's NBBO file of a date whose exchange quotes file is loaded: "
+        "Kappa builds the NBBO from those"
+    ]
+    got = ingest_inbox(home, folder)
+    quotes = got.loads[0]
+    assert (quotes.table, quotes.rows_read, quotes.rows_loaded, quotes.rows_quarantined) == (
+        "quotes",
+        11,
+        7,
+        1,
+    )
+    assert quotes.skipped_by_reason == {"cancelled_quote": 1, "nbbo_unchanged": 1, "quote_condition": 1}
+    # the NBBO as worked by hand in test_taq (BRK A's round lot of 1 share from the master file)
+    assert query(home, "SELECT symbol, bid, bid_size, ask, ask_size FROM quotes WHERE symbol = 'BRK.A'") == [
+        ("BRK.A", 650000.0, 2.0, 650100.0, 1.0), ("BRK.A", 650050.0, 1.0, 650100.0, 4.0)
+    ]  # fmt: skip
+    assert query(
+        home, "SELECT row_number, rule, detail, raw FROM quarantine WHERE table_name = 'quotes'"
+    ) == [(10, "malformed_row", "a time, price or size that does not read", BBO_RECORDS[9])]
+    trades = got.loads[1]
+    assert (trades.rows_read, trades.rows_loaded, trades.skipped_by_reason) == (8, 2, {"trade_correction": 6})
+    assert query(home, "SELECT symbol, price, size, exchange, conditions, trade_id FROM trades ORDER BY ALL") == [
+        ("BRK.B", 412.5, 100.0, "N", "@  I", "11"), ("BRK.B", 412.51, 300.0, "P", "@F", "12")
+    ]  # fmt: skip
+    assert query(home, "SELECT DISTINCT format FROM loads ORDER BY 1") == [("taq",)]
+
+
+def test_kappa_ingest_desk_loads_a_fix_log_and_quarantines_with_the_logs_lines(tmp_path: Path) -> None:
+    """Orders then fills from one FIX log; an execution report sent twice is a duplicate fill, rejected after
+    its batch, and still carries its line as the log holds it."""
+    from tests.data.formats.test_fix import LOG, ROWS, write
+
+    log = write(tmp_path / "desk.log")
+    again = dict(LOG)["e7"]
+    with log.open("ab") as f:
+        f.write(again + b"\n")
+    h = tmp_path / "h"
+    res = run_kappa("ingest", "desk", str(log), "--home", str(h))
+    assert res.returncode == 0, res.stderr
+    home = KappaHome.resolve(h)
+    assert query(home, "SELECT order_id FROM orders ORDER BY 1") == [("O1",), ("O2",), ("O3",)]
+    assert query(home, "SELECT count(*), sum(quantity) FROM fills") == [
+        (4, 300.0 + 500 + 700 + 100 + 400 - 300)
+    ]
+    rows = query(home, "SELECT table_name, rule, row_number, raw FROM quarantine ORDER BY ALL")
+    assert [r[:3] for r in rows] == [
+        ("fills", "duplicate_key", len(LOG) + 1),  # the report sent again
+        ("fills", "malformed_row", ROWS["e9_bad_checksum"]),  # a checksum that does not add up
+        ("orders", "malformed_row", ROWS["e9_bad_checksum"]),  # in every table it could feed
+    ]
+    assert rows[0][3] == again.decode()  # read again from the log at the commit, as it stands
