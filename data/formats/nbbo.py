@@ -185,13 +185,14 @@ class NBBOBuilder:
     Notes
     -----
     Carried from batch to batch: each symbol's exchange quotes on its latest date (withdrawn ones left
-    out), so memory grows with the symbols of the file, not its rows.
+    out) and the last NBBO written for it, so memory grows with the symbols of the file, not its rows.
     """
 
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._order = KeyOrder(path)
         self._state: dict[str, tuple[dt.date, dict[str, Quote]]] = {}
+        self._emitted: dict[str, tuple[dt.date, Quote]] = {}  # each symbol's last NBBO written, and its date
 
     def add(self, quotes: pl.DataFrame) -> tuple[pl.DataFrame, Counter[str]]:
         """The NBBO rows caused by the next exchange quotes of the file, and the count of the others.
@@ -288,27 +289,58 @@ class NBBOBuilder:
                 ).alias("_nbo_size"),
             )
         )
-        changed = pl.col("_start") | pl.any_horizontal(
-            (pl.col(c) != pl.col(c).shift(1)).fill_null(True) for c in NBBO_COLUMNS
-        )
         two_sided = (pl.col("_nbb") > 0) & (pl.col("_nbo") < _INF)
         crossed = pl.col("_nbb") > pl.col("_nbo")
+        valid = two_sided & ~crossed
+        # changed against the last NBBO in force (the last valid one of the symbol-date before this row): a
+        # crossed or one-sided stretch writes nothing, and the NBBO after it is written only if it differs
+        group = pl.col("_start").cum_sum().alias("_group")
+        # pseudo-quotes' own NBBOs are partial states: they stand for the last NBBO written before the chunk
+        seed = [
+            pl.col(f"_seed{c}") if f"_seed{c}" in frame.columns else pl.lit(None, pl.Float64)
+            for c in NBBO_COLUMNS
+        ]
+        previous = [
+            pl.when(pl.col("_pseudo"))
+            .then(seed[i])
+            .when(valid)
+            .then(pl.col(c))
+            .forward_fill()
+            .shift(1)
+            .over("_group")
+            .alias(f"_prev{c}")
+            for i, c in enumerate(NBBO_COLUMNS)
+        ]
+        changed = pl.any_horizontal((pl.col(c) != pl.col(f"_prev{c}")).fill_null(True) for c in NBBO_COLUMNS)
         reason = (
-            pl.when(changed & two_sided & ~crossed)
+            pl.when(valid & changed)
             .then(pl.lit(None, dtype=pl.String))
-            .when(~pl.col("_regular"))
-            .then(pl.lit(QUOTE_CONDITION))
-            .when(pl.col("_own_crossed"))
-            .then(pl.lit(CROSSED_QUOTE))
             .when(~two_sided)
             .then(pl.lit(ONE_SIDED_NBBO))
             .when(crossed)
             .then(pl.lit(CROSSED_NBBO))
+            .when(~pl.col("_regular"))
+            .then(pl.lit(QUOTE_CONDITION))
+            .when(pl.col("_own_crossed"))
+            .then(pl.lit(CROSSED_QUOTE))
             .otherwise(pl.lit(NBBO_UNCHANGED))
         )
         end = ((sym != sym.shift(-1)) | (day != day.shift(-1))).fill_null(True)
-        done = lazy.with_columns(reason.alias("_reason"), end.alias("_end")).collect()
+        done = (
+            lazy.with_columns(group)
+            .with_columns(previous)
+            .with_columns(reason.alias("_reason"), end.alias("_end"))
+            .collect()
+        )
         self._keep_state(done, exchanges)
+        written = done.filter(pl.col("_reason").is_null() & ~pl.col("_pseudo"))
+        for symbol, day, *nbbo in (
+            written.group_by("symbol", maintain_order=True)
+            .last()
+            .select("symbol", "date", *NBBO_COLUMNS)
+            .iter_rows()
+        ):
+            self._emitted[symbol] = (day, (nbbo[0], nbbo[1], nbbo[2], nbbo[3]))
         done = done.select("symbol", "ts", *NBBO_COLUMNS, "exchange", ROW, "_reason", "_pseudo").filter(
             ~pl.col("_pseudo")
         )
@@ -342,7 +374,24 @@ class NBBOBuilder:
                     strict=True,
                 ):
                     rows[c].append(v)
-        return pl.DataFrame(rows, schema=PSEUDO_SCHEMA).with_columns(pl.lit(0, dtype=pl.UInt32).alias("_seq"))
+        pseudo = pl.DataFrame(rows, schema=PSEUDO_SCHEMA).with_columns(
+            pl.lit(0, dtype=pl.UInt32).alias("_seq")
+        )
+        written = [(sym, day, *q) for sym, (day, q) in self._emitted.items()]
+        last = pl.DataFrame(
+            written,
+            schema={
+                "symbol": pl.String,
+                "_seed_date": pl.Date,
+                **{f"_seed{c}": pl.Float64 for c in NBBO_COLUMNS},
+            },
+            orient="row",
+        )
+        pseudo = pseudo.join(last, on="symbol", how="left", maintain_order="left")
+        same_day = pl.col("_seed_date") == pl.col("date")
+        return pseudo.with_columns(
+            pl.when(same_day).then(pl.col(f"_seed{c}")).alias(f"_seed{c}") for c in NBBO_COLUMNS
+        ).drop("_seed_date")
 
     def _keep_state(self, done: pl.DataFrame, exchanges: list[str]) -> None:
         """Keep each symbol-date's exchange quotes after its last row of the chunk (withdrawn ones left

@@ -31,8 +31,23 @@ from collections.abc import Callable
 
 import polars as pl
 
-UNREADABLE = "a time, price or size that does not read"
-"""The ``detail`` of a quarantined record whose fields are all there but one of them does not read."""
+UNREADABLE = "a time, price or size that does not read, or a price or size out of range"
+"""The ``detail`` of a quarantined record whose fields are all there but one of them does not read, or an
+exchange quote's price or size that no quote holds (negative, not finite, at least
+:data:`data.validation.MAX_ABS_VALUE`): such a quote would stand in the NBBO and spoil every NBBO row after it,
+so it is quarantined itself."""
+
+
+def out_of_range(*columns: str) -> pl.Expr:
+    """Whether any of ``columns`` (prices or sizes) is negative, not finite or at least
+    :data:`data.validation.MAX_ABS_VALUE` (a blank is not out of range: it withdraws the side)."""
+    from data.validation import MAX_ABS_VALUE
+
+    return pl.any_horizontal(
+        ((~pl.col(c).is_finite()) | (pl.col(c) < 0) | (pl.col(c).abs() >= MAX_ABS_VALUE)).fill_null(False)
+        for c in columns
+    )
+
 
 NEW_YORK = "America/New_York"
 """The zone of TAQ's times of day (all US equity markets report in New York time)."""

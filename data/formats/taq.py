@@ -557,7 +557,11 @@ class _QuoteRows(_Rows):
                 pl.col(ROW),
                 bad.alias("_bad"),
             )
-            .with_columns((pl.col("_bad") | unplaced).alias("_bad"))
+            .with_columns(
+                (pl.col("_bad") | unplaced | tape.out_of_range("bid", "bid_size", "ask", "ask_size")).alias(
+                    "_bad"
+                )
+            )
             .collect()
         )
 

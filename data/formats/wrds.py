@@ -242,6 +242,10 @@ class _Quotes:
                 pl.col(ROW),
                 pl.any_horizontal(pl.col("_bad_time"), *(b for _, b in values)).alias("_bad"),
             )
-            .with_columns((pl.col("_bad") | unplaced).alias("_bad"))
+            .with_columns(
+                (pl.col("_bad") | unplaced | tape.out_of_range("bid", "bid_size", "ask", "ask_size")).alias(
+                    "_bad"
+                )
+            )
             .collect()
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from data.formats import tape
 from data.home import KappaHome
 from data.inbox import inbox_files, ingest_inbox
 from tests.conftest import query, run_kappa, snapshot
@@ -98,7 +99,7 @@ def test_a_taq_day_in_the_drop_folder_builds_the_nbbo_and_leaves_the_sips_nbbo_o
     ]  # fmt: skip
     assert query(
         home, "SELECT row_number, rule, detail, raw FROM quarantine WHERE table_name = 'quotes'"
-    ) == [(10, "malformed_row", "a time, price or size that does not read", BBO_RECORDS[9])]
+    ) == [(10, "malformed_row", tape.UNREADABLE, BBO_RECORDS[9])]
     trades = got.loads[1]
     assert (trades.rows_read, trades.rows_loaded, trades.skipped_by_reason) == (8, 2, {"trade_correction": 6})
     assert query(home, "SELECT symbol, price, size, exchange, conditions, trade_id FROM trades ORDER BY ALL") == [

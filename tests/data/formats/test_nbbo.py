@@ -146,7 +146,7 @@ def test_quotes_going_back_in_time_are_refused(batch: int | None) -> None:
 def naive_nbbo(rows: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], Counter[str]]:
     """The NBBO by a loop over the quotes: a dict of each exchange's quote per symbol and date."""
     books: dict[tuple[str, dt.date], dict[str, tuple[float, float, float, float]]] = {}
-    last: dict[tuple[str, dt.date], tuple[float, float, float, float]] = {}
+    last: dict[tuple[str, dt.date], tuple[float, float, float, float]] = {}  # the last NBBO written
     out, counts = [], Counter[str]()
 
     def live(price: float | None, size: float | None) -> bool:
@@ -166,19 +166,18 @@ def naive_nbbo(rows: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], Count
         nbo = min(q[2] for q in book.values())
         state = (nbb, sum(q[1] for q in book.values() if q[0] == nbb), nbo,
                  sum(q[3] for q in book.values() if q[2] == nbo))  # fmt: skip
-        changed = state != last.get(key)
-        last[key] = state
         two_sided = nbb > 0 and nbo < math.inf
-        if changed and two_sided and nbb <= nbo:
+        if two_sided and nbb <= nbo and state != last.get(key):  # a new NBBO: not the last one written
+            last[key] = state
             out.append((r["symbol"], r["row_number"], r["exchange"], nbb, state[1], nbo, state[3]))
-        elif not r["regular"]:
-            counts["quote_condition"] += 1
-        elif own_crossed:
-            counts["crossed_quote"] += 1
         elif not two_sided:
             counts["one_sided_nbbo"] += 1
         elif nbb > nbo:
             counts["crossed_nbbo"] += 1
+        elif not r["regular"]:
+            counts["quote_condition"] += 1
+        elif own_crossed:
+            counts["crossed_quote"] += 1
         else:
             counts["nbbo_unchanged"] += 1
     return out, counts

@@ -287,3 +287,19 @@ def test_the_sips_nbbo_file(tmp_path: Path) -> None:
             for k, v in b.skipped.items():
                 skipped[k] = skipped.get(k, 0) + v
         assert skipped == {"nbbo_unchanged": 1, "cancelled_quote": 1, "one_sided_nbbo": 1, "crossed_nbbo": 1}
+
+
+def test_an_exchange_quote_out_of_range_is_quarantined_and_never_enters_the_nbbo(tmp_path: Path) -> None:
+    """A size no quote holds (1e13 shares) would stand in the NBBO and spoil every row after it, each
+    quarantined under another exchange's innocent line: the bad quote is quarantined itself."""
+    records = [
+        bbo("093000000000000", "Q", "IBM", "140.00", "99999999999", "140.05", "3"),  # 1e13 shares
+        bbo("093000000000000", "P", "IBM", "-1.00", "1", "140.05", "3"),  # a negative bid
+        bbo("093000100000000", "K", "IBM", "140.01", "1", "140.04", "2"),
+    ]
+    batches = read(write(tmp_path, "EQY_US_ALL_BBO_20261116", QUOTE_HEADER, records), QUOTES)
+    rows = frame(batches).select("exchange", "bid", "bid_size", "ask", "ask_size", "row_number").rows()
+    assert rows == [("K", 140.01, 100.0, 140.04, 200.0, 3)]
+    assert pl.concat([b.malformed for b in batches]).rows() == [
+        (1, records[0], tape.UNREADABLE), (2, records[1], tape.UNREADABLE)
+    ]  # fmt: skip
