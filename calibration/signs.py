@@ -52,6 +52,11 @@ def prevailing_mid(events: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.Data
     return j.with_columns(pl.when(same).then(pl.col(c)).alias(c) for c in ("mid", "half_spread")).drop("_qts")
 
 
+AT_MID_RELATIVE = 1e-9
+"""A print within this share of the mid from it is at the mid (the tick rule signs it): far below any tick
+(a cent on a $10,000 share is 1e-6 of it), far above the rounding of (bid + ask)/2 (about 1e-16)."""
+
+
 def lee_ready_signs(trades: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """Trades with ``mid`` (prevailing) and ``sign`` (+1 buy, −1 sell, null if undeterminable).
 
@@ -85,13 +90,11 @@ def lee_ready_signs(trades: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.Dat
     last_tick = pl.when(pl.col("_tick_run").forward_fill() == pl.col("_run")).then(
         pl.col("_tick").forward_fill()
     )
-    quote = (
-        pl.when(pl.col("price") > pl.col("mid"))
-        .then(1)
-        .when(pl.col("price") < pl.col("mid"))
-        .then(-1)
-        .otherwise(None)
-    ).cast(pl.Int8)
+    # a print at the mid is one whose price equals (bid + ask)/2 up to that sum's rounding: 224.14 and 224.15
+    # give a mid of 224.14499999999998 in binary floating point, which 224.145 must not be above
+    gap = pl.col("price") - pl.col("mid")
+    at_mid = AT_MID_RELATIVE * pl.col("mid").abs()
+    quote = pl.when(gap > at_mid).then(1).when(gap < -at_mid).then(-1).otherwise(None).cast(pl.Int8)
     return (
         t.with_columns(run.alias("_run"), tick.alias("_tick"))
         .with_columns(pl.when(pl.col("_tick").is_not_null()).then(pl.col("_run")).alias("_tick_run"))

@@ -160,6 +160,8 @@ POSS_DUP = (b"43", b"97")
 
 _BEGIN = re.compile(rb"8=(FIXT?\.[0-9A-Za-z.]+)([^0-9A-Za-z.=])")
 _DIGITS = frozenset(b"0123456789")
+_NOT_TEXT = re.compile(rb"[^\x01\x20-\x7e]")
+"""A byte no field of a message without data fields holds: neither SOH nor printable ASCII."""
 _FIELD = re.compile(rb"(?<![^\x01])([0-9]+)=([^\x01]*)\x01")  # only where a field starts
 _EXEC_REF = re.compile(rb"(?<![0-9])19=")
 _DECIMAL = re.compile(rb"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
@@ -361,12 +363,17 @@ def parse_line(line: bytes) -> Message | str | None:
     end = wire.find(SOH, checksum + 1) + 1 if checksum >= 0 else 0
     if end == 0:
         return "no CheckSum(10) field"
+    more = wire.count(b"8=FIX", end)
+    if more:
+        return f"{more + 1} messages on one line: a FIX log holds one message a line"
     pairs: list[tuple[bytes, bytes]] = _FIELD.findall(wire, 0, end)
     fields = dict(reversed(pairs))
     if not _DATA_LENGTH_TAGS.isdisjoint(fields):
         return _parse_with_data(wire, delimiter)
     if len(pairs) != wire.count(SOH, 0, end):  # a field matches only where one starts: each one matched
         return "not tag=value fields"
+    if _NOT_TEXT.search(wire, 0, end):  # outside data fields, FIX values are ASCII text
+        return "bytes that are not ASCII text (a control character, or not UTF-8/ASCII)"
     if b"=\x01" in wire:  # an empty value (FIX forbids them) counts as absent
         fields = {t: v for t, v in fields.items() if v}
     return Message(fields, pairs, wire[:end], delimiter)

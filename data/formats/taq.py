@@ -307,13 +307,20 @@ def _blocks(path: Path, block_bytes: int) -> Iterator[_Block]:
                 return
 
 
-def _split(block: _Block, names: tuple[str, ...], wanted: list[str]) -> tuple[pl.DataFrame, np.ndarray]:
+def _split(
+    block: _Block, names: tuple[str, ...], wanted: list[str]
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
     """The block's records of the header's number of fields as text columns ``wanted`` (and
-    ``row_number``), and the row numbers of the other non-empty lines (malformed, or the trailer)."""
-    pipes = np.flatnonzero(np.frombuffer(block.data, dtype=np.uint8) == 124)
+    ``row_number``), the row numbers of the other non-empty lines (malformed, or the trailer), and of those
+    the lines holding a byte that is not ASCII text (TAQ's records are ASCII: a control character or a byte
+    above 127 is a damaged record, never a symbol to load)."""
+    buf = np.frombuffer(block.data, dtype=np.uint8)
+    pipes = np.flatnonzero(buf == 124)
     fields = np.searchsorted(pipes, block.ends) - np.searchsorted(pipes, block.starts) + 1
+    odd = np.flatnonzero((buf >= 127) | ((buf < 32) & (buf != 10) & (buf != 13) & (buf != 9)))
+    not_text = (np.searchsorted(odd, block.ends) - np.searchsorted(odd, block.starts)) > 0
     empty = block.ends == block.starts
-    good = ~empty & (fields == len(names))
+    good = ~empty & (fields == len(names)) & ~not_text
     if good.all():
         payload = block.data
     else:  # the runs of good lines, with their line breaks
@@ -337,7 +344,11 @@ def _split(block: _Block, names: tuple[str, ...], wanted: list[str]) -> tuple[pl
         )
     if frame.height != rows.size:
         raise InputError(f"{frame.height} records parsed from {rows.size} lines near line {block.lines[0]}")
-    return frame.with_columns(pl.Series(ROW, rows, dtype=pl.Int64)), block.lines[~empty & ~good] - 1
+    return (
+        frame.with_columns(pl.Series(ROW, rows, dtype=pl.Int64)),
+        block.lines[~empty & ~good] - 1,
+        block.lines[not_text] - 1,
+    )
 
 
 class _Trailer:
@@ -429,19 +440,19 @@ def read_batches(
     rows: _Rows = {"trades": _Trades, "quotes": _Quotes, "nbbo": _Nbbo}[shape.kind](path, day)
     trailer = _Trailer(path)
     for block in _blocks(path, max(1 << 16, batch_rows * BYTES_PER_RECORD)):
-        text, other = _split(block, shape.names, rows.wanted(shape.names))
+        text, other, not_text = _split(block, shape.names, rows.wanted(shape.names))
         malformed = trailer.take(block, other)
+        why = pl.when(pl.col(ROW).is_in(not_text.tolist())).then(pl.lit(tape.NOT_TEXT))
+        malformed = malformed.with_columns(
+            why.otherwise(pl.lit(f"not {len(shape.names)} fields")).alias("detail")
+        )
         trailer.records += text.height
         frame, unreadable, skipped = rows.read(tape.codes(text, CODES))
         if unreadable.size:
             unread = pl.DataFrame(
                 {ROW: unreadable, "raw": block.texts(unreadable)}, schema=MALFORMED_SCHEMA
             ).with_columns(pl.lit(tape.UNREADABLE).alias("detail"))
-            malformed = pl.concat(
-                [malformed.with_columns(pl.lit(None, pl.String).alias("detail")), unread]
-            ).sort(ROW)
-        if "detail" not in malformed.columns:
-            malformed = malformed.with_columns(pl.lit(None, pl.String).alias("detail"))
+            malformed = pl.concat([malformed, unread]).sort(ROW)
         yield RawBatch(frame, malformed, block.texts, dict(skipped))
     trailer.check(shape.date)
 

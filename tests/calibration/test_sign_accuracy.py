@@ -48,3 +48,14 @@ def test_a_tape_without_aggressors_gives_no_rows() -> None:
     )
     assert sign_accuracy(signed).height == 0
     assert sign_accuracy(signed.drop("aggressor")).height == 0
+
+
+def test_a_print_at_the_mid_is_at_the_mid_whatever_the_rounding_of_the_mid() -> None:
+    """224.14 / 224.15 give (bid + ask)/2 = 224.14499999999998 in floating point: a print at 224.145 is at
+    the mid, signed by the tick rule (a down-tick from 224.15: a sell), not a buy by the quote rule."""
+    assert (224.14 + 224.15) / 2 < 224.145  # the rounding this guards against
+    quotes = pl.DataFrame({"symbol": ["A"], "ts": [_at(1)], "bid": [224.14], "ask": [224.15]})
+    trades = pl.DataFrame(
+        {"symbol": ["A", "A"], "ts": [_at(2), _at(3)], "price": [224.15, 224.145], "size": [100.0, 100.0]}
+    )
+    assert lee_ready_signs(trades, quotes, SESSIONS)["sign"].to_list() == [1, -1]

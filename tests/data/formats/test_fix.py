@@ -432,3 +432,22 @@ def test_raw_rows_gives_the_lines_by_number(log: Path) -> None:
     got = fix.raw_rows(log, [ROWS["o2"], ROWS["e7"], 999])
     text = log.read_bytes().split(b"\n")
     assert got.rows() == [(n, text[n - 1].decode()) for n in (ROWS["o2"], ROWS["e7"])]
+
+
+def test_two_messages_on_a_line_and_bytes_that_are_not_text_are_quarantined_not_lost(tmp_path: Path) -> None:
+    """A line holding two messages (or a log with no line breaks at all) is quarantined whole with why:
+    never read as its first message alone; a Symbol with a byte that is not ASCII text likewise."""
+    fill = report((37, "B1"), (11, "O1"), (17, "E1"), (150, "F"), (39, 1), *O1, (38, 1000), (32, 300),
+                  (31, "189.95"), (60, t("14:36:00.000")))  # fmt: skip
+    new = report((37, "B1"), (11, "O1"), (17, "E0"), (150, 0), (39, 0), *O1, (38, 1000), (60, t("14:35:00")))
+    garbled = report((37, "B1"), (11, "O1"), (17, "E2"), (150, "F"), (39, 1), (55, b"AA\xffPL"), (54, 1),
+                     (38, 1000), (32, 100), (31, "190.00"), (60, t("14:37:00.000")))  # fmt: skip
+    log = tmp_path / "desk.log"
+    log.write_bytes(new + fill + b"\n" + garbled + b"\n")
+    batches = read(log, FILLS)
+    assert frame(batches).height == 0
+    bad = pl.concat(b.malformed for b in batches)
+    assert bad.select("row_number", "detail").rows() == [
+        (1, "2 messages on one line: a FIX log holds one message a line"),
+        (2, "bytes that are not ASCII text (a control character, or not UTF-8/ASCII)"),
+    ]

@@ -124,6 +124,7 @@ def test_trades(tmp_path: Path, name: str) -> None:
     assert rows["ts"].dt.nanosecond()[0] == 123_456_789  # nanoseconds kept
     malformed = pl.concat([b.malformed for b in batches])
     assert malformed["row_number"].to_list() == [9, 10, 11, 12]
+    assert malformed["detail"].to_list() == ["not 15 fields", *[tape.UNREADABLE] * 3]
     assert malformed["raw"][0] == "093007000000000|N|IBM|@|100"
     assert malformed["raw"][2] == TRADES_RECORDS[10]
     skipped = sum((pl.Series([b.skipped.get("trade_correction", 0) for b in batches])).to_list())
@@ -175,7 +176,7 @@ def test_an_end_line_that_is_not_last_is_malformed(tmp_path: Path) -> None:
     records = [TRADES_RECORDS[0], "END|20261116|1", TRADES_RECORDS[1]]
     path = write(tmp_path, "EQY_US_ALL_TRADE_20261116", TRADE_HEADER, records, "END|20261116|3")
     batches = read(path, TRADES, batch_rows=1)
-    assert pl.concat([b.malformed for b in batches]).rows() == [(2, "END|20261116|1", None)]
+    assert pl.concat([b.malformed for b in batches]).rows() == [(2, "END|20261116|1", "not 15 fields")]
     assert sum(b.rows for b in batches) == 3
 
 
@@ -303,3 +304,18 @@ def test_an_exchange_quote_out_of_range_is_quarantined_and_never_enters_the_nbbo
     assert pl.concat([b.malformed for b in batches]).rows() == [
         (1, records[0], tape.UNREADABLE), (2, records[1], tape.UNREADABLE)
     ]  # fmt: skip
+
+
+def test_a_record_with_bytes_that_are_not_text_is_quarantined(tmp_path: Path) -> None:
+    """Daily TAQ is ASCII: a symbol with a flipped byte or a NUL is a damaged record, never a symbol."""
+    records = [
+        trade("093000123456789", "N", "IBM", "@   ", "100", "140.00", "00", "1"),
+        trade("093000123456789", "N", "A\xff\xfeA", "@   ", "100", "14.00", "00", "2"),
+        trade("093000123456789", "N", "AA\x00\x01", "@   ", "100", "14.00", "00", "3"),
+    ]
+    path = tmp_path / "EQY_US_ALL_TRADE_20261116"
+    path.write_bytes(("\n".join([TRADE_HEADER, *records, "END|20261116|3"]) + "\n").encode("latin-1"))
+    batches = read(path, TRADES)
+    assert frame(batches)["symbol"].to_list() == ["IBM"]
+    bad = pl.concat([b.malformed for b in batches])
+    assert bad.select("row_number", "detail").rows() == [(2, tape.NOT_TEXT), (3, tape.NOT_TEXT)]
