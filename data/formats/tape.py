@@ -35,9 +35,9 @@ UNREADABLE = (
     "a field that does not read (a time, a number, a code the specification lacks) or is out of range"
 )
 """The ``detail`` of a quarantined record whose fields are all there but one of them does not read (an
-unknown Trade Correction Indicator included), or an exchange quote's price or size that no quote holds (negative, not finite, at least
-:data:`data.validation.MAX_ABS_VALUE`): such a quote would stand in the NBBO and spoil every NBBO row after it,
-so it is quarantined itself."""
+unknown Trade Correction Indicator included), or an exchange quote's price or size that no quote holds
+(negative, not finite, at least :data:`data.validation.MAX_ABS_VALUE`): such a quote would stand in the NBBO
+and spoil every NBBO row after it, so it is quarantined itself."""
 
 
 NOT_TEXT = "bytes that are not ASCII text (a control character, or not UTF-8/ASCII)"
