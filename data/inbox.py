@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.contract import TABLES
-from data.formats import Source, detect, taq
+from data.formats import VENDOR_SUFFIXES, Source, detect, taq
 from data.home import KappaHome
 from data.ingest import LoadReport, Progress, ingest
 from data.readers import CSV_SUFFIXES, PARQUET_SUFFIXES, column_names
@@ -91,15 +91,17 @@ def table_of(name: str) -> tuple[str | None, str]:
 
 
 def tables_of_file(
-    path: Path, among: tuple[str, ...] = LOAD_ORDER, by_header: bool = False
+    path: Path, among: tuple[str, ...] = LOAD_ORDER, by_header: bool = False, format: str | None = None
 ) -> tuple[tuple[str, ...], str]:
     """The tables of ``among`` that the file feeds: a vendor format's (:func:`data.formats.detect`), else
     the table its name names, else (``by_header``, Kappa's layout) the one table of ``among`` whose
     required columns its header holds; an empty tuple and why not otherwise."""
     try:
-        fmt = detect(path)
-    except InputError:  # neither a vendor's format nor CSV or Parquet: table_of says so
-        fmt = "unknown"
+        fmt = detect(path, format)
+    except InputError as exc:  # neither a vendor's format nor CSV or Parquet
+        if path.name.lower().endswith(tuple(VENDOR_SUFFIXES)):
+            return (), str(exc).removeprefix(f"{exc.path}: ")
+        fmt = "unknown"  # table_of says why
     if fmt not in ("kappa", "unknown"):
         try:
             held = Source(path, fmt).tables()
@@ -125,12 +127,13 @@ def tables_of_file(
 
 
 def group_files(
-    paths: list[Path], among: tuple[str, ...] = LOAD_ORDER, by_header: bool = False
+    paths: list[Path], among: tuple[str, ...] = LOAD_ORDER, by_header: bool = False, format: str | None = None
 ) -> tuple[dict[str, list[Path]], list[str]]:
     """The files by table of ``among`` (in load order, in the order given), and ``name: why`` of those that
-    feed none (see :func:`tables_of_file`). A file read as part of another (a TAQ master file beside its
-    quotes file) is neither; a file a format calls redundant beside the others (a TAQ NBBO file beside the
-    exchange quotes of its date) is left out with its reason."""
+    feed none (see :func:`tables_of_file`; ``format`` instead of detecting each file's). A file read as
+    part of another (a TAQ master file beside its quotes file) is neither; a file a format calls redundant
+    beside the others (a TAQ NBBO file beside the exchange quotes of its date) is left out with its
+    reason."""
     by_table: dict[str, list[Path]] = {t: [] for t in LOAD_ORDER if t in among}
     ignored: dict[Path, str] = {}
     files = [p for p in paths if p.is_file()]
@@ -141,7 +144,7 @@ def group_files(
     for path in files:
         if path in left_out:
             continue
-        tables, why = tables_of_file(path, among, by_header)
+        tables, why = tables_of_file(path, among, by_header, format)
         if not tables:
             ignored[path] = why
             continue

@@ -42,7 +42,7 @@ from data.home import KappaHome
 from data.lake.partitions import collect_garbage
 from data.load_market import load_market
 from data.load_run import Load, LoadRefusedError, LoadReport, Progress
-from data.load_stream import check_files
+from data.load_stream import check_files, sha256
 from data.load_tables import load_table
 from data.quarantine import MAX_QUARANTINED
 from data.readers import DEFAULT_BATCH_ROWS
@@ -143,7 +143,27 @@ def sources_of(
         fmt = detect(path, format)
         source = Source(path, fmt, dict(columns or {}) if fmt == "kappa" else {})
         out.setdefault(tuple(c.resolve() for c in source.companions()), source)
-    return list(out.values())
+    sources = list(out.values())
+    _refuse_copies(sources)
+    return sources
+
+
+def _refuse_copies(sources: list[Source]) -> None:
+    """An :class:`InputError` if two sources hold the same bytes (a file and its copy, under two names):
+    loading both would count every row twice. Only files of equal size are hashed."""
+    by_size: dict[tuple[int, ...], list[Source]] = {}
+    for s in sources:
+        by_size.setdefault(tuple(c.stat().st_size for c in s.companions()), []).append(s)
+    for same_size in by_size.values():
+        seen: dict[str, Path] = {}
+        for s in same_size if len(same_size) > 1 else []:
+            digest = sha256(s.companions())
+            if digest in seen:
+                raise InputError(
+                    f"{seen[digest]} and {s.path} hold the same bytes: load one of them (the rows would "
+                    "count twice)"
+                )
+            seen[digest] = s.path
 
 
 def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:

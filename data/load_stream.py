@@ -23,7 +23,7 @@ from kappa.errors import InputError
 VALIDATION_THREADS = 2  # batches validated at once (each on polars' own threads too)
 
 
-def _sha256(paths: list[Path]) -> str:
+def sha256(paths: list[Path]) -> str:
     """The SHA-256 of the bytes of ``paths``, one after the other (a source of one file: that file's)."""
     h = hashlib.sha256()
     for path in paths:
@@ -105,7 +105,7 @@ def read_validated(
                     read.skipped[name, reason] += n
                 if progress:
                     progress(name, raw.rows)
-            read.sha256[name] = _sha256(source.companions())
+            read.sha256[name] = sha256(source.companions())
     return read
 
 

@@ -60,6 +60,12 @@ from kappa.units import DEFAULT_CALENDAR
 VENDOR_FORMATS = ("taq", "wrds", "lobster", "dbn", "fix")
 """Vendor formats, in the order :func:`detect` tries them."""
 FORMATS = ("kappa", *VENDOR_FORMATS)
+VENDOR_SUFFIXES = {
+    ".zip": "a zip holding a LOBSTER message and orderbook pair",
+    ".dbn": "Databento DBN",
+    ".dbn.zst": "Databento DBN",
+}
+"""Suffixes only a vendor's files carry: such a file that no format knows is damaged, not Kappa's CSV."""
 
 
 def module(name: str) -> ModuleType:
@@ -140,5 +146,10 @@ def detect(path: Path, format: str | None = None) -> str:
     for name in VENDOR_FORMATS:
         if module(name).sniff(path):
             return name
+    lower = path.name.lower()
+    for suffix, what in VENDOR_SUFFIXES.items():
+        if lower.endswith(suffix):
+            raise InputError(f"cannot read as {what} (damaged or truncated?); --format names a format outright",
+                             path=str(path))  # fmt: skip
     file_format(path)  # raises for a suffix that is neither CSV nor Parquet
     return "kappa"

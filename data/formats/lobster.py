@@ -58,6 +58,7 @@ import functools
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -257,7 +258,7 @@ class _Lines:
             want = max(1 << 16, int((n - self.count) * self.bytes_per_line * 1.05))
             try:
                 chunk = self.f.read(want)
-            except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:  # a damaged zip member
                 raise InputError(f"cannot read: {exc}", path=self.name) from exc
             if not chunk:
                 self.eof = True

@@ -131,7 +131,7 @@ def ingest_cmd(
         fmt = format.value if format else None
         if table.value in GROUPS:
             by_table, ignored = group_files(
-                [p.expanduser() for p in paths], GROUPS[table.value], by_header=True
+                [p.expanduser() for p in paths], GROUPS[table.value], by_header=True, format=fmt
             )
             if ignored:
                 raise InputError(f"cannot tell what to load from: {'; '.join(ignored)}")

@@ -132,3 +132,24 @@ def test_kappa_ingest_desk_loads_a_fix_log_and_quarantines_with_the_logs_lines(t
         ("orders", "malformed_row", ROWS["e9_bad_checksum"]),  # in every table it could feed
     ]
     assert rows[0][3] == again.decode()  # read again from the log at the commit, as it stands
+
+
+def test_a_copy_under_another_name_a_damaged_zip_and_format_for_a_group_are_one_line_errors(
+    tmp_path: Path,
+) -> None:
+    """A file and its copy in one load would count every row twice: refused. A zip that is damaged says so
+    (not 'not a CSV file'), with or without --format; --format applies to a group's files too."""
+    message, book = write_pair(tmp_path)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(message, copy / message.name)
+    shutil.copy(book, copy / book.name)
+    h = str(tmp_path / "h")
+    res = run_kappa("ingest", "market", str(message), str(copy / message.name), "--home", h)
+    assert res.returncode == 2 and "hold the same bytes: load one of them" in res.stderr, res.stderr
+    damaged = tmp_path / "LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
+    damaged.write_bytes(write_zip(tmp_path / "z").read_bytes()[:300])  # cut inside its first member
+    for extra in ((), ("--format", "lobster")):
+        res = run_kappa("ingest", "market", str(damaged), "--home", h, *extra)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and "CSV or Parquet" not in res.stderr, res.stderr
