@@ -110,7 +110,12 @@ Skipped reasons: ``not_fix`` (a line without ``8=FIX``: blank, or the engine's o
 ``session_message`` (Heartbeat 0, TestRequest 1, ResendRequest 2, Reject 3, SequenceReset 4, Logout 5,
 Logon A), ``other_message`` (any other message type); for ``orders``, ``order_update`` (a message about an
 order after its first: replace and cancel requests and rejects, later execution reports),
-``rejected_order`` and ``duplicate_message`` (above); for ``fills``, ``order_message`` (NewOrderSingle,
+``rejected_order`` and ``duplicate_message`` (above), ``continued_order`` (the execution reports of a
+cancel/replace chain whose first message is in another log: its first report already carries an OrigClOrdID
+this log never saw, so it is no new order; its fills carry that OrigClOrdID: the stored order when it is
+the order's first ClOrdID, else none, and the load quarantines them as ``unknown_order`` rather than attach
+them to an order made up here); for ``fills``,
+``order_message`` (NewOrderSingle,
 OrderCancelRequest, OrderCancelReplaceRequest, OrderCancelReject) and ``not_a_fill`` (execution reports of
 no trade: new, pending, replaced, canceled, rejected, done for day, expired, restated, status).
 """
@@ -957,6 +962,8 @@ class _OrderBook:
         if order is None:
             if kind in ("correct", "cancel"):  # of a fill of an earlier log: not where the order starts
                 return "order_update"
+            if message.get(b"41") is not None:  # a chain whose start is in another log: not a new order
+                return "continued_order"
             new = _new_order(row, offset, root, message, b"49")
             if isinstance(new, str):
                 tally.bad(row, line, new)

@@ -5,6 +5,7 @@ gzip, FIX 4.2 and 4.0 execution reports, broken messages quarantined with their 
 from __future__ import annotations
 
 import gzip
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -451,3 +452,18 @@ def test_two_messages_on_a_line_and_bytes_that_are_not_text_are_quarantined_not_
         (1, "2 messages on one line: a FIX log holds one message a line"),
         (2, "bytes that are not ASCII text (a control character, or not UTF-8/ASCII)"),
     ]
+
+
+def test_a_chain_whose_start_is_in_another_log_is_not_made_a_new_order(tmp_path: Path) -> None:
+    """The next day's log of a replaced order: its reports carry ClOrdID O1R and OrigClOrdID O1, which this
+    log never saw. No order is made up for it (it would replace the stored O1's day); its fill keeps the
+    chain's id, which the load then finds no order for (unknown_order), loudly."""
+    log = tmp_path / "next.log"
+    fill = report((37, "B1"), (11, "O1R"), (41, "O1"), (17, "E70"), (150, "F"), (39, 1), *O1, (38, 1500),
+                  (32, 100), (31, "190.00"), (60, t("14:36:00.000")))  # fmt: skip
+    log.write_bytes(fill + b"\n")
+    orders = read(log, ORDERS)
+    assert frame(orders).height == 0
+    assert sum((Counter(b.skipped) for b in orders), Counter()) == Counter({"continued_order": 1})
+    fills = frame(read(log, FILLS))
+    assert fills.select("fill_id", "order_id").rows() == [("E70", "O1")]
