@@ -98,6 +98,9 @@ OTHER_RECORDS = {
 MAX_WINDOW = 1 << 16  # records checked at once for a run of the schema's records
 _PUBLISHER = re.compile(r"publisher_id=([A-Z0-9]+(?:\.[A-Z0-9]+)*)\.([A-Z0-9]+) \((\d+)\)")
 
+MALFORMED_RECORD = "a record whose length is not its schema's"
+"""The ``detail`` of a quarantined record."""
+
 
 def _is_zstd(path: Path) -> bool:
     with path.open("rb") as f:
@@ -399,7 +402,7 @@ def _batch(
         pl.DataFrame({ROW: bad, "raw": texts(bad)}, schema=MALFORMED_SCHEMA)
         if bad.size
         else pl.DataFrame(schema=MALFORMED_SCHEMA)
-    )
+    ).with_columns(pl.lit(MALFORMED_RECORD).alias("detail"))
     return RawBatch(out, malformed, texts, skipped)
 
 

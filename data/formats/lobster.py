@@ -126,6 +126,12 @@ class Pair:
                 )
 
 
+MALFORMED_LINE = (
+    "not a LOBSTER message and its book: 6 and 4 x levels numeric fields, a type 1-7, a direction of 1 or -1"
+)
+"""The ``detail`` of a quarantined line pair."""
+
+
 def _parts(name: str) -> re.Match[str] | None:
     return FILE_NAME.match(name.rsplit("/", 1)[-1])
 
@@ -583,7 +589,7 @@ def _batch(
         pl.DataFrame({ROW: bad, "raw": texts(bad)}, schema=MALFORMED_SCHEMA)
         if bad.size
         else pl.DataFrame(schema=MALFORMED_SCHEMA)
-    )
+    ).with_columns(pl.lit(MALFORMED_LINE).alias("detail"))
     return RawBatch(frame, malformed, texts, skipped)
 
 
