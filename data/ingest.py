@@ -141,7 +141,11 @@ def sources_of(
         if not path.is_file():
             raise InputError("no such file", path=str(path))
         fmt = detect(path, format)
-        source = Source(path, fmt, dict(columns or {}) if fmt == "kappa" else {})
+        if columns and fmt != "kappa":
+            raise InputError(
+                f"--columns maps Kappa's CSV/Parquet layout, and this is a {fmt} file", path=str(path)
+            )
+        source = Source(path, fmt, dict(columns or {}))
         out.setdefault(tuple(c.resolve() for c in source.companions()), source)
     sources = list(out.values())
     _refuse_copies(sources)

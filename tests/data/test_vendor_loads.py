@@ -147,6 +147,8 @@ def test_a_copy_under_another_name_a_damaged_zip_and_format_for_a_group_are_one_
     h = str(tmp_path / "h")
     res = run_kappa("ingest", "market", str(message), str(copy / message.name), "--home", h)
     assert res.returncode == 2 and "hold the same bytes: load one of them" in res.stderr, res.stderr
+    res = run_kappa("ingest", "quotes", str(message), "--columns", "symbol=SYM", "--home", h)
+    assert res.returncode == 2 and "and this is a lobster file" in res.stderr, res.stderr
     damaged = tmp_path / "LOBSTER_SampleFile_AAPL_2012-06-21_1.zip"
     damaged.write_bytes(write_zip(tmp_path / "z").read_bytes()[:300])  # cut inside its first member
     for extra in ((), ("--format", "lobster")):
