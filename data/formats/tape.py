@@ -27,9 +27,14 @@ price and size, instead of losing it.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
+
+from data.validation import ROW
 
 UNREADABLE = (
     "a field that does not read (a time, a number, a code the specification lacks) or is out of range"
@@ -193,3 +198,58 @@ def clock(frame: pl.LazyFrame, digits: pl.Expr) -> pl.LazyFrame:
         (((hh * 60 + mm) * 60 + ss) * 1_000_000_000 + pl.col("_f")).alias("_ns"),
         (bad.fill_null(True) & ~pl.col("_no_time")).alias("_bad_time"),
     ).drop("_v", "_d", "_digits", "_no_time", "_s", "_hms", "_f")
+
+
+@dataclass(frozen=True, slots=True)
+class TradeFields:
+    """Where a TAQ-family trades file holds each value of a print: its field names (lower case)."""
+
+    price: str
+    size: str
+    exchange: str
+    conditions: str
+    correction: str
+    sequence: str
+
+
+def trades(timed: pl.LazyFrame, fields: TradeFields) -> pl.DataFrame:
+    """The trades of records already timed (``_ts``, ``_bad_time``, ``_symbol``): the contract's columns,
+    ``_bad`` (a time, number or Trade Correction Indicator that does not read) and ``_skip`` (a correction
+    code of a print that is not the trade as it stands, :data:`SKIPPED_CORRECTIONS`).
+
+    ``trade_id`` is the SIP's sequence number, as an integer where it reads as one (leading zeros and padding
+    do not make two prints of one).
+    """
+    price, bad_price = number(pl.col(fields.price))
+    size, bad_size = number(pl.col(fields.size))
+    seq = pl.col(fields.sequence)
+    correction = pl.col("_correction")
+    return (
+        timed.with_columns(integer(pl.col(fields.correction)).alias("_correction"))
+        .select(
+            pl.col("_symbol").alias("symbol"),
+            pl.col("_ts").alias("ts"),
+            price.alias("price"),
+            size.alias("size"),
+            code(pl.col(fields.exchange)).alias("exchange"),
+            pl.col(fields.conditions).alias("conditions"),
+            pl.coalesce(integer(seq).cast(pl.String), pl.when(seq != "").then(seq)).alias("trade_id"),
+            pl.col(ROW),
+            (
+                pl.col("_bad_time")
+                | bad_price
+                | bad_size
+                | ~correction.is_in(KNOWN_CORRECTIONS).fill_null(False)
+            ).alias("_bad"),
+            correction.is_in(SKIPPED_CORRECTIONS).fill_null(False).alias("_skip"),
+        )
+        .collect()
+    )
+
+
+def split_trades(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, Counter[str]]:
+    """:func:`trades`' rows split: the rows to load, the row numbers of malformed records, and the count of
+    the prints skipped as ``trade_correction``."""
+    bad = frame.filter("_bad")[ROW].to_numpy()
+    skipped = Counter({TRADE_CORRECTION: frame.filter(~pl.col("_bad") & pl.col("_skip")).height})
+    return frame.filter(~pl.col("_bad") & ~pl.col("_skip")).drop("_bad", "_skip"), bad, +skipped

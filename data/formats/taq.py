@@ -48,8 +48,9 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import re
+from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -437,7 +438,8 @@ def read_batches(
     if spec.name not in TABLES[shape.kind]:
         raise InputError(f"a Daily TAQ {shape.kind} file holds no {spec.name}", path=str(path))
     day = shape.date or trailer_date(path)
-    rows: _Rows = {"trades": _Trades, "quotes": _Quotes, "nbbo": _Nbbo}[shape.kind](path, day)
+    kinds: dict[str, Callable[[Path, dt.date], _Rows]] = {"trades": _Trades, "quotes": _Quotes, "nbbo": _Nbbo}
+    rows = kinds[shape.kind](path, day)
     trailer = _Trailer(path)
     for block in _blocks(path, max(1 << 16, batch_rows * BYTES_PER_RECORD)):
         text, other, not_text = _split(block, shape.names, rows.wanted(shape.names))
@@ -457,7 +459,14 @@ def read_batches(
     trailer.check(shape.date)
 
 
-class _Rows:
+TRADE_FIELDS = tape.TradeFields(
+    price="trade_price", size="trade_volume", exchange="exchange", conditions="sale_condition",
+    correction="trade_correction_indicator", sequence="sequence_number",
+)  # fmt: skip
+"""Where the Daily TAQ trades file holds a print's values."""
+
+
+class _Rows(ABC):
     """Turns the text records of a Daily TAQ file into rows of its table (one subclass a file kind)."""
 
     fields: tuple[str, ...] = ()
@@ -470,9 +479,9 @@ class _Rows:
         """The fields read of a file whose header names ``names`` (the others are not parsed)."""
         return [n for n in names if n in self.fields or n in self.optional]
 
+    @abstractmethod
     def read(self, text: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, Counter[str]]:
         """Rows of the table, the row numbers of malformed records, and the counts of skipped ones."""
-        raise NotImplementedError
 
     def _timed(self, text: pl.DataFrame) -> pl.LazyFrame:
         """The records with ``_ts`` from Time (``HHMMSS`` and up to 9 decimals, New York time on the file's
@@ -488,41 +497,10 @@ class _Trades(_Rows):
     fields = FIELDS["trades"]
 
     def read(self, text: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, Counter[str]]:
-        frame = tape.parsed(self._parse, text, NUMBERS)
-        bad = frame.filter("_bad")[ROW].to_numpy()
-        skipped = Counter({tape.TRADE_CORRECTION: frame.filter(~pl.col("_bad") & pl.col("_skip")).height})
-        rows = frame.filter(~pl.col("_bad") & ~pl.col("_skip")).drop("_bad", "_skip")
-        return rows, bad, +skipped
+        return tape.split_trades(tape.parsed(self._parse, text, NUMBERS))
 
     def _parse(self, text: pl.DataFrame) -> pl.DataFrame:
-        price, bad_price = tape.number(pl.col("trade_price"))
-        size, bad_size = tape.number(pl.col("trade_volume"))
-        correction = tape.integer(pl.col("trade_correction_indicator"))
-        seq = pl.col("sequence_number")
-        return (
-            self._timed(text)
-            .with_columns(correction.alias("_correction"))
-            .select(
-                pl.col("_symbol").alias("symbol"),
-                pl.col("_ts").alias("ts"),
-                price.alias("price"),
-                size.alias("size"),
-                tape.code(pl.col("exchange")).alias("exchange"),
-                pl.col("sale_condition").alias("conditions"),
-                pl.coalesce(tape.integer(seq).cast(pl.String), pl.when(seq != "").then(seq)).alias(
-                    "trade_id"
-                ),
-                pl.col(ROW),
-                (
-                    pl.col("_bad_time")
-                    | bad_price
-                    | bad_size
-                    | ~pl.col("_correction").is_in(tape.KNOWN_CORRECTIONS).fill_null(False)
-                ).alias("_bad"),
-                pl.col("_correction").is_in(tape.SKIPPED_CORRECTIONS).fill_null(False).alias("_skip"),
-            )
-            .collect()
-        )
+        return tape.trades(self._timed(text), TRADE_FIELDS)
 
 
 class _QuoteRows(_Rows):

@@ -173,41 +173,23 @@ def _date(text: pl.Expr) -> pl.Expr:
     return pl.coalesce(text.str.to_date("%Y%m%d", strict=False), text.str.to_date("%Y-%m-%d", strict=False))
 
 
+TRADE_VALUES = tape.TradeFields(
+    price="price",
+    size="size",
+    exchange="ex",
+    conditions="tr_scond",
+    correction="tr_corr",
+    sequence="tr_seqnum",
+)
+"""Where a WRDS trades extract holds a print's values."""
+
+
 class _Trades:
     def read(self, text: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, Counter[str]]:
-        frame = tape.parsed(self._parse, text, NUMBERS)
-        bad = frame.filter("_bad")[ROW].to_numpy()
-        skipped = Counter({tape.TRADE_CORRECTION: frame.filter(~pl.col("_bad") & pl.col("_skip")).height})
-        return frame.filter(~pl.col("_bad") & ~pl.col("_skip")).drop("_bad", "_skip"), bad, +skipped
+        return tape.split_trades(tape.parsed(self._parse, text, NUMBERS))
 
     def _parse(self, text: pl.DataFrame) -> pl.DataFrame:
-        price, bad_price = tape.number(pl.col("price"))
-        size, bad_size = tape.number(pl.col("size"))
-        seq = pl.col("tr_seqnum")
-        return (
-            _timed(text)
-            .with_columns(tape.integer(pl.col("tr_corr")).alias("_correction"))
-            .select(
-                pl.col("_symbol").alias("symbol"),
-                pl.col("_ts").alias("ts"),
-                price.alias("price"),
-                size.alias("size"),
-                tape.code(pl.col("ex")).alias("exchange"),
-                pl.col("tr_scond").alias("conditions"),
-                pl.coalesce(tape.integer(seq).cast(pl.String), pl.when(seq != "").then(seq)).alias(
-                    "trade_id"
-                ),
-                pl.col(ROW),
-                (
-                    pl.col("_bad_time")
-                    | bad_price
-                    | bad_size
-                    | ~pl.col("_correction").is_in(tape.KNOWN_CORRECTIONS).fill_null(False)
-                ).alias("_bad"),
-                pl.col("_correction").is_in(tape.SKIPPED_CORRECTIONS).fill_null(False).alias("_skip"),
-            )
-            .collect()
-        )
+        return tape.trades(_timed(text), TRADE_VALUES)
 
 
 class _Quotes:
