@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.contract import TABLES
-from data.formats import VENDOR_SUFFIXES, Source, detect, taq
+from data.formats import VENDOR_SUFFIXES, Source, detect, redundant
 from data.home import KappaHome
 from data.ingest import LoadReport, Progress, ingest
 from data.readers import CSV_SUFFIXES, PARQUET_SUFFIXES, column_names
@@ -138,7 +138,7 @@ def group_files(
     ignored: dict[Path, str] = {}
     files = [p for p in paths if p.is_file()]
     ignored.update({p: "not a file" for p in paths if not p.is_file()})
-    left_out = taq.redundant(files)
+    left_out = redundant(files)
     ignored.update(left_out)
     read_with: set[Path] = set()
     for path in files:

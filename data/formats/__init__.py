@@ -22,6 +22,9 @@ batches of bounded size, and hands them to the same validation, quarantine and l
 ``companions(path) -> list[Path]``
     The files whose bytes make the source (hashed for ``loads.sha256``): the path itself, or with a
     LOBSTER message file its orderbook file.
+``redundant(paths) -> dict[Path, str]`` (optional)
+    Files of ``paths`` not to load beside the others, with why (a TAQ NBBO file beside the exchange quotes of
+    its date, from which Kappa builds the NBBO).
 ``raw_rows(path, rows) -> pl.DataFrame`` (optional)
     The records numbered ``rows`` as they stand in the file (``row_number, raw``), for the quarantine's
     ``raw`` of rows rejected after their batch (a duplicate key, a fill against its order); without it,
@@ -153,3 +156,14 @@ def detect(path: Path, format: str | None = None) -> str:
                              path=str(path))  # fmt: skip
     file_format(path)  # raises for a suffix that is neither CSV nor Parquet
     return "kappa"
+
+
+def redundant(paths: list[Path]) -> dict[Path, str]:
+    """The files of ``paths`` that a format says not to load beside the others, with why (each format's
+    ``redundant``, where it has one)."""
+    out: dict[Path, str] = {}
+    for name in VENDOR_FORMATS:
+        fmt = module(name)
+        if hasattr(fmt, "redundant"):
+            out.update(fmt.redundant(paths))
+    return out
