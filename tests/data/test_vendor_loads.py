@@ -3,6 +3,7 @@ record is loaded, quarantined or counted as skipped, and a second load changes n
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -155,3 +156,22 @@ def test_a_copy_under_another_name_a_damaged_zip_and_format_for_a_group_are_one_
         res = run_kappa("ingest", "market", str(damaged), "--home", h, *extra)
         assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
         assert len(res.stderr.strip().splitlines()) == 1 and "CSV or Parquet" not in res.stderr, res.stderr
+
+
+def test_a_databento_file_loads_in_the_sessions_of_the_calendar_given(tmp_path: Path) -> None:
+    """The same prints under XNYS and under 24/7 (crypto): a print at 23:30 UTC is after New York's close,
+    counted as extended hours under XNYS, and a row of the session under 24/7."""
+    from data.ingest import ingest
+    from tests.data.formats.test_dbn import metadata, trade, write
+
+    late = 9 * 3600  # 14:30 + 9 h = 23:30 UTC
+    path = write(tmp_path / "glbx-20240102.trades.dbn", metadata("trades"),
+                 [trade(38, 1, 185.12, 100, "A", 101), trade(38, late, 185.50, 10, "B", 102)])  # fmt: skip
+    xnys = ingest(KappaHome.resolve(tmp_path / "xnys"), "trades", [path], calendar="XNYS")
+    assert (xnys.rows_loaded, xnys.skipped_by_reason) == (1, {"extended_hours": 1})
+    crypto = KappaHome.resolve(tmp_path / "crypto")
+    allday = ingest(crypto, "trades", [path], calendar="24/7")
+    assert (allday.rows_loaded, allday.skipped_by_reason) == (2, {})
+    assert query(crypto, "SELECT date, aggressor FROM trades ORDER BY ts") == [
+        (dt.date(2024, 1, 2), "sell"), (dt.date(2024, 1, 2), "buy")
+    ]  # fmt: skip
