@@ -12,12 +12,14 @@ import math
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from kappa.units import LOT_SHARES, SESSION_NS
 from reports.tables import cell_text, usd_text
 from schedule import Schedule
+from schedule.replan import Replan
 from schedule.requests import SchedulePlan
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
@@ -222,3 +224,39 @@ def _print_comparison(console: Console, plan: SchedulePlan) -> None:
             )
             ft.add_row(f"{f.risk_aversion:.4g}", kt, f"{f.expected_cost_usd:,.0f}", f"{f.std_usd:,.0f}", mark)
         console.print(ft)
+
+
+def replan_json(r: Replan) -> dict[str, Any]:
+    """``kappa schedule --replan-at K --json``'s ``replan``: the N + 1 holdings (the schedule up to K, then the
+    rest's optimum), the parameters in force from K, and the rest's own schedule (κ, E, V of x_K shares over
+    N − K periods)."""
+    p = r.rest.params
+    return {
+        "at_period": r.at_period,
+        "shares_left": float(r.holdings[r.at_period]),
+        "sigma_usd": p.sigma_usd,
+        "eta": p.eta,
+        "gamma": p.gamma,
+        "epsilon_usd": p.epsilon_usd,
+        "risk_aversion": r.rest.risk_aversion,
+        "holdings_shares": r.holdings.tolist(),
+        "rest": schedule_json(r.rest),
+    }
+
+
+def print_replan(console: Console, plan: SchedulePlan, r: Replan, lot_shares: float = LOT_SHARES) -> None:
+    """The re-planned holdings beside the schedule's, in round lots, with the rest's E and √V."""
+    p, rest = r.rest.params, r.rest
+    console.print(
+        f"re-planned from period {r.at_period} ({r.holdings[r.at_period]:,.0f} shares left): σ {p.sigma_usd:g}, "
+        f"η {p.eta:g}, λ {rest.risk_aversion:g}; the rest's E ${rest.expected_cost_usd:,.0f}, √V "
+        f"${rest.std_usd:,.0f}, κ {rest.kappa_per_day:.4g}/day",
+        highlight=False,
+    )
+    table = Table("k", "holdings (schedule)", "holdings (re-planned)", title_justify="left")
+    before = plan.schedule.rounded_holdings(lot_shares)
+    after = np.round(r.holdings / lot_shares) * lot_shares
+    after[0], after[-1] = r.holdings[0], 0.0
+    for k, (a, b) in enumerate(zip(before, after, strict=True)):
+        table.add_row(str(k), f"{a:,.0f}", f"{b:,.0f}")
+    console.print(table)

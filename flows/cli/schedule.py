@@ -17,6 +17,7 @@ from flows.cli.options import CalendarOption, HomeOption, home_settings, parse_d
 from kappa.errors import ParameterError
 
 if TYPE_CHECKING:
+    from schedule.replan import Replan
     from schedule.requests import SchedulePlan
 
 
@@ -92,6 +93,21 @@ def schedule_cmd(
     lot_size: Annotated[
         float, typer.Option("--lot-size", help="Round lot (shares) of the printed schedule")
     ] = 100,
+    replan_at: Annotated[
+        int | None,
+        typer.Option(
+            "--replan-at", help="Re-plan the rest from the end of period K with the --replan-* values"
+        ),
+    ] = None,
+    replan_sigma: Annotated[
+        float | None, typer.Option("--replan-sigma", help="σ in force from period K ($/share/√day)")
+    ] = None,
+    replan_eta: Annotated[
+        float | None, typer.Option("--replan-eta", help="η in force from period K ($/share per share/day)")
+    ] = None,
+    replan_risk_aversion: Annotated[
+        float | None, typer.Option("--replan-risk-aversion", help="λ from period K (1/$)")
+    ] = None,
     calendar: CalendarOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -121,11 +137,16 @@ def schedule_cmd(
         frontier=frontier or plot is not None, frontier_points=points, order_id=order_id, calendar=calendar,
         price_usd=price,
     )  # fmt: skip
+    given = {"--replan-sigma": replan_sigma, "--replan-eta": replan_eta,
+             "--replan-risk-aversion": replan_risk_aversion}  # fmt: skip
+    if replan_at is None and any(v is not None for v in given.values()):
+        raise ParameterError("--replan-* values need --replan-at K", name="--replan-at", value=None)
     plan = plan_schedule(kh if symbol else None, req)
+    replanned = _replan(plan, replan_at, replan_sigma, replan_eta, replan_risk_aversion)
     run_id = save_plan(kh, plan) if save else None
     if plot is not None:
         _draw_frontier(plan, run_id, plot)
-    _print(plan, lot_size, json_out)
+    _print(plan, lot_size, json_out, replanned)
     if run_id:
         (err if json_out else out).print(f"saved {plan.schedule_id} to schedules (run {run_id})")
     if plot is not None:
@@ -177,18 +198,44 @@ def _draw_frontier(plan: SchedulePlan, run_id: str | None, plot: Path) -> None:
         raise ParameterError(str(exc), name="--plot", value=plot) from None
 
 
-def _print(plan: SchedulePlan, lot_size: float, json_out: bool) -> None:
+def _replan(
+    plan: SchedulePlan, at: int | None, sigma: float | None, eta: float | None, risk_aversion: float | None
+) -> Replan | None:
+    """The plan's schedule re-planned from period ``at`` with the values given (the others unchanged)."""
+    from dataclasses import replace
+
+    from schedule.replan import replan
+
+    if at is None:
+        return None
+    if plan.schedule.strategy != "optimal":
+        raise ParameterError("--replan-at re-plans the optimal schedule: drop --baseline", name="--replan-at",
+                             value=at)  # fmt: skip
+    p = plan.schedule.params
+    try:
+        params = replace(
+            p, sigma_usd=p.sigma_usd if sigma is None else sigma, eta=p.eta if eta is None else eta
+        )
+    except ValueError as exc:  # MarketParams checks its values
+        raise ParameterError(str(exc), name="--replan-sigma", value=sigma) from None
+    return replan(plan.schedule, at, params, risk_aversion)
+
+
+def _print(plan: SchedulePlan, lot_size: float, json_out: bool, replanned: Replan | None = None) -> None:
     if json_out:
-        from flows.cli.render_plan import plan_json
+        from flows.cli.render_plan import plan_json, replan_json
         from flows.strict_json import json_safe
 
-        sys.stdout.write(
-            json.dumps(json_safe(plan_json(plan, lot_size)), default=str, allow_nan=False) + "\n"
-        )
+        body = plan_json(plan, lot_size)
+        if replanned is not None:
+            body["replan"] = replan_json(replanned)
+        sys.stdout.write(json.dumps(json_safe(body), default=str, allow_nan=False) + "\n")
     else:
-        from flows.cli.render_plan import print_plan
+        from flows.cli.render_plan import print_plan, print_replan
 
         print_plan(out, plan, lot_size)
+        if replanned is not None:
+            print_replan(out, plan, replanned, lot_size)
 
 
 def parse_start(value: str, calendar: str) -> dt.datetime:
