@@ -21,6 +21,7 @@ from reports.tables import cell_text, usd_text
 from schedule import Schedule
 from schedule.replan import Replan
 from schedule.requests import SchedulePlan
+from schedule.stress import StressRow
 
 _BLOCKS = " ▏▎▍▌▋▊▉█"
 CHART_WIDTH = 32
@@ -259,4 +260,22 @@ def print_replan(console: Console, plan: SchedulePlan, r: Replan, lot_shares: fl
     after[0], after[-1] = r.holdings[0], 0.0
     for k, (a, b) in enumerate(zip(before, after, strict=True)):
         table.add_row(str(k), f"{a:,.0f}", f"{b:,.0f}")
+    console.print(table)
+
+
+def print_stress(console: Console, plan: SchedulePlan, rows: list[StressRow]) -> None:
+    """The stress table: each scenario's κ, E, √V (and in bps) and first trade beside the base case."""
+    table = Table("scenario", "value", "κ (1/day)", "E ($)", "√V ($)", "E (bps)", "first trade", "note",
+                  title="stress: the optimum at the same λ", title_justify="left")  # fmt: skip
+    for r in rows:
+        name = "base" if r.parameter == "base" else f"{r.parameter} × {r.multiplier:g}"
+        if r.reason:
+            table.add_row(name, f"{r.value:.4g}", "", "", "", "", "", r.reason[:80])
+            continue
+        bps = plan.bps(r.expected_cost_usd)
+        table.add_row(
+            name, "" if math.isnan(r.value) else f"{r.value:.4g}", f"{r.kappa_per_day:.4g}",
+            f"{r.expected_cost_usd:,.0f}", f"{r.std_usd:,.0f}", "" if bps is None else f"{bps:.1f}",
+            f"{r.first_trade_shares:,.0f}", "",
+        )  # fmt: skip
     console.print(table)

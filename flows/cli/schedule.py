@@ -19,6 +19,7 @@ from kappa.errors import ParameterError
 if TYPE_CHECKING:
     from schedule.replan import Replan
     from schedule.requests import SchedulePlan
+    from schedule.stress import StressRow
 
 
 class Side(StrEnum):
@@ -93,6 +94,12 @@ def schedule_cmd(
     lot_size: Annotated[
         float, typer.Option("--lot-size", help="Round lot (shares) of the printed schedule")
     ] = 100,
+    stress: Annotated[
+        bool,
+        typer.Option(
+            "--stress", help="E, √V and the first trade under σ × 0.5, 2, 10, η × 0.5, 2 and γ × 0.5, 2"
+        ),
+    ] = False,
     replan_at: Annotated[
         int | None,
         typer.Option(
@@ -143,10 +150,11 @@ def schedule_cmd(
         raise ParameterError("--replan-* values need --replan-at K", name="--replan-at", value=None)
     plan = plan_schedule(kh if symbol else None, req)
     replanned = _replan(plan, replan_at, replan_sigma, replan_eta, replan_risk_aversion)
+    stressed = _stress(plan) if stress else None
     run_id = save_plan(kh, plan) if save else None
     if plot is not None:
         _draw_frontier(plan, run_id, plot)
-    _print(plan, lot_size, json_out, replanned)
+    _print(plan, lot_size, json_out, replanned, stressed)
     if run_id:
         (err if json_out else out).print(f"saved {plan.schedule_id} to schedules (run {run_id})")
     if plot is not None:
@@ -221,21 +229,44 @@ def _replan(
     return replan(plan.schedule, at, params, risk_aversion)
 
 
-def _print(plan: SchedulePlan, lot_size: float, json_out: bool, replanned: Replan | None = None) -> None:
+def _stress(plan: SchedulePlan) -> list[StressRow]:
+    """The plan's optimum under each stress scenario (:mod:`schedule.stress`)."""
+    from schedule.stress import stress
+
+    s = plan.schedule
+    if s.strategy != "optimal" or s.model != "linear" or s.risk_aversion is None:
+        raise ParameterError("--stress varies the linear model's optimal schedule: drop --baseline and --model",
+                             name="--stress", value=True)  # fmt: skip
+    return stress(s.order, s.params, s.risk_aversion)
+
+
+def _print(
+    plan: SchedulePlan,
+    lot_size: float,
+    json_out: bool,
+    replanned: Replan | None = None,
+    stressed: list[StressRow] | None = None,
+) -> None:
     if json_out:
+        from dataclasses import asdict
+
         from flows.cli.render_plan import plan_json, replan_json
         from flows.strict_json import json_safe
 
         body = plan_json(plan, lot_size)
         if replanned is not None:
             body["replan"] = replan_json(replanned)
+        if stressed is not None:
+            body["stress"] = [asdict(r) for r in stressed]
         sys.stdout.write(json.dumps(json_safe(body), default=str, allow_nan=False) + "\n")
     else:
-        from flows.cli.render_plan import print_plan, print_replan
+        from flows.cli.render_plan import print_plan, print_replan, print_stress
 
         print_plan(out, plan, lot_size)
         if replanned is not None:
             print_replan(out, plan, replanned, lot_size)
+        if stressed is not None:
+            print_stress(out, plan, stressed)
 
 
 def parse_start(value: str, calendar: str) -> dt.datetime:

@@ -1,4 +1,4 @@
-"""`kappa schedule --replan-at K`: the N + 1 holdings as the re-plan gives them, and its errors in one line."""
+"""`kappa schedule --replan-at K` and `--stress`: the numbers as the pure functions give them, errors in one line."""
 
 from __future__ import annotations
 
@@ -52,3 +52,16 @@ def test_a_period_past_the_end_is_one_line_and_exit_2_from_the_shell() -> None:
     res = run_kappa(*ARGS, "--replan-at", "10")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "from 0 to N - 1 = 9" in res.stderr
+
+
+def test_stress_from_the_cli_gives_every_scenario_in_the_json() -> None:
+    from schedule.stress import SCENARIOS, stress
+
+    res = CliRunner().invoke(app, [*ARGS, "--stress", "--json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)["stress"]
+    expected = stress(replace(PAPER_ORDER, periods=10), PAPER_PARAMS, 1e-6)
+    assert [(r["parameter"], r["multiplier"]) for r in got] == [("base", 1.0), *SCENARIOS]
+    for row, want in zip(got, expected, strict=True):
+        assert row["first_trade_shares"] == want.first_trade_shares and row["std_usd"] == want.std_usd
+    assert got[0]["expected_cost_usd"] == json.loads(res.stdout)["expected_cost_usd"]  # the base is the plan
