@@ -471,6 +471,17 @@ class _Tally:
     malformed: list[tuple[int, str, str]] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
 
+    def message(self, row: int, line: bytes) -> Message | str:
+        """The line's message, else the reason to give for the line: ``not_fix`` for a line without one,
+        ``""`` for a message that cannot be read (recorded as malformed here)."""
+        message = parse_line(line)
+        if message is None:
+            return "not_fix"
+        if isinstance(message, str):
+            self.bad(row, line, message)
+            return ""
+        return message
+
     def bad(self, row: int, line: bytes | str, detail: str) -> None:
         text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
         self.malformed.append((row, text, detail))
@@ -672,12 +683,9 @@ class _FillReader:
     def line(self, row: int, offset: int, line: bytes, fills: _Fills, tally: _Tally) -> str | None:
         """Read one line into ``fills`` or ``tally``: the skipped reason, ``""`` for a malformed line
         (recorded in ``tally``), ``None`` for a fill."""
-        message = parse_line(line)
-        if message is None:
-            return "not_fix"
+        message = tally.message(row, line)
         if isinstance(message, str):
-            tally.bad(row, line, message)
-            return ""
+            return message
         msg_type = message.type
         if msg_type in ORDER_TYPES:
             if msg_type in (b"F", b"G") and message.flaw() is None:
@@ -901,12 +909,9 @@ class _OrderBook:
     def line(self, row: int, offset: int, line: bytes, tally: _Tally) -> str | None:
         """Read one line: the skipped reason, ``""`` for a malformed line (recorded in ``tally``), ``None``
         for an order's first line."""
-        message = parse_line(line)
-        if message is None:
-            return "not_fix"
+        message = tally.message(row, line)
         if isinstance(message, str):
-            tally.bad(row, line, message)
-            return ""
+            return message
         msg_type = message.type
         if msg_type not in ORDER_TYPES and msg_type != EXECUTION_REPORT:
             return _reason_of_type(msg_type)
