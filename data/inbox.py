@@ -100,13 +100,13 @@ def tables_of_file(
         fmt = detect(path, format)
     except InputError as exc:  # neither a vendor's format nor CSV or Parquet
         if path.name.lower().endswith(tuple(VENDOR_SUFFIXES)):
-            return (), str(exc).removeprefix(f"{exc.path}: ")
+            return (), exc.reason
         fmt = "unknown"  # table_of says why
     if fmt not in ("kappa", "unknown"):
         try:
             held = Source(path, fmt).tables()
         except InputError as exc:  # named like the vendor's files, but not one of them
-            return (), str(exc).removeprefix(f"{exc.path}: ")
+            return (), exc.reason
         tables = tuple(t for t in held if t in among)
         return tables, "" if tables else f"a {fmt} file holds no {' or '.join(among)}"
     table, why = table_of(path.name)
@@ -119,7 +119,7 @@ def tables_of_file(
     try:
         names = set(column_names(path))
     except InputError as exc:
-        return (), str(exc).removeprefix(f"{exc.path}: ")
+        return (), exc.reason
     fitting = [t for t in among if set(TABLES[t].required) <= names]
     if len(fitting) == 1:
         return (fitting[0],), ""

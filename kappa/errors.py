@@ -60,6 +60,7 @@ class InputError(KappaError, ValueError):
     def __init__(self, message: str, *, path: str | None = None, rule: str | None = None) -> None:
         self.path = path
         self.rule = rule
+        self.reason = message  # without the path
         super().__init__(f"{path}: {message}" if path else message)
 
 
