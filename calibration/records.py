@@ -249,6 +249,16 @@ class CalibrationRow:
     power_status: str | None = None
     lee_ready_accuracy: float | None = None
     lee_ready_nobs: int | None = None
+    regime_sigma_low_usd: float | None = None
+    regime_sigma_high_usd: float | None = None
+    regime_p_stay_low: float | None = None
+    regime_p_stay_high: float | None = None
+    regime_p_high: float | None = None
+    regime_sigma_usd: float | None = None
+    regime_loglik: float | None = None
+    regime_nobs: int | None = None
+    regime_status: str | None = None
+    regime_message: str | None = None
 
     @classmethod
     def failed(cls, symbol: str, exc: BaseException) -> CalibrationRow:

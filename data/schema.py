@@ -418,6 +418,49 @@ MIGRATIONS: list[str] = [
         reason VARCHAR NOT NULL, rows BIGINT NOT NULL
     );
     """,
+    # 15: the rest of the model: volatility regimes in calibrations, the correlations of the names' 5-minute
+    # returns, baskets in schedules and frontiers (a basket's frontier has no per-name parameters), Monte
+    # Carlo simulations of a schedule's execution, and the tracking of each order against its schedule
+    """
+    ALTER TABLE calibrations ADD COLUMN regime_sigma_low_usd DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN regime_sigma_high_usd DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN regime_p_stay_low DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN regime_p_stay_high DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN regime_p_high DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN regime_sigma_usd DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN regime_loglik DOUBLE;
+    ALTER TABLE calibrations ADD COLUMN regime_nobs BIGINT;
+    ALTER TABLE calibrations ADD COLUMN regime_status VARCHAR;
+    ALTER TABLE calibrations ADD COLUMN regime_message VARCHAR;
+    CREATE TABLE correlations (
+        as_of DATE NOT NULL, symbol_a VARCHAR NOT NULL, symbol_b VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+        window_start DATE, window_end DATE, rho DOUBLE, nobs BIGINT,
+        PRIMARY KEY (as_of, symbol_a, symbol_b)
+    );
+    ALTER TABLE schedules ADD COLUMN basket_id VARCHAR;
+    ALTER TABLE frontiers ADD COLUMN basket_id VARCHAR;
+    ALTER TABLE frontiers ALTER COLUMN sigma_usd DROP NOT NULL;
+    ALTER TABLE frontiers ALTER COLUMN gamma DROP NOT NULL;
+    ALTER TABLE frontiers ALTER COLUMN eta DROP NOT NULL;
+    ALTER TABLE frontiers ALTER COLUMN epsilon_usd DROP NOT NULL;
+    CREATE TABLE simulations (
+        simulation_id VARCHAR NOT NULL, strategy VARCHAR NOT NULL, run_id VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL, symbol VARCHAR, as_of DATE, side VARCHAR NOT NULL,
+        shares DOUBLE NOT NULL, horizon_days DOUBLE NOT NULL, periods INTEGER NOT NULL,
+        risk_aversion DOUBLE NOT NULL, sigma_usd DOUBLE NOT NULL, gamma DOUBLE NOT NULL, eta DOUBLE NOT NULL,
+        epsilon_usd DOUBLE NOT NULL, paths BIGINT NOT NULL, seed BIGINT NOT NULL, shock_at_period INTEGER,
+        shock_sigma_multiplier DOUBLE, model_expected_cost_usd DOUBLE, model_std_usd DOUBLE,
+        mean_cost_usd DOUBLE NOT NULL, mean_cost_se_usd DOUBLE NOT NULL, std_cost_usd DOUBLE NOT NULL,
+        objective_usd DOUBLE NOT NULL, cost_q05_usd DOUBLE NOT NULL, cost_q50_usd DOUBLE NOT NULL,
+        cost_q95_usd DOUBLE NOT NULL,
+        PRIMARY KEY (simulation_id, strategy)
+    );
+    ALTER TABLE attribution ADD COLUMN schedule_id VARCHAR;
+    ALTER TABLE attribution ADD COLUMN scheduled_filled_shares DOUBLE;
+    ALTER TABLE attribution ADD COLUMN ahead_of_schedule_shares DOUBLE;
+    ALTER TABLE attribution ADD COLUMN tracking_error_shares DOUBLE;
+    ALTER TABLE attribution ADD COLUMN tracking_error_pct DOUBLE;
+    """,
 ]
 
 

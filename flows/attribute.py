@@ -40,7 +40,7 @@ from flows.settings import DEFAULT_BATCH_SYMBOLS
 from flows.tasks import IO_TASK, write_results_task
 from kappa.units import BPS, DEFAULT_CALENDAR
 from reports.tables import cell_text, usd_text
-from tca.attribution import ATTRIBUTION_COLUMNS, attribute_orders
+from tca.attribution import ATTRIBUTION_COLUMNS, TRACKING_COLUMNS, attribute_orders
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +136,7 @@ def failed_rows(batch: AttributionBatch, exc: BaseException) -> pl.DataFrame:
 
 def join_rows(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """The batches' rows as one frame ordered by order id (columns a failed batch lacks are null)."""
-    columns = (*ATTRIBUTION_COLUMNS, "horizon_days", "reason")
+    columns = (*ATTRIBUTION_COLUMNS, "horizon_days", "reason", *TRACKING_COLUMNS)
     parts = [p for p in parts if p.height]
     if not parts:
         return pl.DataFrame(schema={c: pl.Null for c in columns})

@@ -197,6 +197,7 @@ def schedule_rows(plans: Sequence[SchedulePlan], run_id: str, created_at: dt.dat
             "fixed_cost_usd": s.cost.fixed_usd, "temporary_cost_usd": s.cost.temporary_usd,
             "drift_cost_usd": s.cost.drift_usd, "variance_usd2": s.variance_usd2, "std_usd": s.std_usd,
             "start_ts": plan.start.astimezone(dt.UTC).replace(tzinfo=None) if plan.start else None,
+            "basket_id": None,
         }  # fmt: skip
         for k, v in row.items():
             const.setdefault(k, []).extend([v] * n)
@@ -209,6 +210,7 @@ def schedule_rows(plans: Sequence[SchedulePlan], run_id: str, created_at: dt.dat
         "as_of": pl.Date(),
         "created_at": pl.Datetime("us"),
         "start_ts": pl.Datetime("ns"),
+        "basket_id": pl.String(),
     }
     frame = frame.with_columns(pl.Series(k, v, dtype=types.get(k), strict=False) for k, v in const.items())
     last = ("as_of", "created_at", "start_ts")
@@ -241,6 +243,7 @@ def frontier_rows(plan: SchedulePlan, run_id: str, created_at: dt.datetime) -> p
         *(pl.lit(v).alias(k) for k, v in const.items()),
         pl.lit(plan.as_of, dtype=pl.Date).alias("as_of"),
         pl.lit(created_at, dtype=pl.Datetime("us")).alias("created_at"),
+        pl.lit(None, dtype=pl.String).alias("basket_id"),
     )
 
 

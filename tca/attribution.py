@@ -251,8 +251,13 @@ def _reversions(a: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -
 MODEL_COLUMNS = ("model_expected_cost_usd", "model_permanent_usd", "model_temporary_usd", "model_std_usd",
                  "realized_cost_usd", "z_score")  # fmt: skip
 
-WRITER_COLUMNS = ("date", "run_id", "horizon_days", "reason")
-"""Columns of ``attribution`` that the flow adds (the date and run, the horizon by the clock, a failure)."""
+TRACKING_COLUMNS = ("schedule_id", "scheduled_filled_shares", "ahead_of_schedule_shares", "tracking_error_shares",
+                    "tracking_error_pct")  # fmt: skip
+"""Columns of ``attribution`` that compare the order's fills with its saved schedule (NULL without one)."""
+
+WRITER_COLUMNS = ("date", "run_id", "horizon_days", "reason", *TRACKING_COLUMNS)
+"""Columns of ``attribution`` that the flow adds (the date and run, the horizon by the clock, a failure,
+the tracking against the saved schedule)."""
 
 ATTRIBUTION_COLUMNS = [c for c in ATTRIBUTION.names if c not in WRITER_COLUMNS]
 """The columns :func:`attribute_orders` returns, in the registry's order (:data:`kappa.tables.ATTRIBUTION`)."""
