@@ -18,6 +18,7 @@ import polars as pl
 from calibration.impact import TemporaryFit, schedule_gamma, temporary_impact
 from calibration.permanent import GAMMA_ADV_SIGMA_BAND, GAMMA_HORIZON_MINUTES, gamma_plausibility
 from calibration.records import DEFAULT_THRESHOLDS, CalibrationRow, EstimatorThresholds
+from calibration.regimes import RegimeFit
 from calibration.volatility import TRADING_DAYS_PER_YEAR, GarchFit
 
 Columns = Mapping[str, Any]
@@ -34,6 +35,7 @@ def symbol_row(
     gamma: Columns,
     mine: pl.DataFrame | None,
     thresholds: EstimatorThresholds = DEFAULT_THRESHOLDS,
+    regime: RegimeFit | None = None,
 ) -> CalibrationRow:
     """One symbol's row of ``calibrations`` (η still missing where own fills gave none).
 
@@ -55,6 +57,10 @@ def symbol_row(
         Its own child fills with their rates (:func:`calibration.impact.child_rates`), None without.
     thresholds
         Those the estimators applied: ε and η are fitted with them, and the reasons quote them.
+    regime
+        The two-regime fit of its daily closes (:func:`calibration.regimes.regime_sigma`), None where it
+        was not fitted (its columns NULL). It stands apart from ``status`` and ``reason``: an optional
+        model whose own ``regime_status`` says why it has no σ.
 
     Returns
     -------
@@ -162,7 +168,26 @@ def symbol_row(
         power_status=t.power_status if t is not None else None,
         lee_ready_accuracy=gamma.get("lee_ready_accuracy"),
         lee_ready_nobs=gamma.get("lee_ready_nobs"),
+        **_regime_columns(regime),
     )
+
+
+def _regime_columns(regime: RegimeFit | None) -> dict[str, Any]:
+    """The ``regime_*`` columns of a two-regime fit (none without one)."""
+    if regime is None:
+        return {}
+    return {
+        "regime_sigma_low_usd": regime.sigma_low_usd,
+        "regime_sigma_high_usd": regime.sigma_high_usd,
+        "regime_p_stay_low": regime.p_stay_low,
+        "regime_p_stay_high": regime.p_stay_high,
+        "regime_p_high": regime.p_high,
+        "regime_sigma_usd": regime.sigma_usd,
+        "regime_loglik": regime.loglik,
+        "regime_nobs": regime.nobs,
+        "regime_status": regime.status,
+        "regime_message": regime.message or None,
+    }
 
 
 def _sigma_reason(realized: Columns | None, thresholds: EstimatorThresholds) -> str | None:

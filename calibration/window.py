@@ -29,12 +29,28 @@ from calibration.ordering import time_ordered_runs
 from calibration.overnight import overnight_sigma
 from calibration.permanent import lagged_flow, permanent_impact_by_symbol
 from calibration.records import DEFAULT_THRESHOLDS, CalibrationRow, EstimatorThresholds, MarketWindow
+from calibration.regimes import RegimeFit, regime_sigma
 from calibration.rows import symbol_row
 from calibration.signs import lee_ready_signs, sign_accuracy
 from calibration.volatility import GarchFit, garch_sigma, realized_sigma
 from kappa.tables import CALIBRATIONS
 
-MapFn = Callable[[Callable[[np.ndarray], GarchFit], Iterable[np.ndarray]], Iterator[GarchFit]]
+DailyFits = tuple[GarchFit, RegimeFit]
+"""The fits of one symbol's daily closes: GARCH(1,1) and the two volatility regimes."""
+MapFn = Callable[[Callable[[np.ndarray], DailyFits], Iterable[np.ndarray]], Iterator[DailyFits]]
+"""A ``map`` of the daily fits over the symbols' closes (the builtin, or a process pool's)."""
+
+
+def daily_fits(
+    closes: np.ndarray, *, min_returns: int, outlier_mads: float, influence_factor: float
+) -> DailyFits:
+    """GARCH(1,1) (:func:`calibration.volatility.garch_sigma`, with these thresholds) and the two-regime
+    model (:func:`calibration.regimes.regime_sigma`) of one symbol's daily closes, oldest first: the
+    Python-level optimisations of a calibration, run together by its ``map``."""
+    garch = garch_sigma(
+        closes, min_returns=min_returns, outlier_mads=outlier_mads, influence_factor=influence_factor
+    )
+    return garch, regime_sigma(closes)
 
 
 Stage = Callable[[str], AbstractContextManager[None]]
@@ -53,7 +69,8 @@ def calibrate_window(
 ) -> pl.DataFrame:
     """Calibrate every symbol with data in ``window``; see the module docstring.
 
-    ``map_fn`` runs the GARCH fits (pass a process pool's ``map`` to fit them in parallel); ``thresholds``
+    ``map_fn`` runs the daily fits, GARCH and regimes (:func:`daily_fits`; pass a process pool's ``map`` to
+    fit them in parallel); ``thresholds``
     are those the estimators apply.
     """
     rows = calibrate_symbols(window, map_fn, thresholds=thresholds)
@@ -83,12 +100,12 @@ def calibrate_symbols(
         }
         # started first: with a process pool's map the fits run while the intraday estimators below do
         fit = partial(
-            garch_sigma,
+            daily_fits,
             min_returns=th.garch_min_returns,
             outlier_mads=th.garch_outlier_mads,
             influence_factor=th.garch_influence_factor,
         )
-        garch_fits = map_fn(fit, [closes.get(s, np.empty(0)) for s in symbols])
+        daily = map_fn(fit, [closes.get(s, np.empty(0)) for s in symbols])
     with stage("facts"):
         facts = daily_facts(window, th.min_nights)
     with stage("bars"):
@@ -107,14 +124,21 @@ def calibrate_symbols(
     with stage("eta"):
         children = _child_rates_by_symbol(window)
     with stage("garch"):
-        garch = dict(zip(symbols, garch_fits, strict=True))
+        fits = dict(zip(symbols, daily, strict=True))
     rows = []
     with stage("eta"):
         for s in symbols:
             try:
                 rows.append(
                     symbol_row(
-                        s, facts.get(s, {}), realized.get(s), garch[s], gammas.get(s, {}), children.get(s), th
+                        s,
+                        facts.get(s, {}),
+                        realized.get(s),
+                        fits[s][0],
+                        gammas.get(s, {}),
+                        children.get(s),
+                        th,
+                        regime=fits[s][1],
                     )
                 )
             except Exception as exc:  # one symbol's failure is data, not a crash

@@ -29,9 +29,9 @@ from prefect import flow, task
 from threadpoolctl import threadpool_limits
 
 from calibration.records import DEFAULT_THRESHOLDS, CalibrationBatch, CalibrationRow, EstimatorThresholds
-from calibration.volatility import GarchFit
 from calibration.window import (
     CALIBRATION_SCHEMA,
+    DailyFits,
     MapFn,
     Stage,
     calibrate_symbols,
@@ -103,9 +103,10 @@ def single_threaded_blas() -> None:
 
 @contextmanager
 def garch_pool(symbols: int, workers: int) -> Iterator[MapFn | None]:
-    """A process pool's ``map`` for the GARCH fits of batches that run on threads, or ``None``.
+    """A process pool's ``map`` for the daily fits (GARCH and regimes, :func:`calibration.window.daily_fits`)
+    of batches that run on threads, or ``None``.
 
-    A GARCH fit is a Python-level optimisation that holds the GIL, so batches on threads would fit one
+    A GARCH or regime fit is a Python-level optimisation that holds the GIL, so batches on threads would fit one
     symbol at a time; this pool (spawned processes with one BLAS thread each; polars may deadlock in a
     forked child) fits them in parallel while the batches' polars work runs on the threads. Not worth
     its start-up below ``PARALLEL_GARCH_MIN_SYMBOLS`` symbols or with a single worker.
@@ -119,8 +120,8 @@ def garch_pool(symbols: int, workers: int) -> Iterator[MapFn | None]:
 
 
 def _pool_map(
-    pool: ProcessPoolExecutor, fn: Callable[[np.ndarray], GarchFit], xs: Iterable[np.ndarray]
-) -> Iterator[GarchFit]:
+    pool: ProcessPoolExecutor, fn: Callable[[np.ndarray], DailyFits], xs: Iterable[np.ndarray]
+) -> Iterator[DailyFits]:
     return pool.map(fn, xs, chunksize=8)
 
 
