@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from calibration.bars import bucket_mids, impact_buckets
+from calibration.correlation import RETURNS_COLUMN, RETURNS_DTYPE, nested_returns
 from calibration.impact import child_rates, eta_fallback, kyle_lambda_by_symbol
 from calibration.ordering import time_ordered_runs
 from calibration.overnight import overnight_sigma
@@ -82,6 +83,7 @@ def calibrate_symbols(
     map_fn: MapFn = map,
     stage: Stage = untimed,
     thresholds: EstimatorThresholds = DEFAULT_THRESHOLDS,
+    returns: bool = False,
 ) -> pl.DataFrame:
     """Per-symbol estimates of every symbol with data in ``window``, each from its own data only.
 
@@ -89,7 +91,9 @@ def calibrate_symbols(
     :func:`finish_calibrations`). The result for a symbol does not depend on which other symbols share the
     window, so a universe may be split into batches. ``stage`` wraps each stage (see :data:`Stage`; a
     benchmark passes a stopwatch's). Every estimator applies ``thresholds``, and the rows' reasons quote
-    them.
+    them. With ``returns``, one more column, :data:`calibration.correlation.RETURNS_COLUMN`, carries each
+    symbol's observed 5-minute log returns (null without quotes) to the correlations, which need every
+    batch's (:func:`calibration.correlation.pairwise_correlations`).
     """
     th = thresholds
     symbols = sorted(set(window.quotes["symbol"].unique()) | set(window.daily["symbol"].unique()))
@@ -143,7 +147,13 @@ def calibrate_symbols(
                 )
             except Exception as exc:  # one symbol's failure is data, not a crash
                 rows.append(CalibrationRow.failed(s, exc))
-    return calibration_frame(rows)
+    frame = calibration_frame(rows)
+    if not returns:
+        return frame
+    with stage("bars"):
+        if mids is None:
+            return frame.with_columns(pl.lit(None, dtype=RETURNS_DTYPE).alias(RETURNS_COLUMN))
+        return frame.join(nested_returns(mids), on="symbol", how="left")
 
 
 def calibration_frame(rows: Sequence[CalibrationRow]) -> pl.DataFrame:

@@ -24,13 +24,15 @@ class Results:
     """Rows to store and what each replaces.
 
     ``calibrations`` replace the rows of ``calibration_as_of`` (of ``calibration_symbols`` only, when
-    given); ``attribution`` replaces the rows of ``attribution_date``; ``schedules`` replace every schedule
+    given); ``correlations`` replace the pairs of ``calibration_as_of`` (of two of ``calibration_symbols``
+    only, when given); ``attribution`` replaces the rows of ``attribution_date``; ``schedules`` replace every schedule
     of ``schedule_orders`` (so an order whose schedule could not be rebuilt keeps none).
     """
 
     calibrations: pl.DataFrame | None = None
     calibration_as_of: dt.date | None = None
     calibration_symbols: list[str] | None = None
+    correlations: pl.DataFrame | None = None
     attribution: pl.DataFrame | None = None
     attribution_date: dt.date | None = None
     schedules: pl.DataFrame | None = None
@@ -52,6 +54,16 @@ def write_results(
                     [results.calibration_as_of, results.calibration_symbols],
                 )
             written += _insert(con, "calibrations", results.calibrations.with_columns(run_id=pl.lit(run_id)))
+        if results.correlations is not None:
+            if results.calibration_symbols is None:
+                con.execute("DELETE FROM correlations WHERE as_of = ?", [results.calibration_as_of])
+            else:
+                con.execute(
+                    "DELETE FROM correlations WHERE as_of = ? AND symbol_a IN (SELECT unnest(?)) "
+                    "AND symbol_b IN (SELECT unnest(?))",
+                    [results.calibration_as_of, results.calibration_symbols, results.calibration_symbols],
+                )
+            written += _insert(con, "correlations", results.correlations.with_columns(run_id=pl.lit(run_id)))
         if results.attribution is not None:
             con.execute("DELETE FROM attribution WHERE date = ?", [results.attribution_date])
             rows = results.attribution.with_columns(

@@ -4,8 +4,10 @@
    orders, the daily history) and the lake manifest, and cuts the universe into :class:`CalibrationBatch`es.
 2. :func:`calibrate_batch` (any worker: a thread, a process, a Dask worker) reads the batch's quotes and
    trades from the Parquet lake, never from the database, and fits each symbol on its own data.
-3. :func:`finish_calibration` joins the batches and applies the one cross-sectional step; the flow's
-   writer task stores the rows in one transaction (rerun = replace).
+3. :func:`finish_calibration` joins the batches and applies the one cross-sectional step;
+   :func:`finish_correlations` correlates every pair of the symbols' 5-minute returns, which each batch
+   returns beside its rows (a column the join drops); the flow's writer task stores both in one
+   transaction (rerun = replace).
 
 A batch that raises is retried symbol by symbol (:meth:`CalibrationBatch.split`, ``flows.batches``), so one
 bad symbol costs only its own row (``status`` = ``failed``, the error as the reason). The steps are plain
@@ -28,6 +30,7 @@ import polars as pl
 from prefect import flow, task
 from threadpoolctl import threadpool_limits
 
+from calibration.correlation import pairwise_correlations, unnested_returns
 from calibration.records import DEFAULT_THRESHOLDS, CalibrationBatch, CalibrationRow, EstimatorThresholds
 from calibration.window import (
     CALIBRATION_SCHEMA,
@@ -128,7 +131,8 @@ def _pool_map(
 def calibrate_batch(
     batch: CalibrationBatch, garch_map: MapFn | None = None, stage: Stage = untimed
 ) -> pl.DataFrame:
-    """Per-symbol estimates of the batch (``calibrate_symbols`` rows), reading market data from the lake.
+    """Per-symbol estimates of the batch (``calibrate_symbols`` rows, with each symbol's 5-minute returns for
+    :func:`finish_correlations`), reading market data from the lake.
 
     The estimators apply the batch's thresholds. ``garch_map`` runs the GARCH fits (default: here, one
     after another; see :func:`garch_pool`);
@@ -141,7 +145,7 @@ def calibrate_batch(
     single_threaded_blas()
     with stage("read"):
         window = read_market(batch)
-    return calibrate_symbols(window, garch_map or map, stage, batch.thresholds)
+    return calibrate_symbols(window, garch_map or map, stage, batch.thresholds, returns=True)
 
 
 def failed_rows(batch: CalibrationBatch, exc: BaseException) -> pl.DataFrame:
@@ -151,12 +155,29 @@ def failed_rows(batch: CalibrationBatch, exc: BaseException) -> pl.DataFrame:
 
 def finish_calibration(plan: CalibrationPlan, parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """The ``calibrations`` rows of the joined batches, with the window's first and last session."""
-    frame = pl.concat(parts) if parts else pl.DataFrame(schema=CALIBRATION_SCHEMA)
+    frame = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame(schema=CALIBRATION_SCHEMA)
+    return finish_calibrations(frame, plan.as_of, plan.lookback_days).with_columns(_window_columns(plan))
+
+
+def finish_correlations(
+    plan: CalibrationPlan, parts: Sequence[pl.DataFrame], rows: pl.DataFrame
+) -> pl.DataFrame:
+    """The ``correlations`` rows: every pair (``symbol_a < symbol_b``) of the symbols of ``rows`` (those
+    calibrated) with 5-minute returns in the batches' ``parts``, their ρ and common buckets
+    (:func:`calibration.correlation.pairwise_correlations`), the as-of date and the window's sessions."""
+    returns = pl.concat([unnested_returns(p) for p in [pl.DataFrame(), *parts]])
+    returns = returns.filter(pl.col("symbol").is_in(rows["symbol"].implode()))
+    return pairwise_correlations(returns).with_columns(
+        pl.lit(plan.as_of, dtype=pl.Date).alias("as_of"), *_window_columns(plan)
+    )
+
+
+def _window_columns(plan: CalibrationPlan) -> list[pl.Expr]:
     dates = plan.sessions["date"]
-    return finish_calibrations(frame, plan.as_of, plan.lookback_days).with_columns(
+    return [
         pl.lit(dates.min() if len(dates) else None, dtype=pl.Date).alias("window_start"),
         pl.lit(dates.max() if len(dates) else None, dtype=pl.Date).alias("window_end"),
-    )
+    ]
 
 
 def summary(rows: pl.DataFrame) -> str:
@@ -245,9 +266,12 @@ def calibrate(
         plan, batches = submit_calibration(stack, kh, as_of, settings, symbols)
         parts, failed = batches.collect()
         rows = finish_calibration(plan, parts)
+        correlations = finish_correlations(plan, parts, rows)
         failed_symbols = failures("calibration", failed, rows)
         write_results_task(
-            kh, run_id, Results(calibrations=rows, calibration_as_of=as_of, calibration_symbols=symbols),
+            kh, run_id,
+            Results(calibrations=rows, calibration_as_of=as_of, calibration_symbols=symbols,
+                    correlations=correlations),
             message=summary(rows), status="warning" if failed_symbols else "success",
         )  # fmt: skip
         if rows.height:

@@ -169,6 +169,7 @@ def nightly(
         att_batches = att.submit_attribution(kh, day, settings)
         cal_parts, cal_failed = cal_batches.collect()
         calibrations = calib.finish_calibration(plan, cal_parts)
+        correlations = calib.finish_correlations(plan, cal_parts, calibrations)
         get_run_logger().info(
             "calibrated %d symbol(s) in %d batch(es): %s",
             calibrations.height, len(plan.batches), calib.summary(calibrations),
@@ -178,7 +179,17 @@ def nightly(
         get_run_logger().info("attributed %s", att.summary(attribution))
         pending, scheduled = _schedule_pending(kh, day, calibrations, run_id, calendar)
         failed = failures("calibration", cal_failed, calibrations) + failures("attribution", att_failed)
-        _write_night(kh, run_id, day, calibrations, attribution, pending, scheduled, failed or load.warnings)
+        _write_night(
+            kh,
+            run_id,
+            day,
+            calibrations,
+            attribution,
+            pending,
+            scheduled,
+            failed or load.warnings,
+            correlations,
+        )
         files = report_task(kh, day, calendar=calendar) if attribution.height else None
         result = _night_result(
             day, run_id, load, calibrations, attribution, pending, scheduled, failed, files
@@ -225,13 +236,14 @@ def _schedule_pending(
 
 def _write_night(
     home: KappaHome, run_id: str, day: dt.date, calibrations: pl.DataFrame, attribution: pl.DataFrame,
-    pending: pl.DataFrame, scheduled: OrderSchedules, warned: object,
+    pending: pl.DataFrame, scheduled: OrderSchedules, warned: object, correlations: pl.DataFrame | None = None,
 ) -> None:  # fmt: skip
     """The night's rows in one transaction, the run marked ``warning`` if anything ``warned``."""
     write_results_task(
         home, run_id,
         Results(
-            calibrations=calibrations, calibration_as_of=day, attribution=attribution, attribution_date=day,
+            calibrations=calibrations, calibration_as_of=day, correlations=correlations,
+            attribution=attribution, attribution_date=day,
             schedules=scheduled.rows, schedule_orders=pending["order_id"].to_list(),
         ),
         message=f"calibrations {calib.summary(calibrations)}; attribution {att.summary(attribution)}; "

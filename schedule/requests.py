@@ -29,8 +29,14 @@ from schedule.records import MarketParams, Order, PowerLaw, Schedule
 
 STRATEGIES = ("optimal", "twap", "vwap", "pov")
 MODELS = ("linear", "power")
-SIGMA_COLUMNS = {"realized": "sigma_usd", "garch": "sigma_garch_usd", "tsrv": "sigma_tsrv_usd"}
-"""The ``calibrations`` column of each σ a request may take (``sigma_source``)."""
+SIGMA_COLUMNS = {
+    "realized": "sigma_usd",
+    "garch": "sigma_garch_usd",
+    "tsrv": "sigma_tsrv_usd",
+    "regime": "regime_sigma_usd",
+}
+"""The ``calibrations`` column of each σ a request may take (``sigma_source``); ``regime`` is the two-regime
+model's one-day-ahead σ (:mod:`calibration.regimes`), NULL unless its ``regime_status`` is ``ok``."""
 DEFAULT_PROFILE_DAYS = 20
 
 
@@ -160,6 +166,13 @@ def market_params(
         v = cal.get(column)
         return float(v) if isinstance(v, int | float) and math.isfinite(v) else None
 
+    if req.sigma_source == "regime" and row is not None and pick(req.sigma_usd, sigma_col) is None:
+        raise ParameterError(
+            f"the calibration of {req.symbol} as of {row.get('as_of')} has no regime sigma "
+            f"(regime_status {row.get('regime_status')}: {row.get('regime_message') or 'not fitted'}); "
+            "pass --sigma or another --sigma-source",
+            name="--sigma-source", value=req.sigma_source,
+        )  # fmt: skip
     values = {
         "sigma": pick(req.sigma_usd, sigma_col),
         "gamma": float(req.gamma) if req.gamma is not None else calibrated_gamma,

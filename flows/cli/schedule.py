@@ -42,6 +42,7 @@ class SigmaSource(StrEnum):
     realized = "realized"
     garch = "garch"
     tsrv = "tsrv"
+    regime = "regime"
 
 
 def schedule_cmd(
@@ -70,7 +71,7 @@ def schedule_cmd(
     beta: Annotated[float | None, typer.Option(help="Power-law exponent β")] = None,
     adv: Annotated[float | None, typer.Option(help="ADV (shares/day), for POV and the power law")] = None,
     sigma_source: Annotated[
-        SigmaSource, typer.Option(help="Which calibrated σ: realized, garch or tsrv")
+        SigmaSource, typer.Option(help="Which calibrated σ: realized, garch, tsrv or regime")
     ] = SigmaSource.realized,
     drift: Annotated[float, typer.Option(help="Expected drift α ($/share/day, + = price rises)")] = 0.0,
     model: Annotated[Model, typer.Option(help="Temporary impact: linear or power")] = Model.linear,

@@ -70,14 +70,21 @@ def test_rerun_replaces_and_latest_view(loaded: KappaHome) -> None:
     def run(as_of: str, **kw: object) -> None:
         calibrate(as_of=dt.date.fromisoformat(as_of), home=str(loaded.root), lookback_days=5, **kw)
 
+    pairs = "SELECT * EXCLUDE (run_id) FROM correlations WHERE as_of = '2026-11-18' ORDER BY ALL"
     run("2026-11-18")
     first = query(
         loaded, "SELECT * EXCLUDE (run_id) FROM calibrations WHERE lookback_days = 5 ORDER BY symbol"
     )
+    first_pairs = query(loaded, pairs)
     run("2026-11-18")
     again = query(
         loaded, "SELECT * EXCLUDE (run_id) FROM calibrations WHERE lookback_days = 5 ORDER BY symbol"
     )
+    # the pair is stored once, in order, with the window and its common 5-minute buckets; a rerun replaces it
+    assert query(loaded, pairs) == first_pairs
+    ((_, a, b, start, end, rho, nobs),) = first_pairs
+    assert (a, b, str(start), str(end)) == ("AAA", "BBB", "2026-11-12", "2026-11-18")
+    assert 5 * 70 < nobs <= 5 * 78 and -1 < rho < 1
     diff = [
         (i, a, b)
         for r1, r2 in zip(first, again, strict=True)
@@ -207,3 +214,40 @@ def test_a_garch_fallback_is_marked_where_its_number_would_be(loaded: KappaHome)
     assert garch == realized and garch_status.startswith("fallback_realized:insufficient_data")
     assert status == "partial" and reason.startswith("sigma_garch: realized sigma (GARCH insufficient_data")
     assert "realized (fallback)" in res.stdout and f"  AAA partial: {reason}" in res.stdout
+
+
+def test_the_regime_sigma_reaches_calibrations_and_a_schedule_takes_it(
+    loaded: KappaHome, write_csv: WriteCsv
+) -> None:
+    """A daily history of two volatility regimes: the calibrate flow stores the fit of its closes, and
+    `kappa schedule --sigma-source regime` plans with the stored one-day-ahead σ."""
+    import numpy as np
+
+    from calibration.regimes import regime_sigma
+    from flows.calibrate import calibrate
+
+    rng = np.random.default_rng(8)
+    states = np.cumsum(rng.random(700) < 0.04) % 2  # regimes of about 25 days
+    closes = 30.0 * np.exp(np.cumsum(rng.standard_normal(700) * np.where(states == 1, 0.03, 0.01)))
+    days = [d for d in (START - dt.timedelta(days=k) for k in range(1, 1200)) if d.weekday() < 5][:700][::-1]
+    rows: list[list[object]] = [["symbol", "date", "close", "volume"]]
+    rows += [["REG", d.isoformat(), float(c), 1e5] for d, c in zip(days, closes, strict=True)]
+    ingest(loaded, "daily", [write_csv("reg.csv", rows)])
+    calibrate(as_of=dt.date(2026, 11, 18), home=str(loaded.root), symbols=["REG"])
+    fit = regime_sigma(closes[-501:])  # the GARCH window: 500 returns
+    ((status, sigma, nobs, p_high),) = query(
+        loaded, "SELECT regime_status, regime_sigma_usd, regime_nobs, regime_p_high FROM calibrations "
+        "WHERE symbol = 'REG'"
+    )  # fmt: skip
+    assert fit.status == status == "ok" and nobs == 500
+    assert sigma == pytest.approx(fit.sigma_usd, rel=1e-6) and p_high == pytest.approx(fit.p_high, abs=1e-6)
+    res = run_kappa("schedule", "--symbol", "REG", "--shares", "1e4", "--side", "sell", "--horizon-days", "1",
+                    "--periods", "4", "--risk-aversion", "1e-6", "--eta", "1e-5", "--gamma", "0",
+                    "--epsilon", "0.01", "--sigma-source", "regime", "--json", "--home", str(loaded.root))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["parameters"]["sigma_usd"] == sigma
+    # no quotes, so no realized σ: that source is refused, naming what to pass
+    res = run_kappa("schedule", "--symbol", "REG", "--shares", "1e4", "--side", "sell", "--horizon-days", "1",
+                    "--periods", "4", "--risk-aversion", "1e-6", "--eta", "1e-5", "--gamma", "0",
+                    "--epsilon", "0.01", "--home", str(loaded.root))  # fmt: skip
+    assert res.returncode == 2 and "--sigma" in res.stderr

@@ -323,3 +323,17 @@ def test_a_schedule_over_a_weekend_counts_the_night_in_v_and_plans_around_it() -
     assert s["holdings"][1] < base["holdings"][1]  # type: ignore[index]
     assert any("2 night(s)" in note for note in s["notes"])  # type: ignore[union-attr]
     assert any("does not count (no σ_night)" in note for note in base["notes"])  # type: ignore[union-attr]
+
+
+def test_a_null_regime_sigma_is_refused_in_one_line_naming_the_symbol_and_its_status(
+    calibrated: KappaHome,
+) -> None:
+    """The fixture's 300 closes follow one GARCH(1,1): the regime fit finds no second regime."""
+    ((status, regime),) = query(calibrated, "SELECT regime_status, regime_sigma_usd FROM calibrations")
+    assert status == "degenerate" and regime is None
+    res = run_kappa("schedule", "--symbol", "AAA", "--shares", "2e5", "--side", "buy", "--horizon-days", "1",
+                    "--periods", "13", "--risk-aversion", "1e-6", "--gamma", "4e-7", "--sigma-source", "regime",
+                    "--home", str(calibrated.root))  # fmt: skip
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert "AAA" in res.stderr and "no regime sigma (regime_status degenerate" in res.stderr
