@@ -117,3 +117,24 @@ def test_a_schedule_on_a_missing_regime_sigma_is_refused_naming_the_symbol_and_s
     row["regime_sigma_usd"] = 1.3
     assert market_params(req, row, 4e-7).sigma_usd == 1.3
     assert market_params(dataclasses.replace(req, sigma_usd=0.7), row, 4e-7).sigma_usd == 0.7
+
+
+def test_the_numpy_transform_is_statsmodels_own_and_gives_its_fit() -> None:
+    from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
+
+    from calibration.regimes import switching_variance_model
+
+    closes, _ = two_regime_closes(300, 6)
+    r = 100 * np.diff(np.log(closes))
+    ours = switching_variance_model(r)
+    theirs = MarkovRegression(r, k_regimes=2, trend="c", switching_trend=False, switching_variance=True)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        u = rng.normal(size=5) * 4
+        np.testing.assert_allclose(ours.transform_params(u), theirs.transform_params(u), rtol=1e-14)
+        step = u + 1e-20j * rng.normal(size=5)  # the complex step of statsmodels' score
+        np.testing.assert_allclose(
+            ours.transform_params(step).imag, theirs.transform_params(step).imag, rtol=1e-12
+        )
+    a, b = ours.fit(cov_type="none"), theirs.fit(cov_type="none")
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-9)
