@@ -315,10 +315,10 @@ def test_a_failing_symbol_is_recorded_and_the_night_ends_in_a_warning(
 
     real_cal, real_att = flows.calibrate.calibrate_symbols, flows.attribute.attribute_orders
 
-    def cal_fails_on_bbb(window: MarketWindow, *args: Any) -> pl.DataFrame:
+    def cal_fails_on_bbb(window: MarketWindow, *args: Any, **kwargs: Any) -> pl.DataFrame:
         if "BBB" in window.daily["symbol"].to_list():
             raise RuntimeError("injected calibration failure")
-        return real_cal(window, *args)
+        return real_cal(window, *args, **kwargs)
 
     def att_fails_on_bbb(orders: pl.DataFrame, *args: Any) -> pl.DataFrame:
         if "BBB" in orders["symbol"].to_list():
