@@ -148,7 +148,8 @@ def print_simulation(result: SimulationResult) -> None:
         f"; σ × {st.shock.sigma_multiplier:g} from the end of period {st.shock.at_period}" if st.shock else ""
     )
     out.print(
-        f"{req.side} {req.shares:,.0f} {req.symbol or ''} over {req.horizon_days:g} days in {req.periods} periods, "
+        f"{req.side} {req.shares:,.0f}{' ' + req.symbol if req.symbol else ''} over {req.horizon_days:g} days in "
+        f"{req.periods} periods, "
         f"λ {req.risk_aversion:g}; σ {p.sigma_usd:.4g}, γ {p.gamma:.4g}, η {p.eta:.4g}, ε {p.epsilon_usd:.4g}; "
         f"{st.paths:,} paths, seed {st.seed}{shock}",
     )
