@@ -155,7 +155,9 @@ def simulate_flash_crash(home: KappaHome, calibrated: pl.DataFrame) -> pl.DataFr
     from schedule.requests import ScheduleRequest
     from schedule.simulation import Shock
 
-    usable = calibrated.drop_nulls(["sigma_usd", "gamma", "eta", "epsilon_usd"]).filter(pl.col("sigma_usd") > 0)
+    usable = calibrated.drop_nulls(["sigma_usd", "gamma", "eta", "epsilon_usd"]).filter(
+        pl.col("sigma_usd") > 0
+    )
     if not usable.height:
         return None
     row = usable.sort("symbol").row(0, named=True)
