@@ -169,7 +169,7 @@ def market_params(
     if req.sigma_source == "regime" and row is not None and pick(req.sigma_usd, sigma_col) is None:
         raise ParameterError(
             f"the calibration of {req.symbol} as of {row.get('as_of')} has no regime sigma "
-            f"(regime_status {row.get('regime_status')}: {row.get('regime_message') or 'not fitted'}); "
+            f"(regime_status {row.get('regime_status')}: {str(row.get('regime_message') or 'not fitted')[:160]}); "
             "pass --sigma or another --sigma-source",
             name="--sigma-source", value=req.sigma_source,
         )  # fmt: skip
