@@ -115,7 +115,9 @@ class Basket:
         for name in ("eta", "gamma"):
             v = np.asarray(getattr(self, name), dtype=np.float64)
             set_(self, name, np.diag(_vector(v, m, name)) if v.ndim == 1 else _symmetric(v, m, name))
-        set_(self, "correlation", _symmetric(np.asarray(self.correlation, dtype=np.float64), m, "correlation"))
+        set_(
+            self, "correlation", _symmetric(np.asarray(self.correlation, dtype=np.float64), m, "correlation")
+        )
         if not (math.isfinite(self.horizon_days) and self.horizon_days > 0):
             raise ScheduleError(f"horizon_days must be positive, got {self.horizon_days}", name="horizon_days",
                                 value=self.horizon_days)  # fmt: skip
