@@ -67,6 +67,20 @@ def latest_calibration(
     return frame.row(0, named=True) if frame.height else None
 
 
+def correlations_among(home: KappaHome, symbols: Sequence[str], as_of: dt.date | None) -> pl.DataFrame:
+    """The ``correlations`` rows (``as_of, symbol_a, symbol_b, rho, nobs``) of pairs of ``symbols`` at the
+    latest ``as_of`` on or before ``as_of`` (the latest of all when ``None``) that holds any of them."""
+    cond, params = ("AND as_of <= ?", [list(symbols), list(symbols), as_of]) if as_of else (
+        "", [list(symbols), list(symbols)])  # fmt: skip
+    with reader(home) as con:
+        return con.sql(
+            "WITH c AS (SELECT as_of, symbol_a, symbol_b, rho, nobs FROM correlations "
+            f"WHERE symbol_a IN (SELECT unnest(?)) AND symbol_b IN (SELECT unnest(?)) {cond}) "
+            "SELECT * FROM c WHERE as_of = (SELECT max(as_of) FROM c) ORDER BY symbol_a, symbol_b",
+            params=params,
+        ).pl()
+
+
 # ---------------------------------------------------------------------------------------------- kappa demo
 
 

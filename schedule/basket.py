@@ -147,7 +147,8 @@ class Basket:
             raise ScheduleError(f"the correlation of {self.symbols[i]} with itself is {rho[i, i]}, not 1",
                                 name="correlation", value=float(rho[i, i]))  # fmt: skip
         if np.any(np.abs(rho) > 1.0 + SYMMETRY_TOL):
-            i, j = np.unravel_index(int(np.argmax(np.abs(rho))), rho.shape)
+            a, b = np.unravel_index(int(np.argmax(np.abs(rho))), rho.shape)
+            i, j = int(a), int(b)
             raise ScheduleError(f"|ρ| of {self.symbols[i]} and {self.symbols[j]} is {abs(rho[i, j])} > 1",
                                 name="correlation", value=float(rho[i, j]))  # fmt: skip
         c = self.covariance
@@ -229,7 +230,8 @@ class BasketSchedule:
     falling for a buy and a sale alike); ``trades`` (m, N): n_{k,i} = x_{k−1,i} − x_{k,i} in the order's
     direction; ``signed_holdings`` (m, N + 1): the signed x_k of the model (> 0 to sell, < 0 to buy back).
     ``kappa_per_day`` (m,): κ_j of each mode (1/day, ascending; ``inf`` at λ = ∞), ``mode_mu`` (m,): μ_j, the
-    eigenvalues of H̃^{−1/2} C H̃^{−1/2} (1/day). ``cost`` is E in parts (drift 0), ``variance_usd2`` V.
+    eigenvalues of H̃^{−1/2} C H̃^{−1/2} ($/day²; λμ_j is in 1/day²). ``cost`` is E in parts (drift 0),
+    ``variance_usd2`` V.
     """
 
     basket: Basket

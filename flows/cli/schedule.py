@@ -45,9 +45,9 @@ class SigmaSource(StrEnum):
 
 
 def schedule_cmd(
-    shares: Annotated[float, typer.Option("--shares", help="X: shares to buy or sell")],
-    side: Annotated[Side, typer.Option("--side", help="buy or sell")],
     horizon_days: Annotated[float, typer.Option("--horizon-days", help="T: trading days to finish in")],
+    shares: Annotated[float | None, typer.Option("--shares", help="X: shares to buy or sell")] = None,
+    side: Annotated[Side | None, typer.Option("--side", help="buy or sell")] = None,
     periods: Annotated[int | None, typer.Option("--periods", help="N: equal periods (τ = T/N)")] = None,
     period_days: Annotated[
         float | None, typer.Option("--period-days", help="τ instead of N (must divide T)")
@@ -115,6 +115,17 @@ def schedule_cmd(
     replan_risk_aversion: Annotated[
         float | None, typer.Option("--replan-risk-aversion", help="λ from period K (1/$)")
     ] = None,
+    basket: Annotated[
+        Path | None,
+        typer.Option("--basket", help="CSV symbol, side, shares [, sigma_usd, eta, gamma, epsilon_usd]"),
+    ] = None,
+    correlation: Annotated[
+        Path | None,
+        typer.Option("--correlation", help="Basket: square CSV of ρ (default: the correlations table)"),
+    ] = None,
+    cross_impact: Annotated[
+        Path | None, typer.Option("--cross-impact", help="Basket: CSV symbol_a, symbol_b, eta, gamma")
+    ] = None,
     calendar: CalendarOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -129,6 +140,19 @@ def schedule_cmd(
     from kappa.units import DEFAULT_CALENDAR
     from schedule.requests import ScheduleRequest
 
+    if basket is not None:
+        from flows.cli.render_basket import basket_cmd
+
+        single = {"--shares": shares, "--side": side, "--symbol": symbol, "--sigma": sigma, "--gamma": gamma,
+                  "--eta": eta, "--epsilon": epsilon, "--baseline": baseline, "--start": start, "--plot": plot,
+                  "--stress": stress or None, "--replan-at": replan_at, "--drift": drift or None}  # fmt: skip
+        n = _periods(periods, period_days, horizon_days, price, lot_size)
+        basket_cmd(basket, correlation, cross_impact, horizon_days, n, risk_aversion, as_of, json_out, save,
+                   frontier, points, home, single)  # fmt: skip
+        return
+    if shares is None or side is None or correlation is not None or cross_impact is not None:
+        raise ParameterError("pass --shares X and --side (or --basket FILE; --correlation and --cross-impact "
+                             "go with --basket)", name="--shares", value=shares)  # fmt: skip
     kh = KappaHome.resolve(home)
     if symbol or save:
         kh, calendar = home_settings(home, calendar)
