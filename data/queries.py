@@ -81,6 +81,17 @@ def correlations_among(home: KappaHome, symbols: Sequence[str], as_of: dt.date |
         ).pl()
 
 
+def riskiest_order_schedule(home: KappaHome) -> pl.DataFrame:
+    """The rows (k = 0..N) of the stored optimal order schedule with λ > 0 and the most periods (ties: the
+    smallest ``schedule_id``); empty when there is none."""
+    with reader(home) as con:
+        return con.sql(
+            "SELECT * FROM schedules WHERE schedule_id = (SELECT schedule_id FROM schedules WHERE order_id IS NOT "
+            "NULL AND strategy = 'optimal' AND risk_aversion > 0 AND periods >= 2 AND period = 0 "
+            "ORDER BY periods DESC, schedule_id LIMIT 1) ORDER BY period"
+        ).pl()
+
+
 # ---------------------------------------------------------------------------------------------- kappa demo
 
 

@@ -92,6 +92,10 @@ def _print_demo(kh: KappaHome, result: object, symbols: int, show_home: bool) ->
     out.print(t)
     out.print(f"calibrated as of {result.dates[-1]}, beside the simulator's truth:")
     print_frame(out, result.calibration_vs_truth, 50, note="estimate ± standard error beside the truth")
+    if result.basket is not None:
+        from flows.cli.render_basket import print_demo_basket
+
+        print_demo_basket(out, result.basket)
     out.print(f"database: {kh.db_path}\nlake:     {kh.lake}\ninbox:    {kh.inbox}")
     out.print(f"report:   {result.report}")
     kappa = _kappa_command()

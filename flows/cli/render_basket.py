@@ -12,13 +12,16 @@ import math
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from flows.baskets import BasketPlan, name_parameters, request_json
 from flows.cli.render_plan import MAX_ROWS
+
+if TYPE_CHECKING:
+    from flows.demo import DemoBasket
 
 MAX_NAME_COLUMNS = 8
 
@@ -174,3 +177,30 @@ def basket_cmd(
         print_basket(out, plan)
     if run_id:
         (err if json_out else out).print(f"saved {plan.basket_id} to schedules (run {run_id})")
+
+
+def print_demo_basket(console: Console, demo: DemoBasket) -> None:
+    """``kappa demo``'s basket (its names, E, √V, κ per mode, where ρ came from) and the re-plan of an order
+    schedule under a tenfold σ from mid-horizon (the next period's trade and κ before and after)."""
+    plan, s = demo.plan, demo.plan.schedule
+    b = plan.basket
+    what = ", ".join(f"{b.sides[i]} {b.shares[i]:,.0f} {b.symbols[i]}" for i in range(b.size))
+    kappas = ", ".join(f"{k:.3g}" for k in s.kappa_per_day)
+    console.print(
+        f"basket {plan.basket_id} (saved to schedules): {what} over {b.horizon_days:g} day in {b.periods} periods, "
+        f"λ = {plan.request.risk_aversion:g}/$; ρ from {plan.correlation_source}; E = ${s.expected_cost_usd:,.0f}, "
+        f"√V = ${s.std_usd:,.0f}, κ per mode {kappas}/day; first trades "
+        + ", ".join(f"{s.trades[i, 0]:,.0f}" for i in range(b.size)),
+        highlight=False,
+    )
+    r, s0 = demo.replanned, demo.schedule
+    if r is None or s0 is None:
+        return
+    k = r.at_period
+    console.print(
+        f"re-plan of order {demo.order_id} at period {k} of {s0.order.periods} with σ × 10 "
+        f"({s0.params.sigma_usd:.4g} → {r.rest.params.sigma_usd:.4g} $/sh/√day), {r.holdings[k]:,.0f} shares "
+        f"left: the next period's trade {s0.trades[k]:,.0f} → {r.rest.trades[0]:,.0f} shares, κ "
+        f"{s0.kappa_per_day or 0:.3g} → {r.rest.kappa_per_day or 0:.3g}/day; the rest's √V ${r.rest.std_usd:,.0f}",
+        highlight=False,
+    )
