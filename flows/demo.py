@@ -173,7 +173,10 @@ def basket_and_replan(home: KappaHome, calibrated: pl.DataFrame) -> DemoBasket |
 
     from flows.baskets import BasketLine, BasketRequest, plan_basket, save_basket
 
-    ok = calibrated.filter(pl.col("status").is_in(["ok", "partial"]) & pl.col("adv_shares").is_not_null())
+    needed = ("adv_shares", "sigma_usd", "gamma", "eta", "epsilon_usd")
+    ok = calibrated.filter(
+        pl.all_horizontal(pl.col(c).is_not_null() & pl.col(c).is_not_nan() for c in needed)
+    )
     names = ok.sort("symbol").head(3)
     if names.height < 2:
         return None
