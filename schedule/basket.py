@@ -302,8 +302,7 @@ def _modes(basket: Basket) -> _Modes:
     half = (q * np.sqrt(h)) @ q.T  # H̃^{1/2}
     m_mat = inv_half @ basket.covariance @ inv_half
     mu, u = np.linalg.eigh(0.5 * (m_mat + m_mat.T))
-    scale = float(np.max(np.abs(mu))) if mu.size else 0.0
-    mu = np.where(mu < PSD_TOL * scale, 0.0, mu)  # C is PSD (checked): what is left below is rounding
+    mu = np.maximum(mu, 0.0)  # C is PSD (checked): a negative μ is rounding
     return _Modes(inv_half @ u, u.T @ (half @ basket.initial_holdings), mu)
 
 

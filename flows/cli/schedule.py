@@ -145,7 +145,10 @@ def schedule_cmd(
 
         single = {"--shares": shares, "--side": side, "--symbol": symbol, "--sigma": sigma, "--gamma": gamma,
                   "--eta": eta, "--epsilon": epsilon, "--baseline": baseline, "--start": start, "--plot": plot,
-                  "--stress": stress or None, "--replan-at": replan_at, "--drift": drift or None}  # fmt: skip
+                  "--stress": stress or None, "--replan-at": replan_at, "--drift": drift or None,
+                  "--order-id": order_id, "--participation": participation, "--sigma-overnight": sigma_overnight,
+                  "--eta-nl": eta_nl, "--beta": beta, "--adv": adv,
+                  "--model": None if model == Model.linear else model}  # fmt: skip
         n = _periods(periods, period_days, horizon_days, price, lot_size)
         basket_cmd(basket, correlation, cross_impact, horizon_days, n, risk_aversion, as_of, json_out, save,
                    frontier, points, home, single)  # fmt: skip
