@@ -135,6 +135,9 @@ def schedule_cmd(
 
     Example: kappa schedule --shares 1e6 --side sell --horizon-days 5 --periods 5 --risk-aversion 1e-6
     --sigma 0.95 --eta 2.5e-6 --gamma 2.5e-7 --epsilon 0.0625
+
+    A basket (one horizon, correlated names): kappa schedule --basket basket.csv --correlation rho.csv
+    --horizon-days 5 --periods 5 --risk-aversion 1e-6
     """
     from flows.schedules import plan_schedule, save_plan
     from kappa.units import DEFAULT_CALENDAR
