@@ -139,7 +139,7 @@ def schedule_cmd(
     A basket (one horizon, correlated names): kappa schedule --basket basket.csv --correlation rho.csv
     --horizon-days 5 --periods 5 --risk-aversion 1e-6
     """
-    from flows.schedules import plan_schedule, save_plan
+    from flows.schedules import plan_schedule, replanned_plan, save_plan
     from kappa.units import DEFAULT_CALENDAR
     from schedule.requests import ScheduleRequest
 
@@ -181,12 +181,13 @@ def schedule_cmd(
     plan = plan_schedule(kh if symbol else None, req)
     replanned = _replan(plan, replan_at, replan_sigma, replan_eta, replan_risk_aversion)
     stressed = _stress(plan) if stress else None
-    run_id = save_plan(kh, plan) if save else None
+    run_id = save_plan(kh, plan, replanned_plan(plan, replanned) if replanned else None) if save else None
     if plot is not None:
         _draw_frontier(plan, run_id, plot)
     _print(plan, lot_size, json_out, replanned, stressed)
     if run_id:
-        (err if json_out else out).print(f"saved {plan.schedule_id} to schedules (run {run_id})")
+        saved = plan.schedule_id + (" and its re-plan" if replanned else "")
+        (err if json_out else out).print(f"saved {saved} to schedules (run {run_id})")
     if plot is not None:
         (err if json_out else out).print(f"frontier drawn to {plot}")
 
