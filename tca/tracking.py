@@ -125,7 +125,7 @@ def scheduled_shares(
             by="order_id",
             strategy="backward",
             check_sortedness=False,
-        )  # fmt: skip
+        )
     )
     span = pl.col("theta_next") - pl.col("theta")
     interpolated = (

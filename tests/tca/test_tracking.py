@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 
 import polars as pl
 import pytest
@@ -27,7 +28,7 @@ def session(day: int) -> tuple[dt.datetime, dt.datetime]:
     return utc(day, 14, 30), utc(day, 21)
 
 
-def _schedule(order_id: str, ends: list[dt.datetime | None], holdings: list[float]) -> pl.DataFrame:
+def _schedule(order_id: str, ends: Sequence[dt.datetime | None], holdings: list[float]) -> pl.DataFrame:
     return pl.DataFrame(
         {"order_id": order_id, "schedule_id": f"S-{order_id}", "period": list(range(len(ends))), "ts": ends,
          "holdings_shares": holdings, "shares": holdings[0]},
