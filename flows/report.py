@@ -12,7 +12,7 @@ from data.calendar import session_bounds, session_time_days
 from data.home import KappaHome
 from data.queries import read_attribution_day, read_order_paths
 from kappa.units import DEFAULT_CALENDAR, SESSION_HOURS
-from reports.charts import ACTUAL, MODEL, SESSION_CLOSE
+from reports.charts import ACTUAL, MODEL, PANEL_BREAK, SESSION_CLOSE
 from reports.tca_report import ReportFiles, render_report
 
 PLOTTED_ORDERS = 6
@@ -101,7 +101,7 @@ def execution_paths(
         panel = (
             f"{o['order_id']}: {o['side']} {o['quantity']:,.0f} {o['symbol']}, "
             + (f"λ = {lam:.2g}/$" if lam else "λ = 0 (TWAP)")
-            + (f", tracking error {te:.1f} %" if te is not None else "")
+            + (f"{PANEL_BREAK}tracking error {te:.1f} % of the order" if te is not None else "")
         )
         actual = [0.0, *(hours(t) for t in f["ts"].to_list())]
         parts.append(_series(o["order_id"], panel, ACTUAL, actual, done.tolist()))

@@ -180,6 +180,8 @@ def z_histogram_chart(rows: pl.DataFrame) -> alt.LayerChart:
 
 
 SESSION_CLOSE = "session close"
+PANEL_BREAK = " | "
+"""Where a panel's title of :func:`schedules_chart` breaks onto its next line."""
 
 
 def schedules_chart(paths: pl.DataFrame) -> alt.FacetChart:
@@ -194,8 +196,9 @@ def schedules_chart(paths: pl.DataFrame) -> alt.FacetChart:
         period ends, joined by straight lines: S is linear in trading time within a period,
         :mod:`tca.tracking`) or :data:`SESSION_CLOSE` (a dotted rule where a session closed: the night is not
         on the axis); ``hours`` counts session time since the order's arrival (6.5 per XNYS day). One panel
-        per ``panel``, in the order they come, each with its own axes; the series keep their colours in every
-        panel. Fills above the schedule's line are ahead of it, below behind.
+        per ``panel`` (its title broken into lines at :data:`PANEL_BREAK`), in the order they come, each with
+        its own axes; the series keep their colours in every panel. Fills above the schedule's line are ahead
+        of it, below behind.
     """
     panels = list(dict.fromkeys(paths["panel"].to_list()))
     colour = alt.Color(
@@ -232,7 +235,13 @@ def schedules_chart(paths: pl.DataFrame) -> alt.FacetChart:
         alt.layer(model, actual, closes, data=paths.to_pandas())
         .properties(width=250, height=150)
         .facet(
-            facet=alt.Facet("panel:N", title=None, sort=panels, header=alt.Header(labelLimit=300)), columns=3
+            facet=alt.Facet(
+                "panel:N",
+                title=None,
+                sort=panels,
+                header=alt.Header(labelLimit=300, labelExpr=f"split(datum.value, '{PANEL_BREAK}')"),
+            ),
+            columns=3,
         )
         .resolve_scale(x="independent", y="independent")
         .properties(
