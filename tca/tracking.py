@@ -37,10 +37,6 @@ import polars as pl
 
 from kappa.clock import Clock
 
-TRACKED = ("schedule_id", "scheduled_filled_shares", "ahead_of_schedule_shares", "tracking_error_shares",
-           "tracking_error_pct")  # fmt: skip
-"""The columns :func:`track_orders` returns beside ``order_id`` (those of ``attribution``)."""
-
 _NS = pl.Datetime("ns")
 
 
@@ -202,8 +198,8 @@ def track_orders(
     Returns
     -------
     polars.DataFrame
-        ``order_id`` and :data:`TRACKED` per order of ``orders``, in its order: ``schedule_id``,
-        ``scheduled_filled_shares`` S(t*), ``ahead_of_schedule_shares`` F(t*) − S(t*) and
+        ``order_id`` and :data:`tca.attribution.TRACKING_COLUMNS` per order of ``orders``, in its order:
+        ``schedule_id``, ``scheduled_filled_shares`` S(t*), ``ahead_of_schedule_shares`` F(t*) − S(t*) and
         ``tracking_error_shares`` (shares), ``tracking_error_pct`` (% of the quantity); see the module's
         definitions. NULL numbers without a timed schedule; NULL tracking error without a period end in the
         session.
