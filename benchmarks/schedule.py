@@ -14,9 +14,13 @@ Measured, each a median over ``--runs``:
 - ``frontier_41``: the 41-point efficient frontier of one order;
 - ``scipy_*``: the same optimum found the generic way, ``scipy.optimize.minimize`` (L-BFGS-B) on E + λV;
 - ``cli_wall``: ``kappa schedule ... --json`` in a fresh process (interpreter start and imports included),
-  and ``plan_compute``: the command's work once imported.
+  and ``plan_compute``: the command's work once imported;
+- ``sim_*``: ``kappa simulate``'s Monte Carlo (:func:`schedule.simulation.simulate_execution`), 10,000 paths
+  of one order in 50 periods with 10 mids observed per period: the static optimum, the adaptive one, and
+  the adaptive one through a 10× σ shock at period 25 (every path re-plans), and the paths per second.
 
-Results go to stdout and ``benchmarks/results/schedule.json``.
+Results go to stdout and ``benchmarks/results/schedule.json`` (``--simulation-only``: the ``sim_*`` figures
+alone, to ``benchmarks/results/simulation.json``).
 """
 
 from __future__ import annotations
@@ -176,14 +180,41 @@ def cli(runs: int) -> dict[str, float]:
     return {"cli_wall_s": wall, "plan_compute_ms": 1e3 * compute}
 
 
+def simulation(runs: int, paths: int = 10_000, periods: int = 50) -> dict[str, float]:
+    """Seconds for ``paths`` simulated executions of one order in ``periods`` periods, and paths per second."""
+    from schedule import MarketParams, Order, optimal_schedule
+    from schedule.simulation import Shock, simulate_execution
+
+    s = optimal_schedule(Order(1e6, "sell", 1.0, periods), MarketParams(0.95, 2.5e-7, 2.5e-6, 0.0625), 1e-6)
+    shock = Shock(periods // 2, 10.0)
+    r: dict[str, float] = {}
+    for name, kwargs in (("optimal", {}), ("adaptive", {"adaptive": True}),
+                         ("adaptive_shock", {"adaptive": True, "shock": shock})):  # fmt: skip
+        simulate_execution(s, 100, 0, **kwargs)  # type: ignore[arg-type]
+        secs = _median_s(lambda kw=kwargs: simulate_execution(s, paths, 0, **kw), runs)  # type: ignore[arg-type]
+        r[f"sim_{name}_s"] = secs
+        r[f"sim_{name}_paths_per_s"] = paths / secs
+    return r
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--simulation-only", action="store_true", help="only the sim_* figures")
     args = parser.parse_args()
-    r = {**measure(args.batch, args.runs), **cli(args.runs)}
+    if args.simulation_only:
+        sim = simulation(args.runs)
+        for k, v in sim.items():
+            print(f"{k:<28}{v:>12.4g}")
+        RESULTS.mkdir(exist_ok=True)
+        out = RESULTS / "simulation.json"
+        out.write_text(json.dumps({"runs": args.runs, "cpus": os.cpu_count(), "median": sim}, indent=2))
+        print(f"written {out}")
+        return
+    r = {**measure(args.batch, args.runs), **cli(args.runs), **simulation(args.runs)}
     for k, v in r.items():
         print(f"{k:<22}{v:>12.4g}")
     print(f"scipy / kappa (linear, N = 78): {r['scipy_linear_n78_ms'] / r['one_linear_n78_ms']:,.0f}×; "

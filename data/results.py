@@ -88,6 +88,23 @@ def write_schedules(
     return run_id
 
 
+def write_simulations(
+    home: KappaHome,
+    run_id: str,
+    parameters: dict[str, object],
+    simulations: pl.DataFrame,
+    *,
+    message: str = "",
+) -> str:
+    """Record the run ``run_id`` (command ``simulate``, its ``parameters``), replace the ``simulations`` rows
+    of the same ``simulation_id`` and ``strategy`` and finish the run, in one transaction; returns ``run_id``."""
+    with writer(home) as con, transaction(con):
+        start_run(con, run_id, "simulate", parameters)
+        n = replace_rows(con, "simulations", simulations, ["simulation_id", "strategy"])
+        finish_run(con, run_id, n, message=message)
+    return run_id
+
+
 def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> int:
     if not rows.height:
         return 0

@@ -40,6 +40,7 @@ class DemoResult:
     table_rows: dict[str, int]
     calibration_vs_truth: pl.DataFrame
     report: Path | None
+    simulation: pl.DataFrame | None = None
 
 
 BAD_ROWS: dict[str, list[str]] = {
@@ -127,7 +128,7 @@ def run_demo(
     last = results[-1] if results else None
     return DemoResult(
         sim_dir, nights, list(results), counts, _against_truth(calibrated, sim_dir / "truth.json"),
-        Path(last.report) if last is not None and last.report else None,
+        Path(last.report) if last is not None and last.report else None, simulate_flash_crash(home, calibrated),
     )  # fmt: skip
 
 
@@ -143,3 +144,32 @@ def _against_truth(rows: pl.DataFrame, truth_file: Path) -> pl.DataFrame:
     est = rows.select("symbol", *cols, "gamma_se", "eta_source")
     return est.join(t, on="symbol").select("symbol", *[c for k in cols for c in (k, f"{k}_true")], "gamma_se",
                                            "eta_source").sort("symbol")  # fmt: skip
+
+
+def simulate_flash_crash(home: KappaHome, calibrated: pl.DataFrame) -> pl.DataFrame | None:
+    """Simulate (and save to ``simulations``) the static optimum against the adaptive one through a flash
+    crash, from the first calibrated symbol with σ, γ, η and ε: a buy of 5 % of its ADV over one session in
+    13 periods, λ such that κT ≈ 2 (λ = η·(2/T)²/σ²), σ × 10 from the end of period 6, 2,000 paths.
+    Returns the saved rows (``None`` when no symbol has every parameter)."""
+    from flows.simulations import SimulationSettings, run_simulation, save_simulation, simulation_rows
+    from schedule.requests import ScheduleRequest
+    from schedule.simulation import Shock
+
+    usable = calibrated.drop_nulls(["sigma_usd", "gamma", "eta", "epsilon_usd"]).filter(
+        pl.col("sigma_usd") > 0
+    )
+    if not usable.height:
+        return None
+    row = usable.sort("symbol").row(0, named=True)
+    adv = row.get("adv_shares") or 1e6
+    req = ScheduleRequest(
+        shares=float(round(0.05 * adv, -2)) or 100.0, side="buy", horizon_days=1.0, periods=13,
+        risk_aversion=row["eta"] * 4.0 / row["sigma_usd"] ** 2, symbol=row["symbol"], as_of=row["as_of"],
+    )  # fmt: skip
+    settings = SimulationSettings(("optimal", "adaptive"), paths=2_000, seed=7, shock=Shock(6, 10.0))
+    result = run_simulation(None, req, settings, row)
+    run_id = save_simulation(home, result)
+    return simulation_rows(result, run_id, dt.datetime.now()).select(
+        "symbol", "strategy", "shares", "model_expected_cost_usd", "model_std_usd", "mean_cost_usd",
+        "mean_cost_se_usd", "std_cost_usd", "objective_usd",
+    ).with_columns(pl.col("^.*_usd$").round(0))  # fmt: skip

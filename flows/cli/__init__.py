@@ -29,6 +29,7 @@ from flows.cli.nightly import nightly_cmd
 from flows.cli.report import report_cmd
 from flows.cli.schedule import schedule_cmd
 from flows.cli.serve import serve_cmd
+from flows.cli.simulate import simulate_cmd
 from flows.cli.sql import sql_cmd
 from kappa.errors import KappaError
 
@@ -44,7 +45,8 @@ app = typer.Typer(
 for name, command in (
     ("ingest", ingest_cmd), ("config", config_cmd), ("sql", sql_cmd), ("calibrate", calibrate_cmd),
     ("attribute", attribute_cmd), ("nightly", nightly_cmd), ("backfill", backfill_cmd), ("serve", serve_cmd),
-    ("report", report_cmd), ("schedule", schedule_cmd), ("demo", demo_cmd),
+    ("report", report_cmd), ("schedule", schedule_cmd), ("simulate", simulate_cmd),
+    ("demo", demo_cmd),
 ):  # fmt: skip
     app.command(name)(command)
 

@@ -92,6 +92,9 @@ def _print_demo(kh: KappaHome, result: object, symbols: int, show_home: bool) ->
     out.print(t)
     out.print(f"calibrated as of {result.dates[-1]}, beside the simulator's truth:")
     print_frame(out, result.calibration_vs_truth, 50, note="estimate ± standard error beside the truth")
+    if result.simulation is not None:
+        out.print("a buy through a flash crash (σ × 10 after period 6 of 13), 2,000 simulated paths ($):")
+        print_frame(out, result.simulation, 10)
     out.print(f"database: {kh.db_path}\nlake:     {kh.lake}\ninbox:    {kh.inbox}")
     out.print(f"report:   {result.report}")
     kappa = _kappa_command()

@@ -106,7 +106,7 @@ def test_the_renames_keep_the_stored_numbers() -> None:
 
 def test_the_polars_schemas_come_from_the_registry() -> None:
     from calibration.window import CALIBRATION_SCHEMA
-    from tca.attribution import ATTRIBUTION_COLUMNS
+    from tca.attribution import ATTRIBUTION_COLUMNS, WRITER_COLUMNS
 
     assert list(CALIBRATION_SCHEMA) == [
         c
@@ -114,7 +114,8 @@ def test_the_polars_schemas_come_from_the_registry() -> None:
         if c not in ("as_of", "run_id", "lookback_days", "window_start", "window_end")
     ]
     assert CALIBRATION_SCHEMA["garch_converged"] == pl.Boolean and CALIBRATION_SCHEMA["n_quotes"] == pl.Int64
-    assert set(ATTRIBUTION_COLUMNS) | {"date", "run_id", "horizon_days", "reason"} == set(ATTRIBUTION.names)
+    assert set(ATTRIBUTION_COLUMNS) | set(WRITER_COLUMNS) == set(ATTRIBUTION.names)
+    assert {"date", "run_id", "horizon_days", "reason", "tracking_error_shares"} <= set(WRITER_COLUMNS)
 
 
 def test_a_frame_missing_a_column_or_carrying_an_unknown_one_is_refused() -> None:
