@@ -138,8 +138,8 @@ class OrderPaths:
     """What the schedule-versus-actual chart of some orders needs.
 
     ``fills``: ``order_id, ts, quantity`` by order and time; ``risk_aversion``: ``order_id, risk_aversion``
-    (1/$) of ``orders``; ``schedules``: ``order_id, t_days, holdings_shares`` of the latest optimal schedule
-    stored for each order, by period.
+    (1/$) of ``orders``; ``schedules``: ``order_id, schedule_id, period, ts, t_days, holdings_shares, shares``
+    of the schedule each order was tracked against (``attribution.schedule_id``), by period.
     """
 
     fills: pl.DataFrame
@@ -194,17 +194,17 @@ def read_attribution_day(home: KappaHome, date: dt.date) -> AttributionDay:
         return AttributionDay(rows, calibrations, _scorecards(con, date))
 
 
-STORED_SCHEDULES = """
-    SELECT order_id, t_days, holdings_shares FROM schedules
-    WHERE order_id IN (SELECT unnest(?)) AND strategy = 'optimal'
-    QUALIFY dense_rank() OVER (PARTITION BY order_id ORDER BY created_at DESC, schedule_id DESC) = 1
+TRACKED_SCHEDULES = """
+    SELECT order_id, schedule_id, period, ts, t_days, holdings_shares, shares FROM schedules
+    WHERE schedule_id IN (SELECT unnest(?)) AND order_id IN (SELECT unnest(?))
     ORDER BY order_id, period
 """
-"""The latest optimal schedule stored for each order (``kappa nightly`` plans tomorrow's orders)."""
+"""The schedules the orders were tracked against (``attribution.schedule_id``: each order's latest saved
+schedule when it was attributed)."""
 
 
-def read_order_paths(home: KappaHome, order_ids: list[str]) -> OrderPaths:
-    """The fills, λ and stored schedules of ``order_ids`` (see :class:`OrderPaths`)."""
+def read_order_paths(home: KappaHome, order_ids: list[str], schedule_ids: list[str]) -> OrderPaths:
+    """The fills, λ and the schedules ``schedule_ids`` of ``order_ids`` (see :class:`OrderPaths`)."""
     with reader(home) as con:
         fills = con.sql(
             "SELECT order_id, ts, quantity FROM fills WHERE order_id IN (SELECT unnest(?)) ORDER BY order_id, ts",
@@ -214,5 +214,5 @@ def read_order_paths(home: KappaHome, order_ids: list[str]) -> OrderPaths:
             "SELECT order_id, risk_aversion FROM orders WHERE order_id IN (SELECT unnest(?))",
             params=[order_ids],
         ).pl()
-        planned = con.sql(STORED_SCHEDULES, params=[order_ids]).pl()
+        planned = con.sql(TRACKED_SCHEDULES, params=[schedule_ids, order_ids]).pl()
     return OrderPaths(fills, lam, planned)

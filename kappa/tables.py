@@ -621,19 +621,20 @@ ATTRIBUTION = Table(
                 "scheduled_filled_shares",
                 "DOUBLE",
                 "shares",
-                "shares the schedule had traded by the last fill up to the session's close",
+                "S(t*), shares the schedule had traded at t*: the session's close (the last fill for an order "
+                "complete then)",
             ),
             (
                 "ahead_of_schedule_shares",
                 "DOUBLE",
                 "shares",
-                "filled − scheduled then: > 0 ahead, < 0 behind",
+                "filled_shares − S(t*): > 0 ahead, < 0 behind",
             ),
             (
                 "tracking_error_shares",
                 "DOUBLE",
                 "shares",
-                "RMS of filled − scheduled over the schedule's period ends in the session",
+                "RMS of filled − scheduled at the schedule's period ends in the session (NULL: none)",
             ),
             ("tracking_error_pct", "DOUBLE", "%", "tracking_error_shares / quantity × 100"),
         ),
