@@ -67,6 +67,31 @@ def latest_calibration(
     return frame.row(0, named=True) if frame.height else None
 
 
+def correlations_among(home: KappaHome, symbols: Sequence[str], as_of: dt.date | None) -> pl.DataFrame:
+    """The ``correlations`` rows (``as_of, symbol_a, symbol_b, rho, nobs``) of pairs of ``symbols`` at the
+    latest ``as_of`` on or before ``as_of`` (the latest of all when ``None``) that holds any of them."""
+    cond, params = ("AND as_of <= ?", [list(symbols), list(symbols), as_of]) if as_of else (
+        "", [list(symbols), list(symbols)])  # fmt: skip
+    with reader(home) as con:
+        return con.sql(
+            "WITH c AS (SELECT as_of, symbol_a, symbol_b, rho, nobs FROM correlations "
+            f"WHERE symbol_a IN (SELECT unnest(?)) AND symbol_b IN (SELECT unnest(?)) {cond}) "
+            "SELECT * FROM c WHERE as_of = (SELECT max(as_of) FROM c) ORDER BY symbol_a, symbol_b",
+            params=params,
+        ).pl()
+
+
+def riskiest_order_schedule(home: KappaHome) -> pl.DataFrame:
+    """The rows (k = 0..N) of the stored optimal order schedule with λ > 0 and the most periods (ties: the
+    smallest ``schedule_id``); empty when there is none."""
+    with reader(home) as con:
+        return con.sql(
+            "SELECT * FROM schedules WHERE schedule_id = (SELECT schedule_id FROM schedules WHERE order_id IS NOT "
+            "NULL AND strategy = 'optimal' AND risk_aversion > 0 AND periods >= 2 AND period = 0 "
+            "ORDER BY periods DESC, schedule_id LIMIT 1) ORDER BY period"
+        ).pl()
+
+
 # ---------------------------------------------------------------------------------------------- kappa demo
 
 
@@ -113,8 +138,8 @@ class OrderPaths:
     """What the schedule-versus-actual chart of some orders needs.
 
     ``fills``: ``order_id, ts, quantity`` by order and time; ``risk_aversion``: ``order_id, risk_aversion``
-    (1/$) of ``orders``; ``schedules``: ``order_id, t_days, holdings_shares`` of the latest optimal schedule
-    stored for each order, by period.
+    (1/$) of ``orders``; ``schedules``: ``order_id, schedule_id, period, ts, t_days, holdings_shares, shares``
+    of the schedule each order was tracked against (``attribution.schedule_id``), by period.
     """
 
     fills: pl.DataFrame
@@ -169,17 +194,17 @@ def read_attribution_day(home: KappaHome, date: dt.date) -> AttributionDay:
         return AttributionDay(rows, calibrations, _scorecards(con, date))
 
 
-STORED_SCHEDULES = """
-    SELECT order_id, t_days, holdings_shares FROM schedules
-    WHERE order_id IN (SELECT unnest(?)) AND strategy = 'optimal'
-    QUALIFY dense_rank() OVER (PARTITION BY order_id ORDER BY created_at DESC, schedule_id DESC) = 1
+TRACKED_SCHEDULES = """
+    SELECT order_id, schedule_id, period, ts, t_days, holdings_shares, shares FROM schedules
+    WHERE schedule_id IN (SELECT unnest(?)) AND order_id IN (SELECT unnest(?))
     ORDER BY order_id, period
 """
-"""The latest optimal schedule stored for each order (``kappa nightly`` plans tomorrow's orders)."""
+"""The schedules the orders were tracked against (``attribution.schedule_id``: each order's latest saved
+schedule when it was attributed)."""
 
 
-def read_order_paths(home: KappaHome, order_ids: list[str]) -> OrderPaths:
-    """The fills, λ and stored schedules of ``order_ids`` (see :class:`OrderPaths`)."""
+def read_order_paths(home: KappaHome, order_ids: list[str], schedule_ids: list[str]) -> OrderPaths:
+    """The fills, λ and the schedules ``schedule_ids`` of ``order_ids`` (see :class:`OrderPaths`)."""
     with reader(home) as con:
         fills = con.sql(
             "SELECT order_id, ts, quantity FROM fills WHERE order_id IN (SELECT unnest(?)) ORDER BY order_id, ts",
@@ -189,5 +214,5 @@ def read_order_paths(home: KappaHome, order_ids: list[str]) -> OrderPaths:
             "SELECT order_id, risk_aversion FROM orders WHERE order_id IN (SELECT unnest(?))",
             params=[order_ids],
         ).pl()
-        planned = con.sql(STORED_SCHEDULES, params=[order_ids]).pl()
+        planned = con.sql(TRACKED_SCHEDULES, params=[schedule_ids, order_ids]).pl()
     return OrderPaths(fills, lam, planned)

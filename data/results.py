@@ -100,6 +100,27 @@ def write_schedules(
     return run_id
 
 
+def write_basket(
+    home: KappaHome,
+    run_id: str,
+    parameters: dict[str, object],
+    schedules: pl.DataFrame,
+    frontiers: pl.DataFrame | None = None,
+    *,
+    message: str = "",
+) -> str:
+    """Record the run ``run_id`` (command ``schedule``), replace the ``schedules`` rows of the same
+    ``basket_id`` (every name's schedule of the basket) and the ``frontiers`` rows of the same
+    ``frontier_id``, and finish the run, in one transaction; returns ``run_id``."""
+    with writer(home) as con, transaction(con):
+        start_run(con, run_id, "schedule", parameters)
+        n = replace_rows(con, "schedules", schedules, ["basket_id"])
+        if frontiers is not None:
+            n += replace_rows(con, "frontiers", frontiers, ["frontier_id"])
+        finish_run(con, run_id, n, message=message)
+    return run_id
+
+
 def write_simulations(
     home: KappaHome,
     run_id: str,

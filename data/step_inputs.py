@@ -254,6 +254,22 @@ def read_attribution_inputs(
     )
 
 
+LATEST_SCHEDULES = """
+    SELECT order_id, schedule_id, period, ts, holdings_shares, shares FROM schedules
+    WHERE order_id IN (SELECT unnest(?))
+    QUALIFY dense_rank() OVER (PARTITION BY order_id ORDER BY created_at DESC, schedule_id DESC) = 1
+    ORDER BY order_id, period
+"""
+
+
+def read_latest_schedules(home: KappaHome, order_ids: list[str]) -> pl.DataFrame:
+    """The latest schedule saved for each of ``order_ids`` (by ``created_at``, then ``schedule_id``; any
+    strategy): ``order_id, schedule_id, period, ts, holdings_shares, shares`` by order and period, the
+    schedule each order's execution is tracked against (``tca.tracking``)."""
+    with reader(home) as con:
+        return con.sql(LATEST_SCHEDULES, params=[order_ids]).pl()
+
+
 def read_pending_orders(home: KappaHome, date: dt.date, calendar: str = DEFAULT_CALENDAR) -> pl.DataFrame:
     """The next session's pending orders: those arriving after the close of ``date`` and by the close of
     the session after it (``order_id, symbol, side, quantity, arrival_ts, end_ts, risk_aversion``)."""

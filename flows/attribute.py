@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
@@ -30,6 +30,7 @@ from data.step_inputs import (
     ATTRIBUTION_QUOTE_COLUMNS,
     ATTRIBUTION_TRADE_COLUMNS,
     read_attribution_inputs,
+    read_latest_schedules,
     scan_market,
 )
 from data.store import recorded_run
@@ -41,11 +42,19 @@ from flows.tasks import IO_TASK, write_results_task
 from kappa.units import BPS, DEFAULT_CALENDAR
 from reports.tables import cell_text, usd_text
 from tca.attribution import ATTRIBUTION_COLUMNS, TRACKING_COLUMNS, attribute_orders
+from tca.tracking import track_orders
+
+NO_SCHEDULES = pl.Schema([
+    ("order_id", pl.String()), ("schedule_id", pl.String()), ("period", pl.Int32()), ("ts", pl.Datetime("ns")),
+    ("holdings_shares", pl.Float64()), ("shares", pl.Float64()),
+])  # fmt: skip
+"""The columns of the schedules a batch carries (:func:`data.step_inputs.read_latest_schedules`)."""
 
 
 @dataclass(frozen=True, slots=True)
 class AttributionBatch:
-    """The orders of ``symbols`` with everything their attribution needs but the market data (lake files)."""
+    """The orders of ``symbols`` with everything their attribution needs but the market data (lake files):
+    ``schedules`` holds the latest saved schedule of each order, its execution is tracked against."""
 
     date: dt.date
     symbols: tuple[str, ...]
@@ -57,16 +66,19 @@ class AttributionBatch:
     quote_paths: tuple[str, ...]
     trade_paths: tuple[str, ...]
     calendar: str = DEFAULT_CALENDAR
+    schedules: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=NO_SCHEDULES))
 
     def only(self, symbols: tuple[str, ...]) -> AttributionBatch:
         """The same batch restricted to ``symbols``."""
         keep = pl.col("symbol").is_in(list(symbols))
         orders = self.orders.filter(keep)
+        ids = pl.col("order_id").is_in(orders["order_id"].implode())
         return replace(
             self,
             symbols=symbols,
             orders=orders,
-            fills=self.fills.filter(pl.col("order_id").is_in(orders["order_id"].implode())),
+            fills=self.fills.filter(ids),
+            schedules=self.schedules.filter(ids),
             closes=self.closes.filter(keep),
             params=self.params.filter(keep),
         )
@@ -86,12 +98,14 @@ def plan_attribution(
     """The batches of the attribution of ``date`` (none when no order arrived or traded that day).
 
     The model's γ follows the one rule of schedules (:func:`calibration.impact.schedule_gamma`): a
-    wrong-sign estimate is judged as γ = 0, so a negative permanent impact never lowers E.
+    wrong-sign estimate is judged as γ = 0, so a negative permanent impact never lowers E. Each order's
+    latest saved schedule is read here too (the database is read in this process only), for the tracking.
     """
     inp = read_attribution_inputs(home, date, calendar)
+    schedules = read_latest_schedules(home, inp.orders["order_id"].to_list())
     whole = AttributionBatch(
         date, (), inp.orders, inp.fills, inp.sessions, inp.closes, model_params(inp.params),
-        tuple(inp.quote_paths), tuple(inp.trade_paths), calendar,
+        tuple(inp.quote_paths), tuple(inp.trade_paths), calendar, schedules.cast(NO_SCHEDULES),
     )  # fmt: skip
     symbols = sorted(set(inp.orders["symbol"].to_list()))
     return [whole.only(group) for group in chunks(symbols, batch_symbols)]
@@ -110,7 +124,8 @@ def model_params(calibrations: pl.DataFrame) -> pl.DataFrame:
 
 
 def attribute_batch(batch: AttributionBatch) -> pl.DataFrame:
-    """The ``attribution`` rows of the batch's orders (without ``date`` and ``run_id``)."""
+    """The ``attribution`` rows of the batch's orders (without ``date`` and ``run_id``), with their tracking
+    against their schedules (:func:`tca.tracking.track_orders`)."""
     symbols = list(batch.symbols)
     quotes = scan_market("quotes", list(batch.quote_paths), ATTRIBUTION_QUOTE_COLUMNS, symbols)
     trades = scan_market("trades", list(batch.trade_paths), ATTRIBUTION_TRADE_COLUMNS, symbols)
@@ -120,7 +135,11 @@ def attribute_batch(batch: AttributionBatch) -> pl.DataFrame:
     )  # fmt: skip
     # the order's window in trading days: the horizon T its schedule in ``schedules`` was planned over
     horizon = clock.elapsed_days(pl.col("arrival_ts"), pl.col("end_ts")).alias("horizon_days")
-    return rows.with_columns(horizon, pl.lit(None, dtype=pl.String).alias("reason"))
+    day = batch.sessions.filter(pl.col("date") == batch.date).row(0, named=True)
+    tracked = track_orders(batch.orders, batch.fills, batch.schedules, day["open_ts"], day["close_ts"], clock)
+    return rows.with_columns(horizon, pl.lit(None, dtype=pl.String).alias("reason")).join(
+        tracked, on="order_id", how="left", maintain_order="left"
+    )
 
 
 def failed_rows(batch: AttributionBatch, exc: BaseException) -> pl.DataFrame:

@@ -12,16 +12,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from data.home import KappaHome
 from data.inbox import inbox_folder
-from data.queries import calibrations_as_of, table_rows
+from data.queries import calibrations_as_of, riskiest_order_schedule, table_rows
+from kappa.errors import ParameterError
+from schedule.replan import Replan, replan
 from simulator import SimConfig, random_universe, write_dataset
+
+if TYPE_CHECKING:
+    from flows.baskets import BasketPlan
+    from schedule import Schedule
 
 DEMO_START = dt.date(2026, 11, 12)
 """A Thursday: the simulator's order spanning sessions 1-2 crosses the weekend, and all three spanning
@@ -41,6 +47,7 @@ class DemoResult:
     calibration_vs_truth: pl.DataFrame
     report: Path | None
     simulation: pl.DataFrame | None = None
+    basket: DemoBasket | None = None
 
 
 BAD_ROWS: dict[str, list[str]] = {
@@ -129,6 +136,7 @@ def run_demo(
     return DemoResult(
         sim_dir, nights, list(results), counts, _against_truth(calibrated, sim_dir / "truth.json"),
         Path(last.report) if last is not None and last.report else None, simulate_flash_crash(home, calibrated),
+        basket_and_replan(home, calibrated),
     )  # fmt: skip
 
 
@@ -144,6 +152,70 @@ def _against_truth(rows: pl.DataFrame, truth_file: Path) -> pl.DataFrame:
     est = rows.select("symbol", *cols, "gamma_se", "eta_source")
     return est.join(t, on="symbol").select("symbol", *[c for k in cols for c in (k, f"{k}_true")], "gamma_se",
                                            "eta_source").sort("symbol")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DemoBasket:
+    """The demo's basket (planned from the last night's calibrations and saved to ``schedules``) and the
+    re-plan of one stored order schedule when σ jumps tenfold at mid-horizon (None without such a schedule)."""
+
+    plan: BasketPlan
+    schedule: Schedule | None
+    replanned: Replan | None
+    order_id: str | None
+
+
+def basket_and_replan(home: KappaHome, calibrated: pl.DataFrame) -> DemoBasket | None:
+    """Plan and save a basket of the first three calibrated names (buy the first, sell the others, 10 % of
+    each one's ADV over one day in 13 periods of 30 minutes, λ = 1e-6/$), with ρ from the ``correlations``
+    table, or, where it holds no pair of them, the simulator's truth (its names move independently: ρ = I);
+    then re-plan the stored order schedule of :func:`data.queries.riskiest_order_schedule` from its middle
+    period with σ × 10 (:func:`schedule.replan.replan`)."""
+    import numpy as np
+
+    from flows.baskets import BasketLine, BasketRequest, plan_basket, save_basket
+
+    needed = ("adv_shares", "sigma_usd", "gamma", "eta", "epsilon_usd")
+    ok = calibrated.filter(
+        pl.all_horizontal(pl.col(c).is_not_null() & pl.col(c).is_not_nan() for c in needed)
+    )
+    names = ok.sort("symbol").head(3)
+    if names.height < 2:
+        return None
+    lines = [
+        BasketLine(r["symbol"], "buy" if k == 0 else "sell", max(100.0, round(0.1 * r["adv_shares"], -2)), {})
+        for k, r in enumerate(names.iter_rows(named=True))
+    ]
+    req = BasketRequest(lines, 1.0, 13, 1e-6, as_of=names["as_of"][0])
+    try:
+        plan = plan_basket(home, req)
+    except ParameterError as exc:
+        if exc.name != "--correlation":
+            raise
+        plan = replace(plan_basket(home, replace(req, correlation=np.eye(len(lines)))),
+                       correlation_source="the simulator's truth (independent names: ρ = I)")  # fmt: skip
+    save_basket(home, plan)
+    rows = riskiest_order_schedule(home)
+    if not rows.height:
+        return DemoBasket(plan, None, None, None)
+    s = _stored_schedule(rows)
+    p = s.params
+    rest = replan(s, s.order.periods // 2, replace(p, sigma_usd=10 * p.sigma_usd))
+    return DemoBasket(plan, s, rest, rows["order_id"][0])
+
+
+def _stored_schedule(rows: pl.DataFrame) -> Schedule:
+    """The :class:`schedule.Schedule` of one stored order schedule's rows (k = 0..N)."""
+    from schedule import MarketParams, Order, schedule_from_holdings
+
+    r = rows.row(0, named=True)
+    nights = tuple(int(c or 0) for c in rows["nights"][1:])
+    order = Order(r["shares"], r["side"], r["horizon_days"], r["periods"], r["drift_usd_per_day"],
+                  nights if any(nights) else ())  # fmt: skip
+    params = MarketParams(r["sigma_usd"], r["gamma"], r["eta"], r["epsilon_usd"],
+                          sigma_overnight_usd=r["sigma_overnight_usd"] or 0.0)  # fmt: skip
+    return schedule_from_holdings("optimal", rows["holdings_shares"].to_numpy(), order, params,
+                                  risk_aversion=r["risk_aversion"], kappa_per_day=r["kappa_per_day"])  # fmt: skip
 
 
 def simulate_flash_crash(home: KappaHome, calibrated: pl.DataFrame) -> pl.DataFrame | None:

@@ -25,12 +25,14 @@ from data.home import KappaHome
 from kappa.errors import KappaError, NotFoundError, ParameterError
 from kappa.units import BUCKETS_PER_SESSION, DEFAULT_CALENDAR
 from schedule import Order, Schedule
+from schedule.replan import Replan
 from schedule.requests import (
     PlanInputs,
     SchedulePlan,
     ScheduleRequest,
     build_plan,
     check_request,
+    digest,
     market_params,
     plan_identity,
 )
@@ -247,21 +249,53 @@ def frontier_rows(plan: SchedulePlan, run_id: str, created_at: dt.datetime) -> p
     )
 
 
-def save_plan(home: KappaHome, plan: SchedulePlan) -> str:
-    """Write the plan's schedule (and frontier) in one transaction; returns the run id."""
+def save_plan(home: KappaHome, plan: SchedulePlan, replanned: SchedulePlan | None = None) -> str:
+    """Write the plan's schedule (and frontier), and its re-plan if given (:func:`replanned_plan`), in one
+    transaction; returns the run id."""
     from data.results import write_schedules
     from data.store import new_run_id
 
     run_id = new_run_id("schedule")
     created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    plans = [plan] if replanned is None else [plan, replanned]
     return write_schedules(
         home,
         run_id,
         plan_identity(plan.request, plan.schedule.params, plan.as_of, plan.start),
-        schedule_rows([plan], run_id, created),
+        schedule_rows(plans, run_id, created),
         frontier_rows(plan, run_id, created) if plan.frontier else None,
-        message=f"{plan.schedule_id}" + (f", {plan.frontier_id}" if plan.frontier else ""),
+        message=", ".join(
+            [p.schedule_id for p in plans]
+            + ([plan.frontier_id] if plan.frontier_id and plan.frontier else [])
+        ),
     )
+
+
+def replanned_plan(plan: SchedulePlan, rp: Replan) -> SchedulePlan:
+    """The plan's order re-planned (:func:`schedule.replan.replan`) as a schedule of its own to save: strategy
+    ``replanned``, the N + 1 holdings (the original to period K, the re-solved rest after), the parameters and
+    λ in force from K, and the rest's κ, E and V (what is still to pay from period K, under those parameters).
+
+    Its ``schedule_id`` hashes the original's inputs with K and the new parameters, so saving the same
+    re-plan again replaces its rows and the original's rows stay beside it.
+    """
+    from dataclasses import asdict
+
+    from schedule.costs import trades_of
+
+    s, rest = plan.schedule, rp.rest
+    schedule = replace(
+        s, strategy="replanned", params=rest.params, risk_aversion=rest.risk_aversion,
+        holdings=np.asarray(rp.holdings, dtype=np.float64), trades=trades_of(rp.holdings),
+        kappa_per_day=rest.kappa_per_day, cost=rest.cost, variance_usd2=rest.variance_usd2,
+        info={"replan_at": rp.at_period},
+    )  # fmt: skip
+    identity = {"of": plan.schedule_id, "at_period": rp.at_period, "params": asdict(rest.params),
+                "risk_aversion": rest.risk_aversion}  # fmt: skip
+    return replace(
+        plan, schedule=schedule, schedule_id="s-" + digest(identity), comparison=[], frontier=[],
+        frontier_id=None,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 The efficient frontier of ``kappa schedule``, the simulated cost distributions of ``kappa simulate``, and
 the post-trade report's charts: the cost waterfall, realized against expected cost, the histogram of z, and
-each large order's holdings against its Almgren-Chriss schedule in trading time.
+each large order's filled shares against its schedule's executed path in trading time.
 """
 
 from __future__ import annotations
@@ -180,19 +180,25 @@ def z_histogram_chart(rows: pl.DataFrame) -> alt.LayerChart:
 
 
 SESSION_CLOSE = "session close"
+PANEL_BREAK = " | "
+"""Where a panel's title of :func:`schedules_chart` breaks onto its next line."""
 
 
 def schedules_chart(paths: pl.DataFrame) -> alt.FacetChart:
-    """Shares still to trade against trading time: each order's fills against its Almgren-Chriss schedule.
+    """Execution against schedule: each order's filled shares against its schedule's executed path, in
+    trading time.
 
     Parameters
     ----------
     paths
-        ``order_id, panel, series, hours, holdings_shares``: ``series`` is :data:`ACTUAL` (a step at each
-        fill), :data:`MODEL` (the schedule's holdings at its period ends) or :data:`SESSION_CLOSE` (a dotted
-        rule where a session closed: the night is not on the axis); ``hours`` counts session time since the
-        order's arrival (6.5 per XNYS day). One panel per ``panel``, in the order they come, each with its
-        own axes; the series keep their colours in every panel.
+        ``order_id, panel, series, hours, shares``: ``series`` is :data:`ACTUAL` (F(t), the shares filled: a
+        step at each fill), :data:`MODEL` (S(t_k) = X − x_k, the shares the schedule had executed at its
+        period ends, joined by straight lines: S is linear in trading time within a period,
+        :mod:`tca.tracking`) or :data:`SESSION_CLOSE` (a dotted rule where a session closed: the night is not
+        on the axis); ``hours`` counts session time since the order's arrival (6.5 per XNYS day). One panel
+        per ``panel`` (its title broken into lines at :data:`PANEL_BREAK`), in the order they come, each with
+        its own axes; the series keep their colours in every panel. Fills above the schedule's line are ahead
+        of it, below behind.
     """
     panels = list(dict.fromkeys(paths["panel"].to_list()))
     colour = alt.Color(
@@ -201,11 +207,11 @@ def schedules_chart(paths: pl.DataFrame) -> alt.FacetChart:
         legend=alt.Legend(title=None, orient="top", symbolType="stroke", symbolStrokeWidth=3),
     )
     x = alt.X("hours:Q", title="trading hours since arrival")
-    y = alt.Y("holdings_shares:Q", title="shares still to trade")
+    y = alt.Y("shares:Q", title="shares filled")
     tooltip = [
         alt.Tooltip("order_id:N", title="order"), alt.Tooltip("series:N", title="series"),
         alt.Tooltip("hours:Q", title="trading hours", format=".3f"),
-        alt.Tooltip("holdings_shares:Q", title="shares still to trade", format=",.0f"),
+        alt.Tooltip("shares:Q", title="shares filled", format=",.0f"),
     ]  # fmt: skip
     model = (
         alt.Chart()
@@ -229,11 +235,17 @@ def schedules_chart(paths: pl.DataFrame) -> alt.FacetChart:
         alt.layer(model, actual, closes, data=paths.to_pandas())
         .properties(width=250, height=150)
         .facet(
-            facet=alt.Facet("panel:N", title=None, sort=panels, header=alt.Header(labelLimit=300)), columns=3
+            facet=alt.Facet(
+                "panel:N",
+                title=None,
+                sort=panels,
+                header=alt.Header(labelLimit=300, labelExpr=f"split(datum.value, '{PANEL_BREAK}')"),
+            ),
+            columns=3,
         )
         .resolve_scale(x="independent", y="independent")
         .properties(
-            title="holdings: actual fills vs the Almgren-Chriss schedule (largest orders, trading time)"
+            title="shares filled: actual fills vs the Almgren-Chriss schedule (largest orders, trading time)"
         )
     )
 

@@ -261,3 +261,35 @@ CALIBRATION_COLUMNS = [
     Column("epsilon_usd", "ε ($/share)", "sci"),
     Column("epsilon_se_usd", "ε s.e.", "sci"),
 ]
+
+TRACKING_TABLE_COLUMNS = [
+    Column("order_id", "Order"),
+    Column("symbol", "Symbol"),
+    Column("side", "Side"),
+    Column("status", "Status"),
+    Column("quantity", "Quantity (shares)", "shares"),
+    Column("filled_shares", "Filled (shares)", "shares"),
+    Column("scheduled_filled_shares", "Scheduled by then (shares)", "shares"),
+    Column("ahead_of_schedule_shares", "Ahead + / behind − (shares)", "shares"),
+    Column("tracking_error_shares", "Tracking error (shares)", "shares"),
+    Column("tracking_error_pct", "Tracking error (% of order)", "number"),
+]
+
+
+def schedule_tracking(rows: pl.DataFrame, n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The ``n`` largest orders by notional tracked against a schedule (``scheduled_filled_shares`` not
+    null) and, as a footer row, every tracked order: Σ shares and the quantity-weighted tracking error,
+    Σ tracking error (shares) / Σ quantity × 100 (over the orders that have one)."""
+    tracked = rows.filter(pl.col("scheduled_filled_shares").is_not_null())
+    top = tracked.sort("notional_usd", descending=True, nulls_last=True).head(n)
+    has = pl.col("tracking_error_shares").is_not_null()
+    foot = tracked.select(
+        pl.lit(f"All {tracked.height} tracked orders").alias("order_id"),
+        *(pl.lit(None, pl.String).alias(c) for c in ("symbol", "side", "status")),
+        *(pl.col(c).cast(pl.Float64).sum() for c in ("quantity", "filled_shares", "scheduled_filled_shares",
+                                                     "ahead_of_schedule_shares", "tracking_error_shares")),
+        (100 * pl.col("tracking_error_shares").sum() / pl.col("quantity").filter(has).sum()).alias(
+            "tracking_error_pct"
+        ),
+    )  # fmt: skip
+    return top, foot

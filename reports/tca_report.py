@@ -2,10 +2,10 @@
 same key numbers and tables in markdown (the Prefect artifact of the night).
 
 :func:`render_report` takes the ``attribution`` rows of a date, the calibrations they were judged with and
-the holdings paths of the largest orders, and writes ``report.html`` plus ``waterfall.png``,
+the filled and scheduled paths of the largest orders, and writes ``report.html`` plus ``waterfall.png``,
 ``cost_vs_model.png``, ``z_histogram.png`` and ``schedules.png`` (for Prefect artifacts) into a folder.
-:func:`report_markdown` writes the key numbers, the cost by component, the scorecards and the costliest
-orders of the same rows in markdown.
+:func:`report_markdown` writes the key numbers, the cost by component, the scorecards, the tracking against
+schedules and the costliest orders of the same rows in markdown.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from reports.tables import (
     COMPONENT_COLUMNS,
     COSTLIEST_COLUMNS,
     STATUS_COLUMNS,
+    TRACKING_TABLE_COLUMNS,
     WATERFALL,
     Column,
     cost_components,
@@ -39,6 +40,7 @@ from reports.tables import (
     costliest_orders,
     html_table,
     markdown_table,
+    schedule_tracking,
     scorecard_columns,
     status_counts,
     usd_text,
@@ -47,6 +49,8 @@ from reports.tables import (
 
 COSTLIEST_ORDERS = 15
 MARKDOWN_COSTLIEST_ORDERS = 10
+TRACKED_ORDERS = 15
+"""Orders of the "Execution against schedule" table (the largest by notional; the footer counts them all)."""
 SCORECARDS = (("broker", "Broker"), ("algo", "Algo"))
 """The scorecards the report prints: the views ``scorecard_broker`` and ``scorecard_algo`` of the day."""
 
@@ -152,7 +156,7 @@ def render_report(
     calibrations
         The calibrations the orders were judged with (``calibrations`` columns and ``calibration_as_of``).
     paths
-        Holdings paths of the largest orders (see :func:`reports.charts.schedules_chart`).
+        Filled and scheduled paths of the largest orders (see :func:`reports.charts.schedules_chart`).
     out_dir
         The folder to write into.
     scorecards
@@ -174,6 +178,14 @@ def render_report(
         f'<div class="kpi">{html.escape(k)}<b>{html.escape(v)}</b></div>' for k, v in key_numbers(s)
     )
     top, totals = costliest_orders(rows, COSTLIEST_ORDERS)
+    tracked, tracked_all = schedule_tracking(rows, TRACKED_ORDERS)
+    tracking = (
+        html_table(
+            tracked, TRACKING_TABLE_COLUMNS, "tracking error by order (largest by notional)", tracked_all
+        )
+        if tracked.height
+        else "<p>no order was tracked against a saved schedule</p>"
+    )
     cards = "".join(
         html_table(scorecards[by], scorecard_columns(by, label), f"by {by}") for by, label in SCORECARDS
     )
@@ -192,11 +204,14 @@ for a well-calibrated model z is about N(0, 1).</p>
 {svgs["waterfall"]}{svgs["cost_vs_model"]}</div>
 <h2>Is the model calibrated?</h2><div class="charts">{svgs["z_histogram"]}</div>
 <h2>Scorecards</h2>{cards}
-<h2>Schedule vs actual</h2><p class="note">Shares still to trade against trading time since arrival (session
-hours of the exchange: nights, weekends and holidays are left out; a dotted line marks a close). The schedule
-is the Almgren-Chriss optimum over the order's window in trading time, with the order's own λ (TWAP where it
-has none) and the calibration it was judged with.</p>
-<div class="charts">{svgs.get("schedules", "<p>no filled orders</p>")}</div>
+<h2>Execution against schedule</h2><p class="note">Shares filled against the shares the order's schedule had
+executed (its latest saved schedule: the nightly plans each order the evening before it arrives), in trading time
+since arrival (session hours of the exchange: nights, weekends and holidays are left out; a dotted line marks a
+close). Within a period the schedule trades at a constant rate, so its executed path is linear in trading time
+between period ends. Ahead/behind is filled − scheduled at the close (at the last fill for an order complete by
+then); the tracking error is the root mean square of filled − scheduled over the schedule's period ends in the
+session, in shares and in % of the order's quantity.</p>
+<div class="charts">{svgs.get("schedules", "<p>no filled orders</p>")}</div>{tracking}
 <h2>Costliest orders</h2>{html_table(top, COSTLIEST_COLUMNS, "by total cost ($)", totals)}
 <h2>Calibration used</h2>{html_table(calibrations, cal_columns, "latest calibration before the day")}
 <h2>Statuses</h2>{html_table(status_counts(rows), STATUS_COLUMNS, "orders by status")}
@@ -244,6 +259,14 @@ def report_markdown(
             f"## Scorecard by {by}",
             "",
             markdown_table(scorecards[by], scorecard_columns(by, label)),
+        ]
+    tracked, tracked_all = schedule_tracking(rows, MARKDOWN_COSTLIEST_ORDERS)
+    if tracked.height:
+        lines += [
+            "",
+            f"## Execution against schedule (top {tracked.height} by notional)",
+            "",
+            markdown_table(tracked, TRACKING_TABLE_COLUMNS, tracked_all),
         ]
     lines += [
         "",

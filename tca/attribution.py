@@ -253,7 +253,8 @@ MODEL_COLUMNS = ("model_expected_cost_usd", "model_permanent_usd", "model_tempor
 
 TRACKING_COLUMNS = ("schedule_id", "scheduled_filled_shares", "ahead_of_schedule_shares", "tracking_error_shares",
                     "tracking_error_pct")  # fmt: skip
-"""Columns of ``attribution`` that compare the order's fills with its saved schedule (NULL without one)."""
+"""Columns of ``attribution`` that compare the order's fills with its saved schedule (NULL without one), from
+:func:`tca.tracking.track_orders`."""
 
 WRITER_COLUMNS = ("date", "run_id", "horizon_days", "reason", *TRACKING_COLUMNS)
 """Columns of ``attribution`` that the flow adds (the date and run, the horizon by the clock, a failure,

@@ -95,6 +95,10 @@ def _print_demo(kh: KappaHome, result: object, symbols: int, show_home: bool) ->
     if result.simulation is not None:
         out.print("a buy through a flash crash (σ × 10 after period 6 of 13), 2,000 simulated paths ($):")
         print_frame(out, result.simulation, 10)
+    if result.basket is not None:
+        from flows.cli.render_basket import print_demo_basket
+
+        print_demo_basket(out, result.basket)
     out.print(f"database: {kh.db_path}\nlake:     {kh.lake}\ninbox:    {kh.inbox}")
     out.print(f"report:   {result.report}")
     kappa = _kappa_command()

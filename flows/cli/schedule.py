@@ -46,9 +46,9 @@ class SigmaSource(StrEnum):
 
 
 def schedule_cmd(
-    shares: Annotated[float, typer.Option("--shares", help="X: shares to buy or sell")],
-    side: Annotated[Side, typer.Option("--side", help="buy or sell")],
     horizon_days: Annotated[float, typer.Option("--horizon-days", help="T: trading days to finish in")],
+    shares: Annotated[float | None, typer.Option("--shares", help="X: shares to buy or sell")] = None,
+    side: Annotated[Side | None, typer.Option("--side", help="buy or sell")] = None,
     periods: Annotated[int | None, typer.Option("--periods", help="N: equal periods (τ = T/N)")] = None,
     period_days: Annotated[
         float | None, typer.Option("--period-days", help="τ instead of N (must divide T)")
@@ -116,6 +116,17 @@ def schedule_cmd(
     replan_risk_aversion: Annotated[
         float | None, typer.Option("--replan-risk-aversion", help="λ from period K (1/$)")
     ] = None,
+    basket: Annotated[
+        Path | None,
+        typer.Option("--basket", help="CSV symbol, side, shares [, sigma_usd, eta, gamma, epsilon_usd]"),
+    ] = None,
+    correlation: Annotated[
+        Path | None,
+        typer.Option("--correlation", help="Basket: square CSV of ρ (default: the correlations table)"),
+    ] = None,
+    cross_impact: Annotated[
+        Path | None, typer.Option("--cross-impact", help="Basket: CSV symbol_a, symbol_b, eta, gamma")
+    ] = None,
     calendar: CalendarOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -125,11 +136,30 @@ def schedule_cmd(
 
     Example: kappa schedule --shares 1e6 --side sell --horizon-days 5 --periods 5 --risk-aversion 1e-6
     --sigma 0.95 --eta 2.5e-6 --gamma 2.5e-7 --epsilon 0.0625
+
+    A basket (one horizon, correlated names): kappa schedule --basket basket.csv --correlation rho.csv
+    --horizon-days 5 --periods 5 --risk-aversion 1e-6
     """
-    from flows.schedules import plan_schedule, save_plan
+    from flows.schedules import plan_schedule, replanned_plan, save_plan
     from kappa.units import DEFAULT_CALENDAR
     from schedule.requests import ScheduleRequest
 
+    if basket is not None:
+        from flows.cli.render_basket import basket_cmd
+
+        single = {"--shares": shares, "--side": side, "--symbol": symbol, "--sigma": sigma, "--gamma": gamma,
+                  "--eta": eta, "--epsilon": epsilon, "--baseline": baseline, "--start": start, "--plot": plot,
+                  "--stress": stress or None, "--replan-at": replan_at, "--drift": drift or None,
+                  "--order-id": order_id, "--participation": participation, "--sigma-overnight": sigma_overnight,
+                  "--eta-nl": eta_nl, "--beta": beta, "--adv": adv,
+                  "--model": None if model == Model.linear else model}  # fmt: skip
+        n = _periods(periods, period_days, horizon_days, price, lot_size)
+        basket_cmd(basket, correlation, cross_impact, horizon_days, n, risk_aversion, as_of, json_out, save,
+                   frontier, points, home, single)  # fmt: skip
+        return
+    if shares is None or side is None or correlation is not None or cross_impact is not None:
+        raise ParameterError("pass --shares X and --side (or --basket FILE; --correlation and --cross-impact "
+                             "go with --basket)", name="--shares", value=shares)  # fmt: skip
     kh = KappaHome.resolve(home)
     if symbol or save:
         kh, calendar = home_settings(home, calendar)
@@ -152,12 +182,13 @@ def schedule_cmd(
     plan = plan_schedule(kh if symbol else None, req)
     replanned = _replan(plan, replan_at, replan_sigma, replan_eta, replan_risk_aversion)
     stressed = _stress(plan) if stress else None
-    run_id = save_plan(kh, plan) if save else None
+    run_id = save_plan(kh, plan, replanned_plan(plan, replanned) if replanned else None) if save else None
     if plot is not None:
         _draw_frontier(plan, run_id, plot)
     _print(plan, lot_size, json_out, replanned, stressed)
     if run_id:
-        (err if json_out else out).print(f"saved {plan.schedule_id} to schedules (run {run_id})")
+        saved = plan.schedule_id + (" and its re-plan" if replanned else "")
+        (err if json_out else out).print(f"saved {saved} to schedules (run {run_id})")
     if plot is not None:
         (err if json_out else out).print(f"frontier drawn to {plot}")
 

@@ -603,3 +603,43 @@ def pl_frame(home: KappaHome, sql: str) -> Any:
 
     with reader(home) as con:
         return con.sql(sql).pl()
+
+
+def test_the_report_shows_the_multi_session_order_against_its_schedule(
+    multi_day: KappaHome, shown: dict[str, Any]
+) -> None:
+    """The order planned from its arrival and filled over two sessions: its row in the tracking table is
+    the stored one, and its chart draws F(t) up to 24,000 and the schedule's executed shares X − x_k."""
+    head, body, foot = _table(shown, "tracking error by order (largest by notional)")
+    col = {h: i for i, h in enumerate(head)}
+    (row,) = [r for r in body if r[col["Order"]] == MULTI]
+    want = _q(multi_day, f"SELECT filled_shares, scheduled_filled_shares, ahead_of_schedule_shares, "
+                         f"tracking_error_shares, tracking_error_pct, schedule_id FROM attribution "
+                         f"WHERE order_id = '{MULTI}' AND date = DATE '{LAST}'")[0]  # fmt: skip
+    assert want[5] is not None and all(v is not None for v in want[:5])
+    assert _number(row[col["Filled (shares)"]]) == want[0] == 6 * MULTI_CHILD
+    assert _number(row[col["Scheduled by then (shares)"]]) == round(float(want[1]))  # type: ignore[arg-type]
+    assert _number(row[col["Ahead + / behind − (shares)"]]) == round(float(want[2]))  # type: ignore[arg-type]
+    assert _number(row[col["Tracking error (% of order)"]]) == pytest.approx(want[4], abs=0.006)
+    (all_row,) = foot
+    n = _q(multi_day, f"SELECT count(*) FROM attribution WHERE date = DATE '{LAST}' "
+                      "AND scheduled_filled_shares IS NOT NULL")[0][0]  # fmt: skip
+    assert all_row[col["Order"]] == f"All {n} tracked orders"
+    # complete at its last fill (Friday 16:15 UTC, 15 minutes before its end): the schedule then is
+    # X − x(t) linear between the period ends around it; filled − scheduled is ahead of it
+    plan = _q(multi_day, f"SELECT ts, shares - holdings_shares FROM schedules WHERE schedule_id = '{want[5]}' "
+                         "ORDER BY period")  # fmt: skip
+    last = MULTI_FILLS[-1].replace(tzinfo=None)
+    (before,) = [p for p in plan if p[0] == last]  # the fills land on 5-minute period ends exactly
+    assert want[1] == pytest.approx(before[1]) and want[2] == pytest.approx(6 * MULTI_CHILD - before[1])
+    chart = _chart(shown, "Almgren-Chriss schedule")
+    shares: dict[str, list[float]] = {"actual fills": [], "Almgren-Chriss schedule": []}
+    for label in chart["points"]:
+        fields = dict(part.split(": ", 1) for part in label.split("; "))
+        if fields["order"] == MULTI:
+            shares[fields["series"]].append(_number(fields["shares filled"]))
+    assert sorted(shares["actual fills"]) == [k * MULTI_CHILD for k in range(len(MULTI_FILLS) + 1)]
+    assert (
+        min(shares["Almgren-Chriss schedule"]) == 0
+        and max(shares["Almgren-Chriss schedule"]) == 6 * MULTI_CHILD
+    )

@@ -173,7 +173,7 @@ def test_pending_order_schedules_are_the_first_order_optimum() -> None:
 
 def test_a_night_whose_every_attribution_batch_failed_still_has_a_row_per_order() -> None:
     from flows.attribute import AttributionBatch, failed_rows, join_rows
-    from tca.attribution import ATTRIBUTION_COLUMNS
+    from tca.attribution import ATTRIBUTION_COLUMNS, TRACKING_COLUMNS
 
     orders = pl.DataFrame({"order_id": ["o1", "o2"], "symbol": ["AAA", "AAA"], "side": ["buy", "sell"],
                            "quantity": [100.0, 50.0], "arrival_ts": [dt.datetime(2026, 11, 16, 15)] * 2,
@@ -183,7 +183,8 @@ def test_a_night_whose_every_attribution_batch_failed_still_has_a_row_per_order(
     empty = pl.DataFrame()
     batch = AttributionBatch(NIGHTS[0], ("AAA",), orders, fills, empty, empty, empty, (), ())
     rows = join_rows([failed_rows(batch, ValueError("boom"))])
-    assert rows.columns == [*ATTRIBUTION_COLUMNS, "horizon_days", "reason"]
+    assert rows.columns == [*ATTRIBUTION_COLUMNS, "horizon_days", "reason", *TRACKING_COLUMNS]
+    assert rows.select(TRACKING_COLUMNS).null_count().row(0) == (2,) * len(TRACKING_COLUMNS)
     assert rows.select("order_id", "filled_shares", "status", "reason").rows() == [
         ("o1", 40.0, "failed", "ValueError: boom"), ("o2", 0.0, "failed", "ValueError: boom")
     ]  # fmt: skip
@@ -246,6 +247,68 @@ def test_nightly_writes_every_result_of_the_night(two_nights: KappaHome) -> None
     for (_, arrival), (_, first_ts, as_of, traded, shares) in zip(pending, sched, strict=True):
         assert first_ts == arrival and as_of == day and traded == pytest.approx(shares)
     assert (h.reports / day.isoformat() / "report.html").exists()
+
+
+def _trading_ns(ns: np.ndarray, sessions: pl.DataFrame) -> np.ndarray:
+    """Session nanoseconds before each instant (ns since the epoch): Σ over sessions of the part of
+    [open, close] before it."""
+    opens = sessions["open_ts"].cast(pl.Datetime("ns")).dt.epoch("ns").to_numpy()
+    closes = sessions["close_ts"].cast(pl.Datetime("ns")).dt.epoch("ns").to_numpy()
+    return np.clip(np.asarray(ns)[:, None] - opens[None, :], 0, (closes - opens)[None, :]).sum(axis=1)
+
+
+def test_orders_scheduled_the_night_before_are_tracked_against_their_schedule(two_nights: KappaHome) -> None:
+    """The first night schedules the second session's orders; the second night tracks their fills against
+    those schedules: S(t) recomputed here by interpolating X − x_k in session time (summed over the
+    sessions by hand), F(t) from the stored fills, every instant in integer nanoseconds as stored (the
+    simulated fills land a few hundred ns after a period end: they belong to the next period)."""
+    from data.calendar import session_bounds
+
+    h, day = two_nights, NIGHTS[1]
+    sessions = session_bounds(day - dt.timedelta(days=10), day + dt.timedelta(days=10))
+    bounds = sessions.filter(pl.col("date") == day).select(pl.col("open_ts", "close_ts").dt.epoch("ns"))
+    open_ns, close_ns = bounds.row(0)
+    latest = dict(query(h, "SELECT order_id, schedule_id FROM schedules WHERE order_id IS NOT NULL QUALIFY "
+                           "dense_rank() OVER (PARTITION BY order_id "
+                           "ORDER BY created_at DESC, schedule_id DESC) = 1"))  # fmt: skip
+    rows = query(h, f"SELECT order_id, quantity, filled_shares, schedule_id, scheduled_filled_shares, "
+                    f"ahead_of_schedule_shares, tracking_error_shares, tracking_error_pct FROM attribution "
+                    f"WHERE date = '{day}' ORDER BY 1")  # fmt: skip
+    tracked = [r for r in rows if r[0] in latest]
+    assert len(tracked) == query(h, f"SELECT count(*) FROM orders WHERE date = '{day}'")[0][0] > 0
+    assert all(all(v is None for v in r[3:]) for r in rows if r[0] not in latest)  # the first day's orders
+    errors = []
+    for order_id, quantity, filled, schedule_id, scheduled, ahead, te, te_pct in tracked:
+        assert schedule_id == latest[order_id]
+        period, ts, executed, shares = np.array(
+            query(h, f"SELECT period, epoch_ns(ts), shares - holdings_shares, shares FROM schedules "
+                     f"WHERE schedule_id = '{schedule_id}' ORDER BY period"), dtype=object,
+        ).T  # fmt: skip
+        ts = ts.astype(np.int64)
+        fills = query(h, f"SELECT epoch_ns(ts), quantity FROM fills WHERE order_id = '{order_id}' "
+                         f"AND epoch_ns(ts) <= {close_ns} ORDER BY ts")  # fmt: skip
+        fts = np.array([f[0] for f in fills], dtype=np.int64)
+        q = np.array([f[1] for f in fills], dtype=float)
+
+        def s(
+            at: np.ndarray, ts: np.ndarray = ts, executed: np.ndarray = executed, x: float = shares[0]
+        ) -> np.ndarray:
+            theta_k = _trading_ns(ts, sessions)
+            return np.interp(
+                _trading_ns(at, sessions), theta_k, executed.astype(float), left=0.0, right=float(x)
+            )
+
+        then = fts[-1] if q.sum() >= quantity else close_ns
+        assert filled == pytest.approx(q.sum())
+        assert scheduled == pytest.approx(s(np.array([then]))[0], rel=1e-9, abs=1e-6)
+        assert ahead == pytest.approx(filled - scheduled, rel=1e-9, abs=1e-6)
+        ends = ts[(period >= 1) & (ts >= open_ns) & (ts <= close_ns)]
+        filled_by = np.array([q[fts <= e].sum() for e in ends])
+        rms = float(np.sqrt(np.mean((filled_by - s(ends)) ** 2)))
+        assert ends.size > 0 and te == pytest.approx(rms, rel=1e-9, abs=1e-6)
+        assert te_pct == pytest.approx(100 * rms / quantity, rel=1e-9)
+        errors.append(te_pct)
+    assert 0 < np.median(errors) < 100
 
 
 def test_nightly_publishes_artifacts(two_nights: KappaHome) -> None:

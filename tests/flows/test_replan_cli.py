@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from typer.testing import CliRunner
@@ -65,3 +66,35 @@ def test_stress_from_the_cli_gives_every_scenario_in_the_json() -> None:
     for row, want in zip(got, expected, strict=True):
         assert row["first_trade_shares"] == want.first_trade_shares and row["std_usd"] == want.std_usd
     assert got[0]["expected_cost_usd"] == json.loads(res.stdout)["expected_cost_usd"]  # the base is the plan
+
+
+def test_save_stores_the_replan_beside_the_schedule_and_a_resave_replaces_both(tmp_path: Path) -> None:
+    """`--save` with `--replan-at`: the original schedule and the re-plan (strategy `replanned`) land in
+    `schedules` in one run; the re-plan's holdings are the exact re-plan, its E, V and κ the rest's from K,
+    its parameters those in force from K; saving again leaves the same rows."""
+    from data.home import KappaHome
+    from tests.conftest import query
+
+    home = KappaHome(tmp_path)
+    args = [*ARGS, "--replan-at", "5", "--replan-sigma", "9.5", "--save", "--home", str(tmp_path)]
+    for _ in range(2):
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, res.output
+    rows = query(home, "SELECT strategy, count(*), count(DISTINCT run_id), any_value(sigma_usd), "
+                 "any_value(expected_cost_usd), any_value(variance_usd2), any_value(kappa_per_day) "
+                 "FROM schedules GROUP BY strategy ORDER BY strategy")  # fmt: skip
+    order = replace(PAPER_ORDER, periods=10)
+    s = optimal_schedule(order, PAPER_PARAMS, 1e-6)
+    rp = replan(s, 5, replace(PAPER_PARAMS, sigma_usd=9.5))
+    (opt, n1, runs1, sig1, e1, v1, k1), (rp_name, n2, runs2, sig2, e2, v2, k2) = rows
+    assert (opt, rp_name, n1, n2, runs1, runs2) == ("optimal", "replanned", 11, 11, 1, 1)
+    assert (sig1, sig2) == (0.95, 9.5)
+    np.testing.assert_allclose(
+        [e1, v1, k1], [s.expected_cost_usd, s.variance_usd2, s.kappa_per_day], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        [e2, v2, k2], [rp.rest.expected_cost_usd, rp.rest.variance_usd2, rp.rest.kappa_per_day], rtol=1e-12
+    )
+    got = [r[0] for r in query(home, "SELECT holdings_shares FROM schedules WHERE strategy = 'replanned' "
+                                     "ORDER BY period")]  # fmt: skip
+    np.testing.assert_allclose(got, rp.holdings, rtol=1e-12)
