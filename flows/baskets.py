@@ -317,6 +317,7 @@ def _correlation(
 
     rows = correlations_among(home, symbols, calibrated or req.as_of)
     when = rows["as_of"][0] if rows.height else None
+    rows = rows.filter(pl.col("rho").is_not_null())  # too few common returns: no ρ, refused below
     if calibrated is not None and when != calibrated:
         rows = rows.clear()
     rho = np.eye(m)

@@ -170,6 +170,20 @@ def test_names_without_parameters_take_their_calibration_and_the_stored_correlat
     assert code != 0 and "no correlation of AAA and CCC as of 2026-11-13" in text and "--correlation" in text
 
 
+def test_a_pair_whose_stored_rho_is_null_is_refused(tmp_path: Path, home: KappaHome) -> None:
+    """A pair with too few common 5-minute returns has a NULL ρ in ``correlations``: no ρ, as without a row."""
+    from data.store import writer
+
+    day = dt.date(2026, 11, 13)
+    _calibrated_home(home, day, None)
+    with writer(home) as con:
+        con.execute("INSERT INTO correlations (as_of, symbol_a, symbol_b, run_id, rho, nobs) "
+                    "VALUES (?, 'AAA', 'BBB', 'run-cal', NULL, 12)", [day])  # fmt: skip
+    f = _files(tmp_path, basket="symbol,side,shares\nAAA,buy,3e5\nBBB,sell,2e5\n")
+    code, text = _invoke("--basket", f["basket"], *GRID, "--home", str(home.root))
+    assert code != 0 and "no correlation of AAA and BBB as of 2026-11-13" in text
+
+
 def test_a_name_without_a_calibration_or_a_home_is_refused(tmp_path: Path, home: KappaHome) -> None:
     f = _files(tmp_path, basket="symbol,side,shares\nAAA,buy,3e5\nZZZ,sell,1e5\n")
     code, text = _invoke("--basket", f["basket"], *GRID, "--home", str(tmp_path / "nohome"))
