@@ -17,6 +17,7 @@ functions; the tasks below wrap them for the flows (this one, and ``flows.nightl
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -159,14 +160,36 @@ def finish_calibration(plan: CalibrationPlan, parts: Sequence[pl.DataFrame]) -> 
     return finish_calibrations(frame, plan.as_of, plan.lookback_days).with_columns(_window_columns(plan))
 
 
+logger = logging.getLogger(__name__)
+
+CORRELATION_MAX_SYMBOLS = 1_000
+"""The most names whose pairs a calibration stores: n names make n(n − 1)/2 rows a night (1,000 names:
+499,500 rows; 8,000 would make 32 million). Beyond it, the pairs of the most traded names (by ADV) are kept
+and a basket of other names is refused in one line that asks for ``--correlation``."""
+
+
+def correlated_symbols(rows: pl.DataFrame, most: int = CORRELATION_MAX_SYMBOLS) -> list[str]:
+    """The symbols of ``rows`` (``symbol, adv_shares``) whose pairs are stored: all of them, or the ``most``
+    with the largest ADV (ties by symbol) when there are more."""
+    if rows.height <= most:
+        return rows["symbol"].to_list()
+    kept = rows.sort(pl.col("adv_shares").fill_null(0.0), "symbol", descending=[True, False]).head(most)
+    logger.warning(
+        "correlations: %d names calibrated; the pairs of the %d most traded (by ADV) are stored "
+        "(CORRELATION_MAX_SYMBOLS), baskets of other names need --correlation", rows.height, most,
+    )  # fmt: skip
+    return kept["symbol"].to_list()
+
+
 def finish_correlations(
     plan: CalibrationPlan, parts: Sequence[pl.DataFrame], rows: pl.DataFrame
 ) -> pl.DataFrame:
     """The ``correlations`` rows: every pair (``symbol_a < symbol_b``) of the symbols of ``rows`` (those
-    calibrated) with 5-minute returns in the batches' ``parts``, their ρ and common buckets
-    (:func:`calibration.correlation.pairwise_correlations`), the as-of date and the window's sessions."""
+    calibrated; at most :data:`CORRELATION_MAX_SYMBOLS`, see :func:`correlated_symbols`) with 5-minute returns
+    in the batches' ``parts``, their ρ and common buckets (:func:`calibration.correlation.pairwise_correlations`),
+    the as-of date and the window's sessions."""
     returns = pl.concat([unnested_returns(p) for p in [pl.DataFrame(), *parts]])
-    returns = returns.filter(pl.col("symbol").is_in(rows["symbol"].implode()))
+    returns = returns.filter(pl.col("symbol").is_in(correlated_symbols(rows)))
     return pairwise_correlations(returns).with_columns(
         pl.lit(plan.as_of, dtype=pl.Date).alias("as_of"), *_window_columns(plan)
     )

@@ -251,3 +251,14 @@ def test_the_regime_sigma_reaches_calibrations_and_a_schedule_takes_it(
                     "--periods", "4", "--risk-aversion", "1e-6", "--eta", "1e-5", "--gamma", "0",
                     "--epsilon", "0.01", "--home", str(loaded.root))  # fmt: skip
     assert res.returncode == 2 and "--sigma" in res.stderr
+
+
+def test_a_universe_over_the_cap_keeps_the_pairs_of_its_most_traded_names() -> None:
+    """n names make n(n − 1)/2 rows: beyond the cap the pairs of the names with the largest ADV are kept
+    (ties by symbol, a NULL ADV last), and a universe within it keeps every name."""
+    from flows.calibrate import correlated_symbols
+
+    rows = pl.DataFrame({"symbol": ["A", "B", "C", "D", "E"], "adv_shares": [5.0, None, 9.0, 5.0, 1.0]})
+    assert correlated_symbols(rows, most=5) == ["A", "B", "C", "D", "E"]
+    assert correlated_symbols(rows, most=3) == ["C", "A", "D"]
+    assert correlated_symbols(rows, most=4) == ["C", "A", "D", "E"]
