@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 DEMO_START = dt.date(2026, 11, 12)
 """A Thursday: the simulator's order spanning sessions 1-2 crosses the weekend, and all three spanning
 orders complete within the nights the demo runs (see ``SimConfig.spanning_orders``)."""
-TABLES_SHOWN = ("quotes", "trades", "orders", "fills", "daily", "quarantine", "calibrations", "attribution",
-                "schedules", "runs")  # fmt: skip
+TABLES_SHOWN = ("quotes", "trades", "orders", "fills", "daily", "quarantine", "calibrations", "correlations",
+                "attribution", "schedules", "simulations", "runs")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,13 +130,14 @@ def run_demo(
     flow = backfill.with_options(task_runner=task_runner) if task_runner is not None else backfill
     results = flow(start=nights[0], end=nights[-1], home=str(home.root), redo=True, lookback_days=days)
     assert all(isinstance(r, NightlyResult) for r in results)
-    counts = table_rows(home, TABLES_SHOWN)
     calibrated = calibrations_as_of(home, nights[-1])
+    simulation = simulate_flash_crash(home, calibrated)
+    basket = basket_and_replan(home, calibrated)
     last = results[-1] if results else None
     return DemoResult(
-        sim_dir, nights, list(results), counts, _against_truth(calibrated, sim_dir / "truth.json"),
-        Path(last.report) if last is not None and last.report else None, simulate_flash_crash(home, calibrated),
-        basket_and_replan(home, calibrated),
+        sim_dir, nights, list(results), table_rows(home, TABLES_SHOWN),
+        _against_truth(calibrated, sim_dir / "truth.json"),
+        Path(last.report) if last is not None and last.report else None, simulation, basket,
     )  # fmt: skip
 
 
