@@ -257,9 +257,13 @@ def read_attribution_inputs(
 LATEST_SCHEDULES = """
     SELECT order_id, schedule_id, period, ts, holdings_shares, shares FROM schedules
     WHERE order_id IN (SELECT unnest(?))
-    QUALIFY dense_rank() OVER (PARTITION BY order_id ORDER BY created_at DESC, schedule_id DESC) = 1
+    QUALIFY dense_rank() OVER (
+        PARTITION BY order_id ORDER BY created_at DESC, strategy = 'replanned' DESC, schedule_id DESC
+    ) = 1
     ORDER BY order_id, period
 """
+"""Each order's latest saved schedule: the last saved, and of one run (a schedule saved with its re-plan,
+``kappa schedule --replan-at K --save``) the re-plan, the later decision; the id breaks any other tie."""
 
 
 def read_latest_schedules(home: KappaHome, order_ids: list[str]) -> pl.DataFrame:

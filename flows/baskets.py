@@ -45,7 +45,7 @@ class BasketLine:
 
 def _rows(path: Path, required: tuple[str, ...], table: str) -> tuple[list[str], list[dict[str, str]]]:
     try:
-        with path.open(newline="") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:  # a BOM (Excel's CSV UTF-8) is no text
             reader = csv.DictReader(f)
             header = [h.strip() for h in reader.fieldnames or []]
             rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k is not None} for r in reader]
@@ -109,7 +109,7 @@ def read_correlation(path: Path, symbols: list[str]) -> FloatArray:
         a row of the wrong length, or a cell that is not a number.
     """
     try:
-        with path.open(newline="") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:  # a BOM (Excel's CSV UTF-8) is no text
             table = [[c.strip() for c in row] for row in csv.reader(f) if row]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read: {exc}", path=str(path)) from None
@@ -172,8 +172,9 @@ def read_cross_impact(path: Path, symbols: list[str]) -> tuple[FloatArray, Float
 
 @dataclass(frozen=True, slots=True)
 class BasketRequest:
-    """What ``kappa schedule --basket`` asks for: the names, the horizon, λ and where ρ and the cross
-    impact come from (``None``: the ``correlations`` table; no cross impact)."""
+    """What ``kappa schedule --basket`` asks for: the names, the horizon, λ, where ρ and the cross impact
+    come from (``None``: the ``correlations`` table; no cross impact) and which calibrated σ a name without a
+    given ``sigma_usd`` takes (``sigma_source``, as ``kappa schedule --sigma-source``)."""
 
     lines: list[BasketLine]
     horizon_days: float
@@ -185,6 +186,7 @@ class BasketRequest:
     cross_gamma: FloatArray | None = None
     frontier: bool = False
     frontier_points: int = DEFAULT_POINTS
+    sigma_source: str = "realized"
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +239,7 @@ def plan_basket(home: KappaHome | None, req: BasketRequest) -> BasketPlan:
         sreq = ScheduleRequest(
             shares=ln.shares, side=ln.side, horizon_days=req.horizon_days, periods=req.periods,
             risk_aversion=req.risk_aversion, symbol=ln.symbol, as_of=req.as_of, sigma_usd=g_("sigma_usd"),
-            eta=g_("eta"), gamma=g_("gamma"), epsilon_usd=g_("epsilon_usd"),
+            eta=g_("eta"), gamma=g_("gamma"), epsilon_usd=g_("epsilon_usd"), sigma_source=req.sigma_source,
         )  # fmt: skip
         row = _calibration(home, sreq) if any(ln.given.get(c) is None for c in PARAMETER_COLUMNS) else None
         g = calibrated_gamma(sreq, row)

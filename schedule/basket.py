@@ -45,10 +45,11 @@ from schedule.almgren_chriss import _sinh_ratio
 from schedule.frontier import DEFAULT_POINTS, KAPPA_T_RANGE
 from schedule.records import MAX_PERIODS, Cost, FloatArray
 
-SYMMETRY_TOL = 1e-10
+SYMMETRY_TOL = 1e-8
 """Relative tolerance of a matrix's symmetry and of ρ's unit diagonal."""
 PSD_TOL = 1e-10
-"""C's smallest eigenvalue may be as low as −PSD_TOL · max_i C_ii (rounding) and still count as ≥ 0."""
+"""C's (and Γ's) smallest eigenvalue may be as low as −PSD_TOL · the largest diagonal entry (rounding) and
+still count as ≥ 0."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -79,8 +80,8 @@ class Basket:
     ------
     ScheduleError
         Mismatched shapes, a duplicate symbol, a side other than buy/sell, non-positive shares, an asymmetric
-        ρ, H or Γ, a ρ without unit diagonal or with |ρ_ij| > 1, a C = diag(σ) ρ diag(σ) that is not positive
-        semi-definite, or an H̃ = H − ½τΓ that is not positive definite.
+        ρ, H or Γ, a ρ without unit diagonal or with |ρ_ij| > 1, a C = diag(σ) ρ diag(σ) or a Γ that is not
+        positive semi-definite, or an H̃ = H − ½τΓ that is not positive definite.
     """
 
     symbols: tuple[str, ...]
@@ -140,6 +141,14 @@ class Basket:
             i = int(np.argmin(np.diag(self.gamma)))
             raise ScheduleError(f"γ of {self.symbols[i]} must be non-negative, got {self.gamma[i, i]}",
                                 name="gamma", value=float(self.gamma[i, i]))  # fmt: skip
+        g_scale = float(np.max(np.diag(self.gamma)))
+        low_g = float(np.linalg.eigvalsh(self.gamma)[0]) if g_scale > 0 else float(np.min(self.gamma))
+        if low_g < -PSD_TOL * max(g_scale, 0.0):
+            raise ScheduleError(
+                f"the permanent impact Γ is not positive semi-definite (smallest eigenvalue {low_g:.6g} $/share "
+                "per share): trading along that direction would move prices in the trader's favour, so the "
+                "model would pay to trade; check the cross impact's γ", name="gamma", value=low_g,
+            )  # fmt: skip
         rho = self.correlation
         off = np.abs(np.diag(rho) - 1.0)
         if np.any(off > SYMMETRY_TOL):

@@ -133,6 +133,7 @@ def basket_cmd(
     points: int,
     home: Path | None,
     single: Mapping[str, object],
+    sigma_source: str = "realized",
 ) -> None:
     """``kappa schedule --basket FILE``: read the files, plan (and save) the basket, print it.
 
@@ -166,7 +167,7 @@ def basket_cmd(
     req = BasketRequest(
         lines, horizon_days, periods, risk_aversion, parse_date(as_of, "--as-of") if as_of else None,
         read_correlation(correlation, symbols) if correlation is not None else None, cross[0], cross[1],
-        frontier, points,
+        frontier, points, sigma_source,
     )  # fmt: skip
     kh = KappaHome.resolve(home)
     plan = plan_basket(kh if kh.db_path.exists() else None, req)

@@ -155,7 +155,7 @@ def schedule_cmd(
                   "--model": None if model == Model.linear else model}  # fmt: skip
         n = _periods(periods, period_days, horizon_days, price, lot_size)
         basket_cmd(basket, correlation, cross_impact, horizon_days, n, risk_aversion, as_of, json_out, save,
-                   frontier, points, home, single)  # fmt: skip
+                   frontier, points, home, single, sigma_source.value)  # fmt: skip
         return
     if shares is None or side is None or correlation is not None or cross_impact is not None:
         raise ParameterError("pass --shares X and --side (or --basket FILE; --correlation and --cross-impact "

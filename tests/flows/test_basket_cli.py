@@ -129,9 +129,11 @@ def _calibrated_home(home: KappaHome, as_of: dt.date, rho: float | None) -> None
         start_run(con, "run-cal", "calibrate", {})
     rows = [
         {"symbol": "AAA", "as_of": as_of, "lookback_days": 20, "status": "ok", "sigma_usd": 0.9, "gamma": 3e-7,
-         "gamma_se": 1e-8, "gamma_status": "ok", "eta": 2e-6, "epsilon_usd": 0.02, "mid_close_usd": 50.0},
+         "gamma_se": 1e-8, "gamma_status": "ok", "eta": 2e-6, "epsilon_usd": 0.02, "mid_close_usd": 50.0,
+         "sigma_garch_usd": 1.1, "regime_status": "degenerate"},
         {"symbol": "BBB", "as_of": as_of, "lookback_days": 20, "status": "ok", "sigma_usd": 1.2, "gamma": -1e-7,
-         "gamma_se": 1e-8, "gamma_status": "wrong_sign", "eta": 3e-6, "epsilon_usd": 0.03, "mid_close_usd": 40.0},
+         "gamma_se": 1e-8, "gamma_status": "wrong_sign", "eta": 3e-6, "epsilon_usd": 0.03, "mid_close_usd": 40.0,
+         "sigma_garch_usd": 1.3, "regime_status": "ok", "regime_sigma_usd": 1.4},
         {"symbol": "CCC", "as_of": as_of, "lookback_days": 20, "status": "ok", "sigma_usd": 0.5, "gamma": 1e-7,
          "gamma_se": 1e-8, "gamma_status": "ok", "eta": 1e-6, "epsilon_usd": 0.01, "mid_close_usd": 20.0},
     ]  # fmt: skip
@@ -235,3 +237,20 @@ def test_single_name_options_with_a_basket_exit_2_in_one_line(tmp_path: Path) ->
     assert code != 0 and "go with --basket" in text
     code, text = _invoke(*GRID, "--sigma", "1")
     assert code != 0 and "pass --shares X and --side" in text
+
+
+def test_the_sigma_source_picks_each_calibrated_names_sigma_and_a_bom_is_no_text(
+    tmp_path: Path, home: KappaHome
+) -> None:
+    """``--sigma-source garch`` gives every name without a given σ its GARCH σ; ``regime`` is refused in one
+    line for a name whose regime fit gave none; a basket file saved with a BOM reads as without."""
+    day = dt.date(2026, 11, 13)
+    _calibrated_home(home, day, 0.6)
+    f = _files(tmp_path, basket="\ufeffsymbol,side,shares\nAAA,buy,3e5\nBBB,sell,2e5\n")
+    res = CliRunner().invoke(app, ["schedule", "--basket", f["basket"], *GRID, "--home", str(home.root),
+                                   "--sigma-source", "garch", "--json"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    names = {n["symbol"]: n for n in json.loads(res.stdout)["names"]}
+    assert (names["AAA"]["sigma_usd"], names["BBB"]["sigma_usd"]) == (1.1, 1.3)
+    code, text = _invoke("--basket", f["basket"], *GRID, "--home", str(home.root), "--sigma-source", "regime")
+    assert code != 0 and "AAA" in text and "degenerate" in text, text

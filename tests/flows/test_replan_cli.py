@@ -98,3 +98,22 @@ def test_save_stores_the_replan_beside_the_schedule_and_a_resave_replaces_both(t
     got = [r[0] for r in query(home, "SELECT holdings_shares FROM schedules WHERE strategy = 'replanned' "
                                      "ORDER BY period")]  # fmt: skip
     np.testing.assert_allclose(got, rp.holdings, rtol=1e-12)
+
+
+def test_an_order_is_tracked_against_its_replan_saved_in_the_same_run(tmp_path: Path) -> None:
+    """The original and its re-plan share ``created_at``: the latest schedule of the order, which the
+    attribution tracks, is the re-plan whatever the order of their ids (several σ give ids both ways)."""
+    from data.home import KappaHome
+    from data.step_inputs import read_latest_schedules
+    from tests.conftest import query
+
+    home = KappaHome(tmp_path)
+    for i, sigma in enumerate(("4", "7", "9.5", "12", "20")):
+        order = f"O-{i}"
+        args = [*ARGS, "--replan-at", "3", "--replan-sigma", sigma, "--order-id", order, "--save",
+                "--home", str(tmp_path)]  # fmt: skip
+        assert CliRunner().invoke(app, args).exit_code == 0
+        replanned = query(home, f"SELECT DISTINCT schedule_id FROM schedules WHERE order_id = '{order}' "
+                                "AND strategy = 'replanned'")  # fmt: skip
+        latest = read_latest_schedules(home, [order])["schedule_id"].unique().to_list()
+        assert latest == [replanned[0][0]]

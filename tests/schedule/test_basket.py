@@ -180,6 +180,11 @@ def test_frontier_grid_and_each_point_minimises_its_own_utility() -> None:
         (dict(eta=[1e-7, 6e-6, 1.5e-6], gamma=[1e-6, 0, 0]), "H̃ = H − ½τΓ is not positive definite"),
         (dict(eta=np.array([[2e-6, 3e-6, 0], [3e-6, 2e-6, 0], [0, 0, 1e-6]])), "not positive definite"),
         (dict(gamma=np.array([[1e-7, 1e-8, 0], [0, 1e-7, 0], [0, 0, 1e-7]])), "gamma is not symmetric"),
+        # a cross γ larger than the names' own: Γ has a direction of negative permanent cost
+        (
+            dict(gamma=np.array([[2.5e-7, -1e-5, 0], [-1e-5, 2.5e-7, 0], [0, 0, 1e-7]])),
+            "Γ is not positive semi",
+        ),
         (dict(symbols=("AAA", "BBB", "AAA")), "duplicate symbol(s) in the basket: AAA"),
         (dict(sides=("sell", "hold", "buy")), "'hold' is neither"),
         (dict(shares=[1e6, 0.0, 1.0]), "shares of BBB must be positive"),
