@@ -109,8 +109,11 @@ def execution_paths(
         bounds = session_bounds(arrival.date() - day, end.date() + day, calendar)
         closes = [hours(c) for c in bounds["close_ts"].to_list() if arrival < _utc(c) < end]
         parts.append(_series(o["order_id"], panel, SESSION_CLOSE, closes, [None] * len(closes)))
-        plan = schedules.filter(
-            (pl.col("order_id") == o["order_id"]) & (pl.col("schedule_id") == o.get("schedule_id"))
+        sid = o.get("schedule_id")  # None: the order has no schedule to draw
+        plan = (
+            schedules.filter((pl.col("order_id") == o["order_id"]) & (pl.col("schedule_id") == sid))
+            if sid is not None
+            else schedules.clear()
         )
         if plan.height and plan["ts"].null_count() == 0:
             executed = (plan["shares"] - plan["holdings_shares"]).to_list()

@@ -89,19 +89,44 @@ def parse_strategies(values: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names)) or DEFAULT_STRATEGIES
 
 
+MAX_PATH_PERIODS = 100_000_000
+"""The most paths × (N + 1) a simulation holds: about 4 GB of memory (10 million paths of 10 periods measured
+4.1 GB) and 100 s; beyond it the command refuses and says how far over it is."""
+MAX_DRAWS = 1_000_000_000
+"""The most normal draws (paths × N × sub-steps) a simulation makes (about 100 s)."""
+MAX_SIM_PERIODS = 2_000
+"""The most periods N a simulation runs (a 5-minute grid over 25 sessions): the adaptive strategy's re-plans
+cost N per period on every path, so its work grows as N²."""
+
+
 def check_settings(req: ScheduleRequest, settings: SimulationSettings) -> None:
     """Refuse, before anything is read, what no simulation answers.
 
     Raises
     ------
     ParameterError
-        P < 2 paths, M < 1 sub-steps, W < 1, no λ, a shock outside periods 1..N−1 or with M ≤ 0, an unknown
-        strategy, or POV without ``--participation``.
+        P < 2 paths, M < 1 sub-steps, W < 1, a negative seed, more work than :data:`MAX_PATH_PERIODS`,
+        :data:`MAX_DRAWS` or :data:`MAX_SIM_PERIODS` allow, no λ, a shock outside periods 1..N−1 or with
+        M ≤ 0, an unknown strategy, or POV without ``--participation``.
     """
     for flag, v, least in (("--paths", settings.paths, 2), ("--steps-per-period", settings.steps_per_period, 1),
                            ("--window-periods", settings.window_periods, 1)):  # fmt: skip
         if v < least:
             raise ParameterError(f"{flag} {v}: must be at least {least}", name=flag, value=v)
+    if settings.seed < 0:
+        raise ParameterError(f"--seed {settings.seed}: must be >= 0", name="--seed", value=settings.seed)
+    n = req.periods
+    if n > MAX_SIM_PERIODS:
+        raise ParameterError(f"--periods {n}: a simulation runs at most {MAX_SIM_PERIODS:,} periods",
+                             name="--periods", value=n)  # fmt: skip
+    held, draws = settings.paths * (n + 1), settings.paths * n * settings.steps_per_period
+    if held > MAX_PATH_PERIODS or draws > MAX_DRAWS:
+        raise ParameterError(
+            f"--paths {settings.paths:,} × {n} periods × {settings.steps_per_period} sub-steps is more than one "
+            f"run holds ({held:,} path-periods, at most {MAX_PATH_PERIODS:,}; {draws:,} draws, at most "
+            f"{MAX_DRAWS:,}): use fewer paths (the standard error falls as 1/√paths) or split the run by --seed",
+            name="--paths", value=settings.paths,
+        )  # fmt: skip
     if req.risk_aversion is None or not req.risk_aversion >= 0:
         raise ParameterError(
             f"--risk-aversion λ (1/$) must be >= 0, got {req.risk_aversion}", name="--risk-aversion",

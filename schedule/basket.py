@@ -378,22 +378,28 @@ def _solve(basket: Basket, modes: _Modes, lam: float) -> BasketSchedule:
     cost, variance = basket_moments(basket, x)
     held = basket.direction[:, None] * x
     trades = held[:, :-1] - held[:, 1:] + 0.0
-    notes = _notes(basket, trades, kappas, modes.z0, lam)
+    notes = _notes(basket, held, trades, kappas, modes.z0, lam)
     return BasketSchedule(basket, lam, t, held + 0.0, trades, x, kappas, modes.mu, cost, variance, notes)
 
 
 def _notes(
-    basket: Basket, trades: FloatArray, kappas: FloatArray, z0: FloatArray, lam: float
+    basket: Basket, held: FloatArray, trades: FloatArray, kappas: FloatArray, z0: FloatArray, lam: float
 ) -> tuple[str, ...]:
+    """What the plan should say about itself: a name that trades both ways (how much, and how far past its
+    target it goes) and λ = ∞ with riskless combinations."""
     notes = []
     for i, sym in enumerate(basket.symbols):
         back = -float(np.min(trades[i]))
         if back > 1e-9 * basket.shares[i]:
             k = int(np.argmin(trades[i])) + 1
+            traded = float(np.sum(np.abs(trades[i])))
+            past = -float(np.min(held[i]))
+            beyond = f", up to {past:,.0f} shares past its target" if past > 1e-9 * basket.shares[i] else ""
             notes.append(
-                f"{sym}: the optimum trades both ways (up to {back:,.0f} shares against the {basket.sides[i]} "
-                f"order, in period {k}); E counts ε on every share traded, ε·Σ|n|, while the optimum was "
-                "solved with ε·|X| (each name one way)"
+                f"{sym}: the optimum trades both ways ({traded:,.0f} shares in all, {traded / basket.shares[i]:.3g}"
+                f" × the order{beyond}; up to {back:,.0f} shares against the {basket.sides[i]} order, in period "
+                f"{k}); E counts ε on every share traded, ε·Σ|n|, while the optimum was solved with ε·|X| (each "
+                "name one way)"
             )
     if math.isinf(lam) and np.any(kappas == 0) and np.any(np.abs(z0[kappas == 0]) > 0):
         notes.append("λ = ∞: the riskless combinations of the names (C is singular) keep the linear path")

@@ -125,6 +125,9 @@ def test_bad_values_are_one_line_errors() -> None:
         (["--strategy", "pov"], "POV needs --participation"),
         (["--strategy", "pov", "--participation", "0.1"], "POV needs the ADV"),
         (["--chart", "costs.pdf"], "use .png, .svg or .html"),
+        (["--seed", "-1"], "--seed -1: must be >= 0"),
+        (["--paths", "10000001"], "110,000,011 path-periods, at most 100,000,000"),
+        (["--paths", "9000000", "--steps-per-period", "12"], "1,080,000,000 draws, at most 1,000,000,000"),
     ):
         res = runner.invoke(app, [*ARGS, *extra])
         assert res.exit_code != 0 and words in " ".join(str(res.exception or "").split()), (

@@ -201,3 +201,16 @@ def test_refusals_are_schedule_errors_naming_the_problem(kw: dict[str, object], 
 def test_a_negative_risk_aversion_is_refused() -> None:
     with pytest.raises(ScheduleError, match="λ must be >= 0"):
         optimal_basket(_basket(), -1e-6)
+
+
+def test_a_name_that_overshoots_its_target_says_how_far_and_how_much_it_trades() -> None:
+    """Sell 1e6 AAA and 1e4 BBB with ρ = 0.95: BBB hedges AAA, selling far past its target and buying back;
+    the note gives the shares traded in all and the largest position past the target, from the holdings."""
+    b = Basket(("AAA", "BBB"), ("sell", "sell"), [1e6, 1e4], 5.0, 5, [0.95, 0.95], [[1, 0.95], [0.95, 1]],
+               [2.5e-6, 2.5e-6], [2.5e-7, 2.5e-7], [0.0625, 0.0625])  # fmt: skip
+    s = optimal_basket(b, 1e-5)
+    x = s.holdings[1]
+    assert x.min() < -10 * 1e4  # far past the target: short more than ten times the order
+    (note,) = [n for n in s.notes if n.startswith("BBB:")]
+    traded = np.abs(np.diff(x)).sum()
+    assert f"{traded:,.0f} shares in all" in note and f"up to {-x.min():,.0f} shares past its target" in note
