@@ -284,7 +284,7 @@ def schedule_tracking(rows: pl.DataFrame, n: int) -> tuple[pl.DataFrame, pl.Data
     top = tracked.sort("notional_usd", descending=True, nulls_last=True).head(n)
     has = pl.col("tracking_error_shares").is_not_null()
     foot = tracked.select(
-        pl.lit(f"All {tracked.height} tracked orders").alias("order_id"),
+        pl.lit(f"All {tracked.height} tracked orders (sums; % = Σ tracking error / Σ quantity)").alias("order_id"),
         *(pl.lit(None, pl.String).alias(c) for c in ("symbol", "side", "status")),
         *(pl.col(c).cast(pl.Float64).sum() for c in ("quantity", "filled_shares", "scheduled_filled_shares",
                                                      "ahead_of_schedule_shares", "tracking_error_shares")),

@@ -624,7 +624,7 @@ def test_the_report_shows_the_multi_session_order_against_its_schedule(
     (all_row,) = foot
     n = _q(multi_day, f"SELECT count(*) FROM attribution WHERE date = DATE '{LAST}' "
                       "AND scheduled_filled_shares IS NOT NULL")[0][0]  # fmt: skip
-    assert all_row[col["Order"]] == f"All {n} tracked orders"
+    assert all_row[col["Order"]] == f"All {n} tracked orders (sums; % = Σ tracking error / Σ quantity)"
     # complete at its last fill (Friday 16:15 UTC, 15 minutes before its end): the schedule then is
     # X − x(t) linear between the period ends around it; filled − scheduled is ahead of it
     plan = _q(multi_day, f"SELECT ts, shares - holdings_shares FROM schedules WHERE schedule_id = '{want[5]}' "
