@@ -87,34 +87,15 @@ def write_schedules(
     frontiers: pl.DataFrame | None = None,
     *,
     message: str = "",
+    key: str = "schedule_id",
 ) -> str:
     """Record the run ``run_id`` (command ``schedule``, its ``parameters``), replace the ``schedules`` rows
-    of the same ``schedule_id`` (and the ``frontiers`` rows of the same ``frontier_id``) and finish the run,
-    in one transaction; returns ``run_id``."""
+    of the same ``key`` (``schedule_id``; a basket's ``basket_id``: every name's schedule of the basket) and
+    the ``frontiers`` rows of the same ``frontier_id``, and finish the run, in one transaction; returns
+    ``run_id``."""
     with writer(home) as con, transaction(con):
         start_run(con, run_id, "schedule", parameters)
-        n = replace_rows(con, "schedules", schedules, ["schedule_id"])
-        if frontiers is not None:
-            n += replace_rows(con, "frontiers", frontiers, ["frontier_id"])
-        finish_run(con, run_id, n, message=message)
-    return run_id
-
-
-def write_basket(
-    home: KappaHome,
-    run_id: str,
-    parameters: dict[str, object],
-    schedules: pl.DataFrame,
-    frontiers: pl.DataFrame | None = None,
-    *,
-    message: str = "",
-) -> str:
-    """Record the run ``run_id`` (command ``schedule``), replace the ``schedules`` rows of the same
-    ``basket_id`` (every name's schedule of the basket) and the ``frontiers`` rows of the same
-    ``frontier_id``, and finish the run, in one transaction; returns ``run_id``."""
-    with writer(home) as con, transaction(con):
-        start_run(con, run_id, "schedule", parameters)
-        n = replace_rows(con, "schedules", schedules, ["basket_id"])
+        n = replace_rows(con, "schedules", schedules, [key])
         if frontiers is not None:
             n += replace_rows(con, "frontiers", frontiers, ["frontier_id"])
         finish_run(con, run_id, n, message=message)

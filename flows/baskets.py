@@ -410,16 +410,16 @@ def basket_frontier_rows(plan: BasketPlan, run_id: str, created_at: dt.datetime)
 def save_basket(home: KappaHome, plan: BasketPlan) -> str:
     """Write the basket's schedules (and frontier) in one transaction, replacing the basket's earlier rows;
     returns the run id."""
-    from data.results import write_basket
+    from data.results import write_schedules
     from data.store import new_run_id
 
     run_id = new_run_id("schedule")
     created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     ident = _identity(plan.request, plan.basket, plan.as_of)
-    return write_basket(
+    return write_schedules(
         home, run_id, {"basket_id": plan.basket_id, **ident}, basket_schedule_rows(plan, run_id, created),
         basket_frontier_rows(plan, run_id, created) if plan.frontier else None,
-        message=plan.basket_id + (f", {plan.frontier_id}" if plan.frontier else ""),
+        message=plan.basket_id + (f", {plan.frontier_id}" if plan.frontier else ""), key="basket_id",
     )  # fmt: skip
 
 
