@@ -48,9 +48,14 @@ def _rows(path: Path, required: tuple[str, ...], table: str) -> tuple[list[str],
         with path.open(newline="", encoding="utf-8-sig") as f:  # a BOM (Excel's CSV UTF-8) is no text
             reader = csv.DictReader(f)
             header = [h.strip() for h in reader.fieldnames or []]
-            rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k is not None} for r in reader]
+            raw = list(reader)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"cannot read: {exc}", path=str(path)) from None
+    for i, r in enumerate(raw, start=2):  # DictReader keeps a row's fields past the header under the key None
+        if None in r:
+            raise InputError(f"line {i}: {len(header) + len(r[None])} fields for a header of {len(header)}",
+                             path=str(path))  # fmt: skip
+    rows = [{k.strip(): (v or "").strip() for k, v in r.items() if k is not None} for r in raw]
     missing = [c for c in required if c not in header]
     if missing:
         raise MissingColumnError(str(path), table, missing)

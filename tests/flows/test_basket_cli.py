@@ -203,6 +203,7 @@ def test_a_name_without_a_calibration_or_a_home_is_refused(tmp_path: Path, home:
         ("symbol,side,shares\nAAA,buy,lots\n", {}, "line 2: shares 'lots' is not a number"),
         (PAIR.replace("0.95,2.5e-6", "high,2.5e-6", 1), {}, "sigma_usd 'high' is not a number"),
         ("symbol,side,shares\nAAA,hold,1\n", {}, "side 'hold' is neither buy nor sell"),
+        ("symbol,side,shares\nAAA,buy,1,5,6\n", {}, "line 2: 5 fields for a header of 3"),
         (PAIR, {"rho": "symbol,AAA,CCC\nAAA,1,0.8\nCCC,0.8,1\n"}, "unknown symbol CCC in the header"),
         (PAIR, {"rho": "symbol,AAA,BBB\nAAA,1,x\nBBB,0.8,1\n"}, "line 2: BBB 'x' is not a number"),
         (PAIR, {"rho": "symbol,AAA,BBB\nAAA,1,0.8\nBBB,0.7,1\n"}, "correlation is not symmetric"),

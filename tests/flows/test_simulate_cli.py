@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -137,3 +138,40 @@ def test_bad_values_are_one_line_errors() -> None:
     res = run_kappa(*[a for a in ARGS if a not in ("--sigma", "0.95")])
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and "missing --sigma" in res.stderr
+
+
+def test_symbol_takes_the_calibrations_parameters_and_the_gamma_rule(home: KappaHome) -> None:
+    """``--symbol S --as-of D`` reads S's calibration as ``kappa schedule`` does: σ, η, ε as stored and γ by the
+    schedule's rule (a wrong-signed γ is used as 0); the model's E and √V are those of the exact optimum
+    under them, and the run names the symbol and the calibration's date."""
+    from data.results import Results, write_results
+    from data.store import start_run, writer
+    from kappa.tables import CALIBRATIONS
+    from schedule.records import MarketParams
+
+    day = dt.date(2026, 11, 13)
+    home.ensure()
+    with writer(home) as con:
+        start_run(con, "run-cal", "calibrate", {})
+    rows = [
+        {"symbol": s, "as_of": day, "lookback_days": 20, "status": "ok", "sigma_usd": 0.9, "gamma": g,
+         "gamma_se": 1e-8, "gamma_status": st, "eta": 2e-6, "epsilon_usd": 0.02, "mid_close_usd": 50.0}
+        for s, g, st in (("AAA", 3e-7, "ok"), ("BBB", -1e-7, "wrong_sign"))
+    ]  # fmt: skip
+    frame = pl.DataFrame(rows, schema=CALIBRATIONS.polars_schema(omit=("run_id",)))
+    write_results(home, "run-cal", Results(calibrations=frame, calibration_as_of=day))
+    for symbol, gamma in (("AAA", 3e-7), ("BBB", 0.0)):
+        res = CliRunner().invoke(app, ["simulate", "--symbol", symbol, "--as-of", "2026-11-13", "--shares", "1e5",
+                                       "--side", "buy", "--horizon-days", "1", "--periods", "10",
+                                       "--risk-aversion", "1e-6", "--paths", "50", "--json",
+                                       "--home", str(home.root)])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        body = json.loads(res.stdout)
+        inp = body["inputs"]
+        assert (inp["symbol"], inp["as_of"], inp["sigma_usd"], inp["eta"], inp["epsilon_usd"]) == (
+            symbol, "2026-11-13", 0.9, 2e-6, 0.02)  # fmt: skip
+        assert inp["gamma"] == gamma
+        s = optimal_schedule(Order(1e5, "buy", 1.0, 10), MarketParams(0.9, gamma, 2e-6, 0.02), 1e-6)
+        opt = next(x for x in body["strategies"] if x["strategy"] == "optimal")
+        assert opt["model_expected_cost_usd"] == pytest.approx(s.expected_cost_usd, rel=1e-12)
+        assert opt["model_std_usd"] == pytest.approx(s.std_usd, rel=1e-12)
