@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from data.home import KappaHome
-from kappa.errors import InputError, MissingColumnError, NotFoundError, ParameterError
+from kappa.errors import InputError, MissingColumnError, ParameterError
 from schedule.basket import Basket, BasketSchedule, basket_frontier, basket_risk_aversions, optimal_basket
 from schedule.frontier import DEFAULT_POINTS
 from schedule.records import FloatArray, MarketParams
@@ -289,22 +289,15 @@ def _identity(req: BasketRequest, basket: Basket, as_of: dict[str, dt.date | Non
 
 
 def _calibration(home: KappaHome | None, req: ScheduleRequest) -> dict[str, object]:
-    from data.queries import latest_calibration
+    """The name's calibration (:func:`flows.schedules.calibration_row`), its errors worded for a basket."""
+    from flows.schedules import calibration_row
 
-    if home is None:
-        raise ParameterError(
-            f"{req.symbol} has no sigma_usd, eta, gamma or epsilon_usd in the basket file and there is no Kappa "
-            "home to read its calibration from", name="--basket", value=req.symbol,
-        )  # fmt: skip
-    assert req.symbol is not None
-    row = latest_calibration(home, req.symbol, req.as_of)
-    if row is None:
-        when = f" on or before {req.as_of}" if req.as_of else ""
-        raise NotFoundError(
-            f"no calibration of {req.symbol}{when}; run kappa calibrate first or give sigma_usd, eta, gamma "
-            "and epsilon_usd in the basket file", key=(req.symbol, req.as_of),
-        )  # fmt: skip
-    return row
+    return calibration_row(
+        home, req, option="--basket",
+        without_home=f"{req.symbol} has no sigma_usd, eta, gamma or epsilon_usd in the basket file and there is "
+        "no Kappa home to read its calibration from",
+        remedy="give sigma_usd, eta, gamma and epsilon_usd in the basket file",
+    )  # fmt: skip
 
 
 def _correlation(

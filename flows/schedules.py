@@ -56,7 +56,7 @@ def plan_schedule(
         No calibration of the symbol (on or before ``req.as_of``).
     """
     check_request(req)
-    row = calibration if calibration is not None else (_calibration(home, req) if req.symbol else None)
+    row = calibration if calibration is not None else (calibration_row(home, req) if req.symbol else None)
     as_of: dt.date | None = row["as_of"] if row else req.as_of  # type: ignore[assignment]
     gamma = calibrated_gamma(req, row)
     params = market_params(req, row, gamma.gamma if gamma is not None else None)
@@ -96,19 +96,33 @@ def calibrated_gamma(req: ScheduleRequest, row: dict[str, object] | None) -> Sch
     return schedule_gamma(number("gamma"), number("gamma_se"), str(status) if status is not None else None)
 
 
-def _calibration(home: KappaHome | None, req: ScheduleRequest) -> dict[str, object]:
+def calibration_row(
+    home: KappaHome | None,
+    req: ScheduleRequest,
+    *,
+    without_home: str = "--symbol needs a Kappa home with calibrations",
+    option: str = "--symbol",
+    remedy: str = "pass the parameters",
+) -> dict[str, object]:
+    """The latest calibration of ``req.symbol`` on or before ``req.as_of``.
+
+    Raises
+    ------
+    ParameterError
+        No home to read it from (``without_home``, naming ``option``).
+    NotFoundError
+        No such calibration (the message ends with ``run kappa calibrate first or`` ``remedy``).
+    """
     from data.queries import latest_calibration
 
     if home is None:
-        raise ParameterError(
-            "--symbol needs a Kappa home with calibrations", name="--symbol", value=req.symbol
-        )
+        raise ParameterError(without_home, name=option, value=req.symbol)
     assert req.symbol is not None
     row = latest_calibration(home, req.symbol, req.as_of)
     if row is None:
         when = f" on or before {req.as_of}" if req.as_of else ""
         raise NotFoundError(
-            f"no calibration of {req.symbol}{when}; run kappa calibrate first or pass the parameters",
+            f"no calibration of {req.symbol}{when}; run kappa calibrate first or {remedy}",
             key=(req.symbol, req.as_of),
         )
     return row
