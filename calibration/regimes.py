@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from calibration.volatility import daily_percent_returns
+
 REGIME_MIN_RETURNS = 100
 """Fewer daily returns than this and no regime model is fitted (``insufficient_data``). Five parameters
 (μ, σ²_low, σ²_high, p_stay_low, p_stay_high), and the volatile regime must be visited for its σ to be
@@ -164,9 +166,7 @@ def regime_sigma(
     See the module docstring for the model, the labelling and the forecast. Warnings (statsmodels'
     ``ConvergenceWarning``, numpy's) are caught and kept in ``message``.
     """
-    closes = np.asarray(closes, dtype=float)
-    closes = closes[np.isfinite(closes) & (closes > 0)]
-    r = 100.0 * np.diff(np.log(closes))
+    closes, r = daily_percent_returns(closes)
     n = len(r)
     if n < min_returns:
         return RegimeFit.unfitted(n, "insufficient_data", f"{n} daily returns < {min_returns}")

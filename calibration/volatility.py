@@ -266,6 +266,20 @@ class GarchFit:
         return cls(nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nobs, False, status, message)
 
 
+def daily_percent_returns(closes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The closes kept (finite and positive, oldest first) and their daily log returns × 100.
+
+    Returns
+    -------
+    (closes, returns)
+        Shapes (n + 1,) in $/share and (n,) in %: r_t = 100 ln(C_t / C_{t−1}), the returns GARCH(1,1)
+        (:func:`garch_sigma`) and the regime model (:func:`calibration.regimes.regime_sigma`) are fitted to.
+    """
+    kept = np.asarray(closes, dtype=float)
+    kept = kept[np.isfinite(kept) & (kept > 0)]
+    return kept, 100.0 * np.diff(np.log(kept))
+
+
 def garch_sigma(
     closes: np.ndarray,
     min_returns: int = GARCH_MIN_RETURNS,
@@ -308,9 +322,7 @@ def garch_sigma(
     fit without it is ``ok``, the status is ``single_return`` and ``message`` names the return and the σ
     without it.
     """
-    closes = np.asarray(closes, dtype=float)
-    closes = closes[np.isfinite(closes) & (closes > 0)]
-    r = 100.0 * np.diff(np.log(closes))
+    closes, r = daily_percent_returns(closes)
     if len(r) < min_returns:
         return GarchFit.unfitted(len(r), "insufficient_data", f"{len(r)} daily returns < {min_returns}")
     fit = _garch_fit(r, float(closes[-1]))
