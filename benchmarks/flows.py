@@ -221,6 +221,9 @@ def _child(variant: str, home: Path, runner: str, batch_symbols: int, drop: str 
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PREFECT_HOME"] = tempfile.mkdtemp(prefix="kappa-bench-prefect-")  # a fresh flow-run history
+    env["KAPPA_PREFECT_SERVER"] = (
+        "ephemeral"  # a temporary server per run, as measured before (not the home's)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                          cwd=REPO, env=env)  # fmt: skip
     if out.returncode:

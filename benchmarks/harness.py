@@ -295,13 +295,14 @@ def main() -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     args = ap.parse_args()
     from data.home import KappaHome
-    from flows.deploy import prefect_server
+    from flows.server import ensure_server, stop_server
 
     variants = args.variants.split(",")
     server_home = KappaHome.resolve(CACHE / "prefect-server")
     os.environ.setdefault("PREFECT_HOME", str(server_home.root / "prefect"))
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
-    with prefect_server(server_home) as api_url:
+    api_url = ensure_server(server_home)[0].url  # the cache's Prefect server, stopped at the end
+    try:
         env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_LOGGING_LEVEL": "WARNING"}
         for size in args.sizes.split(","):
             data = dataset(size)
@@ -327,6 +328,8 @@ def main() -> None:
                 print_size(size, data, table, whole)
             RESULTS.mkdir(exist_ok=True)
             (RESULTS / f"harness-{size}.json").write_text(json.dumps(report, indent=2) + "\n")
+    finally:
+        stop_server(server_home)
 
 
 if __name__ == "__main__":

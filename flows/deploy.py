@@ -4,8 +4,9 @@
 flow runs in subprocesses of the server's runner) until SIGINT or SIGTERM (:func:`serve`). The entrypoint
 is the module path ``flows.nightly.nightly``: a run imports the installed package, so no folder of the
 repository comes first on ``sys.path`` (a script entrypoint put ``flows/`` there). Prefect's temporary
-server runs no scheduler, so a served deployment would never fire on it: without ``PREFECT_API_URL``,
-:func:`prefect_server` starts ``prefect server start`` for as long as the serving lasts. The cron fires on
+server runs no scheduler, so a served deployment would never fire on it: without ``PREFECT_API_URL``, the
+deployment goes to the home's managed ``prefect server start`` (:mod:`flows.server`), which outlives the
+serving (``kappa server stop`` stops it). The cron fires on
 weekdays; each run takes the last session closed by its scheduled time, and a run whose session is already
 done (on an exchange holiday, the day before's) ends at once in a ``Completed`` state named ``Skipped`` (see
 ``flows.nightly.scheduled_session``). For production with work pools and workers,
@@ -16,18 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from data.calendar import exchange_timezone, latest_closed_session
 from data.home import KappaHome
+from flows.server import stop_process_tree
 from kappa.errors import FlowError
 from kappa.units import DEFAULT_CALENDAR
 
@@ -61,75 +60,6 @@ def nightly_deployment(
         description=f"Kappa nightly for {calendar}: ingest, calibrate, attribute, schedule, report",
         tags=["kappa", calendar],
     )
-
-
-@contextmanager
-def prefect_server(home: KappaHome, startup_s: float = 180.0) -> Iterator[str]:
-    """The API URL of a Prefect server with its scheduler running: ``$PREFECT_API_URL`` if set, else a
-    ``prefect server start`` subprocess on a free local port, stopped on exit.
-
-    The subprocess runs in its own session, so a terminal's Ctrl-C reaches only the command that started
-    it, which then stops it (:func:`stop_process_tree`). Its UI is told where its API is
-    (``PREFECT_UI_API_URL``): without it the UI calls port 4200. Its log is
-    ``KAPPA_HOME/prefect/server.log``. Call before ``prefect`` is imported: ``PREFECT_API_URL`` is set for
-    this process while the server runs.
-    """
-    if os.environ.get("PREFECT_API_URL"):
-        yield os.environ["PREFECT_API_URL"]
-        return
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    home.prefect.mkdir(parents=True, exist_ok=True)
-    url = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
-        "PREFECT_SERVER_API_HOST": "127.0.0.1",
-        "PREFECT_SERVER_API_PORT": str(port),
-        "PREFECT_UI_API_URL": url,
-    }
-    with (home.prefect / "server.log").open("ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + startup_s
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise FlowError(f"the Prefect server did not start: see {home.prefect / 'server.log'}")
-            time.sleep(0.5)
-        os.environ["PREFECT_API_URL"] = url
-        yield url
-    finally:
-        os.environ.pop("PREFECT_API_URL", None)
-        stop_process_tree(proc.pid)
-
-
-def stop_process_tree(pid: int, grace_s: float = 15.0) -> None:
-    """SIGTERM ``pid`` and its descendants, then SIGKILL whatever is left after ``grace_s`` seconds."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return
-    for p in procs:
-        with suppress(psutil.NoSuchProcess):
-            p.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=grace_s)
-    for p in alive:
-        with suppress(psutil.NoSuchProcess):
-            p.kill()
-    psutil.wait_procs(alive, timeout=5)
 
 
 def serve(deployment: Any, *, grace_s: float = 10.0, on_ready: Callable[[], None] | None = None) -> str:

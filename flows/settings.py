@@ -2,15 +2,16 @@
 
 Call :func:`prefect_environment` before ``prefect`` is first imported (its settings are read then):
 
-- ``PREFECT_HOME`` = ``KAPPA_HOME/prefect``: the flow-run history of the temporary server lives with the
-  home's data;
+- ``PREFECT_HOME`` = ``KAPPA_HOME/prefect``: Prefect's files of the command live with the home's data;
 - ``PREFECT_SERVER_ANALYTICS_ENABLED`` = ``false``;
-- ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`` = 120 (a loaded 2-core machine needs more than the
-  default 20 s to start the temporary server);
-- without ``PREFECT_API_URL`` (the temporary server), ``PREFECT_SERVER_LOGGING_LEVEL`` = ``CRITICAL``: that
-  server is stopped when the command ends, and its event writers log the interruption as errors.
+- ``PREFECT_API_URL`` = the home's managed Prefect server, started in the background on first need and
+  reused by the commands after (:mod:`flows.server`; its flow-run history is ``KAPPA_HOME/prefect``);
+- with ``KAPPA_PREFECT_SERVER=ephemeral`` instead, Prefect's temporary server, started and stopped by each
+  command: ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`` = 120 (a loaded 2-core machine needs more
+  than the default 20 s to start it) and ``PREFECT_SERVER_LOGGING_LEVEL`` = ``CRITICAL`` (that server is
+  stopped when the command ends, and its event writers log the interruption as errors).
 
-Variables already set win, so a deployment can point everything at a real server.
+Variables already set win, so a deployment can point everything at a real server (``PREFECT_API_URL``).
 
 Task runners (``--task-runner``): ``threads`` (the default; polars releases the GIL, and the GARCH fits of
 a batch run one after another), ``processes`` (one process per CPU, each batch in its own process),
@@ -42,15 +43,24 @@ class Runner(StrEnum):
     dask = "dask"
 
 
-def prefect_environment(home: KappaHome) -> None:
-    """Set Prefect's environment for ``home`` (see the module docstring); existing variables win."""
+def prefect_environment(home: KappaHome, *, scheduler: bool = False) -> str | None:
+    """Set Prefect's environment for ``home`` (see the module docstring); existing variables win.
+
+    Returns the API URL the command reports to (None: Prefect's temporary server, under
+    ``KAPPA_PREFECT_SERVER=ephemeral``). ``scheduler=True`` (``kappa serve``) needs a server that schedules
+    runs: the managed one even under ``ephemeral``. Starting the server can take half a minute.
+    """
+    from flows.server import use_server
+
     home.ensure()
     home.prefect.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(home.prefect))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_TIMEOUT_S)
-    if not os.environ.get("PREFECT_API_URL"):
+    url = use_server(home, scheduler=scheduler)
+    if url is None:
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_TIMEOUT_S)
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    return url
 
 
 def task_runner(

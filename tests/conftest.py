@@ -58,14 +58,31 @@ DEMO_ARGS = ("--symbols", "3", "--days", "2", "--history-days", "60")
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """``kappa demo`` run once, as on a fresh machine (Prefect's temporary server, its home under the Kappa
-    home): the home's folder and the command's result. Tests that change the home copy nothing back: they
-    only add what they need (the demo test reruns the demo and compares)."""
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, subprocess.CompletedProcess[str]]]:
+    """``kappa demo`` run once, as on a fresh machine (no ``PREFECT_API_URL``: the command starts the home's
+    Prefect server, its database under the Kappa home; stopped when the session ends): the home's folder and
+    the command's result. Tests that change the home copy nothing back: they only add what they need (the
+    demo test reruns the demo, on the same server, and compares)."""
+    from flows.server import stop_server
+
     h = tmp_path_factory.mktemp("demo") / "home"
-    res = run_kappa("demo", "--home", str(h), *DEMO_ARGS, unset=("PREFECT_API_URL", "PREFECT_HOME"))
-    assert res.returncode == 0, res.stderr
-    return h, res
+    try:
+        res = run_kappa("demo", "--home", str(h), *DEMO_ARGS, unset=("PREFECT_API_URL", "PREFECT_HOME"))
+        assert res.returncode == 0, res.stderr
+        yield h, res
+    finally:
+        stop_server(KappaHome.resolve(h))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """When the session ends, stop every Prefect server a command started for a home of the session (a test
+    that starts one stops it itself; this makes sure none outlives the suite)."""
+    yield
+    from flows.server import stop_server
+
+    for record in tmp_path_factory.getbasetemp().glob("*/**/prefect/server.json"):
+        stop_server(KappaHome.resolve(record.parent.parent))
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from flows.cli.nightly import nightly_cmd
 from flows.cli.report import report_cmd
 from flows.cli.schedule import schedule_cmd
 from flows.cli.serve import serve_cmd
+from flows.cli.server import server_app
 from flows.cli.simulate import simulate_cmd
 from flows.cli.sql import sql_cmd
 from kappa.errors import KappaError
@@ -49,6 +50,7 @@ for name, command in (
     ("demo", demo_cmd),
 ):  # fmt: skip
     app.command(name)(command)
+app.add_typer(server_app, name="server")
 
 
 def main() -> None:

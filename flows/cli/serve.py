@@ -30,6 +30,7 @@ def serve_cmd(
     from cronsim import CronSim, CronSimError
 
     from data.calendar import check_timezone
+    from flows.server import read_record
     from flows.settings import prefect_environment
 
     kh, calendar = home_settings(home, calendar)
@@ -45,25 +46,27 @@ def serve_cmd(
 
     if warning := cron_day_fields_warning(cron):
         err.print(f"warning: {warning}", soft_wrap=True, highlight=False)
-    prefect_environment(kh)
-    from flows.deploy import nightly_deployment, prefect_server, serve, serve_commands, upcoming_nights
+    url = prefect_environment(kh, scheduler=True)  # the home's managed server (its scheduler fires the cron)
+    assert url is not None
+    from flows.deploy import nightly_deployment, serve, serve_commands, upcoming_nights
 
-    with prefect_server(kh) as url:
-        deployment = nightly_deployment(kh, cron=cron, timezone=cron_timezone, calendar=calendar, name=name)
-        tz = deployment.schedules[0].schedule.timezone
-        day_or = deployment.schedules[0].schedule.day_or
-        full_name = f"{deployment.flow_name}/{deployment.name}"
+    deployment = nightly_deployment(kh, cron=cron, timezone=cron_timezone, calendar=calendar, name=name)
+    tz = deployment.schedules[0].schedule.timezone
+    day_or = deployment.schedules[0].schedule.day_or
+    full_name = f"{deployment.flow_name}/{deployment.name}"
 
-        def ready() -> None:
-            out.print(f"Prefect server: {url}")
-            out.print(f"serving {full_name}: cron '{cron}' in {tz}")
-            for when, session in upcoming_nights(cron, tz, calendar, 5, day_or=day_or):
-                out.print(
-                    f"  {when:%a %Y-%m-%d %H:%M %Z}: "
-                    + (f"session {session}" if session else "skipped (no session)")
-                )
-            for line in serve_commands(url, full_name, calendar):
-                out.print(line, highlight=False, soft_wrap=True)
+    def ready() -> None:
+        out.print(f"Prefect server: {url}")
+        out.print(f"serving {full_name}: cron '{cron}' in {tz}")
+        for when, session in upcoming_nights(cron, tz, calendar, 5, day_or=day_or):
+            out.print(
+                f"  {when:%a %Y-%m-%d %H:%M %Z}: "
+                + (f"session {session}" if session else "skipped (no session)")
+            )
+        for line in serve_commands(url, full_name, calendar):
+            out.print(line, highlight=False, soft_wrap=True)
 
-        stopped_by = serve(deployment, on_ready=ready)
+    stopped_by = serve(deployment, on_ready=ready)
     out.print(f"stopped ({stopped_by}): the deployment's schedule is paused until it is served again")
+    if (record := read_record(kh)) is not None and record.url == url:
+        out.print("the home's Prefect server keeps running for its commands (stop it: kappa server stop)")

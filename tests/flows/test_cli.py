@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from data.home import KappaHome
+from flows.server import read_record
 from tests.conftest import DAY, DEMO_ARGS, REPO, WriteCsv, query, run_kappa, snapshot
 
 Q_HEADER = ["symbol", "ts", "bid", "ask", "bid_size", "ask_size"]
@@ -223,7 +224,8 @@ RESULTS = {
 def test_demo_runs_the_nightly_flow_end_to_end_and_reruns_identically(
     tmp_path: Path, demo: tuple[Path, subprocess.CompletedProcess[str]]
 ) -> None:
-    """``kappa demo`` as on a fresh machine: Prefect's temporary server, its home under KAPPA_HOME."""
+    """``kappa demo`` as on a fresh machine: the home's Prefect server, its database under KAPPA_HOME, started
+    by the first demo and reused by the second."""
     h, res = demo
     args = ("demo", "--home", str(h), *DEMO_ARGS)
     assert "Traceback" not in res.stderr
@@ -276,6 +278,9 @@ def test_demo_runs_the_nightly_flow_end_to_end_and_reruns_identically(
         )
         assert done.returncode == 0 and "row(s)" in done.stdout, (line, done.stderr)
     before = {t: query(home, q) for t, q in RESULTS.items()}
+    server = read_record(home)
+    assert server is not None and (h / "prefect" / "server.log").exists()
     assert run_kappa(*args, unset=("PREFECT_API_URL", "PREFECT_HOME")).returncode == 0
+    assert read_record(home) == server  # the rerun reused the server
     assert snapshot(home) == first
     assert {t: query(home, q) for t, q in RESULTS.items()} == before

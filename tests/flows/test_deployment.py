@@ -3,7 +3,8 @@ a clean stop on SIGINT (a terminal's Ctrl-C) and SIGTERM, and ``prefect.yaml`` t
 and a worker.
 
 Every command is run as a user types it: in a subprocess, from a shell without ``PREFECT_API_URL``, with the
-commands ``kappa serve`` prints.
+commands ``kappa serve`` prints. The module's commands share one home and its Prefect server (started once by
+``kappa server start``, which ``kappa serve`` then finds and reuses; stopped when the module ends).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pytest
 
 from data.home import KappaHome
 from flows.demo import arrange_inbox
+from flows.server import read_record
 from simulator import SimConfig, SymbolParams, write_dataset
 from tests.conftest import REPO, query
 
@@ -60,6 +62,25 @@ def _user_env(**extra: str) -> dict[str, str]:
     """The environment of a new shell: no Prefect variables of the test session."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     return {**env, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **extra}
+
+
+def _kappa(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=REPO, env=env or _user_env(),
+                          capture_output=True, text=True, timeout=STARTUP_S)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def served(simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KappaHome]:
+    """The home the module's ``kappa serve`` runs serve, with its Prefect server already started (its
+    scheduler looping every second, so that a deployment's runs are scheduled at once)."""
+    home = _home(simulated, tmp_path_factory.mktemp("served") / "home")
+    try:
+        res = _kappa("server", "start", "--home", str(home.root),
+                     env=_user_env(PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1"))  # fmt: skip
+        assert res.returncode == 0, res.stdout + res.stderr
+        yield home
+    finally:
+        _kappa("server", "stop", "--home", str(home.root))
 
 
 def _api(url: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -164,12 +185,13 @@ def _optional_browser(request: pytest.FixtureRequest) -> Any:
 
 @pytest.mark.slow
 def test_a_served_run_completes_shows_in_the_ui_and_ctrl_c_stops_everything(
-    simulated: Path, tmp_path: Path, serving: list[Serving], request: pytest.FixtureRequest
+    served: KappaHome, tmp_path: Path, serving: list[Serving], request: pytest.FixtureRequest
 ) -> None:
-    """``kappa serve``; the printed ``prefect deployment run`` command, typed in a new shell, starts a run
-    that completes and writes the night; the UI shows the deployment and the run; Ctrl-C stops the command
-    and the server it started within seconds."""
-    home = _home(simulated, tmp_path / "home")
+    """``kappa serve`` on the home's Prefect server; the printed ``prefect deployment run`` command, typed in
+    a new shell, starts a run that completes and writes the night; the UI shows the deployment and the run;
+    Ctrl-C stops the command and every process of its own within seconds, and the home's server keeps
+    running for the home's next commands."""
+    home = served
     s = Serving(home.root)
     serving.append(s)
     lines = s.ready()
@@ -225,22 +247,24 @@ def test_a_served_run_completes_shows_in_the_ui_and_ctrl_c_stops_everything(
     assert s.proc.wait(30) == 0, "".join(s.stderr)[-3000:]
     assert time.monotonic() - t0 < 20
     assert "stopped (SIGINT)" in "".join(s.stdout)
-    assert not _server_up(url)
     assert not s.session_processes()
-    with sqlite3.connect(home.prefect / "prefect.db") as db:  # the stopped server's own record of the runs
+    record = read_record(home)
+    assert record is not None and record.url == url and _server_up(url)  # the home's server, still up
+    assert "kappa server stop" in "".join(s.stdout)
+    with sqlite3.connect(home.prefect / "prefect.db") as db:  # the server's own record of the runs
         states = dict(db.execute("SELECT id, state_type FROM flow_run").fetchall())
     assert states[run_id] == "COMPLETED" and states[second] == "CRASHED", states
 
 
 @pytest.mark.slow
 def test_kappa_serve_schedules_weekday_evenings_and_stops_on_sigterm(
-    tmp_path: Path, serving: list[Serving]
+    served: KappaHome, serving: list[Serving]
 ) -> None:
-    """Without ``PREFECT_API_URL`` (whose temporary server runs no scheduler), ``kappa serve`` starts a
-    Prefect server; its scheduler then creates the deployment's runs at 18:30 New York, Monday to Friday.
-    SIGTERM to the command alone (a supervisor's stop) stops it and its server within seconds."""
-    home = tmp_path / "home"
-    s = Serving(home, env=_user_env(PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="1"))
+    """Without ``PREFECT_API_URL``, ``kappa serve`` serves on the home's Prefect server (Prefect's temporary
+    server runs no scheduler); its scheduler creates the deployment's runs at 18:30 New York, Monday to
+    Friday. SIGTERM to the command alone (a supervisor's stop) stops it within seconds."""
+    home = served.root
+    s = Serving(home)
     serving.append(s)
     printed = s.ready()
     url = _printed(printed, "Prefect server: ")
@@ -248,7 +272,8 @@ def test_kappa_serve_schedules_weekday_evenings_and_stops_on_sigterm(
     deadline = time.monotonic() + 120
     while len(runs) < 3 and time.monotonic() < deadline:
         time.sleep(2)
-        runs = _api(url, "/flow_runs/filter", {"limit": 50, "sort": "EXPECTED_START_TIME_ASC"})
+        runs = _api(url, "/flow_runs/filter", {"limit": 50, "sort": "EXPECTED_START_TIME_ASC",
+                                               "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}})  # fmt: skip
     assert len(runs) >= 3  # the scheduler keeps at least the next three runs
     # the evenings the command printed are the runs Prefect's scheduler created, in order
     preview = [
@@ -267,18 +292,22 @@ def test_kappa_serve_schedules_weekday_evenings_and_stops_on_sigterm(
     assert s.proc.wait(30) == 0, "".join(s.stderr)[-3000:]
     assert time.monotonic() - t0 < 20
     assert "stopped (SIGTERM)" in "".join(s.stdout)
-    assert not _server_up(url) and not s.session_processes()
+    assert not s.session_processes() and _server_up(url)
     assert (home / "prefect" / "server.log").exists()
 
 
 @pytest.mark.slow
 def test_prefect_yaml_deploys_to_a_process_work_pool_and_a_worker_runs_the_night(
-    simulated: Path, tmp_path: Path, prefect_api: str
+    simulated: Path, tmp_path: Path, served: KappaHome
 ) -> None:
     """The production path of ``prefect.yaml``: a process work pool, ``prefect deploy --name nightly`` from
-    the repository, a run of the deployment, and ``prefect worker start`` executing it to completion."""
+    the repository, a run of the deployment, and ``prefect worker start`` executing it to completion (on a
+    Prefect server of its own: here, the module's)."""
     from flows.deploy import prefect_command
 
+    server = read_record(served)
+    assert server is not None
+    prefect_api = server.url
     home = _home(simulated, tmp_path / "home")
     env = _user_env(PREFECT_API_URL=prefect_api, KAPPA_HOME=str(home.root), KAPPA_REPO=str(REPO))
     prefect = prefect_command()
