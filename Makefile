@@ -30,10 +30,12 @@ format: sync
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-# the whole night at three sizes beside pandas and the floor (data generated once, ~12 GiB under benchmarks/.cache)
+# the whole night at three sizes beside pandas and the floor (data generated once, ~12 GiB under benchmarks/.cache);
+# a flow command on the home's Prefect server, cold and reused, beside the plain functions
 bench: sync
 	$(RUN) python -m benchmarks.harness --sizes small,medium,large --runs 3
 	$(RUN) python -m benchmarks.schedule
+	$(RUN) python -m benchmarks.server --symbols 3 --runs 3
 
 # a real-market-sized day (330 M quotes, 70 M trades, 8,000 symbols): Kappa's night only
 bench-xl: sync

@@ -38,6 +38,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from data.home import KappaHome
 from kappa.errors import FlowError, ParameterError
@@ -270,6 +271,8 @@ def ensure_server(home: KappaHome, timeout_s: float = STARTUP_TIMEOUT_S) -> tupl
 def stop_server(home: KappaHome) -> ServerRecord | None:
     """Stop the recorded server of ``home`` and its process tree and remove the record; returns the record of
     the server stopped (None: there was none running; a stale record is removed, its pid left alone)."""
+    if not record_path(home).exists():
+        return None
     with _locked(home):
         record = read_record(home)
         stopped = record is not None and is_server_process(record)
@@ -306,7 +309,8 @@ def use_server(home: KappaHome, *, scheduler: bool = False) -> str | None:
 
 
 def stop_process_tree(pid: int, grace_s: float = 15.0) -> None:
-    """SIGTERM ``pid`` and its descendants, then SIGKILL whatever is left after ``grace_s`` seconds."""
+    """SIGTERM ``pid`` and its descendants, then SIGKILL whatever is left after ``grace_s`` seconds (a
+    zombie, dead but not yet reaped by its parent, counts as stopped)."""
     import psutil
 
     try:
@@ -317,8 +321,31 @@ def stop_process_tree(pid: int, grace_s: float = 15.0) -> None:
     for p in procs:
         with contextlib.suppress(psutil.NoSuchProcess):
             p.terminate()
-    _, alive = psutil.wait_procs(procs, timeout=grace_s)
+    alive = _wait_stopped(procs, grace_s)
     for p in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             p.kill()
-    psutil.wait_procs(alive, timeout=5)
+    _wait_stopped(alive, 5.0)
+
+
+def _wait_stopped(procs: list[Any], timeout_s: float) -> list[Any]:
+    """Wait until every process of ``procs`` has ended (children reaped) or is a zombie; returns the rest."""
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    alive = procs
+    while alive:
+        _, alive = psutil.wait_procs(alive, timeout=0.1)
+        alive = [p for p in alive if _running(p)]
+        if time.monotonic() > deadline:
+            break
+    return alive
+
+
+def _running(p: Any) -> bool:
+    import psutil
+
+    try:
+        return bool(p.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False

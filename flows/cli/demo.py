@@ -37,7 +37,8 @@ def demo_cmd(
     workers: WorkersOption = None,
 ) -> None:
     """Simulate a small market, deliver it to the drop folder night by night and run the nightly flow
-    over it (Prefect's temporary server, the embedded DuckDB); print what landed and where.
+    over it (the home's Prefect server, left running for the next commands; the embedded DuckDB); print what
+    landed and where.
 
     Example: kappa demo --home /tmp/kappa-demo --symbols 5 --days 5
     """
@@ -55,7 +56,7 @@ def demo_cmd(
             "give it one of its own (--home /tmp/kappa-demo)",
             name="--home", value=kh.root,
         )  # fmt: skip
-    prefect_environment(kh)
+    api_url = prefect_environment(kh)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the demo prints its own summary
     from flows.demo import run_demo
 
@@ -64,10 +65,10 @@ def demo_cmd(
         kh, symbols=symbols, days=days, history_days=history_days, seed=seed,
         task_runner=make_runner(task_runner.value, workers=workers),
     )  # fmt: skip
-    _print_demo(kh, result, symbols, show_home=home is not None)
+    _print_demo(kh, result, symbols, show_home=home is not None, api_url=api_url)
 
 
-def _print_demo(kh: KappaHome, result: object, symbols: int, show_home: bool) -> None:
+def _print_demo(kh: KappaHome, result: object, symbols: int, show_home: bool, api_url: str | None) -> None:
     """The nights, the row counts, the calibration beside the truth, where things are, and queries to try."""
     import shlex
 
@@ -103,6 +104,10 @@ def _print_demo(kh: KappaHome, result: object, symbols: int, show_home: bool) ->
     out.print(f"report:   {result.report}")
     kappa = _kappa_command()
     h = f" --home {shlex.quote(str(kh.root))}" if show_home else ""
+    from flows.server import read_record
+
+    if api_url and (server := read_record(kh)) is not None and server.url == api_url:
+        out.print(f"prefect:  {server.ui} (the home's server, left running; stop it: {kappa} server stop{h})")
     out.print("try (as printed):")
     for query in DEMO_QUERIES:
         out.print(f"  {kappa} sql{h} {shlex.quote(query)}", highlight=False, soft_wrap=True)

@@ -3,9 +3,9 @@ home, reused by later commands (flow commands included), restarted when dead (on
 at the same moment), stopped by ``kappa server stop``; stale records and ``PREFECT_API_URL`` respected.
 
 Every command runs in a subprocess as a user types it. A real server start takes half a minute or more on a
-loaded machine, so this module starts two: one shared by its tests, and its replacement after a SIGKILL.
-The tests that need only a recorded process use a small stand-in (a sleeping process, a local HTTP server
-answering ``/api/health``).
+loaded machine, so this module starts one, shared by its tests: the replacement, by two commands racing, of a
+recorded server killed by SIGKILL (a small stand-in: a local HTTP server answering ``/api/health``). The tests
+that need only a recorded process use stand-ins too.
 """
 
 from __future__ import annotations
@@ -80,16 +80,77 @@ def printed_pid(res: subprocess.CompletedProcess[str]) -> int:
     return int(pid)
 
 
+STAND_IN = """
+import http.server, sys, time
+time.sleep(float(sys.argv[2]))  # a server still starting: nothing listens yet
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/api/health" else 404)
+        self.end_headers()
+        self.wfile.write(b"true")
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stand_in(home: KappaHome, delay_s: float = 0.0) -> tuple[subprocess.Popen[bytes], ServerRecord]:
+    """A recorded stand-in server of ``home`` answering ``/api/health`` after ``delay_s`` seconds."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", STAND_IN, str(port), str(delay_s)], start_new_session=True)
+    return proc, write_record(home, proc.pid, port, psutil.Process(proc.pid).create_time())
+
+
 @pytest.fixture(scope="module")
-def managed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KappaHome]:
-    """A home whose server ``kappa server start`` started (stopped when the module ends)."""
+def raced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KappaHome, ServerRecord, list[str]]]:
+    """A home whose recorded server was killed by SIGKILL, then two ``kappa server start`` at the same moment:
+    the home, the dead server's record, and the two commands' outputs. The new server is stopped when the
+    module ends."""
     home = KappaHome.resolve(tmp_path_factory.mktemp("server") / "home")
-    res = kappa("server", "start", "--home", str(home.root))
+    proc, dead = stand_in(home)
+    deadline = time.monotonic() + 60
+    while not health(dead.url) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert is_server_process(dead) and health(dead.url)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    env = {k: v for k, v in os.environ.items() if k not in NO_API}
+    cmd = [sys.executable, "-m", "flows.cli", "server", "start", "--home", str(home.root)]
     try:
-        assert res.returncode == 0 and "Prefect server started: " in res.stdout, res.stdout + res.stderr
-        yield home
+        racing = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True) for _ in range(2)]  # fmt: skip
+        done = [p.communicate(timeout=400) for p in racing]
+        assert all(p.returncode == 0 for p in racing), done
+        yield home, dead, [out for out, _ in done]
     finally:
         kappa("server", "stop", "--home", str(home.root))
+
+
+@pytest.fixture(scope="module")
+def managed(raced: tuple[KappaHome, ServerRecord, list[str]]) -> KappaHome:
+    """A home with its server running (started by :func:`raced`)."""
+    return raced[0]
+
+
+def test_a_dead_server_is_restarted_once_by_two_commands_starting_at_once(
+    raced: tuple[KappaHome, ServerRecord, list[str]],
+) -> None:
+    """The recorded server was killed (SIGKILL); two ``kappa server start`` at the same moment: one new server,
+    recorded in place of the dead one, reported by both (one started it, the other waited and reused it)."""
+    home, dead, outputs = raced
+    new = read_record(home)
+    assert new is not None and new.pid != dead.pid and is_server_process(new) and health(new.url)
+    assert [int(re.findall(r"\(pid (\d+)", out)[0]) for out in outputs] == [new.pid, new.pid], outputs
+    assert sorted("Prefect server started: " in out for out in outputs) == [False, True], outputs
+    assert starts_logged(home) == [new.url]  # one server started
 
 
 def test_start_records_the_server_and_status_reports_it(managed: KappaHome) -> None:
@@ -155,28 +216,6 @@ def test_use_server_returns_prefect_api_url_without_starting(
     assert use_server(home) is None and not record_path(home).exists()
 
 
-def test_a_dead_server_is_restarted_once_by_two_commands_starting_at_once(managed: KappaHome) -> None:
-    """SIGKILL the recorded server; two ``kappa server start`` at the same moment: one new server, recorded,
-    reported by both."""
-    old = read_record(managed)
-    assert old is not None
-    os.kill(old.pid, signal.SIGKILL)
-    psutil.wait_procs([psutil.Process(old.pid)], timeout=10) if psutil.pid_exists(old.pid) else None
-    assert not is_server_process(old)
-    assert "stale record" in kappa("server", "status", "--home", str(managed.root)).stdout
-    env = {k: v for k, v in os.environ.items() if k not in NO_API}
-    cmd = [sys.executable, "-m", "flows.cli", "server", "start", "--home", str(managed.root)]
-    racing = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-              for _ in range(2)]  # fmt: skip
-    done = [p.communicate(timeout=400) for p in racing]
-    new = read_record(managed)
-    assert new is not None and new.pid != old.pid and is_server_process(new) and health(new.url)
-    pids = [int(re.findall(r"\(pid (\d+)", out)[0]) for out, _ in done]
-    assert pids == [new.pid, new.pid], done
-    assert sorted("started" in out for out, _ in done) == [False, True], done  # one started it, one reused it
-    assert starts_logged(managed) == [old.url, new.url]
-
-
 def test_stop_stops_the_server_and_removes_its_record(managed: KappaHome) -> None:
     rec = read_record(managed)
     assert rec is not None
@@ -211,32 +250,12 @@ def test_a_stale_record_of_a_reused_or_gone_pid_is_never_taken_for_the_server(tm
     assert "not running (stale record" in kappa("server", "status", "--home", str(home.root)).stdout
 
 
-STAND_IN = """
-import http.server, sys, time
-time.sleep(float(sys.argv[2]))  # a server still starting: nothing listens yet
-class Health(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200 if self.path == "/api/health" else 404)
-        self.end_headers()
-        self.wfile.write(b"true")
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
-"""
-
-
 def test_a_recorded_server_still_starting_is_waited_for_not_replaced(tmp_path: Path) -> None:
     """What a command killed (even by SIGKILL) while its server started leaves: a recorded server not yet
     answering. The next command waits for it and reuses it; ``kappa server stop`` stops it."""
-    import socket
-
     home = KappaHome.resolve(tmp_path / "h")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-c", STAND_IN, str(port), "3"], start_new_session=True)
+    proc, rec = stand_in(home, delay_s=3)
     try:
-        rec = write_record(home, proc.pid, port, psutil.Process(proc.pid).create_time())
         res = kappa("server", "start", "--home", str(home.root))
         assert printed_pid(res) == rec.pid and "Prefect server running" in res.stdout, res.stdout
         assert read_record(home) == rec and starts_logged(home) == []
