@@ -14,8 +14,9 @@ started and stopped by each command, which took 27–33 s of every command on a 
   (even by SIGKILL) leaves a recorded server, never an unknown one;
 - a later command reuses the recorded server when its pid is alive and is that very process (same create
   time: a pid reused by another program is not taken for it), runs the same Prefect version, and
-  ``/api/health`` answers; a recorded server still starting is waited for; a dead, foreign, outdated or hung
-  one is replaced (its record too);
+  ``/api/health`` answers; a recorded server still starting is waited for (the rest of its start-up time), one
+  that stops answering is given a minute (a loaded machine); a dead, foreign, outdated or hung one is
+  replaced (its record too);
 - check-or-start runs under an exclusive lock (``fcntl.flock`` on ``KAPPA_HOME/prefect/server.lock``): two
   commands starting at once share one server, the second waiting for the first's start;
 - ``kappa server stop`` stops it (:func:`stop_server`), ``kappa server status`` reports it.
@@ -48,6 +49,8 @@ MODES = ("managed", "ephemeral")
 STARTUP_TIMEOUT_S = 240.0  # a cold start took 27–33 s on an idle 2-core machine; several times that loaded
 SERVER_LOG_LEVEL = "WARNING"
 RECORD_NAME, LOG_NAME, LOCK_NAME = "server.json", "server.log", "server.lock"
+HEALTH_TIMEOUT_S = 5.0  # one /health request
+UNANSWERED_GRACE_S = 60.0  # a running server that stops answering (a loaded machine) is waited for this long
 CREATE_TIME_TOLERANCE_S = 0.05  # psutil's create time is read from /proc in clock ticks (10 ms)
 
 _started: dict[int, subprocess.Popen[bytes]] = {}  # servers this process started: kept to be reaped
@@ -146,7 +149,7 @@ def is_server_process(record: ServerRecord) -> bool:
         return False
 
 
-def healthy(url: str, timeout_s: float = 2.0) -> bool:
+def healthy(url: str, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
     """Whether the Prefect API at ``url`` answers ``GET /health`` with 200."""
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=timeout_s) as r:
@@ -232,7 +235,7 @@ def _wait_healthy(record: ServerRecord, timeout_s: float) -> bool:
             return False
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.25)
+        time.sleep(0.5)
 
 
 def _since_start_s(record: ServerRecord) -> float:
@@ -253,9 +256,10 @@ def ensure_server(home: KappaHome, timeout_s: float = STARTUP_TIMEOUT_S) -> tupl
             if record.prefect_version == prefect_version():
                 if healthy(record.url):
                     return record, False
-                # started by a command that did not see it answer (killed, or waiting still): give it the rest
-                # of its start-up time
-                if _wait_healthy(record, max(0.0, timeout_s - _since_start_s(record))):
+                # still starting (its command killed, or waiting still): the rest of its start-up time; or busy
+                # on a loaded machine: a grace period, before it is taken for hung
+                wait_s = max(UNANSWERED_GRACE_S, timeout_s - _since_start_s(record))
+                if _wait_healthy(record, wait_s):
                     return record, False
             stop_process_tree(record.pid)  # hung, or another Prefect version's
         _remove_record(home)
