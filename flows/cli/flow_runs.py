@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 def prepare_prefect(home: KappaHome, runner: Runner, dask_address: str | None) -> None:
     """Check the task runner's options, then point Prefect at ``home`` (its ``PREFECT_HOME``, analytics off,
-    the server's settings): call this before importing a flow, since Prefect reads its settings on import.
+    and the home's Prefect server, started on first need: :mod:`flows.server`): call this before importing a
+    flow, since Prefect reads its settings on import.
     """
     if runner is not Runner.dask and dask_address:
         raise ParameterError(
