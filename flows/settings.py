@@ -7,9 +7,10 @@ Call :func:`prefect_environment` before ``prefect`` is first imported (its setti
 - ``PREFECT_API_URL`` = the home's managed Prefect server, started in the background on first need and
   reused by the commands after (:mod:`flows.server`; its flow-run history is ``KAPPA_HOME/prefect``);
 - with ``KAPPA_PREFECT_SERVER=ephemeral`` instead, Prefect's temporary server, started and stopped by each
-  command: ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`` = 120 (a loaded 2-core machine needs more
-  than the default 20 s to start it) and ``PREFECT_SERVER_LOGGING_LEVEL`` = ``CRITICAL`` (that server is
-  stopped when the command ends, and its event writers log the interruption as errors).
+  command: ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`` = 240 (``flows.server.STARTUP_TIMEOUT_S``: a
+  loaded 2-core machine needs more than the default 20 s to start it) and ``PREFECT_SERVER_LOGGING_LEVEL``
+  = ``CRITICAL`` (that server is stopped when the command ends, and its event writers log the interruption
+  as errors).
 
 Variables already set win, so a deployment can point everything at a real server (``PREFECT_API_URL``).
 
@@ -29,7 +30,6 @@ from data.home import KappaHome
 if TYPE_CHECKING:
     from prefect.task_runners import TaskRunner
 
-STARTUP_TIMEOUT_S = "120"
 
 # the defaults of the flows and of the CLI that runs them (here: importing this module costs nothing)
 DEFAULT_LOOKBACK_DAYS = 20  # sessions of intraday data for σ realized, γ, η, ε
@@ -50,7 +50,7 @@ def prefect_environment(home: KappaHome, *, scheduler: bool = False) -> str | No
     ``KAPPA_PREFECT_SERVER=ephemeral``). ``scheduler=True`` (``kappa serve``) needs a server that schedules
     runs: the managed one even under ``ephemeral``. Starting the server can take half a minute.
     """
-    from flows.server import use_server
+    from flows.server import STARTUP_TIMEOUT_S, use_server
 
     home.ensure()
     home.prefect.mkdir(parents=True, exist_ok=True)
@@ -58,7 +58,7 @@ def prefect_environment(home: KappaHome, *, scheduler: bool = False) -> str | No
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     url = use_server(home, scheduler=scheduler)
     if url is None:
-        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", STARTUP_TIMEOUT_S)
+        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", f"{STARTUP_TIMEOUT_S:.0f}")
         os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     return url
 

@@ -24,7 +24,6 @@ os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="kappa-test-prefec
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-SERVER_STARTUP_TIMEOUT_S = 240  # a loaded 2-core CI machine can take a minute
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,7 +40,9 @@ def prefect_api() -> Iterator[str]:
     from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=SERVER_STARTUP_TIMEOUT_S):
+    from flows.server import STARTUP_TIMEOUT_S
+
+    with prefect_test_harness(server_startup_timeout=int(STARTUP_TIMEOUT_S)):
         url = str(PREFECT_API_URL.value())
         before = os.environ.get("PREFECT_API_URL")
         os.environ["PREFECT_API_URL"] = url

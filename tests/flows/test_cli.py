@@ -280,6 +280,7 @@ def test_demo_runs_the_nightly_flow_end_to_end_and_reruns_identically(
     before = {t: query(home, q) for t, q in RESULTS.items()}
     server = read_record(home)
     assert server is not None and (h / "prefect" / "server.log").exists()
+    assert f"prefect:  {server.ui} (the home's server, left running; stop it: " in res.stdout
     assert run_kappa(*args, unset=("PREFECT_API_URL", "PREFECT_HOME")).returncode == 0
     assert read_record(home) == server  # the rerun reused the server
     assert snapshot(home) == first
