@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --locked
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint format bench bench-xl bench-csv bench-formats sync uv clean
+.PHONY: demo test lint format bench bench-xl bench-csv bench-csv-day bench-formats sync uv clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -36,6 +36,7 @@ bench: sync
 	$(RUN) python -m benchmarks.harness --sizes small,medium,large --runs 3
 	$(RUN) python -m benchmarks.schedule
 	$(RUN) python -m benchmarks.server --symbols 3 --runs 3
+	$(RUN) python -m benchmarks.csv_day
 
 # a real-market-sized day (330 M quotes, 70 M trades, 8,000 symbols): Kappa's night only
 bench-xl: sync
@@ -44,6 +45,12 @@ bench-xl: sync
 # loading CSV (text parsing and validation) at 20 M quotes
 bench-csv: sync
 	$(RUN) python -m benchmarks.ingest --quotes 20000000
+
+# a CSV day (5 M quotes) loaded and calibrated by Kappa's commands beside one pandas script, and where a CSV
+# load's time goes, stage by stage
+bench-csv-day: sync
+	$(RUN) python -m benchmarks.csv_day
+	$(RUN) python -m benchmarks.csv_profile
 
 # each input format (TAQ, WRDS, LOBSTER, DBN, FIX) beside Kappa's CSV: records/s and peak memory of a load
 bench-formats: sync

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from data.lake.daily import daily_from_intraday
+from data.lake.daily import daily_from_intraday, summary_path, write_quote_summary
 from data.lake.flags import flag_partition
 from data.lake.partitions import MergedPartition, merge_partition, partition_path
 from data.lake.writers import DirectWriter, OutOfLakeOrder, StagingWriter
@@ -117,6 +117,7 @@ def _flags_and_daily(
         if spec.name == "quotes":
             fq = flag_partition("quotes", str(part.path), part.path)
             flagged.append(("quotes", part.date, fq.counts))
+            summary: pl.DataFrame | None = write_quote_summary(home, str(fq.path))
             if other_path is not None:  # rule T4 reads the quotes: the date's trades are flagged again
                 out = partition_path(home, "trades", part.date, run_id)
                 ft = flag_partition("trades", other_path, out, quotes=str(part.path))
@@ -130,7 +131,8 @@ def _flags_and_daily(
             ft = flag_partition("trades", str(part.path), part.path, quotes=other_path)
             flagged.append(("trades", part.date, ft.counts))
             q, t = other_path, str(part.path)
-        daily_rows.append(daily_from_intraday(home, part.date, q, t))
+            summary = None  # the quotes' own, kept beside them when they were loaded
+        daily_rows.append(daily_from_intraday(home, part.date, q, t, summary))
     daily = pl.concat(daily_rows) if daily_rows else pl.DataFrame()
     return _Flagged(flagged, reflagged, daily)
 
@@ -165,6 +167,7 @@ def _commit_market(
     fault_point("after_commit")
     for old_path in old_files:
         Path(old_path).unlink(missing_ok=True)
+        summary_path(old_path).unlink(missing_ok=True)
     report = load_report(load, read, quarantine, [p.date for p in merged], replaced, warnings)
     by_rule: Counter[tuple[str, str]] = Counter()
     for table, _, counts in facts.flagged:

@@ -238,13 +238,16 @@ class _Block:
         return [self.data[self.starts[i] : self.ends[i]].decode("utf-8", errors="replace") for i in at]
 
 
-def _record_breaks(buf: np.ndarray) -> tuple[np.ndarray, int]:
+def _record_breaks(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """The line breaks that end a record (all of them, but those inside a quoted value: after an odd number
-    of quote characters; an escaped quote, written twice, keeps the parity) and the count of quotes."""
-    breaks = np.flatnonzero(buf == _NEWLINE)
-    quotes = buf == _QUOTE
-    n = int(np.count_nonzero(quotes))
-    return (breaks[np.cumsum(quotes)[breaks] % 2 == 0] if n else breaks), n
+    of quote characters; an escaped quote, written twice, keeps the parity), every line break, and the
+    count of quotes. Positions only: no array of the block's size but the two comparisons."""
+    newlines = np.flatnonzero(buf == _NEWLINE)
+    quotes = np.flatnonzero(buf == _QUOTE)
+    if not quotes.size:
+        return newlines, newlines, 0
+    before = np.searchsorted(quotes, newlines)  # quotes before each line break
+    return newlines[before % 2 == 0], newlines, int(quotes.size)
 
 
 def _blocks(f: BinaryIO, block_bytes: int, first_line: int, path: Path) -> Iterator[_Block]:
@@ -260,7 +263,7 @@ def _blocks(f: BinaryIO, block_bytes: int, first_line: int, path: Path) -> Itera
         if not data:
             return
         buf = np.frombuffer(data, dtype=np.uint8)
-        breaks, quotes = _record_breaks(buf)
+        breaks, newlines, quotes = _record_breaks(buf)
         if chunk:
             if not breaks.size:
                 carry = data
@@ -268,23 +271,19 @@ def _blocks(f: BinaryIO, block_bytes: int, first_line: int, path: Path) -> Itera
             cut = int(breaks[-1]) + 1
             data, carry = data[:cut], data[cut:]
             buf = buf[:cut]
+            newlines = newlines[: np.searchsorted(newlines, cut)]
         else:
             carry = b""
             if quotes % 2:
-                at = (
-                    line + int(np.count_nonzero(buf[: int(breaks[-1]) + 1] == _NEWLINE))
-                    if breaks.size
-                    else line
-                )
+                at = line + int(np.searchsorted(newlines, int(breaks[-1]) + 1)) if breaks.size else line
                 raise InputError(f"a quote opened on line {at} or after it never closes", path=str(path))
         ends = breaks if data.endswith(b"\n") else np.append(breaks, len(data))
         starts = np.concatenate(([0], breaks[: ends.size - 1] + 1)) if ends.size else ends
-        newlines = np.cumsum(buf == _NEWLINE)
-        lines = line + np.concatenate(([0], newlines[starts[1:] - 1])) if starts.size else starts
+        lines = line + np.searchsorted(newlines, starts)  # a record's line: 1 + the line breaks before it
         cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == _RETURN)
         ends = ends - cr
         yield _Block(data, starts.astype(np.int64), ends.astype(np.int64), lines.astype(np.int64), quotes > 0)
-        line += int(newlines[-1]) + (0 if data.endswith(b"\n") else 1) if buf.size else 0
+        line += newlines.size + (0 if data.endswith(b"\n") else 1) if buf.size else 0
         if not chunk:
             return
 

@@ -45,6 +45,10 @@ class MergedPartition:
     """``symbol, rows_before, rows_after`` of each symbol of the load on a date that had a file."""
 
 
+SUMMARY_SUFFIX = ".daily"
+"""The suffix of the per-symbol summary kept beside a quotes lake file (:mod:`data.lake.daily`)."""
+
+
 def partition_path(home: KappaHome, table: str, day: dt.date, run_id: str) -> Path:
     """Where a load writes the new file of ``table`` for ``day``."""
     return home.lake / table / f"date={day.isoformat()}" / f"{run_id}.parquet"
@@ -153,6 +157,10 @@ def collect_garbage(home: KappaHome, referenced: set[str], min_age_s: float = 0.
             continue
         for f in root.glob("date=*/*.parquet"):
             if str(f) not in referenced and now - f.stat().st_mtime >= min_age_s:
+                f.unlink(missing_ok=True)
+                removed += 1
+        for f in root.glob(f"date=*/*{SUMMARY_SUFFIX}"):  # a summary goes with its lake file
+            if str(f.with_suffix(".parquet")) not in referenced and now - f.stat().st_mtime >= min_age_s:
                 f.unlink(missing_ok=True)
                 removed += 1
     return removed
