@@ -27,9 +27,10 @@ with p_high(T) the filtered probability P(s_T = high | r_1..r_T).
 The fit: EM, vectorised across symbols
 -------------------------------------
 The maximum is found by the EM algorithm (Hamilton 1990, "Analysis of time series subject to changes in
-regime", J. Econometrics 45; Hamilton 1994, *Time Series Analysis*, ch. 22), every symbol of a batch at
-once (:func:`regime_fits`): numpy arrays of shape (T, columns), one column per symbol and starting value,
-the loop over days only.
+regime", J. Econometrics 45; Hamilton 1994, *Time Series Analysis*, ch. 22), every symbol given at once
+(:func:`regime_fits`; the calibration flow passes a whole night's symbols): numpy arrays of shape
+(T, columns), one column per symbol and starting value, the loop over days only. A symbol's fit does not
+depend on the others' (each column's sums are added in day order, and stops on its own): bit for bit.
 
 - E-step: Hamilton's filter (scaled: each day's densities divided by their larger one, whose log is added
   back to the likelihood, so no density underflows) and Kim's (1994) smoother, which give the smoothed
@@ -41,8 +42,15 @@ the loop over days only.
   n_00 ln(1 − a) + (n_01 + ξ_{1|T}(high)) ln a + n_11 ln(1 − b) + (n_10 + ξ_{1|T}(low)) ln b − ln(a + b),
   whose stationarity conditions are, for a given s = a + b, the quadratics a² − a(N s + 1) + A s = 0
   (A = n_01 + ξ_{1|T}(high), N = n_00 + A; likewise b); a few fixed-point steps in s solve them.
-- Each step raises the likelihood; a column stops when it rises by less than :data:`REGIME_TOL` of its
-  absolute value, or after :data:`REGIME_MAX_ITER` steps (``not_converged``).
+- Each step raises the likelihood; a column stops when a plain EM step raises it by less than
+  :data:`REGIME_TOL` of its absolute value, or after :data:`REGIME_MAX_ITER` cycles (``not_converged``).
+- Acceleration (the EM crawls where the likelihood is flat, as it is when the data hold no regime):
+  SQUAREM (Varadhan & Roland 2008) for every column, and for the last few columns still running
+  (:data:`_NEWTON_COLUMNS`) Newton's step as well, its Hessian by differences of the exact score (Fisher's
+  identity); a candidate is taken only if its likelihood beats the EM step's, so the climb stays monotone.
+  The last few columns' loops over days run on Python floats (:data:`_SCALAR_COLUMNS`, same arithmetic,
+  without numpy's per-call cost). A start more than :data:`_BEHIND` below the best of its symbol's starts
+  is dropped.
 - Starting values (:data:`REGIME_STARTS`): the days split at a quantile of |r − median r| into a calm and a
   volatile set, their variances and given stay probabilities; every start is fitted, the best likelihood is
   kept. Deterministic: a rerun gives the same numbers.
@@ -96,6 +104,17 @@ _P_CLIP = 1e-12
 _PI_STEPS = 4
 """Fixed-point steps of the M-step of the stay probabilities (its coupling term ln(a + b) is O(1) beside
 counts O(T): each step gains about three digits)."""
+_NEWTON_COLUMNS = 256
+"""Once no more than this many columns are still fitted, each cycle also tries Newton's step (its Hessian
+costs an E-step five columns wide per column: kept for the slow few, where the E-step's cost is its loop
+over days, not its width)."""
+_SCALAR_COLUMNS = 8
+"""At most this many columns, the E-step's loops over days run on Python floats, column by column."""
+_NEWTON_FRACTIONS = (1.0, 0.5, 0.2)
+"""The fractions of Newton's step tried (a line search; the best point is taken)."""
+_BEHIND = 10.0
+"""A start whose log-likelihood is this far below the best of its symbol's starts is dropped: it cannot be
+the fit unless it climbs further than that from there (it is recorded as it stands, and not taken)."""
 _REACH_STEP = 4.0
 """SQUAREM's largest step length grows by this factor after a jump at it is taken, and falls back to 1
 after a jump is refused (Varadhan & Roland 2008; their R package's ``mstep``)."""
@@ -227,7 +246,7 @@ def _em(returns: Sequence[np.ndarray]) -> _Em:
     floor = REGIME_VARIANCE_FLOOR * np.tile(var, k)[order]
     theta0 = _projected(np.concatenate(starts)[order], floor)
     r = np.nan_to_num(np.tile(padded, (1, k))[:, order], nan=0.0)
-    out = _em_columns(r, np.tile(lengths, k)[order], floor, theta0)
+    out = _em_columns(r, np.tile(lengths, k)[order], floor, theta0, np.tile(np.arange(s), k)[order])
     unsorted = np.empty_like(order)
     unsorted[order] = np.arange(order.size)
     theta, ll, f_last, share, conv = (x[unsorted] for x in out)
@@ -266,7 +285,7 @@ def _projected(theta: np.ndarray, floor: np.ndarray) -> np.ndarray:
 
 
 def _em_columns(
-    r: np.ndarray, lengths: np.ndarray, floor: np.ndarray, theta: np.ndarray
+    r: np.ndarray, lengths: np.ndarray, floor: np.ndarray, theta: np.ndarray, symbol: np.ndarray
 ) -> tuple[np.ndarray, ...]:
     """EM, accelerated by SQUAREM, on every column of ``r`` (T, C) from ``theta`` (C, 5) (μ, σ²_0, σ²_1,
     p_00, p_11); columns ordered by decreasing length, the days past a column's end ignored.
@@ -288,13 +307,20 @@ def _em_columns(
     out_conv = np.zeros(c, dtype=bool)
     alive = np.arange(c)
     reach = np.ones(c)  # the largest step length |α| a column may take
+    every_symbol = symbol
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
         e0 = _e_step(r, lengths, theta)
         for it in range(REGIME_MAX_ITER + 1):
             theta1 = _m_step(r, floor, theta, e0)
             e1 = _e_step(r, lengths, theta1)
             ll0, ll1 = e0[0], e1[0]
-            done = ~np.isfinite(ll0) | (ll1 - ll0 <= REGIME_TOL * np.abs(ll0)) | (it == REGIME_MAX_ITER)
+            best = np.full(int(every_symbol.max()) + 1, -np.inf)
+            np.maximum.at(best, symbol, np.where(np.isfinite(ll1), ll1, -np.inf))
+            np.maximum.at(best, every_symbol, np.where(np.isfinite(out[0]), out[0], -np.inf))
+            behind = ll1 < best[symbol] - _BEHIND
+            done = (
+                ~np.isfinite(ll0) | (ll1 - ll0 <= REGIME_TOL * np.abs(ll0)) | (it == REGIME_MAX_ITER) | behind
+            )
             if done.any():
                 idx = alive[done]
                 out_theta[idx] = theta[done]
@@ -305,7 +331,7 @@ def _em_columns(
                 if not keep.any():
                     break
                 alive, r, lengths, floor = alive[keep], r[:, keep], lengths[keep], floor[keep]
-                reach = reach[keep]
+                reach, symbol = reach[keep], symbol[keep]
                 theta, theta1 = theta[keep], theta1[keep]
                 e1 = tuple(x[..., keep] for x in e1)
             theta2 = _m_step(r, floor, theta1, e1)
@@ -315,6 +341,12 @@ def _em_columns(
             alpha = np.clip(np.where(np.isfinite(alpha), alpha, 1.0), 1.0, reach)
             jump = _projected(theta + (2.0 * alpha)[:, None] * rho + (alpha * alpha)[:, None] * v, floor)
             ej = _e_step(r, lengths, jump)
+            if theta.shape[0] <= _NEWTON_COLUMNS:  # the slow few: Newton's steps too, the best point taken
+                for newton in _newton(r, lengths, floor, theta1, e1):
+                    en = _e_step(r, lengths, newton)
+                    better = np.isfinite(en[0]) & ~(en[0] <= ej[0])
+                    jump = np.where(better[:, None], newton, jump)
+                    ej = tuple(np.where(better, a, b) for a, b in zip(en, ej, strict=True))
             take = np.isfinite(ej[0]) & (ej[0] >= e1[0])
             reach = np.where(take, np.where(alpha >= reach, reach * _REACH_STEP, reach), 1.0)
             if take.all():
@@ -324,6 +356,67 @@ def _em_columns(
                 theta = np.where(take[:, None], jump, theta2)
                 e0 = tuple(np.where(take, a, b) for a, b in zip(ej, e2, strict=True))
     return out_theta, *out, out_conv
+
+
+def _score(r: np.ndarray, params: np.ndarray, e: tuple[np.ndarray, ...]) -> np.ndarray:
+    """The gradient of the log-likelihood at ``params`` (C, 5), from the E-step ``e`` there (Fisher's
+    identity: the observed score is the expected complete-data score, Louis 1982), shape (C, 5):
+
+        ∂ℓ/∂μ = Σ_t Σ_k ξ_{t|T}(k) (r_t − μ)/σ²_k,   ∂ℓ/∂σ²_k = Σ_t ξ_{t|T}(k) ((r_t − μ)²/σ²_k − 1) / (2σ²_k),
+        ∂ℓ/∂p_00 = n_00/p_00 − (n_01 + ξ_{1|T}(1))/a + 1/(a + b),   likewise p_11 (a = 1 − p_00, b = 1 − p_11).
+    """
+    mu, v0, v1, p00, p11 = params.T
+    smooth, n00, n01, n10, n11, first, valid = e[3:]
+    w0, w1 = valid - smooth, smooth
+    z = r - mu
+    z2 = z * z
+    a, b = 1.0 - p00, 1.0 - p11
+    return np.column_stack(
+        [
+            _total((w0 / v0 + w1 / v1) * z),
+            _total(w0 * (z2 / v0 - 1.0)) / (2.0 * v0),
+            _total(w1 * (z2 / v1 - 1.0)) / (2.0 * v1),
+            n00 / p00 - (n01 + first) / a + 1.0 / (a + b),
+            n11 / p11 - (n10 + (1.0 - first)) / b + 1.0 / (a + b),
+        ]
+    )
+
+
+def _newton(
+    r: np.ndarray, lengths: np.ndarray, floor: np.ndarray, theta: np.ndarray, e: tuple[np.ndarray, ...]
+) -> list[np.ndarray]:
+    """Newton's step from ``theta`` (its E-step ``e``) times each of :data:`_NEWTON_FRACTIONS`, projected;
+    the Hessian H by forward differences of the score (:func:`_score`, the five shifted points one E-step).
+    The step is |H|⁻¹ ∇ℓ, |H| with the
+    absolute values of H's eigenvalues (Newton's step where H is negative definite, an ascent direction
+    where it is not: Dauphin et al. 2014); a stay probability on its bound whose score points beyond it is
+    held there. Where the step is not finite, ``theta`` itself (no step)."""
+    c = theta.shape[0]
+    g = _score(r, theta, e)
+    h = 1e-6 * np.column_stack(
+        [np.sqrt(np.maximum(theta[:, 1], theta[:, 2])), theta[:, 1], theta[:, 2], np.ones(c), np.ones(c)]
+    )
+    h[:, 3:] = np.where(theta[:, 3:] + h[:, 3:] > 1.0 - _P_CLIP, -h[:, 3:], h[:, 3:])
+    shifted = np.repeat(theta, 5, axis=0) + (np.eye(5)[None, :, :] * h[:, :, None]).reshape(5 * c, 5)
+    rr, ll = np.repeat(r, 5, axis=1), np.repeat(lengths, 5)
+    gs = _score(rr, shifted, _e_step(rr, ll, shifted)).reshape(c, 5, 5)  # [column, shifted coordinate, ∂]
+    hess = (gs - g[:, None, :]) / h[:, :, None]
+    hess = 0.5 * (hess + hess.transpose(0, 2, 1))
+    ok = np.all(np.isfinite(hess), axis=(1, 2)) & np.all(np.isfinite(g), axis=1)
+    hess[~ok] = -np.eye(5)
+    # a stay probability on its bound with the likelihood rising beyond it stays there: out of the system
+    held = np.zeros((c, 5), dtype=bool)
+    held[:, 3:] = ((theta[:, 3:] <= 2 * _P_CLIP) & (g[:, 3:] < 0)) | (
+        (theta[:, 3:] >= 1 - 2 * _P_CLIP) & (g[:, 3:] > 0)
+    )
+    g = np.where(held, 0.0, g)
+    both = held[:, :, None] | held[:, None, :]
+    hess = np.where(both, np.where(np.eye(5, dtype=bool)[None], -1.0, 0.0), hess)
+    lam, vec = np.linalg.eigh(hess)
+    size = np.maximum(np.abs(lam), 1e-12 * np.abs(lam).max(axis=1, keepdims=True))
+    step = np.einsum("cij,cj->ci", vec, np.einsum("cji,cj->ci", vec, g) / size)
+    step = np.where(ok[:, None] & np.isfinite(step), step, 0.0)
+    return [_projected(theta + f * step, floor) for f in _NEWTON_FRACTIONS]
 
 
 def _e_step(r: np.ndarray, lengths: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -351,15 +444,18 @@ def _e_step(r: np.ndarray, lengths: np.ndarray, params: np.ndarray) -> tuple[np.
     scale = np.ones((big_t, c))  # the day's density given the past, over exp(top)
     tmp = np.empty(c)
     pred[0] = a / (a + 1.0 - p11)  # the stationary law's P(s_1 = 1)
-    for t in range(big_t):
-        n = k[t]
-        p, f, sc, w = pred[t, :n], filt[t, :n], scale[t, :n], tmp[:n]
-        np.multiply(p, dd[t, :n], out=w)
-        np.add(d0[t, :n], w, out=sc)
-        np.multiply(p, d1[t, :n], out=w)
-        np.divide(w, sc, out=f)
-        np.multiply(f, slope[:n], out=w)
-        np.add(a[:n], w, out=pred[t + 1, :n])
+    if c <= _SCALAR_COLUMNS:  # a few columns: Python floats beat numpy's per-call cost (same IEEE operations)
+        _forward_scalar(d0, d1, dd, a, slope, lengths, pred, filt, scale)
+    else:
+        for t in range(big_t):
+            n = k[t]
+            p, f, sc, w = pred[t, :n], filt[t, :n], scale[t, :n], tmp[:n]
+            np.multiply(p, dd[t, :n], out=w)
+            np.add(d0[t, :n], w, out=sc)
+            np.multiply(p, d1[t, :n], out=w)
+            np.divide(w, sc, out=f)
+            np.multiply(f, slope[:n], out=w)
+            np.add(a[:n], w, out=pred[t + 1, :n])
     valid = np.arange(big_t)[:, None] < lengths[None, :]
     loglik = _total(np.log(scale) + np.where(valid, top, 0.0))
     cols = np.arange(c)
@@ -370,16 +466,19 @@ def _e_step(r: np.ndarray, lengths: np.ndarray, params: np.ndarray) -> tuple[np.
     q0 = np.zeros((big_t, c))  # ξ_{t|T}(0) / ξ_{t|t−1}(0), 0 past a column's end
     q1 = np.zeros((big_t, c))
     smooth[last, cols] = filt[last, cols]  # the last day: smoothed = filtered
-    for t in range(big_t - 2, -1, -1):
-        n = k[t + 1]  # columns with day t + 1
-        s, u0, u1, w = smooth[t + 1, :n], q0[t + 1, :n], q1[t + 1, :n], tmp[:n]
-        np.multiply(s, inv1[t + 1, :n], out=u1)
-        np.subtract(1.0, s, out=w)
-        np.multiply(w, inv0[t + 1, :n], out=u0)
-        np.subtract(u1, u0, out=w)
-        np.multiply(w, p11[:n], out=w)
-        np.add(w, u0, out=w)
-        np.multiply(filt[t, :n], w, out=smooth[t, :n])
+    if c <= _SCALAR_COLUMNS:
+        _backward_scalar(filt, pred, p11, lengths, smooth, q0, q1)
+    else:
+        for t in range(big_t - 2, -1, -1):
+            n = k[t + 1]  # columns with day t + 1
+            s, u0, u1, w = smooth[t + 1, :n], q0[t + 1, :n], q1[t + 1, :n], tmp[:n]
+            np.multiply(s, inv1[t + 1, :n], out=u1)
+            np.subtract(1.0, s, out=w)
+            np.multiply(w, inv0[t + 1, :n], out=u0)
+            np.subtract(u1, u0, out=w)
+            np.multiply(w, p11[:n], out=w)
+            np.add(w, u0, out=w)
+            np.multiply(filt[t, :n], w, out=smooth[t, :n])
     f_prev, g_prev = filt[:-1], np.where(valid[:-1], 1.0 - filt[:-1], 0.0)
     n11 = _total(f_prev * q1[1:]) * p11
     n10 = _total(f_prev * q0[1:]) * (1.0 - p11)
@@ -387,6 +486,45 @@ def _e_step(r: np.ndarray, lengths: np.ndarray, params: np.ndarray) -> tuple[np.
     n01 = _total(g_prev * q1[1:]) * a
     share = _total(smooth) / lengths
     return loglik, filt[last, cols], share, smooth, n00, n01, n10, n11, smooth[0], valid
+
+
+def _forward_scalar(
+    d0: np.ndarray, d1: np.ndarray, dd: np.ndarray, a: np.ndarray, slope: np.ndarray, lengths: np.ndarray,
+    pred: np.ndarray, filt: np.ndarray, scale: np.ndarray,
+) -> None:  # fmt: skip
+    """Hamilton's filter of :func:`_e_step`, column by column on Python floats: the same operations in the
+    same order (IEEE arithmetic rounds each alike), so the same numbers, for a few columns faster."""
+    for j, n in enumerate(lengths.tolist()):
+        x0, x1, xd = d0[:n, j].tolist(), d1[:n, j].tolist(), dd[:n, j].tolist()
+        aj, sj = float(a[j]), float(slope[j])
+        p = float(pred[0, j])
+        ps, fs, scs = [p], [], []
+        for t in range(n):
+            sc = x0[t] + p * xd[t]
+            f = (p * x1[t]) / sc
+            p = aj + f * sj
+            scs.append(sc)
+            fs.append(f)
+            ps.append(p)
+        pred[: n + 1, j], filt[:n, j], scale[:n, j] = ps, fs, scs
+
+
+def _backward_scalar(
+    filt: np.ndarray, pred: np.ndarray, p11: np.ndarray, lengths: np.ndarray,
+    smooth: np.ndarray, q0: np.ndarray, q1: np.ndarray,
+) -> None:  # fmt: skip
+    """Kim's smoother of :func:`_e_step`, column by column on Python floats (see :func:`_forward_scalar`)."""
+    for j, n in enumerate(lengths.tolist()):
+        fs, ps, pj = filt[:n, j].tolist(), pred[:n, j].tolist(), float(p11[j])
+        sm, u0s, u1s = [0.0] * n, [0.0] * n, [0.0] * n
+        sm[n - 1] = fs[n - 1]
+        for t in range(n - 2, -1, -1):
+            s = sm[t + 1]
+            u1 = s * (1.0 / ps[t + 1])
+            u0 = (1.0 - s) * (1.0 / (1.0 - ps[t + 1]))
+            sm[t] = fs[t] * ((u1 - u0) * pj + u0)
+            u0s[t + 1], u1s[t + 1] = u0, u1
+        smooth[:n, j], q0[:n, j], q1[:n, j] = sm, u0s, u1s
 
 
 def _m_step(r: np.ndarray, floor: np.ndarray, params: np.ndarray, e: tuple[np.ndarray, ...]) -> np.ndarray:
