@@ -28,7 +28,7 @@ The fit: EM, vectorised across symbols
 -------------------------------------
 The maximum is found by the EM algorithm (Hamilton 1990, "Analysis of time series subject to changes in
 regime", J. Econometrics 45; Hamilton 1994, *Time Series Analysis*, ch. 22), every symbol given at once
-(:func:`regime_fits`; the calibration flow passes a whole night's symbols): numpy arrays of shape
+(:func:`regime_fits`; the calibration passes a batch's symbols): numpy arrays of shape
 (T, columns), one column per symbol and starting value, the loop over days only. A symbol's fit does not
 depend on the others' (each column's sums are added in day order, and stops on its own): bit for bit.
 

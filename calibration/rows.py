@@ -168,11 +168,11 @@ def symbol_row(
         power_status=t.power_status if t is not None else None,
         lee_ready_accuracy=gamma.get("lee_ready_accuracy"),
         lee_ready_nobs=gamma.get("lee_ready_nobs"),
-        **regime_columns(regime),
+        **_regime_columns(regime),
     )
 
 
-def regime_columns(regime: RegimeFit | None) -> dict[str, Any]:
+def _regime_columns(regime: RegimeFit | None) -> dict[str, Any]:
     """The ``regime_*`` columns of a two-regime fit (none without one)."""
     if regime is None:
         return {}

@@ -30,8 +30,8 @@ from calibration.ordering import time_ordered_runs
 from calibration.overnight import overnight_sigma
 from calibration.permanent import lagged_flow, permanent_impact_by_symbol
 from calibration.records import DEFAULT_THRESHOLDS, CalibrationRow, EstimatorThresholds, MarketWindow
-from calibration.regimes import RegimeFit, regime_fits
-from calibration.rows import regime_columns, symbol_row
+from calibration.regimes import regime_fits
+from calibration.rows import symbol_row
 from calibration.signs import lee_ready_signs, sign_accuracy
 from calibration.volatility import GarchFit, garch_sigma, realized_sigma
 from kappa.tables import CALIBRATIONS
@@ -80,7 +80,6 @@ def calibrate_symbols(
     stage: Stage = untimed,
     thresholds: EstimatorThresholds = DEFAULT_THRESHOLDS,
     returns: bool = False,
-    regimes: bool = True,
 ) -> pl.DataFrame:
     """Per-symbol estimates of every symbol with data in ``window``, each from its own data only.
 
@@ -90,14 +89,15 @@ def calibrate_symbols(
     benchmark passes a stopwatch's). Every estimator applies ``thresholds``, and the rows' reasons quote
     them. With ``returns``, one more column, :data:`calibration.correlation.RETURNS_COLUMN`, carries each
     symbol's observed 5-minute log returns (null without quotes) to the correlations, which need every
-    batch's (:func:`calibration.correlation.pairwise_correlations`). Without ``regimes`` the ``regime_*``
-    columns are left NULL, for :func:`with_regimes` to fill once for many batches (the regime fits are
-    vectorised across symbols: one call for a night costs less than one a batch).
+    batch's (:func:`calibration.correlation.pairwise_correlations`).
     """
     th = thresholds
     symbols = sorted(set(window.quotes["symbol"].unique()) | set(window.daily["symbol"].unique()))
     with stage("garch"):
-        closes = daily_closes(window.daily)
+        closes = {
+            s: g.sort("date")["close"].to_numpy()
+            for (s,), g in window.daily.partition_by("symbol", as_dict=True).items()
+        }
         # started first: with a process pool's map the fits run while the regimes and intraday estimators do
         fit = partial(
             garch_fit,
@@ -107,7 +107,7 @@ def calibrate_symbols(
         )
         symbol_closes = [closes.get(s, np.empty(0)) for s in symbols]
         daily = map_fn(fit, symbol_closes)
-        fitted = dict(zip(symbols, regime_fits(symbol_closes), strict=True)) if regimes else {}
+        regimes = dict(zip(symbols, regime_fits(symbol_closes), strict=True))  # every symbol at once
     with stage("facts"):
         facts = daily_facts(window, th.min_nights)
     with stage("bars"):
@@ -140,7 +140,7 @@ def calibrate_symbols(
                         gammas.get(s, {}),
                         children.get(s),
                         th,
-                        regime=fitted.get(s),
+                        regime=regimes[s],
                     )
                 )
             except Exception as exc:  # one symbol's failure is data, not a crash
@@ -152,37 +152,6 @@ def calibrate_symbols(
         if mids is None:
             return frame.with_columns(pl.lit(None, dtype=RETURNS_DTYPE).alias(RETURNS_COLUMN))
         return frame.join(nested_returns(mids), on="symbol", how="left")
-
-
-def daily_closes(daily: pl.DataFrame) -> dict[str, np.ndarray]:
-    """Each symbol's daily closes (``daily``: ``symbol, date, close``), oldest first."""
-    return {
-        s: g.sort("date")["close"].to_numpy()
-        for (s,), g in daily.partition_by("symbol", as_dict=True).items()
-    }
-
-
-REGIME_COLUMNS = list(regime_columns(RegimeFit.unfitted(0, "", "")))
-"""The ``calibrations`` columns of the two-regime fit."""
-
-
-def with_regimes(frame: pl.DataFrame, daily: pl.DataFrame) -> pl.DataFrame:
-    """The rows ``frame`` (:func:`calibrate_symbols`, any number of batches joined) with their ``regime_*``
-    columns fitted to ``daily``'s closes, every symbol in one vectorised call
-    (:func:`calibration.regimes.regime_fits`). Should the fit raise, every symbol's regime status is
-    ``failed:<error>`` and the rest of the rows stand."""
-    symbols = frame["symbol"].to_list()
-    closes = daily_closes(daily)
-    series = [closes.get(s, np.empty(0)) for s in symbols]
-    try:
-        fits = regime_fits(series)
-    except Exception as exc:  # the regimes of a night must not cost its other estimates
-        fits = [
-            RegimeFit.unfitted(max(len(c) - 1, 0), f"failed:{type(exc).__name__}", str(exc)) for c in series
-        ]
-    schema = {c: CALIBRATION_SCHEMA[c] for c in REGIME_COLUMNS}
-    fitted = pl.DataFrame([regime_columns(f) for f in fits], schema=schema, orient="row")
-    return frame.drop(REGIME_COLUMNS).with_columns(fitted).select(frame.columns)
 
 
 def calibration_frame(rows: Sequence[CalibrationRow]) -> pl.DataFrame:

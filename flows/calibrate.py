@@ -42,7 +42,6 @@ from calibration.window import (
     calibration_frame,
     finish_calibrations,
     untimed,
-    with_regimes,
 )
 from data.calendar import home_calendar
 from data.home import KappaHome
@@ -142,13 +141,12 @@ def calibrate_batch(
     benchmark passes a stopwatch's). Sets
     this process's BLAS to one thread: batches are the unit of parallelism, and the GARCH optimum moves in
     its 7th digit with the BLAS thread count, so a night gives the same numbers on threads, processes or
-    Dask workers (which run BLAS single-threaded). The ``regime_*`` columns are left NULL: the regimes of
-    every batch are fitted at once by :func:`finish_calibration`.
+    Dask workers (which run BLAS single-threaded).
     """
     single_threaded_blas()
     with stage("read"):
         window = read_market(batch)
-    return calibrate_symbols(window, garch_map or map, stage, batch.thresholds, returns=True, regimes=False)
+    return calibrate_symbols(window, garch_map or map, stage, batch.thresholds, returns=True)
 
 
 def failed_rows(batch: CalibrationBatch, exc: BaseException) -> pl.DataFrame:
@@ -157,12 +155,8 @@ def failed_rows(batch: CalibrationBatch, exc: BaseException) -> pl.DataFrame:
 
 
 def finish_calibration(plan: CalibrationPlan, parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """The ``calibrations`` rows of the joined batches, with the window's first and last session and the
-    volatility regimes of all their symbols, fitted here in one vectorised call
-    (:func:`calibration.window.with_regimes`: for 2,000 symbols it costs less than the batches' eight)."""
+    """The ``calibrations`` rows of the joined batches, with the window's first and last session."""
     frame = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame(schema=CALIBRATION_SCHEMA)
-    if frame.height:
-        frame = with_regimes(frame, pl.concat([b.daily for b in plan.batches], how="diagonal_relaxed"))
     return finish_calibrations(frame, plan.as_of, plan.lookback_days).with_columns(_window_columns(plan))
 
 
