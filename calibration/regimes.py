@@ -61,10 +61,10 @@ Why not statsmodels, which this replaced: its fit (a search over random starts, 
 complex-step derivatives) is a Python-level optimisation per symbol, about 0.1 s each, which made the
 regimes the night's largest calibration cost (small night: the GARCH-and-regimes stage 0.54 s → 3.95 s).
 ``python -m benchmarks.regimes`` (2026-11-30; 500 daily returns a symbol; CPU seconds of one process on a
-loaded 2-vCPU machine; statsmodels fitted on 20 of the symbols and scaled): 50 symbols 11.5 s → 1.7 s,
-500 symbols 96.4 s → 18.9 s, 2,000 symbols 433.9 s → 57.8 s, fitted a batch of 250 at a time (one call for
-all 2,000 took 66.7 s: wider arrays leave the cache). On the benchmark night's own closes: 50 symbols
-10.6 s → 1.65 s, 500 symbols 102.8 s → 10.7 s.
+loaded 2-vCPU machine; statsmodels fitted on 20 of the symbols and scaled; a batch of 250 at a time):
+50 symbols 12.3 s → 1.7 s, 500 symbols 115.0 s → 16.0 s, 2,000 symbols 385.4 s → 61.2 s (one call for all
+2,000: 57.8 s and 66.7 s in two runs, against 61.2 s and 57.8 s in batches: no gain to take). On the
+benchmark night's own closes: 50 symbols 10.6 s → 1.65 s, 500 symbols 102.8 s → 10.7 s.
 """
 
 from __future__ import annotations
