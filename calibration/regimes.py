@@ -99,7 +99,8 @@ p_stay_low, p_stay_high). Every one is fitted and the best likelihood kept."""
 REGIME_TOL = 1e-10
 """The EM stops when a step raises the log-likelihood by less than this share of its absolute value."""
 REGIME_MAX_ITER = 2_000
-"""EM steps after which a fit that is still rising is ``not_converged``."""
+"""Cycles (an EM step and an accelerated jump, see :func:`_em_columns`) after which a fit that is still
+rising is ``not_converged``."""
 REGIME_VARIANCE_FLOOR = 1e-4
 """A regime's variance is at least this share of the sample variance of the symbol's returns."""
 _P_CLIP = 1e-12
@@ -177,7 +178,7 @@ def regime_fits(closes: Sequence[np.ndarray], min_returns: int = REGIME_MIN_RETU
 
         - ``ok``;
         - ``insufficient_data``: fewer than ``min_returns`` returns;
-        - ``not_converged``: the EM still rose after :data:`REGIME_MAX_ITER` steps;
+        - ``not_converged``: the EM still rose after :data:`REGIME_MAX_ITER` cycles;
         - ``degenerate``: the data do not hold two regimes: a regime has less than
           :data:`REGIME_MIN_SHARE` of the days, σ_high/σ_low < :data:`REGIME_MIN_SIGMA_RATIO`, or the switching
           model does not beat one normal distribution by the Bayesian information criterion,
@@ -580,7 +581,7 @@ def _regime_fit(em: _Em, j: int, closes: np.ndarray, r: np.ndarray) -> RegimeFit
     share = min(share_high, 1.0 - share_high)
     status, why = "ok", ""
     if not bool(em.converged[j]):
-        status, why = "not_converged", f"the EM still rose after {REGIME_MAX_ITER} steps"
+        status, why = "not_converged", f"the EM still rose after {REGIME_MAX_ITER} cycles"
     elif share < REGIME_MIN_SHARE:
         status, why = "degenerate", f"a regime holds {share:.1%} of the days < {REGIME_MIN_SHARE:.0%}"
     elif not sigma_high > REGIME_MIN_SIGMA_RATIO * sigma_low:

@@ -169,15 +169,11 @@ def oracle_series() -> list[tuple[str, np.ndarray]]:
 def test_the_em_reaches_statsmodels_optimum(name: str, closes: np.ndarray) -> None:
     """The vectorised EM's likelihood is at least statsmodels' optimum (to 10⁻⁶ of it), and where the
     likelihood is well identified (two regimes that are clearly apart) so are the parameters."""
-    fit = regime_fit_of(closes)
+    fit = regime_sigma(closes)
     ll, params = statsmodels_optimum(100 * np.diff(np.log(closes)))
     assert fit.loglik >= ll - 1e-6 * abs(ll)
     if fit.status == "ok" and name.startswith("two regimes"):
         np.testing.assert_allclose(fitted(fit, closes), params, rtol=2e-3, atol=1e-4)
-
-
-def regime_fit_of(closes: np.ndarray) -> RegimeFit:
-    return regime_sigma(closes)
 
 
 def test_symbols_fitted_together_get_the_fit_each_gets_alone() -> None:
