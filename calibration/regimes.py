@@ -6,10 +6,10 @@ log return × 100 of the closing mid is
     r_t = μ + σ_{s_t} z_t,   z_t ~ N(0, 1),   s_t ∈ {low, high} a Markov chain,
     P(s_t = low | s_{t−1} = low) = p_stay_low,   P(s_t = high | s_{t−1} = high) = p_stay_high,
 
-fitted by maximum likelihood (Hamilton's filter; the best of 10 seeded random starts, 20 EM steps, then BFGS)
-with statsmodels' ``MarkovRegression(r, k_regimes=2, trend="c", switching_trend=False,
-switching_variance=True)`` (:func:`switching_variance_model`) on the same
-returns GARCH(1,1) takes (:func:`calibration.volatility.garch_sigma`: the GARCH window's closes, × 100).
+the chain started in its stationary law, fitted by maximum likelihood on the same returns GARCH(1,1) takes
+(:func:`calibration.volatility.garch_sigma`: the GARCH window's closes, × 100). The model and its likelihood
+are statsmodels' ``MarkovRegression(r, k_regimes=2, trend="c", switching_trend=False,
+switching_variance=True)`` (steady-state initial probabilities); the tests hold this fit to that optimum.
 
 The mean μ is one constant shared by both regimes, as GARCH's constant mean: the regimes are about the
 variance, a regime's own mean is poorly identified (its standard error is σ_regime/√(days in it)) and would
@@ -23,15 +23,55 @@ close of the window (the as-of date's closing mid). Tomorrow's σ:
     σ_usd(T+1) = close_T / 100 · √((1 − p_high(T+1)) σ²_low + p_high(T+1) σ²_high),
 
 with p_high(T) the filtered probability P(s_T = high | r_1..r_T).
+
+The fit: EM, vectorised across symbols
+-------------------------------------
+The maximum is found by the EM algorithm (Hamilton 1990, "Analysis of time series subject to changes in
+regime", J. Econometrics 45; Hamilton 1994, *Time Series Analysis*, ch. 22), every symbol given at once
+(:func:`regime_fits`; the calibration passes a batch's symbols): numpy arrays of shape
+(T, columns), one column per symbol and starting value, the loop over days only. A symbol's fit does not
+depend on the others' (each column's sums are added in day order, and stops on its own): bit for bit.
+
+- E-step: Hamilton's filter (scaled: each day's densities divided by their larger one, whose log is added
+  back to the likelihood, so no density underflows) and Kim's (1994) smoother, which give the smoothed
+  probabilities ξ_{t|T} and the expected transition counts n_ij = Σ_t P(s_{t−1} = i, s_t = j | r_1..r_T).
+- M-step, in closed form (an ECM step, Meng & Rubin 1993, for the shared mean): μ given the variances,
+  μ = Σ_t r_t Σ_k ξ_{t|T}(k)/σ²_k / Σ_t Σ_k ξ_{t|T}(k)/σ²_k; then σ²_k = Σ_t ξ_{t|T}(k)(r_t − μ)² / Σ_t ξ_{t|T}(k);
+  then the stay probabilities, which also set the chain's first-day law π (steady state): with
+  a = 1 − p_stay_low and b = 1 − p_stay_high, the expected complete-data log-likelihood in them is
+  n_00 ln(1 − a) + (n_01 + ξ_{1|T}(high)) ln a + n_11 ln(1 − b) + (n_10 + ξ_{1|T}(low)) ln b − ln(a + b),
+  whose stationarity conditions are, for a given s = a + b, the quadratics a² − a(N s + 1) + A s = 0
+  (A = n_01 + ξ_{1|T}(high), N = n_00 + A; likewise b); a few fixed-point steps in s solve them.
+- Each step raises the likelihood; a column stops when a plain EM step raises it by less than
+  :data:`REGIME_TOL` of its absolute value, or after :data:`REGIME_MAX_ITER` cycles (``not_converged``).
+- Acceleration (the EM crawls where the likelihood is flat, as it is when the data hold no regime):
+  SQUAREM (Varadhan & Roland 2008) for every column, and for the last few columns still running
+  (:data:`_NEWTON_COLUMNS`) Newton's step as well, its Hessian by differences of the exact score (Fisher's
+  identity); a candidate is taken only if its likelihood beats the EM step's, so the climb stays monotone.
+  The last few columns' loops over days run on Python floats (:data:`_SCALAR_COLUMNS`, same arithmetic,
+  without numpy's per-call cost). A start more than :data:`_BEHIND` below the best of its symbol's starts
+  is dropped.
+- Starting values (:data:`REGIME_STARTS`): the days split at a quantile of |r − median r| into a calm and a
+  volatile set, their variances and given stay probabilities; every start is fitted, the best likelihood is
+  kept. Deterministic: a rerun gives the same numbers.
+- A regime's variance is kept at least :data:`REGIME_VARIANCE_FLOOR` times the sample's: the likelihood is
+  unbounded as a regime's variance goes to 0 on repeated returns.
+
+Why not statsmodels, which this replaced: its fit (a search over random starts, EM, then BFGS with
+complex-step derivatives) is a Python-level optimisation per symbol, about 0.1 s each, which made the
+regimes the night's largest calibration cost (small night: the GARCH-and-regimes stage 0.54 s → 3.95 s).
+``python -m benchmarks.regimes`` (2026-11-30; 500 daily returns a symbol; CPU seconds of one process on a
+loaded 2-vCPU machine; statsmodels fitted on 20 of the symbols and scaled; a batch of 250 at a time):
+50 symbols 12.3 s → 1.7 s, 500 symbols 115.0 s → 16.0 s, 2,000 symbols 385.4 s → 61.2 s (one call for all
+2,000: 57.8 s and 66.7 s in two runs, against 61.2 s and 57.8 s in batches: no gain to take). On the
+benchmark night's own closes: 50 symbols 10.6 s → 1.65 s, 500 symbols 102.8 s → 10.7 s.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -48,52 +88,40 @@ REGIME_MIN_SHARE = 0.02
 put a handful of outliers in it (``degenerate``)."""
 REGIME_MIN_SIGMA_RATIO = 1.1
 """σ_high / σ_low below this and the two regimes are one (``degenerate``)."""
-REGIME_SEARCH_REPS = 10
-"""Random starting values tried (five EM steps each) around statsmodels' default start before the
-maximisation; the best by likelihood is kept."""
-REGIME_EM_ITER = 20
-"""EM steps from the best starting value before the BFGS maximisation (statsmodels' ``em_iter``, default 5):
-the BFGS then needs fewer steps, and the fit is about a quarter faster at the same likelihood."""
-REGIME_SEED = 0
-"""The seed of the starting-value search, so that a rerun gives the same table."""
-
-
-def switching_variance_model(r: np.ndarray) -> Any:
-    """statsmodels' ``MarkovRegression(r, k_regimes=2, trend="c", switching_trend=False,
-    switching_variance=True)``, its parameter transform computed in numpy (see :func:`_fast_transform`)."""
-    return _model_class()(r, k_regimes=2, trend="c", switching_trend=False, switching_variance=True)
-
-
-@functools.cache
-def _model_class() -> Any:
-    """``MarkovRegression`` with :func:`_fast_transform` (statsmodels imported on first use)."""
-    from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
-
-    class SwitchingVariance(MarkovRegression):
-        transform_params = _fast_transform
-
-    return SwitchingVariance
-
-
-def _fast_transform(model: Any, unconstrained: np.ndarray) -> np.ndarray:
-    """``MarkovRegression.transform_params``: the optimiser's unconstrained parameters to the model's.
-
-    The same map (each row of transition probabilities the multinomial logistic of its free parameters,
-    p = exp(u_i) / (1 + Σ_j exp(u_j)); regression coefficients unchanged; variances u²), with the log-sum-exp
-    written in numpy: scipy's ``logsumexp`` spends about 45 % of a fit in its argument checks (it is called
-    for every likelihood, and for every complex-step derivative). Complex arguments pass through, as the
-    complex-step score needs.
-    """
-    constrained = np.array(unconstrained, copy=True)
-    constrained = constrained.astype(np.promote_types(np.float64, constrained.dtype))
-    for i in range(model.k_regimes):
-        at = model.parameters[i, "regime_transition"]
-        u = unconstrained[at]
-        top = max(0.0, float(np.max(np.real(u))))
-        constrained[at] = np.exp(u - (top + np.log(np.exp(-top) + np.sum(np.exp(u - top)))))
-    constrained[model.parameters["exog"]] = unconstrained[model.parameters["exog"]]
-    constrained[model.parameters["variance"]] = unconstrained[model.parameters["variance"]] ** 2
-    return constrained
+REGIME_STARTS: tuple[tuple[float, float, float], ...] = (
+    (0.50, 0.90, 0.90),
+    (0.75, 0.95, 0.85),
+    (0.90, 0.98, 0.80),
+    (0.75, 0.60, 0.60),
+)
+"""The starting values of the EM: (quantile of |r − median r| above which a day starts volatile,
+p_stay_low, p_stay_high). Every one is fitted and the best likelihood kept."""
+REGIME_TOL = 1e-10
+"""The EM stops when a step raises the log-likelihood by less than this share of its absolute value."""
+REGIME_MAX_ITER = 2_000
+"""Cycles (an EM step and an accelerated jump, see :func:`_em_columns`) after which a fit that is still
+rising is ``not_converged``."""
+REGIME_VARIANCE_FLOOR = 1e-4
+"""A regime's variance is at least this share of the sample variance of the symbol's returns."""
+_P_CLIP = 1e-12
+"""Transition probabilities are kept in [_P_CLIP, 1 − _P_CLIP], so that every day stays possible."""
+_PI_STEPS = 4
+"""Fixed-point steps of the M-step of the stay probabilities (its coupling term ln(a + b) is O(1) beside
+counts O(T): each step gains about three digits)."""
+_NEWTON_COLUMNS = 256
+"""Once no more than this many columns are still fitted, each cycle also tries Newton's step (its Hessian
+costs an E-step five columns wide per column: kept for the slow few, where the E-step's cost is its loop
+over days, not its width)."""
+_SCALAR_COLUMNS = 8
+"""At most this many columns, the E-step's loops over days run on Python floats, column by column."""
+_NEWTON_FRACTIONS = (1.0, 0.5, 0.2)
+"""The fractions of Newton's step tried (a line search; the best point is taken)."""
+_BEHIND = 10.0
+"""A start whose log-likelihood is this far below the best of its symbol's starts is dropped: it cannot be
+the fit unless it climbs further than that from there (it is recorded as it stands, and not taken)."""
+_REACH_STEP = 4.0
+"""SQUAREM's largest step length grows by this factor after a jump at it is taken, and falls back to 1
+after a jump is refused (Varadhan & Roland 2008; their R package's ``mstep``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +132,7 @@ class RegimeFit:
     ``p_stay_low``, ``p_stay_high`` (the chain's stay probabilities), ``p_high`` (filtered probability of the
     volatile regime on the last day), ``sigma_usd`` (one-day-ahead σ, $/share/√day, NaN unless ``ok``),
     ``loglik`` (of the returns × 100, as ``garch_loglik``), ``nobs`` (returns fitted), ``status`` and
-    ``message`` (warnings captured during the fit, or why there is no fit).
+    ``message`` (why it has no σ, empty for ``ok``).
     """
 
     sigma_low_usd: float
@@ -125,80 +153,437 @@ class RegimeFit:
         return cls(nan, nan, nan, nan, nan, nan, nan, nobs, status, message)
 
 
-def regime_sigma(
-    closes: np.ndarray,
-    min_returns: int = REGIME_MIN_RETURNS,
-    search_reps: int = REGIME_SEARCH_REPS,
-    seed: int = REGIME_SEED,
-) -> RegimeFit:
-    """Fit the two-regime switching-variance model to ``closes`` and forecast tomorrow's σ.
+def regime_sigma(closes: np.ndarray, min_returns: int = REGIME_MIN_RETURNS) -> RegimeFit:
+    """The two-regime fit of one symbol's daily closes: :func:`regime_fits` of ``[closes]``."""
+    return regime_fits([closes], min_returns)[0]
+
+
+def regime_fits(closes: Sequence[np.ndarray], min_returns: int = REGIME_MIN_RETURNS) -> list[RegimeFit]:
+    """Fit the two-regime switching-variance model to each symbol's ``closes`` and forecast tomorrow's σ.
 
     Parameters
     ----------
     closes
-        Shape (n,): daily closing mids ($/share), oldest first, split-adjusted; non-positive or non-finite
-        values are left out (as :func:`calibration.volatility.garch_sigma` does).
+        One array per symbol, shape (n,): daily closing mids ($/share), oldest first, split-adjusted;
+        non-positive or non-finite values are left out (as :func:`calibration.volatility.garch_sigma` does).
+        The symbols are fitted together (see the module docstring); a symbol's fit does not depend on the
+        others'.
     min_returns
         Fewer returns than this: ``insufficient_data`` (see :data:`REGIME_MIN_RETURNS`).
-    search_reps, seed
-        Random starting values tried, and the seed of their draw (statsmodels' ``search_reps``, ``rng``).
 
     Returns
     -------
-    RegimeFit
-        ``status``:
+    list of RegimeFit
+        One per symbol, in order. ``status``:
 
         - ``ok``;
         - ``insufficient_data``: fewer than ``min_returns`` returns;
-        - ``not_converged``: the optimiser stopped before convergence;
+        - ``not_converged``: the EM still rose after :data:`REGIME_MAX_ITER` cycles;
         - ``degenerate``: the data do not hold two regimes: a regime has less than
           :data:`REGIME_MIN_SHARE` of the days, σ_high/σ_low < :data:`REGIME_MIN_SIGMA_RATIO`, or the switching
           model does not beat one normal distribution by the Bayesian information criterion,
           2 (ℓ_2 − ℓ_1) ≤ 3 ln n (three more parameters; the likelihood-ratio statistic has no χ² law here,
           the switching parameters being unidentified under one regime, Hansen 1992), or the closes never move;
-        - ``failed:<error>``: statsmodels raised (``message`` has the error).
+        - ``failed:NonFiniteLikelihood``: the likelihood was not finite at every start.
 
         The regime parameters are those of the fit for ``not_converged`` and ``degenerate`` (for a look), but
         ``sigma_usd`` is NaN unless ``ok``; every number is NaN for ``insufficient_data`` and ``failed``.
-
-    Notes
-    -----
-    See the module docstring for the model, the labelling and the forecast. Warnings (statsmodels'
-    ``ConvergenceWarning``, numpy's) are caught and kept in ``message``.
     """
-    closes, r = daily_percent_returns(closes)
+    prepared = [daily_percent_returns(c) for c in closes]
+    fits: list[RegimeFit | None] = [None] * len(prepared)
+    todo = []
+    for i, (_, r) in enumerate(prepared):
+        n = len(r)
+        if n < min_returns:
+            fits[i] = RegimeFit.unfitted(n, "insufficient_data", f"{n} daily returns < {min_returns}")
+        elif not np.ptp(r) > 0:
+            fits[i] = RegimeFit.unfitted(n, "degenerate", f"the {n + 1} closes never move")
+        else:
+            todo.append(i)
+    if todo:
+        em = _em([prepared[i][1] for i in todo])
+        for j, i in enumerate(todo):
+            fits[i] = _regime_fit(em, j, prepared[i][0], prepared[i][1])
+    return [f for f in fits if f is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Em:
+    """The EM's result, one entry per symbol (the best start's): parameters (regime 0 the calm one),
+    log-likelihood, filtered P(high) on the last day, mean smoothed P(high), whether it converged."""
+
+    mu: np.ndarray
+    var_low: np.ndarray
+    var_high: np.ndarray
+    p_stay_low: np.ndarray
+    p_stay_high: np.ndarray
+    loglik: np.ndarray
+    p_high_last: np.ndarray
+    share_high: np.ndarray
+    converged: np.ndarray
+
+
+def _em(returns: Sequence[np.ndarray]) -> _Em:
+    """The EM of the module docstring on every series of ``returns`` (each ≥ 2 values, not constant), every
+    start of :data:`REGIME_STARTS` a column, the best by log-likelihood kept."""
+    s, k = len(returns), len(REGIME_STARTS)
+    lengths = np.array([len(r) for r in returns])
+    big_t = int(lengths.max())
+    valid = np.arange(big_t)[:, None] < lengths[None, :]
+    padded = np.full((big_t, s), np.nan)
+    for j, x in enumerate(returns):
+        padded[: len(x), j] = x  # left-aligned: a shorter series ends early, its tail masked
+    zeroed = np.where(valid, padded, 0.0)
+    mean = _total(zeroed) / lengths
+    var = _total(np.where(valid, (zeroed - mean) ** 2, 0.0)) / lengths
+    dev = np.abs(padded - np.nanmedian(padded, axis=0))
+    sq = np.where(valid, (padded - mean) ** 2, 0.0)
+    starts = []
+    for q, stay_low, stay_high in REGIME_STARTS:
+        volatile = dev > np.nanquantile(dev, q, axis=0)
+        calm = valid & ~volatile
+        v_low = _total(sq * calm) / np.maximum(_total(calm.astype(float)), 1)
+        v_high = _total(sq * volatile) / np.maximum(_total(volatile.astype(float)), 1)
+        starts.append(np.stack([mean, v_low, v_high, np.full(s, stay_low), np.full(s, stay_high)], axis=1))
+    # columns (start, symbol), ordered by decreasing length: the days a column has are a prefix of the columns
+    order = np.argsort(-np.tile(lengths, k), kind="stable")
+    floor = REGIME_VARIANCE_FLOOR * np.tile(var, k)[order]
+    theta0 = _projected(np.concatenate(starts)[order], floor)
+    r = np.nan_to_num(np.tile(padded, (1, k))[:, order], nan=0.0)
+    out = _em_columns(r, np.tile(lengths, k)[order], floor, theta0, np.tile(np.arange(s), k)[order])
+    unsorted = np.empty_like(order)
+    unsorted[order] = np.arange(order.size)
+    theta, ll, f_last, share, conv = (x[unsorted] for x in out)
+    ll = ll.reshape(k, s)
+    finite = np.isfinite(ll)
+    best = np.argmax(np.where(finite, ll, -np.inf), axis=0)  # ties: the first start
+    pick = best * s + np.arange(s)
+    mu, v0, v1, p00, p11 = theta[pick].T
+    f_last, share, conv = f_last[pick], share[pick], conv[pick]
+    swap = v0 > v1  # label the calm regime 0
+    return _Em(
+        mu=mu,
+        var_low=np.where(swap, v1, v0),
+        var_high=np.where(swap, v0, v1),
+        p_stay_low=np.where(swap, p11, p00),
+        p_stay_high=np.where(swap, p00, p11),
+        loglik=np.where(finite.any(axis=0), ll[best, np.arange(s)], np.nan),
+        p_high_last=np.where(swap, 1.0 - f_last, f_last),
+        share_high=np.where(swap, 1.0 - share, share),
+        converged=conv,
+    )
+
+
+def _total(x: np.ndarray) -> np.ndarray:
+    """Column sums of ``x`` (T, C), added in day order whatever C is, so that a symbol's fit does not depend on
+    which others share its batch: numpy's ``sum`` over the rows of a C-contiguous array of two columns or more
+    adds row after row, but one column's in pairs, where the running sum (``accumulate``) is taken."""
+    if x.ndim == 2 and x.shape[1] >= 2 and x.flags.c_contiguous:
+        return x.sum(axis=0)
+    return np.add.accumulate(x, axis=0)[-1]
+
+
+def _projected(theta: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Rows (μ, σ²_0, σ²_1, p_00, p_11) with each variance at least its ``floor`` and the stay probabilities
+    in [_P_CLIP, 1 − _P_CLIP]: where a SQUAREM jump may leave the parameter space, it is brought back."""
+    v = np.maximum(theta[:, 1:3], floor[:, None])
+    p = np.clip(theta[:, 3:], _P_CLIP, 1.0 - _P_CLIP)
+    return np.column_stack([theta[:, 0], v, p])
+
+
+def _em_columns(
+    r: np.ndarray, lengths: np.ndarray, floor: np.ndarray, theta: np.ndarray, symbol: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """EM, accelerated by SQUAREM, on every column of ``r`` (T, C) from ``theta`` (C, 5) (μ, σ²_0, σ²_1,
+    p_00, p_11); columns ordered by decreasing length, the days past a column's end ignored.
+
+    SQUAREM (Varadhan & Roland 2008, scheme S3): from θ_0, two EM steps θ_1 = F(θ_0), θ_2 = F(θ_1); with
+    ρ = θ_1 − θ_0, v = θ_2 − 2θ_1 + θ_0 and α = −‖ρ‖/‖v‖ (at most −1), the point θ_0 − 2αρ + α²v is taken
+    (|α| at most a reach that grows by :data:`_REACH_STEP` while jumps are taken and falls back to 1 when
+    one is refused) if its likelihood is at least θ_1's, otherwise θ_2 (an EM step, which never lowers it):
+    the likelihood rises at every cycle, as the EM's. A column stops when the plain EM step θ_0 → θ_1 raises its
+    log-likelihood by less than :data:`REGIME_TOL` of its absolute value (θ_0 is then its fit), or after
+    :data:`REGIME_MAX_ITER` cycles. A stopped column leaves the arrays.
+
+    Returns each column's θ, log-likelihood, filtered P(s = 1) on its last day, mean smoothed P(s = 1), and
+    whether it converged.
+    """
+    c = r.shape[1]
+    out_theta = np.full((c, 5), np.nan)
+    out = [np.full(c, np.nan) for _ in range(3)]
+    out_conv = np.zeros(c, dtype=bool)
+    alive = np.arange(c)
+    reach = np.ones(c)  # the largest step length |α| a column may take
+    every_symbol = symbol
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        e0 = _e_step(r, lengths, theta)
+        for it in range(REGIME_MAX_ITER + 1):
+            theta1 = _m_step(r, floor, theta, e0)
+            e1 = _e_step(r, lengths, theta1)
+            ll0, ll1 = e0[0], e1[0]
+            best = np.full(int(every_symbol.max()) + 1, -np.inf)
+            np.maximum.at(best, symbol, np.where(np.isfinite(ll1), ll1, -np.inf))
+            np.maximum.at(best, every_symbol, np.where(np.isfinite(out[0]), out[0], -np.inf))
+            behind = ll1 < best[symbol] - _BEHIND
+            done = (
+                ~np.isfinite(ll0) | (ll1 - ll0 <= REGIME_TOL * np.abs(ll0)) | (it == REGIME_MAX_ITER) | behind
+            )
+            if done.any():
+                idx = alive[done]
+                out_theta[idx] = theta[done]
+                for slot in range(3):
+                    out[slot][idx] = e0[slot][done]
+                out_conv[idx] = np.isfinite(ll0[done]) & (it < REGIME_MAX_ITER)
+                keep = ~done
+                if not keep.any():
+                    break
+                alive, r, lengths, floor = alive[keep], r[:, keep], lengths[keep], floor[keep]
+                reach, symbol = reach[keep], symbol[keep]
+                theta, theta1 = theta[keep], theta1[keep]
+                e1 = tuple(x[..., keep] for x in e1)
+            theta2 = _m_step(r, floor, theta1, e1)
+            rho = theta1 - theta
+            v = theta2 - 2.0 * theta1 + theta
+            alpha = np.sqrt((rho * rho).sum(axis=1) / (v * v).sum(axis=1))
+            alpha = np.clip(np.where(np.isfinite(alpha), alpha, 1.0), 1.0, reach)
+            jump = _projected(theta + (2.0 * alpha)[:, None] * rho + (alpha * alpha)[:, None] * v, floor)
+            ej = _e_step(r, lengths, jump)
+            if theta.shape[0] <= _NEWTON_COLUMNS:  # the slow few: Newton's steps too, the best point taken
+                for newton in _newton(r, lengths, floor, theta1, e1):
+                    en = _e_step(r, lengths, newton)
+                    better = np.isfinite(en[0]) & ~(en[0] <= ej[0])
+                    jump = np.where(better[:, None], newton, jump)
+                    ej = tuple(np.where(better, a, b) for a, b in zip(en, ej, strict=True))
+            take = np.isfinite(ej[0]) & (ej[0] >= e1[0])
+            reach = np.where(take, np.where(alpha >= reach, reach * _REACH_STEP, reach), 1.0)
+            if take.all():
+                theta, e0 = jump, ej
+            else:
+                e2 = _e_step(r, lengths, theta2)
+                theta = np.where(take[:, None], jump, theta2)
+                e0 = tuple(np.where(take, a, b) for a, b in zip(ej, e2, strict=True))
+    return out_theta, *out, out_conv
+
+
+def _score(r: np.ndarray, params: np.ndarray, e: tuple[np.ndarray, ...]) -> np.ndarray:
+    """The gradient of the log-likelihood at ``params`` (C, 5), from the E-step ``e`` there (Fisher's
+    identity: the observed score is the expected complete-data score, Louis 1982), shape (C, 5):
+
+        ∂ℓ/∂μ = Σ_t Σ_k ξ_{t|T}(k) (r_t − μ)/σ²_k,   ∂ℓ/∂σ²_k = Σ_t ξ_{t|T}(k) ((r_t − μ)²/σ²_k − 1) / (2σ²_k),
+        ∂ℓ/∂p_00 = n_00/p_00 − (n_01 + ξ_{1|T}(1))/a + 1/(a + b),   likewise p_11 (a = 1 − p_00, b = 1 − p_11).
+    """
+    mu, v0, v1, p00, p11 = params.T
+    smooth, n00, n01, n10, n11, first, valid = e[3:]
+    w0, w1 = valid - smooth, smooth
+    z = r - mu
+    z2 = z * z
+    a, b = 1.0 - p00, 1.0 - p11
+    return np.column_stack(
+        [
+            _total((w0 / v0 + w1 / v1) * z),
+            _total(w0 * (z2 / v0 - 1.0)) / (2.0 * v0),
+            _total(w1 * (z2 / v1 - 1.0)) / (2.0 * v1),
+            n00 / p00 - (n01 + first) / a + 1.0 / (a + b),
+            n11 / p11 - (n10 + (1.0 - first)) / b + 1.0 / (a + b),
+        ]
+    )
+
+
+def _newton(
+    r: np.ndarray, lengths: np.ndarray, floor: np.ndarray, theta: np.ndarray, e: tuple[np.ndarray, ...]
+) -> list[np.ndarray]:
+    """Newton's step from ``theta`` (its E-step ``e``) times each of :data:`_NEWTON_FRACTIONS`, projected;
+    the Hessian H by forward differences of the score (:func:`_score`, the five shifted points one E-step).
+    The step is |H|⁻¹ ∇ℓ, |H| with the
+    absolute values of H's eigenvalues (Newton's step where H is negative definite, an ascent direction
+    where it is not: Dauphin et al. 2014); a stay probability on its bound whose score points beyond it is
+    held there. Where the step is not finite, ``theta`` itself (no step)."""
+    c = theta.shape[0]
+    g = _score(r, theta, e)
+    h = 1e-6 * np.column_stack(
+        [np.sqrt(np.maximum(theta[:, 1], theta[:, 2])), theta[:, 1], theta[:, 2], np.ones(c), np.ones(c)]
+    )
+    h[:, 3:] = np.where(theta[:, 3:] + h[:, 3:] > 1.0 - _P_CLIP, -h[:, 3:], h[:, 3:])
+    shifted = np.repeat(theta, 5, axis=0) + (np.eye(5)[None, :, :] * h[:, :, None]).reshape(5 * c, 5)
+    rr, ll = np.repeat(r, 5, axis=1), np.repeat(lengths, 5)
+    gs = _score(rr, shifted, _e_step(rr, ll, shifted)).reshape(c, 5, 5)  # [column, shifted coordinate, ∂]
+    hess = (gs - g[:, None, :]) / h[:, :, None]
+    hess = 0.5 * (hess + hess.transpose(0, 2, 1))
+    ok = np.all(np.isfinite(hess), axis=(1, 2)) & np.all(np.isfinite(g), axis=1)
+    hess[~ok] = -np.eye(5)
+    # a stay probability on its bound with the likelihood rising beyond it stays there: out of the system
+    held = np.zeros((c, 5), dtype=bool)
+    held[:, 3:] = ((theta[:, 3:] <= 2 * _P_CLIP) & (g[:, 3:] < 0)) | (
+        (theta[:, 3:] >= 1 - 2 * _P_CLIP) & (g[:, 3:] > 0)
+    )
+    g = np.where(held, 0.0, g)
+    both = held[:, :, None] | held[:, None, :]
+    hess = np.where(both, np.where(np.eye(5, dtype=bool)[None], -1.0, 0.0), hess)
+    lam, vec = np.linalg.eigh(hess)
+    size = np.maximum(np.abs(lam), 1e-12 * np.abs(lam).max(axis=1, keepdims=True))
+    step = np.einsum("cij,cj->ci", vec, np.einsum("cji,cj->ci", vec, g) / size)
+    step = np.where(ok[:, None] & np.isfinite(step), step, 0.0)
+    return [_projected(theta + f * step, floor) for f in _NEWTON_FRACTIONS]
+
+
+def _e_step(r: np.ndarray, lengths: np.ndarray, params: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Hamilton's filter and Kim's smoother, every column at once (columns by decreasing length).
+
+    ``params`` (C, 5): μ, σ²_0, σ²_1, p_00, p_11. Returns (log-likelihood (C,), filtered P(s = 1) on each
+    column's last day, mean smoothed P(s = 1), smoothed P(s_t = 1) (T, C) (0 past a column's end), the
+    expected transition counts n_00, n_01, n_10, n_11 and ξ_{1|T}(1)).
+    """
+    big_t, c = r.shape
+    mu, v0, v1, p00, p11 = params.T
+    z = (r - mu) ** 2
+    log0 = -0.5 * (np.log(2 * np.pi * v0) + z / v0)
+    log1 = -0.5 * (np.log(2 * np.pi * v1) + z / v1)
+    top = np.maximum(log0, log1)  # each day's densities scaled by the larger: none underflows
+    d0 = np.exp(log0 - top)
+    d1 = np.exp(log1 - top)
+    dd = d1 - d0
+    a = 1.0 - p00  # P(calm → volatile)
+    slope = p11 - a
+    # columns with day t: the first k[t] (lengths decrease)
+    k = np.searchsorted(-lengths, -np.arange(big_t), side="left")
+    pred = np.zeros((big_t + 1, c))  # P(s_t = 1 | r_1..r_{t−1})
+    filt = np.zeros((big_t, c))  # P(s_t = 1 | r_1..r_t)
+    scale = np.ones((big_t, c))  # the day's density given the past, over exp(top)
+    tmp = np.empty(c)
+    pred[0] = a / (a + 1.0 - p11)  # the stationary law's P(s_1 = 1)
+    if c <= _SCALAR_COLUMNS:  # a few columns: Python floats beat numpy's per-call cost (same IEEE operations)
+        _forward_scalar(d0, d1, dd, a, slope, lengths, pred, filt, scale)
+    else:
+        for t in range(big_t):
+            n = k[t]
+            p, f, sc, w = pred[t, :n], filt[t, :n], scale[t, :n], tmp[:n]
+            np.multiply(p, dd[t, :n], out=w)
+            np.add(d0[t, :n], w, out=sc)
+            np.multiply(p, d1[t, :n], out=w)
+            np.divide(w, sc, out=f)
+            np.multiply(f, slope[:n], out=w)
+            np.add(a[:n], w, out=pred[t + 1, :n])
+    valid = np.arange(big_t)[:, None] < lengths[None, :]
+    loglik = _total(np.log(scale) + np.where(valid, top, 0.0))
+    cols = np.arange(c)
+    last = lengths - 1
+    inv1 = 1.0 / pred[:big_t]
+    inv0 = 1.0 / (1.0 - pred[:big_t])
+    smooth = np.zeros((big_t, c))
+    q0 = np.zeros((big_t, c))  # ξ_{t|T}(0) / ξ_{t|t−1}(0), 0 past a column's end
+    q1 = np.zeros((big_t, c))
+    smooth[last, cols] = filt[last, cols]  # the last day: smoothed = filtered
+    if c <= _SCALAR_COLUMNS:
+        _backward_scalar(filt, pred, p11, lengths, smooth, q0, q1)
+    else:
+        for t in range(big_t - 2, -1, -1):
+            n = k[t + 1]  # columns with day t + 1
+            s, u0, u1, w = smooth[t + 1, :n], q0[t + 1, :n], q1[t + 1, :n], tmp[:n]
+            np.multiply(s, inv1[t + 1, :n], out=u1)
+            np.subtract(1.0, s, out=w)
+            np.multiply(w, inv0[t + 1, :n], out=u0)
+            np.subtract(u1, u0, out=w)
+            np.multiply(w, p11[:n], out=w)
+            np.add(w, u0, out=w)
+            np.multiply(filt[t, :n], w, out=smooth[t, :n])
+    f_prev, g_prev = filt[:-1], np.where(valid[:-1], 1.0 - filt[:-1], 0.0)
+    n11 = _total(f_prev * q1[1:]) * p11
+    n10 = _total(f_prev * q0[1:]) * (1.0 - p11)
+    n00 = _total(g_prev * q0[1:]) * p00
+    n01 = _total(g_prev * q1[1:]) * a
+    share = _total(smooth) / lengths
+    return loglik, filt[last, cols], share, smooth, n00, n01, n10, n11, smooth[0], valid
+
+
+def _forward_scalar(
+    d0: np.ndarray, d1: np.ndarray, dd: np.ndarray, a: np.ndarray, slope: np.ndarray, lengths: np.ndarray,
+    pred: np.ndarray, filt: np.ndarray, scale: np.ndarray,
+) -> None:  # fmt: skip
+    """Hamilton's filter of :func:`_e_step`, column by column on Python floats: the same operations in the
+    same order (IEEE arithmetic rounds each alike), so the same numbers, for a few columns faster."""
+    for j, n in enumerate(lengths.tolist()):
+        x0, x1, xd = d0[:n, j].tolist(), d1[:n, j].tolist(), dd[:n, j].tolist()
+        aj, sj = float(a[j]), float(slope[j])
+        p = float(pred[0, j])
+        ps, fs, scs = [p], [], []
+        for t in range(n):
+            sc = x0[t] + p * xd[t]
+            f = (p * x1[t]) / sc
+            p = aj + f * sj
+            scs.append(sc)
+            fs.append(f)
+            ps.append(p)
+        pred[: n + 1, j], filt[:n, j], scale[:n, j] = ps, fs, scs
+
+
+def _backward_scalar(
+    filt: np.ndarray, pred: np.ndarray, p11: np.ndarray, lengths: np.ndarray,
+    smooth: np.ndarray, q0: np.ndarray, q1: np.ndarray,
+) -> None:  # fmt: skip
+    """Kim's smoother of :func:`_e_step`, column by column on Python floats (see :func:`_forward_scalar`)."""
+    for j, n in enumerate(lengths.tolist()):
+        fs, ps, pj = filt[:n, j].tolist(), pred[:n, j].tolist(), float(p11[j])
+        sm, u0s, u1s = [0.0] * n, [0.0] * n, [0.0] * n
+        sm[n - 1] = fs[n - 1]
+        for t in range(n - 2, -1, -1):
+            s = sm[t + 1]
+            u1 = s * (1.0 / ps[t + 1])
+            u0 = (1.0 - s) * (1.0 / (1.0 - ps[t + 1]))
+            sm[t] = fs[t] * ((u1 - u0) * pj + u0)
+            u0s[t + 1], u1s[t + 1] = u0, u1
+        smooth[:n, j], q0[:n, j], q1[:n, j] = sm, u0s, u1s
+
+
+def _m_step(r: np.ndarray, floor: np.ndarray, params: np.ndarray, e: tuple[np.ndarray, ...]) -> np.ndarray:
+    """The closed-form M-step of the module docstring (μ given the variances of ``params``, then σ²_0 and σ²_1,
+    then p_00 and p_11) from the E-step ``e`` at ``params``, as θ."""
+    smooth, n00, n01, n10, n11, first, valid = e[3:]
+    w1 = smooth
+    w0 = valid - smooth
+    v0, v1 = params[:, 1], params[:, 2]
+    prec = w0 / v0 + w1 / v1
+    mu = _total(prec * r) / _total(prec)
+    z = (r - mu) ** 2
+    v0 = np.maximum(_total(w0 * z) / _total(w0), floor)
+    v1 = np.maximum(_total(w1 * z) / _total(w1), floor)
+    leave0, stay0 = n01 + first, n00  # counts of a = P(0 → 1), with ξ_{1|T}(1) from π's ln a − ln(a + b)
+    leave1, stay1 = n10 + (1.0 - first), n11
+    a = leave0 / (leave0 + stay0)
+    b = leave1 / (leave1 + stay1)
+    for _ in range(_PI_STEPS):
+        s = a + b
+        a, b = _leave(leave0, stay0, s), _leave(leave1, stay1, s)
+    return _projected(np.column_stack([mu, v0, v1, 1.0 - a, 1.0 - b]), floor)
+
+
+def _leave(leave: np.ndarray, stay: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """The root in [0, 1] of a² − a (N s + 1) + A s = 0 (A = ``leave``, N = A + ``stay``), written without
+    cancellation: a = 2 A s / (N s + 1 + √((N s + 1)² − 4 A s))."""
+    ns1 = (leave + stay) * s + 1.0
+    return 2.0 * leave * s / (ns1 + np.sqrt(np.maximum(ns1 * ns1 - 4.0 * leave * s, 0.0)))
+
+
+def _regime_fit(em: _Em, j: int, closes: np.ndarray, r: np.ndarray) -> RegimeFit:
+    """Symbol ``j``'s :class:`RegimeFit` from the EM's result: labels, σ in $/share, status, forecast."""
     n = len(r)
-    if n < min_returns:
-        return RegimeFit.unfitted(n, "insufficient_data", f"{n} daily returns < {min_returns}")
-    if not np.ptp(r) > 0:
-        return RegimeFit.unfitted(n, "degenerate", f"the {n + 1} closes never move")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            model = switching_variance_model(r)
-            res = model.fit(cov_type="none", em_iter=REGIME_EM_ITER, search_reps=search_reps, rng=seed)
-        except Exception as exc:  # a numerical failure of one symbol must not stop the night
-            return RegimeFit.unfitted(n, f"failed:{type(exc).__name__}", f"{type(exc).__name__}: {exc}")
-    message = "; ".join(sorted({str(w.message).splitlines()[0] for w in caught}))
-    params = dict(zip(model.param_names, np.asarray(res.params, dtype=float), strict=True))
-    variances = np.array([params["sigma2[0]"], params["sigma2[1]"]])
-    stay = np.array([params["p[0->0]"], 1.0 - params["p[1->0]"]])
-    low, high = (0, 1) if variances[0] <= variances[1] else (1, 0)
-    p_high = float(np.asarray(res.filtered_marginal_probabilities)[-1, high])
-    share = np.asarray(res.smoothed_marginal_probabilities).mean(axis=0)
-    close = float(closes[-1])
-    sigma_low, sigma_high = (close * math.sqrt(max(float(variances[k]), 0.0)) / 100.0 for k in (low, high))
-    p_stay_low, p_stay_high = float(stay[low]), float(stay[high])
-    loglik = float(res.llf)
-    single = -0.5 * n * (math.log(2 * math.pi * float(np.var(r))) + 1.0)  # one normal, its MLE
-    status, why = "ok", ""
-    if not bool(res.mle_retvals.get("converged", False)):
-        status = "not_converged"
-    elif float(share.min()) < REGIME_MIN_SHARE:
-        status, why = (
-            "degenerate",
-            f"a regime holds {float(share.min()):.1%} of the days < {REGIME_MIN_SHARE:.0%}",
+    loglik = float(em.loglik[j])
+    if not math.isfinite(loglik):
+        return RegimeFit.unfitted(
+            n, "failed:NonFiniteLikelihood", "the likelihood is not finite at any start"
         )
+    var_low, var_high = float(em.var_low[j]), float(em.var_high[j])
+    p_stay_low, p_stay_high = float(em.p_stay_low[j]), float(em.p_stay_high[j])
+    p_high = float(em.p_high_last[j])
+    share_high = float(em.share_high[j])
+    close = float(closes[-1])
+    sigma_low, sigma_high = (close * math.sqrt(v) / 100.0 for v in (var_low, var_high))
+    single = -0.5 * n * (math.log(2 * math.pi * float(np.var(r))) + 1.0)  # one normal, its MLE
+    share = min(share_high, 1.0 - share_high)
+    status, why = "ok", ""
+    if not bool(em.converged[j]):
+        status, why = "not_converged", f"the EM still rose after {REGIME_MAX_ITER} cycles"
+    elif share < REGIME_MIN_SHARE:
+        status, why = "degenerate", f"a regime holds {share:.1%} of the days < {REGIME_MIN_SHARE:.0%}"
     elif not sigma_high > REGIME_MIN_SIGMA_RATIO * sigma_low:
         status, why = (
             "degenerate",
@@ -208,7 +593,7 @@ def regime_sigma(
         status = "degenerate"
         why = f"2 (loglik - loglik of one normal) = {2 * (loglik - single):.2f} <= 3 ln n = {3 * math.log(n):.2f}"
     p_next = p_high * p_stay_high + (1.0 - p_high) * (1.0 - p_stay_low)
-    forecast = close / 100.0 * math.sqrt((1.0 - p_next) * variances[low] + p_next * variances[high])
+    forecast = close / 100.0 * math.sqrt((1.0 - p_next) * var_low + p_next * var_high)
     return RegimeFit(
         sigma_low_usd=sigma_low,
         sigma_high_usd=sigma_high,
@@ -219,5 +604,5 @@ def regime_sigma(
         loglik=loglik,
         nobs=n,
         status=status,
-        message="; ".join(m for m in (why, message) if m),
+        message=why,
     )

@@ -30,28 +30,24 @@ from calibration.ordering import time_ordered_runs
 from calibration.overnight import overnight_sigma
 from calibration.permanent import lagged_flow, permanent_impact_by_symbol
 from calibration.records import DEFAULT_THRESHOLDS, CalibrationRow, EstimatorThresholds, MarketWindow
-from calibration.regimes import RegimeFit, regime_sigma
+from calibration.regimes import regime_fits
 from calibration.rows import symbol_row
 from calibration.signs import lee_ready_signs, sign_accuracy
 from calibration.volatility import GarchFit, garch_sigma, realized_sigma
 from kappa.tables import CALIBRATIONS
 
-DailyFits = tuple[GarchFit, RegimeFit]
-"""The fits of one symbol's daily closes: GARCH(1,1) and the two volatility regimes."""
-MapFn = Callable[[Callable[[np.ndarray], DailyFits], Iterable[np.ndarray]], Iterator[DailyFits]]
-"""A ``map`` of the daily fits over the symbols' closes (the builtin, or a process pool's)."""
+MapFn = Callable[[Callable[[np.ndarray], GarchFit], Iterable[np.ndarray]], Iterator[GarchFit]]
+"""A ``map`` of the GARCH fits over the symbols' closes (the builtin, or a process pool's)."""
 
 
-def daily_fits(
+def garch_fit(
     closes: np.ndarray, *, min_returns: int, outlier_mads: float, influence_factor: float
-) -> DailyFits:
-    """GARCH(1,1) (:func:`calibration.volatility.garch_sigma`, with these thresholds) and the two-regime
-    model (:func:`calibration.regimes.regime_sigma`) of one symbol's daily closes, oldest first: the
-    Python-level optimisations of a calibration, run together by its ``map``."""
-    garch = garch_sigma(
+) -> GarchFit:
+    """GARCH(1,1) (:func:`calibration.volatility.garch_sigma`, with these thresholds) of one symbol's daily
+    closes, oldest first: the Python-level optimisation of a calibration, run by its ``map``."""
+    return garch_sigma(
         closes, min_returns=min_returns, outlier_mads=outlier_mads, influence_factor=influence_factor
     )
-    return garch, regime_sigma(closes)
 
 
 Stage = Callable[[str], AbstractContextManager[None]]
@@ -70,8 +66,8 @@ def calibrate_window(
 ) -> pl.DataFrame:
     """Calibrate every symbol with data in ``window``; see the module docstring.
 
-    ``map_fn`` runs the daily fits, GARCH and regimes (:func:`daily_fits`; pass a process pool's ``map`` to
-    fit them in parallel); ``thresholds``
+    ``map_fn`` runs the GARCH fits (:func:`garch_fit`; pass a process pool's ``map`` to fit them in
+    parallel); ``thresholds``
     are those the estimators apply.
     """
     rows = calibrate_symbols(window, map_fn, thresholds=thresholds)
@@ -102,14 +98,16 @@ def calibrate_symbols(
             s: g.sort("date")["close"].to_numpy()
             for (s,), g in window.daily.partition_by("symbol", as_dict=True).items()
         }
-        # started first: with a process pool's map the fits run while the intraday estimators below do
+        # started first: with a process pool's map the fits run while the regimes and intraday estimators do
         fit = partial(
-            daily_fits,
+            garch_fit,
             min_returns=th.garch_min_returns,
             outlier_mads=th.garch_outlier_mads,
             influence_factor=th.garch_influence_factor,
         )
-        daily = map_fn(fit, [closes.get(s, np.empty(0)) for s in symbols])
+        symbol_closes = [closes.get(s, np.empty(0)) for s in symbols]
+        daily = map_fn(fit, symbol_closes)
+        regimes = dict(zip(symbols, regime_fits(symbol_closes), strict=True))  # every symbol at once
     with stage("facts"):
         facts = daily_facts(window, th.min_nights)
     with stage("bars"):
@@ -138,11 +136,11 @@ def calibrate_symbols(
                         s,
                         facts.get(s, {}),
                         realized.get(s),
-                        fits[s][0],
+                        fits[s],
                         gammas.get(s, {}),
                         children.get(s),
                         th,
-                        regime=fits[s][1],
+                        regime=regimes[s],
                     )
                 )
             except Exception as exc:  # one symbol's failure is data, not a crash

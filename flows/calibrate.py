@@ -33,9 +33,9 @@ from threadpoolctl import threadpool_limits
 
 from calibration.correlation import pairwise_correlations, unnested_returns
 from calibration.records import DEFAULT_THRESHOLDS, CalibrationBatch, CalibrationRow, EstimatorThresholds
+from calibration.volatility import GarchFit
 from calibration.window import (
     CALIBRATION_SCHEMA,
-    DailyFits,
     MapFn,
     Stage,
     calibrate_symbols,
@@ -107,10 +107,10 @@ def single_threaded_blas() -> None:
 
 @contextmanager
 def garch_pool(symbols: int, workers: int) -> Iterator[MapFn | None]:
-    """A process pool's ``map`` for the daily fits (GARCH and regimes, :func:`calibration.window.daily_fits`)
-    of batches that run on threads, or ``None``.
+    """A process pool's ``map`` for the GARCH fits (:func:`calibration.window.garch_fit`) of batches that run
+    on threads, or ``None``.
 
-    A GARCH or regime fit is a Python-level optimisation that holds the GIL, so batches on threads would fit one
+    A GARCH fit is a Python-level optimisation that holds the GIL, so batches on threads would fit one
     symbol at a time; this pool (spawned processes with one BLAS thread each; polars may deadlock in a
     forked child) fits them in parallel while the batches' polars work runs on the threads. Not worth
     its start-up below ``PARALLEL_GARCH_MIN_SYMBOLS`` symbols or with a single worker.
@@ -124,8 +124,8 @@ def garch_pool(symbols: int, workers: int) -> Iterator[MapFn | None]:
 
 
 def _pool_map(
-    pool: ProcessPoolExecutor, fn: Callable[[np.ndarray], DailyFits], xs: Iterable[np.ndarray]
-) -> Iterator[DailyFits]:
+    pool: ProcessPoolExecutor, fn: Callable[[np.ndarray], GarchFit], xs: Iterable[np.ndarray]
+) -> Iterator[GarchFit]:
     return pool.map(fn, xs, chunksize=8)
 
 
