@@ -163,6 +163,10 @@ def schedule_cmd(
     kh = KappaHome.resolve(home)
     if symbol or save:
         kh, calendar = home_settings(home, calendar)
+    elif calendar is not None:
+        from data.calendar import check_calendar
+
+        check_calendar(calendar)  # an unknown code: refused in one line, as with a home
     calendar = calendar or DEFAULT_CALENDAR
     n = _periods(periods, period_days, horizon_days, price, lot_size)
     req = ScheduleRequest(
