@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --locked
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint format bench bench-xl bench-csv bench-csv-day bench-formats sync uv clean
+.PHONY: demo test lint format bench bench-startup bench-xl bench-csv bench-csv-day bench-formats sync uv clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -37,6 +37,11 @@ bench: sync
 	$(RUN) python -m benchmarks.schedule
 	$(RUN) python -m benchmarks.server --symbols 3 --runs 3
 	$(RUN) python -m benchmarks.csv_day
+	$(MAKE) --no-print-directory bench-startup
+
+# CPU time of `kappa --help`, every command's --help and one schedule, beside `import numpy, typer, rich`
+bench-startup: sync
+	$(RUN) python -m benchmarks.startup --runs 5
 
 # a real-market-sized day (330 M quotes, 70 M trades, 8,000 symbols): Kappa's night only
 bench-xl: sync

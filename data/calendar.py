@@ -2,28 +2,42 @@
 
 A session is identified by its date in the exchange's time zone; its open and close are UTC instants with
 nanosecond resolution, so early closes (e.g. the day after Thanksgiving) are honoured.
+
+``exchange_calendars`` is the source of truth; importing it (and pandas) costs about 2 s of CPU, more than a
+one-order ``kappa schedule`` does otherwise. Each calendar's sessions (dates, opens, closes) and time zone
+are therefore kept in a small JSON file once built (:func:`calendar_cache_dir`), keyed by the calendar, the
+installed ``exchange_calendars`` version and the range built; a later process reads them back with the
+standard library (a few ms) and builds them anew when the key differs (a new version, a new year's range)
+or the file is missing or unreadable. The values are the integers ``exchange_calendars`` gave, so the
+answers are the same either way. polars is imported only by the functions that return polars objects.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
 from kappa.errors import NotFoundError
 from kappa.units import DEFAULT_CALENDAR, SESSION_NS
 
 if TYPE_CHECKING:
     import exchange_calendars as xcals
+    import polars as pl
 
     from data.home import KappaHome
 
 FIRST_SESSION_YEAR = 2000  # sessions are built from 1 January of this year (or the calendar's first date)
 YEARS_AHEAD = 10  # ... to 31 December of this many years after today's (or the calendar's last date)
+CACHE_ENV = "KAPPA_CACHE"  # where built sessions are kept (default: $XDG_CACHE_HOME/kappa, ~/.cache/kappa)
+CACHE_FORMAT = 1  # bump when the file's layout changes (older files are then rebuilt)
 
 
 @lru_cache(maxsize=8)
@@ -42,8 +56,8 @@ def exchange_calendar(name: str = DEFAULT_CALENDAR) -> xcals.ExchangeCalendar:
     import exchange_calendars as xcals
     import pandas as pd
 
-    start = pd.Timestamp(f"{FIRST_SESSION_YEAR}-01-01")
-    end = pd.Timestamp(f"{dt.datetime.now(dt.UTC).year + YEARS_AHEAD}-12-31")
+    first, last = _built_range()
+    start, end = pd.Timestamp(first), pd.Timestamp(last)
     # the class's bounds, without building the calendar once more (its factories are not public)
     factory_cls = xcals.calendar_utils._default_calendar_factories.get(xcals.resolve_alias(name))
     if factory_cls is not None:
@@ -53,21 +67,138 @@ def exchange_calendar(name: str = DEFAULT_CALENDAR) -> xcals.ExchangeCalendar:
     return xcals.get_calendar(name, start=start, end=end)
 
 
+def _built_range() -> tuple[dt.date, dt.date]:
+    """The dates :func:`exchange_calendar` asks for: 1 January ``FIRST_SESSION_YEAR`` to 31 December
+    ``YEARS_AHEAD`` years after today's year (before the calendar's own bounds clip them)."""
+    return dt.date(FIRST_SESSION_YEAR, 1, 1), dt.date(dt.datetime.now(dt.UTC).year + YEARS_AHEAD, 12, 31)
+
+
 def exchange_timezone(name: str = DEFAULT_CALENDAR) -> str:
     """The IANA time zone of the exchange, e.g. ``America/New_York`` for XNYS."""
-    return str(exchange_calendar(name).tz)
+    return _sessions(name).timezone
+
+
+@dataclass(frozen=True, slots=True)
+class _Sessions:
+    """Every session of a calendar: dates (``datetime64[D]``), opens and closes (UTC epoch ns, int64), and
+    the exchange's IANA zone. Read-only arrays."""
+
+    dates: np.ndarray
+    opens: np.ndarray
+    closes: np.ndarray
+    timezone: str
+
+
+def calendar_cache_dir() -> Path | None:
+    """Where built sessions are kept: ``$KAPPA_CACHE``, else ``$XDG_CACHE_HOME/kappa``, else
+    ``~/.cache/kappa`` (``None`` without a home directory: nothing is kept).
+
+    A user's cache, not a Kappa home's: the sessions depend only on the calendar and the installed
+    ``exchange_calendars``, every home shares them, and a command without a home (``kappa schedule
+    --sigma ...``) creates none.
+    """
+    given = os.environ.get(CACHE_ENV)
+    if given:
+        return Path(given).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return Path(xdg) / "kappa"
+    try:
+        return Path.home() / ".cache" / "kappa"
+    except RuntimeError:  # no HOME and no password entry
+        return None
+
+
+def _cache_key(name: str) -> dict[str, object]:
+    from importlib.metadata import version
+
+    first, last = _built_range()
+    return {"format": CACHE_FORMAT, "calendar": name, "exchange_calendars": version("exchange_calendars"),
+            "start": first.isoformat(), "end": last.isoformat()}  # fmt: skip
+
+
+def _cache_path(name: str) -> Path | None:
+    from urllib.parse import quote
+
+    folder = calendar_cache_dir()
+    return folder / "calendars" / f"{quote(name, safe='')}.json" if folder is not None else None
+
+
+def _sessions_of(dates: np.ndarray, opens: np.ndarray, closes: np.ndarray, timezone: str) -> _Sessions:
+    out = _Sessions(dates.astype("datetime64[D]"), opens.astype(np.int64), closes.astype(np.int64), timezone)
+    for a in (out.dates, out.opens, out.closes):
+        a.setflags(write=False)
+    return out
+
+
+def _read_cache(name: str) -> _Sessions | None:
+    """The sessions kept for ``name`` if the file's key is today's (:func:`_cache_key`), else ``None``."""
+    path = _cache_path(name)
+    try:
+        if path is None or not path.is_file():
+            return None
+        body = json.loads(path.read_text(encoding="utf-8"))
+        if body.get("key") != _cache_key(name):
+            return None
+        dates = np.array(body["dates"], dtype=np.int64)
+        opens, closes = np.array(body["opens"], dtype=np.int64), np.array(body["closes"], dtype=np.int64)
+        if not dates.size or not dates.shape == opens.shape == closes.shape:
+            return None
+        return _sessions_of(dates, opens, closes, str(body["timezone"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable or damaged: build anew
+        return None
+
+
+def _write_cache(name: str, built: _Sessions) -> None:
+    """Keep ``built`` for later processes (written to a temporary file, then renamed: a reader never sees
+    half a file); a cache that cannot be written is skipped."""
+    path = _cache_path(name)
+    if path is None:
+        return
+    body = {
+        "key": _cache_key(name),
+        "timezone": built.timezone,
+        "dates": built.dates.astype(np.int64).tolist(),  # days since 1970-01-01
+        "opens": built.opens.tolist(),  # ns since the epoch, UTC
+        "closes": built.closes.tolist(),
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(body, separators=(",", ":")), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:  # not writable (a read-only home, a file in the way): answer without keeping them
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def _build_sessions(name: str) -> _Sessions:
+    """Every session of :func:`exchange_calendar` ``name``, from ``exchange_calendars``."""
+    cal = exchange_calendar(name)
+    sched = cal.schedule
+    return _sessions_of(
+        sched.index.values.astype("datetime64[D]"),
+        sched["open"].values.astype("datetime64[ns]").astype(np.int64),
+        sched["close"].values.astype("datetime64[ns]").astype(np.int64),
+        str(cal.tz),
+    )
 
 
 @lru_cache(maxsize=8)
+def _sessions(name: str) -> _Sessions:
+    """The sessions of ``name``: kept ones when their key matches, else built (and kept)."""
+    kept = _read_cache(name)
+    if kept is not None:
+        return kept
+    built = _build_sessions(name)
+    _write_cache(name, built)
+    return built
+
+
 def _schedule(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every session of the calendar: dates (``datetime64[D]``), opens and closes (UTC epoch ns, int64)."""
-    sched = exchange_calendar(name).schedule
-    dates = sched.index.values.astype("datetime64[D]")
-    opens = sched["open"].values.astype("datetime64[ns]").astype(np.int64)
-    closes = sched["close"].values.astype("datetime64[ns]").astype(np.int64)
-    for a in (dates, opens, closes):
-        a.setflags(write=False)
-    return dates, opens, closes
+    s = _sessions(name)
+    return s.dates, s.opens, s.closes
 
 
 def _between(start: dt.date, end: dt.date, name: str) -> slice:
@@ -85,6 +216,8 @@ def session_bounds(start: dt.date, end: dt.date, name: str = DEFAULT_CALENDAR) -
     polars.DataFrame
         Columns ``date`` (session date), ``open_ts`` and ``close_ts`` (UTC, ns, tz-naive).
     """
+    import polars as pl
+
     dates, opens, closes = _schedule(name)
     part = _between(start, end, name)
     return pl.DataFrame(
@@ -110,7 +243,8 @@ def require_session(day: dt.date, name: str = DEFAULT_CALENDAR, what: str = "") 
     label = f"{what} {day}".strip()
     if not first <= day <= last:
         raise InputError(f"{label} is beyond the sessions {name} knows ({first} .. {last})")
-    if not session_bounds(day, day, name).height:
+    part = _between(day, day, name)
+    if part.stop <= part.start:
         raise InputError(f"{label} is not a session of {name} (a weekend or holiday)")
     return day
 
@@ -133,16 +267,45 @@ def require_closed(
 
 def sessions(start: dt.date, end: dt.date, name: str = DEFAULT_CALENDAR) -> list[dt.date]:
     """Session dates between ``start`` and ``end`` inclusive (holidays and weekends skipped)."""
-    return session_bounds(start, end, name)["date"].to_list()
+    return [d.item() for d in _schedule(name)[0][_between(start, end, name)]]
+
+
+def session_open(day: dt.date, name: str = DEFAULT_CALENDAR) -> dt.datetime:
+    """The UTC open of session ``day`` (check it is one with :func:`require_session`)."""
+    opens = _schedule(name)[1]
+    part = _between(day, day, name)
+    if part.stop <= part.start:
+        raise NotFoundError(f"{day} is not a session of {name}", key=day)
+    return _EPOCH + dt.timedelta(microseconds=int(opens[part.start]) // 1000)
+
+
+def next_open(after: dt.date, name: str = DEFAULT_CALENDAR) -> dt.datetime:
+    """The UTC open of the first session after the date ``after``."""
+    dates, opens, _ = _schedule(name)
+    i = int(np.searchsorted(dates, np.datetime64(after, "D"), side="right"))
+    if i >= len(dates):
+        from kappa.errors import InputError
+
+        raise InputError(f"no {name} session after {after} (the last one built is {dates[-1]})")
+    return _EPOCH + dt.timedelta(microseconds=int(opens[i]) // 1000)
 
 
 def previous_sessions(end: dt.date, count: int, name: str = DEFAULT_CALENDAR) -> list[dt.date]:
-    """The ``count`` sessions ending on ``end`` (inclusive if ``end`` is a session), oldest first."""
-    cal = exchange_calendar(name)
-    end_label = cal.date_to_session(str(end), direction="previous")
-    idx = cal.sessions.get_loc(end_label)
-    labels = cal.sessions[max(0, idx - count + 1) : idx + 1]
-    return [d.date() for d in labels]
+    """The ``count`` sessions ending on ``end`` (inclusive if ``end`` is a session), oldest first.
+
+    Raises
+    ------
+    InputError
+        ``end`` precedes the first session or follows the last one built (:func:`exchange_calendar`).
+    """
+    dates = _schedule(name)[0]
+    first, last = dates[0].item(), dates[-1].item()
+    if not first <= end <= last:
+        from kappa.errors import InputError
+
+        raise InputError(f"{end} is beyond the sessions {name} knows ({first} .. {last})")
+    i = int(np.searchsorted(dates, np.datetime64(end, "D"), side="right"))
+    return [d.item() for d in dates[max(0, i - count) : i]]
 
 
 def session_date_expr(ts: pl.Expr, name: str = DEFAULT_CALENDAR) -> pl.Expr:
@@ -290,6 +453,8 @@ class TradingClock:
     def session_ns(self, ts: pl.Expr) -> pl.Expr:
         """Int64 session nanoseconds from the calendar's first open to ``ts``: :func:`session_ns_since_origin`
         applied to the column (one binary search per row)."""
+        import polars as pl
+
         name = self.calendar
 
         def batch(epoch_ns: pl.Series) -> pl.Series:
@@ -304,12 +469,16 @@ class TradingClock:
 
     def elapsed_days(self, start: pl.Expr, end: pl.Expr) -> pl.Expr:
         """Trading days from ``start`` to ``end`` (Float64; negative when ``end`` precedes ``start``)."""
+        import polars as pl
+
         return (self.session_ns(end) - self.session_ns(start)).cast(pl.Float64) / SESSION_NS
 
     def nights_between(self, start: pl.Expr, end: pl.Expr) -> pl.Expr:
         """Closes followed by a night that a position held from ``start`` to ``end`` crosses: the closes c
         with start ≤ c < end (a position taken at a close holds over its night; one ending at a close
         does not). A weekend or a holiday is one night: close to next open."""
+        import polars as pl
+
         nights = pl.lit(pl.Series(_session_origin(self.calendar)[3]))
 
         def before(ts: pl.Expr) -> pl.Expr:
@@ -341,7 +510,10 @@ def exchange_zone(name: str = DEFAULT_CALENDAR) -> dt.tzinfo:
 
 
 def check_calendar(name: str) -> str:
-    """``name`` if ``exchange_calendars`` knows it, else an :class:`~kappa.errors.InputError` that says so."""
+    """``name`` if ``exchange_calendars`` knows it, else an :class:`~kappa.errors.InputError` that says so
+    (sessions kept for ``name`` by this version of ``exchange_calendars`` answer without importing it)."""
+    if _read_cache(name) is not None:
+        return name
     import exchange_calendars as xcals
 
     from kappa.errors import InputError

@@ -15,12 +15,10 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
-from calibration.bars import intraday_volume_profile
-from calibration.impact import ScheduleGamma, schedule_gamma
 from data.home import KappaHome
 from kappa.errors import KappaError, NotFoundError, ParameterError
 from kappa.units import BUCKETS_PER_SESSION, DEFAULT_CALENDAR
@@ -36,6 +34,11 @@ from schedule.requests import (
     market_params,
     plan_identity,
 )
+
+if TYPE_CHECKING:  # polars and the calibration modules load only where a symbol's data are read or rows built
+    import polars as pl
+
+    from calibration.impact import ScheduleGamma
 
 
 def plan_schedule(
@@ -87,6 +90,7 @@ def calibrated_gamma(req: ScheduleRequest, row: dict[str, object] | None) -> Sch
     ``None`` where there is no row or ``--gamma`` was given (an explicit value always wins)."""
     if row is None or req.gamma is not None:
         return None
+    from calibration.impact import schedule_gamma
 
     def number(column: str) -> float | None:
         v = row.get(column)
@@ -131,7 +135,8 @@ def calibration_row(
 def _profile(
     home: KappaHome, symbol: str, as_of: dt.date, days: int, calendar: str
 ) -> tuple[np.ndarray | None, int]:
-    from data.step_inputs import read_trades  # imports exchange_calendars: only for a symbol
+    from calibration.bars import intraday_volume_profile
+    from data.step_inputs import read_trades
 
     sessions, trades = read_trades(home, as_of, days, [symbol], calendar)
     if not trades.height:
@@ -160,12 +165,9 @@ def _nights(start: dt.datetime, req: ScheduleRequest, calendar: str) -> tuple[in
 
 def _next_open(as_of: dt.date, calendar: str) -> dt.datetime:
     """The open of the first session after ``as_of`` (a schedule planned overnight starts there)."""
-    from data.calendar import session_bounds
+    from data.calendar import next_open
 
-    nxt = session_bounds(as_of + dt.timedelta(days=1), as_of + dt.timedelta(days=15), calendar).row(
-        0, named=True
-    )
-    return nxt["open_ts"].replace(tzinfo=dt.UTC)
+    return next_open(as_of, calendar)
 
 
 def _param_columns(s: Schedule) -> dict[str, object]:
@@ -184,6 +186,8 @@ def schedule_rows(plans: Sequence[SchedulePlan], run_id: str, created_at: dt.dat
 
     Built as one frame from columns (many orders' schedules cost one frame, not one each).
     """
+    import polars as pl
+
     per: dict[str, list[np.ndarray]] = {
         c: [] for c in ("period", "t_days", "ts", "holdings_shares", "trade_shares", "nights")
     }
@@ -240,6 +244,8 @@ def _ns(t: dt.datetime) -> np.datetime64:
 
 def frontier_rows(plan: SchedulePlan, run_id: str, created_at: dt.datetime) -> pl.DataFrame:
     """The ``frontiers`` rows of the plan: one per λ, the plan's own λ marked ``selected``."""
+    import polars as pl
+
     first = plan.frontier[0]
     const = {"frontier_id": plan.frontier_id, "run_id": run_id, "symbol": plan.request.symbol,
              **_param_columns(first)}  # fmt: skip

@@ -11,11 +11,12 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass
-from typing import Literal
-
-import polars as pl
+from typing import TYPE_CHECKING, Literal
 
 from kappa.units import bps
+
+if TYPE_CHECKING:  # polars loads with the first table built, not with the formatting (kappa schedule --json)
+    import polars as pl
 
 WATERFALL = ("delay", "spread", "impact", "opportunity", "fees")
 COMPONENT_LABELS = {
@@ -122,6 +123,8 @@ def costed_rows(rows: pl.DataFrame) -> pl.DataFrame:
 
     A night whose every symbol failed has all-null columns of no type; the cast gives them one.
     """
+    import polars as pl
+
     return rows.with_columns(pl.col(c).cast(pl.Float64) for c in NUMERIC_COLUMNS if c in rows.columns).filter(
         pl.col("total_usd").is_not_null()
     )
@@ -130,6 +133,8 @@ def costed_rows(rows: pl.DataFrame) -> pl.DataFrame:
 def weighted_bps(component: str) -> pl.Expr:
     """``<component>_bps`` of a group: Σ ``<component>_usd`` / Σ ``notional_usd`` in bps (the report's one
     notional weighting; NaN for a group without notional)."""
+    import polars as pl
+
     notional = pl.col("notional_usd").sum()
     weighted = bps(pl.col(f"{component}_usd").sum(), notional)
     return pl.when(notional != 0).then(weighted).otherwise(math.nan).alias(f"{component}_bps")
@@ -137,6 +142,8 @@ def weighted_bps(component: str) -> pl.Expr:
 
 def _weighted_slippage(column: str) -> pl.Expr:
     """Σ notional·slippage / Σ notional over the orders that have one (those without fills have none)."""
+    import polars as pl
+
     has = pl.col(column).is_not_null()
     return (
         (pl.col("notional_usd") * pl.col(column)).filter(has).sum() / pl.col("notional_usd").filter(has).sum()
@@ -146,6 +153,8 @@ def _weighted_slippage(column: str) -> pl.Expr:
 def cost_aggregates() -> list[pl.Expr]:
     """The totals of a set of orders (the costliest orders' footer): orders, shares, notional, cost ($), the
     notional-weighted components and slippages (bps), weighted as the ``scorecard_*`` views weight them."""
+    import polars as pl
+
     return [
         pl.len().cast(pl.Int64).alias("orders"),
         pl.col("quantity").sum(),
@@ -177,6 +186,8 @@ def scorecard_columns(by: str, label: str) -> list[Column]:
 
 def cost_components(rows: pl.DataFrame) -> pl.DataFrame:
     """The day's cost by component: ``component``, ``usd`` (Σ) and ``bps`` (Σ usd / Σ notional)."""
+    import polars as pl
+
     names = (*WATERFALL, "total")
     sums = (
         costed_rows(rows)
@@ -215,6 +226,8 @@ COSTLIEST_COLUMNS = [
 def costliest_orders(rows: pl.DataFrame, n: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The ``n`` orders that cost most in $ and, as footer rows, the totals of those and of every costed
     order: Σ shares, Σ notional, Σ cost ($), and notional-weighted bps."""
+    import polars as pl
+
     costed = costed_rows(rows)
     top = costed.sort("total_usd", descending=True).head(n)
     foot = pl.concat(
@@ -234,6 +247,8 @@ def costliest_orders(rows: pl.DataFrame, n: int) -> tuple[pl.DataFrame, pl.DataF
 
 def status_counts(rows: pl.DataFrame) -> pl.DataFrame:
     """Orders by attribution status and model status (``orders``)."""
+    import polars as pl
+
     return (
         rows.group_by("status", "model_status")
         .agg(pl.len().cast(pl.Int64).alias("orders"))
@@ -280,6 +295,8 @@ def schedule_tracking(rows: pl.DataFrame, n: int) -> tuple[pl.DataFrame, pl.Data
     """The ``n`` largest orders by notional tracked against a schedule (``scheduled_filled_shares`` not
     null) and, as a footer row, every tracked order: Σ shares and the quantity-weighted tracking error,
     Σ tracking error (shares) / Σ quantity × 100 (over the orders that have one)."""
+    import polars as pl
+
     tracked = rows.filter(pl.col("scheduled_filled_shares").is_not_null())
     top = tracked.sort("notional_usd", descending=True, nulls_last=True).head(n)
     has = pl.col("tracking_error_shares").is_not_null()

@@ -24,6 +24,8 @@ os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="kappa-test-prefec
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# the calendars' sessions are kept in a cache of the test session's own (data.calendar.calendar_cache_dir)
+os.environ.setdefault("KAPPA_CACHE", tempfile.mkdtemp(prefix="kappa-test-cache-"))
 
 REPO = Path(__file__).resolve().parents[1]
 

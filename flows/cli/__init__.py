@@ -24,6 +24,7 @@ from flows.cli.console import (
     err,
 )
 from flows.cli.demo import demo_cmd
+from flows.cli.groups import KappaGroup
 from flows.cli.ingest import ingest_cmd
 from flows.cli.nightly import nightly_cmd
 from flows.cli.report import report_cmd
@@ -42,6 +43,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=KappaGroup,
 )
 for name, command in (
     ("ingest", ingest_cmd), ("config", config_cmd), ("sql", sql_cmd), ("calibrate", calibrate_cmd),

@@ -163,6 +163,10 @@ def schedule_cmd(
     kh = KappaHome.resolve(home)
     if symbol or save:
         kh, calendar = home_settings(home, calendar)
+    elif calendar is not None:
+        from data.calendar import check_calendar
+
+        check_calendar(calendar)  # an unknown code: refused in one line, as with a home
     calendar = calendar or DEFAULT_CALENDAR
     n = _periods(periods, period_days, horizon_days, price, lot_size)
     req = ScheduleRequest(
@@ -303,7 +307,7 @@ def _print(
 
 def parse_start(value: str, calendar: str) -> dt.datetime:
     """An ISO time with an offset, or a date meaning that session's open."""
-    from data.calendar import require_session, session_bounds
+    from data.calendar import require_session, session_open
 
     try:
         day = dt.date.fromisoformat(value)
@@ -311,7 +315,7 @@ def parse_start(value: str, calendar: str) -> dt.datetime:
         pass
     else:
         require_session(day, calendar, "--start")  # a weekend or holiday, or beyond the sessions built
-        return session_bounds(day, day, calendar)["open_ts"][0].replace(tzinfo=dt.UTC)
+        return session_open(day, calendar)
     try:
         ts = dt.datetime.fromisoformat(value)
     except ValueError:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -94,3 +97,117 @@ def test_trading_clock_counts_session_time_nights_and_agrees_with_the_scalar_own
         assert got_nights == nights
         ns = np.array([int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9])
         assert nights_in_intervals(ns).tolist() == [nights]
+
+
+# ------------------------------------------------------------------------------- the sessions kept on disk
+
+
+@pytest.fixture
+def fresh_sessions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty cache of its own, and no sessions in memory (before and after: later tests rebuild)."""
+    import data.calendar as cal
+
+    def clear() -> None:
+        for f in (cal._sessions, cal._session_origin, cal.all_session_bounds):
+            f.cache_clear()
+
+    monkeypatch.setenv("KAPPA_CACHE", str(tmp_path / "cache"))
+    clear()
+    yield tmp_path / "cache" / "calendars"
+    clear()
+
+
+def _no_build(name: str) -> None:
+    raise AssertionError(f"{name}'s sessions were built, not read from the cache")
+
+
+def test_kept_sessions_answer_as_exchange_calendars_does(
+    fresh_sessions: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sessions read back from the cache give exchange_calendars' own answers, asked of it directly: the
+    DST changes (2026-03-09, 2026-11-02), the early close after Thanksgiving (2026-11-27: 13:00 ET), the
+    holidays (Good Friday 2026-04-03, Thanksgiving, Christmas), the first and last sessions built."""
+    import exchange_calendars as xcals
+    import pandas as pd
+
+    import data.calendar as cal
+
+    assert cal.exchange_timezone("XNYS") == "America/New_York"  # built from exchange_calendars, and kept
+    assert (fresh_sessions / "XNYS.json").is_file()
+    cal._sessions.cache_clear()
+    monkeypatch.setattr(cal, "_build_sessions", _no_build)  # from here on, answers come from the file
+
+    first, last = dt.date(2000, 1, 1), dt.date(dt.datetime.now(dt.UTC).year + cal.YEARS_AHEAD, 12, 31)
+    ref = xcals.get_calendar("XNYS", start=pd.Timestamp(first), end=pd.Timestamp(last))
+    assert cal.exchange_timezone("XNYS") == str(ref.tz)
+    assert cal.sessions(first, last) == [d.date() for d in ref.sessions]
+    days = [dt.date(2026, 3, 9), dt.date(2026, 11, 2), dt.date(2026, 11, 27), dt.date(2026, 11, 25)]
+    for day in days:
+        label = pd.Timestamp(day)
+        assert cal.session_open(day) == ref.session_open(label).to_pydatetime(), day
+        close_ns = int(cal.session_bounds(day, day)["close_ts"].cast(int)[0])
+        assert close_ns == ref.session_close(label).value, day
+    assert cal.session_open(dt.date(2026, 3, 9)) == dt.datetime(2026, 3, 9, 13, 30, tzinfo=dt.UTC)  # EDT
+    assert cal.session_open(dt.date(2026, 11, 2)) == dt.datetime(2026, 11, 2, 14, 30, tzinfo=dt.UTC)  # EST
+    assert cal.session_bounds(dt.date(2026, 11, 27), dt.date(2026, 11, 27))["close_ts"][0] == dt.datetime(
+        2026, 11, 27, 18, 0
+    )
+    for holiday in (dt.date(2026, 4, 3), dt.date(2026, 11, 26), dt.date(2026, 12, 25)):
+        assert not ref.is_session(pd.Timestamp(holiday))
+        with pytest.raises(ValueError, match="not a session of XNYS"):
+            cal.require_session(holiday)
+        nxt = ref.date_to_session(pd.Timestamp(holiday), direction="next")
+        assert cal.next_open(holiday) == ref.session_open(nxt).to_pydatetime()
+    for end, count in ((dt.date(2026, 11, 29), 5), (dt.date(2026, 3, 9), 3), (dt.date(2000, 1, 3), 4)):
+        i = ref.sessions.get_loc(ref.date_to_session(pd.Timestamp(end), direction="previous"))
+        want = [d.date() for d in ref.sessions[max(0, i - count + 1) : i + 1]]
+        assert cal.previous_sessions(end, count) == want, end
+    with pytest.raises(ValueError, match="beyond the sessions XNYS knows"):
+        cal.previous_sessions(
+            first, 1
+        )  # before the first session (2000-01-03), as exchange_calendars refuses
+    assert cal.check_calendar("XNYS") == "XNYS"  # known from the file alone
+
+
+def test_kept_sessions_are_rebuilt_when_stale_damaged_or_not_kept(
+    fresh_sessions: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another exchange_calendars version (or range) or a damaged file: built anew and the file rewritten;
+    a cache that cannot be written: the same answers, nothing kept."""
+    import importlib.metadata
+
+    import data.calendar as cal
+
+    day = dt.date(2026, 11, 27)
+    want = cal.session_bounds(day, day).row(0)
+    path = fresh_sessions / "XNYS.json"
+    kept = json.loads(path.read_text())
+    built: list[str] = []
+    real_build = cal._build_sessions
+
+    def counted(name: str) -> object:
+        built.append(name)
+        return real_build(name)
+
+    monkeypatch.setattr(cal, "_build_sessions", counted)
+    real_version = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda pkg: "0.0-other" if pkg == "exchange_calendars"
+                        else real_version(pkg))  # fmt: skip
+    cal._sessions.cache_clear()
+    assert cal.session_bounds(day, day).row(0) == want and built == ["XNYS"]
+    assert json.loads(path.read_text())["key"]["exchange_calendars"] == "0.0-other"
+    monkeypatch.setattr(importlib.metadata, "version", real_version)
+
+    path.write_text(path.read_text()[:1000])  # cut short
+    cal._sessions.cache_clear()
+    assert cal.session_bounds(day, day).row(0) == want and built == ["XNYS", "XNYS"]
+    assert json.loads(path.read_text())["key"] == kept["key"]
+    cal._sessions.cache_clear()
+    assert cal.session_bounds(day, day).row(0) == want and built == ["XNYS", "XNYS"]  # read back
+
+    blocker = fresh_sessions.parent.parent / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("KAPPA_CACHE", str(blocker))
+    cal._sessions.cache_clear()
+    assert cal.session_bounds(day, day).row(0) == want and built == ["XNYS"] * 3
+    assert blocker.is_file()

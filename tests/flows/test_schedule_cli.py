@@ -89,6 +89,7 @@ def test_save_is_idempotent_and_frontier_is_stored_and_drawn(home: KappaHome, tm
         (["--baseline", "vwap"], "VWAP needs a volume profile"),
         ([], "--risk-aversion"),
         (["--baseline", "pov", "--participation", "0.1"], "--adv"),
+        (["--calendar", "XNYZ", "--risk-aversion", "1e-6"], "unknown calendar 'XNYZ'"),
     ],
 )
 def test_errors_are_one_line(args: list[str], message: str) -> None:
