@@ -43,9 +43,9 @@ bench: sync
 bench-startup: sync
 	$(RUN) python -m benchmarks.startup --runs 5
 
-# a real-market-sized day (330 M quotes, 70 M trades, 8,000 symbols): Kappa's night only
+# a real-market-sized day (330 M quotes, 70 M trades, 8,000 symbols): Kappa's night beside the floor's steps
 bench-xl: sync
-	$(RUN) python -m benchmarks.harness --sizes xl --runs 1 --variants nightly,plain
+	$(RUN) python -m benchmarks.harness --sizes xl --runs 1 --variants nightly,floor
 
 # loading CSV (text parsing and validation) at 20 M quotes
 bench-csv: sync
