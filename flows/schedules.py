@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from data.calendar import next_open
 from data.home import KappaHome
 from kappa.errors import KappaError, NotFoundError, ParameterError
 from kappa.units import BUCKETS_PER_SESSION, DEFAULT_CALENDAR
@@ -63,7 +64,9 @@ def plan_schedule(
     as_of: dt.date | None = row["as_of"] if row else req.as_of  # type: ignore[assignment]
     gamma = calibrated_gamma(req, row)
     params = market_params(req, row, gamma.gamma if gamma is not None else None)
-    start = req.start or (_next_open(as_of, req.calendar) if as_of else None)
+    start = req.start or (
+        next_open(as_of, req.calendar) if as_of else None
+    )  # planned overnight: the next open
     nights = _nights(start, req, req.calendar) if start else ()
     order = Order(req.shares, req.side, req.horizon_days, req.periods, req.drift_usd_per_day, nights)
     profile, profile_days = (None, 0)
@@ -161,13 +164,6 @@ def _nights(start: dt.datetime, req: ScheduleRequest, calendar: str) -> tuple[in
     times = _clock(start, [tau * k for k in range(req.periods + 1)], calendar)[1]
     counts = nights_in_intervals(np.array([_ns(t).astype(np.int64) for t in times], dtype=np.int64), calendar)
     return tuple(int(c) for c in counts)
-
-
-def _next_open(as_of: dt.date, calendar: str) -> dt.datetime:
-    """The open of the first session after ``as_of`` (a schedule planned overnight starts there)."""
-    from data.calendar import next_open
-
-    return next_open(as_of, calendar)
 
 
 def _param_columns(s: Schedule) -> dict[str, object]:
