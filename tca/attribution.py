@@ -16,9 +16,9 @@ from kappa.units import BPS, SESSION_MINUTES, side_sign
 from tca.prices import (
     market_vwap,
     opening_quote,
-    prepared_quotes,
     prepared_trades,
     quote_at,
+    reachable_quotes,
     session_end,
     time_weighted_mid,
 )
@@ -78,10 +78,10 @@ def attribute_orders(
         pl.col("decision_price").cast(pl.Float64), pl.col("arrival_ts", "end_ts").cast(ns)
     )
     fills = fills.with_columns(pl.col("ts").cast(ns))
-    quotes = prepared_quotes(quotes.with_columns(pl.col("ts").cast(ns)))
     trades = prepared_trades(trades.with_columns(pl.col("ts").cast(ns)))
     sessions = sessions.with_columns(pl.col("open_ts", "close_ts").cast(ns))
     f = fills.join(o.select("order_id", "symbol", "side", "arrival_ts"), on="order_id")
+    quotes = reachable_quotes(quotes.with_columns(pl.col("ts").cast(ns)), _lookup_times(o, f, sessions))
     f = quote_at(f, quotes, "ts", "fill", sessions, strict=True)
     a = _with_fills(o, f)
     a = _with_benchmarks(a, quotes, trades, sessions, clock)
@@ -105,6 +105,20 @@ def attribute_orders(
     pending = ("end_mid_usd", *MODEL_COLUMNS, *(f"reversion_{m}m_bps" for m in REVERSION_MINUTES))
     a = a.with_columns(pl.when(~pl.col("_working")).then(pl.col(c)).alias(c) for c in pending)
     return a.select(ATTRIBUTION_COLUMNS).sort("order_id")
+
+
+def _lookup_times(orders: pl.DataFrame, f: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """``symbol, ts``: the bounds of every instant the attribution looks a quote up at (arrival, end and its
+    mark at the close, each fill, and the fills' reversion horizons), for :func:`tca.prices.reachable_quotes`."""
+    late = pl.duration(minutes=max(REVERSION_MINUTES))
+    marks = session_end(orders.select("symbol", "end_ts"), "end_ts", sessions, "ts").select("symbol", "ts")
+    return pl.concat([
+        orders.select("symbol", pl.col("arrival_ts").alias("ts")),
+        orders.select("symbol", pl.col("end_ts").alias("ts")),
+        marks.with_columns(pl.col("ts").cast(pl.Datetime("ns"))),
+        f.select("symbol", "ts"),
+        f.select("symbol", (pl.col("ts") + late).cast(pl.Datetime("ns")).alias("ts")),
+    ])  # fmt: skip
 
 
 def _with_fills(orders: pl.DataFrame, f: pl.DataFrame) -> pl.DataFrame:
