@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from calibration.ordering import sorted_by_symbol_time
+from calibration.ordering import in_time_runs, sorted_by_symbol_time
 from calibration.sessions import quote_prevails, session_of
 from kappa.clock import Clock
 
@@ -114,52 +114,49 @@ def reachable_quotes(quotes: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame
     -------
     polars.DataFrame
         Prepared quotes: of each symbol with events, with lo and hi its first and last instant, the rows
-        from the last time strictly before lo (every quote tied on it) to the first time at or after hi
-        (every quote tied on it); a symbol without events has none. The numbering (``_code``, ``_key``)
-        is the kept rows' own.
+        from the last one strictly before lo (in row order: of quotes tied on its time, the one in force)
+        to the first time at or after hi (every quote tied on it); a symbol without events has none. The
+        numbering (``_code``, ``_key``) is the kept rows' own.
 
     Notes
     -----
     Every look-up here at an instant t of [lo, hi] lands on a kept row and gives what it gives on the whole
-    tape: the last quote at or before t (:func:`quote_at`, strict or not: both lie at or after the last
-    time before lo), the first at or after it (:func:`opening_quote`: at or before the first time at or
-    after hi), ties resolved in the same row order. Only sums that run from a symbol's first row change:
-    :func:`time_weighted_mid`'s integral starts at the first kept quote instead, which leaves
-    I(end) − I(start) the same but for the rounding of the sum (one part in 10¹² or less). The point is
-    speed: a batch's orders span a fraction of the day (medium benchmark: 40 % of their names' quotes), and
-    each look-up, the quotes' numbering and the TWAP's trading time are work per row.
+    tape: the quote in force at or before t (:func:`quote_at`, strict or not: the last row of a tie, at or
+    after the last row before lo), the first time at or after t and the quote in force then
+    (:func:`opening_quote`: at or before the first time at or after hi, with all its ties). Only sums
+    that run from a symbol's first row change: :func:`time_weighted_mid`'s integral starts at the first
+    kept quote instead, which leaves I(end) − I(start) the same but for the rounding of the sum (one part
+    in 10¹² or less). The point is speed: a batch's orders span a fraction of the day (medium benchmark:
+    40 % of their names' quotes; large: less), and each look-up, the quotes' numbering and the TWAP's
+    trading time are work per row.
     """
-    q = prepared_quotes(quotes)
-    if not q.height:
-        return q
-    t0, span = _scale(q, "_qts")
-    codes = q.filter(pl.col("_code") != pl.col("_code").shift(1).fill_null(-1)).select("symbol", "_code")
-    if span * (codes.height + 1) >= _INT64_HEADROOM:  # no keys to search (see _asof): the whole tape
-        return q
+    prepared = "_mid" in quotes.columns
+    ts = "_qts" if prepared else "ts"
+    if not quotes.height:
+        return prepared_quotes(quotes)
+    frame, starts = in_time_runs(quotes, ["symbol"], ts)  # the lake's order as read; else sorted, stably
+    n = frame.height
+    runs = pl.DataFrame(
+        {"symbol": frame["symbol"].gather(starts), "_a": starts, "_b": np.append(starts[1:], n)}
+    )
     bounds = (
         events.select("symbol", pl.col("ts").cast(pl.Datetime("ns")).dt.epoch("ns").alias("_t"))
         .drop_nulls()
         .group_by("symbol")
         .agg(pl.col("_t").min().alias("_lo"), pl.col("_t").max().alias("_hi"))
-        .join(codes, on="symbol")
-        .sort("_code")
+        .join(runs, on="symbol")
     )
-    keys, code = q["_key"].to_numpy(), q["_code"].to_numpy()
-    c = bounds["_code"].to_numpy()
-    lo = c * span + np.clip(bounds["_lo"].to_numpy() - t0, -1, span - 1)
-    hi = c * span + np.clip(bounds["_hi"].to_numpy() - t0, -1, span - 1)
-    n = keys.size
-    before = np.searchsorted(keys, lo, side="left") - 1  # the last row strictly before lo
-    has_before = (before >= 0) & (code[np.maximum(before, 0)] == c)
-    start = np.where(has_before, np.searchsorted(keys, keys[np.maximum(before, 0)], side="left"), before + 1)
-    after = np.searchsorted(keys, hi, side="left")  # the first row at or after hi
-    has_after = (after < n) & (code[np.minimum(after, n - 1)] == c)
-    stop = np.where(has_after, np.searchsorted(keys, keys[np.minimum(after, n - 1)], side="right"), after)
+    t = frame[ts].cast(pl.Datetime("ns")).dt.epoch("ns").to_numpy()
     keep = np.zeros(n + 1, dtype=np.int64)  # +1 at each start, −1 at each stop: kept where the sum is > 0
-    np.add.at(keep, start, 1)
-    np.add.at(keep, stop, -1)
-    kept = q.filter(pl.Series(np.cumsum(keep[:n]) > 0))
-    return _keyed(kept.drop("_code", "_key"), "_qts")
+    for lo, hi, a, b in bounds.select("_lo", "_hi", "_a", "_b").iter_rows():
+        run = t[a:b]
+        start = max(int(np.searchsorted(run, lo, side="left")) - 1, 0)  # the last row strictly before lo
+        after = int(np.searchsorted(run, hi, side="left"))  # the first row at or after hi
+        stop = int(np.searchsorted(run, run[after], side="right")) if after < run.size else run.size
+        keep[a + start] += 1
+        keep[a + stop] -= 1
+    kept = frame.filter(pl.Series(np.cumsum(keep[:n]) > 0))
+    return _numbered(kept.drop("_code", "_key"), "_qts") if prepared else prepared_quotes(kept)
 
 
 def quote_at(

@@ -62,6 +62,7 @@ def test_every_lookup_on_the_reachable_quotes_is_the_one_on_the_whole_tape(seed:
     whole = prices.prepared_quotes(quotes)
     kept = prices.reachable_quotes(quotes, events.select("symbol", pl.col("at").alias("ts")))
     assert 0 < kept.height < whole.height  # the look-ups need less than the tape
+    assert prices.reachable_quotes(whole, events.select("symbol", pl.col("at").alias("ts"))).equals(kept)
     for strict in (False, True):
         a = prices.quote_at(events, whole, "at", "q", SESSIONS, strict=strict).sort("id")
         b = prices.quote_at(events, kept, "at", "q", SESSIONS, strict=strict).sort("id")
