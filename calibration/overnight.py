@@ -13,6 +13,7 @@ import math
 import numpy as np
 import polars as pl
 
+from calibration.ordering import in_time_runs
 from calibration.records import DEFAULT_THRESHOLDS
 
 MIN_NIGHTS = DEFAULT_THRESHOLDS.min_nights
@@ -55,15 +56,7 @@ def overnight_sigma(
     if not quotes.height:
         return pl.DataFrame(schema=OVERNIGHT_SCHEMA)
     order = sessions.select("date").unique().sort("date").with_row_index("_i", offset=0)
-    mid = (pl.col("bid") + pl.col("ask")) / 2
-    day = (
-        quotes.group_by("symbol", "date", maintain_order=True)
-        .agg(
-            mid.filter(pl.col("ts") == pl.col("ts").min()).last().alias("_open"),
-            mid.filter(pl.col("ts") == pl.col("ts").max()).last().alias("_close"),
-        )
-        .join(order, on="date")
-    )
+    day = opens_and_closes(quotes).join(order, on="date")
     nxt = day.select("symbol", (pl.col("_i") - 1).alias("_i"), pl.col("_open").alias("_next_open"))
     pairs = day.join(nxt, on=["symbol", "_i"]).with_columns(
         (pl.col("_next_open") - pl.col("_close")).alias("_d")
@@ -80,3 +73,26 @@ def overnight_sigma(
         se_var = float(np.std(d2, ddof=1)) / math.sqrt(n)
         rows.append((symbol, sigma, se_var / (2 * sigma) if sigma > 0 else None, n))
     return pl.DataFrame(rows, schema=OVERNIGHT_SCHEMA, orient="row")
+
+
+def opens_and_closes(quotes: pl.DataFrame) -> pl.DataFrame:
+    """``symbol, date, _open, _close``: the mid at each symbol-day's first and last quote time (of quotes
+    tied at one instant, the last in row order).
+
+    The symbol-days' rows in time order (:func:`calibration.ordering.in_time_runs`: lake rows as read, others
+    sorted stably, so ties keep their row order): the close is a run's last row, the open the last row of
+    its first instant. One pass, no grouping by hash.
+    """
+    frame, starts = in_time_runs(quotes, ["symbol", "date"])
+    n = frame.height
+    ts = frame["ts"].to_physical().to_numpy()
+    instant = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1])))  # where each run of one time starts
+    firsts = np.union1d(instant, starts)  # a symbol-day's first row starts a run too
+    ends = np.append(starts[1:], n)
+    after_first = np.append(firsts, n)[np.searchsorted(firsts, starts, side="right")]
+    mid = frame.select(((pl.col("bid") + pl.col("ask")) / 2).alias("_mid"))["_mid"]
+    return (
+        frame.select("symbol", "date")
+        .gather(starts)
+        .with_columns(mid.gather(after_first - 1).alias("_open"), mid.gather(ends - 1).alias("_close"))
+    )

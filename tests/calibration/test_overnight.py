@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from calibration.overnight import overnight_sigma
+from calibration.overnight import opens_and_closes, overnight_sigma
 
 
 def test_overnight_sigma_is_the_root_mean_square_close_to_open_change() -> None:
@@ -43,3 +43,35 @@ def test_one_night_is_too_few() -> None:
                            "bid": [10.0, 11.0], "ask": [10.2, 11.2]})  # fmt: skip
     out = overnight_sigma(quotes, quotes.select("date")).row(0, named=True)
     assert out["sigma_overnight_usd"] is None and out["sigma_overnight_nobs"] == 1
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def testopens_and_closes_are_the_last_quote_of_the_first_and_last_instant(seed: int, shuffled: bool) -> None:
+    """The run-based opens and closes equal a group-by's filters, ties (the last in row order) included,
+    on rows in lake order and on shuffled rows."""
+    rng = np.random.default_rng(seed)
+    n = 4_000
+    days = [dt.date(2026, 11, 16), dt.date(2026, 11, 17), dt.date(2026, 11, 18)]
+    day = rng.integers(0, 3, n)
+    minute = rng.integers(0, 40, n)  # few instants: ties at the first and the last one are common
+    quotes = pl.DataFrame(
+        {
+            "symbol": rng.choice(["A", "B", "C", "D"], n),
+            "date": [days[d] for d in day],
+            "ts": [
+                dt.datetime(2026, 11, 16 + int(d), 14, 30) + dt.timedelta(minutes=int(m))
+                for d, m in zip(day, minute, strict=True)
+            ],
+            "bid": rng.uniform(10, 11, n),
+        }
+    ).with_columns(ask=pl.col("bid") + rng.uniform(0.01, 0.1, n))
+    quotes = quotes.sort("symbol", "ts", maintain_order=True) if not shuffled else quotes
+    mid = (pl.col("bid") + pl.col("ask")) / 2
+    expected = quotes.group_by("symbol", "date").agg(
+        mid.filter(pl.col("ts") == pl.col("ts").min()).last().alias("_open"),
+        mid.filter(pl.col("ts") == pl.col("ts").max()).last().alias("_close"),
+    )
+    got = opens_and_closes(quotes)
+    assert got.sort("symbol", "date").equals(expected.sort("symbol", "date"))
+    assert got.height == 12
