@@ -86,13 +86,18 @@ def opens_and_closes(quotes: pl.DataFrame) -> pl.DataFrame:
     frame, starts = in_time_runs(quotes, ["symbol", "date"])
     n = frame.height
     ts = frame["ts"].to_physical().to_numpy()
-    instant = np.flatnonzero(np.concatenate(([True], ts[1:] != ts[:-1])))  # where each run of one time starts
-    firsts = np.union1d(instant, starts)  # a symbol-day's first row starts a run too
+    changes = np.flatnonzero(ts[1:] != ts[:-1]) + 1  # the rows where a new instant starts
     ends = np.append(starts[1:], n)
-    after_first = np.append(firsts, n)[np.searchsorted(firsts, starts, side="right")]
-    mid = frame.select(((pl.col("bid") + pl.col("ask")) / 2).alias("_mid"))["_mid"]
+    # the open: the row before the first change of instant after the run's start (or the run's last row)
+    first_change = np.append(changes, n)[np.searchsorted(changes, starts, side="right")]
+    after_first = np.minimum(first_change, ends)
+
+    def mid(rows: np.ndarray) -> pl.Series:
+        at = frame.select("bid", "ask").gather(rows)
+        return (at["bid"] + at["ask"]) / 2
+
     return (
         frame.select("symbol", "date")
         .gather(starts)
-        .with_columns(mid.gather(after_first - 1).alias("_open"), mid.gather(ends - 1).alias("_close"))
+        .with_columns(mid(after_first - 1).alias("_open"), mid(ends - 1).alias("_close"))
     )
