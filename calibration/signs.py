@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from calibration.ordering import sorted_by_symbol_time
+from calibration.asof import asof_by_symbol, numbered
 from calibration.sessions import quote_prevails, session_of
 
 
@@ -35,7 +35,7 @@ def prevailing_mid(events: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.Data
         ``events`` with ``mid`` = (bid + ask)/2 and ``half_spread`` = (ask − bid)/2 ($/share); both null where
         no quote of the event's session precedes it (see :func:`calibration.sessions.quote_prevails`).
     """
-    q = sorted_by_symbol_time(
+    q = numbered(
         quotes.select(
             "symbol",
             pl.col("ts").alias("_qts"),
@@ -44,10 +44,8 @@ def prevailing_mid(events: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.Data
         ),
         "_qts",
     )
-    j = sorted_by_symbol_time(events).join_asof(
-        q, left_on="ts", right_on="_qts", by="symbol", strategy="backward", allow_exact_matches=False,
-        check_sortedness=False,
-    )  # fmt: skip
+    cols = {"mid": "mid", "half_spread": "half_spread", "_qts": "_qts"}
+    j = asof_by_symbol(events, q, "ts", "_qts", cols, strict=True)  # one merge on integer keys
     same = quote_prevails(j["_qts"], j["ts"], sessions)
     return j.with_columns(pl.when(same).then(pl.col(c)).alias(c) for c in ("mid", "half_spread")).drop("_qts")
 

@@ -3,10 +3,8 @@
 Every function joins *as of* a time by symbol, so the cost is a sort and a merge, not a scan of the market
 per order. Quotes need ``symbol, ts, bid, ask``; trades ``symbol, ts, price, size``.
 
-The market side is prepared once (sorted by symbol and time, as lake files already are) and numbered: each
-symbol gets a code in sort order, and each row the key code·span + (ts − t₀), which increases through the
-frame. An as-of join by symbol is then one merge on that integer key (no hashing of symbols per join); a
-match from another symbol's rows (an event before its symbol's first row) is discarded.
+The market side is prepared once (sorted by symbol and time, as lake files already are) and numbered
+(:mod:`calibration.asof`): an as-of join by symbol is then one merge on an integer key.
 
 A quote prevails only inside its own session (:func:`calibration.sessions.quote_prevails`): an event after the close
 or before its session's first quote (an order arriving before the open, an opening fill) has no mid, never
@@ -19,69 +17,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from calibration.ordering import in_time_runs, sorted_by_symbol_time
+from calibration.asof import asof_by_symbol, numbered
+from calibration.ordering import in_time_runs
 from calibration.sessions import quote_prevails, session_of
 from kappa.clock import Clock
-
-_INT64_HEADROOM = 2**62
-
-
-def _numbered(frame: pl.DataFrame, ts: str) -> pl.DataFrame:
-    """``frame`` sorted by symbol and ``ts``, with ``_code`` (the symbol's rank) and ``_key``."""
-    return _keyed(sorted_by_symbol_time(frame, ts), ts)
-
-
-def _keyed(frame: pl.DataFrame, ts: str) -> pl.DataFrame:
-    """``frame`` (sorted by symbol and ``ts``) with ``_code`` and ``_key`` of its own rows."""
-    frame = frame.with_columns(pl.col("symbol").rle_id().cast(pl.Int64).alias("_code"))
-    if not frame.height:
-        return frame.with_columns(pl.lit(0, dtype=pl.Int64).alias("_key"))
-    t0, span = _scale(frame, ts)
-    return frame.with_columns((pl.col("_code") * span + pl.col(ts).dt.epoch("ns") - t0).alias("_key"))
-
-
-def _scale(frame: pl.DataFrame, ts: str) -> tuple[int, int]:
-    """t₀ (the first time, ns since the epoch) and the span of the keys: the last time − t₀ + 2 ns, so that
-    an event after the last row still sorts after it, strictly."""
-    t0, t1 = frame.select(
-        pl.col(ts).dt.epoch("ns").min().alias("t0"), pl.col(ts).dt.epoch("ns").max().alias("t1")
-    ).row(0)
-    return int(t0), int(t1) - int(t0) + 2
-
-
-def _asof(
-    events: pl.DataFrame, right: pl.DataFrame, at: str, ts: str, cols: dict[str, str], *, strict: bool
-) -> pl.DataFrame:
-    """``events`` with ``cols`` (right name → new name) of the last ``right`` row of the same symbol at or
-    before (``strict``: before) the event's ``at``; nulls where there is none. Sorted by symbol and ``at``."""
-    out_cols = [pl.col(c).alias(n) for c, n in cols.items()]
-    if not right.height or not events.height:
-        return events.sort("symbol", at).with_columns(
-            pl.lit(None, dtype=right.schema[c]).alias(n) for c, n in cols.items()
-        )
-    t0, span = _scale(right, ts)
-    codes = right.filter(pl.col("_code") != pl.col("_code").shift(1).fill_null(-1)).select("symbol", "_code")
-    if span * (codes.height + 1) >= _INT64_HEADROOM:  # keys would overflow: join by symbol instead
-        r = right.select("symbol", pl.col(ts).alias("_rts"), *out_cols)
-        return events.sort("symbol", at).join_asof(
-            r, left_on=at, right_on="_rts", by="symbol", strategy="backward", allow_exact_matches=not strict,
-            check_sortedness=False,
-        ).drop("_rts")  # fmt: skip
-    offset = (pl.col(at).dt.epoch("ns") - t0).clip(-1, span - 1)
-    ev = (
-        events.join(codes.rename({"_code": "_ecode"}), on="symbol", how="left")
-        .with_columns((pl.col("_ecode") * span + offset).fill_null(-1).alias("_ekey"))
-        .sort("_ekey")
-    )
-    r = right.select(pl.col("_key").alias("_rkey"), pl.col("_code").alias("_rcode"), *out_cols)
-    j = ev.join_asof(r, left_on="_ekey", right_on="_rkey", strategy="backward", allow_exact_matches=not strict,
-                     check_sortedness=False)  # fmt: skip
-    same = pl.col("_rcode") == pl.col("_ecode")
-    return (
-        j.with_columns(pl.when(same).then(pl.col(n)).alias(n) for n in cols.values())
-        .drop("_ecode", "_ekey", "_rkey", "_rcode")
-        .sort("symbol", at)
-    )
 
 
 def prepared_quotes(quotes: pl.DataFrame) -> pl.DataFrame:
@@ -89,7 +28,7 @@ def prepared_quotes(quotes: pl.DataFrame) -> pl.DataFrame:
     join many times."""
     if "_mid" in quotes.columns:
         return quotes
-    return _numbered(
+    return numbered(
         quotes.select(
             "symbol",
             pl.col("ts").alias("_qts"),
@@ -156,7 +95,7 @@ def reachable_quotes(quotes: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame
         keep[a + start] += 1
         keep[a + stop] -= 1
     kept = frame.filter(pl.Series(np.cumsum(keep[:n]) > 0))
-    return _numbered(kept.drop("_code", "_key"), "_qts") if prepared else prepared_quotes(kept)
+    return numbered(kept.drop("_code", "_key"), "_qts") if prepared else prepared_quotes(kept)
 
 
 def quote_at(
@@ -176,7 +115,7 @@ def quote_at(
     """
     q = prepared_quotes(quotes)
     cols = {"_mid": f"{prefix}_mid", "_half": f"{prefix}_half_spread", "_qts": "_quote_ts"}
-    out = _asof(events, q, at, "_qts", cols, strict=strict)
+    out = asof_by_symbol(events, q, at, "_qts", cols, strict=strict)
     same = quote_prevails(out["_quote_ts"], out[at], sessions)
     return out.with_columns(
         pl.when(same).then(pl.col(c)).alias(c) for c in (f"{prefix}_mid", f"{prefix}_half_spread")
@@ -223,7 +162,7 @@ def session_end(events: pl.DataFrame, at: str, sessions: pl.DataFrame, name: str
 
 
 def _within_symbol(values: dict[str, pl.Expr]) -> list[pl.Expr]:
-    """Cumulative sums restarting at each symbol of a frame numbered by :func:`_numbered`."""
+    """Cumulative sums restarting at each symbol of a frame numbered by :func:`numbered`."""
     return [v.cum_sum().over("_code").alias(k) for k, v in values.items()]
 
 
@@ -231,14 +170,14 @@ def prepared_trades(trades: pl.DataFrame) -> pl.DataFrame:
     """Trades with cumulative volume and notional per symbol: prepare once, join many times."""
     if "_v" in trades.columns:
         return trades
-    t = _numbered(trades.select("symbol", pl.col("ts").alias("_ts"), "price", "size"), "_ts")
+    t = numbered(trades.select("symbol", pl.col("ts").alias("_ts"), "price", "size"), "_ts")
     return t.with_columns(_within_symbol({"_v": pl.col("size"), "_pv": pl.col("price") * pl.col("size")}))
 
 
 def _asof_sum(
     events: pl.DataFrame, cum: pl.DataFrame, at: str, cols: list[str], suffix: str, *, strict: bool
 ) -> pl.DataFrame:
-    out = _asof(events, cum, at, "_ts", {c: c + suffix for c in cols}, strict=strict)
+    out = asof_by_symbol(events, cum, at, "_ts", {c: c + suffix for c in cols}, strict=strict)
     return out.with_columns(pl.col(c + suffix).fill_null(0.0) for c in cols)
 
 
@@ -280,7 +219,7 @@ def time_weighted_mid(
 
     def integral(frame: pl.DataFrame, at: str, tag: str) -> pl.DataFrame:
         cols = {"_qts": f"_qts{tag}", "_mid": f"_mid{tag}", "_cum": f"_cum{tag}"}
-        j = _asof(frame, q, at, "_qts", cols, strict=False)
+        j = asof_by_symbol(frame, q, at, "_qts", cols, strict=False)
         elapsed = clock.elapsed_days(pl.col(f"_qts{tag}"), pl.col(at))
         return j.with_columns(
             (pl.col(f"_cum{tag}") + pl.col(f"_mid{tag}") * elapsed).alias(f"_int{tag}")

@@ -1,4 +1,4 @@
-"""The keyed as-of join of tca.prices equals polars' join_asof by symbol, at the edges too."""
+"""The keyed as-of join of tca.prices (calibration.asof) equals polars' join_asof by symbol, at the edges too."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from calibration import asof
 from tca import prices
 
 T0 = dt.datetime(2026, 11, 16, 14, 30)
@@ -64,6 +65,6 @@ def test_quote_at_equals_join_asof_by_symbol(
     assert got["q_mid"].to_list() == pytest.approx(ref["ref"].to_list(), nan_ok=True)
     assert got["q_mid"].is_null().to_list() == ref["ref"].is_null().to_list()
     assert got["q_mid"].is_null().sum() > 0  # ZZZ, and events before their symbol's first quote
-    monkeypatch.setattr(prices, "_INT64_HEADROOM", 1)  # keys would overflow: the join by symbol
+    monkeypatch.setattr(asof, "INT64_HEADROOM", 1)  # keys would overflow: the join by symbol
     fallback = prices.quote_at(events, quotes, "at", "q", SESSIONS, strict=strict).sort("id")
     assert fallback["q_mid"].to_list() == got["q_mid"].to_list()
