@@ -172,7 +172,12 @@ def signed_volume_by_bucket(signed_trades: pl.DataFrame, sessions: pl.DataFrame)
     )
 
 
-def impact_buckets(mids: pl.DataFrame, signed_trades: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+def impact_buckets(
+    mids: pl.DataFrame,
+    signed_trades: pl.DataFrame,
+    sessions: pl.DataFrame,
+    volume: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """The data of the γ regression: the observed buckets in which something happened.
 
     Bucket returns (:func:`bucket_returns`) joined to net signed volume (0 where no trade), keeping the
@@ -180,8 +185,9 @@ def impact_buckets(mids: pl.DataFrame, signed_trades: pl.DataFrame, sessions: pl
     A bucket in which nothing happened carries its mid forward (Δmid = 0) with no volume (Q = 0): it says
     nothing about the price's response to flow, and counting it would shrink γ's standard error with
     observations that were never made (a market quoted four minutes a day would give hundreds of them).
+    ``volume`` is :func:`signed_volume_by_bucket` of the trades where the caller has it already.
     """
-    vol = signed_volume_by_bucket(signed_trades, sessions)
+    vol = signed_volume_by_bucket(signed_trades, sessions) if volume is None else volume
     return (
         bucket_returns(mids)
         .join(vol, on=["symbol", "date", "bucket"], how="left")

@@ -49,7 +49,11 @@ class PermanentFit:
 
 
 def lagged_flow(
-    mids: pl.DataFrame, signed_trades: pl.DataFrame, sessions: pl.DataFrame, lags: int = PERMANENT_LAGS
+    mids: pl.DataFrame,
+    signed_trades: pl.DataFrame,
+    sessions: pl.DataFrame,
+    lags: int = PERMANENT_LAGS,
+    volume: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The rows of the γ regression: each bucket's mid change beside its own and ``lags`` earlier signed
     volumes of the same session.
@@ -64,6 +68,9 @@ def lagged_flow(
         ``date, open_ts, close_ts`` of the window's sessions.
     lags
         L, the number of earlier buckets.
+    volume
+        :func:`calibration.bars.signed_volume_by_bucket` of ``signed_trades``, where the caller has it
+        already (:func:`calibration.bars.impact_buckets` takes the same).
 
     Returns
     -------
@@ -75,7 +82,7 @@ def lagged_flow(
         lambda, :func:`calibration.bars.impact_buckets`). Earlier buckets with nothing in them count with
         their zero volume.
     """
-    vol = signed_volume_by_bucket(signed_trades, sessions)
+    vol = signed_volume_by_bucket(signed_trades, sessions) if volume is None else volume
     grid = (
         bucket_returns(mids)
         .join(vol, on=["symbol", "date", "bucket"], how="left")

@@ -16,6 +16,23 @@ from calibration.asof import asof_by_symbol, numbered
 from calibration.sessions import quote_prevails, session_of
 
 
+def prevailing_quotes(quotes: pl.DataFrame) -> pl.DataFrame:
+    """Quotes as :func:`prevailing_mid` looks them up: ``symbol, _qts, mid, half_spread``, sorted and
+    numbered (:func:`calibration.asof.numbered`). Prepare once for many look-ups (the trades' signs, the
+    fills' costs); quotes already prepared are returned as they are."""
+    if "_key" in quotes.columns:
+        return quotes
+    return numbered(
+        quotes.select(
+            "symbol",
+            pl.col("ts").alias("_qts"),
+            ((pl.col("bid") + pl.col("ask")) / 2).alias("mid"),
+            ((pl.col("ask") - pl.col("bid")) / 2).alias("half_spread"),
+        ),
+        "_qts",
+    )
+
+
 def prevailing_mid(events: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
     """``events`` (symbol, ts, ...) with ``mid`` and ``half_spread`` of the last quote strictly before ``ts``
     in the same session, sorted by symbol and ``ts``.
@@ -25,7 +42,8 @@ def prevailing_mid(events: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.Data
     events
         ``symbol, ts`` (UTC) and any other columns (kept).
     quotes
-        ``symbol, ts, bid, ask``; of quotes tied on one time, the last in row order is the state in force.
+        ``symbol, ts, bid, ask``, or :func:`prevailing_quotes` of them; of quotes tied on one time, the last
+        in row order is the state in force.
     sessions
         ``open_ts, close_ts`` of the sessions the quotes fall in.
 
@@ -35,17 +53,8 @@ def prevailing_mid(events: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.Data
         ``events`` with ``mid`` = (bid + ask)/2 and ``half_spread`` = (ask − bid)/2 ($/share); both null where
         no quote of the event's session precedes it (see :func:`calibration.sessions.quote_prevails`).
     """
-    q = numbered(
-        quotes.select(
-            "symbol",
-            pl.col("ts").alias("_qts"),
-            ((pl.col("bid") + pl.col("ask")) / 2).alias("mid"),
-            ((pl.col("ask") - pl.col("bid")) / 2).alias("half_spread"),
-        ),
-        "_qts",
-    )
     cols = {"mid": "mid", "half_spread": "half_spread", "_qts": "_qts"}
-    j = asof_by_symbol(events, q, "ts", "_qts", cols, strict=True)  # one merge on integer keys
+    j = asof_by_symbol(events, prevailing_quotes(quotes), "ts", "_qts", cols, strict=True)  # one merge
     same = quote_prevails(j["_qts"], j["ts"], sessions)
     return j.with_columns(pl.when(same).then(pl.col(c)).alias(c) for c in ("mid", "half_spread")).drop("_qts")
 
@@ -63,7 +72,7 @@ def lee_ready_signs(trades: pl.DataFrame, quotes: pl.DataFrame, sessions: pl.Dat
     trades
         ``symbol, ts, price, size`` (and any other columns, kept).
     quotes
-        ``symbol, ts, bid, ask``.
+        ``symbol, ts, bid, ask``, or :func:`prevailing_quotes` of them.
     sessions
         ``open_ts, close_ts`` of the sessions the trades and quotes fall in.
 

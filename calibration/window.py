@@ -23,7 +23,7 @@ from functools import partial
 import numpy as np
 import polars as pl
 
-from calibration.bars import bucket_mids, impact_buckets
+from calibration.bars import bucket_mids, impact_buckets, signed_volume_by_bucket
 from calibration.correlation import RETURNS_COLUMN, RETURNS_DTYPE, nested_returns
 from calibration.impact import child_rates, eta_fallback, kyle_lambda_by_symbol
 from calibration.ordering import time_ordered_runs
@@ -32,7 +32,7 @@ from calibration.permanent import lagged_flow, permanent_impact_by_symbol
 from calibration.records import DEFAULT_THRESHOLDS, CalibrationRow, EstimatorThresholds, MarketWindow
 from calibration.regimes import regime_fits
 from calibration.rows import symbol_row
-from calibration.signs import lee_ready_signs, sign_accuracy
+from calibration.signs import lee_ready_signs, prevailing_quotes, sign_accuracy
 from calibration.volatility import GarchFit, garch_sigma, realized_sigma
 from kappa.tables import CALIBRATIONS
 
@@ -115,16 +115,15 @@ def calibrate_symbols(
     with stage("realized"):
         realized = _realized_by_symbol(mids, window.quotes, th.min_moving_returns)
     with stage("signs"):
-        signed = (
-            lee_ready_signs(window.trades, window.quotes, window.sessions) if window.trades.height else None
-        )
+        quotes = prevailing_quotes(window.quotes)  # prepared once: the trades' signs, then the fills' costs
+        signed = lee_ready_signs(window.trades, quotes, window.sessions) if window.trades.height else None
     with stage("gamma"):
         gammas = _impact_by_symbol(mids, signed, window.sessions, th)
         if signed is not None:
             for r in sign_accuracy(signed).to_dicts():
                 gammas.setdefault(str(r.pop("symbol")), {}).update(r)
     with stage("eta"):
-        children = _child_rates_by_symbol(window)
+        children = _child_rates_by_symbol(window, quotes)
     with stage("garch"):
         fits = dict(zip(symbols, daily, strict=True))
     rows = []
@@ -165,9 +164,10 @@ def _impact_by_symbol(
     """Per symbol, the permanent γ regression's and Kyle's λ's columns (none without signed trades)."""
     if mids is None or signed is None:
         return {}
-    buckets = impact_buckets(mids, signed, sessions)
+    volume = signed_volume_by_bucket(signed, sessions)  # once, for both regressions
+    buckets = impact_buckets(mids, signed, sessions, volume)
     permanent = permanent_impact_by_symbol(
-        lagged_flow(mids, signed, sessions), th.min_buckets, th.gamma_t_min
+        lagged_flow(mids, signed, sessions, volume=volume), th.min_buckets, th.gamma_t_min
     )
     kyle = kyle_lambda_by_symbol(buckets, th.min_buckets, th.gamma_t_min).drop("kyle_lambda_status")
     gammas: dict[str, dict[str, object]] = {}
@@ -176,11 +176,12 @@ def _impact_by_symbol(
     return gammas
 
 
-def _child_rates_by_symbol(window: MarketWindow) -> dict[str, pl.DataFrame]:
-    """Per symbol, its own child fills with their trading rates (none without fills or quotes)."""
-    if not (window.fills.height and window.quotes.height):
+def _child_rates_by_symbol(window: MarketWindow, quotes: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Per symbol, its own child fills with their trading rates (none without fills or quotes), against
+    the window's ``quotes`` (:func:`calibration.signs.prevailing_quotes` of them)."""
+    if not (window.fills.height and quotes.height):
         return {}
-    rates = child_rates(window.fills, window.quotes, window.sessions, window.clock)
+    rates = child_rates(window.fills, quotes, window.sessions, window.clock)
     return {str(k[0]): g for k, g in rates.partition_by("symbol", as_dict=True).items()}
 
 
