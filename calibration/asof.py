@@ -66,16 +66,19 @@ def asof_by_symbol(
         ).drop("_rts")  # fmt: skip
     offset = (pl.col(at).dt.epoch("ns") - t0).clip(-1, span - 1)
     ev = (
-        events.join(codes.rename({"_code": "_ecode"}), on="symbol", how="left", maintain_order="left")
+        sorted_by_symbol_time(events, at)  # as read from the lake: as it is
+        .join(codes.rename({"_code": "_ecode"}), on="symbol", how="left", maintain_order="left")
         .with_columns((pl.col("_ecode") * span + offset).fill_null(-1).alias("_ekey"))
-        .sort("_ekey", maintain_order=True)
     )
+    # the keys follow the symbols' order, unless an event has no symbol in ``right`` or no time
+    ordered = ev["_ekey"].is_sorted()
+    if not ordered:
+        ev = ev.sort("_ekey", maintain_order=True)
     r = right.select(pl.col("_key").alias("_rkey"), pl.col("_code").alias("_rcode"), *out_cols)
     j = ev.join_asof(r, left_on="_ekey", right_on="_rkey", strategy="backward", allow_exact_matches=not strict,
                      check_sortedness=False)  # fmt: skip
     same = pl.col("_rcode") == pl.col("_ecode")
-    return (
-        j.with_columns(pl.when(same).then(pl.col(n)).alias(n) for n in cols.values())
-        .drop("_ecode", "_ekey", "_rkey", "_rcode")
-        .sort("symbol", at, maintain_order=True)
+    out = j.with_columns(pl.when(same).then(pl.col(n)).alias(n) for n in cols.values()).drop(
+        "_ecode", "_ekey", "_rkey", "_rcode"
     )
+    return out if ordered else out.sort("symbol", at, maintain_order=True)

@@ -37,13 +37,16 @@ def _frames(seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     return quotes, events
 
 
+@pytest.mark.parametrize("lake_order", [False, True])
 @pytest.mark.parametrize("overflow", [False, True])
 @pytest.mark.parametrize("strict", [False, True])
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_the_keyed_join_is_the_join_by_symbol(
-    seed: int, strict: bool, overflow: bool, monkeypatch: pytest.MonkeyPatch
+    seed: int, strict: bool, overflow: bool, lake_order: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     quotes, events = _frames(seed)
+    if lake_order:  # events of quoted symbols, sorted as the lake's: no sort on the way
+        events = events.filter(pl.col("symbol") != "ZZZ").sort("symbol", "ts", maintain_order=True)
     if overflow:  # keys would overflow: the join by symbol
         monkeypatch.setattr(asof, "INT64_HEADROOM", 1)
     right = asof.numbered(quotes.rename({"ts": "_qts"}), "_qts")
