@@ -1,17 +1,21 @@
-"""Where a CSV load's time goes: each stage of ``kappa ingest`` run alone, one after the other, in one process.
+"""Where a load's time goes: each stage of ``kappa ingest`` run alone, one after the other, in one process.
 
 Usage::
 
     python -m benchmarks.csv_profile                 # the CSV day of :mod:`benchmarks.csv_day`
     python -m benchmarks.csv_profile --tables quotes
+    python -m benchmarks.csv_profile --size medium   # the Parquet drop folder of a harness size
 
 A load overlaps its stages (batches are validated on threads while the next is read, the lake writer
 compresses on its own thread), so timing them inside a load mixes them up. Here each stage runs alone on
 the output of the one before, and gets its wall seconds and the process's CPU seconds (user + system, all
-threads): reading the text into batches, the row rules, the SHA-256, writing the lake file, the tape
-cleaning's flags, the ``daily`` rows, then the whole load (``ingest``) into a fresh home for the rest
-(staging, quarantine, commit: whole load minus the stages). The command's start-up (importing the CLI) is
-timed in a fresh process.
+threads): reading the files into batches, the row rules, the SHA-256, the lake-order check of the batches
+(``order``), writing the lake file (``lake_write``, the check again included), the tape cleaning's flags
+(for trades, ``t4_quotes`` is the read of the date's quotes that rule T4 needs, timed alone as well), the
+quotes' ``.daily`` summary, the ``daily`` rows, then the whole load (``ingest``) into a fresh home for the
+rest (staging, quarantine, commit: whole load minus the stages). The command's start-up (importing the CLI)
+is timed in a fresh process. A harness size holds every batch of a table in memory at once (medium: about
+3 GiB for its quotes); at large, profile the whole load instead.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ def startup() -> dict[str, float]:
 
 
 def profile_table(
-    table: str, path: Path, home_dir: Path, quotes: str | None = None
+    table: str, paths: list[Path], home_dir: Path, quotes: str | None = None, timezone: str = "UTC"
 ) -> dict[str, dict[str, float]]:
     """The stages of loading ``path`` into ``table`` (module docstring); market tables also the lake's.
     Trades are flagged (rule T4) and summed into ``daily`` against the lake file ``quotes`` where given."""
@@ -65,8 +69,9 @@ def profile_table(
     from data.contract import TABLES
     from data.home import KappaHome
     from data.ingest import sources_of
-    from data.lake.daily import daily_from_intraday
+    from data.lake.daily import daily_from_intraday, write_quote_summary
     from data.lake.flags import flag_partition
+    from data.lake.partitions import lake_order
     from data.lake.writers import DirectWriter
     from data.load_stream import sha256
     from data.readers import DEFAULT_BATCH_ROWS
@@ -76,11 +81,14 @@ def profile_table(
     home = KappaHome.resolve(home_dir)
     cal = home_calendar(home, None)
     out: dict[str, dict[str, float]] = {}
-    (source,) = sources_of([path])
-    raw = _timed(out, "read", lambda: list(source.batches(spec, DEFAULT_BATCH_ROWS, cal)))
-    valid = _timed(out, "validate", lambda: [validate_batch(b.frame, spec, cal, "UTC") for b in raw])
-    _timed(out, "sha256", lambda: sha256(source.companions()))
+    sources = sources_of(paths)
+    raw = _timed(out, "read", lambda: [b for s in sources for b in s.batches(spec, DEFAULT_BATCH_ROWS, cal)])
+    valid = _timed(out, "validate", lambda: [validate_batch(b.frame, spec, cal, timezone) for b in raw])
+    raw.clear()
+    _timed(out, "sha256", lambda: [sha256(s.companions()) for s in sources])
     if spec.market:
+        order = [pl.col(c) for c in lake_order(table)]
+        _timed(out, "order", lambda: [v.clean.select(pl.struct(order).is_sorted()) for v in valid])
         home.ensure()
         direct = DirectWriter(home, table, "profile", set(), spec.key)
 
@@ -90,10 +98,15 @@ def profile_table(
             return direct.finish()
 
         (part,) = _timed(out, "lake_write", write)
+        del valid
         other = quotes if table == "trades" else None
+        if other is not None:
+            t4 = ["symbol", "ts", "bid", "ask", "flag"]  # what rule T4 reads of the quotes
+            _timed(out, "t4_quotes", lambda: pl.scan_parquet(other).select(t4).collect())
         _timed(out, "flags", lambda: flag_partition(table, str(part.path), part.path, quotes=other))
         q, t = (str(part.path), None) if table == "quotes" else (other, str(part.path))
-        _timed(out, "daily", lambda: daily_from_intraday(home, part.date, q, t))
+        summary = _timed(out, "summary", lambda: write_quote_summary(home, q)) if table == "quotes" else None
+        _timed(out, "daily", lambda: daily_from_intraday(home, part.date, q, t, summary))
         for p in home.lake.rglob("*.parquet"):
             p.unlink()
     else:
@@ -110,35 +123,51 @@ def _lake_file(home: object, table: str) -> str | None:
     return str(row[0]) if row else None
 
 
-def profile_load(folder: Path, tables: list[str], home_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
-    """Per table: its stages alone, then its whole load (in order: later tables load onto the earlier)."""
+def profile_load(
+    files: Callable[[str], list[Path]], tables: list[str], home_dir: Path, timezone: str = "UTC"
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Per table: its stages alone, then its whole load (in order: later tables load onto the earlier).
+    ``files`` gives a table's input files."""
     from data.home import KappaHome
     from data.ingest import ingest
 
     result: dict[str, dict[str, dict[str, float]]] = {}
     home = KappaHome.resolve(home_dir / "home")
     home.ensure()
-    home.save_config(timezone="UTC")
+    home.save_config(timezone=timezone)
     for table in tables:
         quotes = _lake_file(home, "quotes") if table == "trades" else None
-        stages = profile_table(table, folder / f"{table}.csv", home_dir / f"stages-{table}", quotes)
-        path = folder / f"{table}.csv"
-        _timed(stages, "whole_load", lambda t=table, p=path: ingest(home, t, [p]))  # type: ignore[misc]
+        stages = profile_table(table, files(table), home_dir / f"stages-{table}", quotes, timezone)
+        paths = files(table)
+        _timed(stages, "whole_load", lambda t=table, p=paths: ingest(home, t, p))  # type: ignore[misc]
         result[table] = stages
     return result
 
 
 def main() -> None:
-    from benchmarks.csv_day import TABLES, dataset
+    from benchmarks import csv_day, datasets
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--tables", default=",".join(TABLES))
-    ap.add_argument("--out", default="csv-profile.json")
+    ap.add_argument("--size", choices=list(datasets.SIZES), help="a harness size's Parquet drop folder")
+    ap.add_argument("--tables", help="comma-separated (default: every table of the data)")
+    ap.add_argument("--out", help="results file (default: csv-profile.json, or load-profile-SIZE.json)")
     args = ap.parse_args()
-    folder, meta = dataset()
-    with tempfile.TemporaryDirectory(prefix="kappa-csv-profile-") as tmp:
+    if args.size:
+        data = datasets.dataset(args.size)
+        meta: dict[str, object] = {"size": args.size, **data.meta}
+        tables, files, tz = ["quotes", "trades"], data.files, datasets.FILES_TIMEZONE
+        out = args.out or f"load-profile-{args.size}.json"
+    else:
+        folder, meta = csv_day.dataset()
+        tables, tz, out = list(csv_day.TABLES), "UTC", args.out or "csv-profile.json"
+        files = lambda t: [folder / f"{t}.csv"]  # noqa: E731
+    if args.tables:
+        tables = args.tables.split(",")
+    args.tables = ",".join(tables)
+    args.out = out
+    with tempfile.TemporaryDirectory(prefix="kappa-load-profile-") as tmp:
         result: dict[str, object] = {"data": meta, "startup": startup()}
-        result.update(profile_load(folder, args.tables.split(","), Path(tmp)))
+        result.update(profile_load(files, tables, Path(tmp), tz))
     print(f"{'table':<8}{'stage':<12}{'wall s':>9}{'cpu s':>9}")
     s = result["startup"]
     assert isinstance(s, dict)
