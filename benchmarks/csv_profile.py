@@ -10,9 +10,10 @@ A load overlaps its stages (batches are validated on threads while the next is r
 compresses on its own thread), so timing them inside a load mixes them up. Here each stage runs alone on
 the output of the one before, and gets its wall seconds and the process's CPU seconds (user + system, all
 threads): reading the files into batches, the row rules, the SHA-256, the lake-order check of the batches
-(``order``), writing the lake file (``lake_write``, the check again included), the tape cleaning's flags
-(for trades, ``t4_quotes`` is the read of the date's quotes that rule T4 needs, timed alone as well), the
-quotes' ``.daily`` summary, the ``daily`` rows, then the whole load (``ingest``) into a fresh home for the
+(``order``), writing the lake file (``lake_write``, the check again included; trades are flagged as they
+are written, and ``t4_quotes`` times alone a read of the date's quotes that rule T4 needs), the quotes'
+tape-cleaning flags (``flags``, which also sum the quotes per symbol) and the writing of that ``.daily``
+summary (``summary``), the ``daily`` rows, then the whole load (``ingest``) into a fresh home for the
 rest (staging, quarantine, commit: whole load minus the stages). The command's start-up (importing the CLI)
 is timed in a fresh process. A harness size holds every batch of a table in memory at once (medium: about
 3 GiB for its quotes); at large, profile the whole load instead.
@@ -70,7 +71,7 @@ def profile_table(
     from data.home import KappaHome
     from data.ingest import sources_of
     from data.lake.daily import daily_from_intraday, write_quote_summary
-    from data.lake.flags import flag_partition
+    from data.lake.flags import TradeFlagger, flag_partition
     from data.lake.partitions import lake_order
     from data.lake.writers import DirectWriter
     from data.load_stream import sha256
@@ -90,7 +91,10 @@ def profile_table(
         order = [pl.col(c) for c in lake_order(table)]
         _timed(out, "order", lambda: [v.clean.select(pl.struct(order).is_sorted()) for v in valid])
         home.ensure()
-        direct = DirectWriter(home, table, "profile", set(), spec.key)
+        other = quotes if table == "trades" else None
+        days = {d for v in valid for d in v.clean["date"].unique().to_list()}
+        flagger = TradeFlagger(dict.fromkeys(days, other) if other else {}) if table == "trades" else None
+        direct = DirectWriter(home, table, "profile", set(), spec.key, flagger)
 
         def write() -> list:
             for v in valid:
@@ -98,14 +102,17 @@ def profile_table(
             return direct.finish()
 
         (part,) = _timed(out, "lake_write", write)
-        del valid
-        other = quotes if table == "trades" else None
-        if other is not None:
+        valid.clear()
+        q, t = (str(part.path), None) if table == "quotes" else (other, str(part.path))
+        summary = None
+        if table == "quotes":  # the flags' pass holds the rows: the summary comes with it
+            flagged = _timed(out, "flags", lambda: flag_partition(table, str(part.path), part.path))
+            summary = _timed(
+                out, "summary", lambda: write_quote_summary(home, str(part.path), flagged.summary)
+            )
+        elif other is not None:  # the trades were flagged as they were written (lake_write)
             t4 = ["symbol", "ts", "bid", "ask", "flag"]  # what rule T4 reads of the quotes
             _timed(out, "t4_quotes", lambda: pl.scan_parquet(other).select(t4).collect())
-        _timed(out, "flags", lambda: flag_partition(table, str(part.path), part.path, quotes=other))
-        q, t = (str(part.path), None) if table == "quotes" else (other, str(part.path))
-        summary = _timed(out, "summary", lambda: write_quote_summary(home, q)) if table == "quotes" else None
         _timed(out, "daily", lambda: daily_from_intraday(home, part.date, q, t, summary))
         for p in home.lake.rglob("*.parquet"):
             p.unlink()

@@ -100,22 +100,21 @@ def quote_flags(quotes: pl.DataFrame) -> pl.Series:
     day's median), and the spike form of Q4 of this module's docstring; the median spread is the symbol's
     over the frame, so pass one session date (the lake's partition).
     """
-    symbol = pl.col("symbol")
     frame = quotes.select(
-        (symbol != symbol.shift(1)).fill_null(True).cum_sum().alias("_g"),  # the symbol's run of rows
+        pl.col("symbol").rle_id().alias("_g"),  # the symbol's run of rows: 0, 1, 2, ...
         (pl.col("ask") - pl.col("bid")).alias("_spread"),
         ((pl.col("bid") + pl.col("ask")) / 2).alias("_mid"),
     )
+    groups = int(frame["_g"][-1]) + 1 if frame.height else 0
     median = frame.filter(pl.col("_spread") > 0).group_by("_g").agg(pl.col("_spread").median().alias("_med"))
-    frame = (
-        frame.join(median, on="_g", how="left", maintain_order="left")
-        .with_columns((pl.col("_spread") > SPREAD_MULTIPLE * pl.col("_med")).fill_null(False).alias("_wide"))
-        .with_row_index("_i")
+    frame = frame.with_columns(_per_run(median, groups, frame["_g"])).with_columns(
+        (pl.col("_spread") > SPREAD_MULTIPLE * pl.col("_med")).fill_null(False).alias("_wide")
     )
+    frame = frame.with_row_index("_i")
     kept = frame.filter(~pl.col("_wide"))
     mid = pl.col("_mid")
     deviation = kept.group_by("_g").agg((mid - mid.median()).abs().median().alias("_dev"))
-    kept = kept.join(deviation, on="_g", how="left", maintain_order="left")
+    kept = kept.with_columns(_per_run(deviation, groups, kept["_g"]))
     g = pl.col("_g")
     limit = MID_JUMP_SPREADS * pl.max_horizontal(pl.col("_med").fill_null(0.0), pl.col("_dev"))
     up = pl.when(g == g.shift(1)).then(mid - mid.shift(1))
@@ -130,6 +129,14 @@ def quote_flags(quotes: pl.DataFrame) -> pl.Series:
         .otherwise(pl.lit(None, dtype=pl.String))
         .alias("flag")
     )["flag"]
+
+
+def _per_run(values: pl.DataFrame, runs: int, run: pl.Series) -> pl.Series:
+    """The value of each row's run (``values``: ``_g`` and one value per run, runs without a value left out;
+    theirs is null), aligned with ``run``: an index into the runs, not a join."""
+    _, name = values.columns
+    column = pl.repeat(None, runs, dtype=values[name].dtype, eager=True).scatter(values["_g"], values[name])
+    return column.gather(run).alias(name)
 
 
 def irregular_condition(conditions: pl.Expr) -> pl.Expr:

@@ -165,7 +165,7 @@ class TradeFlagger:
 
     def __init__(self, quotes: Mapping[dt.date, str]) -> None:
         self.quotes = quotes
-        self._files: dict[str, tuple[pq.ParquetFile, list[tuple[str, str] | None], list[str]]] = {}
+        self._flag: dict[str, pl.Expr] = {}  # each quotes file's flag column (null: a file without one)
 
     def __call__(self, day: dt.date, trades: pl.DataFrame) -> pl.Series:
         """``flag`` of each of ``trades`` (one date's, sorted by symbol, then time), aligned with them."""
@@ -174,28 +174,18 @@ class TradeFlagger:
         return cleaning.trade_flags(trades, quotes).alias(FLAG)
 
     def _quotes(self, path: str, trades: pl.DataFrame) -> pl.DataFrame:
-        """The quotes of the symbols of ``trades``: the file's row groups whose symbols overlap theirs (the
-        file is sorted by symbol; a row group without statistics is read), then the symbols themselves."""
-        if path not in self._files:
-            source = pq.ParquetFile(path)
-            at = source.schema_arrow.get_field_index("symbol")
-            ranges: list[tuple[str, str] | None] = []
-            for i in range(source.metadata.num_row_groups):
-                stats = source.metadata.row_group(i).column(at).statistics
-                ok = stats is not None and stats.has_min_max and isinstance(stats.min, str)
-                ranges.append((stats.min, stats.max) if ok else None)
-            present = [c for c in T4_QUOTE_COLUMNS if c in source.schema_arrow.names]
-            self._files[path] = (source, ranges, present)
-        source, ranges, present = self._files[path]
+        """The quotes of the symbols of ``trades``; the file is sorted by symbol, so the range of their
+        symbols skips the row groups of the others (by the groups' statistics)."""
+        if path not in self._flag:
+            self._flag[path] = _flag_or_null(path)
         symbols = trades["symbol"]
-        lo, hi = str(symbols.min()), str(symbols.max())
-        groups = [i for i, r in enumerate(ranges) if r is None or (r[1] >= lo and r[0] <= hi)]
-        frame = pl.from_arrow(source.read_row_groups(groups, columns=present)) if groups else None
-        assert frame is None or isinstance(frame, pl.DataFrame)
-        if frame is None or not frame.height:
-            return pl.DataFrame(schema=T4_QUOTE_SCHEMA)
-        return frame.filter(pl.col("symbol").is_in(symbols.unique().implode())).select(
-            (pl.col(c) if c in present else pl.lit(None)).cast(t).alias(c) for c, t in T4_QUOTE_SCHEMA.items()
+        within = pl.col("symbol").is_between(pl.lit(symbols.min()), pl.lit(symbols.max()))
+        return (
+            pl.scan_parquet(path)
+            .filter(within)
+            .select(*T4_QUOTE_COLUMNS[:-1], self._flag[path])
+            .filter(pl.col("symbol").is_in(symbols.unique().implode()))
+            .collect()
         )
 
 
