@@ -5,6 +5,7 @@ Usage::
     python -m benchmarks.csv_profile                 # the CSV day of :mod:`benchmarks.csv_day`
     python -m benchmarks.csv_profile --tables quotes
     python -m benchmarks.csv_profile --size medium   # the Parquet drop folder of a harness size
+    python -m benchmarks.csv_profile --size large --steps   # whole loads only, their steps timed inside
 
 A load overlaps its stages (batches are validated on threads while the next is read, the lake writer
 compresses on its own thread), so timing them inside a load mixes them up. Here each stage runs alone on
@@ -16,7 +17,10 @@ tape-cleaning flags (``flags``, which also sum the quotes per symbol) and the wr
 summary (``summary``), the ``daily`` rows, then the whole load (``ingest``) into a fresh home for the
 rest (staging, quarantine, commit: whole load minus the stages). The command's start-up (importing the CLI)
 is timed in a fresh process. A harness size holds every batch of a table in memory at once (medium: about
-3 GiB for its quotes); at large, profile the whole load instead.
+3 GiB for its quotes); at large, ``--steps`` runs only the whole loads, as the harness's ``stages`` variant
+does (quotes, then trades, into a copy of the size's base home), each with the wall and CPU seconds spent
+inside its steps: streaming the files (read, row rules and lake write, overlapped), the flags, the quotes'
+summary, the ``daily`` rows and the whole commit (which holds the flags and ``daily``).
 """
 
 from __future__ import annotations
@@ -151,6 +155,55 @@ def profile_load(
     return result
 
 
+STEPS = {  # module: functions timed inside a whole load (--steps)
+    "data.load_market": ("read_validated", "flag_partition", "write_quote_summary", "daily_from_intraday",
+                         "_commit_market"),
+    "data.lake.flags": ("_flags_of", "_write_flags"),
+    "data.cleaning": ("quote_flags", "trade_flags"),
+}  # fmt: skip
+
+
+def profile_steps(size: str, home_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
+    """Whole loads of a harness size's quotes, then trades, into a copy of its base home, with the wall and
+    CPU seconds spent inside the functions of :data:`STEPS` (summed over calls; nested ones included in
+    their callers)."""
+    import functools
+    import importlib
+
+    from benchmarks.datasets import dataset, fresh_home
+    from data.home import KappaHome
+    from data.ingest import ingest
+
+    spent: dict[str, dict[str, float]] = {}
+
+    def timed(name: str, fn: Callable[..., object]) -> Callable[..., object]:
+        @functools.wraps(fn)
+        def run(*args: object, **kwargs: object) -> object:
+            w0, c0 = time.perf_counter(), _cpu()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                t = spent.setdefault(name, {"wall_s": 0.0, "cpu_s": 0.0})
+                t["wall_s"] += time.perf_counter() - w0
+                t["cpu_s"] += _cpu() - c0
+
+        return run
+
+    for module, names in STEPS.items():
+        m = importlib.import_module(module)
+        for name in names:
+            setattr(m, name, timed(name, getattr(m, name)))
+    data = dataset(size)
+    home = KappaHome.resolve(fresh_home(data, home_dir / "home"))
+    result: dict[str, dict[str, dict[str, float]]] = {}
+    for table in ("quotes", "trades"):
+        spent.clear()
+        whole: dict[str, dict[str, float]] = {}
+        _timed(whole, "whole_load", lambda t=table: ingest(home, t, data.files(t)))  # type: ignore[misc]
+        result[table] = {**spent, **whole}
+    return result
+
+
 def main() -> None:
     from benchmarks import csv_day, datasets
 
@@ -158,6 +211,7 @@ def main() -> None:
     ap.add_argument("--size", choices=list(datasets.SIZES), help="a harness size's Parquet drop folder")
     ap.add_argument("--tables", help="comma-separated (default: every table of the data)")
     ap.add_argument("--out", help="results file (default: csv-profile.json, or load-profile-SIZE.json)")
+    ap.add_argument("--steps", action="store_true", help="with --size: whole loads only, steps timed inside")
     args = ap.parse_args()
     if args.size:
         data = datasets.dataset(args.size)
@@ -174,16 +228,20 @@ def main() -> None:
     args.out = out
     with tempfile.TemporaryDirectory(prefix="kappa-load-profile-") as tmp:
         result: dict[str, object] = {"data": meta, "startup": startup()}
-        result.update(profile_load(files, tables, Path(tmp), tz))
-    print(f"{'table':<8}{'stage':<12}{'wall s':>9}{'cpu s':>9}")
+        if args.steps and args.size:
+            args.out = args.out.replace(".json", "-steps.json")
+            result.update(profile_steps(args.size, Path(tmp)))
+        else:
+            result.update(profile_load(files, tables, Path(tmp), tz))
+    print(f"{'table':<8}{'stage':<22}{'wall s':>9}{'cpu s':>9}")
     s = result["startup"]
     assert isinstance(s, dict)
-    print(f"{'-':<8}{'startup':<12}{s['wall_s']:>9.2f}{s['cpu_s']:>9.2f}")
+    print(f"{'-':<8}{'startup':<22}{s['wall_s']:>9.2f}{s['cpu_s']:>9.2f}")
     for table in args.tables.split(","):
         stages = result[table]
         assert isinstance(stages, dict)
         for stage, t in stages.items():
-            print(f"{table:<8}{stage:<12}{t['wall_s']:>9.2f}{t['cpu_s']:>9.2f}")
+            print(f"{table:<8}{stage:<22}{t['wall_s']:>9.2f}{t['cpu_s']:>9.2f}")
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / args.out).write_text(json.dumps(result, indent=2) + "\n")
 
