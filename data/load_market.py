@@ -14,7 +14,7 @@ import duckdb
 import polars as pl
 
 from data.lake.daily import daily_from_intraday, summary_path, write_quote_summary
-from data.lake.flags import flag_partition
+from data.lake.flags import TradeFlagger, flag_partition
 from data.lake.partitions import MergedPartition, merge_partition, partition_path
 from data.lake.writers import DirectWriter, OutOfLakeOrder, StagingWriter
 from data.load_run import (
@@ -44,7 +44,9 @@ def load_market(
     """Quotes or trades: straight to the lake when the rows come in lake order, else staged and merged."""
     spec = load.spec
     existing = {day for (t, day) in manifest if t == spec.name}
-    direct = DirectWriter(load.home, spec.name, load.run_id, existing, spec.key)
+    quotes = {day: path for (t, day), path in manifest.items() if t == "quotes"}
+    flagger = TradeFlagger(quotes) if spec.name == "trades" else None  # flagged as written: no second write
+    direct = DirectWriter(load.home, spec.name, load.run_id, existing, spec.key, flagger)
     quarantine = Quarantine(load.stage_dir / "quarantine")
     shown = ShownRows(progress)
     try:
@@ -117,7 +119,7 @@ def _flags_and_daily(
         if spec.name == "quotes":
             fq = flag_partition("quotes", str(part.path), part.path)
             flagged.append(("quotes", part.date, fq.counts))
-            summary: pl.DataFrame | None = write_quote_summary(home, str(fq.path))
+            summary: pl.DataFrame | None = write_quote_summary(home, str(fq.path), fq.summary)
             if other_path is not None:  # rule T4 reads the quotes: the date's trades are flagged again
                 out = partition_path(home, "trades", part.date, run_id)
                 ft = flag_partition("trades", other_path, out, quotes=str(part.path))
@@ -128,8 +130,12 @@ def _flags_and_daily(
             q: str | None = str(part.path)
             t: str | None = other_path
         else:
-            ft = flag_partition("trades", str(part.path), part.path, quotes=other_path)
-            flagged.append(("trades", part.date, ft.counts))
+            if part.flagged is None:  # merged: flagged now
+                part = replace(
+                    part, flagged=flag_partition("trades", str(part.path), part.path, other_path).counts
+                )
+            assert part.flagged is not None
+            flagged.append(("trades", part.date, part.flagged))
             q, t = other_path, str(part.path)
             summary = None  # the quotes' own, kept beside them when they were loaded
         daily_rows.append(daily_from_intraday(home, part.date, q, t, summary))

@@ -54,6 +54,16 @@ def _blank_to_null(expr: pl.Expr) -> pl.Expr:
     return pl.when(s == "").then(None).otherwise(s)
 
 
+BLANKED = "__s"
+"""The suffix of the column :func:`validate_batch` adds for each text column: its values stripped of
+surrounding spaces, blanks as null (:func:`_blank_to_null`), computed once for the parse and every rule."""
+
+
+def _blank(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Column ``name`` stripped, blanks as null: the batch's column of it for text, else computed here."""
+    return pl.col(f"{name}{BLANKED}") if dtype == pl.String else _blank_to_null(pl.col(name))
+
+
 OFFSET_PATTERN = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 """A timestamp's UTC offset at its end: ``Z`` or ``±HH[:MM]``."""
 MAX_ABS_VALUE = 1e12
@@ -116,7 +126,7 @@ def _local_ts(name: str, dtype: pl.DataType, style: TextStyle | None = None) -> 
         )
     if dtype != pl.String:
         return pl.lit(None, dtype=pl.Datetime("ns"))
-    text = _iso_text(_blank_to_null(col), name, style or TextStyle())
+    text = _iso_text(_blank(name, dtype), name, style or TextStyle())
     return text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="ns")
 
 
@@ -145,7 +155,7 @@ def _parse_ts(name: str, dtype: pl.DataType, style: TextStyle, timezone: str | N
         return _localized(naive, timezone) if timezone else pl.lit(None, dtype=pl.Datetime("ns"))
     if dtype.is_integer():
         return col.cast(pl.Int64).cast(pl.Datetime("ns"))
-    s = _blank_to_null(col)
+    s = _blank(name, dtype)
     as_int = s.str.to_integer(strict=False).cast(pl.Datetime("ns"))
     if name in style.digits:
         return as_int
@@ -167,7 +177,7 @@ def _parse_float(name: str, dtype: pl.DataType, style: TextStyle) -> pl.Expr:
     if dtype.is_numeric():
         num = col.cast(pl.Float64)
     else:
-        s = _blank_to_null(col)
+        s = _blank(name, dtype)
         if name in style.commas:
             s = (
                 pl.when(s.str.contains(THOUSANDS_PATTERN))
@@ -184,7 +194,7 @@ def _parse_date(name: str, dtype: pl.DataType) -> pl.Expr:
         return col
     if isinstance(dtype, pl.Datetime):
         return col.dt.date()
-    s = _blank_to_null(col)
+    s = _blank(name, dtype)
     return pl.coalesce(s.str.to_date("%Y-%m-%d", strict=False), s.str.to_date("%Y%m%d", strict=False))
 
 
@@ -197,15 +207,15 @@ def _parse(column: Column, dtype: pl.DataType, style: TextStyle, timezone: str |
     if column.kind == "date":
         return _parse_date(name, dtype)
     if column.kind in ("side", "liquidity"):
-        return _blank_to_null(pl.col(name)).str.to_lowercase()
+        return _blank(name, dtype).str.to_lowercase()
     if column.kind == "exec_type":
-        text = _blank_to_null(pl.col(name).cast(pl.String)).str.to_lowercase()
+        text = _blank(name, dtype).str.to_lowercase()
         return (
             pl.when(text.is_null())
             .then(pl.lit("trade"))
             .otherwise(text.replace_strict(EXEC_TYPES, default=None))
         )
-    return _blank_to_null(pl.col(name))
+    return _blank(name, dtype)
 
 
 _UNPARSEABLE = {
@@ -236,7 +246,7 @@ def _row_rules(
         if c.name not in present:
             continue
         raw, val = pl.col(c.name), pl.col(f"{c.name}__v")
-        raw_blank = _blank_to_null(raw).is_null() if schema[c.name] == pl.String else raw.is_null()
+        raw_blank = _blank(c.name, schema[c.name]).is_null() if schema[c.name] == pl.String else raw.is_null()
         if c.required:
             rules.append(("missing_value", c.name, raw_blank))
         failed = ~raw_blank & val.is_null()
@@ -386,8 +396,14 @@ def validate_batch(
     text = batch
     batch, typed = typed_text(batch, spec)
     style = text_style(batch, spec)
-    parsed = batch.lazy().with_columns(
-        [_parse(spec.column(c), batch.schema[c], style, timezone).alias(f"{c}__v") for c in present]
+    parsed = (
+        batch.lazy()
+        .with_columns(
+            _blank_to_null(pl.col(c)).alias(f"{c}{BLANKED}") for c in present if batch.schema[c] == pl.String
+        )
+        .with_columns(
+            [_parse(spec.column(c), batch.schema[c], style, timezone).alias(f"{c}__v") for c in present]
+        )
     )
     rules = _row_rules(spec, batch.schema, style, timezone)
     extended = pl.lit(False)

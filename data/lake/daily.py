@@ -52,10 +52,37 @@ def _quote_summary(home: KappaHome, quotes: str) -> pl.DataFrame:
         con.close()
 
 
-def write_quote_summary(home: KappaHome, quotes: str) -> pl.DataFrame:
+def summary_of_rows(quotes: pl.DataFrame) -> pl.DataFrame:
+    """The per-symbol summary of quotes rows given in lake order (``symbol, bid, ask, flag``; whole
+    symbols): what :func:`_quote_summary` gives of a lake file holding them, from rows already in memory.
+
+    In lake order a symbol's rows run by time, and rows tied on a time keep the file's order, so its first
+    and last unflagged rows are those of ``ORDER BY ts, file_row_number``; the mid is the same
+    ``(bid + ask) / 2`` in binary64.
+    """
+    mid = (pl.col("bid") + pl.col("ask")) / 2
+    return (
+        quotes.lazy()
+        .filter(pl.col(FLAG).is_null())
+        .group_by("symbol", maintain_order=True)
+        .agg(
+            mid.first().alias("open"),
+            mid.max().alias("high"),
+            mid.min().alias("low"),
+            mid.last().alias("close"),
+        )
+        .sort("symbol")
+        .collect()
+        .cast(SUMMARY_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
+def write_quote_summary(home: KappaHome, quotes: str, summary: pl.DataFrame | None = None) -> pl.DataFrame:
     """Sum the quotes lake file ``quotes`` per symbol (open, high, low, close of the mid) and keep the sums
-    beside it (:func:`summary_path`) for later loads of the date's trades; returns them."""
-    summary = _quote_summary(home, quotes)
+    beside it (:func:`summary_path`) for later loads of the date's trades; returns them. ``summary``: the
+    sums, already taken from the file's rows (:func:`summary_of_rows`), to keep as they are."""
+    if summary is None:
+        summary = _quote_summary(home, quotes)
     out = summary_path(quotes)
     tmp = out.with_name(out.name + ".tmp")
     summary.write_parquet(tmp)

@@ -43,6 +43,9 @@ class MergedPartition:
     duplicates: pl.DataFrame  # quarantine rows for duplicate keys found while merging
     replaced: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=REPLACED_SCHEMA))
     """``symbol, rows_before, rows_after`` of each symbol of the load on a date that had a file."""
+    flagged: pl.DataFrame | None = None
+    """``symbol, rule, rows`` of the rows the tape cleaning flags, where the file was written with its flags
+    (:class:`data.lake.flags.TradeFlagger`); ``None``: the file is still to be flagged."""
 
 
 SUMMARY_SUFFIX = ".daily"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,8 +13,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data.home import KappaHome
+from data.lake.flags import flag_counts
 from data.lake.partitions import ROW_GROUP_ROWS, MergedPartition, lake_order, partition_path
-from data.schema import MARKET_COLUMNS, POLARS_TYPES
+from data.schema import FLAG, MARKET_COLUMNS, POLARS_TYPES
+
+Flagger = Callable[[dt.date, pl.DataFrame], pl.Series]
+"""The ``flag`` of each row of a batch of one date in lake order (:class:`data.lake.flags.TradeFlagger`)."""
 
 
 def _by_date(rows: pl.DataFrame) -> list[tuple[dt.date, pl.DataFrame]]:
@@ -76,13 +81,22 @@ class DirectWriter:
     where the previous one of its date ended. :meth:`write` raises :class:`OutOfLakeOrder` (then call
     :meth:`abort`) when a batch starts before that, when a date already has a lake file (its other symbols
     would have to be merged), or when a key repeats (the first occurrence in file order must win, which only
-    the merge knows). Memory holds one batch.
+    the merge knows). Memory holds one batch. With a ``flagger``, each batch's ``flag`` column is set as it
+    is written (rules that judge a row by itself and other tables' rows, not by its own table's other rows).
     """
 
     def __init__(
-        self, home: KappaHome, table: str, run_id: str, existing: set[dt.date], key: tuple[str, ...]
+        self,
+        home: KappaHome,
+        table: str,
+        run_id: str,
+        existing: set[dt.date],
+        key: tuple[str, ...],
+        flagger: Flagger | None = None,
     ) -> None:
         self.home, self.table, self.run_id, self.existing, self.key = home, table, run_id, existing, key
+        self.flagger = flagger
+        self._flagged: dict[dt.date, list[pl.DataFrame]] = {}
         types = dict(MARKET_COLUMNS[table])
         self.columns = [c for c, _ in MARKET_COLUMNS[table]]
         self.dtypes = {c: POLARS_TYPES[types[c]] for c in self.columns}
@@ -117,6 +131,9 @@ class DirectWriter:
                 raise OutOfLakeOrder(f"{self.table} of {day} is not sorted by {', '.join(self.order)}")
             if self.key:
                 self._check_keys(day, part)
+            if self.flagger is not None:
+                part = part.with_columns(self.flagger(day, part).alias(FLAG))
+                self._flagged.setdefault(day, []).append(flag_counts(part))
             table = part.to_arrow()
             if day not in self._writers:
                 out = partition_path(self.home, self.table, day, self.run_id)
@@ -171,9 +188,11 @@ class DirectWriter:
         for day, w in sorted(self._writers.items()):
             w.close()
             path = partition_path(self.home, self.table, day, self.run_id)
+            flagged = flag_counts(pl.concat(self._flagged[day])) if self.flagger is not None else None
             out.append(
-                MergedPartition(self.table, day, path, self._rows[day], self._symbols[day], pl.DataFrame())
-            )
+                MergedPartition(self.table, day, path, self._rows[day], self._symbols[day], pl.DataFrame(),
+                                flagged=flagged)
+            )  # fmt: skip
         self._writers.clear()
         return out
 

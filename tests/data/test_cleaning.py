@@ -215,3 +215,44 @@ def test_reloading_gives_the_same_flags(home: KappaHome, write_csv: WriteCsv) ->
     ) == first
     day = dt.date.fromisoformat(DAY)
     assert first[0] == [("quotes", day, "AAA", "wide_spread", 1), ("trades", day, "AAA", "condition", 1)]
+
+
+@pytest.mark.parametrize("span_days", [1, 20_000])  # the integer keys; times too far apart for them
+def test_the_prevailing_quote_is_the_last_clean_quote_of_the_symbol_at_or_before_the_trade(
+    span_days: int,
+) -> None:
+    """Rule T4's prevailing quote against a loop over the quotes, trade by trade: symbols with no quotes,
+    quotes of symbols without trades, trades before a symbol's first quote and at a quote's very time,
+    several quotes at one time (the last counts) and flagged quotes (skipped)."""
+    rng = np.random.default_rng(5)
+    t0 = dt.datetime(1990, 1, 1)
+    span = span_days * 86_400 * 10**9
+
+    def frame(symbols: list[str], n: int) -> pl.DataFrame:
+        ts = rng.integers(0, 50, n) * (span // 50)  # few distinct times: many ties
+        f = pl.DataFrame({"symbol": rng.choice(symbols, n), "ns": ts})
+        return f.with_columns(
+            (pl.lit(t0) + pl.duration(nanoseconds=pl.col("ns"))).dt.cast_time_unit("ns").alias("ts")
+        )
+
+    quotes = frame(["AA", "BB", "CC", "ZZ"], 400).sort("symbol", "ts", maintain_order=True)
+    quotes = quotes.with_columns(
+        pl.Series("bid", rng.uniform(10, 11, quotes.height)),
+        pl.Series("flag", rng.choice(np.array([None, None, None, "wide_spread"], dtype=object), quotes.height),
+                  dtype=pl.String),
+    ).with_columns((pl.col("bid") + 0.01).alias("ask"))  # fmt: skip
+    trades = frame(["AA", "BB", "DD", "ZZ"], 300).sort("symbol", "ts", maintain_order=True)
+    trades = trades.with_columns(
+        pl.Series("price", rng.choice([10.5, 10.5, 10.5, 12.0], trades.height)),
+        pl.lit(None, dtype=pl.String).alias("conditions"),
+    )
+    expected = []
+    clean = [r for r in quotes.iter_rows(named=True) if r["flag"] is None]
+    for t in trades.iter_rows(named=True):
+        before = [q for q in clean if q["symbol"] == t["symbol"] and q["ns"] <= t["ns"]]
+        q = before[-1] if before else None  # the last of the latest time, in the quotes' order
+        spread = q["ask"] - q["bid"] if q is not None else 0.0
+        out = q is not None and (t["price"] > q["ask"] + spread or t["price"] < q["bid"] - spread)
+        expected.append("outside_quote" if out else None)
+    assert trade_flags(trades, quotes).to_list() == expected
+    assert 0 < expected.count("outside_quote") < len(expected)

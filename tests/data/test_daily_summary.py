@@ -123,3 +123,39 @@ def test_quotes_without_a_summary_are_summed_from_their_rows(home: KappaHome, wr
         f.unlink()
     ingest(home, "trades", [_trades(write_csv)])
     _same(_daily(home), _expected(home))
+
+
+def test_the_summary_of_rows_in_memory_equals_the_summary_of_their_file(tmp_path: Path) -> None:
+    """:func:`data.lake.daily.summary_of_rows` (quotes flagged in memory) and the summary read off the lake
+    file holding the same rows agree, ties on a time and flagged first and last rows included."""
+    t0 = pl.datetime(2026, 11, 16, 15, time_unit="ns")
+    rows = pl.DataFrame(
+        {
+            "symbol": ["AAA"] * 5 + ["BBB"] * 4 + ["CCC"],
+            "ts": [0, 0, 1, 2, 2, 0, 1, 1, 3, 0],
+            "bid": [10.25, 10.1, 10.2, 10.4, 10.3, 20.0, 20.5, 20.25, 19.0, 5.0],
+            "ask": [10.25, 10.3, 10.4, 10.6, 10.5, 20.1, 20.6, 20.35, 19.2, 5.1],
+            "flag": [
+                None,
+                None,
+                "mid_jump",
+                None,
+                None,
+                "wide_spread",
+                None,
+                None,
+                "wide_spread",
+                "wide_spread",
+            ],
+        }
+    ).with_columns((t0 + pl.duration(seconds=pl.col("ts"))).alias("ts"))
+    path = tmp_path / "q.parquet"
+    rows.write_parquet(path)
+    home = KappaHome.resolve(tmp_path / "home").ensure()
+    from_file = lake_daily._quote_summary(home, str(path))
+    in_memory = lake_daily.summary_of_rows(rows.drop("ts"))
+    assert in_memory.equals(from_file)
+    # AAA: the first row of the first instant opens, the last of the last closes; CCC is all flagged
+    expected = [("AAA", 10.25, 10.5, 10.2, 10.4), ("BBB", 20.55, 20.55, 20.3, 20.3)]
+    assert [r[0] for r in in_memory.rows()] == [r[0] for r in expected]
+    assert [r[1:] for r in in_memory.rows()] == [pytest.approx(r[1:]) for r in expected]

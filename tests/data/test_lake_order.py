@@ -132,3 +132,34 @@ def test_rows_that_tie_on_symbol_and_time_keep_the_files_order_every_way(
     closes = dict(query(direct, "SELECT symbol, close FROM daily"))
     ends = tied.group_by("symbol").agg(((pl.col("bid") + pl.col("ask")) / 2).last())
     assert closes == pytest.approx(dict(ends.iter_rows()))
+
+
+def test_trades_flagged_as_written_equal_the_trades_flagged_after_the_merge(
+    tmp_path: Path, day: tuple[pl.DataFrame, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trades going straight to the lake are flagged batch by batch as they are written; staged and merged,
+    the written file is flagged afterwards: both give the same flags, counts and ``daily`` rows, with batches
+    that split a symbol's trades and a date whose quotes are stored (rule T4) or not."""
+    quotes, trades = day
+    n = trades.height
+    codes = pl.Series([None, "@", "F", "@ FT", None, "Z", None, "I"])  # Z and T mark irregular prints
+    odd = pl.int_range(n) % 37 == 5  # every 37th print far above its quote
+    trades = trades.with_columns(
+        pl.when(odd).then(pl.col("price") * 1.5).otherwise(pl.col("price")).alias("price"),
+        pl.lit(codes).gather(pl.int_range(n) % codes.len()).alias("conditions"),
+    )
+    shuffled = trades.reverse()
+    for with_quotes in (True, False):
+        frames = {"quotes": quotes} if with_quotes else {}
+        tag = "q" if with_quotes else "noq"
+        staged = _load(tmp_path, f"staged-{tag}", {**frames, "trades": shuffled}, batch_rows=300)
+        with monkeypatch.context() as m:
+            m.setattr(load_market, "merge_partition", _no_merge)
+            direct = _load(tmp_path, f"direct-{tag}", {**frames, "trades": trades}, batch_rows=300)
+        a, b = _state(direct, "trades"), _state(staged, "trades")
+        assert a["file"].equals(b["file"]) and a["daily"] == b["daily"]
+        flagged = "SELECT table_name, symbol, rule, rows FROM flagged_rows ORDER BY ALL"
+        assert query(direct, flagged) == query(staged, flagged)
+        rules = dict(a["file"].group_by("flag").len().drop_nulls().iter_rows())  # type: ignore[union-attr]
+        assert rules["condition"] == trades["conditions"].str.contains("[ZT]").sum()
+        assert (rules.get("outside_quote", 0) > 0) == with_quotes
