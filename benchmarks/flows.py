@@ -50,6 +50,7 @@ def plain_calibrate(home: Path, pool: Executor, batch_symbols: int) -> int:
     from data.results import Results, write_results
     from data.store import recorded_run
     from flows import calibrate as cal
+    from flows.garch_pool import garch_pool
 
     kh = KappaHome.resolve(home)
     with recorded_run(kh, "calibrate", {"as_of": DAY}) as run_id:
@@ -58,7 +59,7 @@ def plain_calibrate(home: Path, pool: Executor, batch_symbols: int) -> int:
         )
         symbols = sum(len(b.symbols) for b in plan.batches)
         on_threads = isinstance(pool, ThreadPoolExecutor)  # as the flow on its thread-pool runner: GARCH pool
-        with cal.garch_pool(symbols, (os.cpu_count() or 1) if on_threads else 0) as garch_map:
+        with garch_pool(symbols, (os.cpu_count() or 1) if on_threads else 0) as garch_map:
             parts = list(pool.map(partial(cal.calibrate_batch, garch_map=garch_map), plan.batches))
         rows = cal.finish_calibration(plan, parts)
         write_results(kh, run_id, Results(calibrations=rows, calibration_as_of=DAY))
