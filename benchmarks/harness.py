@@ -25,6 +25,12 @@ fresh process on a fresh copy of the size's base home, so its peak RSS is its ow
 
 Wall times are medians over ``--runs``; the table goes to stdout, everything to
 ``benchmarks/results/harness-<size>.json``. Timings are measured here, never asserted in tests.
+
+Every variant runs as on a machine where Python keeps the bytecode of what it imports (its default), as in
+:mod:`benchmarks.csv_day`: the installed packages and Kappa's are byte-compiled before the first run
+(:func:`benchmarks.csv_day.compile_bytecode`, a no-op once done) and ``PYTHONDONTWRITEBYTECODE`` is not
+passed on. Without it each variant's process, and each process it spawns, compiles Kappa's modules from
+source inside the clock, while every installed package arrives compiled.
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
     from data.store import recorded_run
     from flows import attribute as att
     from flows import calibrate as cal
+    from flows.garch_pool import single_threaded_blas
     from flows.report import report
     from flows.schedules import order_schedules
 
@@ -83,7 +90,7 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
         t[f"ingest_{table}"] = time.perf_counter() - t0
     clock = StageClock()
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(os.cpu_count(), mp_context=ctx, initializer=cal.single_threaded_blas) as pool:
+    with ProcessPoolExecutor(os.cpu_count(), mp_context=ctx, initializer=single_threaded_blas) as pool:
         walk = 50 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 300)))
         list(pool.map(garch_sigma, [walk] * 8))  # workers started, and arch imported, before the clock
 
@@ -294,16 +301,19 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     args = ap.parse_args()
+    from benchmarks.csv_day import compile_bytecode
     from data.home import KappaHome
     from flows.server import ensure_server, stop_server
 
     variants = args.variants.split(",")
+    compile_bytecode()
     server_home = KappaHome.resolve(CACHE / "prefect-server")
     os.environ.setdefault("PREFECT_HOME", str(server_home.root / "prefect"))
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     api_url = ensure_server(server_home)[0].url  # the cache's Prefect server, stopped at the end
     try:
-        env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_LOGGING_LEVEL": "WARNING"}
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(PREFECT_API_URL=api_url, PREFECT_LOGGING_LEVEL="WARNING")
         for size in args.sizes.split(","):
             data = dataset(size)
             runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
