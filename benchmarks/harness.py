@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -258,6 +259,8 @@ def night(data: Dataset, med: dict[str, dict[str, float]]) -> dict[str, float]:
     return {
         "kappa_nightly_s": flow,
         "kappa_plain_s": plain,
+        "kappa_nightly_cpu_s": med["nightly"].get("nightly_cpu_s", math.nan),
+        "kappa_plain_cpu_s": med["plain"].get("nightly_cpu_s", math.nan),
         "prefect_share": (flow - plain) / flow,
         "pandas_s": pandas_total,
         "floor_s": floor_total,
@@ -290,6 +293,8 @@ def print_size(name: str, data: Dataset, table: list[dict[str, object]], whole: 
     w = whole
     print(f"{'whole nightly (Prefect flow)':<40}{w['kappa_nightly_s']:>9.2f}{w['pandas_s']:>10.2f}"
           f"{w['floor_s']:>9.2f}{w['pandas_over_kappa']:>14.1f}{w['kappa_over_floor']:>13.2f}")  # fmt: skip
+    print(f"CPU (user + system, the night's process and its waited-for children; not the Prefect server's): "
+          f"{w['kappa_nightly_cpu_s']:.2f} s, without Prefect {w['kappa_plain_cpu_s']:.2f} s")  # fmt: skip
     print(f"nightly without Prefect {w['kappa_plain_s']:.2f} s: Prefect's share {100 * w['prefect_share']:.1f} %;"
           f" peak RSS {w['peak_rss_gib']:.2f} GiB (+ its child processes {w['children_peak_rss_gib']:.2f} GiB);"
           f" pandas {w['pandas_peak_rss_gib']:.2f} GiB, floor {w['floor_peak_rss_gib']:.2f} GiB")  # fmt: skip
