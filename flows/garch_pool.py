@@ -30,7 +30,7 @@ PARALLEL_GARCH_MIN_SYMBOLS = 200
 
 Measured on the 2-vCPU machine (2026-11-30; n fits of the small benchmark's 500-session closes in a fresh
 process, CPU seconds of the process and its workers, medians of 3 runs at n = 50, 100, 200, 300, 400; see
-``benchmarks/README.md``, "A small night"): in the calling process 0.72 + 0.0109 n s (``arch``'s import,
+``benchmarks/README.md``, "The small night (target 5)"): in the calling process 0.72 + 0.0109 n s (``arch``'s import,
 then 10.9 ms a fit); on a pool of two workers 2.4 + 0.0113 n s (each worker 1.2 s before its first fit: a
 spawned interpreter importing NumPy, SciPy, polars, ``arch`` and :mod:`calibration.window`). On an idle
 machine the two workers' wall time is about 1.2 + 0.0057 n s against 0.72 + 0.0109 n s, so the pool is
