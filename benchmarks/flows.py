@@ -39,7 +39,7 @@ from pathlib import Path
 
 from benchmarks.config import BATCH_SYMBOLS, DAY, HISTORY_DAYS, REPO, RESULTS
 from benchmarks.datasets import simulated_home
-from benchmarks.rss import ChildrenRss, own_peak_rss_gib
+from benchmarks.rss import ChildrenRss, cpu_seconds, own_peak_rss_gib
 
 RUNNERS = ("threads", "processes")
 
@@ -50,6 +50,7 @@ def plain_calibrate(home: Path, pool: Executor, batch_symbols: int) -> int:
     from data.results import Results, write_results
     from data.store import recorded_run
     from flows import calibrate as cal
+    from flows.garch_pool import garch_pool
 
     kh = KappaHome.resolve(home)
     with recorded_run(kh, "calibrate", {"as_of": DAY}) as run_id:
@@ -58,7 +59,7 @@ def plain_calibrate(home: Path, pool: Executor, batch_symbols: int) -> int:
         )
         symbols = sum(len(b.symbols) for b in plan.batches)
         on_threads = isinstance(pool, ThreadPoolExecutor)  # as the flow on its thread-pool runner: GARCH pool
-        with cal.garch_pool(symbols, (os.cpu_count() or 1) if on_threads else 0) as garch_map:
+        with garch_pool(symbols, (os.cpu_count() or 1) if on_threads else 0) as garch_map:
             parts = list(pool.map(partial(cal.calibrate_batch, garch_map=garch_map), plan.batches))
         rows = cal.finish_calibration(plan, parts)
         write_results(kh, run_id, Results(calibrations=rows, calibration_as_of=DAY))
@@ -165,7 +166,7 @@ def run_plain_nightly(home: Path, runner: str, batch_symbols: int, drop: str = "
     data.calendar.exchange_calendar()
     kh = KappaHome.resolve(home)
     pool = ThreadPoolExecutor(os.cpu_count() or 1)
-    t0 = time.perf_counter()
+    c0, t0 = cpu_seconds(), time.perf_counter()
     ingest_inbox(kh, Path(drop))
     with pool:
         plain_calibrate(home, pool, batch_symbols)
@@ -173,7 +174,7 @@ def run_plain_nightly(home: Path, runner: str, batch_symbols: int, drop: str = "
     calibrations = calibrations_as_of(kh, DAY)
     order_schedules(read_pending_orders(kh, DAY), calibrations, "plain")
     report(kh, DAY)
-    return {"nightly": time.perf_counter() - t0}
+    return {"nightly": time.perf_counter() - t0, "nightly_cpu_s": cpu_seconds() - c0}
 
 
 def run_flow_nightly(home: Path, runner: str, batch_symbols: int, drop: str = "") -> dict[str, float]:
@@ -194,12 +195,12 @@ def run_flow_nightly(home: Path, runner: str, batch_symbols: int, drop: str = ""
         return 1
 
     warm_up()  # starts the temporary server
-    t0 = time.perf_counter()
+    c0, t0 = cpu_seconds(), time.perf_counter()
     nightly.with_options(task_runner=task_runner(runner))(
         date=DAY, home=str(kh.root), inbox=drop, lookback_days=1,
         garch_days=HISTORY_DAYS, batch_symbols=batch_symbols,
     )  # fmt: skip
-    return {"nightly": time.perf_counter() - t0}
+    return {"nightly": time.perf_counter() - t0, "nightly_cpu_s": cpu_seconds() - c0}
 
 
 def measured(variant: str, home: Path, runner: str, batch_symbols: int, drop: str = "") -> dict[str, float]:

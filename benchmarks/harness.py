@@ -25,6 +25,12 @@ fresh process on a fresh copy of the size's base home, so its peak RSS is its ow
 
 Wall times are medians over ``--runs``; the table goes to stdout, everything to
 ``benchmarks/results/harness-<size>.json``. Timings are measured here, never asserted in tests.
+
+Every variant runs as on a machine where Python keeps the bytecode of what it imports (its default), as in
+:mod:`benchmarks.csv_day`: the installed packages and Kappa's are byte-compiled before the first run
+(:func:`benchmarks.csv_day.compile_bytecode`, a no-op once done) and ``PYTHONDONTWRITEBYTECODE`` is not
+passed on. Without it each variant's process, and each process it spawns, compiles Kappa's modules from
+source inside the clock, while every installed package arrives compiled.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -71,6 +78,7 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
     from data.store import recorded_run
     from flows import attribute as att
     from flows import calibrate as cal
+    from flows.garch_pool import single_threaded_blas
     from flows.report import report
     from flows.schedules import order_schedules
 
@@ -83,7 +91,7 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
         t[f"ingest_{table}"] = time.perf_counter() - t0
     clock = StageClock()
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(os.cpu_count(), mp_context=ctx, initializer=cal.single_threaded_blas) as pool:
+    with ProcessPoolExecutor(os.cpu_count(), mp_context=ctx, initializer=single_threaded_blas) as pool:
         walk = 50 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 300)))
         list(pool.map(garch_sigma, [walk] * 8))  # workers started, and arch imported, before the clock
 
@@ -251,6 +259,8 @@ def night(data: Dataset, med: dict[str, dict[str, float]]) -> dict[str, float]:
     return {
         "kappa_nightly_s": flow,
         "kappa_plain_s": plain,
+        "kappa_nightly_cpu_s": med["nightly"].get("nightly_cpu_s", math.nan),
+        "kappa_plain_cpu_s": med["plain"].get("nightly_cpu_s", math.nan),
         "prefect_share": (flow - plain) / flow,
         "pandas_s": pandas_total,
         "floor_s": floor_total,
@@ -283,6 +293,8 @@ def print_size(name: str, data: Dataset, table: list[dict[str, object]], whole: 
     w = whole
     print(f"{'whole nightly (Prefect flow)':<40}{w['kappa_nightly_s']:>9.2f}{w['pandas_s']:>10.2f}"
           f"{w['floor_s']:>9.2f}{w['pandas_over_kappa']:>14.1f}{w['kappa_over_floor']:>13.2f}")  # fmt: skip
+    print(f"CPU (user + system, the night's process and its waited-for children; not the Prefect server's): "
+          f"{w['kappa_nightly_cpu_s']:.2f} s, without Prefect {w['kappa_plain_cpu_s']:.2f} s")  # fmt: skip
     print(f"nightly without Prefect {w['kappa_plain_s']:.2f} s: Prefect's share {100 * w['prefect_share']:.1f} %;"
           f" peak RSS {w['peak_rss_gib']:.2f} GiB (+ its child processes {w['children_peak_rss_gib']:.2f} GiB);"
           f" pandas {w['pandas_peak_rss_gib']:.2f} GiB, floor {w['floor_peak_rss_gib']:.2f} GiB")  # fmt: skip
@@ -294,16 +306,19 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     args = ap.parse_args()
+    from benchmarks.csv_day import compile_bytecode
     from data.home import KappaHome
     from flows.server import ensure_server, stop_server
 
     variants = args.variants.split(",")
+    compile_bytecode()
     server_home = KappaHome.resolve(CACHE / "prefect-server")
     os.environ.setdefault("PREFECT_HOME", str(server_home.root / "prefect"))
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     api_url = ensure_server(server_home)[0].url  # the cache's Prefect server, stopped at the end
     try:
-        env = {**os.environ, "PREFECT_API_URL": api_url, "PREFECT_LOGGING_LEVEL": "WARNING"}
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env.update(PREFECT_API_URL=api_url, PREFECT_LOGGING_LEVEL="WARNING")
         for size in args.sizes.split(","):
             data = dataset(size)
             runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}

@@ -9,6 +9,12 @@ import threading
 import psutil
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its child processes waited for so far."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def own_peak_rss_gib() -> float:
     """This process's peak RSS so far (``ru_maxrss``), GiB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

@@ -18,22 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import multiprocessing
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
-import numpy as np
 import polars as pl
 from prefect import flow, task
-from threadpoolctl import threadpool_limits
 
 from calibration.correlation import pairwise_correlations, unnested_returns
 from calibration.records import DEFAULT_THRESHOLDS, CalibrationBatch, CalibrationRow, EstimatorThresholds
-from calibration.volatility import GarchFit
 from calibration.window import (
     CALIBRATION_SCHEMA,
     MapFn,
@@ -50,14 +44,13 @@ from data.step_inputs import read_market, read_window_inputs
 from data.store import recorded_run
 from flows.artifacts import publish_calibrations
 from flows.batches import Mapped, failures, final_state, warning
+from flows.garch_pool import garch_pool, single_threaded_blas
 from flows.night_settings import NightSettings, Thresholds
 from flows.runtime import run_name, task_runner_kind, thread_workers, threads
 from flows.settings import DEFAULT_BATCH_SYMBOLS, DEFAULT_GARCH_DAYS, DEFAULT_LOOKBACK_DAYS
 from flows.tasks import IO_TASK, write_results_task
 from kappa.errors import ParameterError
 from kappa.units import DEFAULT_CALENDAR
-
-PARALLEL_GARCH_MIN_SYMBOLS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,41 +87,6 @@ def plan_calibration(
     return CalibrationPlan(as_of, lookback_days, w.sessions, w.batches(batch_symbols))
 
 
-def single_threaded_blas() -> None:
-    """Run every BLAS this process has loaded, or will use for a calibration, on one thread.
-
-    SciPy bundles its own OpenBLAS beside NumPy's and loads it on first use: it is imported first, so
-    the limit reaches both.
-    """
-    import scipy.linalg  # noqa: F401  (loads SciPy's BLAS)
-
-    threadpool_limits(limits=1, user_api="blas")
-
-
-@contextmanager
-def garch_pool(symbols: int, workers: int) -> Iterator[MapFn | None]:
-    """A process pool's ``map`` for the GARCH fits (:func:`calibration.window.garch_fit`) of batches that run
-    on threads, or ``None``.
-
-    A GARCH fit is a Python-level optimisation that holds the GIL, so batches on threads would fit one
-    symbol at a time; this pool (spawned processes with one BLAS thread each; polars may deadlock in a
-    forked child) fits them in parallel while the batches' polars work runs on the threads. Not worth
-    its start-up below ``PARALLEL_GARCH_MIN_SYMBOLS`` symbols or with a single worker.
-    """
-    if workers <= 1 or symbols < PARALLEL_GARCH_MIN_SYMBOLS:
-        yield None
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=single_threaded_blas) as pool:
-        yield partial(_pool_map, pool)
-
-
-def _pool_map(
-    pool: ProcessPoolExecutor, fn: Callable[[np.ndarray], GarchFit], xs: Iterable[np.ndarray]
-) -> Iterator[GarchFit]:
-    return pool.map(fn, xs, chunksize=8)
-
-
 def calibrate_batch(
     batch: CalibrationBatch, garch_map: MapFn | None = None, stage: Stage = untimed
 ) -> pl.DataFrame:
@@ -136,7 +94,7 @@ def calibrate_batch(
     :func:`finish_correlations`), reading market data from the lake.
 
     The estimators apply the batch's thresholds. ``garch_map`` runs the GARCH fits (default: here, one
-    after another; see :func:`garch_pool`);
+    after another; see :func:`flows.garch_pool.garch_pool`);
     ``stage`` wraps the ``read`` and each stage of :func:`calibration.window.calibrate_symbols` (a
     benchmark passes a stopwatch's). Sets
     this process's BLAS to one thread: batches are the unit of parallelism, and the GARCH optimum moves in
@@ -241,7 +199,7 @@ def submit_calibration(
 ) -> tuple[CalibrationPlan, Mapped]:
     """Plan the calibration of ``symbols`` (default: every symbol with data) with ``settings`` and submit its
     batches; on the thread-pool runner their GARCH fits go to a process pool that lives as long as ``stack``
-    (:func:`garch_pool`)."""
+    (:func:`flows.garch_pool.garch_pool`), or run in the flow's process when they are too few to pay for one."""
     plan = plan_calibration_task(
         home, as_of, lookback_days=settings.lookback_days, garch_days=settings.garch_days, symbols=symbols,
         batch_symbols=settings.batch_symbols, calendar=settings.calendar, thresholds=settings.thresholds.record(),

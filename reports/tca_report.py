@@ -22,8 +22,8 @@ import polars as pl
 
 from reports.charts import (
     cost_vs_model_chart,
-    save_chart,
     schedules_chart,
+    svg_and_png,
     waterfall_chart,
     z_histogram_chart,
 )
@@ -119,12 +119,6 @@ def key_numbers(s: dict[str, float | int]) -> list[tuple[str, str]]:
            f"{usd_text(s['interim_mtm_usd'])}")] if s.get("working_orders") else [])  # fmt: skip
 
 
-def _svg(chart: alt.TopLevelMixin) -> str:
-    import vl_convert as vlc
-
-    return str(vlc.vegalite_to_svg(chart.to_json()))
-
-
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1400px}
 h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
@@ -172,8 +166,8 @@ def render_report(
     }
     if paths.height:
         charts["schedules"] = schedules_chart(paths)
-    svgs = {k: _svg(c) for k, c in charts.items()}
-    pngs = {k: save_chart(c, out_dir / f"{k}.png") for k, c in charts.items()}
+    pngs = {k: out_dir / f"{k}.png" for k in charts}
+    svgs = {k: svg_and_png(c, pngs[k]) for k, c in charts.items()}
     kpis = "".join(
         f'<div class="kpi">{html.escape(k)}<b>{html.escape(v)}</b></div>' for k, v in key_numbers(s)
     )

@@ -182,6 +182,21 @@ def test_report_is_self_contained_with_charts(attributed: KappaHome, tmp_path: P
     assert float(shown) == pytest.approx(1e4 * usd.sum() / notional.sum(), abs=0.005)
 
 
+def test_a_report_chart_is_laid_out_once_for_its_svg_and_its_png(tmp_path: Path) -> None:
+    """The page's SVG and the PNG beside it come from one Vega layout, and are what ``vl_convert`` makes of
+    the chart's spec on its own: the same SVG text, and the PNG ``vegalite_to_png`` draws, byte for byte."""
+    import polars as pl
+    import vl_convert as vlc
+
+    from reports.charts import save_chart, svg_and_png, z_histogram_chart
+
+    chart = z_histogram_chart(pl.DataFrame({"z_score": [-1.2, -0.3, 0.1, 0.4, 0.9, 2.2]}))
+    svg = svg_and_png(chart, tmp_path / "z.png")
+    assert svg == vlc.vegalite_to_svg(chart.to_json())
+    assert (tmp_path / "z.png").read_bytes() == vlc.vegalite_to_png(chart.to_json(), scale=2.0)
+    assert (tmp_path / "z.png").read_bytes() == save_chart(chart, tmp_path / "again.png").read_bytes()
+
+
 # ---------------------------------------------------------------------------- an order held over a night
 
 MULTI = "MULTI-BBB-1"

@@ -201,6 +201,28 @@ def test_batches_of_one_symbol_give_the_rows_of_one_window(loaded: KappaHome) ->
     ]
 
 
+def test_garch_fits_give_the_same_rows_in_process_and_on_the_pool(loaded: KappaHome) -> None:
+    """Where the GARCH fits run (the calling process below the pool's threshold, two spawned workers
+    above it) changes no bit of a calibration row."""
+    from flows.calibrate import calibrate_batch, plan_calibration
+    from flows.garch_pool import PARALLEL_GARCH_MIN_SYMBOLS, garch_pool
+
+    plan = plan_calibration(loaded, dt.date(2026, 11, 18), lookback_days=5, batch_symbols=1)
+    n = sum(len(b.symbols) for b in plan.batches)
+    assert n < PARALLEL_GARCH_MIN_SYMBOLS
+    for workers in (1, 2):  # one worker, or too few symbols: no pool
+        with garch_pool(n, workers) as in_process:
+            assert in_process is None
+    local = [calibrate_batch(b) for b in plan.batches]
+    with garch_pool(n, 2, min_symbols=n) as pool_map:
+        assert pool_map is not None
+        pooled = [calibrate_batch(b, pool_map) for b in plan.batches]
+    fitted = pl.concat(local, how="diagonal_relaxed")
+    assert (fitted["garch_status"] == "ok").sum() >= 2  # GARCH ran, not only its fallbacks
+    for a, b in zip(local, pooled, strict=True):
+        assert a.equals(b)
+
+
 def test_a_garch_fallback_is_marked_where_its_number_would_be(loaded: KappaHome) -> None:
     """Too short a daily history for GARCH (50 closes < 100 returns): the σ GARCH column says the realized σ
     stands in, and the reason says why; the row stores the realized σ with a fallback status."""
