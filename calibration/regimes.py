@@ -119,6 +119,9 @@ _NEWTON_FRACTIONS = (1.0, 0.5, 0.2)
 _BEHIND = 10.0
 """A start whose log-likelihood is this far below the best of its symbol's starts is dropped: it cannot be
 the fit unless it climbs further than that from there (it is recorded as it stands, and not taken)."""
+_BOUND_NEAR = 0.2
+"""A stay probability the EM steps carry towards a bound and within this of it is tried on the bound (see
+:func:`_bound_point`)."""
 _REACH_STEP = 4.0
 """SQUAREM's largest step length grows by this factor after a jump at it is taken, and falls back to 1
 after a jump is refused (Varadhan & Roland 2008; their R package's ``mstep``)."""
@@ -301,9 +304,12 @@ def _em_columns(
     ρ = θ_1 − θ_0, v = θ_2 − 2θ_1 + θ_0 and α = −‖ρ‖/‖v‖ (at most −1), the point θ_0 − 2αρ + α²v is taken
     (|α| at most a reach that grows by :data:`_REACH_STEP` while jumps are taken and falls back to 1 when
     one is refused) if its likelihood is at least θ_1's, otherwise θ_2 (an EM step, which never lowers it):
-    the likelihood rises at every cycle, as the EM's. A column stops when the plain EM step θ_0 → θ_1 raises its
-    log-likelihood by less than :data:`REGIME_TOL` of its absolute value (θ_0 is then its fit), or after
-    :data:`REGIME_MAX_ITER` cycles. A stopped column leaves the arrays.
+    the likelihood rises at every cycle, as the EM's. Once no more than :data:`_NEWTON_COLUMNS` columns run,
+    Newton's steps (:func:`_newton`) and the bound point (:func:`_bound_point`) are candidates beside the
+    jump, the best taken. A column stops when the plain EM step θ_0 → θ_1 raises its log-likelihood by less
+    than :data:`REGIME_TOL` of its absolute value (θ_0 is then its fit), or after :data:`REGIME_MAX_ITER`
+    cycles. A stopped column leaves the arrays. The points of a cycle are evaluated together, one E-step for
+    all (each column's numbers do not depend on the others beside it).
 
     Returns each column's θ, log-likelihood, filtered P(s = 1) on its last day, mean smoothed P(s = 1), and
     whether it converged.
@@ -347,22 +353,56 @@ def _em_columns(
             alpha = np.sqrt((rho * rho).sum(axis=1) / (v * v).sum(axis=1))
             alpha = np.clip(np.where(np.isfinite(alpha), alpha, 1.0), 1.0, reach)
             jump = _projected(theta + (2.0 * alpha)[:, None] * rho + (alpha * alpha)[:, None] * v, floor)
-            ej = _e_step(r, lengths, jump)
-            if theta.shape[0] <= _NEWTON_COLUMNS:  # the slow few: Newton's steps too, the best point taken
-                for newton in _newton(r, lengths, floor, theta1, e1):
-                    en = _e_step(r, lengths, newton)
+            if theta.shape[0] <= _NEWTON_COLUMNS:  # the slow few: Newton's steps and the bound point too
+                shifted, h = _newton_points(theta1)
+                ej, e2, *es = _e_steps(r, lengths, [jump, theta2, *shifted])
+                candidates = [
+                    *_newton(r, floor, theta1, e1, shifted, h, es),
+                    _bound_point(theta, theta1, theta2),
+                ]
+                for point, en in zip(candidates, _e_steps(r, lengths, candidates), strict=True):
                     better = np.isfinite(en[0]) & ~(en[0] <= ej[0])
-                    jump = np.where(better[:, None], newton, jump)
+                    jump = np.where(better[:, None], point, jump)
                     ej = tuple(np.where(better, a, b) for a, b in zip(en, ej, strict=True))
+            else:
+                ej, e2 = _e_step(r, lengths, jump), None
             take = np.isfinite(ej[0]) & (ej[0] >= e1[0])
             reach = np.where(take, np.where(alpha >= reach, reach * _REACH_STEP, reach), 1.0)
             if take.all():
                 theta, e0 = jump, ej
             else:
-                e2 = _e_step(r, lengths, theta2)
                 theta = np.where(take[:, None], jump, theta2)
-                e0 = tuple(np.where(take, a, b) for a, b in zip(ej, e2, strict=True))
+                if e2 is None:  # the EM step's E-step, for the columns whose jump is refused
+                    refused = np.flatnonzero(~take)
+                    e2 = _e_step(r[:, refused], lengths[refused], theta2[refused])
+                    e0 = tuple(x.copy() for x in ej)
+                    for x, y in zip(e0, e2, strict=True):
+                        x[..., refused] = y
+                else:
+                    e0 = tuple(np.where(take, a, b) for a, b in zip(ej, e2, strict=True))
     return out_theta, *out, out_conv
+
+
+def _e_steps(r: np.ndarray, lengths: np.ndarray, points: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
+    """:func:`_e_step` at each of ``points`` (each (C, 5), a point per column of ``r``) in one call: the
+    columns repeated side by side (so still by decreasing length), then split back."""
+    m = len(points)
+    both = _e_step(np.repeat(r, m, axis=1), np.repeat(lengths, m), np.stack(points, axis=1).reshape(-1, 5))
+    return [tuple(np.ascontiguousarray(x[..., j::m]) for x in both) for j in range(m)]
+
+
+def _bound_point(theta: np.ndarray, theta1: np.ndarray, theta2: np.ndarray) -> np.ndarray:
+    """The EM point ``theta2`` with each stay probability that the EM steps θ → θ_1 → θ_2 carry towards a bound
+    (closer at each step, within :data:`_BOUND_NEAR` of it) put on that bound (:data:`_P_CLIP` or
+    1 − :data:`_P_CLIP`). Where the likelihood rises all the way to a bound (a regime that never lasts a
+    second day, or never ends) the EM creeps there geometrically, a constant share of the way a step; this
+    point is a candidate, taken only where its likelihood is the best."""
+    p0, p1, p2 = theta[:, 3:], theta1[:, 3:], theta2[:, 3:]
+    down = (p2 < p1) & (p1 < p0) & (p2 < _BOUND_NEAR)
+    up = (p2 > p1) & (p1 > p0) & (p2 > 1.0 - _BOUND_NEAR)
+    point = theta2.copy()
+    point[:, 3:] = np.where(down, _P_CLIP, np.where(up, 1.0 - _P_CLIP, p2))
+    return point
 
 
 def _score(r: np.ndarray, params: np.ndarray, e: tuple[np.ndarray, ...]) -> np.ndarray:
@@ -389,29 +429,45 @@ def _score(r: np.ndarray, params: np.ndarray, e: tuple[np.ndarray, ...]) -> np.n
     )
 
 
-def _newton(
-    r: np.ndarray, lengths: np.ndarray, floor: np.ndarray, theta: np.ndarray, e: tuple[np.ndarray, ...]
-) -> list[np.ndarray]:
-    """Newton's step from ``theta`` (its E-step ``e``) times each of :data:`_NEWTON_FRACTIONS`, projected;
-    the Hessian H by forward differences of the score (:func:`_score`, the five shifted points one E-step).
-    The step is |H|⁻¹ ∇ℓ, |H| with the
-    absolute values of H's eigenvalues (Newton's step where H is negative definite, an ascent direction
-    where it is not: Dauphin et al. 2014); a stay probability on its bound whose score points beyond it is
-    held there. Where the step is not finite, ``theta`` itself (no step)."""
+def _newton_points(theta: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """The five points at which :func:`_newton` takes the score, θ shifted by h along each coordinate (a
+    stay probability within h of 1 shifted down), and h (C, 5)."""
     c = theta.shape[0]
-    g = _score(r, theta, e)
     h = 1e-6 * np.column_stack(
         [np.sqrt(np.maximum(theta[:, 1], theta[:, 2])), theta[:, 1], theta[:, 2], np.ones(c), np.ones(c)]
     )
     h[:, 3:] = np.where(theta[:, 3:] + h[:, 3:] > 1.0 - _P_CLIP, -h[:, 3:], h[:, 3:])
-    shifted = np.repeat(theta, 5, axis=0) + (np.eye(5)[None, :, :] * h[:, :, None]).reshape(5 * c, 5)
-    rr, ll = np.repeat(r, 5, axis=1), np.repeat(lengths, 5)
-    gs = _score(rr, shifted, _e_step(rr, ll, shifted)).reshape(c, 5, 5)  # [column, shifted coordinate, ∂]
+    shifted = []
+    for i in range(5):
+        point = theta.copy()
+        point[:, i] += h[:, i]
+        shifted.append(point)
+    return shifted, h
+
+
+def _newton(
+    r: np.ndarray,
+    floor: np.ndarray,
+    theta: np.ndarray,
+    e: tuple[np.ndarray, ...],
+    shifted: list[np.ndarray],
+    h: np.ndarray,
+    es: list[tuple[np.ndarray, ...]],
+) -> list[np.ndarray]:
+    """Newton's step from ``theta`` (its E-step ``e``) times each of :data:`_NEWTON_FRACTIONS`, projected;
+    the Hessian H by forward differences of the score (:func:`_score`) at the five points of
+    :func:`_newton_points` (``shifted`` by ``h``, their E-steps ``es``). The step is |H|⁻¹ ∇ℓ, |H| with the
+    absolute values of H's eigenvalues (Newton's step where H is negative definite, an ascent direction
+    where it is not: Dauphin et al. 2014); a stay probability on its bound whose score points beyond it is
+    held there. Where the step is not finite, ``theta`` itself (no step)."""
+    g = _score(r, theta, e)
+    gs = np.stack([_score(r, p, ep) for p, ep in zip(shifted, es, strict=True)], axis=1)  # [column, shift, ∂]
     hess = (gs - g[:, None, :]) / h[:, :, None]
     hess = 0.5 * (hess + hess.transpose(0, 2, 1))
     ok = np.all(np.isfinite(hess), axis=(1, 2)) & np.all(np.isfinite(g), axis=1)
     hess[~ok] = -np.eye(5)
     # a stay probability on its bound with the likelihood rising beyond it stays there: out of the system
+    c = theta.shape[0]
     held = np.zeros((c, 5), dtype=bool)
     held[:, 3:] = ((theta[:, 3:] <= 2 * _P_CLIP) & (g[:, 3:] < 0)) | (
         (theta[:, 3:] >= 1 - 2 * _P_CLIP) & (g[:, 3:] > 0)
