@@ -570,34 +570,42 @@ def _e_step(
     loglik = _total(scale) + _total(xp) - 0.5 * (lengths * np.log(2 * np.pi * v0) + _total(z) / v0)
     cols = np.arange(c)
     last = lengths - 1
+    # Kim's smoother, ξ_{t|T}(1) = f_t (p_11 ξ_{t+1|T}(1)/p_{t+1} + (1 − p_11)(1 − ξ_{t+1|T}(1))/(1 − p_{t+1})),
+    # is affine in ξ_{t+1|T}(1): ξ_t = A_t ξ_{t+1} + B_t, both coefficients from the filter (row t: day t, t + 1)
+    k1, short1 = k[1:], np.flatnonzero(k[1:] < c)  # columns with day t + 1
+    p_next, f_prev = pred[1:big_t], filt[:-1]
+    stay = np.divide(f_prev, p_next, out=work("stay", (big_t - 1, c)))  # f_t p_11 / p_{t+1}
+    stay *= p11
+    leave = np.subtract(1.0, p_next, out=work("leave", (big_t - 1, c)))  # f_t (1 − p_11) / (1 − p_{t+1})
+    np.divide(f_prev, leave, out=leave)
+    leave *= 1.0 - p11
+    slope_s = np.subtract(stay, leave, out=work("slope_s", (big_t - 1, c)))
     smooth = np.empty((big_t, c))
-    q0 = work("q0", (big_t, c))  # ξ_{t|T}(0) / ξ_{t|t−1}(0), 0 past a column's end
-    q1 = work("q1", (big_t, c))
-    for y in (smooth, q0, q1):
-        _past_end(y, k, short, 0.0)
+    _past_end(smooth, k, short, 0.0)
     smooth[last, cols] = filt[last, cols]  # the last day: smoothed = filtered
     if c <= _SCALAR_COLUMNS:
-        _backward_scalar(filt, pred, p11, lengths, smooth, q0, q1)
+        _backward_scalar(slope_s, leave, lengths, smooth)
     else:
         for t in range(big_t - 2, -1, -1):
-            n = k[t + 1]  # columns with day t + 1
-            s, p, u0, u1, w = smooth[t + 1, :n], pred[t + 1, :n], q0[t + 1, :n], q1[t + 1, :n], tmp[:n]
-            np.divide(s, p, out=u1)
-            np.subtract(1.0, s, out=u0)
-            np.subtract(1.0, p, out=w)
-            np.divide(u0, w, out=u0)
-            np.subtract(u1, u0, out=w)
-            np.multiply(w, p11[:n], out=w)
-            np.add(w, u0, out=w)
-            np.multiply(filt[t, :n], w, out=smooth[t, :n])
-    # transition counts: q past a column's last day is 0, so the products vanish there
-    f_prev = filt[:-1]
+            n = k[t + 1]
+            w = tmp[:n]
+            np.multiply(slope_s[t, :n], smooth[t + 1, :n], out=w)
+            np.add(w, leave[t, :n], out=smooth[t, :n])
+    # expected transition counts: n_11 = Σ_t f_t p_11 ξ_{t+1}(1)/p_{t+1},
+    # n_10 = Σ_t f_t (1 − p_11) ξ_{t+1}(0)/(1 − p_{t+1}), n_01 and n_00 likewise with 1 − f_t;
+    # past a column's last day the ratios are 0, so the products vanish
+    s_next = smooth[1:]
+    q1 = np.divide(s_next, p_next, out=work("q1", (big_t - 1, c)))  # ξ_{t+1|T}(1) / p_{t+1}
+    q0 = np.subtract(1.0, s_next, out=work("q0", (big_t - 1, c)))
+    np.divide(q0, np.subtract(1.0, p_next, out=slope_s), out=q0)  # ξ_{t+1|T}(0) / (1 − p_{t+1})
+    _past_end(q1, k1, short1, 0.0)
+    _past_end(q0, k1, short1, 0.0)
     g_prev = np.subtract(1.0, f_prev, out=d0[:-1])
-    prod = np.multiply(f_prev, q1[1:], out=dd[:-1])
+    prod = np.multiply(f_prev, q1, out=dd[:-1])
     n11 = _total(prod) * p11
-    n10 = _total(np.multiply(f_prev, q0[1:], out=prod)) * (1.0 - p11)
-    n00 = _total(np.multiply(g_prev, q0[1:], out=prod)) * p00
-    n01 = _total(np.multiply(g_prev, q1[1:], out=prod)) * a
+    n10 = _total(np.multiply(f_prev, q0, out=prod)) * (1.0 - p11)
+    n00 = _total(np.multiply(g_prev, q0, out=prod)) * p00
+    n01 = _total(np.multiply(g_prev, q1, out=prod)) * a
     share = _total(smooth) / lengths
     valid = np.arange(big_t)[:, None] < lengths[None, :]
     return loglik, filt[last, cols], share, smooth, n00, n01, n10, n11, smooth[0], valid
@@ -624,22 +632,16 @@ def _forward_scalar(
         pred[: n + 1, j], filt[:n, j], scale[:n, j] = ps, fs, scs
 
 
-def _backward_scalar(
-    filt: np.ndarray, pred: np.ndarray, p11: np.ndarray, lengths: np.ndarray,
-    smooth: np.ndarray, q0: np.ndarray, q1: np.ndarray,
-) -> None:  # fmt: skip
-    """Kim's smoother of :func:`_e_step`, column by column on Python floats (see :func:`_forward_scalar`)."""
+def _backward_scalar(slope: np.ndarray, level: np.ndarray, lengths: np.ndarray, smooth: np.ndarray) -> None:
+    """Kim's smoother of :func:`_e_step`, ξ_t = A_t ξ_{t+1} + B_t (``slope``, ``level``), column by column on
+    Python floats (see :func:`_forward_scalar`)."""
     for j, n in enumerate(lengths.tolist()):
-        fs, ps, pj = filt[:n, j].tolist(), pred[:n, j].tolist(), float(p11[j])
-        sm, u0s, u1s = [0.0] * n, [0.0] * n, [0.0] * n
-        sm[n - 1] = fs[n - 1]
+        sa, sb = slope[: n - 1, j].tolist(), level[: n - 1, j].tolist()
+        sm = [0.0] * n
+        s = sm[n - 1] = float(smooth[n - 1, j])
         for t in range(n - 2, -1, -1):
-            s, p = sm[t + 1], ps[t + 1]
-            u1 = s / p
-            u0 = (1.0 - s) / (1.0 - p)
-            sm[t] = fs[t] * ((u1 - u0) * pj + u0)
-            u0s[t + 1], u1s[t + 1] = u0, u1
-        smooth[:n, j], q0[:n, j], q1[:n, j] = sm, u0s, u1s
+            s = sm[t] = sa[t] * s + sb[t]
+        smooth[:n, j] = sm
 
 
 def _m_step(
