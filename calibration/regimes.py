@@ -112,7 +112,7 @@ _NEWTON_COLUMNS = 256
 """Once no more than this many columns are still fitted, each cycle also tries Newton's step (its Hessian
 costs an E-step five columns wide per column: kept for the slow few, where the E-step's cost is its loop
 over days, not its width)."""
-_SCALAR_COLUMNS = 8
+_SCALAR_COLUMNS = 32
 """At most this many columns, the E-step's loops over days run on Python floats, column by column."""
 _NEWTON_FRACTIONS = (1.0, 0.5, 0.2)
 """The fractions of Newton's step tried (a line search; the best point is taken)."""
@@ -376,9 +376,9 @@ def _em_columns(
                 if e2 is None:  # the EM step's E-step, for the columns whose jump is refused
                     refused = np.flatnonzero(~take)
                     e2 = _e_step(r[:, refused], lengths[refused], theta2[refused], work)
-                    e0 = tuple(x.copy() for x in ej)
-                    for x, y in zip(e0, e2, strict=True):
+                    for x, y in zip(ej, e2, strict=True):  # the jump's arrays are this cycle's own
                         x[..., refused] = y
+                    e0 = ej
                 else:
                     e0 = tuple(np.where(take, a, b) for a, b in zip(ej, e2, strict=True))
     return out_theta, *out, out_conv
