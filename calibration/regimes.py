@@ -122,6 +122,9 @@ the fit unless it climbs further than that from there (it is recorded as it stan
 _BOUND_NEAR = 0.2
 """A stay probability the EM steps carry towards a bound and within this of it is tried on the bound (see
 :func:`_bound_point`)."""
+_CRAWL = 1e-8
+"""A column whose EM step raises its log-likelihood by less than this share of it crawls: its stay
+probabilities are tried on the bound the EM carries them towards, however far (see :func:`_bound_point`)."""
 _REACH_STEP = 4.0
 """SQUAREM's largest step length grows by this factor after a jump at it is taken, and falls back to 1
 after a jump is refused (Varadhan & Roland 2008; their R package's ``mstep``)."""
@@ -353,6 +356,7 @@ def _em_columns(
             theta1 = _m_step(r, floor, theta, e0, work)
             e1 = _e_step(r, lengths, theta1, work)
             ll0, ll1 = e0[0], e1[0]
+            crawl = ll1 - ll0 < _CRAWL * np.abs(ll0)
             best = np.full(int(every_symbol.max()) + 1, -np.inf)
             np.maximum.at(best, symbol, np.where(np.isfinite(ll1), ll1, -np.inf))
             np.maximum.at(best, every_symbol, np.where(np.isfinite(out[0]), out[0], -np.inf))
@@ -370,7 +374,7 @@ def _em_columns(
                 if not keep.any():
                     break
                 alive, r, lengths, floor = alive[keep], r[:, keep], lengths[keep], floor[keep]
-                reach, symbol = reach[keep], symbol[keep]
+                reach, symbol, crawl = reach[keep], symbol[keep], crawl[keep]
                 theta, theta1 = theta[keep], theta1[keep]
                 e1 = tuple(x[..., keep] for x in e1)
             theta2 = _m_step(r, floor, theta1, e1, work)
@@ -384,7 +388,7 @@ def _em_columns(
                 ej, e2, *es = _e_steps(r, lengths, [jump, theta2, *shifted], work)
                 candidates = [
                     *_newton(r, floor, theta1, e1, shifted, h, es),
-                    _bound_point(theta, theta1, theta2),
+                    _bound_point(theta, theta1, theta2, crawl),
                 ]
                 for point, en in zip(candidates, _e_steps(r, lengths, candidates, work), strict=True):
                     better = np.isfinite(en[0]) & ~(en[0] <= ej[0])
@@ -421,15 +425,16 @@ def _e_steps(
     return [tuple(np.ascontiguousarray(x[..., j::m]) for x in both) for j in range(m)]
 
 
-def _bound_point(theta: np.ndarray, theta1: np.ndarray, theta2: np.ndarray) -> np.ndarray:
+def _bound_point(theta: np.ndarray, theta1: np.ndarray, theta2: np.ndarray, crawl: np.ndarray) -> np.ndarray:
     """The EM point ``theta2`` with each stay probability that the EM steps θ → θ_1 → θ_2 carry towards a bound
-    (closer at each step, within :data:`_BOUND_NEAR` of it) put on that bound (:data:`_P_CLIP` or
-    1 − :data:`_P_CLIP`). Where the likelihood rises all the way to a bound (a regime that never lasts a
-    second day, or never ends) the EM creeps there geometrically, a constant share of the way a step; this
-    point is a candidate, taken only where its likelihood is the best."""
+    (closer at each step, and within :data:`_BOUND_NEAR` of it or, where ``crawl``, anywhere) put on that bound
+    (:data:`_P_CLIP` or 1 − :data:`_P_CLIP`). Where the likelihood rises all the way to a bound (a regime that
+    never lasts a second day, or never ends) the EM creeps there, a constant share of the way a step, or crawls
+    along a flat ridge towards it; this point is a candidate, taken only where its likelihood is the best."""
     p0, p1, p2 = theta[:, 3:], theta1[:, 3:], theta2[:, 3:]
-    down = (p2 < p1) & (p1 < p0) & (p2 < _BOUND_NEAR)
-    up = (p2 > p1) & (p1 > p0) & (p2 > 1.0 - _BOUND_NEAR)
+    far = crawl[:, None]
+    down = (p2 < p1) & (p1 < p0) & ((p2 < _BOUND_NEAR) | far)
+    up = (p2 > p1) & (p1 > p0) & ((p2 > 1.0 - _BOUND_NEAR) | far)
     point = theta2.copy()
     point[:, 3:] = np.where(down, _P_CLIP, np.where(up, 1.0 - _P_CLIP, p2))
     return point
