@@ -189,3 +189,41 @@ def test_symbols_fitted_together_get_the_fit_each_gets_alone() -> None:
     np.testing.assert_equal(
         [dataclasses.astuple(f) for f in together], [dataclasses.astuple(regime_sigma(c)) for c in closes]
     )
+
+
+def test_the_e_step_is_statsmodels_filter_and_smoother_at_any_parameters() -> None:
+    """Hamilton's filter and Kim's smoother as the EM computes them (every column at once, unequal lengths
+    masked): log-likelihood, smoothed and last filtered P(high) equal statsmodels' at the same parameters,
+    calm or volatile regime near its variance floor, stay probabilities near 0 and 1."""
+    from statsmodels.tsa.regime_switching.markov_regression import MarkovRegression
+
+    from calibration.regimes import _e_step
+
+    rng = np.random.default_rng(8)
+    lengths = np.array([500, 500, 420, 300, 300, 160, 120, 120, 101, 101, 101, 101])
+    r = np.zeros((lengths[0], lengths.size))
+    for j, n in enumerate(lengths):
+        r[:n, j] = 100 * np.diff(np.log(two_regime_closes(int(n), j)[0]))
+    theta = np.column_stack(
+        [rng.normal(0.0, 0.2, lengths.size), rng.uniform(0.2, 2.0, lengths.size),
+         rng.uniform(2.0, 20.0, lengths.size), rng.uniform(0.05, 0.999, lengths.size),
+         rng.uniform(0.05, 0.999, lengths.size)]
+    )  # fmt: skip
+    theta[1, 3:] = [1e-12, 0.6]
+    theta[2, 3:] = [0.9, 1e-9]
+    theta[3, 1:3] = [1e-3, 40.0]
+    theta[4, 1:3] = [0.5, 0.51]
+    with np.errstate(all="ignore"):
+        loglik, f_last, _, smooth, *_ = _e_step(r, lengths, theta)
+    for j, n in enumerate(lengths):
+        mu, v0, v1, p00, p11 = theta[j]
+        model = MarkovRegression(
+            r[:n, j], k_regimes=2, trend="c", switching_trend=False, switching_variance=True
+        )
+        res = model.smooth(np.array([p00, 1.0 - p11, mu, v0, v1]))
+        assert loglik[j] == pytest.approx(res.llf, rel=1e-10)
+        np.testing.assert_allclose(
+            smooth[:n, j], np.asarray(res.smoothed_marginal_probabilities)[:, 1], atol=1e-12
+        )
+        assert smooth[n:, j].tolist() == [0.0] * (lengths[0] - n)
+        assert f_last[j] == pytest.approx(np.asarray(res.filtered_marginal_probabilities)[-1, 1], abs=1e-12)
