@@ -20,6 +20,7 @@ import polars as pl
 from calibration.asof import asof_by_symbol, numbered
 from calibration.ordering import in_time_runs
 from calibration.sessions import quote_prevails, session_of
+from calibration.signs import prevailing_quotes
 from kappa.clock import Clock
 
 
@@ -28,15 +29,7 @@ def prepared_quotes(quotes: pl.DataFrame) -> pl.DataFrame:
     join many times."""
     if "_mid" in quotes.columns:
         return quotes
-    return numbered(
-        quotes.select(
-            "symbol",
-            pl.col("ts").alias("_qts"),
-            ((pl.col("bid") + pl.col("ask")) / 2).alias("_mid"),
-            ((pl.col("ask") - pl.col("bid")) / 2).alias("_half"),
-        ),
-        "_qts",
-    )
+    return prevailing_quotes(quotes).rename({"mid": "_mid", "half_spread": "_half"})
 
 
 def reachable_quotes(quotes: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
