@@ -461,6 +461,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE attribution ADD COLUMN tracking_error_shares DOUBLE;
     ALTER TABLE attribution ADD COLUMN tracking_error_pct DOUBLE;
     """,
+    # 16: the process that runs each run, so that a run whose process is gone (killed) is marked failed
+    """
+    ALTER TABLE runs ADD COLUMN host VARCHAR;
+    ALTER TABLE runs ADD COLUMN pid BIGINT;
+    ALTER TABLE runs ADD COLUMN process_created DOUBLE;
+    """,
 ]
 
 

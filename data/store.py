@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import re
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from data.home import KappaHome
 from data.schema import check_insert, migrate
 from data.sql import first_row
 from kappa.errors import DatabaseBusyError, DatabaseMissingError
+from kappa.processes import create_time, is_alive
 
 DEFAULT_WAIT_S = 10.0
 _POLL_S = 0.2
@@ -82,11 +84,13 @@ def _connect(home: KappaHome, *, read_only: bool, wait_s: float) -> duckdb.DuckD
 
 @contextmanager
 def writer(home: KappaHome, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection with the schema migrated; closed (lock released) on exit."""
+    """A read-write connection with the schema migrated and abandoned runs marked failed
+    (:func:`fail_abandoned_runs`); closed (lock released) on exit."""
     home.ensure()
     con = _connect(home, read_only=False, wait_s=wait_s)
     try:
         migrate(con)
+        fail_abandoned_runs(con)
         yield con
     finally:
         con.close()
@@ -138,11 +142,41 @@ def replace_rows(con: duckdb.DuckDBPyConnection, table: str, frame: object, key:
 
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, command: str, params: dict[str, object]) -> None:
-    """Record a run as ``running`` in ``runs`` (a run killed mid-way stays so)."""
+    """Record a run as ``running`` in ``runs``, with the process that runs it (host, pid, create time): a
+    run whose process is gone before it finished is marked ``failed`` by :func:`fail_abandoned_runs`."""
+    pid = os.getpid()
     con.execute(
-        "INSERT INTO runs VALUES (?, ?, ?, now()::TIMESTAMP, NULL, 'running', NULL, NULL, NULL)",
-        [run_id, command, json.dumps(params, default=str)],
+        """INSERT INTO runs BY NAME SELECT ? AS run_id, ? AS command, ? AS parameters,
+           now()::TIMESTAMP AS started_at, 'running' AS status, ? AS host, ? AS pid, ? AS process_created""",
+        [run_id, command, json.dumps(params, default=str), socket.gethostname(), pid, create_time(pid)],
     )
+
+
+ABANDONED = "abandoned: its process (PID {pid} on {host}) ended before the run finished (killed or crashed)"
+
+
+def fail_abandoned_runs(con: duckdb.DuckDBPyConnection) -> int:
+    """Mark ``failed`` the ``running`` runs of this host whose process is gone (or whose pid now names a
+    later process); return how many.
+
+    A killed command (``kill -9``, an OOM kill, a machine stopped) cannot mark its own run; the next writer
+    does, with the reason. Runs of other hosts (a home on a shared disk) are left: their processes cannot be
+    seen from here. Runs recorded before runs kept their process (no pid) are left as they are.
+    """
+    rows = con.execute(
+        "SELECT run_id, pid, process_created FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL",
+        [host := socket.gethostname()],
+    ).fetchall()
+    gone = [
+        (run_id, pid) for run_id, pid, created in rows if created is not None and not is_alive(pid, created)
+    ]
+    for run_id, pid in gone:
+        con.execute(
+            """UPDATE runs SET status = 'failed', finished_at = now()::TIMESTAMP, message = ?
+               WHERE run_id = ? AND status = 'running'""",
+            [ABANDONED.format(pid=pid, host=host), run_id],
+        )
+    return len(gone)
 
 
 def finish_run(

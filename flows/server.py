@@ -43,6 +43,7 @@ from typing import Any
 
 from data.home import KappaHome
 from kappa.errors import FlowError, ParameterError
+from kappa.processes import create_time, is_alive
 
 MODE_ENV = "KAPPA_PREFECT_SERVER"  # "managed" (the default) or "ephemeral"
 MODES = ("managed", "ephemeral")
@@ -51,7 +52,6 @@ SERVER_LOG_LEVEL = "WARNING"
 RECORD_NAME, LOG_NAME, LOCK_NAME = "server.json", "server.log", "server.lock"
 HEALTH_TIMEOUT_S = 5.0  # one /health request
 UNANSWERED_GRACE_S = 60.0  # a running server that stops answering (a loaded machine) is waited for this long
-CREATE_TIME_TOLERANCE_S = 0.05  # psutil's create time is read from /proc in clock ticks (10 ms)
 
 _started: dict[int, subprocess.Popen[bytes]] = {}  # servers this process started: kept to be reaped
 
@@ -137,16 +137,7 @@ def _remove_record(home: KappaHome) -> None:
 
 def is_server_process(record: ServerRecord) -> bool:
     """Whether the recorded pid is alive (not a zombie) and is the recorded process (same create time)."""
-    import psutil
-
-    try:
-        p = psutil.Process(record.pid)
-        return (
-            abs(p.create_time() - record.create_time) <= CREATE_TIME_TOLERANCE_S
-            and p.status() != psutil.STATUS_ZOMBIE
-        )
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
+    return is_alive(record.pid, record.create_time)
 
 
 def healthy(url: str, timeout_s: float = HEALTH_TIMEOUT_S) -> bool:
@@ -189,8 +180,6 @@ def _free_port() -> int:
 
 def _start(home: KappaHome) -> ServerRecord:
     """Start ``prefect server start`` detached on a free port; record it (before it answers)."""
-    import psutil
-
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_UI_API_URL")}
@@ -212,10 +201,7 @@ def _start(home: KappaHome) -> ServerRecord:
             start_new_session=True, close_fds=True,
         )  # fmt: skip
     _started[proc.pid] = proc
-    try:
-        created = psutil.Process(proc.pid).create_time()
-    except psutil.NoSuchProcess:
-        created = 0.0
+    created = create_time(proc.pid) or 0.0
     record = ServerRecord(
         pid=proc.pid, port=port, url=url, started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         prefect_version=prefect_version(), create_time=created,
