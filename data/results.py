@@ -40,9 +40,12 @@ class Results:
 
 
 def write_results(
-    home: KappaHome, run_id: str, results: Results, *, message: str = "", status: str = "success"
+    home: KappaHome, run_id: str, results: Results, *, message: str = "", status: str | None = "success"
 ) -> int:
-    """Store ``results`` and mark the run ``status`` in one transaction; returns the rows written."""
+    """Store ``results`` and mark the run ``status`` in one transaction; returns the rows written.
+
+    ``status=None`` stores the rows and leaves the run ``running``: its command has steps still to do (the
+    nightly's report) and finishes the run itself with :func:`data.store.finish_run`."""
     written = 0
     with writer(home) as con, transaction(con):
         if results.calibrations is not None:
@@ -75,7 +78,8 @@ def write_results(
                 "DELETE FROM schedules WHERE order_id IN (SELECT unnest(?))", [results.schedule_orders or []]
             )
             written += _insert(con, "schedules", results.schedules)
-        finish_run(con, run_id, written, message=message, status=status)
+        if status is not None:
+            finish_run(con, run_id, written, message=message, status=status)
     return written
 
 

@@ -34,7 +34,7 @@ from data.inbox import InboxLoad, inbox_folder, ingest_inbox
 from data.queries import read_scorecards
 from data.results import Results
 from data.step_inputs import lake_paths, read_pending_orders
-from data.store import finished_run_dates, recorded_run
+from data.store import finish_run, finished_run_dates, recorded_run, writer
 from flows import attribute as att
 from flows import calibrate as calib
 from flows.artifacts import publish_artifacts
@@ -179,18 +179,13 @@ def nightly(
         get_run_logger().info("attributed %s", att.summary(attribution))
         pending, scheduled = _schedule_pending(kh, day, calibrations, run_id, calendar)
         failed = failures("calibration", cal_failed, calibrations) + failures("attribution", att_failed)
-        _write_night(
-            kh,
-            run_id,
-            day,
-            calibrations,
-            attribution,
-            pending,
-            scheduled,
-            failed or load.warnings,
-            correlations,
+        written, message = _write_night(
+            kh, run_id, day, calibrations, attribution, pending, scheduled, correlations
         )
         files = report_task(kh, day, calendar=calendar) if attribution.height else None
+        with writer(kh) as con:  # done only now that every step, the report included, is
+            finish_run(con, run_id, written, message=message,
+                       status="warning" if failed or load.warnings else "success")  # fmt: skip
         result = _night_result(
             day, run_id, load, calibrations, attribution, pending, scheduled, failed, files
         )
@@ -236,20 +231,25 @@ def _schedule_pending(
 
 def _write_night(
     home: KappaHome, run_id: str, day: dt.date, calibrations: pl.DataFrame, attribution: pl.DataFrame,
-    pending: pl.DataFrame, scheduled: OrderSchedules, warned: object, correlations: pl.DataFrame | None = None,
-) -> None:  # fmt: skip
-    """The night's rows in one transaction, the run marked ``warning`` if anything ``warned``."""
-    write_results_task(
+    pending: pl.DataFrame, scheduled: OrderSchedules, correlations: pl.DataFrame | None = None,
+) -> tuple[int, str]:  # fmt: skip
+    """The night's rows in one transaction, the run left ``running`` until the report is written too (a
+    night killed between the two is not done: it is marked failed and a backfill runs it again); returns
+    the rows written and the run's message."""
+    message = (
+        f"calibrations {calib.summary(calibrations)}; attribution {att.summary(attribution)}; "
+        f"schedules {pending.height - len(scheduled.skipped)}/{pending.height}"
+    )
+    written = write_results_task(
         home, run_id,
         Results(
             calibrations=calibrations, calibration_as_of=day, correlations=correlations,
             attribution=attribution, attribution_date=day,
             schedules=scheduled.rows, schedule_orders=pending["order_id"].to_list(),
         ),
-        message=f"calibrations {calib.summary(calibrations)}; attribution {att.summary(attribution)}; "
-        f"schedules {pending.height - len(scheduled.skipped)}/{pending.height}",
-        status="warning" if warned else "success",
+        message=message, status=None,
     )  # fmt: skip
+    return written, message
 
 
 def _night_result(

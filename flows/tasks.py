@@ -50,7 +50,8 @@ MATH_TASK: dict[str, Any] = {"cache_policy": NO_CACHE}
 
 @task(name="write results", **IO_TASK)
 def write_results_task(
-    home: KappaHome, run_id: str, results: Results, *, message: str = "", status: str = "success"
+    home: KappaHome, run_id: str, results: Results, *, message: str = "", status: str | None = "success"
 ) -> int:
-    """Store a flow's rows and mark its run in one transaction (:func:`data.results.write_results`)."""
+    """Store a flow's rows and mark its run in one transaction (:func:`data.results.write_results`;
+    ``status=None`` leaves the run ``running``)."""
     return write_results(home, run_id, results, message=message, status=status)

@@ -419,9 +419,15 @@ def test_backfill_resumes_after_a_failure_without_redoing_finished_nights(
     from flows.backfill import backfill
 
     real_report = fn.report_task
+    at_report: list[object] = []
 
     @fn.task(name="render report")
     def report_fails_on_second_night(home: KappaHome, day: dt.date, calendar: str = "XNYS") -> object:
+        at_report.append(
+            query(home, "SELECT status FROM runs WHERE command = 'nightly' ORDER BY started_at DESC LIMIT 1")[
+                0
+            ][0]
+        )
         if day == NIGHTS[1]:
             raise OSError("injected: the report disk is full")
         return real_report.fn(home, day, calendar=calendar)
@@ -433,6 +439,10 @@ def test_backfill_resumes_after_a_failure_without_redoing_finished_nights(
     status = query(fresh_home, "SELECT json_extract_string(parameters, '$.date'), status FROM runs "
                                "WHERE command = 'nightly' ORDER BY started_at")  # fmt: skip
     assert status == [(str(NIGHTS[0]), "success"), (str(NIGHTS[1]), "failed")]
+    assert at_report == [
+        "running",
+        "running",
+    ]  # the rows are written, the night is not done without its report
     monkeypatch.setattr(fn, "report_task", real_report)
     done = backfill(start=NIGHTS[0], end=NIGHTS[-1], home=h, lookback_days=LOOKBACK)
     assert [r.date for r in done] == NIGHTS[1:]
