@@ -37,7 +37,7 @@ from calibration.window import (
     finish_calibrations,
     untimed,
 )
-from data.calendar import home_calendar
+from data.calendar import home_calendar, require_session
 from data.home import KappaHome
 from data.results import Results
 from data.step_inputs import read_market, read_window_inputs
@@ -242,6 +242,9 @@ def calibrate(
         garch_days=garch_days, batch_symbols=batch_symbols, task_runner=task_runner_kind(),
         thresholds=thresholds or Thresholds(),
     )  # fmt: skip
+    require_session(
+        as_of, settings.calendar, "as_of"
+    )  # as the nightly: a calibration is of a session's close
     params = settings.run_parameters(as_of=as_of, symbols=symbols)
     with recorded_run(kh, "calibrate", params) as run_id, ExitStack() as stack:
         plan, batches = submit_calibration(stack, kh, as_of, settings, symbols)

@@ -174,6 +174,19 @@ def test_calibrate_errors_are_one_line(loaded: KappaHome) -> None:
     assert set(params) >= {"as_of", "lookback_days", "garch_days", "symbols"}
 
 
+@pytest.mark.parametrize("as_of", [dt.date(2026, 11, 26), dt.date(2026, 11, 22)])  # Thanksgiving, a Sunday
+def test_the_calibrate_flow_refuses_an_as_of_that_is_no_session(loaded: KappaHome, as_of: dt.date) -> None:
+    """Called as a flow (a deployment's parameters, the Python API), not only from the CLI: as the nightly,
+    before any run is recorded."""
+    from flows.calibrate import calibrate
+    from kappa.errors import InputError
+
+    runs = query(loaded, "SELECT count(*) FROM runs")
+    with pytest.raises(InputError, match=f"as_of {as_of} is not a session of XNYS"):
+        calibrate.fn(as_of=as_of, home=str(loaded.root))
+    assert query(loaded, "SELECT count(*) FROM runs") == runs
+
+
 def test_batches_of_one_symbol_give_the_rows_of_one_window(loaded: KappaHome) -> None:
     """The flow's batches (each read from the lake alone, joined by the cross-sectional finish) equal a
     calibration of the whole window at once: batching changes where the work runs, not a number."""
