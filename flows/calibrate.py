@@ -242,9 +242,8 @@ def calibrate(
         garch_days=garch_days, batch_symbols=batch_symbols, task_runner=task_runner_kind(),
         thresholds=thresholds or Thresholds(),
     )  # fmt: skip
-    require_session(
-        as_of, settings.calendar, "as_of"
-    )  # as the nightly: a calibration is of a session's close
+    # as the nightly's date: a calibration is of a session's close
+    require_session(as_of, settings.calendar, "as_of")
     params = settings.run_parameters(as_of=as_of, symbols=symbols)
     with recorded_run(kh, "calibrate", params) as run_id, ExitStack() as stack:
         plan, batches = submit_calibration(stack, kh, as_of, settings, symbols)
