@@ -46,8 +46,10 @@ from data.load_stream import check_files, sha256
 from data.load_tables import load_table
 from data.quarantine import MAX_QUARANTINED
 from data.readers import DEFAULT_BATCH_ROWS
-from data.store import fail_run, load_lock, new_run_id, start_run, writer
-from kappa.errors import InputError
+from data.schema import MIGRATIONS
+from data.sql import first_row
+from data.store import fail_run, load_lock, new_run_id, reader, start_run, writer
+from kappa.errors import DiskFullError, InputError, is_disk_full
 
 
 def ingest(
@@ -171,6 +173,9 @@ def _refuse_copies(sources: list[Source]) -> None:
 
 
 def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
+    """Run one load under the load lock: first clear what crashed loads left (before this one needs any
+    space), then record the run, load, and on failure remove this load's files before marking its run
+    ``failed`` (a full disk then has room for that row); a full disk is a :class:`DiskFullError`."""
     home, spec, paths, run_id = load.home, load.spec, load.paths, load.run_id
     params: dict[str, object] = {
         "table": spec.name, "files": [str(p) for p in paths], "calendar": load.calendar,
@@ -179,21 +184,70 @@ def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
         "formats": [s.format for s in load.sources],
         "columns": dict(load.sources[0].columns) if load.sources and load.sources[0].columns else None,
     }  # fmt: skip
-    with writer(home) as con:
-        start_run(con, run_id, "ingest", params)
-        manifest = _manifest(con)
-    collect_garbage(home, set(manifest.values()))  # no other load runs: every orphan is a crash's
+    try:
+        manifest = _manifest_before_load(home)
+        collect_garbage(home, set(manifest.values()))  # no other load runs: every orphan is a crash's
+        with writer(home) as con:
+            start_run(con, run_id, "ingest", params)
+    except Exception as exc:
+        if is_disk_full(exc):
+            raise _disk_full(home, "before the load started: nothing was loaded") from exc
+        raise
     load = replace(load, stage_dir=home.staging / run_id)
     try:
         report = load_market(load, manifest, progress) if spec.market else load_table(load, progress)
     except LoadRefusedError:
+        shutil.rmtree(load.stage_dir, ignore_errors=True)
         raise  # recorded with its quarantine by refuse_load
     except BaseException as exc:
+        _remove_uncommitted(load)
         fail_run(home, run_id, exc)
+        if is_disk_full(exc):
+            raise _disk_full(home, "the load was undone and its partial files removed") from exc
         raise
-    finally:
-        shutil.rmtree(load.stage_dir, ignore_errors=True)
+    shutil.rmtree(load.stage_dir, ignore_errors=True)
     return report
+
+
+def _disk_full(home: KappaHome, state: str) -> DiskFullError:
+    """The one-line error of a load that met a full disk, saying what ``state`` it leaves."""
+    return DiskFullError(
+        f"no space left on the disk holding {home.root} ({state}; the tables are as they were): free some "
+        "space and load again"
+    )
+
+
+def _remove_uncommitted(load: Load) -> None:
+    """Remove a failed load's staging folder and the lake files it wrote (named by its run) that no manifest
+    row references: those of a commit that went through stay. Where the database cannot be read, its lake
+    files stay too (the next load's garbage collection removes them)."""
+    shutil.rmtree(load.stage_dir, ignore_errors=True)
+    try:
+        with reader(load.home) as con:
+            referenced = {(t, d.isoformat(), Path(p).stem) for (t, d), p in _manifest(con).items()}
+    except Exception:
+        return
+    for f in load.home.lake.glob(f"*/date=*/{load.run_id}.*"):
+        table, day = f.parent.parent.name, f.parent.name.removeprefix("date=")
+        if (table, day, f.stem) not in referenced:
+            f.unlink(missing_ok=True)
+
+
+def _manifest_before_load(home: KappaHome) -> dict[tuple[str, dt.date], str]:
+    """The lake's manifest, read before a load needs any space: by a writer (which migrates the schema and
+    marks abandoned runs failed), or, where a full disk refuses even that (a killed load's files filling
+    it), read-only from a database whose schema is current, so that the orphans can go first."""
+    try:
+        with writer(home) as con:
+            return _manifest(con)
+    except Exception as exc:
+        if not is_disk_full(exc) or not home.db_path.exists():
+            raise
+        with reader(home) as con:
+            version = first_row(con, "SELECT max(version) FROM schema_version")
+            if not version or version[0] != len(MIGRATIONS):
+                raise
+            return _manifest(con)
 
 
 def _manifest(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, dt.date], str]:

@@ -15,6 +15,7 @@ class                   built-in               raised when
 ``NotFoundError``       ``LookupError``        nothing stored for the key asked (symbol, date)
 ``DatabaseBusyError``   ``RuntimeError``       another process holds the DuckDB file
 ``DatabaseMissingError`` ``FileNotFoundError`` the home has no database yet
+``DiskFullError``       ``OSError``            the disk holding the home is full (``ENOSPC``)
 ``FlowError``           ``RuntimeError``       a flow run ended in a state other than Completed
 ======================  =====================  ==================================================
 """
@@ -117,3 +118,28 @@ class DatabaseMissingError(KappaError, FileNotFoundError):
 
     def __init__(self, path: str) -> None:
         super().__init__(f"no Kappa database at {path}; run `kappa ingest` or `kappa demo` first")
+
+
+class DiskFullError(KappaError, OSError):
+    """The disk holding the home is full (``ENOSPC``), met by Kappa's own writes or by DuckDB's (its WAL,
+    its temporary files): the message says what was being written and what state the home is left in."""
+
+
+NO_SPACE = "No space left on device"  # strerror(ENOSPC), as the OS, pyarrow and DuckDB word it
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error it was raised from, is a full disk: an ``OSError`` with ``ENOSPC``, or
+    a library's error (DuckDB's ``IOException``, pyarrow's ``ArrowIOError``) that quotes it."""
+    import errno
+
+    seen: set[int] = set()
+    chain: BaseException | None = exc
+    while chain is not None and id(chain) not in seen:
+        seen.add(id(chain))
+        if isinstance(chain, DiskFullError) or (isinstance(chain, OSError) and chain.errno == errno.ENOSPC):
+            return True
+        if NO_SPACE in str(chain):
+            return True
+        chain = chain.__cause__ or chain.__context__
+    return False

@@ -57,9 +57,17 @@ class StagingWriter:
         return self.folder / f"{day.isoformat()}.parquet"
 
     def close(self) -> None:
+        """Close every file (each, even after one fails: a full disk refuses a footer); raise the first
+        error."""
+        errors = []
         for w in self._writers.values():
-            w.close()
+            try:
+                w.close()
+            except Exception as exc:
+                errors.append(exc)
         self._writers.clear()
+        if errors:
+            raise errors[0]
 
 
 class OutOfLakeOrder(Exception):
@@ -202,6 +210,7 @@ class DirectWriter:
             self._wait()
         self._pool.shutdown()
         for day, w in self._writers.items():
-            w.close()
+            with contextlib.suppress(Exception):  # closing writes the footer: a full disk refuses it
+                w.close()
             partition_path(self.home, self.table, day, self.run_id).unlink(missing_ok=True)
         self._writers.clear()
