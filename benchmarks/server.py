@@ -14,8 +14,8 @@ sessions of daily history):
 - ``first``: ``kappa calibrate --as-of DAY --lookback-days 1`` with no server running for the home: the
   command starts the home's Prefect server (cold: its database migrations included) and runs the flow;
 - ``second``: the same command again: the server is reused;
-- ``ephemeral``: the same command under ``KAPPA_PREFECT_SERVER=ephemeral`` (Prefect's temporary server,
-  started and stopped by the command: what every flow command did before the managed server).
+- ``ephemeral``: the same command under ``KAPPA_PREFECT_SERVER=ephemeral`` (a temporary server as
+  Prefect's, started and stopped by the command: what every flow command did before the managed server).
 
 Wall seconds are medians over ``--runs``, with the CPU seconds (user + system) of the command's process and
 its children (the detached server's are not counted: it outlives the command). The server is stopped at the

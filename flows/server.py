@@ -22,21 +22,25 @@ started and stopped by each command, which took 27–33 s of every command on a 
 - ``kappa server stop`` stops it (:func:`stop_server`), ``kappa server status`` reports it.
 
 ``PREFECT_API_URL``, where set, wins: nothing is started or recorded. ``KAPPA_PREFECT_SERVER=ephemeral``
-brings back Prefect's temporary per-command server (:func:`use_server`).
+brings back a temporary per-command server (:func:`use_server`), as Prefect's own, but started by Kappa
+(:func:`start_temporary`) so that it cannot outlive its command: it is the command's child, killed by the
+kernel when the command dies (``PR_SET_PDEATHSIG``, even on ``kill -9``), and stopped at its normal exit.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -179,7 +183,12 @@ def _free_port() -> int:
 
 
 def _start(home: KappaHome) -> ServerRecord:
-    """Start ``prefect server start`` detached on a free port; record it (before it answers)."""
+    """Start ``prefect server start`` detached on a free port; record it (before it answers).
+
+    Only a few statements lie between the start and the record; a command killed there leaves a server
+    without a record, which the next start or stop of the home finds and stops (:func:`_unrecorded`).
+    """
+    version = prefect_version()
     port = _free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_UI_API_URL")}
@@ -196,7 +205,7 @@ def _start(home: KappaHome) -> ServerRecord:
         log.write(f"--- {dt.datetime.now(dt.UTC).isoformat()} kappa starts the server on {url}\n".encode())
         log.flush()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, *SERVER_ARGS, "--host", "127.0.0.1", "--port", str(port)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=home.prefect,
             start_new_session=True, close_fds=True,
         )  # fmt: skip
@@ -204,10 +213,27 @@ def _start(home: KappaHome) -> ServerRecord:
     created = create_time(proc.pid) or 0.0
     record = ServerRecord(
         pid=proc.pid, port=port, url=url, started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        prefect_version=prefect_version(), create_time=created,
+        prefect_version=version, create_time=created,
     )  # fmt: skip
     _write_record(home, record)
     return record
+
+
+SERVER_ARGS = ["-m", "prefect", "server", "start"]  # how :func:`_start` runs a managed server
+
+
+def _unrecorded(home: KappaHome, recorded: int | None) -> list[int]:
+    """The managed servers of ``home`` other than the ``recorded`` pid: ``prefect server start`` processes
+    whose working folder is the home's Prefect folder (where :func:`_start` runs them)."""
+    import psutil
+
+    folder = str(home.prefect.resolve())
+    out = []
+    for p in psutil.process_iter(["cmdline", "cwd"]):
+        cmd = p.info["cmdline"] or []
+        if cmd[1:5] == SERVER_ARGS and p.info["cwd"] == folder and p.pid != recorded:
+            out.append(p.pid)
+    return out
 
 
 def _wait_healthy(record: ServerRecord, timeout_s: float) -> bool:
@@ -249,6 +275,8 @@ def ensure_server(home: KappaHome, timeout_s: float = STARTUP_TIMEOUT_S) -> tupl
                     return record, False
             stop_process_tree(record.pid)  # hung, or another Prefect version's
         _remove_record(home)
+        for pid in _unrecorded(home, None):  # a command killed between starting one and recording it
+            stop_process_tree(pid)
         record = _start(home)
         if _wait_healthy(record, timeout_s):
             return record, True
@@ -260,8 +288,9 @@ def ensure_server(home: KappaHome, timeout_s: float = STARTUP_TIMEOUT_S) -> tupl
 
 def stop_server(home: KappaHome) -> ServerRecord | None:
     """Stop the recorded server of ``home`` and its process tree and remove the record; returns the record of
-    the server stopped (None: there was none running; a stale record is removed, its pid left alone)."""
-    if not record_path(home).exists():
+    the server stopped (None: there was none running; a stale record is removed, its pid left alone). A
+    server of the home left without a record (:func:`_start`) is stopped too."""
+    if not home.prefect.exists():
         return None
     with _locked(home):
         record = read_record(home)
@@ -269,6 +298,8 @@ def stop_server(home: KappaHome) -> ServerRecord | None:
         if stopped and record is not None:
             stop_process_tree(record.pid)
             _reap(record.pid)
+        for pid in _unrecorded(home, record.pid if stopped and record else None):
+            stop_process_tree(pid)
         _remove_record(home)
     return record if stopped else None
 
@@ -280,22 +311,92 @@ def _reap(pid: int) -> None:
             proc.wait(5)
 
 
-def use_server(home: KappaHome, *, scheduler: bool = False) -> str | None:
+def use_server(home: KappaHome, *, scheduler: bool = False) -> str:
     """Point this process's Prefect at a server before ``prefect`` is imported; returns its API URL.
 
-    ``PREFECT_API_URL`` if set (nothing started); else, unless ``KAPPA_PREFECT_SERVER=ephemeral``, the
-    managed server of ``home`` (:func:`ensure_server`), whose URL is exported as ``PREFECT_API_URL`` (so the
-    command's task workers and subprocesses report to it too). With ``ephemeral``, None: Prefect starts its
-    temporary server itself; ``scheduler=True`` (``kappa serve``, whose deployment needs a scheduler, which
-    the temporary server lacks) takes the managed server even then.
+    ``PREFECT_API_URL`` if set (nothing started); else the managed server of ``home``
+    (:func:`ensure_server`), or with ``KAPPA_PREFECT_SERVER=ephemeral`` a temporary server of this command
+    (:func:`start_temporary`); its URL is exported as ``PREFECT_API_URL`` (so the command's task workers and
+    subprocesses report to it too). ``scheduler=True`` (``kappa serve``, whose deployment needs a scheduler,
+    which the temporary server lacks) takes the managed server even under ``ephemeral``.
     """
     if url := os.environ.get("PREFECT_API_URL"):
         return url
-    if mode() == "ephemeral" and not scheduler:
-        return None
-    url = ensure_server(home)[0].url
+    url = start_temporary(home) if mode() == "ephemeral" and not scheduler else ensure_server(home)[0].url
     os.environ["PREFECT_API_URL"] = url
     return url
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _dies_with_this_process() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGKILL the child when this process dies (Linux's
+    ``prctl(PR_SET_PDEATHSIG)``, kept across ``exec``); None where there is no ``prctl``.
+
+    The signal follows the thread that forks: call it from the main thread (a command's ``prepare`` step).
+    A child whose parent died before the call took effect ends itself at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork, not in the child
+    parent = os.getpid()
+
+    def tie() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return tie
+
+
+def start_temporary(home: KappaHome, timeout_s: float = STARTUP_TIMEOUT_S) -> str:
+    """Start a temporary Prefect server for this command and return its API URL.
+
+    It is what Prefect starts without ``PREFECT_API_URL`` (uvicorn serving Prefect's app with
+    ``PREFECT__SERVER_EPHEMERAL``: no UI, no background services; one process, its work in threads), on a
+    free ``127.0.0.1`` port, its database the home's (``PREFECT_HOME``), its output appended to
+    ``KAPPA_HOME/prefect/server.log``. Unlike Prefect's it is tied to this command's life: the kernel kills
+    it when the command dies (:func:`_dies_with_this_process`; a ``kill -9`` of the command included), it
+    runs in a session of its own (a terminal's Ctrl-C reaches the command, which reports its runs before
+    the server stops), and it is stopped when the command exits. Nothing is recorded: no other command uses
+    it. Raises :class:`FlowError` naming the log when it does not answer within ``timeout_s``.
+    """
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_UI_API_URL")}
+    env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
+    # stopped when the command ends, its event writers would log the interruption as errors
+    env.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    home.prefect.mkdir(parents=True, exist_ok=True)
+    with log_path(home).open("ab") as log:
+        log.write(
+            f"--- {dt.datetime.now(dt.UTC).isoformat()} kappa starts a temporary server on {url}\n".encode()
+        )
+        log.flush()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=home.prefect,
+            start_new_session=True, close_fds=True, preexec_fn=_dies_with_this_process(),
+        )  # fmt: skip
+    _started[proc.pid] = proc
+    atexit.register(_stop_temporary, proc.pid)
+    record = ServerRecord(proc.pid, port, url, "", prefect_version(), create_time(proc.pid) or 0.0)
+    if _wait_healthy(record, timeout_s):
+        return url
+    _stop_temporary(proc.pid)
+    raise FlowError(f"the temporary Prefect server did not start: see {log_path(home)}")
+
+
+def _stop_temporary(pid: int) -> None:
+    """Stop a temporary server this process started, and its processes (at exit: Prefect's own exit
+    handlers, registered after this one, have sent what they had to it by then)."""
+    if pid in _started:
+        stop_process_tree(pid)
+        _reap(pid)
 
 
 def stop_process_tree(pid: int, grace_s: float = 15.0) -> None:

@@ -6,11 +6,8 @@ Call :func:`prefect_environment` before ``prefect`` is first imported (its setti
 - ``PREFECT_SERVER_ANALYTICS_ENABLED`` = ``false``;
 - ``PREFECT_API_URL`` = the home's managed Prefect server, started in the background on first need and
   reused by the commands after (:mod:`flows.server`; its flow-run history is ``KAPPA_HOME/prefect``);
-- with ``KAPPA_PREFECT_SERVER=ephemeral`` instead, Prefect's temporary server, started and stopped by each
-  command: ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`` = 240 (``flows.server.STARTUP_TIMEOUT_S``: a
-  loaded 2-core machine needs more than the default 20 s to start it) and ``PREFECT_SERVER_LOGGING_LEVEL``
-  = ``CRITICAL`` (that server is stopped when the command ends, and its event writers log the interruption
-  as errors).
+- with ``KAPPA_PREFECT_SERVER=ephemeral`` instead, a temporary server, started for the command, tied to
+  its life and stopped when it ends (:func:`flows.server.start_temporary`).
 
 Variables already set win, so a deployment can point everything at a real server (``PREFECT_API_URL``).
 
@@ -43,24 +40,19 @@ class Runner(StrEnum):
     dask = "dask"
 
 
-def prefect_environment(home: KappaHome, *, scheduler: bool = False) -> str | None:
+def prefect_environment(home: KappaHome, *, scheduler: bool = False) -> str:
     """Set Prefect's environment for ``home`` (see the module docstring); existing variables win.
 
-    Returns the API URL the command reports to (None: Prefect's temporary server, under
-    ``KAPPA_PREFECT_SERVER=ephemeral``). ``scheduler=True`` (``kappa serve``) needs a server that schedules
-    runs: the managed one even under ``ephemeral``. Starting the server can take half a minute.
+    Returns the API URL the command reports to. ``scheduler=True`` (``kappa serve``) needs a server that
+    schedules runs: the managed one even under ``ephemeral``. Starting a server can take half a minute.
     """
-    from flows.server import STARTUP_TIMEOUT_S, use_server
+    from flows.server import use_server
 
     home.ensure()
     home.prefect.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(home.prefect))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    url = use_server(home, scheduler=scheduler)
-    if url is None:
-        os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", f"{STARTUP_TIMEOUT_S:.0f}")
-        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
-    return url
+    return use_server(home, scheduler=scheduler)
 
 
 def task_runner(

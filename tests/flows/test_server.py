@@ -211,9 +211,8 @@ def test_use_server_returns_prefect_api_url_without_starting(
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
     home = KappaHome.resolve(tmp_path / "h")
     assert use_server(home) == "http://127.0.0.1:9/api" and not record_path(home).exists()
-    monkeypatch.delenv("PREFECT_API_URL")
-    monkeypatch.setenv("KAPPA_PREFECT_SERVER", "ephemeral")
-    assert use_server(home) is None and not record_path(home).exists()
+    monkeypatch.setenv("KAPPA_PREFECT_SERVER", "ephemeral")  # not even a temporary one
+    assert use_server(home) == "http://127.0.0.1:9/api" and not home.prefect.exists()
 
 
 def test_stop_stops_the_server_and_removes_its_record(managed: KappaHome) -> None:
