@@ -39,6 +39,23 @@ def query_frame(home: KappaHome, query: str, wait_s: float = DEFAULT_WAIT_S) -> 
             ) from exc
 
 
+def incomplete_nights_note(home: KappaHome, wait_s: float = DEFAULT_WAIT_S) -> str | None:
+    """One line naming the nights of ``incomplete_nights`` (their day may be partly loaded), or None when
+    there are none (or the database predates the view)."""
+    with reader(home, wait_s=wait_s) as con:
+        exists = first_row(con, "SELECT count(*) FROM duckdb_views() WHERE view_name = 'incomplete_nights'")
+        if not exists or not exists[0]:
+            return None
+        days = [str(r[0]) for r in con.sql("SELECT date FROM incomplete_nights ORDER BY date").fetchall()]
+    if not days:
+        return None
+    shown = ", ".join(days[:5]) + (f" and {len(days) - 5} more" if len(days) > 5 else "")
+    return (
+        f"note: {len(days)} night(s) did not finish, their data may be partly loaded: {shown} "
+        "(SELECT * FROM incomplete_nights; a rerun of the night completes it)"
+    )
+
+
 def _frame(con: duckdb.DuckDBPyConnection, query: str) -> pl.DataFrame:
     rel = con.sql(query)
     if rel is None:

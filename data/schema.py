@@ -467,6 +467,22 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN pid BIGINT;
     ALTER TABLE runs ADD COLUMN process_created DOUBLE;
     """,
+    # 19: the nights whose latest nightly run did not finish (killed, failed): their day may be partly loaded
+    """
+    CREATE VIEW incomplete_nights AS
+    SELECT date, run_id, status, started_at,
+           CASE WHEN status = 'running' THEN 'running: in progress, or killed (the next write marks it failed)'
+                ELSE coalesce(message, status) END AS reason
+    FROM (
+        SELECT CAST(json_extract_string(parameters, '$.date') AS DATE) AS date, run_id, status, started_at,
+               message,
+               row_number() OVER (PARTITION BY json_extract_string(parameters, '$.date')
+                                  ORDER BY started_at DESC, run_id DESC) AS latest
+        FROM runs WHERE command = 'nightly'
+    )
+    WHERE latest = 1 AND status NOT IN ('success', 'warning')
+    ORDER BY date;
+    """,
 ]
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from data.home import KappaHome
-from flows.cli.console import out
+from flows.cli.console import err, out
 from flows.cli.options import HomeOption
 from kappa.errors import ParameterError
 
@@ -35,7 +35,7 @@ def sql_cmd(
     """
     import polars as pl
 
-    from data.queries import query_frame
+    from data.queries import incomplete_nights_note, query_frame
     from flows.cli.render_frame import print_frame, write_csv, write_json
 
     if not query.replace(";", " ").strip():
@@ -44,7 +44,10 @@ def sql_cmd(
             name="query",
             value=query,
         )
-    frame = query_frame(KappaHome.resolve(home), query, wait_s=wait)
+    kh = KappaHome.resolve(home)
+    frame = query_frame(kh, query, wait_s=wait)
+    if note := incomplete_nights_note(kh, wait_s=wait):
+        err.print(note, soft_wrap=True, highlight=False)
     if fmt is OutputFormat.csv:
         write_csv(frame)
     elif fmt is OutputFormat.json:
