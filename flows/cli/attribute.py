@@ -40,7 +40,7 @@ def attribute_cmd(
     from flows.cli.render_frame import print_frame
 
     kh, cal = home_settings(home, calendar)
-    day = session(date, "--date", cal)
+    day = session(date, "--date", cal, closed=True)  # a day still trading (or to come) has no final fills
     prepare_prefect(kh, task_runner, dask_address)
     from flows.attribute import attribute as flow_fn
 
