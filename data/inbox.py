@@ -19,8 +19,8 @@ Words of own executions win over the market's (``trades_blotter.csv`` and ``my-t
 fills, never market prints). A name with the words of two other tables (``orders_and_fills.csv``), or of
 none (``notes.txt``), is not loaded and is reported with the reason, never skipped in silence. Tables load
 in dependency order: ``daily``, ``quotes``, ``trades``, ``orders``, then ``fills`` (a fill is checked
-against its order). Loading a folder twice changes nothing (each load is idempotent, see
-:func:`data.ingest.ingest`).
+against its order). Loading a folder twice leaves the same data tables (each load is idempotent, see
+:func:`data.ingest.ingest`: only its bookkeeping is new).
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ Replacement rules (what "loading a corrected file replaces that date" means per 
 
 What a load replaced lands in ``replacements`` (rows before and after, per table, date and symbol; per
 order for fills) and in its report, with a warning where a replacement shrinks a symbol's day by more than
-half. Loading the same file twice gives the same tables. Every rejected row lands in ``quarantine`` with
+half. Loading the same file twice gives the same rows in the data tables and views (a new run adds only
+bookkeeping: its ``runs``, ``loads`` and ``replacements`` rows, its ``run_id`` on the rows it rewrote and new
+lake file names). Every rejected row lands in ``quarantine`` with
 its file, row number, rule and the row as it stands in the file; the quarantine rows of a file are
 replaced when the file is loaded again. A load whose files are mostly quarantined is refused
 (:mod:`data.quarantine`). Each load is one row in ``runs`` (``success``, ``warning`` or ``failed``) and

@@ -13,7 +13,8 @@ workers; the database is read by the planning tasks and written by one task, bot
 A batch that fails is retried symbol by symbol; a symbol that still fails gets a ``failed`` row with its
 error, the run is recorded with status ``warning`` and the flow ends in a ``Completed`` state named
 ``Warning`` that lists the symbols (``flows.batches``). A rerun for the same date replaces the same rows
-(idempotent). The deployment's entrypoint is this module's :func:`nightly` (``flows.nightly.nightly``).
+with equal ones (idempotent in the data and result tables; its run, loads and lake file names are new).
+The deployment's entrypoint is this module's :func:`nightly` (``flows.nightly.nightly``).
 """
 
 from __future__ import annotations
