@@ -469,7 +469,7 @@ MIGRATIONS: list[str] = [
     """,
     # 19: the nights whose latest nightly run did not finish (killed, failed): their day may be partly loaded
     """
-    CREATE VIEW incomplete_nights AS
+    CREATE OR REPLACE VIEW incomplete_nights AS
     SELECT date, run_id, status, started_at,
            CASE WHEN status = 'running' THEN 'running: in progress, or killed (the next write marks it failed)'
                 ELSE coalesce(message, status) END AS reason

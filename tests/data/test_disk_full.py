@@ -51,12 +51,11 @@ def quotes_file(path: Path, rows: int, *, sorted_by_symbol: bool) -> Path:
     """``rows`` quotes of 20 symbols on DAY with random prices and sizes (little to compress): in lake order
     (written straight to the lake) or interleaved (staged, then merged)."""
     rng = random.Random(7)
-    keys = [(i % 20, i) for i in range(rows)]
-    if sorted_by_symbol:
-        keys.sort()
-    lines = [f"S{s:02d},{BASE_NS + i * 1000},{10 + rng.random():.6f},{11 + rng.random():.6f},"
-             f"{rng.randint(1, 99999)},{rng.randint(1, 99999)}\n" for s, i in keys]  # fmt: skip
-    path.write_text(HEADER + "".join(lines))
+    lines = [(i % 20, f"S{i % 20:02d},{BASE_NS + i * 1000},{10 + rng.random():.6f},{11 + rng.random():.6f},"
+                      f"{rng.randint(1, 99999)},{rng.randint(1, 99999)}\n") for i in range(rows)]  # fmt: skip
+    if sorted_by_symbol:  # the same rows in another order
+        lines.sort(key=lambda line: line[0])  # stable: each symbol's rows stay in time order
+    path.write_text(HEADER + "".join(line for _, line in lines))
     return path
 
 
