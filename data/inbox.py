@@ -15,6 +15,11 @@ trades    trades, trade, prints, tape (the market's prints)
 daily     daily, eod
 ========  =====================================================================
 
+The folder's date is the date its files are delivered for (:mod:`data.delivery`): a quote or trade of
+another session date is quarantined (``outside_delivered_date``) and replaces nothing, and its orders file
+replaces the orders of that date (orders of the next session, and earlier orders still working, are merged
+by ``order_id``).
+
 Words of own executions win over the market's (``trades_blotter.csv`` and ``my-trades-executions.csv`` are
 fills, never market prints). A name with the words of two other tables (``orders_and_fills.csv``), or of
 none (``notes.txt``), is not loaded and is reported with the reason, never skipped in silence. Tables load
@@ -174,12 +179,15 @@ def ingest_inbox(
     calendar: str | None = None,
     timezone: str | None = None,
     progress: Progress | None = None,
+    date: dt.date | None = None,
 ) -> InboxLoad:
     """Load every table's files of ``folder`` (a missing folder loads nothing); ``calendar`` and
-    ``timezone`` as in :func:`data.ingest.ingest` (default: the home's)."""
+    ``timezone`` as in :func:`data.ingest.ingest` (default: the home's). The files are delivered for
+    ``date`` (the nightly's night), else for the folder's date (``inbox/YYYY-MM-DD``; see
+    :mod:`data.delivery`)."""
     by_table, ignored = inbox_files(folder)
     loads = [
-        ingest(home, t, ps, calendar=calendar, timezone=timezone, progress=progress)
+        ingest(home, t, ps, calendar=calendar, timezone=timezone, progress=progress, date=date)
         for t, ps in by_table.items()
     ]
     return InboxLoad(folder, loads, ignored)

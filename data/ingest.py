@@ -1,23 +1,31 @@
 """Load input files into Kappa: validate, quarantine, stage, then commit everything in one transaction.
 
-Replacement rules (what "loading a corrected file replaces that date" means per table):
+Replacement rules (what "loading a corrected file replaces that date" means per table): a file is delivered
+for one session date, declared by ``date`` (``--date``), else its drop folder (``inbox/YYYY-MM-DD``), else the
+one date its name holds, else for every date it holds (:mod:`data.delivery`). A quote, trade or order of a
+date its file was not delivered for is quarantined (``outside_delivered_date``) and replaces nothing.
 
-- ``quotes``, ``trades``: the rows a load brings for a (session date, symbol) replace all stored rows of
-  that date and symbol; other symbols of the date are kept.
-- ``orders``: likewise by (arrival session date, symbol).
+- ``quotes``, ``trades``: the rows a load brings for a delivered (session date, symbol) replace all stored
+  rows of that date and symbol; other symbols of the date are kept.
+- ``orders``: by ``order_id``; a file delivered for a date D also removes the stored orders of D (``date``:
+  the first session an order can be worked in) that no file of the load holds, unless a file delivered for D
+  has quarantined rows (they may be those orders': kept, with a warning). An orders load that would remove
+  an order with stored fills, or leave a stored fill outside its order's window or above its quantity, is
+  refused whole (:func:`data.load_tables._refuse_unfit_fills`): no load orphans a fill.
 - ``fills``: by ``fill_id`` (a multi-day order's fills arrive in several files, so no date is replaced); a
   row with ``exec_type`` = cancel (FIX trade cancel) removes the fill it names; with ``replace_orders`` the
   load's fills of each order it names replace all stored fills of that order. Removed fills are kept in
   ``cancelled_fills``.
-- ``daily``: by (symbol, date).
+- ``daily``: by (symbol, date); a daily file may hold any dates.
 
-What a load replaced lands in ``replacements`` (rows before and after, per table, date and symbol; per
-order for fills) and in its report, with a warning where a replacement shrinks a symbol's day by more than
-half. Loading the same file twice gives the same rows in the data tables and views (a new run adds only
-bookkeeping: its ``runs``, ``loads`` and ``replacements`` rows, its ``run_id`` on the rows it rewrote and new
-lake file names). Every rejected row lands in ``quarantine`` with
-its file, row number, rule and the row as it stands in the file; the quarantine rows of a file are
-replaced when the file is loaded again. A load whose files are mostly quarantined is refused
+What a load replaced lands in ``replacements`` (rows before and after, per table, date and symbol, orders
+upserted or removed included; per order for fills) and in its report, with a warning where a replacement
+shrinks a symbol's day by more than half; the report also gives each file's delivered date. Loading the
+same file twice gives the same rows in the data tables and views (a new run adds only bookkeeping: its
+``runs``, ``loads`` and ``replacements`` rows, its ``run_id`` on the rows it rewrote and new lake file
+names). Every rejected row lands in ``quarantine`` with its file, row number,
+rule and the row as it stands in the file; the quarantine rows of a file are replaced when the file is
+loaded again. A load whose files are mostly quarantined is refused
 (:mod:`data.quarantine`). Each load is one row in ``runs`` (``success``, ``warning`` or ``failed``) and
 one row per file in ``loads``.
 
@@ -39,6 +47,7 @@ import duckdb
 
 from data.calendar import home_calendar, home_timezone
 from data.contract import TABLES
+from data.delivery import DATED_TABLES, Delivery, check_delivery, delivery_of
 from data.formats import Source, detect
 from data.home import KappaHome
 from data.lake.partitions import collect_garbage
@@ -67,6 +76,7 @@ def ingest(
     max_quarantined: float = MAX_QUARANTINED,
     format: str | None = None,
     columns: Mapping[str, str] | None = None,
+    date: dt.date | None = None,
 ) -> LoadReport:
     """Validate and load ``paths`` into ``table`` (one of quotes, trades, orders, fills, daily).
 
@@ -101,6 +111,10 @@ def ingest(
         The files' format (one of :data:`data.formats.FORMATS`), instead of detecting it.
     columns
         ``kappa`` format only: contract column -> the file's column (a vendor's own CSV layout).
+    date
+        The session date the files are delivered for (``--date``), over the drop folder's and the file
+        names' (:mod:`data.delivery`); quotes, trades and orders only (fills and daily bars have no date
+        unit: it does not change them).
 
     Returns
     -------
@@ -111,7 +125,8 @@ def ingest(
     LoadRefusedError
         A file's quarantined share is above ``max_quarantined``: nothing was loaded.
     InputError
-        A file is missing, unreadable or lacks a required column: nothing was loaded.
+        A file is missing, unreadable or lacks a required column, or its delivered date is no session:
+        nothing was loaded.
     """
     if table not in TABLES:
         raise InputError(f"unknown table '{table}' (expected one of {', '.join(TABLES)})")
@@ -123,11 +138,13 @@ def ingest(
     paths = [s.path for s in sources]
     cal = home_calendar(home, calendar)
     tz = home_timezone(home, timezone, cal)
+    dated = table in DATED_TABLES
+    deliveries = tuple(check_delivery(delivery_of(p, date), p, cal) if dated else Delivery() for p in paths)
     home.ensure()
     with load_lock(home):
         return _ingest_locked(
             Load(home, spec, paths, new_run_id(f"ingest-{table}"), Path(), cal, tz, batch_rows,
-                  replace_orders, max_quarantined, tuple(sources)),
+                  replace_orders, max_quarantined, tuple(sources), deliveries),
             progress,
         )  # fmt: skip
 
@@ -185,6 +202,7 @@ def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
         "max_quarantined": load.max_quarantined,
         "formats": [s.format for s in load.sources],
         "columns": dict(load.sources[0].columns) if load.sources and load.sources[0].columns else None,
+        "delivered": [str(d.date) if d.date else None for d in load.deliveries],
     }  # fmt: skip
     try:
         manifest = _manifest_before_load(home)

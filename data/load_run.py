@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from data.contract import TableSpec
+from data.delivery import Delivery
 from data.formats import Source
 from data.home import KappaHome
 from data.quarantine import MAX_QUARANTINED, REFUSED_SAMPLE_ROWS, Quarantine, verdict
@@ -61,6 +62,8 @@ class LoadReport:
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
     """Records of the files that are not rows of the table by design, per reason (``extended_hours``, a
     vendor's cancelled prints, quotes that leave the NBBO unchanged): neither loaded nor quarantined."""
+    delivered: dict[str, Delivery] = field(default_factory=dict)
+    """Each file's delivered date and what declared it (:mod:`data.delivery`): the date it replaces."""
 
     @property
     def rows_skipped(self) -> int:
@@ -93,6 +96,11 @@ class Load:
     replace_orders: bool = False
     max_quarantined: float = MAX_QUARANTINED
     sources: tuple[Source, ...] = ()  # one per path, in the order of ``paths``: its format and mapping
+    deliveries: tuple[Delivery, ...] = ()  # one per source: its delivered date (data.delivery)
+
+    def delivery(self, index: int) -> Delivery:
+        """The delivered date of source ``index`` (none declared if the load gives none)."""
+        return self.deliveries[index] if index < len(self.deliveries) else Delivery()
 
 
 @dataclass(slots=True)
@@ -243,6 +251,7 @@ def load_report(
         cancelled,
         warnings,
         skipped_by_reason=dict(sorted(_by_reason(read).items())),
+        delivered={str(s.path): load.delivery(i) for i, s in enumerate(load.sources)},
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from data.contract import TableSpec
+from data.delivery import OUTSIDE_DELIVERED_DATE, Delivery, outside_delivered, outside_detail
 from data.formats import Source
 from data.load_run import Load, Progress, Read
 from data.quarantine import Quarantine
@@ -97,9 +98,16 @@ def read_validated(
                     rejected = rejected.with_columns(pl.Series("raw", text, dtype=pl.String))
                 quarantine.add(rejected.with_columns(pl.lit(name).alias("source_file")))
                 quarantine.add(_malformed(raw, name, len(raw.frame.columns) - 1))
-                sink(result.clean, path, index)
-                if "symbol" in result.clean.columns and result.clean.height:
-                    read.symbols[name].update(result.clean["symbol"].unique().to_list())
+                clean = result.clean
+                outside = outside_delivered(spec.name, clean, load.delivery(index), load.calendar)
+                if outside.any():
+                    quarantine.add(
+                        _outside(clean.filter(outside), raw, name, spec.name, load.delivery(index))
+                    )
+                    clean = clean.filter(~outside)
+                sink(clean, path, index)
+                if "symbol" in clean.columns and clean.height:
+                    read.symbols[name].update(clean["symbol"].unique().to_list())
                 read.rows[name] += raw.rows
                 for reason, n in (*raw.skipped.items(), *result.skipped.items()):
                     read.skipped[name, reason] += n
@@ -118,6 +126,20 @@ def _malformed(raw: RawBatch, source_file: str, columns: int) -> pl.DataFrame:
     return m.select(
         pl.lit(source_file).alias("source_file"), pl.col(ROW), pl.lit("malformed_row").alias("rule"),
         detail.cast(pl.String).alias("detail"), pl.col("raw"),
+    )  # fmt: skip
+
+
+def _outside(
+    rows: pl.DataFrame, raw: RawBatch, source_file: str, table: str, delivery: Delivery
+) -> pl.DataFrame:
+    """Quarantine rows of valid rows of a date their file was not delivered for (:mod:`data.delivery`),
+    with the line as read (a Parquet row's values are read at the commit)."""
+    numbers = rows[ROW].to_numpy()
+    text = raw.lines(numbers) if raw.lines is not None else [None] * rows.height
+    return rows.select(
+        pl.lit(source_file).alias("source_file"), pl.col(ROW), pl.lit(OUTSIDE_DELIVERED_DATE).alias("rule"),
+        outside_detail(table, delivery).alias("detail"), pl.Series("raw", text, dtype=pl.String),
+        pl.col("symbol"),
     )  # fmt: skip
 
 

@@ -159,6 +159,8 @@ HINTS = {
     "outside_session": "the rows lie outside the exchange's sessions: check the calendar (--calendar) and the "
     "time zone of the timestamps",
     "malformed_row": "lines have more or fewer fields than the header: check the delimiter and quoting",
+    "outside_delivered_date": "the rows are of other dates than the one the file was delivered for (--date, "
+    "its drop folder's or its name's): declare the file's date with --date",
 }
 
 

@@ -467,6 +467,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN pid BIGINT;
     ALTER TABLE runs ADD COLUMN process_created DOUBLE;
     """,
+    # 18: the date an order's file was delivered for (NULL: none declared): what a later delivery of that
+    # date replaces (data.delivery)
+    """
+    ALTER TABLE orders ADD COLUMN delivered_date DATE;
+    """,
     # 19: the nights whose latest nightly run did not finish (killed, failed): their day may be partly loaded
     """
     CREATE OR REPLACE VIEW incomplete_nights AS

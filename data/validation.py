@@ -366,6 +366,18 @@ def typed_text(batch: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, froz
     return batch.with_columns(typed), frozenset(s.name for s in typed)
 
 
+def first_workable_session(arrival: pl.Expr, calendar: str = DEFAULT_CALENDAR) -> pl.Expr:
+    """The date of an order: the first session it can be worked in, the first whose close is after its
+    arrival (an order that arrives on a weekend or holiday, or at or after a close, belongs to the next
+    session; one before an open, to that session). Null for an arrival before the calendar's first session
+    or after its last close."""
+    every = all_session_bounds(calendar)
+    n = every.height
+    at = pl.lit(every["close_ts"]).search_sorted(arrival, side="right")
+    known = arrival.is_not_null() & (at < n) & ((at > 0) | (arrival >= every["open_ts"][0]))
+    return pl.when(known).then(pl.lit(every["date"]).gather(at.clip(0, n - 1)))
+
+
 def validate_batch(
     batch: pl.DataFrame, spec: TableSpec, calendar: str = DEFAULT_CALENDAR, timezone: str | None = None
 ) -> ValidatedBatch:
@@ -386,10 +398,11 @@ def validate_batch(
     Returns
     -------
     ValidatedBatch
-        ``clean`` has the contract's columns (absent optional columns as nulls) typed, plus ``date`` (the
-        session date) for market data and orders; ``rejected`` has ``row_number, rule, detail, raw`` and,
-        where the table has one, the row's ``symbol`` as written; ``skipped`` counts the market rows of a
-        session date outside its regular session (``extended_hours``): neither loaded nor quarantined.
+        ``clean`` has the contract's columns (absent optional columns as nulls) typed, plus ``date`` for
+        market data (the session date) and orders (:func:`first_workable_session` of the arrival);
+        ``rejected`` has ``row_number, rule, detail, raw`` and, where the table has one, the row's
+        ``symbol`` as written; ``skipped`` counts the market rows of a session date outside its regular
+        session (``extended_hours``): neither loaded nor quarantined.
     """
     raw_cols = [c for c in batch.columns if c != ROW]
     present = [c for c in spec.names if c in batch.columns]
@@ -417,7 +430,9 @@ def validate_batch(
         rules.append(("outside_session", "ts", ts.is_not_null() & no_session))
         extended = ts.is_not_null() & ~no_session & ((ts < pl.col("open_ts")) | (ts > pl.col("close_ts")))
     elif spec.name == "orders":
-        parsed = parsed.with_columns(session_date_expr(pl.col("arrival_ts__v"), calendar).alias("date__v"))
+        arrival = pl.col("arrival_ts__v")
+        parsed = parsed.with_columns(first_workable_session(arrival, calendar).alias("date__v"))
+        rules.append(("outside_session", "arrival_ts", arrival.is_not_null() & pl.col("date__v").is_null()))
     rule, detail = _first_rule(rules)
     broken = pl.any_horizontal(cond.fill_null(False) for _, _, cond in rules) if rules else pl.lit(False)
     parsed = parsed.with_columns(

@@ -80,9 +80,11 @@ class NightlyResult:
 
 
 @task(name="ingest inbox", **IO_TASK)
-def load_inbox_task(home: KappaHome, folder: Path, *, calendar: str, timezone: str | None) -> InboxLoad:
-    """Load the drop folder's files (:func:`data.inbox.ingest_inbox`)."""
-    return ingest_inbox(home, folder, calendar=calendar, timezone=timezone)
+def load_inbox_task(
+    home: KappaHome, folder: Path, *, calendar: str, timezone: str | None, day: dt.date | None = None
+) -> InboxLoad:
+    """Load the drop folder's files, delivered for ``day`` (:func:`data.inbox.ingest_inbox`)."""
+    return ingest_inbox(home, folder, calendar=calendar, timezone=timezone, date=day)
 
 
 @task(name="read pending orders", **IO_TASK)
@@ -205,7 +207,7 @@ def _skipped(day: dt.date, calendar: str) -> Any:
 
 def _ingest(home: KappaHome, day: dt.date, folder: Path, calendar: str, timezone: str | None) -> InboxLoad:
     """Load the drop folder; a night without the day's quotes (loaded now or before) is refused."""
-    load: InboxLoad = load_inbox_task(home, folder, calendar=calendar, timezone=timezone)
+    load: InboxLoad = load_inbox_task(home, folder, calendar=calendar, timezone=timezone, day=day)
     get_run_logger().info(
         "ingested %s file(s) from %s: %s rows loaded, %s quarantined",
         sum(len(r.files) for r in load.loads), folder, sum(r.rows_loaded for r in load.loads), load.quarantined,

@@ -143,7 +143,7 @@ TRADES = Table(
 
 ORDERS = Table(
     "orders",
-    _cols(
+    _cols(  # noqa: RUF005 (the column added by a migration goes last)
         ("order_id", "VARCHAR", "", "the parent order's identifier"),
         ("symbol", "VARCHAR", "", "the instrument", NN),
         ("side", "VARCHAR", "", "`buy` or `sell`", NN),
@@ -157,10 +157,19 @@ ORDERS = Table(
         ("algo", "VARCHAR", "", "the execution algorithm"),
         ("trader", "VARCHAR", "", "the trader"),
         ("risk_aversion", "DOUBLE", "1/USD", "Almgren-Chriss λ of the order, where given"),
-        ("date", "DATE", "", "the session date of the arrival", NN),
+        ("date", "DATE", "", "the first session it can be worked in (closing after arrival_ts)", NN),
         ("source_file", "VARCHAR", "", "the file the row was loaded from"),
         ("source_row", "BIGINT", "", "its row number in that file"),
         ("run_id", "VARCHAR", "", "the load that wrote it"),
+    )
+    + (
+        Col(
+            "delivered_date",
+            "DATE",
+            "",
+            "the session date its file was delivered for (NULL: none declared); a later delivery for that "
+            "date replaces it",
+        ),
     ),
     key=("order_id",),
 )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from flows.cli.console import finish, out
-from flows.cli.options import CalendarOption, HomeOption, StrictOption, TimezoneOption, home_settings
+from flows.cli.options import CalendarOption, HomeOption, StrictOption, TimezoneOption, home_settings, session
 from kappa.errors import InputError, ParameterError
 
 if TYPE_CHECKING:
@@ -99,11 +99,21 @@ def ingest_cmd(
             help="fills: each order the files name gets exactly their fills (the rest is cancelled)"
         ),
     ] = False,
+    date: Annotated[
+        str | None,
+        typer.Option(
+            "--date",
+            help="Session date the files are delivered for, YYYY-MM-DD (default: the drop folder's, else the "
+            "one in the file name): quotes and trades of other dates are quarantined, an orders file replaces "
+            "that date's orders",
+        ),
+    ] = None,
     strict: StrictOption = False,
 ) -> None:
     """Validate and load files; bad rows go to the quarantine table with the rule they broke and the line
     as read. A fills file cancels a fill with exec_type = cancel (FIX trade cancel). TABLE market loads
-    every quotes and trades file given, desk every orders and fills file.
+    every quotes and trades file given, desk every orders and fills file. A file delivered for a date
+    (--date, its drop folder inbox/YYYY-MM-DD, or the date in its name) replaces that date only.
 
     Example: kappa ingest quotes inbox/2026-11-20/quotes.csv --timezone America/New_York;
     kappa ingest market EQY_US_ALL_BBO_20240102.gz EQY_US_ALL_TRADE_20240102.gz
@@ -119,6 +129,7 @@ def ingest_cmd(
             name="--max-quarantined", value=max_quarantined,
         )  # fmt: skip
     kh, cal = home_settings(home, calendar)
+    day = session(date, "--date", cal) if date is not None else None
     with _progress() as bar:
         tasks: dict[str, TaskID] = {}
 
@@ -141,7 +152,7 @@ def ingest_cmd(
             ingest(
                 kh, t, ps, calendar=cal, timezone=timezone, progress=advance,
                 replace_orders=replace_orders and t == "fills", max_quarantined=max_quarantined,
-                format=fmt, columns=mapping,
+                format=fmt, columns=mapping, date=day,
             )
             for t, ps in by_table.items()
         ]  # fmt: skip
@@ -176,6 +187,9 @@ def print_load(report: LoadReport) -> None:
         f"loaded {report.rows_loaded:,}, quarantined {report.rows_quarantined:,}"
         + (f" (dates {report.dates[0]} .. {report.dates[-1]})" if report.dates else "")
     )
+    declared = sorted({str(d) for d in report.delivered.values() if d.date is not None})
+    if declared:
+        out.print(f"  delivered for {'; '.join(declared)}", highlight=False)
     if report.quarantined_by_rule:
         t = Table("rule", "rows", title=f"quarantined {report.table} rows by rule", title_justify="left")
         for rule, n in report.quarantined_by_rule.items():

@@ -3,6 +3,7 @@ daily rows derive from intraday data, and every load is recorded."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -61,7 +62,9 @@ def test_corrected_file_replaces_its_date_and_symbols(home: KappaHome, write_csv
     assert query(home, f"SELECT close FROM daily WHERE symbol = 'AAA' AND date = '{DAY}'") == [(10.51,)]
 
 
-def test_orders_replace_by_date_and_symbol_fills_by_id(home: KappaHome, write_csv: WriteCsv) -> None:
+def test_orders_merge_by_id_or_replace_their_delivered_date_fills_by_id(
+    home: KappaHome, write_csv: WriteCsv
+) -> None:
     header = ["order_id", "symbol", "side", "quantity", "arrival_ts", "end_ts"]
     a, e = f"{DAY}T10:00:00-05:00", f"{DAY}T11:00:00-05:00"
     v1 = write_csv(
@@ -73,10 +76,13 @@ def test_orders_replace_by_date_and_symbol_fills_by_id(home: KappaHome, write_cs
             ["o3", "BBB", "sell", 100, a, e],
         ],
     )
-    ingest(home, "orders", [v1])
+    ingest(home, "orders", [v1], date=dt.date.fromisoformat(DAY))
     v2 = write_csv("o2.csv", [header, ["o1", "AAA", "buy", 200, a, e]])
-    ingest(home, "orders", [v2])
-    assert query(home, "SELECT order_id, quantity FROM orders ORDER BY 1") == [("o1", 200.0), ("o3", 100.0)]
+    ingest(home, "orders", [v2])  # no date declared: merged by order_id
+    assert query(home, "SELECT order_id, quantity FROM orders ORDER BY 1") == [
+        ("o1", 200.0), ("o2", 100.0), ("o3", 100.0)]  # fmt: skip
+    ingest(home, "orders", [v2], date=dt.date.fromisoformat(DAY))  # the date's delivery again: replaces it
+    assert query(home, "SELECT order_id, quantity FROM orders ORDER BY 1") == [("o1", 200.0)]
     fh = ["fill_id", "order_id", "ts", "price", "quantity"]
     f1 = write_csv("f1.csv", [fh, ["f1", "o1", f"{DAY}T10:10:00-05:00", 10, 50]])
     f2 = write_csv("f2.csv", [fh, ["f2", "o1", f"{DAY}T10:20:00-05:00", 10, 50]])
