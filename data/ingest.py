@@ -28,8 +28,8 @@ validates the files, :mod:`data.load_market` takes quotes and trades to the lake
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from data.calendar import home_calendar, home_timezone
 from data.contract import TABLES
 from data.formats import Source, detect
 from data.home import KappaHome
+from data.lake.files import remove_from_lake
 from data.lake.partitions import collect_garbage
 from data.load_market import load_market
 from data.load_run import Load, LoadRefusedError, LoadReport, Progress
@@ -181,8 +182,8 @@ def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
     }  # fmt: skip
     with writer(home) as con:
         start_run(con, run_id, "ingest", params)
-        manifest = _manifest(con)
-    collect_garbage(home, set(manifest.values()))  # no other load runs: every orphan is a crash's
+        manifest = _manifest(con, home)
+        collect_garbage(home, con)  # no other load runs: orphans are crashes', retired files wait for readers
     load = replace(load, stage_dir=home.staging / run_id)
     try:
         report = load_market(load, manifest, progress) if spec.market else load_table(load, progress)
@@ -192,11 +193,12 @@ def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
         fail_run(home, run_id, exc)
         raise
     finally:
-        shutil.rmtree(load.stage_dir, ignore_errors=True)
+        with suppress(OSError):
+            remove_from_lake(home, load.stage_dir)
     return report
 
 
-def _manifest(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, dt.date], str]:
-    """The current lake file of every (table, date)."""
+def _manifest(con: duckdb.DuckDBPyConnection, home: KappaHome) -> dict[tuple[str, dt.date], str]:
+    """The current lake file of every (table, date), as a path of ``home``."""
     rows = con.sql("SELECT table_name, date, path FROM lake_files").fetchall()
-    return {(t, d): p for t, d, p in rows}
+    return {(t, d): str(home.lake_file(p)) for t, d, p in rows}
