@@ -181,9 +181,9 @@ def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
         "columns": dict(load.sources[0].columns) if load.sources and load.sources[0].columns else None,
     }  # fmt: skip
     with writer(home) as con:
+        collect_garbage(home, con)  # no other load runs: orphans are crashes', retired files wait for readers
         start_run(con, run_id, "ingest", params)
         manifest = _manifest(con, home)
-        collect_garbage(home, con)  # no other load runs: orphans are crashes', retired files wait for readers
     load = replace(load, stage_dir=home.staging / run_id)
     try:
         report = load_market(load, manifest, progress) if spec.market else load_table(load, progress)

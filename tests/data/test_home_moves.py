@@ -127,6 +127,7 @@ def test_a_correction_loaded_into_a_copy_leaves_the_original_whole(
     before, files = _tables(original), _digests(original.root)
     copy = KappaHome.resolve(tmp_path / "copy")
     subprocess.run(["cp", "-a", str(original.root), str(copy.root)], check=True)
+    assert _tables(copy) == before  # read-only, before any writer: the copy's own files
 
     ingest(copy, "quotes", [_quotes(write_csv, "fix.csv", DAY, 11.0)])  # replaces the day's quotes
     ingest(copy, "trades", [_trades(write_csv, "t-again.csv", DAY)])  # deletes the file it replaced
