@@ -22,11 +22,11 @@ import pyarrow.parquet as pq
 from data.contract import TABLES
 from data.sql import first_row, quote_literal
 from kappa.errors import KappaError
+from kappa.tables import TABLES as REGISTRY
+from kappa.tables import Table, polars_type
 
 if TYPE_CHECKING:
     from data.home import KappaHome
-from kappa.tables import TABLES as REGISTRY
-from kappa.tables import Table, polars_type
 
 MIGRATIONS: list[str] = [
     # 1: inputs, the lake manifest, quarantine and runs
@@ -595,6 +595,10 @@ VIEW_COMMENT = "the lake files of {lake}"
 DuckDB needs them), so that a home that moved is told apart (:func:`stale_views`)."""
 
 
+def _view_comment(home: KappaHome | None) -> str:
+    return VIEW_COMMENT.format(lake=home.lake) if home is not None else "no lake: a database without a home"
+
+
 def lake_files_of(con: duckdb.DuckDBPyConnection, table: str, home: KappaHome | None) -> list[str]:
     """The lake files of ``table`` the manifest lists, by date, as paths of ``home``
     (:meth:`data.home.KappaHome.lake_file`)."""
@@ -610,14 +614,13 @@ def refresh_market_view(con: duckdb.DuckDBPyConnection, table: str, home: KappaH
     """Point the view ``table`` at the files the manifest ``lake_files`` lists, in ``home`` (call inside the
     commit that changes the manifest)."""
     con.execute(market_view_sql(table, lake_files_of(con, table, home)))
-    comment = VIEW_COMMENT.format(lake=home.lake if home is not None else None)
-    con.execute(f"COMMENT ON VIEW {table} IS {quote_literal(comment)}")
+    con.execute(f"COMMENT ON VIEW {table} IS {quote_literal(_view_comment(home))}")
 
 
 def stale_views(con: duckdb.DuckDBPyConnection, home: KappaHome | None) -> list[str]:
     """The views of :data:`MARKET_COLUMNS` that do not list the files of ``home``'s lake: built for another
     place (the home was moved or copied since), by an older Kappa, or missing."""
-    want = VIEW_COMMENT.format(lake=home.lake if home is not None else None)
+    want = _view_comment(home)
     rows = con.execute(
         "SELECT view_name, comment FROM duckdb_views() WHERE NOT temporary AND view_name IN (SELECT unnest(?))",
         [list(MARKET_COLUMNS)],
