@@ -79,6 +79,16 @@ def test_a_reader_holding_the_old_manifest_reads_its_files_through_a_replacing_l
     }
 
 
+def test_lake_paths_are_given_only_to_a_reader_holding_the_lake(home: KappaHome, write_csv: WriteCsv) -> None:
+    ingest(home, "quotes", [_quotes(write_csv, "q.csv", 10.0)])
+    day = dt.date.fromisoformat(DAY)
+    with pytest.raises(RuntimeError, match="reading_lake"):
+        lake_paths(home, "quotes", [day])
+    with reading_lake(home):
+        (path,) = lake_paths(home, "quotes", [day]).values()
+    assert Path(path) == home.lake_file(str(query(home, "SELECT path FROM lake_files")[0][0]))
+
+
 def test_orphans_of_a_crash_go_at_the_next_load_even_with_a_reader(
     home: KappaHome, write_csv: WriteCsv
 ) -> None:
