@@ -14,8 +14,9 @@ threads): reading the files into batches, the row rules, the SHA-256, the lake-o
 (``order``), writing the lake file (``lake_write``, the check again included; trades are flagged as they
 are written, and ``t4_quotes`` times alone a read of the date's quotes that rule T4 needs), the quotes'
 tape-cleaning flags (``flags``, which also sum the quotes per symbol) and the writing of that ``.daily``
-summary (``summary``), the ``daily`` rows, then the whole load (``ingest``) into a fresh home for the
-rest (staging, quarantine, commit: whole load minus the stages). The command's start-up (importing the CLI)
+summary (``summary``), the ``daily`` rows, the ``fsync`` of the new files before the commit (``sync``),
+then the whole load (``ingest``) into a fresh home for the rest (staging, quarantine, commit: whole load
+minus the stages). The command's start-up (importing the CLI)
 is timed in a fresh process. A harness size holds every batch of a table in memory at once (medium: about
 3 GiB for its quotes); at large, ``--steps`` runs only the whole loads, as the harness's ``stages`` variant
 does (quotes, then trades, into a copy of the size's base home), each with the wall and CPU seconds spent
@@ -35,9 +36,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from benchmarks.config import REPO, RESULTS
+
+if TYPE_CHECKING:
+    from data.home import KappaHome
 
 T = TypeVar("T")
 
@@ -74,7 +78,8 @@ def profile_table(
     from data.contract import TABLES
     from data.home import KappaHome
     from data.ingest import sources_of
-    from data.lake.daily import daily_from_intraday, write_quote_summary
+    from data.lake.daily import daily_from_intraday, summary_path, write_quote_summary
+    from data.lake.files import remove_from_lake, sync_to_disk
     from data.lake.flags import TradeFlagger, flag_partition
     from data.lake.partitions import lake_order
     from data.lake.writers import DirectWriter
@@ -118,20 +123,22 @@ def profile_table(
             t4 = ["symbol", "ts", "bid", "ask", "flag"]  # what rule T4 reads of the quotes
             _timed(out, "t4_quotes", lambda: pl.scan_parquet(other).select(t4).collect())
         _timed(out, "daily", lambda: daily_from_intraday(home, part.date, q, t, summary))
-        for p in home.lake.rglob("*.parquet"):
-            p.unlink()
+        written = [part.path, *([summary_path(part.path)] if table == "quotes" else [])]
+        _timed(out, "sync", lambda: sync_to_disk(home, written))
+        for p in [*home.lake.rglob("*.parquet"), *home.lake.rglob("*.daily")]:
+            remove_from_lake(home, p)
     else:
         _timed(out, "concat", lambda: pl.concat([v.clean for v in valid]))
     return out
 
 
-def _lake_file(home: object, table: str) -> str | None:
+def _lake_file(home: KappaHome, table: str) -> str | None:
     """The current lake file of ``table`` in ``home`` (one date), if any."""
     from data.store import reader
 
-    with reader(home) as con:  # type: ignore[arg-type]
+    with reader(home) as con:
         row = con.execute("SELECT path FROM lake_files WHERE table_name = ?", [table]).fetchone()
-    return str(row[0]) if row else None
+    return str(home.lake_file(row[0])) if row else None
 
 
 def profile_load(
@@ -157,7 +164,7 @@ def profile_load(
 
 STEPS = {  # module: functions timed inside a whole load (--steps)
     "data.load_market": ("read_validated", "flag_partition", "write_quote_summary", "daily_from_intraday",
-                         "_commit_market"),
+                         "sync_to_disk", "_commit_market"),
     "data.lake.flags": ("_flags_of", "_write_flags"),
     "data.cleaning": ("quote_flags", "trade_flags"),
 }  # fmt: skip

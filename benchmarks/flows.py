@@ -47,13 +47,14 @@ RUNNERS = ("threads", "processes")
 def plain_calibrate(home: Path, pool: Executor, batch_symbols: int) -> int:
     """The ``calibrate`` flow's steps without Prefect: plan, batches over ``pool``, finish, one write."""
     from data.home import KappaHome
+    from data.lake.files import reading_lake
     from data.results import Results, write_results
     from data.store import recorded_run
     from flows import calibrate as cal
     from flows.garch_pool import garch_pool
 
     kh = KappaHome.resolve(home)
-    with recorded_run(kh, "calibrate", {"as_of": DAY}) as run_id:
+    with recorded_run(kh, "calibrate", {"as_of": DAY}) as run_id, reading_lake(kh):
         plan = cal.plan_calibration(
             kh, DAY, lookback_days=1, garch_days=HISTORY_DAYS, batch_symbols=batch_symbols
         )
@@ -69,12 +70,13 @@ def plain_calibrate(home: Path, pool: Executor, batch_symbols: int) -> int:
 def plain_attribute(home: Path, pool: Executor, batch_symbols: int) -> int:
     """The ``attribute`` flow's steps without Prefect."""
     from data.home import KappaHome
+    from data.lake.files import reading_lake
     from data.results import Results, write_results
     from data.store import recorded_run
     from flows import attribute as att
 
     kh = KappaHome.resolve(home)
-    with recorded_run(kh, "attribute", {"date": DAY}) as run_id:
+    with recorded_run(kh, "attribute", {"date": DAY}) as run_id, reading_lake(kh):
         batches = att.plan_attribution(kh, DAY, batch_symbols=batch_symbols)
         rows = att.join_rows(list(pool.map(att.attribute_batch, batches)))
         write_results(kh, run_id, Results(attribution=rows, attribution_date=DAY))

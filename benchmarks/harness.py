@@ -73,6 +73,7 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
     from data.calendar import exchange_calendar
     from data.home import KappaHome
     from data.ingest import ingest
+    from data.lake.files import reading_lake
     from data.results import Results, write_results
     from data.step_inputs import read_pending_orders
     from data.store import recorded_run
@@ -99,7 +100,7 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
             return iter(list(pool.map(fn, xs, chunksize=8)))
 
         t0 = time.perf_counter()
-        with recorded_run(kh, "calibrate", {"as_of": DAY}) as run_id:
+        with recorded_run(kh, "calibrate", {"as_of": DAY}) as run_id, reading_lake(kh):
             with clock.stage("plan"):
                 plan = cal.plan_calibration(
                     kh, DAY, lookback_days=1, garch_days=HISTORY_DAYS, batch_symbols=BATCH_SYMBOLS
@@ -111,7 +112,7 @@ def run_stages(data: Dataset, work: Path) -> dict[str, float]:
         t["calibrate"] = time.perf_counter() - t0
     t.update({f"calibrate_{k}": v for k, v in clock.seconds.items()})
     t0 = time.perf_counter()
-    with recorded_run(kh, "attribute", {"date": DAY}) as run_id:
+    with recorded_run(kh, "attribute", {"date": DAY}) as run_id, reading_lake(kh):
         batches = att.plan_attribution(kh, DAY, batch_symbols=BATCH_SYMBOLS)
         rows = att.join_rows([att.attribute_batch(b) for b in batches])
         write_results(kh, run_id, Results(attribution=rows, attribution_date=DAY))

@@ -8,7 +8,12 @@
       lake/quotes/date=YYYY-MM-DD/<run_id>.parquet   market data, one file per table and session date
       lake/trades/...
       lake/_staging/<run_id>/   files of a load in progress (removed when it commits or is abandoned)
+      lake/.load.lock  lake/.readers.lock   loads one at a time; readers of lake files (data.lake.files)
       reports/  inbox/  prefect/  tmp/
+
+Nothing stored names the home's own location: the manifest ``lake_files`` holds paths relative to ``lake/``
+(:meth:`KappaHome.lake_file` resolves them), so a home moved or copied elsewhere (``mv``, ``cp -a``, another
+mount point) works as it is.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 ENV_VAR = "KAPPA_HOME"
 DEFAULT_HOME = ".kappa"
@@ -56,6 +61,37 @@ class KappaHome:
     @property
     def lake(self) -> Path:
         return self.root / "lake"
+
+    def lake_file(self, stored: str) -> Path:
+        """The lake file a ``lake_files.path`` names, in this home: ``stored`` is relative to ``lake/``
+        (``quotes/date=2026-11-18/<run_id>.parquet``). An absolute path, as databases before schema version
+        17 held, names the same file of this home by its part after the last ``/lake/`` (the rule migration
+        17 applied to the stored paths), wherever the home was then.
+
+        Raises
+        ------
+        ValueError
+            ``stored`` leaves the lake (``..``) or is absolute without a ``/lake/`` in it.
+        """
+        if stored.startswith("/"):
+            if "/lake/" not in stored:
+                raise ValueError(f"lake file path {stored!r} is absolute and not under a lake/ folder")
+            stored = stored.rsplit("/lake/", 1)[1]
+        rel = PurePosixPath(stored)
+        if ".." in rel.parts or not rel.parts:
+            raise ValueError(f"lake file path {stored!r} leaves the lake")
+        return self.lake.joinpath(*rel.parts)
+
+    def lake_relative(self, path: Path) -> str:
+        """What ``lake_files.path`` stores for the file ``path`` of this home's lake: its path relative to
+        ``lake/``, with ``/`` (the inverse of :meth:`lake_file`).
+
+        Raises
+        ------
+        ValueError
+            ``path`` is not under this home's lake.
+        """
+        return path.relative_to(self.lake).as_posix()
 
     @property
     def staging(self) -> Path:

@@ -38,8 +38,8 @@ validates the files, :mod:`data.load_market` takes quotes and trades to the lake
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,6 +50,7 @@ from data.contract import TABLES
 from data.delivery import DATED_TABLES, Delivery, check_delivery, delivery_of
 from data.formats import Source, detect
 from data.home import KappaHome
+from data.lake.files import remove_from_lake
 from data.lake.partitions import collect_garbage
 from data.load_market import load_market
 from data.load_run import Load, LoadRefusedError, LoadReport, Progress
@@ -205,8 +206,7 @@ def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
         "delivered": [str(d.date) if d.date else None for d in load.deliveries],
     }  # fmt: skip
     try:
-        manifest = _manifest_before_load(home)
-        collect_garbage(home, set(manifest.values()))  # no other load runs: every orphan is a crash's
+        manifest = _clear_lake_before_load(home)  # orphans go before the load needs any space
         with writer(home) as con:
             start_run(con, run_id, "ingest", params)
     except Exception as exc:
@@ -217,7 +217,8 @@ def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
     try:
         report = load_market(load, manifest, progress) if spec.market else load_table(load, progress)
     except LoadRefusedError:
-        shutil.rmtree(load.stage_dir, ignore_errors=True)
+        with suppress(OSError):
+            remove_from_lake(home, load.stage_dir)
         raise  # recorded with its quarantine by refuse_load
     except BaseException as exc:
         _remove_uncommitted(load)
@@ -225,7 +226,8 @@ def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
         if is_disk_full(exc):
             raise _disk_full(home, "the load was undone and its partial files removed") from exc
         raise
-    shutil.rmtree(load.stage_dir, ignore_errors=True)
+    with suppress(OSError):
+        remove_from_lake(home, load.stage_dir)
     return report
 
 
@@ -241,25 +243,30 @@ def _remove_uncommitted(load: Load) -> None:
     """Remove a failed load's staging folder and the lake files it wrote (named by its run) that no manifest
     row references: those of a commit that went through stay. Where the database cannot be read, its lake
     files stay too (the next load's garbage collection removes them)."""
-    shutil.rmtree(load.stage_dir, ignore_errors=True)
+    with suppress(OSError):
+        remove_from_lake(load.home, load.stage_dir)
     try:
         with reader(load.home) as con:
-            referenced = {(t, d.isoformat(), Path(p).stem) for (t, d), p in _manifest(con).items()}
+            manifest = _manifest(con, load.home)
+        referenced = {(t, d.isoformat(), Path(p).stem) for (t, d), p in manifest.items()}
     except Exception:
         return
     for f in load.home.lake.glob(f"*/date=*/{load.run_id}.*"):
         table, day = f.parent.parent.name, f.parent.name.removeprefix("date=")
         if (table, day, f.stem) not in referenced:
-            f.unlink(missing_ok=True)
+            with suppress(OSError):
+                remove_from_lake(load.home, f)
 
 
-def _manifest_before_load(home: KappaHome) -> dict[tuple[str, dt.date], str]:
-    """The lake's manifest, read before a load needs any space: by a writer (which migrates the schema and
-    marks abandoned runs failed), or, where a full disk refuses even that (a killed load's files filling
-    it), read-only from a database whose schema is current, so that the orphans can go first."""
+def _clear_lake_before_load(home: KappaHome) -> dict[tuple[str, dt.date], str]:
+    """Clear the lake (:func:`data.lake.partitions.collect_garbage`) and return its manifest, before a load
+    needs any space: with a writer (which migrates the schema, marks abandoned runs failed and may delete
+    retired files), or, where a full disk refuses even that (a killed load's files filling it), read-only
+    from a database whose schema is current, removing the orphans only (retired files wait)."""
     try:
         with writer(home) as con:
-            return _manifest(con)
+            collect_garbage(home, con)  # no other load runs: orphans are crashes'
+            return _manifest(con, home)
     except Exception as exc:
         if not is_disk_full(exc) or not home.db_path.exists():
             raise
@@ -267,10 +274,11 @@ def _manifest_before_load(home: KappaHome) -> dict[tuple[str, dt.date], str]:
             version = first_row(con, "SELECT max(version) FROM schema_version")
             if not version or version[0] != len(MIGRATIONS):
                 raise
-            return _manifest(con)
+            collect_garbage(home, con, orphans_only=True)
+            return _manifest(con, home)
 
 
-def _manifest(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, dt.date], str]:
-    """The current lake file of every (table, date)."""
+def _manifest(con: duckdb.DuckDBPyConnection, home: KappaHome) -> dict[tuple[str, dt.date], str]:
+    """The current lake file of every (table, date), as a path of ``home``."""
     rows = con.sql("SELECT table_name, date, path FROM lake_files").fetchall()
-    return {(t, d): p for t, d, p in rows}
+    return {(t, d): str(home.lake_file(p)) for t, d, p in rows}

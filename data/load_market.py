@@ -5,7 +5,6 @@ cleaning, its ``daily`` rows derived, and the manifest switched to the new files
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,6 +13,7 @@ import duckdb
 import polars as pl
 
 from data.lake.daily import daily_from_intraday, summary_path, write_quote_summary
+from data.lake.files import remove_from_lake, sync_to_disk
 from data.lake.flags import TradeFlagger, flag_partition
 from data.lake.partitions import MergedPartition, merge_partition, partition_path
 from data.lake.writers import DirectWriter, OutOfLakeOrder, StagingWriter
@@ -34,7 +34,6 @@ from data.load_run import (
 from data.load_stream import ShownRows, read_validated, tagged, untagged
 from data.quarantine import Quarantine
 from data.schema import refresh_market_view
-from data.sql import first_row
 from data.store import replace_rows, transaction, writer
 
 
@@ -54,7 +53,7 @@ def load_market(
         merged = direct.finish()
     except OutOfLakeOrder:
         direct.abort()
-        shutil.rmtree(load.stage_dir, ignore_errors=True)
+        remove_from_lake(load.home, load.stage_dir)
         quarantine = Quarantine(load.stage_dir / "quarantine")
         shown.again()
         read, merged = _stage_and_merge(load, manifest, quarantine, shown)
@@ -65,7 +64,7 @@ def load_market(
         warnings = load_warnings(load, quarantine, read)
     except Refusal as exc:
         for part in merged:
-            part.path.unlink(missing_ok=True)
+            remove_from_lake(load.home, part.path)
         raise refuse_load(load, quarantine, read, str(exc)) from None
     fault_point("after_staging")
     return _commit_market(load, manifest, quarantine, read, merged, warnings)
@@ -161,9 +160,10 @@ def _commit_market(
         for symbol, before, after in part.replaced.iter_rows()
     ]
     warnings = warnings + shrinkage(replaced)
+    sync_to_disk(home, new_files(merged, facts.reflagged))
     fault_point("before_commit")
     with writer(home) as con, transaction(con):
-        old_files = _switch_manifest(con, load, merged, facts.reflagged)
+        _switch_manifest(con, load, merged, facts.reflagged)
         _record_flags(con, run_id, facts.flagged)
         if facts.daily.height:
             tagged = facts.daily.with_columns(source=pl.lit("intraday"), run_id=pl.lit(run_id))
@@ -171,9 +171,6 @@ def _commit_market(
         finish_load(con, load, quarantine, read, rows_loaded, replaced, warnings)
         fault_point("inside_commit")
     fault_point("after_commit")
-    for old_path in old_files:
-        Path(old_path).unlink(missing_ok=True)
-        summary_path(old_path).unlink(missing_ok=True)
     report = load_report(load, read, quarantine, [p.date for p in merged], replaced, warnings)
     by_rule: Counter[tuple[str, str]] = Counter()
     for table, _, counts in facts.flagged:
@@ -182,39 +179,52 @@ def _commit_market(
     return replace(report, flagged_by_rule=dict(sorted(by_rule.items())))
 
 
+def new_files(merged: list[MergedPartition], reflagged: list[tuple[dt.date, Path]]) -> list[Path]:
+    """The files a load's commit points the manifest at: the new partitions (a quotes file with its
+    summary) and the trades files flagged again."""
+    out: list[Path] = []
+    for part in merged:
+        out.append(part.path)
+        if part.table == "quotes":
+            out.append(summary_path(part.path))
+    return out + [path for _, path in reflagged]
+
+
 def _switch_manifest(
     con: duckdb.DuckDBPyConnection,
     load: Load,
     merged: list[MergedPartition],
     reflagged: list[tuple[dt.date, Path]],
-) -> list[str]:
+) -> None:
     """Point ``lake_files`` (and the views) at the new partitions and the re-flagged trades files, inside
-    the commit's transaction; the files they replace, to delete after it."""
-    table, run_id = load.spec.name, load.run_id
-    old_files: list[str] = []
-    for part in merged:
-        old = first_row(
-            con, "SELECT path FROM lake_files WHERE table_name = ? AND date = ?", [table, part.date]
+    the commit's transaction (paths relative to the lake: :meth:`data.home.KappaHome.lake_relative`). The
+    files they replace are retired (``retired_files``), not deleted: a reader may still hold them, and
+    a later load deletes them when none does (:func:`data.lake.partitions.collect_garbage`)."""
+    home, table, run_id = load.home, load.spec.name, load.run_id
+    switched: list[tuple[str, dt.date, Path, int | None, int | None]] = [
+        (table, part.date, part.path, part.row_count, part.symbols) for part in merged
+    ]
+    switched += [("trades", day, path, None, None) for day, path in reflagged]
+    for name, day, path, rows, symbols in switched:
+        con.execute(
+            """INSERT INTO retired_files SELECT path, table_name, date, ?, now()::TIMESTAMP FROM lake_files
+               WHERE table_name = ? AND date = ?""",
+            [run_id, name, day],
         )
-        if old:
-            old_files.append(old[0])
-        con.execute("DELETE FROM lake_files WHERE table_name = ? AND date = ?", [table, part.date])
+        if rows is None:  # the same rows, flagged again
+            con.execute(
+                "UPDATE lake_files SET path = ?, run_id = ? WHERE table_name = ? AND date = ?",
+                [home.lake_relative(path), run_id, name, day],
+            )
+            continue
+        con.execute("DELETE FROM lake_files WHERE table_name = ? AND date = ?", [name, day])
         con.execute(
             "INSERT INTO lake_files VALUES (?, ?, ?, ?, ?, ?)",
-            [table, part.date, str(part.path), part.row_count, part.symbols, run_id],
+            [name, day, home.lake_relative(path), rows, symbols, run_id],
         )
-    for day, path in reflagged:
-        old = first_row(con, "SELECT path FROM lake_files WHERE table_name = 'trades' AND date = ?", [day])
-        if old:
-            old_files.append(old[0])
-        con.execute(
-            "UPDATE lake_files SET path = ?, run_id = ? WHERE table_name = 'trades' AND date = ?",
-            [str(path), run_id, day],
-        )
-    refresh_market_view(con, table)
+    refresh_market_view(con, table, home)
     if reflagged:
-        refresh_market_view(con, "trades")
-    return old_files
+        refresh_market_view(con, "trades", home)
 
 
 def _record_flags(

@@ -12,8 +12,11 @@ timestamps ``TIMESTAMP_NS`` in UTC, dates are exchange session dates.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data.contract import TABLES
@@ -21,6 +24,9 @@ from data.sql import first_row, quote_literal
 from kappa.errors import KappaError
 from kappa.tables import TABLES as REGISTRY
 from kappa.tables import Table, polars_type
+
+if TYPE_CHECKING:
+    from data.home import KappaHome
 
 MIGRATIONS: list[str] = [
     # 1: inputs, the lake manifest, quarantine and runs
@@ -467,6 +473,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN pid BIGINT;
     ALTER TABLE runs ADD COLUMN process_created DOUBLE;
     """,
+    # 17: lake paths relative to the home's lake/ folder (a home moved or copied works as it is: the part
+    # after the last /lake/ of each absolute path), and the files loads replaced, kept until no reader
+    # can hold them (data.lake.files)
+    """
+    UPDATE lake_files SET path = regexp_replace(path, '^.*/lake/', '') WHERE contains(path, '/lake/');
+    CREATE TABLE retired_files (
+        path VARCHAR NOT NULL, table_name VARCHAR NOT NULL, date DATE NOT NULL, run_id VARCHAR NOT NULL,
+        retired_at TIMESTAMP NOT NULL
+    );
+    """,
     # 18: the date an order's file was delivered for (NULL: none declared): what a later delivery of that
     # date replaces (data.delivery)
     """
@@ -544,8 +560,10 @@ POLARS_TYPES: dict[str, pl.DataType] = {
 """The polars type of each DuckDB type of ``MARKET_COLUMNS``."""
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply the migrations this database has not seen yet; return the schema version."""
+def migrate(con: duckdb.DuckDBPyConnection, home: KappaHome | None = None) -> int:
+    """Apply the migrations this database has not seen yet and point the views ``quotes`` and ``trades`` at
+    the lake files of ``home`` (:func:`point_views_at`; ``None``: a database without a home, in memory, whose
+    manifest must be empty); return the schema version."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = first_row(con, "SELECT max(version) FROM schema_version")
     current = int(row[0]) if row and row[0] is not None else 0
@@ -560,15 +578,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         except Exception:
             con.execute("ROLLBACK")
             raise
-    if current < len(MIGRATIONS) or not _has_view(con, "quotes"):
-        for table in MARKET_COLUMNS:
-            refresh_market_view(con, table)
+    point_views_at(con, home, rebuild=current < len(MIGRATIONS))
     return len(MIGRATIONS)
-
-
-def _has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = first_row(con, "SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name])
-    return bool(row and row[0])
 
 
 def file_columns(path: str) -> frozenset[str]:
@@ -581,13 +592,15 @@ def has_flag_column(path: str) -> bool:
     return FLAG in file_columns(path)
 
 
-def market_view_sql(table: str, files: list[str]) -> str:
+def market_view_sql(table: str, files: list[str], *, temporary: bool = False) -> str:
     """The ``CREATE OR REPLACE VIEW`` statement exposing the lake files of ``table`` as one relation (a
-    column that files written before it existed lack, ``flag`` or ``aggressor``, is null for their rows)."""
+    column that files written before it existed lack, ``flag`` or ``aggressor``, is null for their rows);
+    ``temporary``: a view of this connection only (``TEMP``), which hides the stored one of that name."""
+    create = f"CREATE OR REPLACE {'TEMP ' if temporary else ''}VIEW {table}"
     cols = MARKET_COLUMNS[table]
     if not files:
         empty = ", ".join(f"CAST(NULL AS {t}) AS {c}" for c, t in cols)
-        return f"CREATE OR REPLACE VIEW {table} AS SELECT {empty} WHERE false"
+        return f"{create} AS SELECT {empty} WHERE false"
     held = [file_columns(f) for f in files]
     anywhere = frozenset().union(*held)
     select = ", ".join(
@@ -595,10 +608,78 @@ def market_view_sql(table: str, files: list[str]) -> str:
     )
     listing = "[" + ", ".join(quote_literal(f) for f in files) + "]"
     union = "" if all(h == held[0] for h in held) else ", union_by_name = true"
-    return f"CREATE OR REPLACE VIEW {table} AS SELECT {select} FROM read_parquet({listing}{union})"
+    return f"{create} AS SELECT {select} FROM read_parquet({listing}{union})"
 
 
-def refresh_market_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Point the view ``table`` at the files the manifest ``lake_files`` lists (call inside the commit)."""
+VIEW_COMMENT = "the lake files of {lake}"
+"""The comment of the views ``quotes`` and ``trades``: the lake whose files they list (absolute paths, as
+DuckDB needs them), so that a home that moved is told apart (:func:`stale_views`)."""
+
+
+def _view_comment(home: KappaHome | None) -> str:
+    return VIEW_COMMENT.format(lake=home.lake) if home is not None else "no lake: a database without a home"
+
+
+def lake_files_of(con: duckdb.DuckDBPyConnection, table: str, home: KappaHome | None) -> list[str]:
+    """The lake files of ``table`` the manifest lists, by date, as paths of ``home``
+    (:meth:`data.home.KappaHome.lake_file`)."""
     rows = con.execute("SELECT path FROM lake_files WHERE table_name = ? ORDER BY date", [table]).fetchall()
-    con.execute(market_view_sql(table, [r[0] for r in rows]))
+    if home is None:
+        if rows:
+            raise KappaError("a database with lake files needs its home to resolve their paths")
+        return []
+    return [str(home.lake_file(p)) for (p,) in rows]
+
+
+def refresh_market_view(con: duckdb.DuckDBPyConnection, table: str, home: KappaHome | None) -> None:
+    """Point the view ``table`` at the files the manifest ``lake_files`` lists, in ``home`` (call inside the
+    commit that changes the manifest)."""
+    con.execute(market_view_sql(table, lake_files_of(con, table, home)))
+    con.execute(f"COMMENT ON VIEW {table} IS {quote_literal(_view_comment(home))}")
+
+
+def stale_views(con: duckdb.DuckDBPyConnection, home: KappaHome | None) -> list[str]:
+    """The views of :data:`MARKET_COLUMNS` that do not list the files of ``home``'s lake: built for another
+    place (the home was moved or copied since), by an older Kappa, or missing."""
+    want = _view_comment(home)
+    rows = con.execute(
+        "SELECT view_name, comment FROM duckdb_views() WHERE NOT temporary AND view_name IN (SELECT unnest(?))",
+        [list(MARKET_COLUMNS)],
+    ).fetchall()
+    current = {name for name, comment in rows if comment == want}
+    return [t for t in MARKET_COLUMNS if t not in current]
+
+
+def point_views_at(con: duckdb.DuckDBPyConnection, home: KappaHome | None, *, rebuild: bool = False) -> None:
+    """Rebuild the stored views ``quotes`` and ``trades`` that do not list ``home``'s files (all of them
+    with ``rebuild``, after a migration): every writer does, so a moved or copied home's views follow it."""
+    stale = list(MARKET_COLUMNS) if rebuild else stale_views(con, home)
+    if not stale:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in stale:
+            refresh_market_view(con, table, home)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def shadow_stale_views(con: duckdb.DuckDBPyConnection, home: KappaHome) -> list[str]:
+    """On a read-only connection: a ``TEMP`` view over ``home``'s files for each stored view that lists
+    another place's (:func:`stale_views`), which hides the stored one from this connection's queries (and
+    from the views built on it); returns the tables shadowed. The stored views stay as they are until the
+    next writer (:func:`point_views_at`).
+
+    A file the manifest lists that is missing from this home makes its view fail only when read, with
+    DuckDB's message naming the file."""
+    stale = stale_views(con, home)
+    for table in stale:
+        files = lake_files_of(con, table, home)
+        try:
+            con.execute(market_view_sql(table, files, temporary=True))
+        except (OSError, pa.ArrowException):  # a file missing or unreadable: the view says which when read
+            listing = ", ".join(quote_literal(f) for f in files)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM read_parquet([{listing}])")
+    return stale

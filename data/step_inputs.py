@@ -2,7 +2,9 @@
 data and DuckDB for the rest.
 
 Market data is read from the Parquet files the manifest lists (never through the database views), so the
-same reads work in worker processes that must not open the database.
+same reads work in worker processes that must not open the database. Paths are read from the manifest only
+inside :func:`data.lake.files.reading_lake`, which the reader holds until the files are read (the plans of
+a calibration or an attribution: until their batches are done), so that no load deletes them meanwhile.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import polars as pl
 from calibration.records import CalibrationBatch, MarketWindow
 from data.calendar import TradingClock, previous_sessions, session_bounds
 from data.home import KappaHome
+from data.lake.files import reading_held, reading_lake
 from data.schema import FLAG, MARKET_COLUMNS, POLARS_TYPES, file_columns
 from data.sql import quote_literal
 from data.store import reader
@@ -24,13 +27,33 @@ from kappa.units import DEFAULT_CALENDAR
 
 
 def lake_paths(home: KappaHome, table: str, dates: list[dt.date]) -> dict[dt.date, str]:
-    """The current lake file of ``table`` for each of ``dates`` that has one."""
+    """The current lake file of ``table`` for each of ``dates`` that has one, as a path of ``home``.
+
+    Call it inside :func:`data.lake.files.reading_lake`, held until the files are read (by this process or
+    the workers it hands the paths to): a load deletes the files it replaced only when no reader holds it.
+
+    Raises
+    ------
+    RuntimeError
+        This process does not hold :func:`data.lake.files.reading_lake` for ``home``.
+    """
+    if not reading_held(home):
+        raise RuntimeError("lake paths are read inside data.lake.files.reading_lake(home), held until read")
     with reader(home) as con:
         rows = con.execute(
             "SELECT date, path FROM lake_files WHERE table_name = ? AND date IN (SELECT unnest(?))",
             [table, dates],
         ).fetchall()
-    return {d: p for d, p in rows}
+    return {d: str(home.lake_file(p)) for d, p in rows}
+
+
+def has_lake_file(home: KappaHome, table: str, day: dt.date) -> bool:
+    """Whether ``table`` has a lake file for ``day`` (no path given out: no lock needed)."""
+    with reader(home) as con:
+        row = con.execute(
+            "SELECT count(*) FROM lake_files WHERE table_name = ? AND date = ?", [table, day]
+        ).fetchone()
+    return bool(row and row[0])
 
 
 EMPTY_SESSIONS = pl.DataFrame(
@@ -103,6 +126,7 @@ def read_window_inputs(
 
     The intraday window is the ``lookback_days`` sessions ending on ``as_of`` (those with quotes loaded);
     the daily history is the last ``garch_days`` + 1 closes up to ``as_of``; fills are those of the window.
+    Call it inside :func:`data.lake.files.reading_lake`, held until the batch's files are read.
     """
     dates = previous_sessions(as_of, lookback_days, calendar)
     qpaths = lake_paths(home, "quotes", dates)
@@ -163,7 +187,8 @@ def read_window(
     calendar: str = DEFAULT_CALENDAR,
 ) -> MarketWindow:
     """Everything a calibration as of ``as_of`` needs, market data included (see :func:`read_window_inputs`)."""
-    return read_market(read_window_inputs(home, as_of, lookback_days, garch_days, symbols, calendar))
+    with reading_lake(home):
+        return read_market(read_window_inputs(home, as_of, lookback_days, garch_days, symbols, calendar))
 
 
 def read_trades(
@@ -172,12 +197,13 @@ def read_trades(
     """The sessions (``date, open_ts, close_ts``) and trades (``symbol, date, ts, size``) of ``symbols`` in
     the ``lookback_days`` sessions ending on ``as_of``, from the lake files."""
     dates = previous_sessions(as_of, lookback_days, calendar)
-    tpaths = lake_paths(home, "trades", dates)
-    have = sorted(tpaths)
-    if not have:
-        return EMPTY_SESSIONS, scan_market("trades", [], ["symbol", "date", "ts", "size"], symbols)
+    with reading_lake(home):
+        tpaths = lake_paths(home, "trades", dates)
+        have = sorted(tpaths)
+        if not have:
+            return EMPTY_SESSIONS, scan_market("trades", [], ["symbol", "date", "ts", "size"], symbols)
+        trades = scan_market("trades", [tpaths[d] for d in have], ["symbol", "date", "ts", "size"], symbols)
     sessions = session_bounds(have[0], have[-1], calendar).filter(pl.col("date").is_in(have))
-    trades = scan_market("trades", [tpaths[d] for d in have], ["symbol", "date", "ts", "size"], symbols)
     return sessions, trades
 
 
@@ -210,6 +236,7 @@ def read_attribution_inputs(
 
     Working in the session means: arrived by its close, ends after the previous session's close, and not
     already filled in full by then (an order that completed on an earlier session was attributed then).
+    Call it inside :func:`data.lake.files.reading_lake`, held until the lake files are read.
     """
     days = session_bounds(date - dt.timedelta(days=20), date, calendar)
     if not days.height or days["date"][-1] != date:

@@ -24,7 +24,7 @@ import duckdb
 import polars as pl
 
 from data.home import KappaHome
-from data.schema import check_insert, migrate
+from data.schema import check_insert, migrate, shadow_stale_views
 from data.sql import first_row
 from kappa.errors import DatabaseBusyError, DatabaseMissingError
 from kappa.processes import create_time, is_alive
@@ -84,12 +84,13 @@ def _connect(home: KappaHome, *, read_only: bool, wait_s: float) -> duckdb.DuckD
 
 @contextmanager
 def writer(home: KappaHome, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection with the schema migrated and abandoned runs marked failed
-    (:func:`fail_abandoned_runs`); closed (lock released) on exit."""
+    """A read-write connection with the schema migrated, the views ``quotes`` and ``trades`` over this home's
+    lake files (rebuilt if the home moved: :func:`data.schema.point_views_at`) and abandoned runs marked
+    failed (:func:`fail_abandoned_runs`); closed (lock released) on exit."""
     home.ensure()
     con = _connect(home, read_only=False, wait_s=wait_s)
     try:
-        migrate(con)
+        migrate(con, home)
         fail_abandoned_runs(con)
         yield con
     finally:
@@ -98,11 +99,14 @@ def writer(home: KappaHome, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duckdb.D
 
 @contextmanager
 def reader(home: KappaHome, wait_s: float = DEFAULT_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection; :class:`DatabaseMissingError` if there is no database yet."""
+    """A read-only connection; :class:`DatabaseMissingError` if there is no database yet. Its ``quotes`` and
+    ``trades`` list this home's lake files even where the stored views were built elsewhere, before the
+    home was moved or copied (:func:`data.schema.shadow_stale_views`)."""
     if not home.db_path.exists():
         raise DatabaseMissingError(str(home.db_path))
     con = _connect(home, read_only=True, wait_s=wait_s)
     try:
+        shadow_stale_views(con, home)
         yield con
     finally:
         con.close()

@@ -25,6 +25,7 @@ from prefect import flow, task
 from calibration.impact import schedule_gamma
 from data.calendar import TradingClock, home_calendar
 from data.home import KappaHome
+from data.lake.files import reading_lake
 from data.results import Results
 from data.step_inputs import (
     ATTRIBUTION_QUOTE_COLUMNS,
@@ -95,7 +96,8 @@ def plan_attribution(
     batch_symbols: int = DEFAULT_BATCH_SYMBOLS,
     calendar: str = DEFAULT_CALENDAR,
 ) -> list[AttributionBatch]:
-    """The batches of the attribution of ``date`` (none when no order arrived or traded that day).
+    """The batches of the attribution of ``date`` (none when no order arrived or traded that day); call it
+    inside :func:`data.lake.files.reading_lake`, held until the batches are done (they read lake files).
 
     The model's γ follows the one rule of schedules (:func:`calibration.impact.schedule_gamma`): a
     wrong-sign estimate is judged as γ = 0, so a negative permanent impact never lowers E. Each order's
@@ -230,7 +232,8 @@ def attribute(
         task_runner=task_runner_kind(),
     )  # fmt: skip
     with recorded_run(kh, "attribute", settings.run_parameters(date=date)) as run_id:
-        parts, failed = submit_attribution(kh, date, settings).collect()
+        with reading_lake(kh):  # from the plan's manifest read until its batches have read their files
+            parts, failed = submit_attribution(kh, date, settings).collect()
         rows = join_rows(parts)
         write_results_task(
             kh, run_id, Results(attribution=rows, attribution_date=date),

@@ -39,6 +39,7 @@ from calibration.window import (
 )
 from data.calendar import home_calendar, require_session
 from data.home import KappaHome
+from data.lake.files import reading_lake
 from data.results import Results
 from data.step_inputs import read_market, read_window_inputs
 from data.store import recorded_run
@@ -74,7 +75,8 @@ def plan_calibration(
     calendar: str = DEFAULT_CALENDAR,
     thresholds: EstimatorThresholds = DEFAULT_THRESHOLDS,
 ) -> CalibrationPlan:
-    """The batches of a calibration as of ``as_of`` over ``symbols`` (default: every symbol with data).
+    """The batches of a calibration as of ``as_of`` over ``symbols`` (default: every symbol with data); call
+    it inside :func:`data.lake.files.reading_lake`, held until the batches are done (they read lake files).
 
     The intraday window is the ``lookback_days`` sessions ending on ``as_of`` that have quotes loaded; the
     daily history is the last ``garch_days`` + 1 closes up to ``as_of``; fills are those of the window.
@@ -246,8 +248,9 @@ def calibrate(
     require_session(as_of, settings.calendar, "as_of")
     params = settings.run_parameters(as_of=as_of, symbols=symbols)
     with recorded_run(kh, "calibrate", params) as run_id, ExitStack() as stack:
-        plan, batches = submit_calibration(stack, kh, as_of, settings, symbols)
-        parts, failed = batches.collect()
+        with reading_lake(kh):  # from the plan's manifest read until its batches have read their files
+            plan, batches = submit_calibration(stack, kh, as_of, settings, symbols)
+            parts, failed = batches.collect()
         rows = finish_calibration(plan, parts)
         correlations = finish_correlations(plan, parts, rows)
         failed_symbols = failures("calibration", failed, rows)

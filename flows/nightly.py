@@ -32,9 +32,10 @@ from prefect.states import Completed
 from data.calendar import exchange_zone, home_calendar, require_session
 from data.home import KappaHome
 from data.inbox import InboxLoad, inbox_folder, ingest_inbox
+from data.lake.files import reading_lake
 from data.queries import read_scorecards
 from data.results import Results
-from data.step_inputs import lake_paths, read_pending_orders
+from data.step_inputs import has_lake_file, read_pending_orders
 from data.store import finish_run, finished_run_dates, recorded_run, writer
 from flows import attribute as att
 from flows import calibrate as calib
@@ -168,16 +169,17 @@ def nightly(
     with recorded_run(kh, "nightly", settings.run_parameters(date=day)) as run_id, ExitStack() as stack:
         folder = inbox_folder(kh, day) if inbox is None else Path(inbox).expanduser().resolve()
         load = _ingest(kh, day, folder, calendar, timezone)
-        plan, cal_batches = calib.submit_calibration(stack, kh, day, settings)
-        att_batches = att.submit_attribution(kh, day, settings)
-        cal_parts, cal_failed = cal_batches.collect()
+        with reading_lake(kh):  # from the plans' manifest reads until their batches have read their files
+            plan, cal_batches = calib.submit_calibration(stack, kh, day, settings)
+            att_batches = att.submit_attribution(kh, day, settings)
+            cal_parts, cal_failed = cal_batches.collect()
+            att_parts, att_failed = att_batches.collect()
         calibrations = calib.finish_calibration(plan, cal_parts)
         correlations = calib.finish_correlations(plan, cal_parts, calibrations)
         get_run_logger().info(
             "calibrated %d symbol(s) in %d batch(es): %s",
             calibrations.height, len(plan.batches), calib.summary(calibrations),
         )  # fmt: skip
-        att_parts, att_failed = att_batches.collect()
         attribution = att.join_rows(att_parts)
         get_run_logger().info("attributed %s", att.summary(attribution))
         pending, scheduled = _schedule_pending(kh, day, calibrations, run_id, calendar)
@@ -212,7 +214,7 @@ def _ingest(home: KappaHome, day: dt.date, folder: Path, calendar: str, timezone
         "ingested %s file(s) from %s: %s rows loaded, %s quarantined",
         sum(len(r.files) for r in load.loads), folder, sum(r.rows_loaded for r in load.loads), load.quarantined,
     )  # fmt: skip
-    if not lake_paths(home, "quotes", [day]):
+    if not has_lake_file(home, "quotes", day):
         raise NotFoundError(
             f"no quotes for {day}: put the day's files in {folder} (or load them first)", key=("quotes", day)
         )

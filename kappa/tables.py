@@ -44,7 +44,8 @@ class Table:
     """A stored table: its columns in the order the README lists them, and its primary ``key``.
 
     A ``lake`` table (quotes, trades) is a view over the Parquet lake, not a DuckDB table: its columns are
-    those of the view and of the lake files.
+    those of the view and of the lake files. The view reads the files the manifest ``lake_files`` lists,
+    whose paths are relative to the home's ``lake/`` folder (a home moved or copied works as it is).
     """
 
     name: str

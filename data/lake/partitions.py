@@ -1,10 +1,9 @@
-"""A lake file per table and session date: its path, the merge of a load into it, orphan removal."""
+"""A lake file per table and session date: its path, the merge of a load into it, the clearing of orphan
+and retired files."""
 
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import duckdb
 import polars as pl
 
 from data.home import KappaHome
+from data.lake.files import remove_from_lake, without_readers
 from data.schema import FLAG, MARKET_COLUMNS, file_columns
 from data.sql import first_row, quote_literal
 
@@ -141,29 +141,37 @@ def merge_partition(
     return MergedPartition(table, day, out, int(row[0]), int(row[1]), duplicates, replaced)
 
 
-def collect_garbage(home: KappaHome, referenced: set[str], min_age_s: float = 0.0) -> int:
-    """Delete lake files no manifest row references, and staging folders, older than ``min_age_s``.
+def collect_garbage(home: KappaHome, con: duckdb.DuckDBPyConnection, *, orphans_only: bool = False) -> int:
+    """Clear the lake of what no reader can hold, at the start of a load; return the files and folders
+    deleted.
 
-    Call it under :func:`data.store.load_lock`: then no load is running and every such file is the
-    leftover of a load that crashed before its commit.
+    Call it under :func:`data.store.load_lock`, with a writer connection ``con``: then no load is running,
+    and a file of a table's folder is one of three kinds. The current files (``lake_files``) stay. An
+    orphan (a staging folder, a file of a load that never committed, a temporary file of a crash, a summary
+    whose quotes file is gone) was never in the manifest, so no reader ever saw it: it goes at once, before
+    the load needs the space. A retired file (``retired_files``: a file a committed load replaced, with its
+    summary) goes only if no reader holds the lake (:func:`data.lake.files.without_readers`); else it waits
+    for a later load. Every deletion goes through :func:`data.lake.files.remove_from_lake`.
+
+    With ``orphans_only`` (``con`` read-only: a full disk refused a writer), the retired files stay.
     """
-    now = time.time()
+    current = {home.lake_file(p) for (p,) in con.execute("SELECT path FROM lake_files").fetchall()}
+    retired = {home.lake_file(p) for (p,) in con.execute("SELECT path FROM retired_files").fetchall()}
     removed = 0
     if home.staging.exists():
         for folder in home.staging.iterdir():
-            if now - folder.stat().st_mtime >= min_age_s:
-                shutil.rmtree(folder, ignore_errors=True)
-                removed += 1
+            removed += remove_from_lake(home, folder)
     for table in MARKET_COLUMNS:
         root = home.lake / table
-        if not root.exists():
-            continue
-        for f in root.glob("date=*/*.parquet"):
-            if str(f) not in referenced and now - f.stat().st_mtime >= min_age_s:
-                f.unlink(missing_ok=True)
-                removed += 1
-        for f in root.glob(f"date=*/*{SUMMARY_SUFFIX}"):  # a summary goes with its lake file
-            if str(f.with_suffix(".parquet")) not in referenced and now - f.stat().st_mtime >= min_age_s:
-                f.unlink(missing_ok=True)
-                removed += 1
+        for f in root.glob("date=*/*") if root.exists() else []:
+            owner = f.with_suffix(".parquet") if f.suffix == SUMMARY_SUFFIX else f
+            if owner not in current and owner not in retired and f.is_file():
+                removed += remove_from_lake(home, f)
+    if retired and not orphans_only:
+        with without_readers(home) as alone:
+            if alone:
+                for f in retired:
+                    removed += remove_from_lake(home, f)
+                    removed += remove_from_lake(home, f.with_suffix(SUMMARY_SUFFIX))
+                con.execute("DELETE FROM retired_files")
     return removed

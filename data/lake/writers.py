@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data.home import KappaHome
+from data.lake.files import remove_from_lake
 from data.lake.flags import flag_counts
 from data.lake.partitions import ROW_GROUP_ROWS, MergedPartition, lake_order, partition_path
 from data.schema import FLAG, MARKET_COLUMNS, POLARS_TYPES
@@ -212,5 +213,5 @@ class DirectWriter:
         for day, w in self._writers.items():
             with contextlib.suppress(Exception):  # closing writes the footer: a full disk refuses it
                 w.close()
-            partition_path(self.home, self.table, day, self.run_id).unlink(missing_ok=True)
+            remove_from_lake(self.home, partition_path(self.home, self.table, day, self.run_id))
         self._writers.clear()

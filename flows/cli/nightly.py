@@ -85,9 +85,9 @@ def require_quotes(home: KappaHome, day: dt.date, inbox: Path | None) -> None:
     if "quotes" in inbox_files(folder)[0]:
         return
     if home.db_path.exists():
-        from data.step_inputs import lake_paths
+        from data.step_inputs import has_lake_file
 
-        if lake_paths(home, "quotes", [day]):
+        if has_lake_file(home, "quotes", day):
             return
     raise NotFoundError(
         f"no quotes for {day}: put the day's files in {folder} (or load them first)", key=("quotes", day)

@@ -101,10 +101,12 @@ def _quote_rows(mids: np.ndarray, every_s: float) -> list[list[object]]:
 
 
 def _sigmas(home: KappaHome) -> tuple[float, float]:
+    from data.lake.files import reading_lake
     from flows.calibrate import calibrate_batch, finish_calibration, plan_calibration
 
-    plan = plan_calibration(home, dt.date(2026, 11, 16), lookback_days=1)
-    rows = finish_calibration(plan, [calibrate_batch(b) for b in plan.batches])
+    with reading_lake(home):
+        plan = plan_calibration(home, dt.date(2026, 11, 16), lookback_days=1)
+        rows = finish_calibration(plan, [calibrate_batch(b) for b in plan.batches])
     return rows.select("sigma_usd", "sigma_tsrv_usd").row(0)
 
 
@@ -149,6 +151,7 @@ def _minute(m: float) -> str:
 def test_a_late_print_below_the_bid_leaves_the_benchmarks_unchanged(
     home: KappaHome, write_csv: WriteCsv, late_condition: str
 ) -> None:
+    from data.lake.files import reading_lake
     from flows.attribute import attribute_batch, plan_attribution
 
     q = write_csv(
@@ -186,8 +189,9 @@ def test_a_late_print_below_the_bid_leaves_the_benchmarks_unchanged(
     assert query(home, "SELECT table_name, rule, rows FROM flagged_rows") == [("trades", rule, 1)]
     # daily volume counts the market's trades only
     assert query(home, "SELECT volume FROM daily") == [(500.0,)]
-    batches = plan_attribution(home, dt.date.fromisoformat(DAY))
-    row = attribute_batch(batches[0]).row(0, named=True)
+    with reading_lake(home):
+        batches = plan_attribution(home, dt.date.fromisoformat(DAY))
+        row = attribute_batch(batches[0]).row(0, named=True)
     # by hand: over [arrival, end] the market traded 300 + 100 at 40.00 (the late print at 37.99 made it
     # (400 · 40 + 100 · 37.99) / 500 = 39.598); from arrival to the last fill, 400 shares at 40.00
     assert row["interval_vwap_usd"] == pytest.approx(40.0, abs=1e-12)

@@ -196,4 +196,9 @@ def test_concurrent_loads_of_one_date_keep_both(home: KappaHome, write_csv: Writ
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
     assert query(home, "SELECT symbol, count(*) FROM quotes GROUP BY 1 ORDER BY 1") == [
         ("AAA", 3600), ("BBB", 3600), ("CCC", 3600)]  # fmt: skip
-    assert len(list((home.lake / "quotes").glob("date=*/*.parquet"))) == 1
+    current = {home.lake_file(p) for (p,) in query(home, "SELECT path FROM lake_files")}
+    retired = {home.lake_file(p) for (p,) in query(home, "SELECT path FROM retired_files")}
+    # one file for the date; the file the last load replaced waits for the next load (the one before it
+    # was deleted at the start of the last)
+    assert (len(current), len(retired)) == (1, 1)
+    assert set((home.lake / "quotes").glob("date=*/*.parquet")) == current | retired

@@ -30,7 +30,7 @@ def day() -> tuple[pl.DataFrame, pl.DataFrame]:
 def _state(home: KappaHome, table: str) -> dict[str, object]:
     (path,) = query(home, f"SELECT path FROM lake_files WHERE table_name = '{table}'")[0]
     return {
-        "file": pl.read_parquet(str(path)),
+        "file": pl.read_parquet(home.lake_file(str(path))),
         "manifest": query(home, "SELECT table_name, date, row_count, symbols FROM lake_files ORDER BY 1, 2"),
         "daily": query(home, "SELECT * EXCLUDE (run_id) FROM daily ORDER BY symbol, date"),
         "quarantine": query(

@@ -173,8 +173,10 @@ def test_a_lake_file_written_before_the_aggressor_column_reads_as_null(
     t = "2026-11-16T10:00:00-05:00"
     old = write_csv("old.csv", [["symbol", "ts", "price", "size"], ["AAA", t, "10", "100"]])
     ingest(home, "trades", [old])
-    (path,) = [r[0] for r in query(home, "SELECT path FROM lake_files WHERE table_name = 'trades'")]
-    pq.write_table(pq.read_table(str(path)).drop(["aggressor"]), str(path))  # as version 13 wrote it
+    (path,) = [
+        home.lake_file(r[0]) for r in query(home, "SELECT path FROM lake_files WHERE table_name = 'trades'")
+    ]
+    pq.write_table(pq.read_table(path).drop(["aggressor"]), path)  # as version 13 wrote it
     with writer(home) as con:
         undo_migrations_after(con, 14)
         con.execute("DELETE FROM schema_version WHERE version = 14")
@@ -189,7 +191,10 @@ def test_a_lake_file_written_before_the_aggressor_column_reads_as_null(
         ("AAA", None),
         ("BBB", "sell"),
     ]
-    paths = [r[0] for r in query(home, "SELECT path FROM lake_files WHERE table_name = 'trades'")]
+    paths = [
+        str(home.lake_file(r[0]))
+        for r in query(home, "SELECT path FROM lake_files WHERE table_name = 'trades'")
+    ]
     got = scan_market("trades", paths, ["symbol", "aggressor"], None).sort("symbol")
     assert got.rows() == [("AAA", None), ("BBB", "sell")]
 

@@ -56,7 +56,7 @@ def test_the_last_quote_of_an_instant_is_the_state_everywhere(
             ingest(k.ensure(), table, [path])
     ((qpath,),) = query(k, "SELECT path FROM lake_files WHERE table_name = 'quotes'")
     ((tpath,),) = query(k, "SELECT path FROM lake_files WHERE table_name = 'trades'")
-    quotes, trades = pl.read_parquet(str(qpath)), pl.read_parquet(str(tpath))
+    quotes, trades = pl.read_parquet(k.lake_file(str(qpath))), pl.read_parquet(k.lake_file(str(tpath)))
 
     # calibration: the 14:35 boundary's mid; the prevailing mid of a trade at 14:35:01 and its sign
     bars = bucket_mids(quotes, SESSIONS).filter(pl.col("bucket") == 1)

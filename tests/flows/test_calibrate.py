@@ -191,15 +191,17 @@ def test_batches_of_one_symbol_give_the_rows_of_one_window(loaded: KappaHome) ->
     """The flow's batches (each read from the lake alone, joined by the cross-sectional finish) equal a
     calibration of the whole window at once: batching changes where the work runs, not a number."""
     from calibration.window import MarketWindow, calibrate_window
+    from data.lake.files import reading_lake
     from data.step_inputs import read_window
     from flows.calibrate import calibrate_batch, finish_calibration, plan_calibration
 
     as_of = dt.date(2026, 11, 18)
-    plan = plan_calibration(loaded, as_of, lookback_days=5, batch_symbols=1)
-    assert all(len(b.symbols) == 1 for b in plan.batches) and {("AAA",), ("BBB",)} <= {
-        b.symbols for b in plan.batches
-    }
-    batched = finish_calibration(plan, [calibrate_batch(b) for b in plan.batches])
+    with reading_lake(loaded):
+        plan = plan_calibration(loaded, as_of, lookback_days=5, batch_symbols=1)
+        assert all(len(b.symbols) == 1 for b in plan.batches) and {("AAA",), ("BBB",)} <= {
+            b.symbols for b in plan.batches
+        }
+        batched = finish_calibration(plan, [calibrate_batch(b) for b in plan.batches])
     w = read_window(loaded, as_of, 5, 500)
     whole = calibrate_window(
         MarketWindow(as_of, 5, w.sessions, w.quotes, w.trades, w.fills, w.daily, TradingClock())
@@ -217,10 +219,12 @@ def test_batches_of_one_symbol_give_the_rows_of_one_window(loaded: KappaHome) ->
 def test_garch_fits_give_the_same_rows_in_process_and_on_the_pool(loaded: KappaHome) -> None:
     """Where the GARCH fits run (the calling process below the pool's threshold, two spawned workers
     above it) changes no bit of a calibration row."""
+    from data.lake.files import reading_lake
     from flows.calibrate import calibrate_batch, plan_calibration
     from flows.garch_pool import PARALLEL_GARCH_MIN_SYMBOLS, garch_pool
 
-    plan = plan_calibration(loaded, dt.date(2026, 11, 18), lookback_days=5, batch_symbols=1)
+    with reading_lake(loaded):  # held to the end: the batches below read the plan's files
+        plan = plan_calibration(loaded, dt.date(2026, 11, 18), lookback_days=5, batch_symbols=1)
     n = sum(len(b.symbols) for b in plan.batches)
     assert n < PARALLEL_GARCH_MIN_SYMBOLS
     for workers in (1, 2):  # one worker, or too few symbols: no pool

@@ -661,7 +661,7 @@ def test_an_io_failure_fails_the_night_instead_of_every_symbol(
     assert fn.nightly(date=NIGHTS[0], home=h, lookback_days=LOOKBACK, return_state=True).name == "Completed"
     before = results(fresh_home)
     sql = f"SELECT path FROM lake_files WHERE table_name = 'trades' AND date = '{NIGHTS[0]}'"
-    gone = Path(str(query(fresh_home, sql)[0][0]))
+    gone = fresh_home.lake_file(str(query(fresh_home, sql)[0][0]))
     gone.unlink()  # the batches read trades; planning reads only the quotes
     for module, name in (
         (flows.calibrate, "calibrate_batch_task"),
@@ -680,6 +680,7 @@ def test_an_io_failure_fails_the_night_instead_of_every_symbol(
 
 def test_attribution_is_judged_with_the_latest_usable_calibration(fresh_home: KappaHome) -> None:
     """A symbol whose calibration failed on the night before is judged with its last good one."""
+    from data.lake.files import reading_lake
     from data.step_inputs import read_attribution_inputs
     from data.store import writer
     from flows.backfill import backfill
@@ -688,7 +689,8 @@ def test_attribution_is_judged_with_the_latest_usable_calibration(fresh_home: Ka
     with writer(fresh_home) as con:
         con.execute(f"UPDATE calibrations SET status = 'failed', sigma_usd = NULL WHERE symbol = 'AAA' "
                     f"AND as_of = '{NIGHTS[1]}'")  # fmt: skip
-    params = read_attribution_inputs(fresh_home, NIGHTS[2]).params.sort("symbol")
+    with reading_lake(fresh_home):
+        params = read_attribution_inputs(fresh_home, NIGHTS[2]).params.sort("symbol")
     assert params.select("symbol", "calibration_as_of").rows() == [
         ("AAA", NIGHTS[0]), ("BBB", NIGHTS[1]), ("CCC", NIGHTS[1])
     ]  # fmt: skip
