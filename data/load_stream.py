@@ -14,7 +14,7 @@ import polars as pl
 
 from data.contract import TableSpec
 from data.formats import Source
-from data.load_run import Load, Progress, Read
+from data.load_run import Load, Progress, Read, fault_point
 from data.quarantine import Quarantine
 from data.readers import RawBatch
 from data.validation import ROW, ValidatedBatch, validate_batch
@@ -105,7 +105,9 @@ def read_validated(
                     read.skipped[name, reason] += n
                 if progress:
                     progress(name, raw.rows)
+                fault_point("read_batch")
             read.sha256[name] = sha256(source.companions())
+    fault_point("validated")
     return read
 
 

@@ -44,6 +44,7 @@ def load_table(load: Load, progress: Progress | None) -> LoadReport:
         cancels = rows.clear()
         rows, dups = drop_duplicate_keys(rows, spec.key)
         quarantine.add(dups)
+    fault_point("after_staging")
     fault_point("before_commit")
     try:
         with writer(load.home) as con, transaction(con):
