@@ -1,0 +1,72 @@
+"""kill -9 of Kappa's commands at their fault points (:mod:`tests.faults.matrix`): a fixed core set that
+covers every stage (read, validate, stage, write the lake, commit before/inside/after, calibrate, attribute,
+schedule, report) and a seeded random draw over the cheaper commands' other points; every point of every
+command runs in ``test_kill_sweep.py`` (``make test-sweep``).
+
+The random draw's seed is ``$KAPPA_FAULT_SEED`` (default 20): the chosen points are printed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from data.home import KappaHome
+from tests.faults.matrix import Command, Reference, Trial, kill_trial, summary
+from tests.faults.runner import Kappa
+
+CORE = [
+    *(("ingest quotes", p) for p in ("read_batch", "validated", "after_staging", "lake_written", "before_commit",
+                                      "inside_commit", "after_commit")),
+    ("ingest orders", "inside_commit"),
+    ("calibrate", "calibrate_fit"),
+    ("attribute", "results_inside_commit"),
+    ("schedule", "schedule_inside_commit"),
+    ("nightly", "report_after"),
+]  # fmt: skip
+"""Every stage once: a quotes load at each of its steps, an orders load's commit, a calibration killed
+after its first symbol's fit, an attribution inside its commit, a saved schedule inside its commit, and a
+night killed after its report, before it is marked done."""
+
+DRAWN = 2
+CHEAP = (
+    "ingest quotes",
+    "ingest trades",
+    "ingest orders",
+    "ingest fills",
+    "calibrate",
+    "attribute",
+    "schedule",
+)
+
+
+def drawn(matrix: dict[str, Command], seed: int) -> list[tuple[str, str]]:
+    """``DRAWN`` (command, point) pairs of the cheaper commands outside the core set, at random."""
+    pool = [(c, p) for c in CHEAP for p in matrix[c].points if (c, p) not in CORE]
+    return random.Random(seed).sample(pool, DRAWN)
+
+
+SEED = int(os.environ.get("KAPPA_FAULT_SEED", "20"))
+TRIALS: list[Trial] = []
+START = time.monotonic()
+
+
+def test_every_stage_and_a_random_draw_survive_a_kill(
+    kappa: Kappa, base: KappaHome, matrix: dict[str, Command], whole: Callable[[str], Reference],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    chosen = CORE + drawn(matrix, SEED)
+    print(f"seed {SEED}: drawn {chosen[len(CORE) :]}")
+    for i, (name, point) in enumerate(chosen):
+        trial = kill_trial(kappa, matrix[name], point, base, whole(name), tmp_path / f"t{i}")
+        print(
+            f"{name} @ {point}: rows lost {trial.rows_lost}, tracebacks {trial.tracebacks}", *trial.problems
+        )
+        TRIALS.append(trial)
+    print(summary(TRIALS, time.monotonic() - START))
+    assert [(t.command, t.point, t.problems) for t in TRIALS if t.problems] == []
+    assert sum(t.rows_lost for t in TRIALS) == 0
+    assert sum(t.tracebacks for t in TRIALS) == 0
