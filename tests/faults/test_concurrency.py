@@ -117,10 +117,9 @@ def test_two_loads_at_once_both_land(
     for command in (quotes, trades):
         assert kappa.run(*command.argv(one_after_other.root)).code == 0
     assert state == read_state(one_after_other)
-    for command in (quotes, trades):  # every row of each load alone is there
-        alone = whole(command.name).final
-        table = command.name.split()[1]
-        assert set(alone[table]) <= set(state[table])
+    # every row of each load run alone is there (a trade's flag depends on the day's quotes: counted)
+    assert whole(quotes.name).final["quotes"] == state["quotes"]
+    assert len(whole(trades.name).final["trades"]) == len(state["trades"])
 
 
 def test_a_second_serve_of_a_home_is_refused_in_one_line(kappa: Kappa, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """kill -9 of Kappa's commands at their fault points (:mod:`tests.faults.matrix`): a fixed core set that
 covers every stage (read, validate, stage, write the lake, commit before/inside/after, calibrate, attribute,
-schedule, report) and a seeded random draw over the cheaper commands' other points; every point of every
-command runs in ``test_kill_sweep.py`` (``make test-sweep``).
+schedule, report) and a seeded random draw over the loads' other points; every point of every command runs in
+``test_kill_sweep_loads.py`` and ``test_kill_sweep_nights.py`` (``make test-sweep``).
 
 The random draw's seed is ``$KAPPA_FAULT_SEED`` (default 20): the chosen points are printed.
 """
@@ -32,32 +32,24 @@ after its first symbol's fit, an attribution inside its commit, a saved schedule
 night killed after its report, before it is marked done."""
 
 DRAWN = 2
-CHEAP = (
-    "ingest quotes",
-    "ingest trades",
-    "ingest orders",
-    "ingest fills",
-    "calibrate",
-    "attribute",
-    "schedule",
-)
+LOADS = ("ingest quotes", "ingest trades", "ingest orders", "ingest fills")
 
 
 def drawn(matrix: dict[str, Command], seed: int) -> list[tuple[str, str]]:
-    """``DRAWN`` (command, point) pairs of the cheaper commands outside the core set, at random."""
-    pool = [(c, p) for c in CHEAP for p in matrix[c].points if (c, p) not in CORE]
+    """``DRAWN`` (command, point) pairs of the loads (a second each; a flow command takes several) outside
+    the core set, at random."""
+    pool = [(c, p) for c in LOADS for p in matrix[c].points if (c, p) not in CORE]
     return random.Random(seed).sample(pool, DRAWN)
 
 
 SEED = int(os.environ.get("KAPPA_FAULT_SEED", "20"))
-TRIALS: list[Trial] = []
-START = time.monotonic()
 
 
 def test_every_stage_and_a_random_draw_survive_a_kill(
     kappa: Kappa, base: KappaHome, matrix: dict[str, Command], whole: Callable[[str], Reference],
     tmp_path: Path,
 ) -> None:  # fmt: skip
+    start, trials = time.monotonic(), list[Trial]()
     chosen = CORE + drawn(matrix, SEED)
     print(f"seed {SEED}: drawn {chosen[len(CORE) :]}")
     for i, (name, point) in enumerate(chosen):
@@ -65,8 +57,8 @@ def test_every_stage_and_a_random_draw_survive_a_kill(
         print(
             f"{name} @ {point}: rows lost {trial.rows_lost}, tracebacks {trial.tracebacks}", *trial.problems
         )
-        TRIALS.append(trial)
-    print(summary(TRIALS, time.monotonic() - START))
-    assert [(t.command, t.point, t.problems) for t in TRIALS if t.problems] == []
-    assert sum(t.rows_lost for t in TRIALS) == 0
-    assert sum(t.tracebacks for t in TRIALS) == 0
+        trials.append(trial)
+    print(summary(trials, time.monotonic() - start))
+    assert [(t.command, t.point, t.problems) for t in trials if t.problems] == []
+    assert sum(t.rows_lost for t in trials) == 0
+    assert sum(t.tracebacks for t in trials) == 0
