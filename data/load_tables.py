@@ -69,6 +69,7 @@ def load_table(load: Load, progress: Progress | None) -> LoadReport:
             fault_point("inside_commit")
     except Refusal as exc:
         raise refuse_load(load, quarantine, read, str(exc)) from None
+    fault_point("after_commit")
     dates = sorted(set(rows["date"].to_list())) if rows.height and "date" in rows.columns else []
     return load_report(load, read, quarantine, dates, replaced, warnings, removed)
 
