@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from data.home import KappaHome
-from tests.faults.matrix import Command, Reference, Trial, kill_trial, summary
+from data.load_run import FAULT_POINTS
+from tests.conftest import REPO
+from tests.faults.matrix import Command, Reference, Trial, commands, kill_trial, summary
 from tests.faults.runner import Kappa
 
 CORE = [
@@ -62,3 +65,17 @@ def test_every_stage_and_a_random_draw_survive_a_kill(
     assert [(t.command, t.point, t.problems) for t in trials if t.problems] == []
     assert sum(t.rows_lost for t in trials) == 0
     assert sum(t.tracebacks for t in trials) == 0
+
+
+def test_every_fault_point_is_placed_and_swept() -> None:
+    """The points :data:`data.load_run.FAULT_POINTS` lists are those the code places, and the sweep kills
+    each in at least one command."""
+    placed = {
+        m
+        for package in ("data", "flows", "calibration", "reports")
+        for path in (REPO / package).rglob("*.py")
+        for m in re.findall(r'fault_point\("(\w+)"\)', path.read_text())
+    }
+    assert placed == set(FAULT_POINTS)
+    swept = {p.partition("@")[0] for c in commands(Path()).values() for p in c.points}
+    assert swept == set(FAULT_POINTS)
