@@ -1,11 +1,11 @@
-# Commands on a fresh machine with only python3 and pip: `make demo`, `make lint`, `make test` (`.ci/run` runs
-# lint then test).
+# Commands on a fresh machine with only python3 and pip: `make demo`, `make lint`, `make test`, `make test-sweep`
+# (`.ci/run` runs lint, test, then test-sweep).
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --locked
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint format bench bench-startup bench-xl bench-csv bench-csv-day bench-formats sync uv clean
+.PHONY: demo test test-sweep lint format bench bench-startup bench-xl bench-csv bench-csv-day bench-formats sync uv clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -19,7 +19,11 @@ demo: sync
 # two workers, a test file each at a time (its module fixtures stay on one worker), the longest files first
 # (tests/conftest.py: LONGEST_FIRST): the suite waits on Prefect servers and subprocesses as much as it computes
 test: sync
-	$(RUN) pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(RUN) pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not sweep"
+
+# the long sweeps (`@pytest.mark.sweep`): every fault point of every command killed, and the like
+test-sweep: sync
+	$(RUN) pytest -m sweep -n 2 --dist loadfile
 
 lint: sync
 	$(RUN) ruff check .

@@ -153,6 +153,7 @@ def _commit_market(
     """Daily facts of the new partitions, then one transaction switches the manifest to them."""
     home, spec, run_id = load.home, load.spec, load.run_id
     facts = _flags_and_daily(load, manifest, merged)
+    fault_point("lake_written")
     rows_loaded = read.rows.total() - quarantine.total - read.skipped_total
     replaced = [
         Replacement(spec.name, part.date, symbol, before, after)

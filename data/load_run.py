@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -75,9 +76,51 @@ class LoadRefusedError(InputError):
     examples of each rule)."""
 
 
+FAULT_POINTS = {
+    "read_batch": "a load: after the first batch of its files is read and validated (mid-stream)",
+    "validated": "a load: every row read and validated, before the lake files are merged or the rows checked",
+    "after_staging": "a load: its rows staged (lake files written, or orders/fills held), not yet flagged",
+    "lake_written": "a load of quotes or trades: flagged lake files and summaries written, manifest unchanged",
+    "before_commit": "a load: everything prepared, before the transaction that commits it",
+    "inside_commit": "a load: inside its transaction, every row written, before COMMIT",
+    "after_commit": "a load: committed (quotes, trades: before the replaced lake files are deleted)",
+    "nightly_ingested": "nightly: the drop folder loaded, nothing calibrated yet",
+    "calibrate_fit": "calibrate/nightly: after a batch's symbols are fitted (other batches may still run)",
+    "calibrate_before_write": "calibrate: every symbol fitted, before its results are written",
+    "attribute_batch": "attribute/nightly: after a batch's orders are attributed",
+    "nightly_scheduled": "nightly: the pending orders scheduled, before the night's results are written",
+    "results_before_commit": "calibrate/attribute/nightly: before the transaction that writes the results",
+    "results_inside_commit": "calibrate/attribute/nightly: inside that transaction, before COMMIT",
+    "results_after_commit": "calibrate/attribute/nightly: the results committed",
+    "schedule_before_commit": "schedule --save: before the transaction that writes the schedule",
+    "schedule_inside_commit": "schedule --save: inside that transaction, before COMMIT",
+    "report_before": "nightly: the results committed, before the report is rendered",
+    "report_after": "nightly: the report written, before the run is marked done",
+}
+"""Where :func:`fault_point` can kill a command (crash-safety tests), and what is done when it does."""
+
+_fault_hits: Counter[str] = Counter()
+_fault_lock = threading.Lock()
+
+
 def fault_point(name: str) -> None:
-    """Kill this process with SIGKILL at ``name`` when ``$KAPPA_FAULT_AT`` says so (crash-safety tests)."""
-    if os.environ.get(FAULT_ENV) == name:
+    """Kill this process with SIGKILL at ``name`` when ``$KAPPA_FAULT_AT`` says so (crash-safety tests).
+
+    ``$KAPPA_FAULT_AT`` is a name of :data:`FAULT_POINTS`, or ``name@N`` to kill at the N-th time this
+    process reaches the point (the second night of a backfill, the second batch of a calibration). Without
+    the variable a point costs one environment lookup.
+    """
+    wanted = os.environ.get(FAULT_ENV)
+    if not wanted:
+        return
+    assert name in FAULT_POINTS, name
+    point, _, nth = wanted.partition("@")
+    if point != name:
+        return
+    with _fault_lock:
+        _fault_hits[name] += 1
+        hit = _fault_hits[name]
+    if hit == (int(nth) if nth else 1):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

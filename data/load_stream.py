@@ -15,7 +15,7 @@ import polars as pl
 from data.contract import TableSpec
 from data.delivery import OUTSIDE_DELIVERED_DATE, Delivery, outside_delivered, outside_detail
 from data.formats import Source
-from data.load_run import Load, Progress, Read
+from data.load_run import Load, Progress, Read, fault_point
 from data.quarantine import Quarantine
 from data.readers import RawBatch
 from data.validation import ROW, ValidatedBatch, validate_batch
@@ -113,7 +113,9 @@ def read_validated(
                     read.skipped[name, reason] += n
                 if progress:
                     progress(name, raw.rows)
+                fault_point("read_batch")
             read.sha256[name] = sha256(source.companions())
+    fault_point("validated")
     return read
 
 

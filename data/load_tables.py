@@ -54,6 +54,7 @@ def load_table(load: Load, progress: Progress | None) -> LoadReport:
         cancels = rows.clear()
         rows, dups = drop_duplicate_keys(rows, spec.key)
         quarantine.add(dups)
+    fault_point("after_staging")
     fault_point("before_commit")
     try:
         with writer(load.home) as con, transaction(con):
@@ -84,6 +85,7 @@ def load_table(load: Load, progress: Progress | None) -> LoadReport:
             fault_point("inside_commit")
     except Refusal as exc:
         raise refuse_load(load, quarantine, read, str(exc)) from None
+    fault_point("after_commit")
     dates = sorted(set(rows["date"].to_list())) if rows.height and "date" in rows.columns else []
     return load_report(load, read, quarantine, dates, replaced, warnings, removed)
 

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from data.home import KappaHome
+from data.load_run import fault_point
 from data.schema import check_insert
 from data.store import finish_run, replace_rows, start_run, transaction, writer
 
@@ -47,6 +48,7 @@ def write_results(
     ``status=None`` stores the rows and leaves the run ``running``: its command has steps still to do (the
     nightly's report) and finishes the run itself with :func:`data.store.finish_run`."""
     written = 0
+    fault_point("results_before_commit")
     with writer(home) as con, transaction(con):
         if results.calibrations is not None:
             if results.calibration_symbols is None:
@@ -80,6 +82,8 @@ def write_results(
             written += _insert(con, "schedules", results.schedules)
         if status is not None:
             finish_run(con, run_id, written, message=message, status=status)
+        fault_point("results_inside_commit")
+    fault_point("results_after_commit")
     return written
 
 
@@ -97,12 +101,14 @@ def write_schedules(
     of the same ``key`` (``schedule_id``; a basket's ``basket_id``: every name's schedule of the basket) and
     the ``frontiers`` rows of the same ``frontier_id``, and finish the run, in one transaction; returns
     ``run_id``."""
+    fault_point("schedule_before_commit")
     with writer(home) as con, transaction(con):
         start_run(con, run_id, "schedule", parameters)
         n = replace_rows(con, "schedules", schedules, [key])
         if frontiers is not None:
             n += replace_rows(con, "frontiers", frontiers, ["frontier_id"])
         finish_run(con, run_id, n, message=message)
+        fault_point("schedule_inside_commit")
     return run_id
 
 

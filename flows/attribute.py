@@ -26,6 +26,7 @@ from calibration.impact import schedule_gamma
 from data.calendar import TradingClock, home_calendar
 from data.home import KappaHome
 from data.lake.files import reading_lake
+from data.load_run import fault_point
 from data.results import Results
 from data.step_inputs import (
     ATTRIBUTION_QUOTE_COLUMNS,
@@ -139,9 +140,11 @@ def attribute_batch(batch: AttributionBatch) -> pl.DataFrame:
     horizon = clock.elapsed_days(pl.col("arrival_ts"), pl.col("end_ts")).alias("horizon_days")
     day = batch.sessions.filter(pl.col("date") == batch.date).row(0, named=True)
     tracked = track_orders(batch.orders, batch.fills, batch.schedules, day["open_ts"], day["close_ts"], clock)
-    return rows.with_columns(horizon, pl.lit(None, dtype=pl.String).alias("reason")).join(
+    out = rows.with_columns(horizon, pl.lit(None, dtype=pl.String).alias("reason")).join(
         tracked, on="order_id", how="left", maintain_order="left"
     )
+    fault_point("attribute_batch")
+    return out
 
 
 def failed_rows(batch: AttributionBatch, exc: BaseException) -> pl.DataFrame:

@@ -40,6 +40,7 @@ from calibration.window import (
 from data.calendar import home_calendar, require_session
 from data.home import KappaHome
 from data.lake.files import reading_lake
+from data.load_run import fault_point
 from data.results import Results
 from data.step_inputs import read_market, read_window_inputs
 from data.store import recorded_run
@@ -106,7 +107,9 @@ def calibrate_batch(
     single_threaded_blas()
     with stage("read"):
         window = read_market(batch)
-    return calibrate_symbols(window, garch_map or map, stage, batch.thresholds, returns=True)
+    rows = calibrate_symbols(window, garch_map or map, stage, batch.thresholds, returns=True)
+    fault_point("calibrate_fit")
+    return rows
 
 
 def failed_rows(batch: CalibrationBatch, exc: BaseException) -> pl.DataFrame:
@@ -254,6 +257,7 @@ def calibrate(
         rows = finish_calibration(plan, parts)
         correlations = finish_correlations(plan, parts, rows)
         failed_symbols = failures("calibration", failed, rows)
+        fault_point("calibrate_before_write")
         write_results_task(
             kh, run_id,
             Results(calibrations=rows, calibration_as_of=as_of, calibration_symbols=symbols,

@@ -33,6 +33,7 @@ from data.calendar import exchange_zone, home_calendar, require_session
 from data.home import KappaHome
 from data.inbox import InboxLoad, inbox_folder, ingest_inbox
 from data.lake.files import reading_lake
+from data.load_run import fault_point
 from data.queries import read_scorecards
 from data.results import Results
 from data.step_inputs import has_lake_file, read_pending_orders
@@ -169,6 +170,7 @@ def nightly(
     with recorded_run(kh, "nightly", settings.run_parameters(date=day)) as run_id, ExitStack() as stack:
         folder = inbox_folder(kh, day) if inbox is None else Path(inbox).expanduser().resolve()
         load = _ingest(kh, day, folder, calendar, timezone)
+        fault_point("nightly_ingested")
         with reading_lake(kh):  # from the plans' manifest reads until their batches have read their files
             plan, cal_batches = calib.submit_calibration(stack, kh, day, settings)
             att_batches = att.submit_attribution(kh, day, settings)
@@ -183,11 +185,14 @@ def nightly(
         attribution = att.join_rows(att_parts)
         get_run_logger().info("attributed %s", att.summary(attribution))
         pending, scheduled = _schedule_pending(kh, day, calibrations, run_id, calendar)
+        fault_point("nightly_scheduled")
         failed = failures("calibration", cal_failed, calibrations) + failures("attribution", att_failed)
         written, message = _write_night(
             kh, run_id, day, calibrations, attribution, pending, scheduled, correlations
         )
+        fault_point("report_before")
         files = report_task(kh, day, calendar=calendar) if attribution.height else None
+        fault_point("report_after")
         with writer(kh) as con:  # done only now that every step, the report included, is
             finish_run(con, run_id, written, message=message,
                        status="warning" if failed or load.warnings else "success")  # fmt: skip
