@@ -28,6 +28,11 @@ from kappa.tables import Table, polars_type
 if TYPE_CHECKING:
     from data.home import KappaHome
 
+BOOKKEEPING_TABLES = frozenset({"runs", "loads", "replacements", "retired_files", "schema_version"})
+"""Tables that record what ran, not data: a rerun adds rows to them (its run, a ``loads`` row per file, its
+``replacements``, the lake files it retired); the data tables and views are what a rerun leaves identical
+(README, "Reloads and corrections"). A view over ``runs`` (``incomplete_nights``) is bookkeeping too."""
+
 MIGRATIONS: list[str] = [
     # 1: inputs, the lake manifest, quarantine and runs
     """

@@ -26,10 +26,11 @@ import duckdb
 
 from data.home import KappaHome
 from data.load_run import FAULT_ENV
+from data.schema import BOOKKEEPING_TABLES
 
-BOOKKEEPING = frozenset({"runs", "loads", "replacements"})
-"""Tables that record what ran (a killed run stays in ``runs``, a rerun adds ``loads`` and ``replacements``
-rows): not data. A view that reads ``runs`` is bookkeeping too."""
+BOOKKEEPING = BOOKKEEPING_TABLES
+"""Tables that record what ran (a killed run stays in ``runs``, a rerun adds ``loads``, ``replacements`` and
+``retired_files`` rows): not data. A view that reads ``runs`` is bookkeeping too."""
 
 PRELOAD = [
     "flows.cli",
