@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --locked
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: demo test lint format bench bench-startup bench-xl bench-csv bench-csv-day bench-formats sync uv clean
+.PHONY: demo test test-sweep lint format bench bench-startup bench-xl bench-csv bench-csv-day bench-formats sync uv clean
 
 uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -19,7 +19,11 @@ demo: sync
 # two workers, a test file each at a time (its module fixtures stay on one worker), the longest files first
 # (tests/conftest.py: LONGEST_FIRST): the suite waits on Prefect servers and subprocesses as much as it computes
 test: sync
-	$(RUN) pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(RUN) pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not sweep"
+
+# the long seeded sweeps (tests marked `sweep`), one worker
+test-sweep: sync
+	$(RUN) pytest -n 0 -m sweep
 
 lint: sync
 	$(RUN) ruff check .

@@ -45,7 +45,7 @@ from data.load_run import Load, LoadRefusedError, LoadReport, Progress
 from data.load_stream import check_files, sha256
 from data.load_tables import load_table
 from data.quarantine import MAX_QUARANTINED
-from data.readers import DEFAULT_BATCH_ROWS
+from data.readers import DEFAULT_BATCH_ROWS, text_encoding
 from data.store import fail_run, load_lock, new_run_id, start_run, writer
 from kappa.errors import InputError
 
@@ -63,6 +63,7 @@ def ingest(
     max_quarantined: float = MAX_QUARANTINED,
     format: str | None = None,
     columns: Mapping[str, str] | None = None,
+    encoding: str | None = None,
 ) -> LoadReport:
     """Validate and load ``paths`` into ``table`` (one of quotes, trades, orders, fills, daily).
 
@@ -97,6 +98,10 @@ def ingest(
         The files' format (one of :data:`data.formats.FORMATS`), instead of detecting it.
     columns
         ``kappa`` format only: contract column -> the file's column (a vendor's own CSV layout).
+    encoding
+        ``kappa`` format only: the encoding of delimited text (``latin-1``, ``cp1252``, ...; default: the
+        home's ``encoding`` setting, else UTF-8). A line that is not text of it is quarantined as
+        ``invalid_utf8`` with its bytes; Parquet is UTF-8 by its format.
 
     Returns
     -------
@@ -114,7 +119,7 @@ def ingest(
     if replace_orders and table != "fills":
         raise InputError("replacing by order applies to fills only")
     spec = TABLES[table]
-    sources = sources_of(paths, format, columns)
+    sources = sources_of(paths, format, columns, text_encoding(encoding or home.config().encoding))
     check_files(spec, sources)
     paths = [s.path for s in sources]
     cal = home_calendar(home, calendar)
@@ -129,10 +134,14 @@ def ingest(
 
 
 def sources_of(
-    paths: list[Path], format: str | None = None, columns: Mapping[str, str] | None = None
+    paths: list[Path],
+    format: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    encoding: str | None = None,
 ) -> list[Source]:
     """One :class:`data.formats.Source` per input the paths name, in their order: a file named twice, or
-    two files of one source (a LOBSTER message file and its orderbook), give one source."""
+    two files of one source (a LOBSTER message file and its orderbook), give one source. ``encoding`` is
+    that of Kappa's delimited text (vendor formats have their own)."""
     if columns and format not in (None, "kappa"):
         raise InputError(f"--columns maps Kappa's CSV/Parquet layout, not the {format} format")
     out: dict[tuple[Path, ...], Source] = {}
@@ -145,7 +154,7 @@ def sources_of(
             raise InputError(
                 f"--columns maps Kappa's CSV/Parquet layout, and this is a {fmt} file", path=str(path)
             )
-        source = Source(path, fmt, dict(columns or {}))
+        source = Source(path, fmt, dict(columns or {}), encoding if fmt == "kappa" else None)
         out.setdefault(tuple(c.resolve() for c in source.companions()), source)
     sources = list(out.values())
     _refuse_copies(sources)
@@ -178,6 +187,7 @@ def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
         "max_quarantined": load.max_quarantined,
         "formats": [s.format for s in load.sources],
         "columns": dict(load.sources[0].columns) if load.sources and load.sources[0].columns else None,
+        "encoding": next((s.encoding for s in load.sources if s.encoding), None),
     }  # fmt: skip
     with writer(home) as con:
         start_run(con, run_id, "ingest", params)
