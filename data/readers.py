@@ -340,9 +340,10 @@ def _parquet_batches(path: Path, names: list[str], batch_rows: int) -> Iterator[
             )
             offset += n
     except PARQUET_ERRORS as exc:
-        raise InputError(
-            f"cannot read as Parquet after row {offset}: {_first_line(exc)}", path=str(path)
-        ) from None
+        why = _first_line(exc)
+        if isinstance(exc, pl.exceptions.PanicException):  # polars' reader asserts on a damaged data page
+            why = f"a damaged data page (polars' reader panicked: {why})"
+        raise InputError(f"cannot read as Parquet after row {offset}: {why}", path=str(path)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,13 +436,13 @@ def _blocks(f: BinaryIO, block_bytes: int, first_line: int, path: Path) -> Itera
             return
 
 
-def _unreadable(block: _Block) -> tuple[_Block, list[tuple[int, str, str, str]]]:
+def _unreadable(block: _Block, codec: str | None = None) -> tuple[_Block, list[tuple[int, str, str, str]]]:
     """The block without its records that are not UTF-8 text or that hold a NUL byte (each left as an empty
     line, which the parser skips), and those records as (line, raw, rule, detail).
 
     On the hot path this is two scans of the block's bytes in C (a NUL byte? ASCII only?), and a decode
     where the block holds other bytes than ASCII; records are looked at one by one only in a block that
-    holds a bad one.
+    holds a bad one. ``codec``: the declared encoding the block was transcoded from (``None``: UTF-8).
     """
     data = block.data
     nul = data.find(0) >= 0
@@ -472,6 +473,8 @@ def _unreadable(block: _Block) -> tuple[_Block, list[tuple[int, str, str, str]]]
                 detail = (
                     f"byte {exc.start + 1} (0x{record[exc.start]:02x}) is not UTF-8: declare the file's "
                     "encoding (--encoding latin-1)"
+                    if codec is None
+                    else f"a byte (0x{record[exc.start]:02x}) that is no {codec} text"
                 )
         bad.append(int(i))
         found.append((int(block.lines[i]), raw_text(record), rule, detail))
@@ -527,7 +530,7 @@ def _text_batches(path: Path, names: list[str], block_bytes: int, encoding: str 
                 )  # fmt: skip
                 continue
             original = block
-            block, pulled = _unreadable(block)
+            block, pulled = _unreadable(block, text_encoding(encoding))
             malformed.clear()
             try:
                 table = pacsv.read_csv(io.BytesIO(block.data), read_options=read,

@@ -125,6 +125,17 @@ def test_a_declared_encoding_reads_the_file_as_written(home: KappaHome, tmp_path
     home.save_config(encoding="cp1252")  # the home's setting, as the drop folder's loads use it
     again = ingest(home, "quotes", [path])
     assert (again.rows_loaded, again.rows_quarantined) == (3, 0)
+    undefined = _csv(tmp_path / "cp_quotes.csv", csv_text(base_rows(3)).replace(b"XNAS", b"X\x81", 1))
+    report = ingest(home, "quotes", [undefined])  # 0x81 is no character of cp1252
+    assert (report.rows_loaded, report.quarantined_by_rule) == (2, {"invalid_utf8": 1})
+    assert _quarantine(home, undefined) == [
+        (
+            1,
+            "invalid_utf8",
+            "a byte (0x81) that is no cp1252 text",
+            ",".join(base_rows(1)[0][:-1]) + ",X\\x81",
+        )
+    ]
     with pytest.raises(InputError, match="unknown encoding 'klingon'"):
         ingest(home, "quotes", [path], encoding="klingon")
 
