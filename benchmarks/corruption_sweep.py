@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import shutil
 import tempfile
 import time
@@ -27,6 +28,17 @@ from data.home import KappaHome
 FILES_PER_LOAD = 5
 
 
+def reason(message: str, path: Path) -> str:
+    """A refusal's reason without its file, numbers, the parser's own words and the advice, to count
+    refusals by kind."""
+    text = re.sub(r"\d+", "N", message.removeprefix(f"{path}: "))
+    if text.startswith("cannot read as Parquet"):
+        return "cannot read as Parquet" + (" (a damaged data page)" if "damaged data page" in text else "")
+    for cut in (" (byte", "; ", ": declare", " (expected", ": Compressed", ": Error"):
+        text = text.split(cut)[0]
+    return text[:100]
+
+
 def sweep(corruptions: int, seed: int, folder: Path) -> dict[str, object]:
     """Run the sweep in ``folder``; its figures (see the module docstring)."""
     rng = random.Random(seed)
@@ -37,6 +49,7 @@ def sweep(corruptions: int, seed: int, folder: Path) -> dict[str, object]:
     kinds: Counter[str] = Counter()
     rules: Counter[str] = Counter()
     rows: Counter[str] = Counter()
+    refusals: Counter[str] = Counter()
     breaks: list[str] = []
     tried = 0
     start = time.perf_counter()
@@ -66,6 +79,8 @@ def sweep(corruptions: int, seed: int, folder: Path) -> dict[str, object]:
             continue
         for path, o in result.items():
             outcomes[o.kind] += 1
+            if o.kind == "refused":
+                refusals[reason(o.message, path)] += 1
             rules.update(o.rules)
             rows.update(read=o.rows_read, loaded=o.rows_loaded, quarantined=o.rows_quarantined,
                         skipped=o.rows_skipped)  # fmt: skip
@@ -74,7 +89,8 @@ def sweep(corruptions: int, seed: int, folder: Path) -> dict[str, object]:
     return {
         "corruptions": tried, "seconds": round(time.perf_counter() - start, 1), "outcomes": dict(outcomes),
         "rows": dict(rows), "rows_lost": rows["read"] - rows["loaded"] - rows["quarantined"] - rows["skipped"],
-        "quarantined_by_rule": dict(rules.most_common()), "kinds": dict(kinds.most_common()),
+        "quarantined_by_rule": dict(rules.most_common()),
+        "refused_by_reason": dict(refusals.most_common()), "kinds": dict(kinds.most_common()),
         "breaks": breaks,
     }  # fmt: skip
 

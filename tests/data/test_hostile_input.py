@@ -225,3 +225,16 @@ def test_the_cli_prints_one_line_and_exits_non_zero(tmp_path: Path) -> None:
     assert query(KappaHome.resolve(home), f"SELECT count(*) FROM quotes WHERE exchange = 'X{chr(0xE9)}'") == [
         (1,)
     ]
+
+
+def test_the_home_remembers_a_valid_encoding_only(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    home = tmp_path / "home"
+    bad = CliRunner().invoke(app, ["config", "encoding", "klingon", "--home", str(home)])
+    assert isinstance(bad.exception, InputError) and "unknown encoding 'klingon'" in str(bad.exception)
+    good = CliRunner().invoke(app, ["config", "encoding", "Latin-1", "--home", str(home)])
+    assert good.exit_code == 0 and "encoding = Latin-1" in good.stdout
+    assert KappaHome.resolve(home).config().encoding == "Latin-1"
