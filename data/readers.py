@@ -13,7 +13,8 @@ Parquet row's values), for the quarantine's ``raw``.
 
 Text is UTF-8 unless an ``encoding`` is declared (``latin-1``, ``cp1252``, ...; the file is transcoded as it
 is read). A record that is not text of that encoding (a Latin-1 name in a UTF-8 file, a flipped byte) or that
-holds a NUL byte is not parsed: it comes back as a malformed row (rule ``invalid_utf8`` or ``malformed_row``)
+holds a NUL byte (or, where the parser finds more lines than there are, a lone carriage return) is not
+parsed: it comes back as a malformed row (rule ``invalid_utf8`` or ``malformed_row``)
 with its bytes in ``raw`` as :func:`raw_text` writes them, and the rest of the file is read. A quote that
 never closes makes its line a malformed row; the lines after it are read as if it were not there. A file of
 zero bytes (a gzip stream of none) is *empty*, as a header-only file is: it holds no rows, whatever its
@@ -478,8 +479,21 @@ def _unreadable(block: _Block, codec: str | None = None) -> tuple[_Block, list[t
                 )
         bad.append(int(i))
         found.append((int(block.lines[i]), raw_text(record), rule, detail))
-    if not bad:
-        return block, []
+    return (_without(block, bad), found) if bad else (block, [])
+
+
+def _lone_returns(block: _Block) -> list[int]:
+    """The records that hold a carriage return (not the one of their CRLF line break): the parser ends a
+    line there, so their rows do not match the block's lines. Looked for only where they do not."""
+    at = np.flatnonzero(np.frombuffer(block.data, dtype=np.uint8) == _RETURN)
+    i = np.searchsorted(block.starts, at, "right") - 1
+    inside = (i >= 0) & (at < block.ends[np.maximum(i, 0)])
+    return sorted(set(i[inside].tolist()))
+
+
+def _without(block: _Block, bad: list[int]) -> _Block:
+    """The block with records ``bad`` (sorted) left as empty lines, which the parser skips."""
+    data = block.data
     # each bad record's bytes, up to the next record's start, become one line break
     nexts = np.append(block.starts[1:], len(data))
     removed = np.zeros(block.starts.size, dtype=np.int64)
@@ -494,7 +508,7 @@ def _unreadable(block: _Block, codec: str | None = None) -> tuple[_Block, list[t
     starts = block.starts - shift
     ends = block.ends - shift
     ends[bad] = starts[bad]
-    return _Block(b"".join(pieces), starts, ends, block.lines, block.quoted), found
+    return _Block(b"".join(pieces), starts, ends, block.lines, block.quoted)
 
 
 def _text_batches(path: Path, names: list[str], block_bytes: int, encoding: str | None) -> Iterator[RawBatch]:
@@ -531,19 +545,29 @@ def _text_batches(path: Path, names: list[str], block_bytes: int, encoding: str 
                 continue
             original = block
             block, pulled = _unreadable(block, text_encoding(encoding))
-            malformed.clear()
-            try:
-                table = pacsv.read_csv(io.BytesIO(block.data), read_options=read,
-                                       parse_options=quoted if block.quoted else parse,
-                                       convert_options=convert)  # fmt: skip
-            except pa.ArrowException as exc:
-                raise InputError(_text_error(block, exc), path=str(path)) from None
-            frame = pl.from_arrow(table)
-            assert isinstance(frame, pl.DataFrame)
-            try:
-                lines, bad = _row_lines(block, frame.height, malformed, d.delimiter, len(names))
-            except ValueError as exc:
-                raise InputError(str(exc), path=str(path)) from None
+            while True:  # at most twice: again without the lines that hold a lone carriage return
+                malformed.clear()
+                try:
+                    table = pacsv.read_csv(io.BytesIO(block.data), read_options=read,
+                                           parse_options=quoted if block.quoted else parse,
+                                           convert_options=convert)  # fmt: skip
+                except pa.ArrowException as exc:
+                    raise InputError(_text_error(block, exc), path=str(path)) from None
+                frame = pl.from_arrow(table)
+                assert isinstance(frame, pl.DataFrame)
+                try:
+                    lines, bad = _row_lines(block, frame.height, malformed, d.delimiter, len(names))
+                    break
+                except ValueError as exc:
+                    returns = _lone_returns(block)
+                    if not returns:
+                        raise InputError(str(exc), path=str(path)) from None
+                    pulled += [
+                        (int(block.lines[i]), raw_text(block.data[block.starts[i] : block.ends[i]]), "malformed_row",
+                         "a carriage return (\\r) inside the line")
+                        for i in returns
+                    ]  # fmt: skip
+                    block = _without(block, returns)
             bad_rows = pl.DataFrame(
                 {ROW: bad - 1, "raw": block.texts(bad - 1), "rule": "malformed_row", "detail": fields},
                 schema=TEXT_MALFORMED_SCHEMA,

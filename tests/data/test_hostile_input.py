@@ -142,20 +142,23 @@ def test_a_declared_encoding_reads_the_file_as_written(home: KappaHome, tmp_path
 
 def test_malformed_lines_are_quarantined_with_their_line(home: KappaHome, tmp_path: Path) -> None:
     lines = csv_text(base_rows(8)).split(b"\n")
+    lines[1] = lines[1].replace(b"XNAS", b"XN\rAS")  # row 1: a lone carriage return
     lines[2] = b"AA\x00PL" + lines[2][4:]  # row 2: a NUL byte
     lines[4] += b",extra"  # row 4: a field too many
     lines[6] = b'"' + lines[6]  # row 6: a quote that never closes
     path = _csv(tmp_path / "quotes.csv", b"\n".join(lines))
     report = ingest(home, "quotes", [path])
-    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (8, 5, 3)
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (8, 4, 4)
     got = _quarantine(home, path)
     assert [(r[0], r[1], r[2]) for r in got] == [
+        (1, "malformed_row", "a carriage return (\\r) inside the line"),
         (2, "malformed_row", "a NUL byte at byte 3"),
         (4, "malformed_row", f"not {len(HEADER)} fields"),
         (6, "malformed_row", "a quote opens and never closes"),
     ]
-    assert got[0][3] == lines[2].decode().replace("\x00", "\\x00")
-    assert got[2][3] == lines[6].decode()
+    assert got[0][3] == lines[1].decode()
+    assert got[1][3] == lines[2].decode().replace("\x00", "\\x00")
+    assert got[3][3] == lines[6].decode()
 
 
 @pytest.mark.parametrize(
