@@ -14,7 +14,8 @@ batches of bounded size, and hands them to the same validation, quarantine and l
     columns of ``spec`` (names as in the contract; text, or typed: a UTC instant as
     ``Datetime('ns', 'UTC')``, a price as ``Float64`` USD/share, a size as ``Float64`` shares) and
     ``row_number`` (where the row stands in the file, as the module documents); ``malformed`` the records
-    that cannot be read (``row_number, raw``); ``lines`` gives the text of records by row number (the
+    that cannot be read (``row_number, raw`` and optionally ``detail``, why, and ``rule``, the quarantine
+    rule where it is not ``malformed_row``: ``invalid_utf8``); ``lines`` gives the text of records by row number (the
     quarantine's ``raw``); ``skipped`` counts, per reason, the records that are not rows of the table by
     design (another table's records, cancelled prints, quotes that leave the NBBO unchanged). Every record
     of the file is accounted for once: in ``frame``, in ``malformed`` or in ``skipped``. ``calendar`` is
