@@ -482,10 +482,12 @@ def _unreadable(block: _Block, codec: str | None = None) -> tuple[_Block, list[t
     return (_without(block, bad), found) if bad else (block, [])
 
 
-def _lone_returns(block: _Block) -> list[int]:
-    """The records that hold a carriage return (not the one of their CRLF line break): the parser ends a
-    line there, so their rows do not match the block's lines. Looked for only where they do not."""
-    at = np.flatnonzero(np.frombuffer(block.data, dtype=np.uint8) == _RETURN)
+def _holding(block: _Block, byte: int) -> list[int]:
+    """The records that hold ``byte`` between their start and end: a carriage return (not the one of their
+    CRLF line break), where the parser ends a line; a line break, where a quote inside a value made Kappa
+    read several lines as one record while the parser, which reads such a quote as text, does not. Looked
+    for only where the parser's rows do not match the block's records."""
+    at = np.flatnonzero(np.frombuffer(block.data, dtype=np.uint8) == byte)
     i = np.searchsorted(block.starts, at, "right") - 1
     inside = (i >= 0) & (at < block.ends[np.maximum(i, 0)])
     return sorted(set(i[inside].tolist()))
@@ -545,7 +547,23 @@ def _text_batches(path: Path, names: list[str], block_bytes: int, encoding: str 
                 continue
             original = block
             block, pulled = _unreadable(block, text_encoding(encoding))
-            while True:  # at most twice: again without the lines that hold a lone carriage return
+            failure = ""
+            for attempt in range(3):
+                if attempt:  # the parser's rows do not match the block's records: leave some out, read again
+                    byte, why = (
+                        (_RETURN, "a carriage return (\\r) inside the line")
+                        if attempt == 1
+                        else (_NEWLINE, "a quote inside a value: the lines it spans are read as one")
+                    )
+                    odd = _holding(block, byte)
+                    if not odd:
+                        continue
+                    texts = [raw_text(block.data[block.starts[i] : block.ends[i]]) for i in odd]
+                    pulled += [
+                        (int(block.lines[i]), t, "malformed_row", why)
+                        for i, t in zip(odd, texts, strict=True)
+                    ]
+                    block = _without(block, odd)
                 malformed.clear()
                 try:
                     table = pacsv.read_csv(io.BytesIO(block.data), read_options=read,
@@ -559,15 +577,9 @@ def _text_batches(path: Path, names: list[str], block_bytes: int, encoding: str 
                     lines, bad = _row_lines(block, frame.height, malformed, d.delimiter, len(names))
                     break
                 except ValueError as exc:
-                    returns = _lone_returns(block)
-                    if not returns:
-                        raise InputError(str(exc), path=str(path)) from None
-                    pulled += [
-                        (int(block.lines[i]), raw_text(block.data[block.starts[i] : block.ends[i]]), "malformed_row",
-                         "a carriage return (\\r) inside the line")
-                        for i in returns
-                    ]  # fmt: skip
-                    block = _without(block, returns)
+                    failure = str(exc)
+            else:
+                raise InputError(failure, path=str(path))
             bad_rows = pl.DataFrame(
                 {ROW: bad - 1, "raw": block.texts(bad - 1), "rule": "malformed_row", "detail": fields},
                 schema=TEXT_MALFORMED_SCHEMA,

@@ -161,6 +161,21 @@ def test_malformed_lines_are_quarantined_with_their_line(home: KappaHome, tmp_pa
     assert got[3][3] == lines[6].decode()
 
 
+def test_quotes_inside_values_spanning_lines_are_one_malformed_row(home: KappaHome, tmp_path: Path) -> None:
+    """A quote inside an unquoted value is text to the parser, but Kappa pairs it with the next one to find
+    records: the lines between are read as one record, quarantined whole, and the rest of the file loads."""
+    lines = csv_text(base_rows(8)).split(b"\n")
+    lines[2] = lines[2].replace(b"T15", b'T"15')  # rows 2 and 5: a quote inside the timestamp
+    lines[5] = lines[5].replace(b"T15", b'T"15')
+    path = _csv(tmp_path / "quotes.csv", b"\n".join(lines))
+    report = ingest(home, "quotes", [path])
+    assert (report.rows_read, report.rows_loaded, report.rows_quarantined) == (5, 4, 1)
+    assert _quarantine(home, path) == [
+        (2, "malformed_row", "a quote inside a value: the lines it spans are read as one",
+         b"\n".join(lines[2:6]).decode())
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "kind", ["zero bytes", "header only", "empty gzip", "empty parquet", "zero-byte parquet"]
 )
