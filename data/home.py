@@ -35,11 +35,14 @@ class HomeConfig:
 
     ``calendar``: the ``exchange_calendars`` code whose sessions the home's data are dated in (``XNYS`` by
     default; ``24/7`` for crypto). ``timezone``: the IANA zone of timestamps written without a UTC offset,
-    the default of ``--timezone`` (``exchange`` = the calendar's own zone).
+    the default of ``--timezone`` (``exchange`` = the calendar's own zone). ``encoding``: the encoding of
+    delimited text files (``latin-1``, ``cp1252``, ...), the default of ``--encoding`` and of the nightly's
+    drop folder (UTF-8 by default).
     """
 
     calendar: str | None = None
     timezone: str | None = None
+    encoding: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

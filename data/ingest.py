@@ -57,7 +57,7 @@ from data.load_run import Load, LoadRefusedError, LoadReport, Progress
 from data.load_stream import check_files, sha256
 from data.load_tables import load_table
 from data.quarantine import MAX_QUARANTINED
-from data.readers import DEFAULT_BATCH_ROWS
+from data.readers import DEFAULT_BATCH_ROWS, text_encoding
 from data.schema import MIGRATIONS
 from data.sql import first_row
 from data.store import fail_run, load_lock, new_run_id, reader, start_run, writer
@@ -78,6 +78,7 @@ def ingest(
     format: str | None = None,
     columns: Mapping[str, str] | None = None,
     date: dt.date | None = None,
+    encoding: str | None = None,
 ) -> LoadReport:
     """Validate and load ``paths`` into ``table`` (one of quotes, trades, orders, fills, daily).
 
@@ -116,6 +117,10 @@ def ingest(
         The session date the files are delivered for (``--date``), over the drop folder's and the file
         names' (:mod:`data.delivery`); quotes, trades and orders only (fills and daily bars have no date
         unit: it does not change them).
+    encoding
+        ``kappa`` format only: the encoding of delimited text (``latin-1``, ``cp1252``, ...; default: the
+        home's ``encoding`` setting, else UTF-8). A line that is not text of it is quarantined as
+        ``invalid_utf8`` with its bytes; Parquet is UTF-8 by its format.
 
     Returns
     -------
@@ -134,7 +139,7 @@ def ingest(
     if replace_orders and table != "fills":
         raise InputError("replacing by order applies to fills only")
     spec = TABLES[table]
-    sources = sources_of(paths, format, columns)
+    sources = sources_of(paths, format, columns, text_encoding(encoding or home.config().encoding))
     check_files(spec, sources)
     paths = [s.path for s in sources]
     cal = home_calendar(home, calendar)
@@ -151,10 +156,14 @@ def ingest(
 
 
 def sources_of(
-    paths: list[Path], format: str | None = None, columns: Mapping[str, str] | None = None
+    paths: list[Path],
+    format: str | None = None,
+    columns: Mapping[str, str] | None = None,
+    encoding: str | None = None,
 ) -> list[Source]:
     """One :class:`data.formats.Source` per input the paths name, in their order: a file named twice, or
-    two files of one source (a LOBSTER message file and its orderbook), give one source."""
+    two files of one source (a LOBSTER message file and its orderbook), give one source. ``encoding`` is
+    that of Kappa's delimited text (vendor formats have their own)."""
     if columns and format not in (None, "kappa"):
         raise InputError(f"--columns maps Kappa's CSV/Parquet layout, not the {format} format")
     out: dict[tuple[Path, ...], Source] = {}
@@ -167,7 +176,7 @@ def sources_of(
             raise InputError(
                 f"--columns maps Kappa's CSV/Parquet layout, and this is a {fmt} file", path=str(path)
             )
-        source = Source(path, fmt, dict(columns or {}))
+        source = Source(path, fmt, dict(columns or {}), encoding if fmt == "kappa" else None)
         out.setdefault(tuple(c.resolve() for c in source.companions()), source)
     sources = list(out.values())
     _refuse_copies(sources)
@@ -204,6 +213,7 @@ def _ingest_locked(load: Load, progress: Progress | None) -> LoadReport:
         "formats": [s.format for s in load.sources],
         "columns": dict(load.sources[0].columns) if load.sources and load.sources[0].columns else None,
         "delivered": [str(d.date) if d.date else None for d in load.deliveries],
+        "encoding": next((s.encoding for s in load.sources if s.encoding), None),
     }  # fmt: skip
     try:
         manifest = _clear_lake_before_load(home)  # orphans go before the load needs any space

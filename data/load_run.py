@@ -220,7 +220,7 @@ def _record_quarantine(
     con.execute(
         "DELETE FROM quarantine WHERE table_name = ? AND source_file IN (SELECT unnest(?))", [table, files]
     )
-    quarantine.insert(con, run_id, table, sample=sample)
+    quarantine.insert(con, run_id, table, sample=sample, sources=load.sources)
     loaded = sample is None  # a refused load loads nothing
     for f in files:
         n_read, rejected, skipped = read.rows[f], quarantine.by_file[f], read.skipped_in(f)
@@ -250,7 +250,12 @@ def load_warnings(load: Load, quarantine: Quarantine, read: Read) -> list[str]:
     v = verdict(load.spec.name, candidates, quarantine, read.symbols, load.max_quarantined)
     if v.refused:
         raise Refusal(v.refused)
-    return v.warnings
+    empty = [  # a file of zero bytes, or of a header only: loaded, with nothing in it
+        f"{load.spec.name} {Path(f).name}: no rows (the file is empty or holds only its header)"
+        for f, n in read.rows.items()
+        if n == 0
+    ]
+    return [*empty, *v.warnings]
 
 
 class Refusal(Exception):

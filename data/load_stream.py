@@ -84,6 +84,7 @@ def read_validated(
             path = source.path
             name = str(path)
             read.formats[name] = source.format
+            read.rows[name] += 0  # an empty file is read too: it holds no rows
             batches = source.batches(spec, load.batch_rows, load.calendar)
             for raw, result in _validated_in_order(pool, batches, load):
                 rejected = result.rejected
@@ -120,13 +121,14 @@ def read_validated(
 
 
 def _malformed(raw: RawBatch, source_file: str, columns: int) -> pl.DataFrame:
-    """Quarantine rows of the records that cannot be read: with the reader's ``detail`` where it gives one
-    (a vendor format's record whose time or number does not read), else a line whose number of fields is
-    not the header's."""
+    """Quarantine rows of the records that cannot be read: with the reader's ``rule`` and ``detail`` where
+    it gives them (a line that is not UTF-8 text, a vendor format's record whose time or number does not
+    read), else ``malformed_row``, a line whose number of fields is not the header's."""
     m = raw.malformed
     detail = pl.col("detail") if "detail" in m.columns else pl.lit(f"not {columns} fields")
+    rule = pl.col("rule").fill_null("malformed_row") if "rule" in m.columns else pl.lit("malformed_row")
     return m.select(
-        pl.lit(source_file).alias("source_file"), pl.col(ROW), pl.lit("malformed_row").alias("rule"),
+        pl.lit(source_file).alias("source_file"), pl.col(ROW), rule.cast(pl.String).alias("rule"),
         detail.cast(pl.String).alias("detail"), pl.col("raw"),
     )  # fmt: skip
 

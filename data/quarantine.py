@@ -14,14 +14,19 @@ more than ``WARN_QUARANTINED`` of a file, or every row of a symbol, makes the lo
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import polars as pl
 
 from data.validation import ROW
+
+if TYPE_CHECKING:
+    from data.formats import Source
 
 QUARANTINE_COLUMNS = ["source_file", ROW, "rule", "detail", "raw"]
 MAX_QUARANTINED = 0.5  # a file with a larger share of its rows quarantined refuses the load
@@ -63,10 +68,16 @@ class Quarantine:
         return sum(self.counts.values())
 
     def insert(
-        self, con: duckdb.DuckDBPyConnection, run_id: str, table: str, sample: int | None = None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        run_id: str,
+        table: str,
+        sample: int | None = None,
+        sources: Sequence[Source] = (),
     ) -> None:
         """Insert the rows into ``quarantine`` (at most ``sample`` per file and rule), reading the ``raw`` of
-        rows that lack it from their files."""
+        rows that lack it from their files (as ``sources`` describe them: format, encoding; a file not
+        among them by its detected format)."""
         if self.parts == 0:
             return
         glob = str(self.folder / "q*.parquet")
@@ -78,7 +89,9 @@ class Quarantine:
         missing = pl.scan_parquet(staged).filter(pl.col("raw").is_null()).select("source_file", ROW).collect()
         fill = self.folder / "raw.parquet"
         parts = [
-            _raw_rows(Path(f), g[ROW].to_numpy()).with_columns(pl.lit(f).alias("source_file"))
+            _raw_rows(Path(f), g[ROW].to_numpy(), {str(s.path): s for s in sources}.get(f)).with_columns(
+                pl.lit(f).alias("source_file")
+            )
             for (f,), g in missing.partition_by("source_file", as_dict=True).items()
         ]
         pl.concat([pl.DataFrame(schema={ROW: pl.Int64, "raw": pl.String, "source_file": pl.String}), *parts],
@@ -170,8 +183,8 @@ def _hint(rules: Counter[str]) -> str | None:
     return HINTS.get(top[0][0]) if top else None
 
 
-def _raw_rows(path: Path, rows: np.ndarray) -> pl.DataFrame:
+def _raw_rows(path: Path, rows: np.ndarray, source: Source | None = None) -> pl.DataFrame:
     """The records ``rows`` of ``path`` as they stand in it, whatever its format (:mod:`data.formats`)."""
     from data.formats import Source, detect
 
-    return Source(path, detect(path)).raw_rows(rows)
+    return (source or Source(path, detect(path))).raw_rows(rows)

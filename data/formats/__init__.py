@@ -14,7 +14,8 @@ batches of bounded size, and hands them to the same validation, quarantine and l
     columns of ``spec`` (names as in the contract; text, or typed: a UTC instant as
     ``Datetime('ns', 'UTC')``, a price as ``Float64`` USD/share, a size as ``Float64`` shares) and
     ``row_number`` (where the row stands in the file, as the module documents); ``malformed`` the records
-    that cannot be read (``row_number, raw``); ``lines`` gives the text of records by row number (the
+    that cannot be read (``row_number, raw`` and optionally ``detail``, why, and ``rule``, the quarantine
+    rule where it is not ``malformed_row``: ``invalid_utf8``); ``lines`` gives the text of records by row number (the
     quarantine's ``raw``); ``skipped`` counts, per reason, the records that are not rows of the table by
     design (another table's records, cancelled prints, quotes that leave the NBBO unchanged). Every record
     of the file is accounted for once: in ``frame``, in ``malformed`` or in ``skipped``. ``calendar`` is
@@ -81,11 +82,12 @@ def module(name: str) -> ModuleType:
 @dataclass(frozen=True, slots=True)
 class Source:
     """One input as delivered: its path, its format and, for the ``kappa`` format, a column mapping
-    (contract column -> the file's column, case-insensitive)."""
+    (contract column -> the file's column, case-insensitive) and its text's encoding (``None``: UTF-8)."""
 
     path: Path
     format: str = "kappa"
     columns: Mapping[str, str] = field(default_factory=dict)
+    encoding: str | None = None
 
     def tables(self) -> tuple[str, ...]:
         """The input tables this source holds rows of (``kappa``: any one, the one it is loaded as)."""
@@ -96,7 +98,7 @@ class Source:
     def check(self, spec: TableSpec) -> None:
         """Fail before any row is read if the source cannot hold rows of ``spec``."""
         if self.format == "kappa":
-            check_columns(self.path, spec, self.columns)
+            check_columns(self.path, spec, self.columns, self.encoding)
             return
         held = self.tables()
         if spec.name not in held:
@@ -109,14 +111,14 @@ class Source:
     ) -> Iterator[RawBatch]:
         """The source's rows of ``spec`` in batches (see the module docstring)."""
         if self.format == "kappa":
-            return read_batches(self.path, spec, batch_rows, self.columns)
+            return read_batches(self.path, spec, batch_rows, self.columns, self.encoding)
         return module(self.format).read_batches(self.path, spec, batch_rows, calendar)
 
     def raw_rows(self, rows: Sequence[int] | np.ndarray) -> pl.DataFrame:
         """The records numbered ``rows`` as they stand in the source (``row_number, raw``); numbers it does
         not hold are left out (see the module docstring)."""
         if self.format == "kappa":
-            return raw_rows(self.path, rows)
+            return raw_rows(self.path, rows, encoding=self.encoding)
         fmt = module(self.format)
         if hasattr(fmt, "raw_rows"):
             return fmt.raw_rows(self.path, rows)

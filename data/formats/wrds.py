@@ -133,16 +133,14 @@ def read_batches(
         )
         frame, bad, skipped = rows.read(tape.codes(text, CODES))
         malformed = raw.malformed
+        if "detail" not in malformed.columns:
+            malformed = malformed.with_columns(pl.lit(None, pl.String).alias("detail"))
         if bad.size:
             texts = raw.lines(bad) if raw.lines is not None else [None] * bad.size
             unread = pl.DataFrame({ROW: bad, "raw": texts}, schema=MALFORMED_SCHEMA).with_columns(
                 pl.lit(tape.UNREADABLE).alias("detail")
             )
-            malformed = pl.concat(
-                [malformed.with_columns(pl.lit(None, pl.String).alias("detail")), unread]
-            ).sort(ROW)
-        if "detail" not in malformed.columns:
-            malformed = malformed.with_columns(pl.lit(None, pl.String).alias("detail"))
+            malformed = pl.concat([malformed, unread], how="diagonal_relaxed").sort(ROW)
         yield RawBatch(frame, malformed, raw.lines, dict(skipped))
 
 

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from flows.cli.console import finish, out
-from flows.cli.options import CalendarOption, HomeOption, StrictOption, TimezoneOption, home_settings, session
+from flows.cli.options import (
+    CalendarOption,
+    EncodingOption,
+    HomeOption,
+    StrictOption,
+    TimezoneOption,
+    home_settings,
+    session,
+)
 from kappa.errors import InputError, ParameterError
 
 if TYPE_CHECKING:
@@ -87,6 +95,7 @@ def ingest_cmd(
             "(e.g. symbol=SYM,ts=TIMESTAMP,bid=BID_PX)",
         ),
     ] = None,
+    encoding: EncodingOption = None,
     max_quarantined: Annotated[
         float,
         typer.Option(
@@ -152,7 +161,7 @@ def ingest_cmd(
             ingest(
                 kh, t, ps, calendar=cal, timezone=timezone, progress=advance,
                 replace_orders=replace_orders and t == "fills", max_quarantined=max_quarantined,
-                format=fmt, columns=mapping, date=day,
+                format=fmt, columns=mapping, date=day, encoding=encoding,
             )
             for t, ps in by_table.items()
         ]  # fmt: skip

@@ -35,6 +35,14 @@ TimezoneOption = Annotated[
         "calendar's; default: the home's `kappa config timezone`; none: such rows are quarantined)",
     ),
 ]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Encoding of delimited text files, e.g. latin-1 or cp1252 (default: the home's `kappa config "
+        "encoding`, else utf-8); a line that does not decode is quarantined as invalid_utf8",
+    ),
+]
 StrictOption = Annotated[
     bool,
     typer.Option(

@@ -14,7 +14,6 @@ import pytest
 
 from data.home import KappaHome
 from data.ingest import ingest
-from kappa.errors import InputError
 from tests.conftest import DAY, WriteCsv, query, run_kappa
 
 Q_HEADER = ["symbol", "ts", "bid", "ask", "bid_size", "ask_size"]
@@ -235,7 +234,8 @@ def test_a_quoted_value_may_hold_a_line_break_and_an_open_quote_is_named(
     home: KappaHome, tmp_path: Path
 ) -> None:
     """RFC 4180: a quoted field with a line break is one row (its row number is its first line's), in a
-    file of many blocks; a quote that never closes refuses the file with the line where it opened."""
+    file of many blocks; a quote that never closes makes its line a malformed row, and the lines after it
+    load."""
     t = f"{DAY}T10:00:00-05:00"
     lines = ["symbol,ts,price,size,exchange,conditions,trade_id"]
     for i in range(3000):
@@ -253,8 +253,11 @@ def test_a_quoted_value_may_hold_a_line_break_and_an_open_quote_is_named(
     assert raw == "AAA,oops,1" == text[row]  # row N is line N + 1, the broken lines counted
     bad = tmp_path / "trades_open.csv"
     bad.write_text(f'symbol,ts,price,size,conditions\nAAA,{t},1,1,@\nAAA,{t},1,1,"open\nAAA,{t},1,1,@\n')
-    with pytest.raises(InputError, match="a quote opened on line 3 or after it never closes"):
-        ingest(home, "trades", [bad])
+    report = ingest(home, "trades", [bad])
+    assert (report.rows_read, report.rows_loaded, report.quarantined_by_rule) == (3, 2, {"malformed_row": 1})
+    assert query(home, f"SELECT row_number, detail, raw FROM quarantine WHERE source_file = '{bad}'") == [
+        (2, "a quote opens and never closes", f'AAA,{t},1,1,"open')
+    ]
 
 
 def test_an_order_moved_to_another_day_is_a_replacement_and_minutes_are_iso(

@@ -80,7 +80,9 @@ def test_quotes_become_the_nbbo(tmp_path: Path, name: str) -> None:
         assert rows["ts"].dt.nanosecond().to_list()[5] == 1
         assert skipped(batches) == {"cancelled_quote": 1, "nbbo_unchanged": 1}
         malformed = pl.concat([b.malformed for b in batches])
-        assert malformed.rows() == [(8, QUOTE_LINES[7], tape.UNREADABLE)]
+        assert malformed.select("row_number", "raw", "detail").rows() == [
+            (8, QUOTE_LINES[7], tape.UNREADABLE)
+        ]
         assert sum(b.rows for b in batches) == len(QUOTE_LINES)
         batch = next(b for b in batches if 7 in b.frame["row_number"].to_list())
         assert batch.lines is not None and batch.lines([7]) == [QUOTE_LINES[6]]
@@ -113,7 +115,9 @@ def test_trades(tmp_path: Path) -> None:
     ]
     assert rows["ts"][2] == dt.datetime(2026, 11, 16, 21, 0, 0, 500000, tzinfo=dt.UTC)
     assert skipped(batches) == {"trade_correction": 3}
-    assert pl.concat([b.malformed for b in batches]).rows() == [(6, TRADE_LINES[5], tape.UNREADABLE)]
+    assert pl.concat([b.malformed for b in batches]).select("row_number", "raw", "detail").rows() == [
+        (6, TRADE_LINES[5], tape.UNREADABLE)
+    ]
     assert sum(b.rows for b in batches) == len(TRADE_LINES)
 
 
