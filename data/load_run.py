@@ -215,10 +215,19 @@ def _record_quarantine(
     read: Read,
     sample: int | None = None,
 ) -> None:
-    """Replace the files' quarantine rows, and write a ``loads`` row per file."""
+    """Replace the files' quarantine and skipped rows, and write a ``loads`` row per file.
+
+    A committed load (``sample`` None) replaces every earlier row of its files. A refused load (``sample``
+    rows per file and rule) replaces only the rows of earlier refused loads of its files: the rows of the
+    load whose data is stored stay beside its examples, so a refused correction erases no record of it.
+    """
     run_id, table, files = load.run_id, load.spec.name, [str(p) for p in load.paths]
+    only_refused = (
+        "" if sample is None else " AND run_id IN (SELECT run_id FROM runs WHERE status = 'failed')"
+    )
     con.execute(
-        "DELETE FROM quarantine WHERE table_name = ? AND source_file IN (SELECT unnest(?))", [table, files]
+        f"DELETE FROM quarantine WHERE table_name = ? AND source_file IN (SELECT unnest(?)){only_refused}",
+        [table, files],
     )
     quarantine.insert(con, run_id, table, sample=sample, sources=load.sources)
     loaded = sample is None  # a refused load loads nothing
@@ -230,7 +239,8 @@ def _record_quarantine(
              rejected, skipped, read.formats.get(f, "kappa")],
         )  # fmt: skip
     con.execute(
-        "DELETE FROM skipped_rows WHERE table_name = ? AND source_file IN (SELECT unnest(?))", [table, files]
+        f"DELETE FROM skipped_rows WHERE table_name = ? AND source_file IN (SELECT unnest(?)){only_refused}",
+        [table, files],
     )
     if read.skipped:
         con.executemany(

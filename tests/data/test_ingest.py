@@ -8,9 +8,11 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from data.home import KappaHome
 from data.ingest import ingest
+from data.load_run import LoadRefusedError
 from tests.conftest import DAY, WriteCsv, query, snapshot
 
 Q_HEADER = ["symbol", "ts", "bid", "ask", "bid_size", "ask_size"]
@@ -202,3 +204,26 @@ def test_concurrent_loads_of_one_date_keep_both(home: KappaHome, write_csv: Writ
     # was deleted at the start of the last)
     assert (len(current), len(retired)) == (1, 1)
     assert set((home.lake / "quotes").glob("date=*/*.parquet")) == current | retired
+
+
+def test_a_refused_reload_keeps_the_quarantine_of_the_stored_load(
+    home: KappaHome, write_csv: WriteCsv
+) -> None:
+    """A file loaded with one bad row, then replaced by a version mostly bad (refused): the stored rows and
+    the stored load's quarantine row stay; the refusal adds its examples, once however often it is retried."""
+    good = [("AAA", f"10:00:0{i}", 10.0, 10.02) for i in range(9)]
+    path = _quotes(write_csv, "q.csv", [*good, ("AAA", "10:00:09", 10.05, 10.0)])  # one crossed quote
+    ingest(home, "quotes", [path])
+    stored = query(home, "SELECT count(*) FROM quotes")
+    by_status = (
+        "SELECT rule, count(*) FROM quarantine JOIN runs USING (run_id) WHERE status {} 'failed' GROUP BY ALL"
+    )
+    kept, refused = by_status.format("<>"), by_status.format("=")
+    assert query(home, kept) == [("bid_gt_ask", 1)]
+    _quotes(write_csv, "q.csv", [*good[:2], *[("AAA", f"10:01:0{i}", 10.05, 10.0) for i in range(8)]])
+    for _ in range(2):
+        with pytest.raises(LoadRefusedError):
+            ingest(home, "quotes", [path])
+    assert query(home, "SELECT count(*) FROM quotes") == stored
+    assert query(home, kept) == [("bid_gt_ask", 1)]
+    assert query(home, refused) == [("bid_gt_ask", 8)]  # the last refusal's examples only
