@@ -214,7 +214,6 @@ LONGEST_FIRST = (
     "tests/flows/test_deployment.py",
     "tests/flows/test_cli.py",
     "tests/faults/test_kill_matrix.py",
-    "tests/faults/test_concurrency.py",
     "tests/test_readme.py",
     "tests/flows/test_schedule_cli.py",
     "tests/data/test_desk_files.py",

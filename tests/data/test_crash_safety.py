@@ -1,4 +1,6 @@
-"""A load killed with SIGKILL at any point leaves the previous state intact, and a rerun completes it."""
+"""A load killed with SIGKILL at an arbitrary moment leaves the previous state intact, and a rerun completes
+it; a killed run is marked failed by the next writer (every named fault point of every command:
+:mod:`tests.faults`)."""
 
 from __future__ import annotations
 
@@ -48,28 +50,6 @@ def _files(write_csv: WriteCsv) -> tuple[Path, Path]:
         ],
     )
     return old, new
-
-
-@pytest.mark.parametrize("fault", ["after_staging", "before_commit", "inside_commit", "after_commit"])
-def test_kill_at_each_step_then_rerun(
-    home: KappaHome, tmp_path: Path, write_csv: WriteCsv, fault: str
-) -> None:
-    old, new = _files(write_csv)
-    ingest(home, "quotes", [old])
-    before = snapshot(home)
-    proc = _load_in_subprocess(home, "quotes", new, fault)
-    proc.wait(timeout=120)
-    assert proc.returncode == -signal.SIGKILL
-    after_crash = snapshot(home)
-    reference = KappaHome.resolve(tmp_path / "reference")
-    ingest(reference, "quotes", [old])
-    ingest(reference, "quotes", [new])
-    if fault == "after_commit":
-        assert after_crash == snapshot(reference)  # committed: the new state, whole
-    else:
-        assert after_crash == before  # not committed: the previous state, whole
-    ingest(home, "quotes", [new])
-    assert snapshot(home) == snapshot(reference)
 
 
 def test_kill_at_an_arbitrary_moment_of_a_long_load(home: KappaHome, tmp_path: Path) -> None:
