@@ -27,6 +27,8 @@ from pathlib import Path, PurePosixPath
 ENV_VAR = "KAPPA_HOME"
 DEFAULT_HOME = ".kappa"
 CONFIG_FILE = "kappa.toml"
+UNSAFE_PATH_CHARS = "*?[]\\"
+"""Characters a home's path cannot hold: glob patterns (and a separator) to DuckDB and polars."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,9 +55,26 @@ class KappaHome:
 
     @classmethod
     def resolve(cls, home: str | os.PathLike[str] | None = None) -> KappaHome:
-        """``home`` if given, else ``$KAPPA_HOME``, else ``./.kappa``; made absolute."""
+        """``home`` if given, else ``$KAPPA_HOME``, else ``./.kappa``; made absolute.
+
+        Raises
+        ------
+        kappa.errors.InputError
+            The path holds a character DuckDB or polars would read as a pattern (``*``, ``?``, ``[``, ``]``)
+            or as a separator (``\\``): lake files would be read from other folders.
+        """
         chosen = home if home is not None else os.environ.get(ENV_VAR, DEFAULT_HOME)
-        return cls(Path(chosen).expanduser().resolve())
+        path = Path(chosen).expanduser().resolve()
+        unsafe = sorted(set(str(path)) & set(UNSAFE_PATH_CHARS))
+        if unsafe:
+            from kappa.errors import InputError
+
+            raise InputError(
+                f"a home's path cannot hold {' '.join(unsafe)}: DuckDB and polars read lake files by patterns in "
+                "which these characters match other folders; choose another folder",
+                path=str(path),
+            )
+        return cls(path)
 
     @property
     def db_path(self) -> Path:

@@ -20,6 +20,7 @@ from data.load_run import (
     Load,
     LoadReport,
     Progress,
+    Read,
     Refusal,
     Replacement,
     fault_point,
@@ -65,7 +66,8 @@ def load_table(load: Load, progress: Progress | None) -> LoadReport:
                     con, load, rows, cancels, quarantine
                 )
             elif spec.name == "orders":
-                dropped, notes = _dropped_orders(con, load, rows, quarantine)
+                dropped, notes = _dropped_orders(con, load, rows, quarantine, read)
+                _refuse_moved_fills(con, rows)
                 replaced = _table_replacements(con, spec, rows, dropped)
             else:
                 replaced = _table_replacements(con, spec, rows)
@@ -91,14 +93,15 @@ def load_table(load: Load, progress: Progress | None) -> LoadReport:
 
 
 def _dropped_orders(
-    con: duckdb.DuckDBPyConnection, load: Load, rows: pl.DataFrame, quarantine: Quarantine
+    con: duckdb.DuckDBPyConnection, load: Load, rows: pl.DataFrame, quarantine: Quarantine, read: Read
 ) -> tuple[list[str], list[str]]:
     """The stored orders a load's delivery removes, and its warnings about those it keeps.
 
     A delivery for a date (:mod:`data.delivery`) replaces the previous delivery for that date: a stored order
     that came with a file delivered for it (``delivered_date``) and that no file of the load holds is removed,
     unless a file delivered for it has quarantined rows (of other rules than ``outside_delivered_date``: they
-    may be that order's, so it stays, with a warning).
+    may be that order's, so it stays, with a warning) or holds no rows at all (an empty file is a failed
+    transfer more often than a day without orders: they stay, with a warning).
     An order removed while it has stored fills refuses the load (:class:`Refusal`): fills are never left
     without their order.
     """
@@ -119,6 +122,13 @@ def _dropped_orders(
         ]
         gone = [o for o in stored if o not in loaded]
         if not gone:
+            continue
+        empty = [Path(f).name for f in files if not read.rows[f]]
+        if empty:  # a truncated transfer is not a delivery of no orders
+            notes.append(
+                f"orders {day}: kept {len(gone)} stored order(s) the delivery does not hold ({_shown(gone)}): "
+                f"{', '.join(empty)} holds no rows"
+            )
             continue
         unsure = [
             Path(f).name
@@ -151,6 +161,29 @@ def _dropped_orders(
 
 def _shown(ids: list[str], n: int = 10) -> str:
     return ", ".join(ids[:n]) + (f" and {len(ids) - n} more" if len(ids) > n else "")
+
+
+def _refuse_moved_fills(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
+    """A :class:`Refusal` if the load changes the symbol or the side of an order with stored fills: its fills
+    (prices of one symbol, bought or sold) would become another symbol's, or the other side's."""
+    con.register("_incoming_orders", rows.select("order_id", "symbol", "side"))
+    try:
+        moved = con.execute(
+            """SELECT o.order_id, o.symbol, o.side, i.symbol, i.side FROM orders o
+               JOIN _incoming_orders i USING (order_id)
+               WHERE (o.symbol <> i.symbol OR o.side <> i.side)
+                 AND EXISTS (SELECT 1 FROM fills f WHERE f.order_id = o.order_id)
+               ORDER BY 1"""
+        ).fetchall()
+    finally:
+        con.unregister("_incoming_orders")
+    if moved:
+        shown = "; ".join(f"{o} {s0} {d0} → {s1} {d1}" for o, s0, d0, s1, d1 in moved[:10])
+        more = f" and {len(moved) - 10} more" if len(moved) > 10 else ""
+        raise Refusal(
+            f"orders: {len(moved)} order(s) with stored fills change symbol or side: {shown}{more}; nothing "
+            "was loaded (their fills would become another symbol's or side's: cancel the fills first)"
+        )
 
 
 def _refuse_unfit_fills(con: duckdb.DuckDBPyConnection, order_ids: list[str]) -> None:

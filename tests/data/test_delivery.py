@@ -180,6 +180,8 @@ def _desk(home: KappaHome, write_csv: WriteCsv) -> None:
             ["O1", "AAA", "buy", 100, _at(D17, "10:00:00"), _at(D17, "10:15:00")],
             "O1 (F2 fill_outside_window)",
         ),
+        (["O1", "BBB", "buy", 100, _at(D17, "10:00:00"), _at(D17, "15:00:00")], "O1 AAA buy → BBB buy"),
+        (["O1", "AAA", "sell", 100, _at(D17, "10:00:00"), _at(D17, "15:00:00")], "O1 AAA buy → AAA sell"),
     ],
 )
 def test_an_orders_reload_that_would_orphan_fills_is_refused(
@@ -196,6 +198,23 @@ def test_an_orders_reload_that_would_orphan_fills_is_refused(
     assert snapshot(home) == before
     assert query(home, "SELECT * FROM replacements ORDER BY ALL") == replacements
     assert query(home, "SELECT status FROM runs ORDER BY started_at DESC LIMIT 1") == [("failed",)]
+
+
+@pytest.mark.parametrize("content", ["", ",".join(O_HEADER) + "\n"])
+def test_an_empty_orders_file_removes_no_stored_order(home: KappaHome, tmp_path: Path, content: str) -> None:
+    """A zero-byte or header-only file delivered for a date (a truncated transfer, more often than a day
+    without orders) keeps that date's orders, with a warning naming the file."""
+    stored = [[f"O{i}", "AAA", "buy", 100, _at(D17, "10:00:00"), _at(D17, "15:00:00")] for i in (1, 2, 3)]
+    first = tmp_path / "orders_20261117.csv"
+    first.write_text("\n".join(",".join(map(str, r)) for r in [O_HEADER, *stored]) + "\n")
+    ingest(home, "orders", [first])
+    before = snapshot(home)
+    empty = tmp_path / "again" / "orders_20261117.csv"
+    empty.parent.mkdir()
+    empty.write_text(content)
+    report = ingest(home, "orders", [empty])
+    assert snapshot(home) == before
+    assert any("kept 3 stored order(s)" in w and "holds no rows" in w for w in report.warnings)
 
 
 def test_a_valid_orders_reload_revalidates_the_fills_and_reports_what_it_replaced(

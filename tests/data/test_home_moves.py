@@ -18,6 +18,7 @@ from data.lake.files import OutsideLakeError, remove_from_lake
 from data.queries import query_frame
 from data.schema import market_view_sql
 from data.store import writer
+from kappa.errors import InputError
 from tests.conftest import DAY, WriteCsv, query
 
 Q_HEADER = ["symbol", "ts", "bid", "ask", "bid_size", "ask_size"]
@@ -213,3 +214,13 @@ def test_a_deletion_outside_the_lake_is_refused(home: KappaHome, tmp_path: Path,
         home.lake_file("../kappa.duckdb")
     (rel,) = [p for (p,) in query(home, "SELECT path FROM lake_files")]
     assert remove_from_lake(home, home.lake_file(rel)) and not home.lake_file(rel).exists()
+
+
+@pytest.mark.parametrize("name", ["a*b", "q?m", "bk[1]", "back\\slash"])
+def test_a_home_path_duckdb_would_read_as_a_pattern_is_refused_in_one_line(tmp_path: Path, name: str) -> None:
+    """A home at ``.../a*b/home`` would read (and merge into its files) the lake files of ``.../ab/home``:
+    such a path is refused, naming the character, before anything is opened."""
+    with pytest.raises(InputError, match=r"cannot hold .*choose another folder") as refused:
+        KappaHome.resolve(tmp_path / name / "home")
+    assert "\n" not in str(refused.value)
+    assert not (tmp_path / name).exists()
