@@ -154,3 +154,37 @@ def without_readers(home: KappaHome) -> Iterator[bool]:
             yield True
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+HOMES_FILE = ".homes"
+"""The file in ``lake/`` listing the homes that write this lake, one resolved root per line."""
+
+
+def other_homes(home: KappaHome) -> list[Path]:
+    """The other homes whose lake is this home's very folder; registers this home in ``lake/.homes``.
+
+    A lake is one home's unless its folder is reached from two homes: a home whose ``lake`` is a symbolic
+    link (to a larger disk), copied with ``cp -a``, gives two databases over one lake. A file one of them
+    replaced may then be the other's current file, so neither may delete replaced files
+    (:func:`data.lake.partitions.collect_garbage`). Listed homes that are gone (moved, deleted) or whose
+    ``lake`` is another folder (a plain ``cp -a`` copies the folder itself) are dropped from the list.
+    Homes that shared a lake before either wrote the list are found once the other writes it.
+    """
+    me, lake = home.root.resolve(), home.lake.resolve()
+    marker = home.lake / HOMES_FILE
+    try:
+        listed = [Path(line) for line in marker.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        listed = []
+    others = sorted(
+        {p for p in listed if p != me and (p / "kappa.duckdb").exists() and (p / "lake").resolve() == lake}
+    )
+    wanted = sorted({me, *others})
+    if wanted != listed:
+        tmp = marker.with_name(f"{HOMES_FILE}.{os.getpid()}.tmp")
+        try:
+            tmp.write_text("".join(f"{p}\n" for p in wanted), encoding="utf-8")
+            tmp.replace(marker)
+        except OSError:  # a full disk or a read-only lake: the list is written by a later load
+            tmp.unlink(missing_ok=True)
+    return others

@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 
 from data.home import KappaHome
-from data.lake.files import remove_from_lake, without_readers
+from data.lake.files import other_homes, remove_from_lake, without_readers
 from data.schema import FLAG, MARKET_COLUMNS, file_columns
 from data.sql import first_row, quote_literal
 
@@ -153,21 +153,29 @@ def collect_garbage(home: KappaHome, con: duckdb.DuckDBPyConnection, *, orphans_
     summary) goes only if no reader holds the lake (:func:`data.lake.files.without_readers`); else it waits
     for a later load. Every deletion goes through :func:`data.lake.files.remove_from_lake`.
 
+    Only this home's own files are deleted: an orphan is a file of one of this home's runs (its name starts
+    with the run id), never a file of a run the database does not know, and retired files stay where the
+    lake is another home's too (:func:`data.lake.files.other_homes`: a linked lake reached from a copy).
+
     With ``orphans_only`` (``con`` read-only: a full disk refused a writer), the retired files stay.
     """
     current = {home.lake_file(p) for (p,) in con.execute("SELECT path FROM lake_files").fetchall()}
     retired = {home.lake_file(p) for (p,) in con.execute("SELECT path FROM retired_files").fetchall()}
+    runs = {r for (r,) in con.execute("SELECT run_id FROM runs").fetchall()}
+    shared = other_homes(home)
     removed = 0
     if home.staging.exists():
         for folder in home.staging.iterdir():
-            removed += remove_from_lake(home, folder)
+            if folder.name in runs:
+                removed += remove_from_lake(home, folder)
     for table in MARKET_COLUMNS:
         root = home.lake / table
         for f in root.glob("date=*/*") if root.exists() else []:
             owner = f.with_suffix(".parquet") if f.suffix == SUMMARY_SUFFIX else f
-            if owner not in current and owner not in retired and f.is_file():
+            ours = f.name.split(".", 1)[0] in runs
+            if ours and owner not in current and owner not in retired and f.is_file():
                 removed += remove_from_lake(home, f)
-    if retired and not orphans_only:
+    if retired and not orphans_only and not shared:
         with without_readers(home) as alone:
             if alone:
                 for f in retired:

@@ -4,6 +4,7 @@ load deletes a file outside the home it writes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import shutil
 import subprocess
@@ -224,3 +225,29 @@ def test_a_home_path_duckdb_would_read_as_a_pattern_is_refused_in_one_line(tmp_p
         KappaHome.resolve(tmp_path / name / "home")
     assert "\n" not in str(refused.value)
     assert not (tmp_path / name).exists()
+
+
+def test_two_homes_over_one_linked_lake_delete_none_of_each_others_files(
+    tmp_path: Path, write_csv: WriteCsv
+) -> None:
+    """A home whose ``lake`` is a link to another disk, copied with ``cp -a``: the copy's link names the
+    same lake. Loads into each, corrections of the same date included, leave the other's data whole (no
+    file of the other's runs is an orphan to it, and no replaced file is deleted while two homes list it)."""
+    first = KappaHome.resolve(tmp_path / "first")
+    disk = tmp_path / "disk" / "lake"
+    disk.mkdir(parents=True)
+    first.root.mkdir()
+    (first.root / "lake").symlink_to(disk)
+    first = _loaded(first.root, write_csv)
+    second = KappaHome.resolve(tmp_path / "second")
+    subprocess.run(["cp", "-a", str(first.root), str(second.root)], check=True)
+    assert (second.root / "lake").resolve() == disk
+    ingest(second, "quotes", [_quotes(write_csv, "fix2.csv", DAY, 12.0)])  # replaces a file both list
+    ingest(first, "quotes", [_quotes(write_csv, "fix1.csv", DAY2, 11.0)])  # a file the second never knew
+    for _ in range(2):  # later loads: their clean-up meets the other's new and replaced files
+        ingest(second, "trades", [_trades(write_csv, "t2.csv", DAY)])
+        ingest(first, "trades", [_trades(write_csv, "t1.csv", DAY2)])
+    assert _raw(first, "SELECT date, max(bid) FROM quotes GROUP BY ALL ORDER BY 1") == [
+        (dt.date(2026, 11, 16), 10.0), (dt.date(2026, 11, 17), 11.0)]  # fmt: skip
+    assert _raw(second, "SELECT date, max(bid) FROM quotes GROUP BY ALL ORDER BY 1") == [
+        (dt.date(2026, 11, 16), 12.0), (dt.date(2026, 11, 17), 10.0)]  # fmt: skip

@@ -16,6 +16,7 @@ from data.ingest import ingest
 from data.lake.daily import summary_path
 from data.lake.files import reading_lake, sync_to_disk
 from data.step_inputs import lake_paths, scan_market
+from data.store import start_run, writer
 from tests.conftest import DAY, WriteCsv, query
 
 Q_HEADER = ["symbol", "ts", "bid", "ask", "bid_size", "ask_size"]
@@ -103,7 +104,7 @@ def test_orphans_of_a_crash_go_at_the_next_load_even_with_a_reader(
         folder / "ingest-quotes-crashed.daily",
         folder / "ingest-quotes-crashed.daily.tmp",
         folder / "ingest-quotes-crashed.flagging.parquet",
-        home.lake / "trades" / "date=2026-11-17" / "ingest-trades-crashed.parquet",
+        home.lake / "trades" / "date=2026-11-17" / "ingest-quotes-crashed.parquet",  # re-flagged trades
     ]
     for p in crashed:
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -111,10 +112,16 @@ def test_orphans_of_a_crash_go_at_the_next_load_even_with_a_reader(
     staging = home.staging / "ingest-quotes-crashed" / "quotes"
     staging.mkdir(parents=True)
     (staging / f"{DAY}.parquet").write_bytes(b"staged")
+    with writer(home) as con:  # the crashed load's run, as it recorded itself before writing any file
+        start_run(con, "ingest-quotes-crashed", "ingest", {})
+        con.execute("UPDATE runs SET status = 'failed' WHERE run_id = 'ingest-quotes-crashed'")
+    foreign = folder / "ingest-quotes-of-another-home.parquet"  # no run of this home: never deleted
+    foreign.write_bytes(b"another home's bytes (a lake reached from two homes)")
     retired = _retired(home)
     with reading_lake(home):
         ingest(home, "trades", [_trades(write_csv, "t.csv")])
     assert not any(p.exists() for p in crashed) and not list(home.staging.iterdir())
+    assert foreign.exists()
     assert retired and retired <= _retired(home) and all(p.exists() for p in retired)
 
 
