@@ -242,7 +242,8 @@ def require_session(day: dt.date, name: str = DEFAULT_CALENDAR, what: str = "") 
     first, last = dates[0].item(), dates[-1].item()
     label = f"{what} {day}".strip()
     if not first <= day <= last:
-        raise InputError(f"{label} is beyond the sessions {name} knows ({first} .. {last})")
+        where = "before" if day < first else "after"
+        raise InputError(f"{label} is {where} the sessions {name} knows ({first} .. {last})")
     part = _between(day, day, name)
     if part.stop <= part.start:
         raise InputError(f"{label} is not a session of {name} (a weekend or holiday)")
@@ -303,7 +304,8 @@ def previous_sessions(end: dt.date, count: int, name: str = DEFAULT_CALENDAR) ->
     if not first <= end <= last:
         from kappa.errors import InputError
 
-        raise InputError(f"{end} is beyond the sessions {name} knows ({first} .. {last})")
+        where = "before" if end < first else "after"
+        raise InputError(f"{end} is {where} the sessions {name} knows ({first} .. {last})")
     i = int(np.searchsorted(dates, np.datetime64(end, "D"), side="right"))
     return [d.item() for d in dates[max(0, i - count) : i]]
 

@@ -162,7 +162,7 @@ def test_kept_sessions_answer_as_exchange_calendars_does(
         i = ref.sessions.get_loc(ref.date_to_session(pd.Timestamp(end), direction="previous"))
         want = [d.date() for d in ref.sessions[max(0, i - count + 1) : i + 1]]
         assert cal.previous_sessions(end, count) == want, end
-    with pytest.raises(ValueError, match="beyond the sessions XNYS knows"):
+    with pytest.raises(ValueError, match="before the sessions XNYS knows"):
         cal.previous_sessions(
             first, 1
         )  # before the first session (2000-01-03), as exchange_calendars refuses

@@ -112,7 +112,7 @@ def test_the_flows_date_arguments(tmp_path: Path, command: str) -> None:
     ahead = sessions(dt.date.today() + dt.timedelta(days=400), dt.date.today() + dt.timedelta(days=410))[0]
     assert refusal(name, option, str(ahead), "--home", h).startswith(f"{option} {ahead} has not closed yet")
     assert refusal(name, option, "2100-01-06", "--home", h).startswith(
-        f"{option} 2100-01-06 is beyond the sessions"
+        f"{option} 2100-01-06 is after the sessions"
     )
     if name == "nightly":  # sessions, the clock-change days and an early close: refused for want of quotes
         for session in ("2026-03-09", "2026-11-02", "2026-11-27"):

@@ -605,7 +605,7 @@ def test_nightly_cli_errors_are_one_line_and_come_before_prefect(tmp_path: Path)
     res = run_kappa(
         "calibrate", "--as-of", "2100-01-06", "--home", str(h)
     )  # a Wednesday, beyond the sessions
-    assert res.returncode == 2 and "--as-of 2100-01-06 is beyond the sessions XNYS knows" in res.stderr
+    assert res.returncode == 2 and "--as-of 2100-01-06 is after the sessions XNYS knows" in res.stderr
     ahead = sessions(day + dt.timedelta(days=1), day + dt.timedelta(days=10))[0]  # still trading, or to come
     res = run_kappa("calibrate", "--as-of", str(ahead), "--home", str(h))
     assert res.returncode == 2 and f"--as-of {ahead} has not closed yet" in res.stderr
