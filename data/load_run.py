@@ -83,7 +83,7 @@ FAULT_POINTS = {
     "lake_written": "a load of quotes or trades: flagged lake files and summaries written, manifest unchanged",
     "before_commit": "a load: everything prepared, before the transaction that commits it",
     "inside_commit": "a load: inside its transaction, every row written, before COMMIT",
-    "after_commit": "a load: committed (quotes, trades: before the replaced lake files are deleted)",
+    "after_commit": "a load: committed (quotes, trades: the files it replaced listed as retired, not yet deleted)",
     "nightly_ingested": "nightly: the drop folder loaded, nothing calibrated yet",
     "calibrate_fit": "calibrate/nightly: after a batch's symbols are fitted (other batches may still run)",
     "calibrate_before_write": "calibrate: every symbol fitted, before its results are written",
