@@ -21,9 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pytest
 
 from data.home import KappaHome
 from data.inbox import inbox_folder, ingest_inbox
@@ -212,3 +215,35 @@ def summary(trials: list[Trial], seconds: float) -> str:
     lost, tracebacks = sum(t.rows_lost for t in trials), sum(t.tracebacks for t in trials)
     return (f"kill matrix: {len(trials)} kill points tried ({by}); rows lost {lost}; tracebacks {tracebacks}; "
             f"trials with a problem {bad}; {seconds:.0f} s")  # fmt: skip
+
+
+def sweep_tests(swept_commands: tuple[str, ...]) -> tuple[Callable[..., None], Callable[[], None]]:
+    """The two tests of a kill sweep over ``swept_commands``: one trial per fault point of each
+    (:func:`kill_trial`), and the summary line of them all (run last). A sweep module binds them to its
+    ``test_`` names; sweeps are split by module so that ``make test-sweep``'s workers share them."""
+    points = {name: c.points for name, c in commands(Path()).items()}  # the points only: no data needed
+    swept = [(name, point) for name in swept_commands for point in points[name]]
+    trials: list[Trial] = []
+    start = time.monotonic()
+
+    @pytest.mark.parametrize(("name", "point"), swept, ids=[f"{n}@{p}".replace(" ", "-") for n, p in swept])
+    def test_a_kill_at_the_point(
+        name: str, point: str, kappa: Kappa, base: KappaHome, matrix: dict[str, Command],
+        whole: Callable[[str], Reference], tmp_path: Path,
+    ) -> None:  # fmt: skip
+        trial = kill_trial(kappa, matrix[name], point, base, whole(name), tmp_path / "home")
+        trials.append(trial)
+        print(
+            f"{name} @ {point}: rows lost {trial.rows_lost}, tracebacks {trial.tracebacks}", *trial.problems
+        )
+        assert trial.problems == []
+        assert (trial.rows_lost, trial.tracebacks) == (0, 0)
+
+    def test_the_sweeps_figures() -> None:
+        """The summary line of the trials above (run last)."""
+        print(summary(trials, time.monotonic() - start))
+        assert len(trials) == len(swept)
+        assert sum(t.rows_lost for t in trials) == 0
+        assert sum(t.tracebacks for t in trials) == 0
+
+    return test_a_kill_at_the_point, test_the_sweeps_figures
