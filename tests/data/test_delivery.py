@@ -68,14 +68,7 @@ def test_a_stray_quote_of_another_date_leaves_that_date_alone(home: KappaHome, w
 def test_a_multi_day_order_in_the_next_days_file_keeps_that_days_orders_and_fills(
     home: KappaHome, write_csv: WriteCsv, name: str
 ) -> None:
-    ingest(home, "orders", [write_csv("orders_2026-11-17.csv", [
-        O_HEADER,
-        ["O1", "AAA", "buy", 100, _at(D17, "10:00:00"), _at(D17, "15:00:00")],
-        ["O2", "BBB", "sell", 100, _at(D17, "10:30:00"), _at(D17, "15:30:00")],
-    ])])  # fmt: skip
-    ingest(home, "fills", [write_csv("fills.csv", [
-        F_HEADER, ["F1", "O1", _at(D17, "10:10:00"), 10.0, 50], ["F2", "O2", _at(D17, "10:40:00"), 20.0, 60],
-    ])])  # fmt: skip
+    _desk(home, write_csv, f2=["F2", "O2", _at(D17, "10:40:00"), 20.0, 60])
     stored_fills = query(home, "SELECT * FROM fills ORDER BY ALL")
     late = write_csv(name, [
         O_HEADER,
@@ -160,15 +153,18 @@ def test_date_then_drop_folder_then_file_name_declare_the_delivered_date(
     assert dates_in_name("quotes_2026-11-01_2026-11-30.csv") == {dt.date(2026, 11, 1), dt.date(2026, 11, 30)}
 
 
-def _desk(home: KappaHome, write_csv: WriteCsv) -> None:
+def _desk(home: KappaHome, write_csv: WriteCsv, f2: list[object] | None = None) -> None:
+    """The 17th's desk: orders O1 (AAA buy) and O2 (BBB sell), fills F1 of O1 and ``f2`` (default: a second
+    fill of O1)."""
     ingest(home, "orders", [write_csv("orders_2026-11-17.csv", [
         O_HEADER,
         ["O1", "AAA", "buy", 100, _at(D17, "10:00:00"), _at(D17, "15:00:00")],
         ["O2", "BBB", "sell", 100, _at(D17, "10:30:00"), _at(D17, "15:30:00")],
     ])])  # fmt: skip
-    ingest(home, "fills", [write_csv("fills.csv", [
-        F_HEADER, ["F1", "O1", _at(D17, "10:10:00"), 10.0, 50], ["F2", "O1", _at(D17, "10:20:00"), 10.0, 50],
-    ])])  # fmt: skip
+    f2 = f2 or ["F2", "O1", _at(D17, "10:20:00"), 10.0, 50]
+    ingest(
+        home, "fills", [write_csv("fills.csv", [F_HEADER, ["F1", "O1", _at(D17, "10:10:00"), 10.0, 50], f2])]
+    )
 
 
 @pytest.mark.parametrize(
